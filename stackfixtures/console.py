@@ -1,0 +1,56 @@
+"""What `stack` prints: service output prefixed with its name, state changes, the ready table.
+
+Colours only when writing to a terminal; plain lines otherwise (CI logs, pipes).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import Any, TextIO
+
+import click
+
+from .runtime.events import Event
+
+COLOURS = ["cyan", "green", "yellow", "magenta", "blue", "bright_cyan", "bright_green",
+           "bright_yellow", "bright_magenta", "bright_blue"]
+STATE_COLOURS = {"ready": "green", "failed": "red", "stopped": "white", "degraded": "yellow"}
+
+
+class Console:
+    def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
+        self.out = out or sys.stdout
+        self.colour = self.out.isatty() if colour is None else colour
+        names = list(names)
+        self.width = max((len(n) for n in names), default=5)
+        self._colour_of = {n: COLOURS[i % len(COLOURS)] for i, n in enumerate(names)}
+
+    def _style(self, text: str, **kw: Any) -> str:
+        return click.style(text, **kw) if self.colour else text
+
+    def _write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def line(self, service: str, text: str) -> None:
+        prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))
+        self._write(f"{prefix} {text}")
+
+    def event(self, e: Event) -> None:
+        arrow = f"{e.source} -> {self._style(e.target, fg=STATE_COLOURS.get(e.target), bold=True)}"
+        reason = f"  ({e.reason})" if e.reason else ""
+        self._write(f"{self._style('[stack]', dim=True)} {e.service}: {arrow}{reason}")
+
+    def info(self, text: str) -> None:
+        self._write(f"{self._style('[stack]', dim=True)} {text}")
+
+    def error(self, text: str) -> None:
+        self._write(self._style("error: ", fg="red", bold=True) + text)
+
+    def table(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in columns}
+        self._write("  ".join(self._style(c.upper().ljust(widths[c]), bold=True) for c in columns))
+        for r in rows:
+            self._write("  ".join(str(r.get(c) if r.get(c) is not None else "").ljust(widths[c])
+                                  for c in columns))

@@ -1,0 +1,156 @@
+"""Every way stackfixtures fails, as one exception hierarchy.
+
+    StackError
+    ├── DefinitionError          wrong before anything starts; fix the code or the profile
+    │   ├── ProfileError         a profile file is malformed (names the file and the key path)
+    │   └── GraphError           the service graph is invalid
+    │       ├── UnknownDependency    a service names a dependency nobody defines
+    │       ├── DependencyCycle      services depend on each other in a loop
+    │       └── ScopeMismatch        a wider-scoped service depends on a narrower one
+    ├── IllegalTransition        the engine tried a lifecycle move its table forbids (a bug)
+    ├── KindUnavailable          a built-in kind cannot run here (e.g. no binary); says how to fix
+    └── ServiceError             a running service misbehaved; names it, its state, ends with its log
+        ├── StartError           it did not become ready
+        │   ├── ProbeTimeout         its readiness probe never passed in time
+        │   ├── ProcessExited        its process exited before it was ready
+        │   ├── DependencyFailed     something it depends on failed to start
+        │   └── StartupCrashed       its fixture code raised before yielding a handle
+        └── StopError            its teardown raised
+
+Messages are written for people: they say what happened and what to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class StackError(Exception):
+    """Base class of every error stackfixtures raises on purpose."""
+
+
+class DefinitionError(StackError):
+    """The services or the profile are wrong; nothing was started."""
+
+
+class ProfileError(DefinitionError):
+    """A profile is malformed; carries the file and the key path of the problem."""
+
+    def __init__(self, file: str, key: str, problem: str) -> None:
+        self.file = file
+        self.key = key
+        self.problem = problem
+        where = f"{file}: {key}" if key else file
+        super().__init__(f"{where}: {problem}")
+
+
+class GraphError(DefinitionError):
+    """The dependency graph cannot be run."""
+
+
+class UnknownDependency(GraphError):
+    def __init__(self, service: str, dependency: str, known: Sequence[str]) -> None:
+        self.service = service
+        self.dependency = dependency
+        hint = f" (known services: {', '.join(sorted(known))})" if known else ""
+        super().__init__(
+            f"service {service!r} depends on {dependency!r}, which is not defined{hint}"
+        )
+
+
+class DependencyCycle(GraphError):
+    def __init__(self, cycle: Sequence[str]) -> None:
+        self.cycle = list(cycle)
+        super().__init__("dependency cycle: " + " -> ".join(self.cycle))
+
+
+class ScopeMismatch(GraphError):
+    def __init__(self, service: str, scope: str, dependency: str, dep_scope: str) -> None:
+        self.service = service
+        self.dependency = dependency
+        super().__init__(
+            f"{scope}-scoped service {service!r} depends on {dep_scope}-scoped {dependency!r}: "
+            f"a service cannot outlive what it depends on"
+        )
+
+
+class IllegalTransition(StackError):
+    """The engine attempted a lifecycle transition its table does not allow. Always a bug."""
+
+    def __init__(self, service: str, source: str, target: str) -> None:
+        self.service = service
+        super().__init__(f"illegal lifecycle transition for {service!r}: {source} -> {target}")
+
+
+class KindUnavailable(StackError):
+    """A built-in kind cannot run on this machine; the message says how to make it available."""
+
+
+def _with_tail(message: str, log_tail: Sequence[str]) -> str:
+    if not log_tail:
+        return message + "\n  (the service wrote no output)"
+    body = "\n".join(f"  | {line}" for line in log_tail)
+    return f"{message}\n  last {len(log_tail)} lines of its output:\n{body}"
+
+
+class ServiceError(StackError):
+    """A service failed; the message names it, its state, and ends with its log tail."""
+
+    def __init__(
+        self, service: str, state: str, reason: str, log_tail: Sequence[str] = ()
+    ) -> None:
+        self.service = service
+        self.state = state
+        self.reason = reason
+        self.log_tail = list(log_tail)
+        super().__init__(_with_tail(f"service {service!r} ({state}): {reason}", self.log_tail))
+
+
+class StartError(ServiceError):
+    """The service did not become ready."""
+
+
+class ProbeTimeout(StartError):
+    def __init__(
+        self, service: str, probe: str, timeout: float, last_error: str, log_tail: Sequence[str]
+    ) -> None:
+        self.probe = probe
+        self.timeout = timeout
+        reason = f"readiness probe {probe} did not pass within {timeout:g}s"
+        if last_error:
+            reason += f" (last attempt: {last_error})"
+        super().__init__(service, "starting", reason, log_tail)
+
+
+class ProcessExited(StartError):
+    def __init__(
+        self, service: str, probe: str, returncode: int | None, log_tail: Sequence[str]
+    ) -> None:
+        self.probe = probe
+        self.returncode = returncode
+        super().__init__(
+            service,
+            "starting",
+            f"process exited with code {returncode} before readiness probe {probe} passed",
+            log_tail,
+        )
+
+
+class DependencyFailed(StartError):
+    def __init__(self, service: str, dependency: str, cause: BaseException) -> None:
+        self.dependency = dependency
+        self.cause = cause
+        reason = f"dependency {dependency!r} failed to start: {cause}"
+        super().__init__(service, "waiting", reason, ())
+
+    def __str__(self) -> str:
+        # The dependency's own message already ends with its log tail.
+        return f"service {self.service!r} (waiting): dependency {self.dependency!r} failed: {self.cause}"
+
+
+class StartupCrashed(StartError):
+    """The service's own code raised before it yielded a handle."""
+
+
+class StopError(ServiceError):
+    """The service's teardown raised."""

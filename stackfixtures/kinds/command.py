@@ -1,0 +1,39 @@
+"""command: any program, declared in a profile with its command, probe and stop policy."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import AsyncIterator
+
+from pydantic import BaseModel, ConfigDict
+
+from ..model import Handle, service
+from ..profiles import ProbeSpec
+from ..runtime import probes
+from ..runtime.context import ServiceContext
+from ..runtime.process import spawn
+
+
+class CommandConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    command: list[str] | str
+    cwd: str | None = None
+    ready: ProbeSpec | None = None
+    port: int | None = None  # a fixed port instead of a free one
+
+
+@service(config=CommandConfig)
+async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
+    """Run `command`; ready when its `ready` probe passes (or as soon as it is spawned)."""
+    cfg = CommandConfig.model_validate(ctx.config)
+    argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
+    probe = probes.from_spec(cfg.ready.as_probe_dict()) if cfg.ready else None
+    timeout = cfg.ready.timeout if cfg.ready else None
+    async with spawn(argv, cwd=cfg.cwd, ready=probe, timeout=timeout) as proc:
+        yield Handle(
+            host=ctx.host,
+            port=ctx.port,
+            url=f"http://{ctx.host}:{ctx.port}",
+            pid=proc.pid,
+        )

@@ -1,0 +1,229 @@
+"""The service model: definitions, handles, scopes and stop policies. Pure data, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import signal as _signal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, overload
+
+RESERVED_PARAMS = frozenset({"ctx"})
+"""Parameter names a service function may take that are not dependencies."""
+
+
+class Scope(enum.IntEnum):
+    """How long a service lives under pytest; wider scopes have larger values."""
+
+    FUNCTION = 0
+    MODULE = 1
+    PACKAGE = 2
+    SESSION = 3
+
+    @classmethod
+    def parse(cls, value: str | Scope) -> Scope:
+        if isinstance(value, Scope):
+            return value
+        try:
+            return cls[value.upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown scope {value!r}; choose one of session, package, module, function"
+            ) from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+def parse_signal(value: str | int) -> _signal.Signals:
+    """`"SIGTERM"`, `"TERM"` or `15` -> `signal.SIGTERM`."""
+    if isinstance(value, int):
+        return _signal.Signals(value)
+    name = value.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return _signal.Signals[name]
+    except KeyError:
+        raise ValueError(f"unknown signal {value!r}") from None
+
+
+@dataclass(frozen=True)
+class StopPolicy:
+    """How a process is stopped: `signal`, wait up to `grace` seconds, then SIGKILL its group.
+
+    `mode="mixed"` signals the main process only (like systemd's KillMode=mixed: servers such as
+    PostgreSQL must not have their children signalled); `"group"` signals the whole process group.
+    Whatever is left of the group after the main process exits is killed either way.
+    """
+
+    signal: _signal.Signals = _signal.SIGTERM
+    grace: float = 10.0
+    mode: str = "mixed"
+
+    def __post_init__(self) -> None:
+        if self.grace < 0:
+            raise ValueError("grace must be >= 0")
+        if self.mode not in ("mixed", "group"):
+            raise ValueError(f"stop mode must be 'mixed' or 'group', not {self.mode!r}")
+
+
+def stop(signal: str | int = "SIGTERM", grace: float | str = 10.0, mode: str = "mixed") -> StopPolicy:
+    """Build a StopPolicy; `grace` takes seconds or strings like `"10s"`, `"500ms"`."""
+    return StopPolicy(signal=parse_signal(signal), grace=parse_duration(grace), mode=mode)
+
+
+def parse_duration(value: float | int | str) -> float:
+    """Seconds from `5`, `2.5`, `"5s"`, `"500ms"` or `"1m"`."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip().lower()
+    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * factor
+    return float(text)
+
+
+class Handle:
+    """What a service hands to its dependents: host, port, url, dsn, env, or anything else.
+
+    Attributes are free-form so that `${db.dsn}` wiring can read any of them.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        self.__dict__.update(attrs)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
+        return f"Handle({inner})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Handle) and other.__dict__ == self.__dict__
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+ServiceFunction = Callable[..., Any]
+DEFAULT_START_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """One service: its name, the generator function that runs it, and what it depends on.
+
+    `params` are the function's own dependency parameters (passed their handles by name);
+    `extra_deps` are further dependencies (from a profile's depends_on) that only order startup.
+    """
+
+    name: str
+    function: ServiceFunction
+    params: tuple[str, ...]
+    extra_deps: tuple[str, ...] = ()
+    scope: Scope = Scope.SESSION
+    config: Mapping[str, Any] = field(default_factory=dict)
+    start_timeout: float | None = None  # None: the stack's default
+    stop_policy: StopPolicy | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    kind: str | None = None
+    source: str = ""
+    replicas_allowed: bool = False
+    config_model: Any = None  # a pydantic model class validating the profile keys of this service
+
+    @property
+    def dependencies(self) -> tuple[str, ...]:
+        seen = dict.fromkeys(self.params)
+        seen.update(dict.fromkeys(self.extra_deps))
+        return tuple(seen)
+
+    @property
+    def timeout(self) -> float:
+        """Seconds this service may take from STARTING to READY."""
+        return self.start_timeout or DEFAULT_START_TIMEOUT
+
+    @property
+    def wants_ctx(self) -> bool:
+        return "ctx" in inspect.signature(self.function).parameters
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.isasyncgenfunction(self.function)
+
+    def evolve(self, **changes: Any) -> ServiceDefinition:
+        return replace(self, **changes)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Calling a definition calls its function, so it stays usable as plain code."""
+        return self.function(*args, **kwargs)
+
+
+def _dependency_params(function: ServiceFunction) -> tuple[str, ...]:
+    params = []
+    for p in inspect.signature(function).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise TypeError(f"service {function.__name__}: *args/**kwargs cannot name dependencies")
+        if p.name not in RESERVED_PARAMS:
+            params.append(p.name)
+    return tuple(params)
+
+
+@overload
+def service(function: ServiceFunction, /) -> ServiceDefinition: ...
+@overload
+def service(
+    *,
+    name: str | None = None,
+    scope: str | Scope = "session",
+    depends_on: tuple[str, ...] | list[str] = (),
+    start_timeout: float | None = None,
+    stop: StopPolicy | None = None,
+    replicas: bool = False,
+    config: Any = None,
+) -> Callable[[ServiceFunction], ServiceDefinition]: ...
+
+
+def service(
+    function: ServiceFunction | None = None,
+    /,
+    *,
+    name: str | None = None,
+    scope: str | Scope = "session",
+    depends_on: tuple[str, ...] | list[str] = (),
+    start_timeout: float | None = None,
+    stop: StopPolicy | None = None,
+    replicas: bool = False,
+    config: Any = None,
+) -> ServiceDefinition | Callable[[ServiceFunction], ServiceDefinition]:
+    """Declare a service from a generator or async generator function, pytest-fixture style.
+
+    Parameters name the services it depends on; what it yields is its handle; the code after
+    `yield` is its teardown. A parameter named `ctx` receives its ServiceContext instead.
+    `config` is a pydantic model class for the keys a profile may set on this service.
+    """
+
+    def wrap(fn: ServiceFunction) -> ServiceDefinition:
+        if not (inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)):
+            raise TypeError(
+                f"@service {fn.__qualname__} must be a generator or async generator function "
+                "(it must `yield` its handle)"
+            )
+        return ServiceDefinition(
+            name=name or fn.__name__,
+            function=fn,
+            params=_dependency_params(fn),
+            extra_deps=tuple(depends_on),
+            scope=Scope.parse(scope),
+            start_timeout=start_timeout,
+            stop_policy=stop,
+            source=f"{fn.__module__}:{fn.__qualname__}",
+            replicas_allowed=replicas,
+            config_model=config,
+        )
+
+    if function is not None:
+        return wrap(function)
+    return wrap

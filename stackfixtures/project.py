@@ -1,0 +1,208 @@
+"""A project: its root, its profile, the @service definitions it imports, as one checked Graph.
+
+Both front doors (the pytest plugin and the `stack` CLI) load a project the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import kinds, profiles
+from .errors import DefinitionError, GraphError, ProfileError, ScopeMismatch, UnknownDependency
+from .graph import Graph
+from .model import ServiceDefinition, Scope, StopPolicy, parse_signal
+from .profiles import Profile, ServiceSpec
+
+
+@dataclass
+class Project:
+    root: Path
+    profile: Profile | None
+    graph: Graph
+    selected: list[str]
+    state_dir: Path
+    parallelism: int
+
+    @property
+    def label(self) -> str:
+        return self.profile.name if self.profile else "default"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The nearest directory from `start` upward holding pyproject.toml or profiles/."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() or (d / "profiles").is_dir():
+            return d
+    return here
+
+
+def _import(name: str, root: Path) -> ModuleType:
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    if name.endswith(".py") or "/" in name:
+        path = (root / name).resolve()
+        mod_name = path.stem
+        existing = sys.modules.get(mod_name)
+        if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
+            return existing
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(name)
+
+
+def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
+    """Every ServiceDefinition bound at module level, by service name."""
+    found: dict[str, ServiceDefinition] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if not isinstance(value, ServiceDefinition):
+                continue
+            other = found.get(value.name)
+            if other is not None and other.function is not value.function:
+                raise DefinitionError(
+                    f"two services are named {value.name!r}: {other.source} and {value.source}")
+            found[value.name] = value
+    return found
+
+
+def definitions_from_modules(names: list[str] | None, root: Path) -> dict[str, ServiceDefinition]:
+    if names is None:
+        names = ["conftest.py"] if (root / "conftest.py").is_file() else []
+    modules = []
+    for name in names:
+        try:
+            modules.append(_import(name, root))
+        except ImportError as e:
+            raise DefinitionError(f"cannot import service module {name!r}: {e}") from e
+    return collect(modules)
+
+
+def _stop_policy(spec: ServiceSpec) -> StopPolicy | None:
+    if spec.stop is None:
+        return None
+    return StopPolicy(signal=parse_signal(spec.stop.signal), grace=float(spec.stop.grace),
+                      mode=spec.stop.mode)
+
+
+def _base_for(profile: Profile, name: str, spec: ServiceSpec,
+              python: dict[str, ServiceDefinition]) -> ServiceDefinition:
+    key = f"services.{name}"
+    if spec.kind is not None:
+        base = kinds.get(spec.kind) or python.get(spec.kind)
+        if base is None:
+            avail = sorted({*kinds.names(), *python})
+            raise profile.error(f"{key}.kind", f"unknown kind {spec.kind!r} (available: {', '.join(avail)})")
+        return base
+    if "command" in spec.extras:
+        base = kinds.get("command")
+        assert base is not None
+        return base
+    if name in python:
+        return python[name]
+    raise profile.error(key, "has no `kind`, no `command`, and no @service of that name is "
+                        "defined in the stack's modules")
+
+
+def _config(profile: Profile, name: str, base: ServiceDefinition, spec: ServiceSpec) -> dict[str, Any]:
+    extras = spec.extras
+    model = base.config_model
+    if model is None:
+        if extras:
+            first = sorted(extras)[0]
+            raise profile.error(f"services.{name}.{first}", "unknown key")
+        return dict(base.config)
+    try:
+        validated = model.model_validate({**base.config, **extras})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        raise profile.error(f"services.{name}.{loc}", msg) from None
+    return dict(validated.model_dump(exclude_none=True))
+
+
+def apply_profile(profile: Profile, python: dict[str, ServiceDefinition]) -> dict[str, ServiceDefinition]:
+    """Definitions after the profile: declared services added, Python ones configured."""
+    defs = dict(python)
+    stack_timeout = profile.spec.stack.start_timeout
+    for name, spec in profile.spec.services.items():
+        base = _base_for(profile, name, spec, python)
+        config = _config(profile, name, base, spec)
+        defs[name] = base.evolve(
+            name=name,
+            extra_deps=tuple(dict.fromkeys((*base.extra_deps, *spec.depends_on))),
+            config=config,
+            env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
+            stop_policy=_stop_policy(spec) or base.stop_policy,
+            scope=Scope.parse(spec.scope) if spec.scope else base.scope,
+            start_timeout=spec.start_timeout or base.start_timeout,
+            kind=spec.kind or ("command" if "command" in spec.extras else base.kind),
+        )
+    for name, d in defs.items():
+        if d.start_timeout is None:
+            defs[name] = d.evolve(start_timeout=stack_timeout)
+        if name in profile.spec.services:
+            deps = set(defs[name].dependencies)
+            spec = profile.spec.services[name]
+            profiles.check_wiring(profile, name, deps, spec.env, f"services.{name}.env")
+            profiles.check_wiring(profile, name, deps, spec.extras, f"services.{name}")
+    return defs
+
+
+def _graph_error_key(e: GraphError) -> str:
+    if isinstance(e, UnknownDependency):
+        return f"services.{e.service}.depends_on"
+    if isinstance(e, ScopeMismatch):
+        return f"services.{e.service}.scope"
+    return "services"
+
+
+def _env_text(v: Any) -> str:
+    return ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+
+def load(profile: str | Path | None = None, root: Path | None = None,
+         state_dir: Path | None = None) -> Project:
+    """Find the root, read the profile, import definitions, and check the graph."""
+    root = (root or find_root()).resolve()
+    loaded = profiles.load(profile, root) if profile is not None else None
+    modules = loaded.spec.stack.modules if loaded else None
+    python = definitions_from_modules(modules, root)
+    defs = apply_profile(loaded, python) if loaded else python
+    try:
+        graph = Graph(defs)
+    except GraphError as e:
+        if loaded is None:
+            raise
+        raise ProfileError(str(loaded.path), _graph_error_key(e), str(e)) from e
+    selected = list(loaded.spec.stack.services or []) if loaded else []
+    for i, name in enumerate(selected):
+        if name not in graph:
+            assert loaded is not None
+            raise loaded.error(f"stack.services[{i}]", f"unknown service {name!r} "
+                               f"(defined: {', '.join(graph.names) or 'none'})")
+    if state_dir is None:
+        configured = loaded.spec.stack.state_dir if loaded else None
+        state_dir = root / configured if configured else root / ".stack" / (loaded.name if loaded else "default")
+    return Project(
+        root=root,
+        profile=loaded,
+        graph=graph,
+        selected=selected or graph.names,
+        state_dir=state_dir,
+        parallelism=loaded.spec.stack.parallelism if loaded else 4,
+    )

@@ -1,0 +1,128 @@
+"""ServiceContext: what a running service's code can reach (its config, dirs, port, log, deps)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import wiring
+from ..model import ServiceDefinition, StopPolicy
+from .logs import ServiceLog
+from .ports import allocate_port
+
+_current: contextvars.ContextVar[ServiceContext] = contextvars.ContextVar("stackfixtures_service")
+
+STACK_ENV = "STACKFIXTURES_STACK"
+"""Set in every process a stack starts: the stack's id. Leftovers are found by it."""
+SERVICE_ENV = "STACKFIXTURES_SERVICE"
+"""Set in every process a stack starts: the name of the service that started it."""
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """How one process stopped: graceful (exited within its grace, no SIGKILL) or forced."""
+
+    service: str
+    pid: int
+    graceful: bool
+    returncode: int | None
+    duration_s: float
+    signal: str
+    stragglers: int = 0
+    note: str = ""
+
+
+@dataclass
+class ServiceContext:
+    """Per-instance context given to a service's code as `ctx` and through `current()`."""
+
+    definition: ServiceDefinition
+    stack_id: str
+    root: Path
+    state_dir: Path
+    log: ServiceLog
+    deps: Mapping[str, Any]
+    loop: asyncio.AbstractEventLoop
+    hurry: asyncio.Event
+    host: str = "127.0.0.1"
+    processes: list[Any] = field(default_factory=list)
+    stop_records: list[StopRecord] = field(default_factory=list)
+    _port: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self.definition.config
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the service keeps data that should survive a restart of the same stack."""
+        path = self.state_dir / "data"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def port(self) -> int:
+        """The service's main port: a free loopback port, chosen on first use and then kept."""
+        if self._port is None:
+            fixed = self.config.get("port")
+            self._port = int(fixed) if fixed else allocate_port(self.host)
+        return self._port
+
+    def new_port(self) -> int:
+        """Another free loopback port, for services that listen on more than one."""
+        return allocate_port(self.host)
+
+    def stop_policy(self, default: StopPolicy | None = None) -> StopPolicy:
+        return self.definition.stop_policy or default or StopPolicy()
+
+    def own(self, key: str) -> Any:
+        """Values for `${key}` templates without a dot."""
+        if key == "port":
+            return self.port
+        if key == "host":
+            return self.host
+        if key == "state_dir":
+            return self.state_dir
+        if key == "data_dir":
+            return self.data_dir
+        if key == "root":
+            return self.root
+        if key == "name":
+            return self.name
+        raise KeyError(f"${{{key}}} is not a known value (use ${{port}}, ${{host}}, "
+                       "${state_dir}, ${data_dir}, ${root}, ${name} or ${service.attribute})")
+
+    def render(self, text: str) -> str:
+        """Fill `${port}` and `${dep.attr}` in a command argument, env value or probe target."""
+        return wiring.render(text, self.own, self.deps)
+
+    def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment for a child process: ours, the definition's env, `extra`, markers."""
+        env = dict(os.environ)
+        for k, v in {**self.definition.env, **(extra or {})}.items():
+            env[k] = self.render(str(v))
+        env[STACK_ENV] = self.stack_id
+        env[SERVICE_ENV] = self.name
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
+
+
+def current() -> ServiceContext:
+    """The context of the service whose code is running now (inside a @service function)."""
+    try:
+        return _current.get()
+    except LookupError:
+        raise RuntimeError("not inside a running stackfixtures service") from None
+
+
+def set_current(ctx: ServiceContext) -> contextvars.Token[ServiceContext]:
+    return _current.set(ctx)

@@ -1,0 +1,40 @@
+"""tcp: passes when a TCP connection to host:port is accepted."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from ..context import ServiceContext
+
+
+@dataclass(frozen=True)
+class TcpProbe:
+    target: str = "${port}"  # "PORT", "HOST:PORT", templates allowed
+    timeout: float = 1.0
+
+    def describe(self) -> str:
+        return f"tcp {self.target}"
+
+    def address(self, ctx: ServiceContext) -> tuple[str, int]:
+        text = ctx.render(self.target)
+        host, _, port = text.rpartition(":")
+        return (host or ctx.host), int(port)
+
+    async def check(self, ctx: ServiceContext) -> str | None:
+        host, port = self.address(ctx)
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.timeout)
+        except (OSError, TimeoutError) as e:
+            return f"connect {host}:{port}: {e or type(e).__name__}"
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except OSError:
+            pass
+        return None
+
+
+def tcp(target: str | int = "${port}", timeout: float = 1.0) -> TcpProbe:
+    """Ready when `target` (a port, or host:port) accepts a TCP connection."""
+    return TcpProbe(str(target), timeout)

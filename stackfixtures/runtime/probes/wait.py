@@ -1,0 +1,49 @@
+"""Polling a probe until it passes: fast at first so readiness is seen close to when it happens."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from ...errors import ProbeTimeout, ProcessExited
+from ..context import ServiceContext
+from .base import Probe
+
+FIRST_DELAY = 0.002
+MAX_DELAY = 0.1
+
+
+async def wait_ready(
+    probe: Probe,
+    ctx: ServiceContext,
+    timeout: float,
+    exited: Callable[[], int | None] = lambda: None,
+    tail: int = 20,
+) -> float:
+    """Poll `probe` until it passes; returns the seconds it took.
+
+    Raises ProcessExited as soon as `exited()` reports a return code, and ProbeTimeout after
+    `timeout` seconds; both end with the service's log tail.
+    """
+    start = time.monotonic()
+    deadline = start + timeout
+    delay = FIRST_DELAY
+    last = ""
+    while True:
+        code = exited()
+        if code is not None:
+            await asyncio.sleep(0.05)  # let the output pump catch the last lines
+            raise ProcessExited(ctx.name, probe.describe(), code, ctx.log.tail(tail))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ProbeTimeout(ctx.name, probe.describe(), timeout, last, ctx.log.tail(tail))
+        try:
+            why = await asyncio.wait_for(probe.check(ctx), remaining)
+        except TimeoutError:
+            why = "check timed out"
+        if why is None:
+            return time.monotonic() - start
+        last = why
+        await asyncio.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, MAX_DELAY)

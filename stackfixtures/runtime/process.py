@@ -1,0 +1,221 @@
+"""Child processes: each in its own process group, output pumped to the service log,
+stopped by signal -> grace -> SIGKILL of the group, with nothing of it left afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..model import StopPolicy
+from . import reaper
+from .context import ServiceContext, StopRecord, current
+from .probes import Probe, wait_ready
+
+
+class Process:
+    """A running child process of a service."""
+
+    def __init__(self, ctx: ServiceContext, proc: asyncio.subprocess.Process, argv: list[str]):
+        self.ctx = ctx
+        self.proc = proc
+        self.argv = argv
+        self.pid = proc.pid
+        self.pgid = proc.pid  # start_new_session: the child leads its own group
+        self.started = time.monotonic()
+        self._pump = asyncio.ensure_future(self._pump_output())
+        self._exit = asyncio.ensure_future(proc.wait())
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    @property
+    def host(self) -> str:
+        return self.ctx.host
+
+    @property
+    def port(self) -> int:
+        return self.ctx.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.ctx.host}:{self.ctx.port}"
+
+    async def _pump_output(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        while True:
+            try:
+                raw = await stream.readline()
+            except ValueError:  # a line longer than the buffer: take it in pieces
+                raw = await stream.read(1 << 16)
+            if not raw:
+                return
+            self.ctx.log.write(raw.decode(errors="replace"))
+
+    def send(self, sig: int, group: bool = False) -> None:
+        """Send `sig` to the process, or to its whole process group."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if group:
+                os.killpg(self.pgid, sig)
+            else:
+                os.kill(self.pid, sig)
+
+    async def wait(self) -> int:
+        return await asyncio.shield(self._exit)
+
+    async def stop(self, policy: StopPolicy) -> StopRecord:
+        """Stop signal, wait up to the grace (cut short by the stack's hurry), then SIGKILL."""
+        t0 = time.monotonic()
+        graceful = True
+        note = ""
+        if self.returncode is None:
+            self.send(policy.signal, group=policy.mode == "group")
+            hurry = asyncio.ensure_future(self.ctx.hurry.wait())
+            try:
+                await asyncio.wait({self._exit, hurry}, timeout=policy.grace,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                hurry.cancel()
+            if self.returncode is None:
+                graceful = False
+                note = "hurried" if self.ctx.hurry.is_set() else f"grace {policy.grace:g}s expired"
+                reaper.kill_group(self.pgid, signal.SIGKILL)
+                await self.wait()
+        else:
+            note = "had already exited"
+        stragglers = await asyncio.to_thread(self._reap_leftovers)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._pump, 1.0)
+        record = StopRecord(
+            service=self.ctx.name,
+            pid=self.pid,
+            graceful=graceful,
+            returncode=self.returncode,
+            duration_s=time.monotonic() - t0,
+            signal=policy.signal.name,
+            stragglers=stragglers,
+            note=note,
+        )
+        self.ctx.stop_records.append(record)
+        return record
+
+    def _reap_leftovers(self) -> int:
+        """Whatever outlived the main process: its group, and anything carrying its marker."""
+        left = reaper.group_members(self.pgid)
+        seen = {p.pid for p in left}
+        left += [p for p in reaper.marked(self.ctx.stack_id, self.ctx.name) if p.pid not in seen]
+        return reaper.kill_all(left) if left else 0
+
+    async def kill_now(self) -> None:
+        """SIGKILL the whole group at once (a start that failed or was cancelled)."""
+        reaper.kill_group(self.pgid, signal.SIGKILL)
+        await self.wait()
+        await asyncio.to_thread(self._reap_leftovers)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._pump, 1.0)
+
+
+class spawn:  # noqa: N801 - used like a function: `async with sf.spawn(...) as proc`
+    """Start a command for the current service, wait until `ready` passes, stop it on exit.
+
+    Usable as `async with` (async services) and `with` (sync services). `${port}` and
+    `${dep.attr}` are filled in the arguments and env values.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        cwd: str | Path | None = None,
+        ready: Probe | None = None,
+        stop: StopPolicy | None = None,
+        timeout: float | None = None,
+        user: str | int | None = None,
+        ctx: ServiceContext | None = None,
+    ) -> None:
+        self.argv = list(argv)
+        self.env = env
+        self.cwd = cwd
+        self.ready = ready
+        self.stop_policy = stop
+        self.timeout = timeout
+        self.user = user
+        self._ctx = ctx
+        self.process: Process | None = None
+
+    async def __aenter__(self) -> Process:
+        ctx = self._ctx or current()
+        argv = [ctx.render(str(a)) for a in self.argv]
+        cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
+        extra: dict[str, Any] = {}
+        if self.user is not None:
+            extra["user"] = self.user
+            extra["extra_groups"] = []
+            import pwd
+
+            entry = pwd.getpwnam(self.user) if isinstance(self.user, str) else pwd.getpwuid(self.user)
+            extra["group"] = entry.pw_gid
+        ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=ctx.environment(self.env),
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=reaper.die_with_parent,
+                limit=1 << 20,
+                **extra,
+            )
+        except OSError as e:
+            from ..errors import StartupCrashed
+
+            raise StartupCrashed(ctx.name, "starting", f"cannot run {argv[0]!r}: {e}",
+                                 ctx.log.tail()) from e
+        self.process = Process(ctx, proc, argv)
+        ctx.processes.append(self.process)
+        if self.ready is not None:
+            timeout = self.timeout or ctx.definition.timeout
+            try:
+                await wait_ready(self.ready, ctx, timeout, lambda: proc.returncode)
+            except BaseException:
+                await asyncio.shield(self.process.kill_now())
+                ctx.processes.remove(self.process)
+                raise
+        return self.process
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self.process is not None
+        ctx = self.process.ctx
+        try:
+            if et is None or not issubclass(et, asyncio.CancelledError):
+                await self.process.stop(ctx.stop_policy(self.stop_policy))
+            else:
+                await asyncio.shield(self.process.kill_now())
+        finally:
+            with contextlib.suppress(ValueError):
+                ctx.processes.remove(self.process)
+
+    def __enter__(self) -> Process:
+        ctx = self._ctx or current()
+        self._ctx = ctx
+        return asyncio.run_coroutine_threadsafe(self.__aenter__(), ctx.loop).result()
+
+    def __exit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._ctx is not None
+        asyncio.run_coroutine_threadsafe(self.__aexit__(et, e, tb), self._ctx.loop).result()

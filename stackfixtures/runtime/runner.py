@@ -1,0 +1,61 @@
+"""A Stack in its own thread and event loop, driven from synchronous code (the pytest plugin).
+
+Services never run in a test's event loop, so async tests with any loop scope can use them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..graph import Graph
+from .lifecycle import State
+from .logs import LineListener
+from .stack import ServiceStop, Stack
+
+T = TypeVar("T")
+
+
+class StackThread:
+    """Owns an event loop thread and the Stack living in it; every method is thread-safe."""
+
+    def __init__(self, graph: Graph, *, state_dir: Path, root: Path, parallelism: int = 4,
+                 on_output: LineListener | None = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="stackfixtures", daemon=True)
+        self._thread.start()
+
+        async def make() -> Stack:
+            return Stack(graph, state_dir=state_dir, root=root, parallelism=parallelism,
+                         on_output=on_output)
+
+        self.stack: Stack = self.call(make())
+        self.closed = False
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self, names: Iterable[str], retry_failed: bool = False) -> dict[str, Any]:
+        return self.call(self.stack.start(list(names), retry_failed=retry_failed))
+
+    def stop(self, names: Iterable[str] | None = None) -> list[ServiceStop]:
+        return self.call(self.stack.stop(None if names is None else list(names)))
+
+    def state(self, name: str) -> State:
+        return self.stack.state(name)
+
+    def close(self) -> list[ServiceStop]:
+        """Stop everything still running, in reverse order, then end the loop thread."""
+        if self.closed:
+            return []
+        self.closed = True
+        try:
+            return self.call(self.stack.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=30)
+            if not self._thread.is_alive():
+                self.loop.close()

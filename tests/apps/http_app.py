@@ -1,0 +1,69 @@
+"""A tiny real HTTP server used by the tests: /health, /env/NAME, and configurable misbehaviour.
+
+Usage: python http_app.py --port PORT [--ignore-term] [--fail-after-start] [--grandchild PIDFILE]
+       [--delay SECONDS] [--crash]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/health":
+            body = json.dumps({"ok": True, "pid": os.getpid()}).encode()
+        elif self.path.startswith("/env/"):
+            body = json.dumps({"value": os.environ.get(self.path[5:])}).encode()
+        else:
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, fmt: str, *args: object) -> None:
+        print("request:", fmt % args, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--ignore-term", action="store_true")
+    ap.add_argument("--crash", action="store_true", help="exit 3 right away")
+    ap.add_argument("--delay", type=float, default=0.0, help="sleep before listening")
+    ap.add_argument("--grandchild", help="start a sleeping grandchild, write its pid here")
+    a = ap.parse_args()
+    print(f"http_app starting pid={os.getpid()}", flush=True)
+    if a.crash:
+        print("http_app: crashing on purpose", flush=True)
+        sys.exit(3)
+    if a.ignore_term:
+        signal.signal(signal.SIGTERM, lambda *_: print("http_app: ignoring SIGTERM", flush=True))
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if a.grandchild:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        with open(a.grandchild, "w") as f:
+            f.write(str(child.pid))
+    time.sleep(a.delay)
+    server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
+    print(f"http_app listening on 127.0.0.1:{a.port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        print("http_app stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()
