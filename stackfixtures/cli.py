@@ -6,15 +6,14 @@ import asyncio
 import json
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from . import project as projects
 from .console import Console
-from .errors import DefinitionError, StackError, StartError
-from .runtime.stack import Stack, ServiceStop, selection_summary
+from .errors import DefinitionError, StartError
+from .runtime.stack import ServiceStop, Stack, selection_summary
 
 EXIT_OK = 0
 """Every service started, and every stop was graceful."""
@@ -28,8 +27,13 @@ EXIT_INTERRUPTED = 130
 """Ctrl-C or SIGTERM arrived before the stack was ready; what had started was stopped."""
 
 profile_option = click.option(
-    "--profile", "-p", "profile", default=None, envvar="STACK_PROFILE",
-    help="Profile name (profiles/NAME.toml under the project root) or a path to a TOML file.")
+    "--profile",
+    "-p",
+    "profile",
+    default=None,
+    envvar="STACK_PROFILE",
+    help="Profile name (profiles/NAME.toml under the project root) or a path to a TOML file.",
+)
 
 
 def _load(profile: str | None) -> projects.Project:
@@ -76,7 +80,10 @@ def run(profile: str | None, services: tuple[str, ...], as_json: bool) -> None:
     wanted = list(services) or proj.selected
     for name in wanted:
         if name not in proj.graph:
-            click.echo(f"error: unknown service {name!r} (defined: {', '.join(proj.graph.names)})", err=True)
+            click.echo(
+                f"error: unknown service {name!r} (defined: {', '.join(proj.graph.names)})",
+                err=True,
+            )
             sys.exit(EXIT_DEFINITION)
     sys.exit(asyncio.run(_run(proj, wanted, as_json)))
 
@@ -84,8 +91,13 @@ def run(profile: str | None, services: tuple[str, ...], as_json: bool) -> None:
 async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
     closure = proj.graph.closure(wanted)
     console = Console(closure)
-    stack = Stack(proj.graph, state_dir=proj.state_dir, root=proj.root,
-                  parallelism=proj.parallelism, on_output=console.line)
+    stack = Stack(
+        proj.graph,
+        state_dir=proj.state_dir,
+        root=proj.root,
+        parallelism=proj.parallelism,
+        on_output=console.line,
+    )
     stack.events.subscribe(lambda e: console.event(e) if e.service in closure else None)
     stop_now = asyncio.Event()
     interrupts = 0
@@ -94,8 +106,10 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
         nonlocal interrupts
         interrupts += 1
         if interrupts == 1:
-            console.info(f"{signal.Signals(signum).name}: stopping in reverse order "
-                         "(Ctrl-C again to skip the remaining grace)")
+            console.info(
+                f"{signal.Signals(signum).name}: stopping in reverse order "
+                "(Ctrl-C again to skip the remaining grace)"
+            )
             stop_now.set()
         else:
             console.info("stopping now: killing what is still running")
@@ -136,8 +150,15 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
 def _summary(console: Console, stops: list[ServiceStop], as_json: bool) -> None:
     if as_json:
         data: list[dict[str, Any]] = [
-            {"service": s.service, "graceful": s.graceful, "duration_s": round(s.duration_s, 4),
-             "exit_codes": s.exit_codes, "error": s.error} for s in stops]
+            {
+                "service": s.service,
+                "graceful": s.graceful,
+                "duration_s": round(s.duration_s, 4),
+                "exit_codes": s.exit_codes,
+                "error": s.error,
+            }
+            for s in stops
+        ]
         console.out.write(json.dumps({"stops": data}) + "\n")
         return
     forced = [s.service for s in stops if not s.graceful]

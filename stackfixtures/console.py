@@ -13,8 +13,18 @@ import click
 
 from .runtime.events import Event
 
-COLOURS = ["cyan", "green", "yellow", "magenta", "blue", "bright_cyan", "bright_green",
-           "bright_yellow", "bright_magenta", "bright_blue"]
+COLOURS = [
+    "cyan",
+    "green",
+    "yellow",
+    "magenta",
+    "blue",
+    "bright_cyan",
+    "bright_green",
+    "bright_yellow",
+    "bright_magenta",
+    "bright_blue",
+]
 STATE_COLOURS = {"ready": "green", "failed": "red", "stopped": "white", "degraded": "yellow"}
 
 
@@ -52,5 +62,8 @@ class Console:
         widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in columns}
         self._write("  ".join(self._style(c.upper().ljust(widths[c]), bold=True) for c in columns))
         for r in rows:
-            self._write("  ".join(str(r.get(c) if r.get(c) is not None else "").ljust(widths[c])
-                                  for c in columns))
+            self._write(
+                "  ".join(
+                    str(r.get(c) if r.get(c) is not None else "").ljust(widths[c]) for c in columns
+                )
+            )

@@ -8,8 +8,8 @@
     │       ├── DependencyCycle      services depend on each other in a loop
     │       └── ScopeMismatch        a wider-scoped service depends on a narrower one
     ├── IllegalTransition        the engine tried a lifecycle move its table forbids (a bug)
-    ├── KindUnavailable          a built-in kind cannot run here (e.g. no binary); says how to fix
-    └── ServiceError             a running service misbehaved; names it, its state, ends with its log
+    ├── KindUnavailable          a built-in kind cannot run here (no binary); says how to fix
+    └── ServiceError             a service misbehaved; names it and its state, ends with its log
         ├── StartError           it did not become ready
         │   ├── ProbeTimeout         its readiness probe never passed in time
         │   ├── ProcessExited        its process exited before it was ready
@@ -96,9 +96,7 @@ def _with_tail(message: str, log_tail: Sequence[str]) -> str:
 class ServiceError(StackError):
     """A service failed; the message names it, its state, and ends with its log tail."""
 
-    def __init__(
-        self, service: str, state: str, reason: str, log_tail: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, service: str, state: str, reason: str, log_tail: Sequence[str] = ()) -> None:
         self.service = service
         self.state = state
         self.reason = reason
@@ -145,7 +143,8 @@ class DependencyFailed(StartError):
 
     def __str__(self) -> str:
         # The dependency's own message already ends with its log tail.
-        return f"service {self.service!r} (waiting): dependency {self.dependency!r} failed: {self.cause}"
+        head = f"service {self.service!r} (waiting): dependency {self.dependency!r} failed"
+        return f"{head}: {self.cause}"
 
 
 class StartupCrashed(StartError):

@@ -69,7 +69,9 @@ class StopPolicy:
             raise ValueError(f"stop mode must be 'mixed' or 'group', not {self.mode!r}")
 
 
-def stop(signal: str | int = "SIGTERM", grace: float | str = 10.0, mode: str = "mixed") -> StopPolicy:
+def stop(
+    signal: str | int = "SIGTERM", grace: float | str = 10.0, mode: str = "mixed"
+) -> StopPolicy:
     """Build a StopPolicy; `grace` takes seconds or strings like `"10s"`, `"500ms"`."""
     return StopPolicy(signal=parse_signal(signal), grace=parse_duration(grace), mode=mode)
 

@@ -70,7 +70,9 @@ class StopSpec(_Strict):
         try:
             seconds = parse_duration(v)
         except ValueError:
-            raise ValueError(f"not a duration: {v!r} (use seconds, or '500ms', '5s', '1m')") from None
+            raise ValueError(
+                f"not a duration: {v!r} (use seconds, or '500ms', '5s', '1m')"
+            ) from None
         if seconds < 0:
             raise ValueError("grace must be >= 0")
         return seconds
@@ -141,7 +143,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        available = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
+        available = (
+            sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
+        )
         hint = f" (profiles here: {', '.join(available)})" if available else ""
         raise ProfileError(str(path), "", f"no such profile file{hint}") from None
     except tomllib.TOMLDecodeError as e:
@@ -205,9 +209,11 @@ def load(profile: str | Path, root: Path) -> Profile:
 def _check_names(p: Profile) -> None:
     for name, svc in p.spec.services.items():
         if not NAME.match(name) or name in RESERVED_NAMES:
-            raise p.error(f"services.{name}",
-                          "service names must be Python identifiers (they become pytest fixtures) "
-                          f"and not one of {', '.join(sorted(RESERVED_NAMES))}")
+            raise p.error(
+                f"services.{name}",
+                "service names must be Python identifiers (they become pytest fixtures) "
+                f"and not one of {', '.join(sorted(RESERVED_NAMES))}",
+            )
         for i, dep in enumerate(svc.depends_on):
             if not NAME.match(dep):
                 raise p.error(f"services.{name}.depends_on[{i}]", f"{dep!r} is not a service name")
@@ -230,12 +236,18 @@ def check_wiring(p: Profile, service: str, deps: set[str], value: Any, key: str)
         return
     for name, attr in wiring.references(value):
         if attr is None and name not in wiring.OWN_KEYS:
-            raise p.error(key, f"${{{name}}} is not a known value; use one of "
-                          + ", ".join(f"${{{k}}}" for k in sorted(wiring.OWN_KEYS))
-                          + " or ${service.attribute}")
+            raise p.error(
+                key,
+                f"${{{name}}} is not a known value; use one of "
+                + ", ".join(f"${{{k}}}" for k in sorted(wiring.OWN_KEYS))
+                + " or ${service.attribute}",
+            )
         if attr is not None and name not in deps:
-            raise p.error(key, f"${{{name}.{attr}}} refers to {name!r}, which is not a dependency "
-                          f"of {service!r} (add it to depends_on)")
+            raise p.error(
+                key,
+                f"${{{name}.{attr}}} refers to {name!r}, which is not a dependency "
+                f"of {service!r} (add it to depends_on)",
+            )
 
 
 def dump(data: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from . import kinds, profiles
 from .errors import DefinitionError, GraphError, ProfileError, ScopeMismatch, UnknownDependency
 from .graph import Graph
-from .model import ServiceDefinition, Scope, StopPolicy, parse_signal
+from .model import Scope, ServiceDefinition, StopPolicy, parse_signal
 from .profiles import Profile, ServiceSpec
 
 
@@ -74,7 +74,8 @@ def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
             other = found.get(value.name)
             if other is not None and other.function is not value.function:
                 raise DefinitionError(
-                    f"two services are named {value.name!r}: {other.source} and {value.source}")
+                    f"two services are named {value.name!r}: {other.source} and {value.source}"
+                )
             found[value.name] = value
     return found
 
@@ -94,18 +95,22 @@ def definitions_from_modules(names: list[str] | None, root: Path) -> dict[str, S
 def _stop_policy(spec: ServiceSpec) -> StopPolicy | None:
     if spec.stop is None:
         return None
-    return StopPolicy(signal=parse_signal(spec.stop.signal), grace=float(spec.stop.grace),
-                      mode=spec.stop.mode)
+    return StopPolicy(
+        signal=parse_signal(spec.stop.signal), grace=float(spec.stop.grace), mode=spec.stop.mode
+    )
 
 
-def _base_for(profile: Profile, name: str, spec: ServiceSpec,
-              python: dict[str, ServiceDefinition]) -> ServiceDefinition:
+def _base_for(
+    profile: Profile, name: str, spec: ServiceSpec, python: dict[str, ServiceDefinition]
+) -> ServiceDefinition:
     key = f"services.{name}"
     if spec.kind is not None:
         base = kinds.get(spec.kind) or python.get(spec.kind)
         if base is None:
             avail = sorted({*kinds.names(), *python})
-            raise profile.error(f"{key}.kind", f"unknown kind {spec.kind!r} (available: {', '.join(avail)})")
+            raise profile.error(
+                f"{key}.kind", f"unknown kind {spec.kind!r} (available: {', '.join(avail)})"
+            )
         return base
     if "command" in spec.extras:
         base = kinds.get("command")
@@ -113,11 +118,16 @@ def _base_for(profile: Profile, name: str, spec: ServiceSpec,
         return base
     if name in python:
         return python[name]
-    raise profile.error(key, "has no `kind`, no `command`, and no @service of that name is "
-                        "defined in the stack's modules")
+    raise profile.error(
+        key,
+        "has no `kind`, no `command`, and no @service of that name is "
+        "defined in the stack's modules",
+    )
 
 
-def _config(profile: Profile, name: str, base: ServiceDefinition, spec: ServiceSpec) -> dict[str, Any]:
+def _config(
+    profile: Profile, name: str, base: ServiceDefinition, spec: ServiceSpec
+) -> dict[str, Any]:
     extras = spec.extras
     model = base.config_model
     if model is None:
@@ -130,12 +140,18 @@ def _config(profile: Profile, name: str, base: ServiceDefinition, spec: ServiceS
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+        msg = (
+            "unknown key"
+            if err["type"] == "extra_forbidden"
+            else err["msg"].removeprefix("Value error, ")
+        )
         raise profile.error(f"services.{name}.{loc}", msg) from None
     return dict(validated.model_dump(exclude_none=True))
 
 
-def apply_profile(profile: Profile, python: dict[str, ServiceDefinition]) -> dict[str, ServiceDefinition]:
+def apply_profile(
+    profile: Profile, python: dict[str, ServiceDefinition]
+) -> dict[str, ServiceDefinition]:
     """Definitions after the profile: declared services added, Python ones configured."""
     defs = dict(python)
     stack_timeout = profile.spec.stack.start_timeout
@@ -175,8 +191,9 @@ def _env_text(v: Any) -> str:
     return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
 
-def load(profile: str | Path | None = None, root: Path | None = None,
-         state_dir: Path | None = None) -> Project:
+def load(
+    profile: str | Path | None = None, root: Path | None = None, state_dir: Path | None = None
+) -> Project:
     """Find the root, read the profile, import definitions, and check the graph."""
     root = (root or find_root()).resolve()
     loaded = profiles.load(profile, root) if profile is not None else None
@@ -193,11 +210,17 @@ def load(profile: str | Path | None = None, root: Path | None = None,
     for i, name in enumerate(selected):
         if name not in graph:
             assert loaded is not None
-            raise loaded.error(f"stack.services[{i}]", f"unknown service {name!r} "
-                               f"(defined: {', '.join(graph.names) or 'none'})")
+            raise loaded.error(
+                f"stack.services[{i}]",
+                f"unknown service {name!r} (defined: {', '.join(graph.names) or 'none'})",
+            )
     if state_dir is None:
         configured = loaded.spec.stack.state_dir if loaded else None
-        state_dir = root / configured if configured else root / ".stack" / (loaded.name if loaded else "default")
+        state_dir = (
+            root / configured
+            if configured
+            else root / ".stack" / (loaded.name if loaded else "default")
+        )
     return Project(
         root=root,
         profile=loaded,

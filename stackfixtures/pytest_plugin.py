@@ -23,8 +23,12 @@ from .runtime.stack import ServiceStop
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackfixtures", "stackfixtures: services as fixtures")
-    group.addoption("--stack-profile", dest="stack_profile", default=None,
-                    help="profile name (profiles/NAME.toml) or path; default: ini stack_profile")
+    group.addoption(
+        "--stack-profile",
+        dest="stack_profile",
+        default=None,
+        help="profile name (profiles/NAME.toml) or path; default: ini stack_profile",
+    )
     parser.addini("stack_profile", "stackfixtures profile for the test session", default="")
 
 
@@ -79,8 +83,12 @@ class StackPlugin:
         if self._runner is None:
             factory = self.config._tmp_path_factory  # type: ignore[attr-defined]
             state_dir = Path(factory.getbasetemp()) / "stack"
-            self._runner = StackThread(self.project.graph, state_dir=state_dir,
-                                       root=self.project.root, parallelism=self.project.parallelism)
+            self._runner = StackThread(
+                self.project.graph,
+                state_dir=state_dir,
+                root=self.project.root,
+                parallelism=self.project.parallelism,
+            )
         return self._runner
 
     def close(self) -> list[ServiceStop]:
@@ -124,7 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
         """The running stack: handles, states, events and logs of its services."""
         return StackFixture(plugin)
 
-    holder.stack = stack_fixture
+    setattr(holder, "stack", stack_fixture)  # noqa: B010 - a module object typed as such
     config.stash[_PLUGIN] = plugin
     config.pluginmanager.register(holder, "stackfixtures-services")
 
@@ -150,5 +158,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     proj = plugin.project
     where = str(proj.profile.path) if proj.profile else "conftest.py"
-    return [f"stackfixtures: profile {proj.label} ({where}); services: "
-            + (", ".join(proj.graph.names) or "none")]
+    return [
+        f"stackfixtures: profile {proj.label} ({where}); services: "
+        + (", ".join(proj.graph.names) or "none")
+    ]

@@ -34,7 +34,9 @@ def render(
             return str(getattr(handle, attr))
         except AttributeError:
             have = ", ".join(sorted(vars(handle))) if hasattr(handle, "__dict__") else "?"
-            raise KeyError(f"${{{name}.{attr}}}: handle of {name!r} has no {attr!r} ({have})") from None
+            raise KeyError(
+                f"${{{name}.{attr}}}: handle of {name!r} has no {attr!r} ({have})"
+            ) from None
 
     parts = text.split("$${")
     return "${".join(PATTERN.sub(sub, p) for p in parts)

@@ -1,4 +1,4 @@
-"""Built-in kinds: ordinary @service definitions, looked up by the name a profile gives in `kind`."""
+"""Built-in kinds: ordinary @service definitions, found by the name a profile gives in `kind`."""
 
 from __future__ import annotations
 

@@ -98,8 +98,10 @@ class ServiceContext:
             return self.root
         if key == "name":
             return self.name
-        raise KeyError(f"${{{key}}} is not a known value (use ${{port}}, ${{host}}, "
-                       "${state_dir}, ${data_dir}, ${root}, ${name} or ${service.attribute})")
+        raise KeyError(
+            f"${{{key}}} is not a known value (use ${{port}}, ${{host}}, "
+            "${state_dir}, ${data_dir}, ${root}, ${name} or ${service.attribute})"
+        )
 
     def render(self, text: str) -> str:
         """Fill `${port}` and `${dep.attr}` in a command argument, env value or probe target."""

@@ -1,4 +1,4 @@
-"""The lifecycle state machine: explicit states and the table of transitions allowed between them."""
+"""The lifecycle state machine: explicit states and the table of allowed transitions."""
 
 from __future__ import annotations
 

@@ -80,8 +80,9 @@ class Process:
             self.send(policy.signal, group=policy.mode == "group")
             hurry = asyncio.ensure_future(self.ctx.hurry.wait())
             try:
-                await asyncio.wait({self._exit, hurry}, timeout=policy.grace,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {self._exit, hurry}, timeout=policy.grace, return_when=asyncio.FIRST_COMPLETED
+                )
             finally:
                 hurry.cancel()
             if self.returncode is None:
@@ -123,7 +124,7 @@ class Process:
             await asyncio.wait_for(self._pump, 1.0)
 
 
-class spawn:  # noqa: N801 - used like a function: `async with sf.spawn(...) as proc`
+class spawn:
     """Start a command for the current service, wait until `ready` passes, stop it on exit.
 
     Usable as `async with` (async services) and `with` (sync services). `${port}` and
@@ -162,7 +163,9 @@ class spawn:  # noqa: N801 - used like a function: `async with sf.spawn(...) as 
             extra["extra_groups"] = []
             import pwd
 
-            entry = pwd.getpwnam(self.user) if isinstance(self.user, str) else pwd.getpwuid(self.user)
+            entry = (
+                pwd.getpwnam(self.user) if isinstance(self.user, str) else pwd.getpwuid(self.user)
+            )
             extra["group"] = entry.pw_gid
         ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
         try:
@@ -181,8 +184,9 @@ class spawn:  # noqa: N801 - used like a function: `async with sf.spawn(...) as 
         except OSError as e:
             from ..errors import StartupCrashed
 
-            raise StartupCrashed(ctx.name, "starting", f"cannot run {argv[0]!r}: {e}",
-                                 ctx.log.tail()) from e
+            raise StartupCrashed(
+                ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
+            ) from e
         self.process = Process(ctx, proc, argv)
         ctx.processes.append(self.process)
         if self.ready is not None:

@@ -22,15 +22,25 @@ T = TypeVar("T")
 class StackThread:
     """Owns an event loop thread and the Stack living in it; every method is thread-safe."""
 
-    def __init__(self, graph: Graph, *, state_dir: Path, root: Path, parallelism: int = 4,
-                 on_output: LineListener | None = None) -> None:
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        state_dir: Path,
+        root: Path,
+        parallelism: int = 4,
+        on_output: LineListener | None = None,
+    ) -> None:
         self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="stackfixtures", daemon=True)
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="stackfixtures", daemon=True
+        )
         self._thread.start()
 
         async def make() -> Stack:
-            return Stack(graph, state_dir=state_dir, root=root, parallelism=parallelism,
-                         on_output=on_output)
+            return Stack(
+                graph, state_dir=state_dir, root=root, parallelism=parallelism, on_output=on_output
+            )
 
         self.stack: Stack = self.call(make())
         self.closed = False

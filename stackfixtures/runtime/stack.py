@@ -71,6 +71,7 @@ class Unit:
         self.ready = asyncio.get_running_loop().create_future()
         self.stop_requested = asyncio.Event()
         self.handle = None
+        self.last_stop = None
 
 
 class Stack:
@@ -102,7 +103,9 @@ class Stack:
                 log.listen(on_output)
             self.units[name] = Unit(definition, Lifecycle(name, self._changed), log)
 
-    def _changed(self, service: str, source: State, target: State, reason: str, **extra: Any) -> None:
+    def _changed(
+        self, service: str, source: State, target: State, reason: str, **extra: Any
+    ) -> None:
         self.events.emit(service, str(source), str(target), reason, **extra)
 
     # ------------------------------------------------------------------ queries
@@ -117,14 +120,18 @@ class Stack:
         return unit.handle
 
     def handles(self) -> dict[str, Any]:
-        return {n: u.handle for n, u in self.units.items() if u.state in (State.READY, State.DEGRADED)}
+        return {
+            n: u.handle for n, u in self.units.items() if u.state in (State.READY, State.DEGRADED)
+        }
 
     def running(self) -> list[str]:
         return [n for n, u in self.units.items() if u.active]
 
     # ------------------------------------------------------------------ start
 
-    async def start(self, names: Iterable[str] | None = None, retry_failed: bool = True) -> dict[str, Any]:
+    async def start(
+        self, names: Iterable[str] | None = None, retry_failed: bool = True
+    ) -> dict[str, Any]:
         """Start `names` (default: all) and their dependencies; return their handles.
 
         Independent services start concurrently (bounded); each starts only once what it depends
@@ -173,7 +180,9 @@ class Stack:
                 with contextlib.suppress(BaseException):
                     await waiter
                 lc.move(State.STOPPED, "stopped before it started")
-                unit.ready.set_exception(StartError(unit.name, "stopped", "stopped before it started"))
+                unit.ready.set_exception(
+                    StartError(unit.name, "stopped", "stopped before it started")
+                )
                 return
             try:
                 waiter.result()
@@ -186,7 +195,9 @@ class Stack:
         finally:
             stop_wait.cancel()
             if not unit.ready.done():  # cancelled from outside
-                unit.ready.set_exception(StartError(unit.name, str(lc.state), "start was cancelled"))
+                unit.ready.set_exception(
+                    StartError(unit.name, str(lc.state), "start was cancelled")
+                )
             if not unit.ready.cancelled() and unit.ready.exception() is not None:
                 pass  # retrieved: the error is reported through start(), not as a loop warning
 
@@ -195,7 +206,9 @@ class Stack:
         async with self._parallel:  # bounded parallelism applies to starting only
             if unit.stop_requested.is_set():
                 lc.move(State.STOPPED, "stopped before it started")
-                unit.ready.set_exception(StartError(unit.name, "stopped", "stopped before it started"))
+                unit.ready.set_exception(
+                    StartError(unit.name, "stopped", "stopped before it started")
+                )
                 return
             ctx = self._context(unit)
             set_current(ctx)
@@ -214,7 +227,9 @@ class Stack:
                 await starter
             lc.move(State.STOPPING, "stop requested during start")
             await self._finish(unit, ctx, t0=time.monotonic())
-            unit.ready.set_exception(StartError(unit.name, "stopped", "stopped before it was ready"))
+            unit.ready.set_exception(
+                StartError(unit.name, "stopped", "stopped before it was ready")
+            )
             return
         try:
             unit.handle = starter.result()
@@ -224,8 +239,11 @@ class Stack:
             unit.ready.set_exception(err)
             return
         unit.ready_at = time.monotonic()
-        lc.move(State.READY, f"ready in {unit.ready_at - unit.started_at:.3f}s",
-                ready_s=round(unit.ready_at - unit.started_at, 4))
+        lc.move(
+            State.READY,
+            f"ready in {unit.ready_at - unit.started_at:.3f}s",
+            ready_s=round(unit.ready_at - unit.started_at, 4),
+        )
         unit.ready.set_result(unit.handle)
         await unit.stop_requested.wait()
         t0 = time.monotonic()
@@ -246,10 +264,18 @@ class Stack:
         stop = ServiceStop(unit.name, graceful, time.monotonic() - t0, records, error)
         unit.last_stop = stop
         codes = [r.returncode for r in records]
-        reason = "graceful" if graceful else (error or "forced: " + "; ".join(
-            r.note for r in records if not r.graceful))
-        unit.lifecycle.move(State.STOPPED, reason, graceful=graceful, exit_codes=codes,
-                            duration_s=round(stop.duration_s, 4))
+        reason = (
+            "graceful"
+            if graceful
+            else (error or "forced: " + "; ".join(r.note for r in records if not r.graceful))
+        )
+        unit.lifecycle.move(
+            State.STOPPED,
+            reason,
+            graceful=graceful,
+            exit_codes=codes,
+            duration_s=round(stop.duration_s, 4),
+        )
 
     def _context(self, unit: Unit) -> ServiceContext:
         deps = {d: self.units[d].handle for d in unit.definition.dependencies}
@@ -286,7 +312,9 @@ class Stack:
         else:
             value = await asyncio.wait_for(asyncio.to_thread(_next, gen), timeout)
         if first and value is _DONE:
-            raise StartupCrashed(unit.name, "starting", "the service function returned without yielding a handle")
+            raise StartupCrashed(
+                unit.name, "starting", "the service function returned without yielding a handle"
+            )
         if not first and value is not _DONE:
             raise StopError(unit.name, "stopping", "the service function yielded more than once")
         return value
@@ -295,10 +323,15 @@ class Stack:
         if isinstance(e, StartError):
             return e
         if isinstance(e, TimeoutError):
-            return StartError(unit.name, "starting",
-                              f"not ready within its start timeout of {unit.definition.timeout:g}s",
-                              ctx.log.tail())
-        return StartupCrashed(unit.name, "starting", f"raised {type(e).__name__}: {e}", ctx.log.tail())
+            return StartError(
+                unit.name,
+                "starting",
+                f"not ready within its start timeout of {unit.definition.timeout:g}s",
+                ctx.log.tail(),
+            )
+        return StartupCrashed(
+            unit.name, "starting", f"raised {type(e).__name__}: {e}", ctx.log.tail()
+        )
 
     # ------------------------------------------------------------------ stop
 
@@ -309,21 +342,18 @@ class Stack:
         independent branches stop in parallel. Returns one record per service stopped.
         """
         targets = self.graph.dependents_closure(self.graph.names if names is None else names)
-        targets = [n for n in targets if self.units[n].active]
-        tasks = {n: self.units[n].task for n in targets}
+        tasks = {n: t for n in targets if (t := self.units[n].task) is not None and not t.done()}
 
         async def stop_one(name: str) -> ServiceStop | None:
             unit = self.units[name]
             blockers = [tasks[d] for d in self.graph.dependents(name) if d in tasks]
             if blockers:
-                await asyncio.wait(blockers)  # type: ignore[arg-type]
+                await asyncio.wait(blockers)
             unit.stop_requested.set()
-            task = tasks[name]
-            assert task is not None
-            await asyncio.wait([task])
+            await asyncio.wait([tasks[name]])
             return unit.last_stop
 
-        results = await asyncio.gather(*(stop_one(n) for n in targets))
+        results = await asyncio.gather(*(stop_one(n) for n in tasks))
         return [r for r in results if r is not None]
 
     async def close(self) -> list[ServiceStop]:
@@ -353,10 +383,19 @@ def selection_summary(stack: Stack, names: Iterable[str]) -> list[dict[str, Any]
         unit = stack.units[name]
         h = unit.handle
         attrs = vars(h) if h is not None and hasattr(h, "__dict__") else {}
-        endpoint = attrs.get("url") or attrs.get("dsn") or (
-            f"{attrs['host']}:{attrs['port']}" if "host" in attrs and "port" in attrs else "")
-        rows.append({"name": name, "state": str(unit.state), "endpoint": endpoint,
-                     "pid": unit.ctx.processes[0].pid if unit.ctx and unit.ctx.processes else None})
+        endpoint = (
+            attrs.get("url")
+            or attrs.get("dsn")
+            or (f"{attrs['host']}:{attrs['port']}" if "host" in attrs and "port" in attrs else "")
+        )
+        rows.append(
+            {
+                "name": name,
+                "state": str(unit.state),
+                "endpoint": endpoint,
+                "pid": unit.ctx.processes[0].pid if unit.ctx and unit.ctx.processes else None,
+            }
+        )
     return rows
 
 

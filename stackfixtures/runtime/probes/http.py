@@ -35,6 +35,8 @@ class HttpProbe:
         return None if ok else f"GET {url}: status {response.status_code}"
 
 
-def http(url: str = "/health", status: tuple[int, ...] | list[int] = (), timeout: float = 2.0) -> HttpProbe:
+def http(
+    url: str = "/health", status: tuple[int, ...] | list[int] = (), timeout: float = 2.0
+) -> HttpProbe:
     """Ready when GET `url` answers with a status in `status` (default: below 400)."""
     return HttpProbe(url, tuple(status), timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from ..context import ServiceContext
@@ -28,10 +29,8 @@ class TcpProbe:
         except (OSError, TimeoutError) as e:
             return f"connect {host}:{port}: {e or type(e).__name__}"
         writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await writer.wait_closed()
-        except OSError:
-            pass
         return None
 
 

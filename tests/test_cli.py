@@ -1,0 +1,186 @@
+"""`stack run` and `stack validate` as a user runs them: a real subprocess, real services."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .cli_helpers import StackProcess, run_stack
+from .conftest import write_project
+
+TWO = """
+[stack]
+services = ["web"]
+
+[services.db]
+command = ["{PY}", "{APP}", "--port", "${port}", "--delay", "0.2"]
+ready = { tcp = "${port}" }
+stop = { signal = "SIGTERM", grace = 5 }
+
+[services.web]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+depends_on = ["db"]
+env = { DB_PORT = "${db.port}" }
+ready = { http = "http://127.0.0.1:${port}/health" }
+"""
+
+
+@pytest.fixture
+def started() -> Iterator[list[StackProcess]]:
+    procs: list[StackProcess] = []
+    yield procs
+    for p in procs:
+        p.kill()
+
+
+def launch(started: list[StackProcess], root: Path, *args: str) -> StackProcess:
+    p = StackProcess(["run", *args], cwd=root)
+    started.append(p)
+    return p
+
+
+def endpoint(line: str) -> str:
+    return next(word for word in line.split() if word.startswith("http://"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_run_until_signal_then_reverse_graceful_stop(
+    tmp_path: Path, started: list[StackProcess], sig: int
+) -> None:
+    write_project(tmp_path, TWO)
+    p = launch(started, tmp_path, "--profile", "dev")
+    p.wait_for("NAME")
+    p.wait_for("db ")  # rows come in start order
+    web_row = p.wait_for("web ")
+    url = endpoint(web_row)
+    assert httpx.get(url + "/health").status_code == 200
+    assert any(line.startswith("db  | http_app listening") for line in p.lines)  # prefixed output
+    p.signal(sig)
+    assert p.finish() == 0, p.output
+    out = p.output
+    assert out.index("web: ready -> stopping") < out.index("web: stopping -> stopped")
+    assert out.index("web: stopping -> stopped") < out.index("db: ready -> stopping")
+    assert "stopped 2 services gracefully" in out
+
+
+def test_startup_order_is_gated_on_readiness(tmp_path: Path, started: list[StackProcess]) -> None:
+    write_project(tmp_path, TWO)
+    p = launch(started, tmp_path, "-p", "dev")
+    p.wait_for("NAME")
+    p.signal(signal.SIGINT)
+    p.finish()
+    assert p.output.index("db: starting -> ready") < p.output.index("web: waiting -> starting")
+
+
+def test_named_service_starts_its_closure_only(tmp_path: Path, started: list[StackProcess]) -> None:
+    write_project(tmp_path, TWO)
+    p = launch(started, tmp_path, "-p", "dev", "db")
+    p.wait_for("NAME")
+    p.signal(signal.SIGINT)
+    assert p.finish() == 0
+    assert "web:" not in p.output
+
+
+def test_forced_stop_exits_non_zero(tmp_path: Path, started: list[StackProcess]) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.stubborn]
+command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
+ready = { tcp = "${port}" }
+stop = { grace = 0.3 }
+""",
+    )
+    p = launch(started, tmp_path, "-p", "dev")
+    p.wait_for("NAME")
+    p.signal(signal.SIGINT)
+    assert p.finish() == 1
+    assert "forced: grace 0.3s expired" in p.output
+    assert "stopped; forced: stubborn" in p.output
+
+
+def test_second_ctrl_c_skips_the_grace(tmp_path: Path, started: list[StackProcess]) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.stubborn]
+command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
+ready = { tcp = "${port}" }
+stop = { grace = 300 }
+""",
+    )
+    p = launch(started, tmp_path, "-p", "dev")
+    p.wait_for("NAME")
+    p.signal(signal.SIGINT)
+    p.wait_for("stubborn: ready -> stopping")
+    p.wait_for("ignoring SIGTERM")
+    p.signal(signal.SIGINT)
+    assert p.finish(timeout=30) == 1
+    assert "forced: hurried" in p.output
+
+
+def test_startup_failure_exits_3_with_the_log_tail(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.db]
+command = ["{PY}", "{APP}", "--port", "${port}", "--crash"]
+ready = { tcp = "${port}" }
+[services.web]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+depends_on = ["db"]
+ready = { tcp = "${port}" }
+""",
+    )
+    result = run_stack(["run", "-p", "dev"], tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    out = result.stdout
+    assert "error: service 'db' (starting): process exited with code 3" in out
+    assert "| http_app: crashing on purpose" in out
+    assert "web: waiting -> failed" in out
+    assert "Traceback" not in out + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("profile", "expected"),
+    [
+        (
+            "[services.a]\ncommand=['x']\ndepends_on=['b']\n[services.b]\ncommand=['x']\ndepends_on=['a']",
+            "dependency cycle: a -> b -> a",
+        ),
+        (
+            "[services.a]\ncommand=['x']\ndepends_on=['ghost']",
+            "service 'a' depends on 'ghost', which is not defined",
+        ),
+        (
+            "[services.a]\ncommand=['x']\nscope='module'\n[services.b]\ncommand=['x']\ndepends_on=['a']",
+            "session-scoped service 'b' depends on module-scoped 'a'",
+        ),
+        ("[services.a]\ncommand=['x']\nready={tcp=1, wat=2}", "services.a.ready.wat: unknown key"),
+    ],
+)
+def test_validate_rejects_with_names(tmp_path: Path, profile: str, expected: str) -> None:
+    path = write_project(tmp_path, profile)
+    result = run_stack(["validate", "--profile", "dev"], tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr and str(path) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_ok_prints_levels(tmp_path: Path) -> None:
+    write_project(tmp_path, TWO)
+    result = run_stack(["validate", "--profile", str(tmp_path / "profiles" / "dev.toml")], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "start level 0: db" in result.stdout and "start level 1: web" in result.stdout
+
+
+def test_help_describes_every_command(tmp_path: Path) -> None:
+    top = run_stack(["--help"], tmp_path)
+    assert top.returncode == 0 and "run" in top.stdout and "validate" in top.stdout
+    for cmd in ("run", "validate"):
+        sub = run_stack([cmd, "--help"], tmp_path)
+        assert sub.returncode == 0 and "--profile" in sub.stdout
