@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import inspect
 import signal as _signal
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
@@ -56,11 +56,14 @@ class StopPolicy:
     `mode="mixed"` signals the main process only (like systemd's KillMode=mixed: servers such as
     PostgreSQL must not have their children signalled); `"group"` signals the whole process group.
     Whatever is left of the group after the main process exits is killed either way.
+    `action`, when set, replaces the signal with the server's own shutdown protocol (e.g. Redis
+    SHUTDOWN); it is awaited with the process, and the signal is sent if it raises.
     """
 
     signal: _signal.Signals = _signal.SIGTERM
     grace: float = 10.0
     mode: str = "mixed"
+    action: Callable[[Any], Awaitable[None]] | None = None
 
     def __post_init__(self) -> None:
         if self.grace < 0:
@@ -70,10 +73,26 @@ class StopPolicy:
 
 
 def stop(
-    signal: str | int = "SIGTERM", grace: float | str = 10.0, mode: str = "mixed"
+    signal: str | int = "SIGTERM",
+    grace: float | str = 10.0,
+    mode: str = "mixed",
+    action: Callable[[Any], Awaitable[None]] | None = None,
 ) -> StopPolicy:
     """Build a StopPolicy; `grace` takes seconds or strings like `"10s"`, `"500ms"`."""
-    return StopPolicy(signal=parse_signal(signal), grace=parse_duration(grace), mode=mode)
+    return StopPolicy(parse_signal(signal), parse_duration(grace), mode, action)
+
+
+def override_stop(policy: StopPolicy, overrides: Mapping[str, Any]) -> StopPolicy:
+    """`policy` with the fields a profile set; an explicit signal replaces a shutdown action."""
+    if not overrides:
+        return policy
+    changes = dict(overrides)
+    if "signal" in changes:
+        changes["signal"] = parse_signal(changes["signal"])
+        changes["action"] = None
+    if "grace" in changes:
+        changes["grace"] = parse_duration(changes["grace"])
+    return replace(policy, **changes)
 
 
 def parse_duration(value: float | int | str) -> float:
@@ -130,6 +149,7 @@ class ServiceDefinition:
     config: Mapping[str, Any] = field(default_factory=dict)
     start_timeout: float | None = None  # None: the stack's default
     stop_policy: StopPolicy | None = None
+    stop_overrides: Mapping[str, Any] = field(default_factory=dict)  # from a profile's `stop`
     env: Mapping[str, str] = field(default_factory=dict)
     kind: str | None = None
     source: str = ""

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from . import kinds, profiles
 from .errors import DefinitionError, GraphError, ProfileError, ScopeMismatch, UnknownDependency
 from .graph import Graph
-from .model import Scope, ServiceDefinition, StopPolicy, parse_signal
+from .model import Scope, ServiceDefinition
 from .profiles import Profile, ServiceSpec
 
 
@@ -92,12 +92,11 @@ def definitions_from_modules(names: list[str] | None, root: Path) -> dict[str, S
     return collect(modules)
 
 
-def _stop_policy(spec: ServiceSpec) -> StopPolicy | None:
+def _stop_overrides(spec: ServiceSpec) -> dict[str, Any]:
+    """Only the stop fields the profile wrote: they refine the service's own policy."""
     if spec.stop is None:
-        return None
-    return StopPolicy(
-        signal=parse_signal(spec.stop.signal), grace=float(spec.stop.grace), mode=spec.stop.mode
-    )
+        return {}
+    return {k: getattr(spec.stop, k) for k in spec.stop.model_fields_set}
 
 
 def _base_for(
@@ -163,7 +162,7 @@ def apply_profile(
             extra_deps=tuple(dict.fromkeys((*base.extra_deps, *spec.depends_on))),
             config=config,
             env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
-            stop_policy=_stop_policy(spec) or base.stop_policy,
+            stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},
             scope=Scope.parse(spec.scope) if spec.scope else base.scope,
             start_timeout=spec.start_timeout or base.start_timeout,
             kind=spec.kind or ("command" if "command" in spec.extras else base.kind),

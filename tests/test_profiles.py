@@ -35,7 +35,7 @@ def test_documented_shape_loads(tmp_path: Path) -> None:
     assert proj.graph.closure(["web"]) == ["db", "web"]
     web = proj.graph["web"]
     assert web.kind == "command" and web.env == {"DB_PORT": "${db.port}"}
-    assert proj.graph["db"].stop_policy is not None and proj.graph["db"].stop_policy.grace == 5
+    assert proj.graph["db"].stop_overrides == {"signal": "SIGTERM", "grace": 5}
 
 
 def error_for(tmp_path: Path, text: str) -> ProfileError:
@@ -151,7 +151,7 @@ stop = { grace = 1 }
     )
     proj = projects.load("dev", root=tmp_path)
     assert proj.selected == ["db"]
-    assert proj.graph["db"].stop_policy.grace == 1  # type: ignore[union-attr]
+    assert proj.graph["db"].stop_overrides == {"signal": "SIGTERM", "grace": 1}
     assert "web" in proj.graph
 
 

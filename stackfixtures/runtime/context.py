@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import wiring
-from ..model import ServiceDefinition, StopPolicy
+from ..model import ServiceDefinition, StopPolicy, override_stop
 from .logs import ServiceLog
 from .ports import allocate_port
 
@@ -82,7 +82,9 @@ class ServiceContext:
         return allocate_port(self.host)
 
     def stop_policy(self, default: StopPolicy | None = None) -> StopPolicy:
-        return self.definition.stop_policy or default or StopPolicy()
+        """The code's policy (`default`, else the definition's) with the profile's overrides."""
+        base = default or self.definition.stop_policy or StopPolicy()
+        return override_stop(base, self.definition.stop_overrides)
 
     def own(self, key: str) -> Any:
         """Values for `${key}` templates without a dot."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pwd
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -13,6 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..errors import StartupCrashed
 from ..model import StopPolicy
 from . import reaper
 from .context import ServiceContext, StopRecord, current
@@ -77,7 +79,7 @@ class Process:
         graceful = True
         note = ""
         if self.returncode is None:
-            self.send(policy.signal, group=policy.mode == "group")
+            await self._ask_to_stop(policy)
             hurry = asyncio.ensure_future(self.ctx.hurry.wait())
             try:
                 await asyncio.wait(
@@ -108,6 +110,19 @@ class Process:
         self.ctx.stop_records.append(record)
         return record
 
+    async def _ask_to_stop(self, policy: StopPolicy) -> None:
+        """The server's own shutdown protocol if the policy has one, else the stop signal."""
+        if policy.action is not None:
+            try:
+                await asyncio.wait_for(policy.action(self), timeout=max(policy.grace, 0.1))
+                return
+            except Exception as e:
+                self.ctx.log.write(
+                    f"[stackfixtures] shutdown action failed ({type(e).__name__}: {e}); "
+                    f"sending {policy.signal.name}"
+                )
+        self.send(policy.signal, group=policy.mode == "group")
+
     def _reap_leftovers(self) -> int:
         """Whatever outlived the main process: its group, and anything carrying its marker."""
         left = reaper.group_members(self.pgid)
@@ -122,6 +137,61 @@ class Process:
         await asyncio.to_thread(self._reap_leftovers)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._pump, 1.0)
+
+
+def user_kwargs(user: str | int | None) -> dict[str, Any]:
+    """Popen arguments that run a child as `user` (with that user's group, no others)."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user) if isinstance(user, str) else pwd.getpwuid(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+async def run_once(
+    argv: Sequence[str],
+    *,
+    ctx: ServiceContext | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | Path | None = None,
+    user: str | int | None = None,
+    timeout: float = 120.0,
+) -> None:
+    """Run a command to completion for the current service (e.g. initdb), its output going to
+    the service log. Raises StartupCrashed, ending with the log tail, when it fails."""
+    ctx = ctx or current()
+    argv = [ctx.render(str(a)) for a in argv]
+    ctx.log.write(f"[stackfixtures] run: {' '.join(argv)}")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=ctx.environment(env),
+            cwd=str(cwd or ctx.root),
+            start_new_session=True,
+            preexec_fn=reaper.die_with_parent,
+            **user_kwargs(user),
+        )
+    except OSError as e:
+        raise StartupCrashed(
+            ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
+        ) from e
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+    except BaseException:
+        reaper.kill_group(proc.pid)
+        await proc.wait()
+        raise
+    for line in out.decode(errors="replace").splitlines():
+        ctx.log.write(line)
+    if proc.returncode != 0:
+        raise StartupCrashed(
+            ctx.name,
+            "starting",
+            f"{Path(argv[0]).name} exited with code {proc.returncode}",
+            ctx.log.tail(),
+        )
 
 
 class spawn:
@@ -157,16 +227,7 @@ class spawn:
         ctx = self._ctx or current()
         argv = [ctx.render(str(a)) for a in self.argv]
         cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
-        extra: dict[str, Any] = {}
-        if self.user is not None:
-            extra["user"] = self.user
-            extra["extra_groups"] = []
-            import pwd
-
-            entry = (
-                pwd.getpwnam(self.user) if isinstance(self.user, str) else pwd.getpwuid(self.user)
-            )
-            extra["group"] = entry.pw_gid
+        extra = user_kwargs(self.user)
         ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -182,8 +243,6 @@ class spawn:
                 **extra,
             )
         except OSError as e:
-            from ..errors import StartupCrashed
-
             raise StartupCrashed(
                 ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
             ) from e
