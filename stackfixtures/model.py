@@ -115,6 +115,13 @@ class Handle:
     def __init__(self, **attrs: Any) -> None:
         self.__dict__.update(attrs)
 
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for a missing attribute: say which ones the handle has."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        have = ", ".join(sorted(self.__dict__)) or "none"
+        raise AttributeError(f"handle has no attribute {name!r} (it has: {have})")
+
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items())
         return f"Handle({inner})"
@@ -150,15 +157,20 @@ class ServiceDefinition:
     start_timeout: float | None = None  # None: the stack's default
     stop_policy: StopPolicy | None = None
     stop_overrides: Mapping[str, Any] = field(default_factory=dict)  # from a profile's `stop`
+    inject: Mapping[str, str] = field(default_factory=dict)  # parameter -> service it receives
     env: Mapping[str, str] = field(default_factory=dict)
     kind: str | None = None
     source: str = ""
     replicas_allowed: bool = False
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
 
+    def provider(self, param: str) -> str:
+        """The service whose handle parameter `param` receives (itself, unless injected)."""
+        return self.inject.get(param, param)
+
     @property
     def dependencies(self) -> tuple[str, ...]:
-        seen = dict.fromkeys(self.params)
+        seen = dict.fromkeys(self.provider(p) for p in self.params)
         seen.update(dict.fromkeys(self.extra_deps))
         return tuple(seen)
 

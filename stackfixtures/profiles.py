@@ -88,6 +88,7 @@ class ServiceSpec(BaseModel):
 
     kind: str | None = None
     depends_on: list[str] = []
+    inject: dict[str, str] = {}  # parameter -> the service it receives, e.g. { postgres = "db" }
     env: dict[str, EnvValue] = {}
     stop: StopSpec | None = None
     scope: Literal["session", "package", "module", "function"] | None = None

@@ -101,8 +101,11 @@ def _stop_overrides(spec: ServiceSpec) -> dict[str, Any]:
 
 def _base_for(
     profile: Profile, name: str, spec: ServiceSpec, python: dict[str, ServiceDefinition]
-) -> ServiceDefinition:
+) -> tuple[ServiceDefinition, str | None]:
+    """The definition a profile entry builds on, and the kind name it runs as."""
     key = f"services.{name}"
+    if "external" in spec.extras:  # any kind, pointed at a server that already runs
+        return _builtin("external"), "external"
     if spec.kind is not None:
         base = kinds.get(spec.kind) or python.get(spec.kind)
         if base is None:
@@ -110,13 +113,11 @@ def _base_for(
             raise profile.error(
                 f"{key}.kind", f"unknown kind {spec.kind!r} (available: {', '.join(avail)})"
             )
-        return base
+        return base, spec.kind
     if "command" in spec.extras:
-        base = kinds.get("command")
-        assert base is not None
-        return base
+        return _builtin("command"), "command"
     if name in python:
-        return python[name]
+        return python[name], python[name].kind
     raise profile.error(
         key,
         "has no `kind`, no `command`, and no @service of that name is "
@@ -124,10 +125,25 @@ def _base_for(
     )
 
 
+def _builtin(kind: str) -> ServiceDefinition:
+    base = kinds.get(kind)
+    assert base is not None, kind
+    return base
+
+
 def _config(
     profile: Profile, name: str, base: ServiceDefinition, spec: ServiceSpec
 ) -> dict[str, Any]:
+    """The kind-specific keys of a profile entry, validated by the kind's config model."""
     extras = spec.extras
+    if "external" in extras:
+        url = extras.pop("external")
+        if not isinstance(url, str):
+            raise profile.error(f"services.{name}.external", "must be a URL string")
+        if extras:  # the kind's own settings no longer apply; say so rather than ignore them
+            first = sorted(extras)[0]
+            raise profile.error(f"services.{name}.{first}", "does not apply to an external service")
+        extras = {"url": url}
     model = base.config_model
     if model is None:
         if extras:
@@ -139,11 +155,8 @@ def _config(
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        msg = (
-            "unknown key"
-            if err["type"] == "extra_forbidden"
-            else err["msg"].removeprefix("Value error, ")
-        )
+        unknown = err["type"] == "extra_forbidden"
+        msg = "unknown key" if unknown else err["msg"].removeprefix("Value error, ")
         raise profile.error(f"services.{name}.{loc}", msg) from None
     return dict(validated.model_dump(exclude_none=True))
 
@@ -155,17 +168,25 @@ def apply_profile(
     defs = dict(python)
     stack_timeout = profile.spec.stack.start_timeout
     for name, spec in profile.spec.services.items():
-        base = _base_for(profile, name, spec, python)
+        base, kind = _base_for(profile, name, spec, python)
         config = _config(profile, name, base, spec)
+        for param in spec.inject:
+            if param not in base.params:
+                params = ", ".join(base.params) or "none"
+                raise profile.error(
+                    f"services.{name}.inject.{param}",
+                    f"not a dependency parameter of this service (it has: {params})",
+                )
         defs[name] = base.evolve(
             name=name,
             extra_deps=tuple(dict.fromkeys((*base.extra_deps, *spec.depends_on))),
             config=config,
             env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
             stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},
+            inject={**base.inject, **spec.inject},
             scope=Scope.parse(spec.scope) if spec.scope else base.scope,
             start_timeout=spec.start_timeout or base.start_timeout,
-            kind=spec.kind or ("command" if "command" in spec.extras else base.kind),
+            kind=kind,
         )
     for name, d in defs.items():
         if d.start_timeout is None:

