@@ -89,5 +89,5 @@ def test_kind_settings_do_not_apply_to_an_external(tmp_path: Path) -> None:
         tmp_path,
         '[services.db]\nkind = "postgres"\nexternal = "postgresql://x@h/d"\nsource = "wheel"\n',
     )
-    with pytest.raises(ProfileError, match="services.db.source: does not apply to an external"):
+    with pytest.raises(ProfileError, match=r"services\.db\.source: does not apply to an external"):
         projects.load("dev", root=tmp_path)

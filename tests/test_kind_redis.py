@@ -1,4 +1,4 @@
-"""redis kind: a real Redis-compatible server and redis-py; durable across SHUTDOWN; per-test dbs."""
+"""redis kind: a real Redis-compatible server and redis-py; durable across SHUTDOWN; per-test db."""
 
 from __future__ import annotations
 
