@@ -283,3 +283,15 @@ async def test_events_are_written_as_jsonl(tmp_path: Path) -> None:
     assert all(e.time > 0 and e.service == "a" for e in lines)
     assert (tmp_path / "state" / "logs" / "a.log").read_text().count("http_app listening") == 1
     assert os.environ.get("STACKFIXTURES_STACK") is None  # markers go to children only
+
+
+async def test_double_forked_daemon_is_swept_after_stop(tmp_path: Path) -> None:
+    pidfile = tmp_path / "daemon.pid"
+    stack = stack_of(tmp_path, app("forker", "--daemon", str(pidfile)))
+    await stack.start()
+    daemon = int(pidfile.read_text())
+    assert os.getpgid(daemon) != stack.units["forker"].ctx.processes[0].pgid  # type: ignore[union-attr]
+    [stop] = await stack.close()
+    assert stop.graceful and stop.swept == 1
+    assert not psutil.pid_exists(daemon) or psutil.Process(daemon).status() == psutil.STATUS_ZOMBIE
+    assert "swept 1 leftover process" in (tmp_path / "state" / "logs" / "forker.log").read_text()

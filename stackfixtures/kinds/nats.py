@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,11 +48,16 @@ def info_probe(host: str, port: int, jetstream: bool = True) -> probes.CallProbe
     """Ready when the server sends its INFO line and, with JetStream, its API answers."""
 
     async def check(ctx: ServiceContext) -> bool:
-        info = await natsproto.info(host, port)
-        if jetstream:
-            if not info.get("jetstream"):
-                raise ConnectionError("server is up but JetStream is off")
-            await natsproto.jetstream(host, port, "INFO", timeout=1.0)
+        if not jetstream:
+            await natsproto.info(host, port)
+            return True
+        info: dict[str, Any] = {}
+        try:  # one connection: its INFO line, then a JetStream API call
+            await natsproto.jetstream(host, port, "INFO", timeout=1.0, info=info)
+        except TimeoutError:
+            if info and not info.get("jetstream"):
+                raise ConnectionError("server is up but JetStream is off") from None
+            raise
         return True
 
     return probes.call(check, name=f"nats INFO{' + JetStream' if jetstream else ''} {host}:{port}")

@@ -30,14 +30,24 @@ async def info(host: str, port: int, timeout: float = 1.0) -> dict[str, Any]:
 
 
 async def request(
-    host: str, port: int, subject: str, payload: bytes = b"", timeout: float = 2.0
+    host: str,
+    port: int,
+    subject: str,
+    payload: bytes = b"",
+    timeout: float = 2.0,
+    info: dict[str, Any] | None = None,
 ) -> bytes:
-    """Publish `payload` to `subject` with a reply inbox and return the first reply's payload."""
+    """Publish `payload` to `subject` with a reply inbox and return the first reply's payload.
+    Pass a dict as `info` to receive the server's INFO from the same connection."""
 
     async def go() -> bytes:
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            await reader.readline()  # INFO
+            line = await reader.readline()
+            if not line.startswith(b"INFO "):
+                raise ConnectionError(f"not a NATS server: {line[:40]!r}")
+            if info is not None:
+                info.update(json.loads(line[5:]))
             inbox = f"_INBOX.{uuid.uuid4().hex}"
             writer.write(
                 b'CONNECT {"verbose":false,"pedantic":false,"headers":false}\r\n'
@@ -66,11 +76,16 @@ async def request(
 
 
 async def jetstream(
-    host: str, port: int, api: str, body: dict[str, Any] | None = None, timeout: float = 2.0
+    host: str,
+    port: int,
+    api: str,
+    body: dict[str, Any] | None = None,
+    timeout: float = 2.0,
+    info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Call a JetStream API subject (`INFO`, `STREAM.NAMES`, `STREAM.DELETE.x`); raise on error."""
     raw = await request(
-        host, port, f"$JS.API.{api}", json.dumps(body).encode() if body else b"", timeout
+        host, port, f"$JS.API.{api}", json.dumps(body).encode() if body else b"", timeout, info
     )
     data: dict[str, Any] = json.loads(raw)
     if "error" in data:

@@ -124,10 +124,11 @@ class Process:
         self.send(policy.signal, group=policy.mode == "group")
 
     def _reap_leftovers(self) -> int:
-        """Whatever outlived the main process: its group, and anything carrying its marker."""
+        """Whatever of its process group outlived the main process. (Processes that left the
+        group are found by their env marker when the stack sweeps after a stop.)"""
+        if not reaper.group_alive(self.pgid):
+            return 0
         left = reaper.group_members(self.pgid)
-        seen = {p.pid for p in left}
-        left += [p for p in reaper.marked(self.ctx.stack_id, self.ctx.name) if p.pid not in seen]
         return reaper.kill_all(left) if left else 0
 
     async def kill_now(self) -> None:

