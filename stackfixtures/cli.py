@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -36,9 +37,17 @@ profile_option = click.option(
 )
 
 
-def _load(profile: str | None) -> projects.Project:
+state_dir_option = click.option(
+    "--state-dir",
+    default=None,
+    envvar="STACK_STATE_DIR",
+    help="Where the stack keeps data, logs and events (default: .stack/PROFILE under the root).",
+)
+
+
+def _load(profile: str | None, state_dir: str | None = None) -> projects.Project:
     try:
-        return projects.load(profile)
+        return projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
     except DefinitionError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
@@ -69,14 +78,28 @@ def validate(profile: str | None) -> None:
 @profile_option
 @click.argument("services", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
-def run(profile: str | None, services: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--mode",
+    type=click.Choice(["single", "multi"]),
+    default=None,
+    help="Override the profile's mode: single (one process for all components) "
+    "or multi (one process each).",
+)
+@state_dir_option
+def run(
+    profile: str | None,
+    services: tuple[str, ...],
+    as_json: bool,
+    mode: str | None,
+    state_dir: str | None,
+) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
     Ctrl-C or SIGTERM stops everything gracefully in reverse order; a second Ctrl-C skips the
     remaining grace. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
-    proj = _load(profile)
+    proj = _load(profile, state_dir)
     wanted = list(services) or proj.selected
     for name in wanted:
         if name not in proj.graph:
@@ -85,6 +108,8 @@ def run(profile: str | None, services: tuple[str, ...], as_json: bool) -> None:
                 err=True,
             )
             sys.exit(EXIT_DEFINITION)
+    if mode is not None:
+        proj.mode = mode
     sys.exit(asyncio.run(_run(proj, wanted, as_json)))
 
 
@@ -97,6 +122,7 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
         root=proj.root,
         parallelism=proj.parallelism,
         on_output=console.line,
+        mode=proj.mode,
     )
     stack.events.subscribe(lambda e: console.event(e) if e.service in closure else None)
     stop_now = asyncio.Event()
@@ -119,7 +145,10 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
 
-    console.info(f"profile {proj.label}: starting {', '.join(closure)} (state in {proj.state_dir})")
+    mode = f", mode {proj.mode}" if proj.mode else ""
+    console.info(
+        f"profile {proj.label}{mode}: starting {', '.join(closure)} (state in {proj.state_dir})"
+    )
     starting = asyncio.ensure_future(stack.start(wanted))
     interrupted = asyncio.ensure_future(stop_now.wait())
     await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)

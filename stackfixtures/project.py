@@ -30,6 +30,7 @@ class Project:
     selected: list[str]
     state_dir: Path
     parallelism: int
+    mode: str | None = None
 
     @property
     def label(self) -> str:
@@ -248,4 +249,5 @@ def load(
         selected=selected or graph.names,
         state_dir=state_dir,
         parallelism=loaded.spec.stack.parallelism if loaded else 4,
+        mode=loaded.spec.stack.mode if loaded else None,
     )

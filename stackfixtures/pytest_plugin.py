@@ -24,6 +24,14 @@ from .runtime.stack import ServiceStop
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackfixtures", "stackfixtures: services as fixtures")
     group.addoption(
+        "--stack-mode",
+        dest="stack_mode",
+        default=None,
+        choices=["single", "multi"],
+        help="override the profile's mode (single or multi process)",
+    )
+    parser.addini("stack_mode", "stackfixtures mode (single or multi)", default="")
+    group.addoption(
         "--stack-profile",
         dest="stack_profile",
         default=None,
@@ -35,16 +43,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class StackFixture:
     """The running stack as seen from a test: handles, states, events, logs."""
 
-    def __init__(self, plugin: StackPlugin) -> None:
+    def __init__(self, plugin: StackPlugin, mode: str | None) -> None:
         self._plugin = plugin
+        self.mode = mode
 
     @property
     def runner(self) -> StackThread:
-        return self._plugin.runner()
+        return self._plugin.runner(self.mode)
 
     @property
     def project(self) -> projects.Project:
-        assert self._plugin.project is not None
         return self._plugin.project
 
     def handle(self, name: str) -> Any:
@@ -72,35 +80,45 @@ class StackFixture:
 
 
 class StackPlugin:
-    """Holds the project and (lazily) the stack thread for one pytest session."""
+    """Holds the project and, lazily, one stack thread per mode for a pytest session.
 
-    def __init__(self, config: pytest.Config, proj: projects.Project) -> None:
+    Every service fixture depends on the `stack_mode` fixture; overriding it with a
+    parametrized fixture runs the dependent tests once per mode, one stack each.
+    """
+
+    def __init__(self, config: pytest.Config, proj: projects.Project, mode: str | None) -> None:
         self.config = config
         self.project = proj
-        self._runner: StackThread | None = None
+        self.mode = mode
+        self._runners: dict[str | None, StackThread] = {}
 
-    def runner(self) -> StackThread:
-        if self._runner is None:
+    def runner(self, mode: str | None) -> StackThread:
+        if mode not in self._runners:
             factory = self.config._tmp_path_factory  # type: ignore[attr-defined]
-            state_dir = Path(factory.getbasetemp()) / "stack"
-            self._runner = StackThread(
+            state_dir = Path(factory.getbasetemp()) / ("stack" + (f"-{mode}" if mode else ""))
+            self._runners[mode] = StackThread(
                 self.project.graph,
                 state_dir=state_dir,
                 root=self.project.root,
                 parallelism=self.project.parallelism,
+                mode=mode,
             )
-        return self._runner
+        return self._runners[mode]
+
+    def stack_ids(self) -> set[str]:
+        """Ids of the stacks this session runs (their processes carry STACKFIXTURES_STACK)."""
+        return {r.stack.stack_id for r in self._runners.values() if not r.closed}
 
     def close(self) -> list[ServiceStop]:
-        runner, self._runner = self._runner, None
-        return runner.close() if runner is not None else []
+        runners, self._runners = self._runners, {}
+        return [stop for r in runners.values() for stop in r.close()]
 
     def service_fixture(self, name: str) -> Any:
         deps = self.project.graph.dependencies(name)
         scope = str(self.project.graph[name].scope)
 
-        def fixture(request: pytest.FixtureRequest) -> Iterator[Any]:
-            runner = self.runner()
+        def fixture(request: pytest.FixtureRequest, stack_mode: str | None) -> Iterator[Any]:
+            runner = self.runner(stack_mode)
             try:
                 handles = runner.start([name])
             except StartError as e:
@@ -108,7 +126,8 @@ class StackPlugin:
             for dep in deps:  # tell pytest: `name` is torn down before each dependency
                 request.getfixturevalue(dep)
             yield handles[name]
-            runner.stop([name])
+            if not runner.closed:
+                runner.stop([name])
 
         fixture.__name__ = name
         fixture.__doc__ = f"stackfixtures service {name!r} ({scope} scope): its handle."
@@ -121,18 +140,26 @@ def pytest_configure(config: pytest.Config) -> None:
         proj = projects.load(profile, root=config.rootpath)
     except DefinitionError as e:
         raise pytest.UsageError(f"stackfixtures: {e}") from None
-    plugin = StackPlugin(config, proj)
+    mode = config.getoption("stack_mode") or config.getini("stack_mode") or proj.mode
+    plugin = StackPlugin(config, proj, mode)
     # pytest parses fixtures from a module-like holder: one per service, plus `stack`.
     holder = types.ModuleType("stackfixtures_services")
     for name in proj.graph.names:
         setattr(holder, name, plugin.service_fixture(name))
 
-    @pytest.fixture(scope="session", name="stack")
-    def stack_fixture() -> StackFixture:
-        """The running stack: handles, states, events and logs of its services."""
-        return StackFixture(plugin)
+    @pytest.fixture(scope="session", name="stack_mode")
+    def stack_mode_fixture() -> str | None:
+        """The stack's mode (single/multi). Override it with a parametrized session fixture
+        to run the tests that use services once per mode."""
+        return plugin.mode
 
-    setattr(holder, "stack", stack_fixture)  # noqa: B010 - a module object typed as such
+    @pytest.fixture(scope="session", name="stack")
+    def stack_fixture(stack_mode: str | None) -> StackFixture:
+        """The running stack: handles, states, events and logs of its services."""
+        return StackFixture(plugin, stack_mode)
+
+    setattr(holder, "stack_mode", stack_mode_fixture)  # noqa: B010 - a module object
+    setattr(holder, "stack", stack_fixture)  # noqa: B010
     config.stash[_PLUGIN] = plugin
     config.pluginmanager.register(holder, "stackfixtures-services")
 
@@ -140,6 +167,13 @@ def pytest_configure(config: pytest.Config) -> None:
 _PLUGIN = pytest.StashKey[StackPlugin]()
 
 
+def session_stack_ids(config: pytest.Config) -> set[str]:
+    """Ids of the stacks the plugin runs for this session (empty when it runs none)."""
+    plugin = config.stash.get(_PLUGIN, None)
+    return plugin.stack_ids() if plugin is not None else set()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own teardown of session fixtures
 def pytest_sessionfinish(session: pytest.Session) -> None:
     plugin = session.config.stash.get(_PLUGIN, None)
     if plugin is not None:
@@ -158,7 +192,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         return []
     proj = plugin.project
     where = str(proj.profile.path) if proj.profile else "conftest.py"
+    mode = f", mode {plugin.mode}" if plugin.mode else ""
     return [
-        f"stackfixtures: profile {proj.label} ({where}); services: "
+        f"stackfixtures: profile {proj.label} ({where}){mode}; services: "
         + (", ".join(proj.graph.names) or "none")
     ]

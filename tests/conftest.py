@@ -14,6 +14,8 @@ from typing import Any
 import psutil
 import pytest
 
+from stackfixtures.pytest_plugin import session_stack_ids
+
 pytest_plugins = ["pytester"]
 
 RUN_MARK = "STACKFIXTURES_TEST_RUN"
@@ -23,8 +25,9 @@ HTTP_APP = str(APPS / "http_app.py")
 PY = sys.executable
 
 
-def leftovers() -> list[psutil.Process]:
-    """Processes started by a stack during this test run that are still alive."""
+def leftovers(allowed_stacks: frozenset[str] = frozenset()) -> list[psutil.Process]:
+    """Processes started by a stack during this test run that are still alive (except those of
+    `allowed_stacks`: the session's own stacks, whose services outlive single tests)."""
     mine = os.environ[RUN_MARK]
     found = []
     for p in psutil.process_iter(["status"]):
@@ -34,32 +37,46 @@ def leftovers() -> list[psutil.Process]:
             env = p.environ()
         except (psutil.Error, OSError):
             continue
-        if env.get(RUN_MARK) == mine and "STACKFIXTURES_SERVICE" in env:
+        ours = env.get(RUN_MARK) == mine and "STACKFIXTURES_SERVICE" in env
+        if ours and env.get("STACKFIXTURES_STACK") not in allowed_stacks:
             found.append(p)
     return found
 
 
-def wait_gone(timeout: float = 3.0) -> list[psutil.Process]:
+def wait_gone(timeout: float = 3.0, allowed: frozenset[str] = frozenset()) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
-    left = leftovers()
+    left = leftovers(allowed)
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = leftovers()
+        left = leftovers(allowed)
     return left
+
+
+def fail_with(left: list[psutil.Process]) -> None:
+    desc = [f"{p.pid} {' '.join(p.cmdline())}" for p in left]
+    for p in left:  # clean up by pid so one leak does not cascade into later tests
+        p.kill()
+    pytest.fail("processes left running by the stack:\n" + "\n".join(desc), pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_at_the_end() -> Iterator[None]:
+    """After the session's own services stopped (this fixture is torn down last): nothing."""
+    yield
+    left = wait_gone()
+    if left:
+        fail_with(left)
 
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every test: no process any stack started may still be alive."""
+    """After every test: no process a stack started may still be alive, except the services
+    of the session's own stacks (they live as long as their fixture scope)."""
     yield
-    if request.node.get_closest_marker("allow_leftovers"):
-        return
-    left = wait_gone()
+    allowed = frozenset(session_stack_ids(request.config))
+    left = wait_gone(allowed=allowed)
     if left:
-        desc = [f"{p.pid} {' '.join(p.cmdline())}" for p in left]
-        for p in left:  # clean up by pid so one leak does not cascade into later tests
-            p.kill()
-        pytest.fail("processes left running by the stack:\n" + "\n".join(desc), pytrace=False)
+        fail_with(left)
 
 
 def write_project(root: Path, profile: str, name: str = "dev") -> Path:

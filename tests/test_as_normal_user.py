@@ -37,9 +37,10 @@ def test_engine_and_data_kinds_pass_as_a_normal_user() -> None:
         project.mkdir()
         for name in ("pyproject.toml", "conftest.py"):
             shutil.copy(ROOT / name, project / name)
-        shutil.copytree(
-            ROOT / "tests", project / "tests", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        for name in ("tests", "profiles", "backend"):
+            shutil.copytree(
+                ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
         venv = home / "venv"
         subprocess.run([str(SYSTEM_PYTHON), "-m", "venv", str(venv)], check=True)
         install = subprocess.run(

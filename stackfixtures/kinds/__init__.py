@@ -17,6 +17,7 @@ BUILTIN = {
     "nats_prefix": "stackfixtures.kinds.nats:nats_prefix",
     "kafka": "stackfixtures.kinds.kafka:kafka",
     "external": "stackfixtures.kinds.external:external",
+    "components": "stackfixtures.kinds.components:components",
 }
 """kind name -> "module:attribute" of its ServiceDefinition. Third parties add kinds through the
 `stackfixtures.kinds` entry point group."""

@@ -50,6 +50,7 @@ class ServiceContext:
     deps: Mapping[str, Any]
     loop: asyncio.AbstractEventLoop
     hurry: asyncio.Event
+    mode: str | None = None  # the stack's mode ("single"/"multi"), for services that have modes
     host: str = "127.0.0.1"
     processes: list[Any] = field(default_factory=list)
     stop_records: list[StopRecord] = field(default_factory=list)

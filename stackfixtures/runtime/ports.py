@@ -20,8 +20,11 @@ def _lease_file() -> Path:
     return base / f"stackfixtures-ports-{os.getuid()}.json"
 
 
-def _bindable(port: int, host: str) -> bool:
+def bindable(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether `port` on `host` is free right now (for a server that sets SO_REUSEADDR, as
+    servers do, so a port in TIME_WAIT after a restart counts as free)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -43,7 +46,7 @@ def allocate_port(host: str = "127.0.0.1") -> int:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
                 s.bind((host, 0))
                 port = int(s.getsockname()[1])
-            if str(port) not in leases and _bindable(port, host):
+            if str(port) not in leases and bindable(port, host):
                 break
         else:  # pragma: no cover - only on an exhausted port range
             raise OSError("no free loopback port found")

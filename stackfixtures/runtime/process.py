@@ -24,8 +24,15 @@ from .probes import Probe, wait_ready
 class Process:
     """A running child process of a service."""
 
-    def __init__(self, ctx: ServiceContext, proc: asyncio.subprocess.Process, argv: list[str]):
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        proc: asyncio.subprocess.Process,
+        argv: list[str],
+        port: int | None = None,
+    ):
         self.ctx = ctx
+        self._port = port
         self.proc = proc
         self.argv = argv
         self.pid = proc.pid
@@ -44,11 +51,12 @@ class Process:
 
     @property
     def port(self) -> int:
-        return self.ctx.port
+        """The port it was started on: its own if given to spawn, else the service's."""
+        return self._port or self.ctx.port
 
     @property
     def url(self) -> str:
-        return f"http://{self.ctx.host}:{self.ctx.port}"
+        return f"http://{self.ctx.host}:{self.port}"
 
     async def _pump_output(self) -> None:
         stream = self.proc.stdout
@@ -212,6 +220,7 @@ class spawn:
         stop: StopPolicy | None = None,
         timeout: float | None = None,
         user: str | int | None = None,
+        port: int | None = None,
         ctx: ServiceContext | None = None,
     ) -> None:
         self.argv = list(argv)
@@ -221,6 +230,7 @@ class spawn:
         self.stop_policy = stop
         self.timeout = timeout
         self.user = user
+        self.port = port
         self._ctx = ctx
         self.process: Process | None = None
 
@@ -247,7 +257,7 @@ class spawn:
             raise StartupCrashed(
                 ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
             ) from e
-        self.process = Process(ctx, proc, argv)
+        self.process = Process(ctx, proc, argv, self.port)
         ctx.processes.append(self.process)
         if self.ready is not None:
             timeout = min(self.timeout or ctx.remaining(), ctx.remaining())

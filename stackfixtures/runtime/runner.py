@@ -29,6 +29,7 @@ class StackThread:
         state_dir: Path,
         root: Path,
         parallelism: int = 4,
+        mode: str | None = None,
         on_output: LineListener | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
@@ -39,7 +40,12 @@ class StackThread:
 
         async def make() -> Stack:
             return Stack(
-                graph, state_dir=state_dir, root=root, parallelism=parallelism, on_output=on_output
+                graph,
+                state_dir=state_dir,
+                root=root,
+                parallelism=parallelism,
+                on_output=on_output,
+                mode=mode,
             )
 
         self.stack: Stack = self.call(make())

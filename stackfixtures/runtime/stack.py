@@ -20,6 +20,7 @@ from .context import SERVICE_ENV, ServiceContext, StopRecord, set_current
 from .events import EventLog
 from .lifecycle import Lifecycle, State
 from .logs import LineListener, ServiceLog
+from .ports import bindable
 
 _DONE = object()
 BACKSTOP = 1.0
@@ -91,6 +92,7 @@ class Stack:
         on_output: LineListener | None = None,
         stack_id: str | None = None,
         events: EventLog | None = None,
+        mode: str | None = None,
     ) -> None:
         self.graph = graph
         self.state_dir = Path(state_dir)
@@ -100,6 +102,7 @@ class Stack:
         self._on_output = on_output
         self._parallel = asyncio.Semaphore(max(1, parallelism))
         self.hurry = asyncio.Event()
+        self.mode = mode
         self.units: dict[str, Unit] = {}
         for name, definition in graph.definitions.items():
             log = ServiceLog(name, self.state_dir / "logs" / f"{name}.log")
@@ -294,7 +297,11 @@ class Stack:
             deps=deps,
             loop=asyncio.get_running_loop(),
             hurry=self.hurry,
+            mode=self.mode,
         )
+        previous = unit.ctx._port if unit.ctx is not None else None
+        if previous is not None and bindable(previous, ctx.host):
+            ctx._port = previous  # a restarted service keeps its address: handles stay valid
         ctx.state_dir.mkdir(parents=True, exist_ok=True)
         unit.ctx = ctx
         return ctx
@@ -413,7 +420,8 @@ def selection_summary(stack: Stack, names: Iterable[str]) -> list[dict[str, Any]
         h = unit.handle
         attrs = vars(h) if h is not None and hasattr(h, "__dict__") else {}
         endpoint = (
-            attrs.get("url")
+            attrs.get("endpoint")
+            or attrs.get("url")
             or attrs.get("dsn")
             or (f"{attrs['host']}:{attrs['port']}" if "host" in attrs and "port" in attrs else "")
         )
