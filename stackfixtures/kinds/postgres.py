@@ -294,13 +294,22 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         )
 
 
-@service(scope="function")
+class PostgresDbConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # PostgreSQL 15+: FILE_COPY copies the template's files (two checkpoints, no WAL);
+    # WAL_LOG writes it through the WAL. bench/services.py measures both.
+    strategy: Literal["file_copy", "wal_log"] = "file_copy"
+
+
+@service(scope="function", config=PostgresDbConfig)
 async def postgres_db(postgres: Handle, ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A fresh database for one test, cloned from the server's template, dropped afterwards."""
+    cfg = PostgresDbConfig.model_validate(ctx.config)
     psycopg = _psycopg()
     name = f"test_{uuid.uuid4().hex[:12]}"
     template = getattr(postgres, "template", None) or "template1"
-    strategy = " STRATEGY = FILE_COPY" if _major(postgres) >= 15 else ""
+    strategy = f" STRATEGY = {cfg.strategy.upper()}" if _major(postgres) >= 15 else ""
     async with await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True) as conn:
         try:
             await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
