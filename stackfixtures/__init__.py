@@ -32,6 +32,7 @@ from .runtime.context import ServiceContext, current
 from .runtime.lifecycle import State
 from .runtime.process import Process, spawn
 from .runtime.stack import ServiceStop, Stack
+from .supervision import LivenessPolicy, RestartPolicy, liveness, restart
 
 __all__ = [
     "DefinitionError",
@@ -42,10 +43,12 @@ __all__ = [
     "Handle",
     "IllegalTransition",
     "KindUnavailable",
+    "LivenessPolicy",
     "ProbeTimeout",
     "Process",
     "ProcessExited",
     "ProfileError",
+    "RestartPolicy",
     "Scope",
     "ScopeMismatch",
     "ServiceContext",
@@ -61,7 +64,9 @@ __all__ = [
     "StopPolicy",
     "UnknownDependency",
     "current",
+    "liveness",
     "probe",
+    "restart",
     "service",
     "spawn",
     "stop",

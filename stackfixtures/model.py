@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
+from .supervision import DEFAULT_EDGE, LivenessPolicy, RestartPolicy
+
 RESERVED_PARAMS = frozenset({"ctx"})
 """Parameter names a service function may take that are not dependencies."""
 
@@ -158,11 +160,18 @@ class ServiceDefinition:
     stop_policy: StopPolicy | None = None
     stop_overrides: Mapping[str, Any] = field(default_factory=dict)  # from a profile's `stop`
     inject: Mapping[str, str] = field(default_factory=dict)  # parameter -> service it receives
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    liveness: LivenessPolicy | None = None
+    edges: Mapping[str, str] = field(default_factory=dict)  # dependency -> restart|stop|ignore
     env: Mapping[str, str] = field(default_factory=dict)
     kind: str | None = None
     source: str = ""
     replicas_allowed: bool = False
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
+
+    def edge(self, dependency: str) -> str:
+        """What this service does when `dependency` restarts or fails."""
+        return self.edges.get(dependency, DEFAULT_EDGE)
 
     def provider(self, param: str) -> str:
         """The service whose handle parameter `param` receives (itself, unless injected)."""
@@ -217,6 +226,9 @@ def service(
     stop: StopPolicy | None = None,
     replicas: bool = False,
     config: Any = None,
+    restart: RestartPolicy | None = None,
+    liveness: LivenessPolicy | None = None,
+    edges: Mapping[str, str] | None = None,
 ) -> Callable[[ServiceFunction], ServiceDefinition]: ...
 
 
@@ -231,6 +243,9 @@ def service(
     stop: StopPolicy | None = None,
     replicas: bool = False,
     config: Any = None,
+    restart: RestartPolicy | None = None,
+    liveness: LivenessPolicy | None = None,
+    edges: Mapping[str, str] | None = None,
 ) -> ServiceDefinition | Callable[[ServiceFunction], ServiceDefinition]:
     """Declare a service from a generator or async generator function, pytest-fixture style.
 
@@ -256,6 +271,9 @@ def service(
             source=f"{fn.__module__}:{fn.__qualname__}",
             replicas_allowed=replicas,
             config_model=config,
+            restart=restart or RestartPolicy(),
+            liveness=liveness,
+            edges=dict(edges or {}),
         )
 
     if function is not None:

@@ -81,18 +81,57 @@ class StopSpec(_Strict):
 EnvValue = str | int | float | bool
 
 
+class RestartSpec(_Strict):
+    """`restart = { policy = "on-failure", max_restarts = 5, window = 60, backoff = "exponential",
+    delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`."""
+
+    policy: Literal["no", "on-failure", "always"] = "on-failure"
+    max_restarts: int = Field(default=5, ge=0)
+    window: float = Field(default=60.0, gt=0)
+    backoff: Literal["fixed", "exponential", "linear"] = "exponential"
+    delay: float = Field(default=0.5, ge=0)
+    max_delay: float = Field(default=30.0, ge=0)
+    jitter: float = Field(default=0.1, ge=0, lt=1)
+    half_open_after: float | None = Field(default=None, gt=0)
+
+
+class LivenessSpec(ProbeSpec):
+    """`liveness = { http = "/health", period = 5, timeout = 2, failure_threshold = 3 }`."""
+
+    period: float = Field(default=5.0, gt=0)
+    failure_threshold: int = Field(default=3, ge=1)
+
+    def as_probe_dict(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in super().as_probe_dict().items()
+            if k not in ("period", "failure_threshold")
+        }
+
+
 class ServiceSpec(BaseModel):
     """One `[services.NAME]` table. Keys beyond these belong to the service's kind."""
 
     model_config = ConfigDict(extra="allow")
 
     kind: str | None = None
-    depends_on: list[str] = []
+    # a list of names, or { name = "restart" | "stop" | "ignore" }: what to do when it restarts
+    depends_on: list[str] | dict[str, Literal["restart", "stop", "ignore"]] = []
     inject: dict[str, str] = {}  # parameter -> the service it receives, e.g. { postgres = "db" }
     env: dict[str, EnvValue] = {}
     stop: StopSpec | None = None
     scope: Literal["session", "package", "module", "function"] | None = None
     start_timeout: float | None = Field(default=None, gt=0)
+    restart: RestartSpec | None = None
+    liveness: LivenessSpec | None = None
+
+    @property
+    def dependency_names(self) -> list[str]:
+        return list(self.depends_on)
+
+    @property
+    def edges(self) -> dict[str, str]:
+        return dict(self.depends_on) if isinstance(self.depends_on, dict) else {}
 
     @property
     def extras(self) -> dict[str, Any]:
@@ -215,7 +254,7 @@ def _check_names(p: Profile) -> None:
                 "service names must be Python identifiers (they become pytest fixtures) "
                 f"and not one of {', '.join(sorted(RESERVED_NAMES))}",
             )
-        for i, dep in enumerate(svc.depends_on):
+        for i, dep in enumerate(svc.dependency_names):
             if not NAME.match(dep):
                 raise p.error(f"services.{name}.depends_on[{i}]", f"{dep!r} is not a service name")
     for i, name in enumerate(p.spec.stack.services or []):

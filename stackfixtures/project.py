@@ -20,6 +20,7 @@ from .errors import DefinitionError, GraphError, ProfileError, ScopeMismatch, Un
 from .graph import Graph
 from .model import Scope, ServiceDefinition
 from .profiles import Profile, ServiceSpec
+from .supervision import LivenessPolicy, RestartPolicy
 
 
 @dataclass
@@ -91,6 +92,22 @@ def definitions_from_modules(names: list[str] | None, root: Path) -> dict[str, S
         except ImportError as e:
             raise DefinitionError(f"cannot import service module {name!r}: {e}") from e
     return collect(modules)
+
+
+def _restart(spec: ServiceSpec) -> RestartPolicy | None:
+    return RestartPolicy(**spec.restart.model_dump()) if spec.restart else None
+
+
+def _liveness(spec: ServiceSpec) -> LivenessPolicy | None:
+    live = spec.liveness
+    if live is None:
+        return None
+    return LivenessPolicy(
+        probe=live.as_probe_dict(),
+        period=live.period,
+        timeout=live.timeout or 2.0,
+        failure_threshold=live.failure_threshold,
+    )
 
 
 def _stop_overrides(spec: ServiceSpec) -> dict[str, Any]:
@@ -180,7 +197,10 @@ def apply_profile(
                 )
         defs[name] = base.evolve(
             name=name,
-            extra_deps=tuple(dict.fromkeys((*base.extra_deps, *spec.depends_on))),
+            extra_deps=tuple(dict.fromkeys((*base.extra_deps, *spec.dependency_names))),
+            edges={**base.edges, **spec.edges},
+            restart=_restart(spec) or base.restart,
+            liveness=_liveness(spec) or base.liveness,
             config=config,
             env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
             stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},

@@ -6,6 +6,7 @@ readiness) and stop, dependents first, when their fixture scope ends.
 
 from __future__ import annotations
 
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from . import project as projects
 from .errors import DefinitionError, StartError
+from .model import parse_signal
 from .runtime.events import Event
 from .runtime.lifecycle import State
 from .runtime.runner import StackThread
@@ -71,12 +73,53 @@ class StackFixture:
     def start(self, *names: str) -> dict[str, Any]:
         return self.runner.start(names, retry_failed=True)
 
+    def restart(self, name: str) -> Any:
+        """Restart `name`; its dependents follow their edges. Returns its new handle."""
+        return self.runner.call(self.runner.stack.restart(name))
+
+    def kill(self, name: str, sig: int | str = "SIGKILL", wait: float = 10.0) -> list[int]:
+        """Fault injection: signal the service's processes (default SIGKILL). Returns once the
+        engine has noticed them exit (up to `wait` seconds), so a following
+        `wait_for(name, "ready")` waits for the restart, not for the old incarnation."""
+        unit = self.runner.stack.units[name]
+        ctx = unit.ctx
+        pids = self.runner.stack.kill(name, int(parse_signal(sig)))
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and ctx is not None and ctx.crash is None:
+            if unit.state not in (State.READY, State.DEGRADED):
+                break
+            time.sleep(0.005)
+        return pids
+
+    def pause(self, name: str) -> list[int]:
+        """Fault injection: SIGSTOP the service (it hangs; liveness notices)."""
+        return self.runner.stack.pause(name)
+
+    def resume(self, name: str) -> list[int]:
+        return self.runner.stack.resume(name)
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        return self.runner.call(_metrics(self.runner.stack, name))
+
+    def wait_for(self, name: str, state: str | State, timeout: float = 30.0) -> None:
+        """Block until `name` is in `state` (e.g. "ready" again after a kill)."""
+        target = State(state) if isinstance(state, str) else state
+        deadline = time.monotonic() + timeout
+        while self.state(name) is not target:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} is {self.state(name)}, not {target}, after {timeout}s")
+            time.sleep(0.02)
+
     def stop(self, *names: str) -> list[ServiceStop]:
         return self.runner.stop(names or None)
 
     @property
     def state_dir(self) -> Path:
         return self.runner.stack.state_dir
+
+
+async def _metrics(stack: Any, name: str) -> dict[str, Any]:
+    return stack.metrics(name)  # type: ignore[no-any-return]
 
 
 class StackPlugin:

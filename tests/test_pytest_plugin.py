@@ -151,3 +151,53 @@ def test_bad_profile_is_a_usage_error_naming_file_and_key(pytester: pytest.Pytes
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*profiles/bad.toml: services.a.wat: unknown key*"])
     assert "Traceback" not in result.stderr.str()
+
+
+SUPERVISED = f"""
+[services.db]
+command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]
+ready = {{ http = "http://127.0.0.1:${{port}}/health" }}
+restart = {{ policy = "on-failure", backoff = "fixed", delay = 0.1, jitter = 0 }}
+liveness = {{ http = "/health", period = 0.2, timeout = 0.2, failure_threshold = 2 }}
+
+[services.web]
+command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]
+depends_on = {{ db = "restart" }}
+env = {{ DB_PORT = "${{db.port}}" }}
+ready = {{ http = "http://127.0.0.1:${{port}}/health" }}
+"""
+
+
+def test_fault_injection_from_a_test(pytester: pytest.Pytester) -> None:
+    (pytester.path / "profiles").mkdir()
+    (pytester.path / "profiles" / "dev.toml").write_text(SUPERVISED)
+    pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
+    pytester.makepyfile(
+        test_faults="""
+        import httpx
+
+        def test_app_recovers_after_its_database_is_killed(stack, web, db):
+            old = stack.metrics("db")["pid"]
+            stack.kill("db")
+            stack.wait_for("db", "ready")
+            stack.wait_for("web", "ready")
+            assert stack.metrics("db")["pid"] != old
+            assert httpx.get(web.url + "/env/DB_PORT").json()["value"] == str(db.port)
+
+        def test_pause_degrades_resume_recovers(stack, db):
+            stack.pause("db")
+            stack.wait_for("db", "degraded")
+            stack.resume("db")
+            stack.wait_for("db", "ready")
+
+        def test_restart_by_hand(stack, web, db):
+            before = stack.metrics("web")["restarts"]
+            stack.restart("db")
+            stack.wait_for("web", "ready")
+            assert str(stack.state("db")) == "ready"
+            assert stack.metrics("web")["restarts"] == before
+            assert httpx.get(web.url + "/health").status_code == 200
+    """
+    )
+    result = pytester.runpytest_subprocess("--stack-profile", "dev", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)

@@ -55,7 +55,15 @@ class ServiceContext:
     processes: list[Any] = field(default_factory=list)
     stop_records: list[StopRecord] = field(default_factory=list)
     deadline: float | None = None  # time.monotonic() by which it must be ready
+    crashed: asyncio.Event = field(default_factory=asyncio.Event)  # a process exited unasked
+    crash: tuple[int, int | None] | None = None  # (pid, exit code) of the first such exit
     _port: int | None = None
+
+    def process_exited(self, pid: int, returncode: int | None, expected: bool) -> None:
+        """Told by each process as it exits; an exit nobody asked for is a crash."""
+        if not expected and self.crash is None:
+            self.crash = (pid, returncode)
+            self.crashed.set()
 
     def remaining(self) -> float:
         """Seconds left of the start budget (the whole timeout when no start is under way)."""

@@ -19,6 +19,7 @@ class State(enum.Enum):
     STOPPING = "stopping"  # teardown in progress
     STOPPED = "stopped"  # torn down (or never started because the stop came first)
     FAILED = "failed"  # could not start, or died; see the reason
+    BACKOFF = "backoff"  # failed, and waiting to be restarted by its restart policy
 
     def __str__(self) -> str:
         return self.value
@@ -33,7 +34,8 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     S.DEGRADED: frozenset({S.READY, S.STOPPING, S.FAILED}),
     S.STOPPING: frozenset({S.STOPPED, S.FAILED}),
     S.STOPPED: frozenset({S.WAITING}),
-    S.FAILED: frozenset({S.WAITING, S.STOPPING, S.STOPPED}),
+    S.FAILED: frozenset({S.WAITING, S.BACKOFF, S.STOPPED}),
+    S.BACKOFF: frozenset({S.WAITING, S.STOPPED}),
 }
 """Every allowed move. Anything else raises IllegalTransition: the engine has a bug."""
 

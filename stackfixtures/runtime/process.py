@@ -38,8 +38,12 @@ class Process:
         self.pid = proc.pid
         self.pgid = proc.pid  # start_new_session: the child leads its own group
         self.started = time.monotonic()
+        self.stopping = False  # set once we ask it to stop: its exit is then expected
         self._pump = asyncio.ensure_future(self._pump_output())
         self._exit = asyncio.ensure_future(proc.wait())
+        self._exit.add_done_callback(
+            lambda _: ctx.process_exited(self.pid, proc.returncode, self.stopping)
+        )
 
     @property
     def returncode(self) -> int | None:
@@ -86,6 +90,7 @@ class Process:
         t0 = time.monotonic()
         graceful = True
         note = ""
+        self.stopping = True
         if self.returncode is None:
             await self._ask_to_stop(policy)
             hurry = asyncio.ensure_future(self.ctx.hurry.wait())
@@ -141,6 +146,7 @@ class Process:
 
     async def kill_now(self) -> None:
         """SIGKILL the whole group at once (a start that failed or was cancelled)."""
+        self.stopping = True
         reaper.kill_group(self.pgid, signal.SIGKILL)
         await self.wait()
         await asyncio.to_thread(self._reap_leftovers)

@@ -1,30 +1,43 @@
-"""The stack: runs a graph's services, each gated on its dependencies being READY, and stops
-them dependents-first. Every service is just a generator; the engine knows no kinds."""
+"""The stack: runs a graph's services, each gated on its dependencies being READY, supervises
+them while they run, and stops them dependents-first. Every service is just a generator; the
+engine knows no kinds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..errors import DependencyFailed, ServiceError, StartError, StartupCrashed, StopError
+from ..errors import (
+    DependencyFailed,
+    ServiceError,
+    StartError,
+    StartupCrashed,
+    StopError,
+)
 from ..graph import Graph
 from ..model import ServiceDefinition
 from . import reaper
 from .context import SERVICE_ENV, ServiceContext, StopRecord, set_current
 from .events import EventLog
 from .lifecycle import Lifecycle, State
+from .liveness import watch
 from .logs import LineListener, ServiceLog
+from .metrics import measure
 from .ports import bindable
 
 _DONE = object()
 BACKSTOP = 1.0
 """Seconds past a service's start timeout before the engine cancels its start itself."""
+
+Outcome = Literal["stopped", "failed", "dependency failed"]
 
 
 @dataclass
@@ -44,7 +57,7 @@ class ServiceStop:
 
 
 class Unit:
-    """The engine's bookkeeping for one service instance."""
+    """The engine's bookkeeping for one service."""
 
     def __init__(self, definition: ServiceDefinition, lifecycle: Lifecycle, log: ServiceLog):
         self.definition = definition
@@ -59,6 +72,15 @@ class Unit:
         self.ready_at: float | None = None
         self.waited_on: str | None = None  # the dependency it waited for last (critical chain)
         self.last_stop: ServiceStop | None = None
+        self.last_error: StartError | None = None
+        self.restart_times: deque[float] = deque()  # automatic restarts inside the window
+        self.restarts = 0  # every restart, automatic or by hand
+        self.last_exit_code: int | None = None
+        self.circuit_open = False
+        self.health = "unknown"
+        self.last_probe_ms: float | None = None
+        self.cascade: set[str] = set()  # dependents to start again once this is READY
+        self.probes: dict[int, Any] = {}  # psutil.Process objects, for CPU percentages
 
     @property
     def name(self) -> str:
@@ -72,8 +94,15 @@ class Unit:
     def active(self) -> bool:
         return self.task is not None and not self.task.done()
 
+    def fresh_ready(self) -> None:
+        """A new readiness future for the next incarnation, if the last one was settled."""
+        if self.ready.done():
+            if not self.ready.cancelled():
+                self.ready.exception()  # retrieved: reported through start(), not as a warning
+            self.ready = asyncio.get_running_loop().create_future()
+
     def reset(self) -> None:
-        self.ready = asyncio.get_running_loop().create_future()
+        self.fresh_ready()
         self.stop_requested = asyncio.Event()
         self.handle = None
         self.last_stop = None
@@ -103,6 +132,7 @@ class Stack:
         self._parallel = asyncio.Semaphore(max(1, parallelism))
         self.hurry = asyncio.Event()
         self.mode = mode
+        self._background: set[asyncio.Task[Any]] = set()
         self.units: dict[str, Unit] = {}
         for name, definition in graph.definitions.items():
             log = ServiceLog(name, self.state_dir / "logs" / f"{name}.log")
@@ -134,6 +164,15 @@ class Stack:
     def running(self) -> list[str]:
         return [n for n, u in self.units.items() if u.active]
 
+    def processes(self, name: str) -> list[Any]:
+        """The live processes the service runs now (its main processes, not their children)."""
+        ctx = self.units[name].ctx
+        return [p for p in ctx.processes if p.returncode is None] if ctx else []
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """State, pids, uptime, restarts, last exit code, RSS, CPU, health, probe latency."""
+        return measure(self.units[name], self.processes(name))
+
     # ------------------------------------------------------------------ start
 
     async def start(
@@ -142,7 +181,9 @@ class Stack:
         """Start `names` (default: all) and their dependencies; return their handles.
 
         Independent services start concurrently (bounded); each starts only once what it depends
-        on is READY. Raises the StartError of the first requested service that failed.
+        on is READY. A service whose restart policy retries failed starts is waited for until
+        it is READY or gives up. Raises the StartError of the first requested service that
+        failed.
         """
         wanted = list(self.graph.names if names is None else names)
         order = self.graph.closure(wanted)
@@ -152,15 +193,81 @@ class Stack:
                 continue
             if unit.state is State.FAILED and not retry_failed and unit.ready.done():
                 continue
-            if unit.state in (State.STOPPED, State.FAILED):
+            if unit.state in (State.STOPPED, State.FAILED, State.PENDING):
                 unit.reset()
+            unit.circuit_open = False
             unit.task = asyncio.create_task(self._run(unit), name=f"service:{name}")
         await asyncio.wait([self.units[n].ready for n in order])
         for name in [*wanted, *order]:
-            err = self.units[name].ready.exception()
+            fut = self.units[name].ready
+            err = fut.exception() if fut.done() else None
             if err is not None:
                 raise err
         return {n: self.units[n].handle for n in wanted}
+
+    async def _run(self, unit: Unit) -> None:
+        """The life of one service: incarnations, separated by restarts its policy allows."""
+        try:
+            while True:
+                outcome = await self._incarnation(unit)
+                if outcome != "failed":
+                    return
+                delay, why = self._restart_delay(unit)
+                if delay is None:
+                    self._give_up(unit, why)
+                    cool_down = unit.definition.restart.half_open_after
+                    if not unit.circuit_open or cool_down is None:
+                        return
+                    if not await self._sleep_or_stop(unit, cool_down):
+                        unit.lifecycle.move(State.STOPPED, "stopped while the circuit was open")
+                        return
+                    unit.lifecycle.move(State.BACKOFF, "circuit half-open: one try")
+                    unit.fresh_ready()
+                else:
+                    unit.lifecycle.move(State.BACKOFF, why, delay_s=round(delay, 3))
+                    if not await self._sleep_or_stop(unit, delay):
+                        unit.lifecycle.move(State.STOPPED, "stopped during back-off")
+                        return
+                unit.restarts += 1
+        finally:
+            if not unit.ready.done():  # stopped or cancelled before it was ever ready
+                unit.ready.set_exception(
+                    unit.last_error or StartError(unit.name, str(unit.state), "did not start")
+                )
+            unit.ready.exception() if not unit.ready.cancelled() else None
+
+    async def _sleep_or_stop(self, unit: Unit, seconds: float) -> bool:
+        """Wait `seconds`; False if a stop was requested meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(unit.stop_requested.wait(), seconds)
+        return not unit.stop_requested.is_set()
+
+    def _restart_delay(self, unit: Unit) -> tuple[float | None, str]:
+        """(seconds until the next restart, why), or (None, why not) when it gives up."""
+        policy = unit.definition.restart
+        if not policy.wants_restart(unit.last_exit_code):
+            return None, f"restart policy {policy.policy!r}"
+        now = time.monotonic()
+        while unit.restart_times and now - unit.restart_times[0] > policy.window:
+            unit.restart_times.popleft()
+        if len(unit.restart_times) >= policy.max_restarts:
+            unit.circuit_open = True
+            return None, (
+                f"circuit open: {len(unit.restart_times)} restarts within {policy.window:g}s"
+            )
+        unit.restart_times.append(now)
+        attempt = len(unit.restart_times)
+        delay = policy.delay_for(attempt)
+        return delay, f"restart {attempt}/{policy.max_restarts} in {delay:.2f}s"
+
+    def _give_up(self, unit: Unit, why: str) -> None:
+        error = unit.last_error or StartError(unit.name, "failed", why)
+        if unit.circuit_open:
+            self.events.emit(
+                unit.name, "failed", "failed", why, circuit="open", restarts=len(unit.restart_times)
+            )
+        if not unit.ready.done():
+            unit.ready.set_exception(error)
 
     async def _await_dependencies(self, unit: Unit) -> None:
         pending = {self.units[d].ready: d for d in unit.definition.dependencies}
@@ -173,10 +280,11 @@ class Stack:
                 if err is not None:
                     raise DependencyFailed(unit.name, dep, err)
 
-    async def _run(self, unit: Unit) -> None:
-        """One service instance from WAITING to STOPPED, in a single task."""
+    async def _incarnation(self, unit: Unit) -> Outcome:
+        """One run of the service: WAITING -> STARTING -> READY -> (stop | crash)."""
         lc = unit.lifecycle
         deps = unit.definition.dependencies
+        unit.fresh_ready()
         lc.move(State.WAITING, "waiting for " + ", ".join(deps) if deps else "no dependencies")
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
         try:
@@ -187,36 +295,24 @@ class Stack:
                 with contextlib.suppress(BaseException):
                     await waiter
                 lc.move(State.STOPPED, "stopped before it started")
-                unit.ready.set_exception(
-                    StartError(unit.name, "stopped", "stopped before it started")
-                )
-                return
+                return "stopped"
             try:
                 waiter.result()
             except DependencyFailed as e:
                 lc.move(State.FAILED, str(e).splitlines()[0])
+                unit.last_error = e
                 unit.ready.set_exception(e)
-                return
-
-            await self._start_and_serve(unit, stop_wait)
+                return "dependency failed"
+            return await self._start_and_serve(unit, stop_wait)
         finally:
             stop_wait.cancel()
-            if not unit.ready.done():  # cancelled from outside
-                unit.ready.set_exception(
-                    StartError(unit.name, str(lc.state), "start was cancelled")
-                )
-            if not unit.ready.cancelled() and unit.ready.exception() is not None:
-                pass  # retrieved: the error is reported through start(), not as a loop warning
 
-    async def _start_and_serve(self, unit: Unit, stop_wait: asyncio.Future[Any]) -> None:
+    async def _start_and_serve(self, unit: Unit, stop_wait: asyncio.Future[Any]) -> Outcome:
         lc = unit.lifecycle
         async with self._parallel:  # bounded parallelism applies to starting only
             if unit.stop_requested.is_set():
                 lc.move(State.STOPPED, "stopped before it started")
-                unit.ready.set_exception(
-                    StartError(unit.name, "stopped", "stopped before it started")
-                )
-                return
+                return "stopped"
             ctx = self._context(unit)
             set_current(ctx)
             unit.started_at = time.monotonic()
@@ -235,34 +331,64 @@ class Stack:
                 await starter
             lc.move(State.STOPPING, "stop requested during start")
             await self._finish(unit, ctx, t0=time.monotonic())
-            unit.ready.set_exception(
-                StartError(unit.name, "stopped", "stopped before it was ready")
-            )
-            return
+            return "stopped"
         try:
             unit.handle = starter.result()
         except BaseException as e:
             err = self._start_error(unit, ctx, e)
+            unit.last_error = err
+            unit.last_exit_code = ctx.crash[1] if ctx.crash else None
             lc.move(State.FAILED, err.reason)
-            unit.ready.set_exception(err)
-            return
+            return "failed"
         unit.ready_at = time.monotonic()
         ctx.deadline = None
+        unit.last_error = None
         lc.move(
             State.READY,
             f"ready in {unit.ready_at - unit.started_at:.3f}s",
             ready_s=round(unit.ready_at - unit.started_at, 4),
         )
         unit.ready.set_result(unit.handle)
-        await unit.stop_requested.wait()
+        if unit.circuit_open:  # a successful half-open try closes the circuit
+            unit.circuit_open = False
+            unit.restart_times.clear()
+        self._restart_cascade(unit)
+        return await self._serve(unit, ctx, gen)
+
+    async def _serve(self, unit: Unit, ctx: ServiceContext, gen: Any) -> Outcome:
+        """READY until a stop is requested or one of its processes exits on its own."""
+        live = unit.definition.liveness
+        watcher = asyncio.ensure_future(watch(unit, ctx, live)) if live else None
+        stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
+        crash_wait = asyncio.ensure_future(ctx.crashed.wait())
+        try:
+            await asyncio.wait({stop_wait, crash_wait}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for f in (stop_wait, crash_wait, watcher):
+                if f is not None:
+                    f.cancel()
+        if ctx.crash is not None and not unit.stop_requested.is_set():
+            pid, code = ctx.crash
+            unit.last_exit_code = code
+            reason = f"process {pid} exited with code {code}"
+            unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
+            unit.lifecycle.move(State.FAILED, reason, exit_code=code)
+            await self._cascade_stop(unit)
+            await self._teardown(unit, ctx, gen)
+            return "failed"
         t0 = time.monotonic()
-        lc.move(State.STOPPING, "stop requested")
-        error = ""
+        unit.lifecycle.move(State.STOPPING, "stop requested")
+        error = await self._teardown(unit, ctx, gen)
+        await self._finish(unit, ctx, t0, error)
+        return "stopped"
+
+    async def _teardown(self, unit: Unit, ctx: ServiceContext, gen: Any) -> str:
+        """Run the code after `yield`; returns what went wrong, if anything."""
         try:
             await self._advance(unit, gen, first=False)
         except BaseException as e:
-            error = f"teardown raised {type(e).__name__}: {e}"
-        await self._finish(unit, ctx, t0, error)
+            return f"teardown raised {type(e).__name__}: {e}"
+        return ""
 
     async def _finish(self, unit: Unit, ctx: ServiceContext, t0: float, error: str = "") -> None:
         # Anything the service code forgot to stop is stopped here, forcibly but completely.
@@ -347,6 +473,87 @@ class Stack:
             unit.name, "starting", f"raised {type(e).__name__}: {e}", ctx.log.tail()
         )
 
+    # ------------------------------------------------------------------ cascades
+
+    def _affected(self, name: str) -> dict[str, str]:
+        """Running services that must react when `name` goes down, with how: each follows its
+        own edge ("restart" or "stop"; "ignore" keeps it running), transitively."""
+        found: dict[str, str] = {}
+        frontier = [name]
+        while frontier:
+            current = frontier.pop()
+            for dependent in self.graph.dependents(current):
+                edge = self.units[dependent].definition.edge(current)
+                if edge == "ignore" or dependent in found or not self.units[dependent].active:
+                    continue
+                found[dependent] = edge if found.get(current, "restart") == "restart" else "stop"
+                frontier.append(dependent)
+        return found
+
+    async def _cascade_stop(self, unit: Unit) -> None:
+        """Stop the dependents a failure of `unit` concerns; remember which to start again."""
+        affected = self._affected(unit.name)
+        if not affected:
+            return
+        for name in affected:
+            self.units[name].log.write(
+                f"[stackfixtures] stopping: dependency {unit.name!r} is down"
+            )
+        unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
+        await self._stop_set(list(affected))
+
+    def _restart_cascade(self, unit: Unit) -> None:
+        """`unit` is READY again: start what its failure or restart stopped."""
+        if not unit.cascade:
+            return
+        names, unit.cascade = sorted(unit.cascade), set()
+        task = asyncio.ensure_future(self._start_quietly(names))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _start_quietly(self, names: list[str]) -> None:
+        with contextlib.suppress(StartError):
+            await self.start(names)
+
+    # ------------------------------------------------------------------ operate
+
+    async def restart(self, name: str) -> Any:
+        """Restart `name` by hand: its dependents follow their edges (stopped before it goes
+        down, started again once it is READY). Closes an open circuit. Returns its handle."""
+        unit = self.units[name]
+        affected = self._affected(name)
+        unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
+        await self._stop_set([*affected, name])
+        unit.restart_times.clear()
+        unit.circuit_open = False
+        unit.restarts += 1
+        handles = await self.start([name])
+        for task in list(self._background):  # the dependents it brought back
+            with contextlib.suppress(Exception):
+                await task
+        return handles[name]
+
+    def send_signal(self, name: str, sig: int, group: bool = False) -> list[int]:
+        """Send `sig` to each of the service's processes (or their groups); returns the pids."""
+        procs = self.processes(name)
+        if not procs:
+            unit = self.units[name]
+            raise ServiceError(name, str(unit.state), "has no running process to signal")
+        for p in procs:
+            p.send(sig, group=group)
+        return [p.pid for p in procs]
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> list[int]:
+        """Fault injection: signal the service's processes as if something outside did."""
+        return self.send_signal(name, sig)
+
+    def pause(self, name: str) -> list[int]:
+        """Fault injection: SIGSTOP the service's process groups (a hang, not a crash)."""
+        return self.send_signal(name, signal.SIGSTOP, group=True)
+
+    def resume(self, name: str) -> list[int]:
+        return self.send_signal(name, signal.SIGCONT, group=True)
+
     # ------------------------------------------------------------------ stop
 
     async def stop(self, names: Iterable[str] | None = None) -> list[ServiceStop]:
@@ -355,8 +562,15 @@ class Stack:
         A service is asked to stop only after all its running dependents have stopped;
         independent branches stop in parallel. Returns one record per service stopped.
         """
-        targets = self.graph.dependents_closure(self.graph.names if names is None else names)
+        return await self._stop_set(
+            self.graph.dependents_closure(self.graph.names if names is None else names)
+        )
+
+    async def _stop_set(self, targets: list[str]) -> list[ServiceStop]:
+        """Stop exactly `targets`, each after those of its dependents that are in the set."""
         tasks = {n: t for n in targets if (t := self.units[n].task) is not None and not t.done()}
+        for n in tasks:
+            self.units[n].last_stop = None
 
         async def stop_one(name: str) -> ServiceStop | None:
             unit = self.units[name]
@@ -394,6 +608,8 @@ class Stack:
 
     async def close(self) -> list[ServiceStop]:
         """Stop everything and close the event log."""
+        for task in list(self._background):
+            task.cancel()
         stops = await self.stop()
         for unit in self.units.values():
             unit.log.close()
@@ -425,15 +641,13 @@ def selection_summary(stack: Stack, names: Iterable[str]) -> list[dict[str, Any]
             or attrs.get("dsn")
             or (f"{attrs['host']}:{attrs['port']}" if "host" in attrs and "port" in attrs else "")
         )
+        procs = stack.processes(name)
         rows.append(
             {
                 "name": name,
                 "state": str(unit.state),
                 "endpoint": endpoint,
-                "pid": unit.ctx.processes[0].pid if unit.ctx and unit.ctx.processes else None,
+                "pid": procs[0].pid if procs else None,
             }
         )
     return rows
-
-
-Callback = Callable[..., Any]

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -57,14 +58,19 @@ def main() -> None:
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--ignore-term", action="store_true")
     ap.add_argument("--crash", action="store_true", help="exit 3 right away")
+    ap.add_argument("--crash-if-exists", help="exit 3 right away if this file exists")
+    ap.add_argument("--exit-after", type=float, help="exit on its own after this many seconds")
+    ap.add_argument("--exit-code", type=int, default=0, help="with --exit-after")
     ap.add_argument("--delay", type=float, default=0.0, help="sleep before listening")
     ap.add_argument("--grandchild", help="start a sleeping grandchild, write its pid here")
     ap.add_argument("--daemon", help="double-fork a daemon that leaves the group; pid here")
     a = ap.parse_args()
     print(f"http_app starting pid={os.getpid()}", flush=True)
-    if a.crash:
+    if a.crash or (a.crash_if_exists and os.path.exists(a.crash_if_exists)):
         print("http_app: crashing on purpose", flush=True)
         sys.exit(3)
+    if a.exit_after is not None:
+        threading.Timer(a.exit_after, lambda: os._exit(a.exit_code)).start()
     if a.ignore_term:
         signal.signal(signal.SIGTERM, lambda *_: print("http_app: ignoring SIGTERM", flush=True))
     else:

@@ -112,6 +112,16 @@ async def test_async_client(async_api_client: httpx.AsyncClient) -> None:
     assert created.status_code == 201
 
 
+def test_gateway_answers_again_after_its_database_restarted(
+    stack: Any, api_client: httpx.Client
+) -> None:
+    stack.restart("postgres")  # the gateway and agents follow their (default) restart edges
+    stack.wait_for("api_gateway", "ready")
+    stack.wait_for("agents", "ready")
+    task_id = api_client.post("/tasks", json={"payload": "after restart"}).json()["id"]
+    assert wait_done(api_client, [task_id])[task_id]["result"] == digest("after restart")
+
+
 def test_stop_with_tasks_in_flight_then_restart_loses_nothing(
     stack: Any, api_gateway: sf.Handle, agents: sf.Handle, postgres: sf.Handle
 ) -> None:

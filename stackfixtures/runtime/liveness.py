@@ -1,0 +1,53 @@
+"""Liveness: a READY service whose probe keeps failing is DEGRADED, and READY again after a
+pass. Checks run at a fixed rate, so a stall is seen within period * threshold + timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..supervision import LivenessPolicy
+from . import probes
+from .context import ServiceContext
+from .lifecycle import State
+
+if TYPE_CHECKING:
+    from .stack import Unit
+
+
+def as_probe(spec: Any) -> probes.Probe:
+    """A probe object, or one built from a profile table like {"http": "/health"}."""
+    return probes.from_spec(spec) if isinstance(spec, dict) else spec  # type: ignore[no-any-return]
+
+
+async def watch(unit: Unit, ctx: ServiceContext, policy: LivenessPolicy) -> None:
+    """Check `policy.probe` until cancelled, moving the unit between READY and DEGRADED."""
+    probe = as_probe(policy.probe)
+    failures = 0
+    start = time.monotonic()
+    n = 0
+    while True:
+        n += 1
+        await asyncio.sleep(max(0.0, start + n * policy.period - time.monotonic()))
+        t0 = time.monotonic()
+        try:
+            why = await asyncio.wait_for(probe.check(ctx), policy.timeout)
+        except TimeoutError:
+            why = f"no answer within {policy.timeout:g}s"
+        except Exception as e:  # a probe that breaks is a failing probe
+            why = f"{type(e).__name__}: {e}"
+        unit.last_probe_ms = round((time.monotonic() - t0) * 1000, 2)
+        if why is None:
+            failures = 0
+            unit.health = "ok"
+            if unit.state is State.DEGRADED:
+                unit.lifecycle.move(State.READY, f"liveness probe {probe.describe()} passes again")
+            continue
+        failures += 1
+        unit.health = f"failing: {why}"
+        if failures >= policy.failure_threshold and unit.state is State.READY:
+            unit.lifecycle.move(
+                State.DEGRADED,
+                f"liveness probe {probe.describe()} failed {failures} times in a row: {why}",
+            )

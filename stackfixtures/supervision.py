@@ -1,0 +1,96 @@
+"""Supervision policies, as pure values: how a service is restarted, how its liveness is
+checked, and what a dependent does when a dependency restarts or fails."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, Literal
+
+RestartMode = Literal["no", "on-failure", "always"]
+Backoff = Literal["fixed", "exponential", "linear"]
+Edge = Literal["restart", "stop", "ignore"]
+
+DEFAULT_EDGE: Edge = "restart"
+"""What a dependent does when a dependency restarts or fails, unless its edge says otherwise:
+it is stopped before the dependency goes down and started again once the dependency is READY.
+Like systemd's BindsTo + PartOf: a client holding connections to a dead server is restarted
+rather than left half-broken. Use "ignore" for clients that reconnect by themselves."""
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    """`policy` decides whether a failed service is restarted; at most `max_restarts` within
+    `window` seconds, waiting `delay` (fixed), `delay * n` (linear) or `delay * 2**(n-1)`
+    (exponential), capped at `max_delay`, +/- `jitter` (a fraction). Past the limit the circuit
+    opens: FAILED until restarted by hand, or one try after `half_open_after` seconds."""
+
+    policy: RestartMode = "no"
+    max_restarts: int = 5
+    window: float = 60.0
+    backoff: Backoff = "exponential"
+    delay: float = 0.5
+    max_delay: float = 30.0
+    jitter: float = 0.1
+    half_open_after: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("no", "on-failure", "always"):
+            raise ValueError(
+                f"restart policy must be no, on-failure or always, not {self.policy!r}"
+            )
+        if self.backoff not in ("fixed", "exponential", "linear"):
+            raise ValueError(f"backoff must be fixed, exponential or linear, not {self.backoff!r}")
+        if self.max_restarts < 0 or self.window <= 0 or self.delay < 0 or not 0 <= self.jitter < 1:
+            raise ValueError("max_restarts >= 0, window > 0, delay >= 0 and 0 <= jitter < 1")
+
+    def wants_restart(self, exit_code: int | None) -> bool:
+        """Whether a failure with this exit code (None: it never got ready) is restarted."""
+        if self.policy == "always":
+            return True
+        return self.policy == "on-failure" and exit_code != 0
+
+    def delay_for(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before restart number `attempt` (1-based)."""
+        if self.backoff == "fixed":
+            base = self.delay
+        elif self.backoff == "linear":
+            base = self.delay * attempt
+        else:
+            base = self.delay * 2 ** (attempt - 1)
+        base = min(base, self.max_delay)
+        spread = base * self.jitter
+        return max(0.0, base + (rng or random).uniform(-spread, spread))
+
+
+@dataclass(frozen=True)
+class LivenessPolicy:
+    """Check `probe` every `period` seconds (each check may take `timeout`); after
+    `failure_threshold` failures in a row a READY service is DEGRADED, and READY again after a
+    pass. A stalled service is therefore noticed within period * threshold + timeout."""
+
+    probe: Any  # a Probe, or a profile table such as {"http": "/health"}
+    period: float = 5.0
+    timeout: float = 2.0
+    failure_threshold: int = 3
+
+    def __post_init__(self) -> None:
+        if self.period <= 0 or self.timeout <= 0 or self.failure_threshold < 1:
+            raise ValueError("period > 0, timeout > 0 and failure_threshold >= 1")
+
+    @property
+    def bound(self) -> float:
+        """The longest a stall can go unnoticed."""
+        return self.period * self.failure_threshold + self.timeout
+
+
+def liveness(
+    probe: Any, period: float = 5.0, timeout: float = 2.0, failure_threshold: int = 3
+) -> LivenessPolicy:
+    """A liveness check for `@service(liveness=...)`."""
+    return LivenessPolicy(probe, period, timeout, failure_threshold)
+
+
+def restart(policy: RestartMode = "on-failure", **options: Any) -> RestartPolicy:
+    """A restart policy for `@service(restart=...)`."""
+    return RestartPolicy(policy, **options)
