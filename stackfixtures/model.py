@@ -167,6 +167,7 @@ class ServiceDefinition:
     kind: str | None = None
     source: str = ""
     replicas_allowed: bool = False
+    replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
 
     def edge(self, dependency: str) -> str:

@@ -124,6 +124,7 @@ class ServiceSpec(BaseModel):
     start_timeout: float | None = Field(default=None, gt=0)
     restart: RestartSpec | None = None
     liveness: LivenessSpec | None = None
+    replicas: int | None = Field(default=None, ge=1)  # allows `stack scale`; starts this many
 
     @property
     def dependency_names(self) -> list[str]:

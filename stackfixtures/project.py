@@ -205,6 +205,8 @@ def apply_profile(
             env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
             stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},
             inject={**base.inject, **spec.inject},
+            replicas=spec.replicas or base.replicas,
+            replicas_allowed=base.replicas_allowed or spec.replicas is not None,
             scope=Scope.parse(spec.scope) if spec.scope else base.scope,
             start_timeout=spec.start_timeout or base.start_timeout,
             kind=kind,

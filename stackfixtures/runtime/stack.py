@@ -123,7 +123,7 @@ class Stack:
         events: EventLog | None = None,
         mode: str | None = None,
     ) -> None:
-        self.graph = graph
+        self.graph = Graph(dict(graph.definitions))  # our own copy: replicas are added to it
         self.state_dir = Path(state_dir)
         self.root = Path(root) if root else Path.cwd()
         self.stack_id = stack_id or uuid.uuid4().hex[:12]
@@ -134,11 +134,24 @@ class Stack:
         self.mode = mode
         self._background: set[asyncio.Task[Any]] = set()
         self.units: dict[str, Unit] = {}
-        for name, definition in graph.definitions.items():
-            log = ServiceLog(name, self.state_dir / "logs" / f"{name}.log")
-            if on_output is not None:
-                log.listen(on_output)
-            self.units[name] = Unit(definition, Lifecycle(name, self._changed), log)
+        for definition in graph.definitions.values():
+            self._add_unit(definition)
+        for definition in graph.definitions.values():
+            for i in range(2, definition.replicas + 1):
+                self._add_replica(definition, i)
+
+    def _add_unit(self, definition: ServiceDefinition) -> Unit:
+        name = definition.name
+        log = ServiceLog(name, self.state_dir / "logs" / f"{name}.log")
+        if self._on_output is not None:
+            log.listen(self._on_output)
+        unit = self.units[name] = Unit(definition, Lifecycle(name, self._changed), log)
+        return unit
+
+    def _add_replica(self, base: ServiceDefinition, index: int) -> Unit:
+        replica = base.evolve(name=f"{base.name}.{index}", replicas=1)
+        self.graph.definitions[replica.name] = replica
+        return self._add_unit(replica)
 
     def _changed(
         self, service: str, source: State, target: State, reason: str, **extra: Any
@@ -187,6 +200,7 @@ class Stack:
         """
         wanted = list(self.graph.names if names is None else names)
         order = self.graph.closure(wanted)
+        order += [r for n in order for r in self.replicas(n)[1:] if r not in order]
         for name in order:
             unit = self.units[name]
             if unit.active:
@@ -532,6 +546,34 @@ class Stack:
             with contextlib.suppress(Exception):
                 await task
         return handles[name]
+
+    def replicas(self, name: str) -> list[str]:
+        """`name` and its extra replicas (`name.2`, `name.3`, ...), in order."""
+        extra = [n for n in self.units if n.startswith(name + ".") and n[len(name) + 1 :].isdigit()]
+        return [name, *sorted(extra, key=lambda n: int(n.rsplit(".", 1)[1]))]
+
+    async def scale(self, name: str, replicas: int) -> list[str]:
+        """Run `replicas` copies of `name` (each with its own port and state dir)."""
+        base = self.graph[name]
+        if not base.replicas_allowed:
+            raise ServiceError(
+                name, str(self.state(name)), "does not allow replicas (declare it with replicas)"
+            )
+        if replicas < 1:
+            raise ValueError("replicas must be at least 1")
+        current = self.replicas(name)
+        for i in range(len(current) + 1, replicas + 1):
+            self._add_replica(base, i)
+        extra = current[replicas:]
+        if extra:
+            await self._stop_set(extra)
+            for n in extra:
+                self.units.pop(n).log.close()
+                del self.graph.definitions[n]
+        kept = self.replicas(name)
+        if self.units[name].active:
+            await self.start(kept)
+        return kept
 
     def send_signal(self, name: str, sig: int, group: bool = False) -> list[int]:
         """Send `sig` to each of the service's processes (or their groups); returns the pids."""

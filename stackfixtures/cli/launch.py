@@ -1,4 +1,5 @@
-"""The `stack` command: run the same service graph that the pytest plugin serves, outside tests."""
+"""`stack run` (the foreground launcher, which also serves the control socket) and
+`stack validate`."""
 
 from __future__ import annotations
 
@@ -6,67 +7,44 @@ import asyncio
 import json
 import signal
 import sys
-from pathlib import Path
+import time
 from typing import Any
 
 import click
 
-from . import project as projects
-from .console import Console
-from .errors import DefinitionError, StartError
-from .runtime.stack import ServiceStop, Stack, selection_summary
-
-EXIT_OK = 0
-"""Every service started, and every stop was graceful."""
-EXIT_FORCED = 1
-"""At least one service had to be killed (its grace ran out, or a second Ctrl-C)."""
-EXIT_DEFINITION = 2
-"""The profile or the service definitions are invalid; nothing was started."""
-EXIT_STARTUP = 3
-"""A service failed to start; everything that had started was stopped."""
-EXIT_INTERRUPTED = 130
-"""Ctrl-C or SIGTERM arrived before the stack was ready; what had started was stopped."""
-
-profile_option = click.option(
-    "--profile",
-    "-p",
-    "profile",
-    default=None,
-    envvar="STACK_PROFILE",
-    help="Profile name (profiles/NAME.toml under the project root) or a path to a TOML file.",
+from .. import project as projects
+from ..console import Console
+from ..control import endpoint
+from ..control.api import ControlApi
+from ..control.http import serve_unix
+from ..runtime.stack import ServiceStop, Stack, selection_summary
+from .common import (
+    EXIT_DEFINITION,
+    EXIT_FORCED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STARTUP,
+    json_option,
+    load,
+    main,
+    profile_option,
+    state_dir_option,
 )
 
-
-state_dir_option = click.option(
-    "--state-dir",
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(["single", "multi"]),
     default=None,
-    envvar="STACK_STATE_DIR",
-    help="Where the stack keeps data, logs and events (default: .stack/PROFILE under the root).",
+    help="Override the profile's mode: single (one process for all components) or multi "
+    "(one process each).",
 )
-
-
-def _load(profile: str | None, state_dir: str | None = None) -> projects.Project:
-    try:
-        return projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
-    except DefinitionError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_DEFINITION)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="stackfixtures")
-def main() -> None:
-    """Start a backend of dependent services in order, and stop it in reverse.
-
-    Services are pytest-style fixtures (or profile entries); the same graph runs under pytest.
-    """
 
 
 @main.command()
 @profile_option
 def validate(profile: str | None) -> None:
     """Check a profile and its service graph; exit non-zero with the file and key on error."""
-    proj = _load(profile)
+    proj = load(profile)
     levels = proj.graph.levels(proj.graph.closure(proj.selected))
     where = proj.profile.path if proj.profile else proj.root
     click.echo(f"ok: {where}: {len(proj.graph)} services")
@@ -77,14 +55,8 @@ def validate(profile: str | None) -> None:
 @main.command()
 @profile_option
 @click.argument("services", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
-@click.option(
-    "--mode",
-    type=click.Choice(["single", "multi"]),
-    default=None,
-    help="Override the profile's mode: single (one process for all components) "
-    "or multi (one process each).",
-)
+@json_option
+@mode_option
 @state_dir_option
 def run(
     profile: str | None,
@@ -96,20 +68,30 @@ def run(
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
     Ctrl-C or SIGTERM stops everything gracefully in reverse order; a second Ctrl-C skips the
-    remaining grace. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
+    remaining grace. Other terminals reach it with `stack status`, `stack logs`, ... through
+    its control socket. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
-    proj = _load(profile, state_dir)
+    proj = load(profile, state_dir)
     wanted = list(services) or proj.selected
     for name in wanted:
         if name not in proj.graph:
-            click.echo(
-                f"error: unknown service {name!r} (defined: {', '.join(proj.graph.names)})",
-                err=True,
-            )
+            known = ", ".join(proj.graph.names)
+            click.echo(f"error: unknown service {name!r} (defined: {known})", err=True)
             sys.exit(EXIT_DEFINITION)
     if mode is not None:
         proj.mode = mode
+    proj.state_dir.mkdir(parents=True, exist_ok=True)
+    running, why = endpoint.find(proj.state_dir)
+    if running is not None:
+        click.echo(
+            f"error: a stack already runs with state dir {proj.state_dir} "
+            f"(pid {running.pid}); stop it with `stack down`",
+            err=True,
+        )
+        sys.exit(EXIT_DEFINITION)
+    if "stale" in why:
+        click.echo(f"[stack] {why}")
     sys.exit(asyncio.run(_run(proj, wanted, as_json)))
 
 
@@ -124,7 +106,7 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
         on_output=console.line,
         mode=proj.mode,
     )
-    stack.events.subscribe(lambda e: console.event(e) if e.service in closure else None)
+    stack.events.subscribe(lambda e: console.event(e))
     stop_now = asyncio.Event()
     interrupts = 0
 
@@ -145,6 +127,19 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
 
+    sock = endpoint.socket_path(proj.state_dir)
+    info = {
+        "id": stack.stack_id,
+        "profile": proj.label,
+        "root": str(proj.root),
+        "state_dir": str(proj.state_dir),
+        "mode": proj.mode,
+        "started": time.time(),
+        "services": closure,
+    }
+    server = await serve_unix(sock, ControlApi(stack, info, on_down=stop_now.set))
+    endpoint.publish(proj.state_dir, sock, stack.stack_id, proj.label, proj.root)
+
     mode = f", mode {proj.mode}" if proj.mode else ""
     console.info(
         f"profile {proj.label}{mode}: starting {', '.join(closure)} (state in {proj.state_dir})"
@@ -158,37 +153,44 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
         console.table(selection_summary(stack, closure), ["name", "state", "endpoint", "pid"])
         await interrupted
     elif starting.done():
-        err = starting.exception()
-        console.error(str(err))
+        console.error(str(starting.exception()))
         code = EXIT_STARTUP
         interrupted.cancel()
     else:
         code = EXIT_INTERRUPTED
-    stops = await stack.close()
+    try:
+        stops = await stack.close()
+    finally:
+        server.close()
+        endpoint.withdraw(proj.state_dir, sock)
     if not starting.done():
         starting.cancel()
     if starting.done() and not starting.cancelled():
         starting.exception()  # retrieved
-    forced = [s for s in stops if not s.graceful]
-    _summary(console, stops, as_json)
-    if forced and code == EXIT_OK:
+    if any(not s.graceful for s in stops) and code == EXIT_OK:
         code = EXIT_FORCED
+    _summary(console, stops, as_json)
+    _record(proj, stops, code)
     return code
+
+
+def _stops_json(stops: list[ServiceStop]) -> list[dict[str, Any]]:
+    return [
+        {
+            "service": s.service,
+            "graceful": s.graceful,
+            "duration_s": round(s.duration_s, 4),
+            "exit_codes": s.exit_codes,
+            "error": s.error,
+            "swept": s.swept,
+        }
+        for s in stops
+    ]
 
 
 def _summary(console: Console, stops: list[ServiceStop], as_json: bool) -> None:
     if as_json:
-        data: list[dict[str, Any]] = [
-            {
-                "service": s.service,
-                "graceful": s.graceful,
-                "duration_s": round(s.duration_s, 4),
-                "exit_codes": s.exit_codes,
-                "error": s.error,
-            }
-            for s in stops
-        ]
-        console.out.write(json.dumps({"stops": data}) + "\n")
+        console.out.write(json.dumps({"stops": _stops_json(stops)}) + "\n")
         return
     forced = [s.service for s in stops if not s.graceful]
     if forced:
@@ -197,13 +199,7 @@ def _summary(console: Console, stops: list[ServiceStop], as_json: bool) -> None:
         console.info(f"stopped {len(stops)} services gracefully")
 
 
-def _exit_for(err: BaseException) -> int:
-    if isinstance(err, DefinitionError):
-        return EXIT_DEFINITION
-    if isinstance(err, StartError):
-        return EXIT_STARTUP
-    return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def _record(proj: projects.Project, stops: list[ServiceStop], code: int) -> None:
+    """What `stack down` reports after the launcher is gone."""
+    data = {"exit_code": code, "stops": _stops_json(stops), "time": time.time()}
+    (proj.state_dir / "last-run.json").write_text(json.dumps(data))

@@ -1,0 +1,8 @@
+"""The `stack` command. Each module registers its subcommands on the one group."""
+
+from __future__ import annotations
+
+from . import describe, launch, operate  # noqa: F401 - importing registers the commands
+from .common import main
+
+__all__ = ["main"]

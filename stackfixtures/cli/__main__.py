@@ -1,0 +1,5 @@
+"""`python -m stackfixtures.cli`: what `stack up` starts detached."""
+
+from . import main
+
+main()

@@ -1,0 +1,117 @@
+"""Where a running stack's control socket is, and whether the stack behind it is still alive.
+
+The launcher writes `control.json` in the state dir (socket path, its pid and start time). A
+socket whose launcher is gone is stale: it is removed, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+POINTER = "control.json"
+MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux; keep a margin
+
+
+def socket_path(state_dir: Path) -> Path:
+    """In the state dir when the path is short enough, else in a private dir under /tmp."""
+    inside = state_dir / "control.sock"
+    if len(str(inside)) <= MAX_SOCKET_PATH:
+        return inside
+    private = Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}"
+    private.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+    return private / f"{digest}.sock"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    socket: Path
+    pid: int
+    create_time: float
+    stack_id: str
+    profile: str
+    root: str
+    state_dir: str
+    started: float
+
+    def alive(self) -> bool:
+        """The launcher that wrote this is still running (same pid *and* start time)."""
+        try:
+            return abs(psutil.Process(self.pid).create_time() - self.create_time) < 0.01
+        except psutil.Error:
+            return False
+
+    def answers(self) -> bool:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1.0)
+            try:
+                s.connect(str(self.socket))
+            except OSError:
+                return False
+        return True
+
+
+def publish(state_dir: Path, sock: Path, stack_id: str, profile: str, root: Path) -> None:
+    me = psutil.Process()
+    data = {
+        "socket": str(sock),
+        "pid": me.pid,
+        "create_time": me.create_time(),
+        "stack_id": stack_id,
+        "profile": profile,
+        "root": str(root),
+        "state_dir": str(state_dir),
+        "started": time.time(),
+    }
+    tmp = state_dir / (POINTER + ".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(state_dir / POINTER)
+
+
+def withdraw(state_dir: Path, sock: Path) -> None:
+    for path in (sock, state_dir / POINTER):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def read(state_dir: Path) -> Endpoint | None:
+    try:
+        data: dict[str, Any] = json.loads((state_dir / POINTER).read_text())
+    except (OSError, ValueError):
+        return None
+    return Endpoint(
+        socket=Path(data["socket"]),
+        pid=data["pid"],
+        create_time=data["create_time"],
+        stack_id=data["stack_id"],
+        profile=data["profile"],
+        root=data["root"],
+        state_dir=data["state_dir"],
+        started=data["started"],
+    )
+
+
+def find(state_dir: Path) -> tuple[Endpoint | None, str]:
+    """The live endpoint of the stack using `state_dir`, or None and why not (a stale one
+    left by a dead launcher is removed here)."""
+    ep = read(state_dir)
+    if ep is None:
+        return None, f"no stack is running with state dir {state_dir}"
+    if ep.alive() and ep.answers():
+        return ep, ""
+    withdraw(state_dir, ep.socket)
+    return None, (
+        f"the stack that ran with state dir {state_dir} (pid {ep.pid}) is gone; "
+        "removed its stale control socket"
+    )
