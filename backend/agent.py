@@ -38,6 +38,7 @@ class Agent:
         self.processed = 0
         self.applied = 0
         self._stopping = asyncio.Event()
+        self._busy = False  # a task is in hand: shutdown lets it finish
         self._loop: asyncio.Task[None] | None = None
         self.router = APIRouter(prefix=f"/agents/{name}", tags=["agents"])
         self.router.add_api_route("", self.stats, methods=["GET"])
@@ -60,8 +61,12 @@ class Agent:
                 log.warning("%s: fetch failed: %s", self.name, e)
                 await asyncio.sleep(0.5)
                 continue
-            for msg in msgs:
-                await self._handle(msg)  # in-flight work finishes even when stopping
+            self._busy = True
+            try:
+                for msg in msgs:
+                    await self._handle(msg)  # in-flight work finishes even when stopping
+            finally:
+                self._busy = False
 
     async def _handle(self, msg: Any) -> None:
         body = json.loads(msg.data)
@@ -84,7 +89,9 @@ class Agent:
         Anything fetched but unacknowledged is redelivered to another agent."""
         self._stopping.set()
         if self._loop is not None:
-            with contextlib.suppress(Exception):
+            if not self._busy:  # only waiting for work: no need to sit out the fetch timeout
+                self._loop.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._loop, timeout=10)
         await self.bus.close()
         await self.cache.close()

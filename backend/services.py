@@ -6,8 +6,6 @@ multi mode: the gateway and each agent run in processes of their own. Same API e
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict
@@ -70,18 +68,8 @@ async def agents(
         )
         return
     env = environment(postgres, redis, nats)
-    async with contextlib.AsyncExitStack() as stack:
-        try:  # start them side by side; if one fails, the others are cancelled and stopped
-            async with asyncio.TaskGroup() as group:
-                starting = [
-                    group.create_task(
-                        stack.enter_async_context(host(FACTORY, [n], env=env, port=ctx.new_port()))
-                    )
-                    for n in names
-                ]
-        except ExceptionGroup as eg:
-            raise eg.exceptions[0] from None
-        procs = [t.result() for t in starting]
+    hosts = [host(FACTORY, [n], env=env, port=ctx.new_port()) for n in names]
+    async with sf.together(*hosts) as procs:
         yield sf.Handle(
             count=len(names),
             mode="multi",

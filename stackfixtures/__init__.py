@@ -32,6 +32,7 @@ from .runtime.context import ServiceContext, current
 from .runtime.lifecycle import State
 from .runtime.process import Process, spawn
 from .runtime.stack import ServiceStop, Stack
+from .runtime.together import together
 from .supervision import LivenessPolicy, RestartPolicy, liveness, restart
 
 __all__ = [
@@ -70,4 +71,5 @@ __all__ = [
     "service",
     "spawn",
     "stop",
+    "together",
 ]

@@ -17,6 +17,7 @@ import pytest
 from . import project as projects
 from .errors import DefinitionError, StartError
 from .model import parse_signal
+from .runtime import ledger
 from .runtime.events import Event
 from .runtime.lifecycle import State
 from .runtime.runner import StackThread
@@ -134,6 +135,7 @@ class StackPlugin:
         self.project = proj
         self.mode = mode
         self._runners: dict[str | None, StackThread] = {}
+        self.swept: list[ledger.Leftover] = []
 
     def runner(self, mode: str | None) -> StackThread:
         if mode not in self._runners:
@@ -185,6 +187,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"stackfixtures: {e}") from None
     mode = config.getoption("stack_mode") or config.getini("stack_mode") or proj.mode
     plugin = StackPlugin(config, proj, mode)
+    plugin.swept = ledger.sweep()  # leftovers of stacks whose launcher crashed
     # pytest parses fixtures from a module-like holder: one per service, plus `stack`.
     holder = types.ModuleType("stackfixtures_services")
     for name in proj.graph.names:
@@ -236,7 +239,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     proj = plugin.project
     where = str(proj.profile.path) if proj.profile else "conftest.py"
     mode = f", mode {plugin.mode}" if plugin.mode else ""
-    return [
-        f"stackfixtures: profile {proj.label} ({where}){mode}; services: "
-        + (", ".join(proj.graph.names) or "none")
+    lines = [
+        f"stackfixtures: stopped leftover {s.service} (pid {s.pid}) of crashed stack {s.stack_id}"
+        for s in plugin.swept
     ]
+    services = ", ".join(proj.graph.names) or "none"
+    return [*lines, f"stackfixtures: profile {proj.label} ({where}){mode}; services: {services}"]

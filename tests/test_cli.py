@@ -184,3 +184,101 @@ def test_help_describes_every_command(tmp_path: Path) -> None:
     for cmd in ("run", "validate"):
         sub = run_stack([cmd, "--help"], tmp_path)
         assert sub.returncode == 0 and "--profile" in sub.stdout
+
+
+GRANDPARENT = """
+[services.parent]
+command = ["{PY}", "{APP}", "--port", "${port}", "--grandchild", "GRANDCHILD"]
+ready = { tcp = "${port}" }
+
+[services.forker]
+command = ["{PY}", "{APP}", "--port", "${port}", "--daemon", "DAEMON"]
+ready = { tcp = "${port}" }
+"""
+
+
+def test_sigkill_of_the_launcher_leaves_nothing(
+    tmp_path: Path, started: list[StackProcess]
+) -> None:
+    import os
+
+    import psutil
+
+    write_project(
+        tmp_path,
+        GRANDPARENT.replace("GRANDCHILD", str(tmp_path / "gc.pid")).replace(
+            "DAEMON", str(tmp_path / "daemon.pid")
+        ),
+    )
+    p = launch(started, tmp_path, "-p", "dev")
+    p.wait_for("NAME")
+    launcher = psutil.Process(p.proc.pid)
+    tree = [c.pid for c in launcher.children(recursive=True)]
+    others = [int((tmp_path / f).read_text()) for f in ("gc.pid", "daemon.pid")]
+    assert all(psutil.pid_exists(pid) for pid in others)
+    os.kill(launcher.pid, signal.SIGKILL)
+    _, alive = psutil.wait_procs(
+        [psutil.Process(x) for x in {*tree, *others} if psutil.pid_exists(x)], timeout=2
+    )
+    alive = [a for a in alive if a.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [a.cmdline() for a in alive]
+
+
+def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
+    tmp_path: Path, started: list[StackProcess]
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import psutil
+
+    write_project(
+        tmp_path,
+        GRANDPARENT.replace("GRANDCHILD", str(tmp_path / "gc.pid")).replace(
+            "DAEMON", str(tmp_path / "daemon.pid")
+        ),
+    )
+    p = launch(started, tmp_path, "-p", "dev")
+    p.wait_for("NAME")
+    launcher = psutil.Process(p.proc.pid)
+    # Crash the launcher *and* its watchdog: only the ledger is left to tell what ran.
+    watchdog = next(
+        c
+        for c in psutil.process_iter(["cmdline"])
+        if "stackfixtures.runtime.watchdog" in " ".join(c.info["cmdline"] or [])
+        and str(tmp_path) in " ".join(c.info["cmdline"] or [])
+    )
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ledger_path = tmp_path / ".stack" / "dev" / "processes.json"
+        data = json.loads(ledger_path.read_text())
+        # A recorded pid now used by someone else (simulated: same pid, other start time).
+        data["processes"].append(
+            {
+                "service": "ghost",
+                "pid": unrelated.pid,
+                "pgid": unrelated.pid,
+                "create_time": psutil.Process(unrelated.pid).create_time() - 50,
+            }
+        )
+        ledger_path.write_text(json.dumps(data))
+        os.kill(watchdog.pid, signal.SIGKILL)
+        os.kill(launcher.pid, signal.SIGKILL)
+        launcher.wait(5)
+        daemon = int((tmp_path / "daemon.pid").read_text())
+        grandchild = int((tmp_path / "gc.pid").read_text())
+        assert psutil.pid_exists(daemon) and psutil.pid_exists(grandchild)  # left behind
+        again = launch(started, tmp_path, "-p", "dev", "parent")
+        swept = again.wait_for("leftover process(es) of crashed stack")
+        assert "pid" in swept
+        again.wait_for("NAME")
+        for pid in (daemon, grandchild):
+            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+        assert unrelated.poll() is None  # the reused pid was not touched
+        again.signal(signal.SIGINT)
+        assert again.finish() == 0
+    finally:
+        unrelated.kill()
+        unrelated.wait()

@@ -17,6 +17,7 @@ from ..console import Console
 from ..control import endpoint
 from ..control.api import ControlApi
 from ..control.http import serve_unix
+from ..runtime import ledger, watchdog
 from ..runtime.stack import ServiceStop, Stack, selection_summary
 from .common import (
     EXIT_DEFINITION,
@@ -92,7 +93,18 @@ def run(
         sys.exit(EXIT_DEFINITION)
     if "stale" in why:
         click.echo(f"[stack] {why}")
+    report_sweep(ledger.sweep())
     sys.exit(asyncio.run(_run(proj, wanted, as_json)))
+
+
+def report_sweep(swept: list[ledger.Leftover]) -> None:
+    """Say what was left of crashed stacks and has just been stopped."""
+    for stack_id in sorted({s.stack_id for s in swept}):
+        mine = [s for s in swept if s.stack_id == stack_id]
+        click.echo(
+            f"[stack] stopped {len(mine)} leftover process(es) of crashed stack "
+            f"{stack_id}: " + "; ".join(f"{s.service} pid {s.pid}" for s in mine)
+        )
 
 
 async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
@@ -127,6 +139,7 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
 
+    guard = watchdog.start(stack.ledger.path, stack.stack_id) if stack.ledger else None
     sock = endpoint.socket_path(proj.state_dir)
     info = {
         "id": stack.stack_id,
@@ -163,6 +176,8 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
     finally:
         server.close()
         endpoint.withdraw(proj.state_dir, sock)
+        if guard is not None:
+            watchdog.stop(guard)
     if not starting.done():
         starting.cancel()
     if starting.done() and not starting.cancelled():

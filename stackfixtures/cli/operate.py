@@ -18,6 +18,7 @@ import psutil
 from ..console import Console
 from ..control import endpoint
 from ..control.client import ControlClient, ControlError, NotRunning, connect
+from ..runtime import ledger
 from ..runtime.events import Event
 from .common import (
     EXIT_DEFINITION,
@@ -30,7 +31,7 @@ from .common import (
     profile_option,
     state_dir_option,
 )
-from .launch import mode_option
+from .launch import mode_option, report_sweep
 
 STATUS_COLUMNS = [
     "name",
@@ -159,6 +160,7 @@ def up(
 def down(profile: str | None, state_dir: str | None, timeout: float) -> None:
     """Stop a detached (or foreground) stack gracefully, in reverse order."""
     proj = load(profile, state_dir)
+    report_sweep(ledger.sweep())
     ep, why = endpoint.find(proj.state_dir)
     if ep is None:
         click.echo(why)

@@ -51,6 +51,7 @@ class ServiceContext:
     loop: asyncio.AbstractEventLoop
     hurry: asyncio.Event
     mode: str | None = None  # the stack's mode ("single"/"multi"), for services that have modes
+    ledger: Any = None  # the stack's Ledger: every process started is written down
     host: str = "127.0.0.1"
     processes: list[Any] = field(default_factory=list)
     stop_records: list[StopRecord] = field(default_factory=list)

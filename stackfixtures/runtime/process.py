@@ -41,9 +41,14 @@ class Process:
         self.stopping = False  # set once we ask it to stop: its exit is then expected
         self._pump = asyncio.ensure_future(self._pump_output())
         self._exit = asyncio.ensure_future(proc.wait())
-        self._exit.add_done_callback(
-            lambda _: ctx.process_exited(self.pid, proc.returncode, self.stopping)
-        )
+        self._exit.add_done_callback(self._exited)
+        if ctx.ledger is not None:
+            ctx.ledger.add(ctx.name, self.pid, self.pgid)
+
+    def _exited(self, _: object) -> None:
+        if self.ctx.ledger is not None:
+            self.ctx.ledger.remove(self.pid)
+        self.ctx.process_exited(self.pid, self.proc.returncode, self.stopping)
 
     @property
     def returncode(self) -> int | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..graph import Graph
+from . import watchdog
 from .lifecycle import State
 from .logs import LineListener
 from .stack import ServiceStop, Stack
@@ -50,6 +51,8 @@ class StackThread:
 
         self.stack: Stack = self.call(make())
         self.closed = False
+        ledger = self.stack.ledger
+        self._guard = watchdog.start(ledger.path, self.stack.stack_id) if ledger else None
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
@@ -71,6 +74,8 @@ class StackThread:
         try:
             return self.call(self.stack.close())
         finally:
+            if self._guard is not None:
+                watchdog.stop(self._guard)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=30)
             if not self._thread.is_alive():

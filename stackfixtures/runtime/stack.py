@@ -27,6 +27,7 @@ from ..model import ServiceDefinition
 from . import reaper
 from .context import SERVICE_ENV, ServiceContext, StopRecord, set_current
 from .events import EventLog
+from .ledger import Ledger
 from .lifecycle import Lifecycle, State
 from .liveness import watch
 from .logs import LineListener, ServiceLog
@@ -122,6 +123,7 @@ class Stack:
         stack_id: str | None = None,
         events: EventLog | None = None,
         mode: str | None = None,
+        record: bool = True,
     ) -> None:
         self.graph = Graph(dict(graph.definitions))  # our own copy: replicas are added to it
         self.state_dir = Path(state_dir)
@@ -132,6 +134,7 @@ class Stack:
         self._parallel = asyncio.Semaphore(max(1, parallelism))
         self.hurry = asyncio.Event()
         self.mode = mode
+        self.ledger = Ledger(self.state_dir, self.stack_id) if record else None
         self._background: set[asyncio.Task[Any]] = set()
         self.units: dict[str, Unit] = {}
         for definition in graph.definitions.values():
@@ -438,6 +441,7 @@ class Stack:
             loop=asyncio.get_running_loop(),
             hurry=self.hurry,
             mode=self.mode,
+            ledger=self.ledger,
         )
         previous = unit.ctx._port if unit.ctx is not None else None
         if previous is not None and bindable(previous, ctx.host):
@@ -656,6 +660,8 @@ class Stack:
         for unit in self.units.values():
             unit.log.close()
         self.events.close()
+        if self.ledger is not None and not self.running():
+            self.ledger.close()
         return stops
 
     def force(self) -> None:

@@ -1,0 +1,79 @@
+"""The watchdog: a tiny process per stack, in a session of its own, that outlives a launcher
+killed with SIGKILL and stops everything the stack started, within milliseconds.
+
+The launcher holds the write end of a pipe whose read end is the watchdog's stdin. When the
+launcher dies, however it dies, the pipe closes; the watchdog then kills the process groups in
+the stack's ledger and every process carrying its marker (grandchildren that left the group
+included). Direct children also die by their own parent-death signal; this catches the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+def start(ledger: Path, stack_id: str) -> subprocess.Popen[bytes]:
+    """Start the watchdog for a stack (call from the launcher, keep the returned object)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "stackfixtures.runtime.watchdog", str(ledger), stack_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """The launcher is done and everything is stopped: let the watchdog go."""
+    if proc.stdin is not None:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _same_leader(entry: dict[str, object]) -> bool:
+    """True unless the recorded pid is alive with another start time (a reused pid)."""
+    import psutil
+
+    try:
+        started = psutil.Process(int(str(entry["pid"]))).create_time()
+    except psutil.Error:
+        return True  # the leader is gone; what is left of its group is ours
+    recorded = entry.get("create_time")
+    return recorded is None or abs(started - float(str(recorded))) < 0.01
+
+
+def main() -> None:
+    ledger, stack_id = Path(sys.argv[1]), sys.argv[2]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # group signals are for the launcher, not us
+    while os.read(0, 4096):  # returns b"" once the launcher's end is closed
+        pass
+    from . import reaper  # imported only when needed: the watchdog starts in ~30 ms
+
+    try:
+        entries = json.loads(ledger.read_text()).get("processes", [])
+    except (OSError, ValueError):
+        entries = []
+    for entry in entries:
+        if not _same_leader(entry):
+            continue  # its pid was reused by an unrelated process: leave that alone
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(int(entry["pgid"]), signal.SIGKILL)
+    left = reaper.marked(stack_id)
+    if left:
+        reaper.kill_all(left, timeout=0.5)
+
+
+if __name__ == "__main__":
+    main()
