@@ -282,3 +282,19 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
     finally:
         unrelated.kill()
         unrelated.wait()
+
+
+def test_a_signal_to_the_whole_process_group_stops_it_once_and_gracefully(
+    tmp_path: Path, started: list[StackProcess]
+) -> None:
+    """npm, pnpm and CI runners signal the whole group: services live in groups of their own,
+    so only the launcher gets it, and it stops them in order."""
+    import os
+
+    write_project(tmp_path, TWO)
+    p = launch(started, tmp_path, "-p", "dev")
+    p.wait_for("NAME")
+    os.killpg(p.proc.pid, signal.SIGINT)  # StackProcess starts `stack` as a group leader
+    assert p.finish() == 0, p.output
+    assert p.output.count("SIGINT: stopping in reverse order") == 1
+    assert "stopped 2 services gracefully" in p.output

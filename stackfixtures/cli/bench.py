@@ -53,7 +53,8 @@ def shutdown(
         click.echo(f"error: the profile has no service {service!r}", err=True)
         sys.exit(2)
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="stack-bench-"))
-    where.chmod(0o755)
+    where.mkdir(parents=True, exist_ok=True)
+    where.chmod(0o755)  # PostgreSQL may run as another user when we are root
     try:
         summary = shutdown_bench.run(
             proj.root,
