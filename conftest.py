@@ -3,12 +3,13 @@ test profile) are fixtures; this adds ready HTTP clients for the gateway."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 import stackfixtures as sf
+from stackfixtures.testing.clients import AsyncHttp
 
 
 @pytest.fixture
@@ -19,10 +20,8 @@ def api_client(api_gateway: sf.Handle, agents: sf.Handle) -> Iterator[httpx.Clie
 
 
 @pytest.fixture
-async def async_api_client(
-    api_gateway: sf.Handle, agents: sf.Handle
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx.AsyncClient for the gateway; works in any pytest-asyncio loop scope because the
-    services run in the stack's own thread and loop, not in the test's."""
-    async with httpx.AsyncClient(base_url=api_gateway.url, timeout=10, trust_env=False) as client:
-        yield client
+def async_api_client(api_gateway: sf.Handle, agents: sf.Handle) -> AsyncHttp:
+    """An async HTTP client for the gateway that works in tests of any pytest-asyncio loop
+    scope: the services run in the stack's own thread and loop, and the client binds to
+    whichever loop awaits it."""
+    return AsyncHttp(api_gateway.url)

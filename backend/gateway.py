@@ -93,6 +93,7 @@ class TasksApi:
             log.warning("publishing task %s failed: %s", task_id, e)
             await self.store.delete(task_id)
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "task bus unavailable") from e
+        log.info("task %s accepted (%d bytes)", task_id, len(task.payload))
         return Created(id=task_id)
 
     async def read(self, task_id: uuid.UUID) -> TaskView:

@@ -59,7 +59,7 @@ class Console:
         self._write(self._style("error: ", fg="red", bold=True) + text)
 
     def table(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
-        widths = {c: max(len(c), *(len(str(r.get(c) or "")) for r in rows)) for c in columns}
+        widths = {c: max([len(c), *(len(str(r.get(c) or "")) for r in rows)]) for c in columns}
         self._write("  ".join(self._style(c.upper().ljust(widths[c]), bold=True) for c in columns))
         for r in rows:
             self._write(

@@ -5,8 +5,11 @@ Both front doors (the pytest plugin and the `stack` CLI) load a project the same
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import inspect
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,13 +85,18 @@ def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
     return found
 
 
-def definitions_from_modules(names: list[str] | None, root: Path) -> dict[str, ServiceDefinition]:
+def definitions_from_modules(
+    names: list[str] | None, root: Path, fresh: bool = False
+) -> dict[str, ServiceDefinition]:
+    """Definitions from the named modules; `fresh` re-imports them (a running launcher that is
+    asked to pick up edited code)."""
     if names is None:
         names = ["conftest.py"] if (root / "conftest.py").is_file() else []
     modules = []
     for name in names:
         try:
-            modules.append(_import(name, root))
+            module = _import(name, root)
+            modules.append(importlib.reload(module) if fresh else module)
         except ImportError as e:
             raise DefinitionError(f"cannot import service module {name!r}: {e}") from e
     return collect(modules)
@@ -235,13 +243,16 @@ def _env_text(v: Any) -> str:
 
 
 def load(
-    profile: str | Path | None = None, root: Path | None = None, state_dir: Path | None = None
+    profile: str | Path | None = None,
+    root: Path | None = None,
+    state_dir: Path | None = None,
+    fresh: bool = False,
 ) -> Project:
     """Find the root, read the profile, import definitions, and check the graph."""
     root = (root or find_root()).resolve()
     loaded = profiles.load(profile, root) if profile is not None else None
     modules = loaded.spec.stack.modules if loaded else None
-    python = definitions_from_modules(modules, root)
+    python = definitions_from_modules(modules, root, fresh)
     defs = apply_profile(loaded, python) if loaded else python
     try:
         graph = Graph(defs)
@@ -273,3 +284,32 @@ def load(
         parallelism=loaded.spec.stack.parallelism if loaded else 4,
         mode=loaded.spec.stack.mode if loaded else None,
     )
+
+
+def fingerprint(definition: ServiceDefinition) -> str:
+    """What a service is: its code and every setting that shapes it. Two runs whose services
+    fingerprint alike can share a running instance (pytest --stack-reuse)."""
+    try:
+        code = inspect.getsource(definition.function)
+    except (OSError, TypeError):
+        code = definition.function.__code__.co_code.hex()
+    parts = [
+        code,
+        definition.kind,
+        sorted(definition.dependencies),
+        dict(definition.config),
+        dict(definition.env),
+        str(definition.scope),
+        dict(definition.stop_overrides),
+        repr(definition.restart),
+        repr(definition.liveness),
+        dict(definition.edges),
+        dict(definition.inject),
+        definition.replicas,
+        definition.start_timeout,
+    ]
+    return hashlib.sha256(json.dumps(parts, default=repr, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprints(graph: Graph) -> dict[str, str]:
+    return {name: fingerprint(d) for name, d in graph.definitions.items()}

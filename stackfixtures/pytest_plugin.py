@@ -1,14 +1,16 @@
 """The pytest front door: every service of the active profile is a fixture of the same name.
 
 Services start when a test first needs them (their dependencies in parallel, each gated on
-readiness) and stop, dependents first, when their fixture scope ends.
+readiness) and stop, dependents first, when their fixture scope ends. Under pytest-xdist the
+session-scoped services run once for all workers; with --stack-reuse they outlive the run.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +20,23 @@ from . import project as projects
 from .errors import DefinitionError, StartError
 from .model import parse_signal
 from .runtime import ledger
+from .runtime.chain import critical_chain, describe
 from .runtime.events import Event
 from .runtime.lifecycle import State
-from .runtime.runner import StackThread
 from .runtime.stack import ServiceStop
+from .testing.backends import LocalBackend, SharedBackend, shared_dir, stop_shared
+
+Backend = LocalBackend | SharedBackend
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("stackfixtures", "stackfixtures: services as fixtures")
+    group.addoption(
+        "--stack-profile",
+        dest="stack_profile",
+        default=None,
+        help="profile name (profiles/NAME.toml) or path; default: ini stack_profile",
+    )
     group.addoption(
         "--stack-mode",
         dest="stack_mode",
@@ -33,74 +44,82 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=["single", "multi"],
         help="override the profile's mode (single or multi process)",
     )
-    parser.addini("stack_mode", "stackfixtures mode (single or multi)", default="")
     group.addoption(
-        "--stack-profile",
-        dest="stack_profile",
+        "--stack-reuse",
+        dest="stack_reuse",
+        nargs="?",
+        const="on",
         default=None,
-        help="profile name (profiles/NAME.toml) or path; default: ini stack_profile",
+        choices=["on", "off"],
+        help="keep session services running after the run and attach to them next "
+        "time (restarting what changed); --stack-reuse=off stops them",
     )
     parser.addini("stack_profile", "stackfixtures profile for the test session", default="")
+    parser.addini("stack_mode", "stackfixtures mode (single or multi)", default="")
 
 
 class StackFixture:
-    """The running stack as seen from a test: handles, states, events, logs."""
+    """The running stack as seen from a test: handles, states, events, logs, fault injection."""
 
     def __init__(self, plugin: StackPlugin, mode: str | None) -> None:
         self._plugin = plugin
         self.mode = mode
 
     @property
-    def runner(self) -> StackThread:
-        return self._plugin.runner(self.mode)
+    def backend(self) -> Backend:
+        return self._plugin.backend(self.mode)
 
     @property
     def project(self) -> projects.Project:
         return self._plugin.project
 
     def handle(self, name: str) -> Any:
-        return self.runner.stack.handle(name)
+        return self.backend.start(name)
 
     def state(self, name: str) -> State:
-        return self.runner.state(name)
+        return self.backend.state(name)
 
     @property
     def events(self) -> list[Event]:
-        return list(self.runner.stack.events.events)
+        return self.backend.events()
 
     def logs(self, name: str, n: int = 50) -> list[str]:
-        return self.runner.stack.units[name].log.tail(n)
+        return self.backend.logs_since(name, 0)[-n:]
 
     def start(self, *names: str) -> dict[str, Any]:
-        return self.runner.start(names, retry_failed=True)
+        return {n: self.backend.start(n) for n in names}
+
+    def stop(self, *names: str) -> list[ServiceStop]:
+        backend = self.backend
+        if isinstance(backend, LocalBackend):
+            return backend.runner.stop(names or None)
+        for n in names:
+            backend.stop(n)
+        return []
 
     def restart(self, name: str) -> Any:
         """Restart `name`; its dependents follow their edges. Returns its new handle."""
-        return self.runner.call(self.runner.stack.restart(name))
+        return self.backend.restart(name)
 
     def kill(self, name: str, sig: int | str = "SIGKILL", wait: float = 10.0) -> list[int]:
         """Fault injection: signal the service's processes (default SIGKILL). Returns once the
         engine has noticed them exit (up to `wait` seconds), so a following
         `wait_for(name, "ready")` waits for the restart, not for the old incarnation."""
-        unit = self.runner.stack.units[name]
-        ctx = unit.ctx
-        pids = self.runner.stack.kill(name, int(parse_signal(sig)))
+        pids = self.backend.kill(name, int(parse_signal(sig)))
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and ctx is not None and ctx.crash is None:
-            if unit.state not in (State.READY, State.DEGRADED):
-                break
+        while time.monotonic() < deadline and not self.backend.crashed(name):
             time.sleep(0.005)
         return pids
 
     def pause(self, name: str) -> list[int]:
         """Fault injection: SIGSTOP the service (it hangs; liveness notices)."""
-        return self.runner.stack.pause(name)
+        return self.backend.pause(name)
 
     def resume(self, name: str) -> list[int]:
-        return self.runner.stack.resume(name)
+        return self.backend.resume(name)
 
     def metrics(self, name: str) -> dict[str, Any]:
-        return self.runner.call(_metrics(self.runner.stack, name))
+        return self.backend.metrics(name)
 
     def wait_for(self, name: str, state: str | State, timeout: float = 30.0) -> None:
         """Block until `name` is in `state` (e.g. "ready" again after a kill)."""
@@ -111,20 +130,13 @@ class StackFixture:
                 raise TimeoutError(f"{name} is {self.state(name)}, not {target}, after {timeout}s")
             time.sleep(0.02)
 
-    def stop(self, *names: str) -> list[ServiceStop]:
-        return self.runner.stop(names or None)
-
     @property
     def state_dir(self) -> Path:
-        return self.runner.stack.state_dir
-
-
-async def _metrics(stack: Any, name: str) -> dict[str, Any]:
-    return stack.metrics(name)  # type: ignore[no-any-return]
+        return self.backend.state_dir
 
 
 class StackPlugin:
-    """Holds the project and, lazily, one stack thread per mode for a pytest session.
+    """The project and, lazily, one backend per mode for a pytest session.
 
     Every service fixture depends on the `stack_mode` fixture; overriding it with a
     parametrized fixture runs the dependent tests once per mode, one stack each.
@@ -134,49 +146,70 @@ class StackPlugin:
         self.config = config
         self.project = proj
         self.mode = mode
-        self._runners: dict[str | None, StackThread] = {}
+        self.reuse = config.getoption("stack_reuse") == "on"
+        self.worker = hasattr(config, "workerinput")
+        self.shared = self.worker or self.reuse
+        self._backends: dict[str | None, Backend] = {}
         self.swept: list[ledger.Leftover] = []
 
-    def runner(self, mode: str | None) -> StackThread:
-        if mode not in self._runners:
-            factory = self.config._tmp_path_factory  # type: ignore[attr-defined]
-            state_dir = Path(factory.getbasetemp()) / ("stack" + (f"-{mode}" if mode else ""))
-            self._runners[mode] = StackThread(
-                self.project.graph,
-                state_dir=state_dir,
-                root=self.project.root,
-                parallelism=self.project.parallelism,
-                mode=mode,
-            )
-        return self._runners[mode]
+    def backend(self, mode: str | None) -> Backend:
+        if mode not in self._backends:
+            base = Path(self.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+            local = base / ("stack" + (f"-{mode}" if mode else ""))
+            if self.shared:
+                owner = os.getppid() if self.worker else None  # the xdist controller
+                self._backends[mode] = SharedBackend(
+                    self.project,
+                    local,
+                    shared_dir(self.config, self.project, mode, self.reuse),
+                    mode,
+                    owner,
+                    self.reuse,
+                )
+            else:
+                self._backends[mode] = LocalBackend(self.project, local, mode)
+        return self._backends[mode]
+
+    def backends(self) -> list[Backend]:
+        return list(self._backends.values())
 
     def stack_ids(self) -> set[str]:
         """Ids of the stacks this session runs (their processes carry STACKFIXTURES_STACK)."""
-        return {r.stack.stack_id for r in self._runners.values() if not r.closed}
+        return {i for b in self._backends.values() for i in b.stack_ids()}
 
-    def close(self) -> list[ServiceStop]:
-        runners, self._runners = self._runners, {}
-        return [stop for r in runners.values() for stop in r.close()]
+    def close(self) -> None:
+        backends, self._backends = self._backends, {}
+        for backend in backends.values():
+            backend.close()
 
     def service_fixture(self, name: str) -> Any:
         deps = self.project.graph.dependencies(name)
         scope = str(self.project.graph[name].scope)
 
         def fixture(request: pytest.FixtureRequest, stack_mode: str | None) -> Iterator[Any]:
-            runner = self.runner(stack_mode)
+            backend = self.backend(stack_mode)
             try:
-                handles = runner.start([name])
+                handle = backend.start(name)
             except StartError as e:
                 pytest.fail(str(e), pytrace=False)
             for dep in deps:  # tell pytest: `name` is torn down before each dependency
                 request.getfixturevalue(dep)
-            yield handles[name]
-            if not runner.closed:
-                runner.stop([name])
+            yield handle
+            backend.stop(name)
 
         fixture.__name__ = name
         fixture.__doc__ = f"stackfixtures service {name!r} ({scope} scope): its handle."
         return pytest.fixture(scope=scope, name=name)(fixture)  # type: ignore[call-overload]
+
+
+_PLUGIN = pytest.StashKey[StackPlugin]()
+_MARKS = pytest.StashKey[tuple[str | None, dict[str, int]]]()
+
+
+def session_stack_ids(config: pytest.Config) -> set[str]:
+    """Ids of the stacks the plugin runs for this session (empty when it runs none)."""
+    plugin = config.stash.get(_PLUGIN, None)
+    return plugin.stack_ids() if plugin is not None else set()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -187,7 +220,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"stackfixtures: {e}") from None
     mode = config.getoption("stack_mode") or config.getini("stack_mode") or proj.mode
     plugin = StackPlugin(config, proj, mode)
-    plugin.swept = ledger.sweep()  # leftovers of stacks whose launcher crashed
+    if not plugin.worker:
+        plugin.swept = ledger.sweep()  # leftovers of stacks whose launcher crashed
+        if config.getoption("stack_reuse") == "off":
+            for reused in (proj.root / ".stack").glob(f"pytest-{proj.label}*"):
+                stop_shared(reused)
     # pytest parses fixtures from a module-like holder: one per service, plus `stack`.
     holder = types.ModuleType("stackfixtures_services")
     for name in proj.graph.names:
@@ -210,20 +247,64 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(holder, "stackfixtures-services")
 
 
-_PLUGIN = pytest.StashKey[StackPlugin]()
+def _used(plugin: StackPlugin, item: pytest.Item) -> list[str]:
+    names = [n for n in getattr(item, "fixturenames", ()) if n in plugin.project.graph]
+    return plugin.project.graph.closure(names) if names else []
 
 
-def session_stack_ids(config: pytest.Config) -> set[str]:
-    """Ids of the stacks the plugin runs for this session (empty when it runs none)."""
-    plugin = config.stash.get(_PLUGIN, None)
-    return plugin.stack_ids() if plugin is not None else set()
+def _item_mode(plugin: StackPlugin, item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return params.get("stack_mode", plugin.mode)  # type: ignore[no-any-return]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note where each service's log stands, so a failure can show what came after."""
+    plugin = item.config.stash.get(_PLUGIN, None)
+    if plugin is None or not _used(plugin, item):
+        return
+    mode = _item_mode(plugin, item)
+    marks = plugin._backends[mode].log_marks() if mode in plugin._backends else {}
+    item.stash[_MARKS] = (mode, marks)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report gets a section per service it used: what it logged meanwhile."""
+    report = yield
+    plugin = item.config.stash.get(_PLUGIN, None)
+    if plugin is None or not report.failed or report.when not in ("setup", "call"):
+        return report
+    mode, marks = item.stash.get(_MARKS, (_item_mode(plugin, item), {}))
+    backend = plugin._backends.get(mode)
+    if backend is None:
+        return report
+    for name in _used(plugin, item):
+        try:
+            lines = backend.logs_since(name, marks.get(name, 0))
+        except Exception:  # a report must never fail because a log could not be read
+            continue
+        if lines:
+            report.sections.append(
+                (f"stackfixtures: {name} log during this test", "\n".join(lines[-200:]))
+            )
+    return report
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own teardown of session fixtures
 def pytest_sessionfinish(session: pytest.Session) -> None:
     plugin = session.config.stash.get(_PLUGIN, None)
-    if plugin is not None:
-        plugin.close()
+    if plugin is None:
+        return
+    plugin.close()
+    controller = session.config.pluginmanager.has_plugin("dsession")
+    if controller and not plugin.reuse:  # the xdist controller tears the shared stack down once
+        base = Path(session.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+        for shared in base.glob("stack-shared*"):
+            stop_shared(shared)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -234,7 +315,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     plugin = config.stash.get(_PLUGIN, None)
-    if plugin is None or plugin.project is None:
+    if plugin is None:
         return []
     proj = plugin.project
     where = str(proj.profile.path) if proj.profile else "conftest.py"
@@ -244,4 +325,55 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         for s in plugin.swept
     ]
     services = ", ".join(proj.graph.names) or "none"
-    return [*lines, f"stackfixtures: profile {proj.label} ({where}){mode}; services: {services}"]
+    lines.append(f"stackfixtures: profile {proj.label} ({where}){mode}; services: {services}")
+    chain = _chain(plugin)
+    lines.append(
+        "stackfixtures: critical chain: "
+        + (chain or "measured once services start (see the end of the run)")
+    )
+    return lines
+
+
+def _chain(plugin: StackPlugin) -> str:
+    for backend in plugin.backends():
+        try:
+            text = describe(critical_chain(backend.events(), plugin.project.graph.dependencies))
+        except Exception:
+            continue
+        if text:
+            return text
+    if plugin.reuse:  # a stack kept from an earlier run already has a measured chain
+        shared = shared_dir(plugin.config, plugin.project, plugin.mode, True)
+        events = shared / "events.jsonl"
+        if events.exists():
+            from .runtime.events import read_events
+
+            return describe(critical_chain(read_events(events), plugin.project.graph.dependencies))
+    return ""
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    plugin = config.stash.get(_PLUGIN, None)
+    if plugin is None:
+        return
+    chains = []
+    for path in _event_logs(plugin, config):
+        from .runtime.events import read_events
+
+        text = describe(critical_chain(read_events(path), plugin.project.graph.dependencies))
+        if text:
+            chains.append(f"{path.parent.name}: {text}")
+    if chains:
+        terminalreporter.write_sep("-", "stackfixtures startup critical chain")
+        for line in chains:
+            terminalreporter.write_line(line)
+
+
+def _event_logs(plugin: StackPlugin, config: pytest.Config) -> list[Path]:
+    base = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    found = [p for p in base.glob("stack*/events.jsonl")]
+    if plugin.reuse:
+        found += list(
+            (plugin.project.root / ".stack").glob(f"pytest-{plugin.project.label}*/events.jsonl")
+        )
+    return sorted(found)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import click
+import psutil
 
 from .. import project as projects
 from ..console import Console
@@ -59,12 +60,28 @@ def validate(profile: str | None) -> None:
 @json_option
 @mode_option
 @state_dir_option
+@click.option(
+    "--on-demand",
+    is_flag=True,
+    hidden=True,
+    help="Start nothing; serve the control socket and start services when asked "
+    "(the launcher shared by pytest workers).",
+)
+@click.option(
+    "--exit-with",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Stop everything and exit when this process (e.g. pytest) is gone.",
+)
 def run(
     profile: str | None,
     services: tuple[str, ...],
     as_json: bool,
     mode: str | None,
     state_dir: str | None,
+    on_demand: bool,
+    exit_with: int | None,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
@@ -74,7 +91,7 @@ def run(
     3 startup failed, 130 interrupted before ready.
     """
     proj = load(profile, state_dir)
-    wanted = list(services) or proj.selected
+    wanted = [] if on_demand else list(services) or proj.selected
     for name in wanted:
         if name not in proj.graph:
             known = ", ".join(proj.graph.names)
@@ -94,7 +111,7 @@ def run(
     if "stale" in why:
         click.echo(f"[stack] {why}")
     report_sweep(ledger.sweep())
-    sys.exit(asyncio.run(_run(proj, wanted, as_json)))
+    sys.exit(asyncio.run(_run(proj, wanted, as_json, exit_with)))
 
 
 def report_sweep(swept: list[ledger.Leftover]) -> None:
@@ -107,7 +124,28 @@ def report_sweep(swept: list[ledger.Leftover]) -> None:
         )
 
 
-async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
+async def _watch_pid(pid: int, then: asyncio.Event, console: Console) -> None:
+    """Set `then` once process `pid` is gone (the launcher's owner died or finished)."""
+    try:
+        owner = psutil.Process(pid)
+        born = owner.create_time()
+    except psutil.Error:
+        owner, born = None, 0.0
+    while owner is not None and not then.is_set():
+        try:
+            if owner.create_time() != born or owner.status() == psutil.STATUS_ZOMBIE:
+                break
+        except psutil.Error:
+            break
+        await asyncio.sleep(0.5)
+    if not then.is_set():
+        console.info(f"process {pid} is gone: stopping")
+        then.set()
+
+
+async def _run(
+    proj: projects.Project, wanted: list[str], as_json: bool, exit_with: int | None = None
+) -> int:
     closure = proj.graph.closure(wanted)
     console = Console(closure)
     stack = Stack(
@@ -140,6 +178,23 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
         loop.add_signal_handler(sig, on_signal, sig)
 
     guard = watchdog.start(stack.ledger.path, stack.stack_id) if stack.ledger else None
+    if exit_with is not None:
+        owner_watch = asyncio.ensure_future(_watch_pid(exit_with, stop_now, console))
+
+    async def reload() -> dict[str, Any]:
+        """Pick up edited definitions: restart only the services that changed."""
+        fresh = projects.load(
+            proj.profile.path if proj.profile else None,
+            root=proj.root,
+            state_dir=proj.state_dir,
+            fresh=True,
+        )
+        old, new = projects.fingerprints(stack.graph), projects.fingerprints(fresh.graph)
+        changed = {n: fresh.graph[n] for n, f in new.items() if old.get(n) != f}
+        restarted = await stack.replace(changed)
+        info["fingerprints"] = projects.fingerprints(stack.graph)
+        return {"changed": sorted(changed), "restarted": restarted}
+
     sock = endpoint.socket_path(proj.state_dir)
     info = {
         "id": stack.stack_id,
@@ -149,8 +204,10 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
         "mode": proj.mode,
         "started": time.time(),
         "services": closure,
+        "fingerprints": projects.fingerprints(proj.graph),
     }
-    server = await serve_unix(sock, ControlApi(stack, info, on_down=stop_now.set))
+    api = ControlApi(stack, info, on_down=stop_now.set, on_reload=reload)
+    server = await serve_unix(sock, api)
     endpoint.publish(proj.state_dir, sock, stack.stack_id, proj.label, proj.root)
 
     mode = f", mode {proj.mode}" if proj.mode else ""
@@ -163,7 +220,10 @@ async def _run(proj: projects.Project, wanted: list[str], as_json: bool) -> int:
     code = EXIT_OK
     if starting.done() and starting.exception() is None:
         console.info("ready")
-        console.table(selection_summary(stack, closure), ["name", "state", "endpoint", "pid"])
+        if closure:
+            console.table(selection_summary(stack, closure), ["name", "state", "endpoint", "pid"])
+        else:
+            console.info(f"serving on demand at {sock}")
         await interrupted
     elif starting.done():
         console.error(str(starting.exception()))

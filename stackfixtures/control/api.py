@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import DefinitionError, ServiceError, StackError
@@ -27,10 +27,17 @@ ACTIONS = ("restart", "stop", "start", "kill", "pause", "resume")
 
 
 class ControlApi:
-    def __init__(self, stack: Stack, info: dict[str, Any], on_down: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        info: dict[str, Any],
+        on_down: Callable[[], None],
+        on_reload: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    ) -> None:
         self.stack = stack
         self.info = info
         self.on_down = on_down
+        self.on_reload = on_reload
         self._changed = asyncio.Event()
         stack.events.subscribe(lambda _e: self._notify())
         for unit in stack.units.values():
@@ -62,6 +69,11 @@ class ControlApi:
             if req.method == "POST" and parts == ["scale"]:
                 body = req.json()
                 return 200, await self.scale(str(body["service"]), int(body["replicas"]))
+            if req.method == "GET" and len(parts) == 2 and parts[0] == "handles":
+                self._known(parts[1])
+                return 200, {"handle": _attrs(self.stack.handle(parts[1]))}
+            if req.method == "POST" and parts == ["reload"] and self.on_reload is not None:
+                return 200, await self.on_reload()
             if req.method == "POST" and parts == ["down"]:
                 self.on_down()
                 return 202, {"stopping": True}
@@ -138,9 +150,10 @@ class ControlApi:
             }
         elif action == "start":
             try:
-                await stack.start([name])
+                handle = (await stack.start([name]))[name]
             except StackError as e:
                 return 409, {"error": str(e)}
+            return 200, {"service": name, "state": str(stack.state(name)), "handle": _attrs(handle)}
         elif action == "kill":
             sig = parse_signal(body.get("signal", "SIGKILL"))
             return 200, {"signalled": stack.kill(name, int(sig)), "signal": sig.name}
@@ -158,3 +171,12 @@ class ControlApi:
             "replicas": names,
             "states": {n: str(self.stack.state(n)) for n in names},
         }
+
+
+def _attrs(handle: Any) -> dict[str, Any]:
+    """A handle as JSON-able attributes (what a pytest worker attached elsewhere receives)."""
+    if handle is None:
+        return {}
+    if hasattr(handle, "__dict__"):
+        return {k: v for k, v in vars(handle).items() if not k.startswith("_")}
+    return {"value": handle}

@@ -202,6 +202,8 @@ class Stack:
         failed.
         """
         wanted = list(self.graph.names if names is None else names)
+        if not wanted:
+            return {}
         order = self.graph.closure(wanted)
         order += [r for n in order for r in self.replicas(n)[1:] if r not in order]
         for name in order:
@@ -334,7 +336,7 @@ class Stack:
             set_current(ctx)
             unit.started_at = time.monotonic()
             ctx.deadline = unit.started_at + unit.definition.timeout
-            lc.move(State.STARTING)
+            lc.move(State.STARTING, kind=unit.definition.kind)
             gen = self._generator(unit, ctx)
             starter = asyncio.ensure_future(self._advance(unit, gen, first=True))
             try:
@@ -550,6 +552,28 @@ class Stack:
             with contextlib.suppress(Exception):
                 await task
         return handles[name]
+
+    async def replace(self, definitions: dict[str, ServiceDefinition]) -> list[str]:
+        """Swap in new definitions (edited code or profile). A running service that changed is
+        restarted with the new one; its dependents follow their edges. Returns what restarted."""
+        affected: dict[str, str] = {}
+        changed = []
+        for name, definition in definitions.items():
+            if name not in self.units:
+                self.graph.definitions[name] = definition
+                self._add_unit(definition)
+                continue
+            changed.append(name)
+            if self.units[name].active:
+                affected[name] = "restart"
+                affected.update(self._affected(name))
+        await self._stop_set(list(affected))
+        for name in changed:
+            self.units[name].definition = self.graph.definitions[name] = definitions[name]
+        again = sorted(n for n, edge in affected.items() if edge == "restart")
+        if again:
+            await self.start(again)
+        return again
 
     def replicas(self, name: str) -> list[str]:
         """`name` and its extra replicas (`name.2`, `name.3`, ...), in order."""

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+import pytest
 
 import stackfixtures as sf
 
@@ -107,7 +108,7 @@ def test_mode_shapes_the_processes(
             assert "agent-" in " ".join(psutil.Process(pid).cmdline())
 
 
-async def test_async_client(async_api_client: httpx.AsyncClient) -> None:
+async def test_async_client(async_api_client: Any) -> None:
     created = await async_api_client.post("/tasks", json={"payload": "async"})
     assert created.status_code == 201
 
@@ -163,3 +164,16 @@ def test_stop_with_tasks_in_flight_then_restart_loses_nothing(
             "SELECT applied FROM tasks WHERE id = ANY(%s)", ([uuid.UUID(i) for i in acknowledged],)
         ).fetchall()
     assert len(rows) == len(acknowledged) and {r[0] for r in rows} == {1}
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_async_client_in_a_session_loop(async_api_client: Any) -> None:
+    created = await async_api_client.post("/tasks", json={"payload": "session loop"})
+    assert created.status_code == 201
+    view = await async_api_client.get(f"/tasks/{created.json()['id']}")
+    assert view.status_code == 200
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_async_client_in_a_module_loop(async_api_client: Any) -> None:
+    assert (await async_api_client.get("/health")).status_code == 200
