@@ -178,8 +178,11 @@ async def _run(
         loop.add_signal_handler(sig, on_signal, sig)
 
     guard = watchdog.start(stack.ledger.path, stack.stack_id) if stack.ledger else None
-    if exit_with is not None:
-        owner_watch = asyncio.ensure_future(_watch_pid(exit_with, stop_now, console))
+    owner_watch = (
+        asyncio.ensure_future(_watch_pid(exit_with, stop_now, console))
+        if exit_with is not None
+        else None
+    )
 
     async def reload() -> dict[str, Any]:
         """Pick up edited definitions: restart only the services that changed."""
@@ -238,6 +241,8 @@ async def _run(
         endpoint.withdraw(proj.state_dir, sock)
         if guard is not None:
             watchdog.stop(guard)
+        if owner_watch is not None:
+            owner_watch.cancel()
     if not starting.done():
         starting.cancel()
     if starting.done() and not starting.cancelled():
