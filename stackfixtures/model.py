@@ -163,6 +163,7 @@ class ServiceDefinition:
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     liveness: LivenessPolicy | None = None
     edges: Mapping[str, str] = field(default_factory=dict)  # dependency -> restart|stop|ignore
+    export: Mapping[str, Any] = field(default_factory=dict)  # container settings for exports
     env: Mapping[str, str] = field(default_factory=dict)
     kind: str | None = None
     source: str = ""

@@ -125,6 +125,7 @@ class ServiceSpec(BaseModel):
     restart: RestartSpec | None = None
     liveness: LivenessSpec | None = None
     replicas: int | None = Field(default=None, ge=1)  # allows `stack scale`; starts this many
+    export: ExportSpec | None = None  # how it runs in a container (stack export)
 
     @property
     def dependency_names(self) -> list[str]:
@@ -138,6 +139,18 @@ class ServiceSpec(BaseModel):
     def extras(self) -> dict[str, Any]:
         """Kind-specific keys (everything not generic), to be validated by the kind."""
         return dict(self.model_extra or {})
+
+
+class ExportSpec(_Strict):
+    """`export = { image = "...", command = [...], port = 8000, env = {...}, replicas = 3 }`:
+    how a service runs in a container, for `stack export compose|k8s`."""
+
+    image: str | None = None
+    command: list[str] | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    env: dict[str, EnvValue] = {}
+    replicas: int | None = Field(default=None, ge=1)
+    ready: ProbeSpec | None = None
 
 
 class StackSpec(_Strict):

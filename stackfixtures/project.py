@@ -214,6 +214,7 @@ def apply_profile(
             stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},
             inject={**base.inject, **spec.inject},
             replicas=spec.replicas or base.replicas,
+            export=spec.export.model_dump(exclude_none=True) if spec.export else base.export,
             replicas_allowed=base.replicas_allowed or spec.replicas is not None,
             scope=Scope.parse(spec.scope) if spec.scope else base.scope,
             start_timeout=spec.start_timeout or base.start_timeout,

@@ -90,12 +90,8 @@ class StackFixture:
         return {n: self.backend.start(n) for n in names}
 
     def stop(self, *names: str) -> list[ServiceStop]:
-        backend = self.backend
-        if isinstance(backend, LocalBackend):
-            return backend.runner.stop(names or None)
-        for n in names:
-            backend.stop(n)
-        return []
+        """Stop these services now (and what depends on them); returns how each stopped."""
+        return self.backend.stop_now(list(names))
 
     def restart(self, name: str) -> Any:
         """Restart `name`; its dependents follow their edges. Returns its new handle."""

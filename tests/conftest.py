@@ -20,15 +20,19 @@ pytest_plugins = ["pytester"]
 
 RUN_MARK = "STACKFIXTURES_TEST_RUN"
 os.environ[RUN_MARK] = uuid.uuid4().hex  # per process: each xdist worker checks its own
+SESSION_MARK = "STACKFIXTURES_TEST_SESSION"
+os.environ.setdefault(SESSION_MARK, uuid.uuid4().hex)  # the whole run: workers inherit it
 APPS = Path(__file__).parent / "apps"
 HTTP_APP = str(APPS / "http_app.py")
 PY = sys.executable
 
 
-def leftovers(allowed_stacks: frozenset[str] = frozenset()) -> list[psutil.Process]:
+def leftovers(
+    allowed_stacks: frozenset[str] = frozenset(), mark: str = RUN_MARK
+) -> list[psutil.Process]:
     """Processes started by a stack during this test run that are still alive (except those of
     `allowed_stacks`: the session's own stacks, whose services outlive single tests)."""
-    mine = os.environ[RUN_MARK]
+    mine = os.environ[mark]
     found = []
     for p in psutil.process_iter(["status"]):
         if p.info["status"] == psutil.STATUS_ZOMBIE or p.pid == os.getpid():
@@ -37,35 +41,46 @@ def leftovers(allowed_stacks: frozenset[str] = frozenset()) -> list[psutil.Proce
             env = p.environ()
         except (psutil.Error, OSError):
             continue
-        ours = env.get(RUN_MARK) == mine and "STACKFIXTURES_SERVICE" in env
+        ours = env.get(mark) == mine and "STACKFIXTURES_SERVICE" in env
         if ours and env.get("STACKFIXTURES_STACK") not in allowed_stacks:
             found.append(p)
     return found
 
 
-def wait_gone(timeout: float = 3.0, allowed: frozenset[str] = frozenset()) -> list[psutil.Process]:
+def wait_gone(
+    timeout: float = 3.0, allowed: frozenset[str] = frozenset(), mark: str = RUN_MARK
+) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
-    left = leftovers(allowed)
+    left = leftovers(allowed, mark)
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = leftovers(allowed)
+        left = leftovers(allowed, mark)
     return left
 
 
-def fail_with(left: list[psutil.Process]) -> None:
-    desc = [f"{p.pid} {' '.join(p.cmdline())}" for p in left]
+def fail_with(left: list[psutil.Process], allowed: frozenset[str] = frozenset()) -> None:
+    desc = [
+        f"{p.pid} {p.environ().get('STACKFIXTURES_STACK')} {' '.join(p.cmdline())}" for p in left
+    ]
+    desc.append(f"(this session's own stacks: {', '.join(sorted(allowed)) or 'none'})")
     for p in left:  # clean up by pid so one leak does not cascade into later tests
         p.kill()
     pytest.fail("processes left running by the stack:\n" + "\n".join(desc), pytrace=False)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def nothing_left_at_the_end() -> Iterator[None]:
-    """After the session's own services stopped (this fixture is torn down last): nothing."""
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """After everything, in the process that ran the session (the xdist controller, which
+    tears the shared stack down last): not one process any stack of this run started."""
     yield
-    left = wait_gone()
+    if hasattr(session.config, "workerinput"):
+        return
+    left = wait_gone(timeout=10, mark=SESSION_MARK)
     if left:
-        fail_with(left)
+        for p in left:
+            print(f"LEFT RUNNING: {p.pid} {' '.join(p.cmdline())}")
+            p.kill()
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +91,7 @@ def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     allowed = frozenset(session_stack_ids(request.config))
     left = wait_gone(allowed=allowed)
     if left:
-        fail_with(left)
+        fail_with(left, allowed)
 
 
 def write_project(root: Path, profile: str, name: str = "dev") -> Path:

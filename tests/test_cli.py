@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +119,7 @@ stop = { grace = 300 }
     p.signal(signal.SIGINT)
     p.wait_for("stubborn: ready -> stopping")
     p.wait_for("ignoring SIGTERM")
+    time.sleep(0.6)  # a second press, not the same Ctrl-C forwarded twice
     p.signal(signal.SIGINT)
     assert p.finish(timeout=30) == 1
     assert "forced: hurried" in p.output

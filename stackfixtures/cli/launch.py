@@ -33,6 +33,10 @@ from .common import (
     state_dir_option,
 )
 
+SAME_KEYPRESS = 0.5
+"""Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
+process group by the terminal, once forwarded by npm), not a second press."""
+
 mode_option = click.option(
     "--mode",
     type=click.Choice(["single", "multi"]),
@@ -160,10 +164,16 @@ async def _run(
     stop_now = asyncio.Event()
     interrupts = 0
 
+    first_signal = 0.0
+
     def on_signal(signum: int) -> None:
-        nonlocal interrupts
+        nonlocal interrupts, first_signal
+        now = time.monotonic()
+        if interrupts and now - first_signal < SAME_KEYPRESS:
+            return  # npm/pnpm forward the Ctrl-C their whole group already got: one keypress
         interrupts += 1
         if interrupts == 1:
+            first_signal = now
             console.info(
                 f"{signal.Signals(signum).name}: stopping in reverse order "
                 "(Ctrl-C again to skip the remaining grace)"

@@ -147,6 +147,15 @@ class ControlApi:
             return 200, {
                 "stopped": [s.service for s in stops],
                 "graceful": all(s.graceful for s in stops),
+                "stops": [
+                    {
+                        "service": s.service,
+                        "graceful": s.graceful,
+                        "duration_s": s.duration_s,
+                        "error": s.error,
+                    }
+                    for s in stops
+                ],
             }
         elif action == "start":
             try:

@@ -13,12 +13,12 @@ import inspect
 import os
 import pwd
 import shutil
-import stat
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 
+import psutil
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 
@@ -115,12 +115,42 @@ def unprivileged_user(configured: str | None) -> str | None:
     )
 
 
-def _traversable(path: Path) -> None:
-    """Let another user reach `path`: add o+x (search, not read) to ancestors that lack it."""
-    for d in [path, *path.parents]:
-        mode = d.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            d.chmod(mode | stat.S_IXOTH)
+def unprivileged_home(ctx: ServiceContext) -> Path:
+    """Where the cluster lives when we are root and PostgreSQL runs as another user.
+
+    The state dir may sit under a tree only root may enter (pytest keeps /tmp/pytest-of-root
+    at 0700 and resets it whenever a pytest starts), so the cluster lives in a directory made
+    for it under /var/tmp (one per state dir, found again on the next start) and the state dir
+    links to it. Directories whose state dir is gone are removed.
+    """
+    root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
+    root.mkdir(mode=0o711, parents=True, exist_ok=True)
+    root.chmod(0o711)
+    state = str(ctx.state_dir.resolve())
+    _prune(root, keep=state)
+    home = root / hashlib.sha256(state.encode()).hexdigest()[:16]
+    home.mkdir(mode=0o711, exist_ok=True)
+    (home / "owner").write_text(state)
+    link = ctx.data_dir / "pgdata"
+    if not link.is_symlink():
+        if link.exists() and not (home / "pgdata").exists():
+            shutil.move(str(link), str(home / "pgdata"))  # a cluster kept in place before: move it
+        elif link.exists():
+            shutil.rmtree(link)
+        link.symlink_to(home / "pgdata")
+    return home
+
+
+def _prune(root: Path, keep: str) -> None:
+    for home in root.iterdir():
+        try:
+            owner = (home / "owner").read_text()
+        except OSError:
+            continue
+        pid_file = home / "pgdata" / "postmaster.pid"
+        running = pid_file.exists() and psutil.pid_exists(int(pid_file.read_text().split()[0] or 0))
+        if owner != keep and not Path(owner).exists() and not running:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _chown_tree(root: Path, user: str) -> None:
@@ -149,9 +179,7 @@ async def prepare_data_dir(
     ctx: ServiceContext, cfg: PostgresConfig, postgres: Path, initdb: Path, run_as: str | None
 ) -> Path:
     """The instance's data dir: reused if it exists, else copied from the initdb cache."""
-    pgdata = ctx.data_dir / "pgdata"
-    if run_as:
-        _traversable(ctx.data_dir)
+    pgdata = unprivileged_home(ctx) / "pgdata" if run_as else ctx.data_dir / "pgdata"
     if (pgdata / "PG_VERSION").exists():
         ctx.log.write(f"[stackfixtures] reusing data dir {pgdata}")
         return pgdata
@@ -174,7 +202,7 @@ async def prepare_data_dir(
                 [str(initdb), "-D", str(pgdata), *_initdb_args(cfg)],
                 ctx=ctx,
                 user=run_as,
-                cwd=ctx.data_dir,
+                cwd=pgdata.parent,
             )
             if cfg.cache:
                 tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
@@ -277,7 +305,7 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         text = ("on" if value else "off") if isinstance(value, bool) else str(value)
         argv += ["-c", f"{key}={text}"]
     async with spawn(
-        argv, ready=sql_probe(url), user=run_as, cwd=ctx.data_dir, stop=stop("SIGINT", grace=30)
+        argv, ready=sql_probe(url), user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
     ) as proc:
         template = await prepare_template(ctx, url, host, port, cfg)
         yield Handle(

@@ -31,6 +31,7 @@ from ..model import Handle, Scope, ServiceDefinition
 from ..runtime.events import Event
 from ..runtime.lifecycle import State
 from ..runtime.runner import StackThread
+from ..runtime.stack import ServiceStop
 
 
 class LocalBackend:
@@ -53,8 +54,13 @@ class LocalBackend:
         return self.runner.start([name])[name]
 
     def stop(self, name: str) -> None:
+        """The end of the fixture scope of `name`."""
         if not self.runner.closed:
             self.runner.stop([name])
+
+    def stop_now(self, names: list[str]) -> list[ServiceStop]:
+        """A test asked for these to stop (dependents first)."""
+        return self.runner.stop(names or None)
 
     def state(self, name: str) -> State:
         return self.runner.state(name)
@@ -244,8 +250,22 @@ class SharedBackend:
         return Handle(**reply["handle"])
 
     def stop(self, name: str) -> None:
-        if not self._session(name):  # shared services outlive any one worker's session
+        """The end of the fixture scope of `name`: shared services outlive any one worker."""
+        if not self._session(name):
             self.local.stop(name)
+
+    def stop_now(self, names: list[str]) -> list[ServiceStop]:
+        """A test asked for these to stop (dependents first): shared ones through the API."""
+        stops: list[ServiceStop] = []
+        for name in names:
+            if not self._session(name):
+                stops += self.local.stop_now([name])
+                continue
+            for s in self.client().post(f"/services/{name}/stop")["stops"]:
+                stops.append(
+                    ServiceStop(s["service"], s["graceful"], s["duration_s"], error=s["error"])
+                )
+        return stops
 
     def _status(self) -> dict[str, dict[str, Any]]:
         return {s["name"]: s for s in self.client().get("/status")["services"]}

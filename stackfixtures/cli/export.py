@@ -1,0 +1,67 @@
+"""`stack export compose|k8s`: the profile's graph for Docker Compose or Kubernetes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from ..errors import ProfileError
+from ..export import compose as compose_export
+from ..export import k8s as k8s_export
+from .common import EXIT_DEFINITION, load, main, profile_option
+
+
+@main.group(name="export")
+def export_group() -> None:
+    """Describe the stack for other orchestrators (the dependency order is written once)."""
+
+
+@export_group.command(name="compose")
+@profile_option
+@click.option("-o", "--output", default=None, help="Write to this file (default: stdout).")
+def export_compose(profile: str | None, output: str | None) -> None:
+    """A Compose file: depends_on with health conditions, healthchecks, stop signals, images."""
+    proj = load(profile)
+    try:
+        doc = compose_export.document(proj)
+    except ProfileError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    text = yaml.safe_dump(doc, sort_keys=False)
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {output} ({len(doc['services'])} services)")
+    else:
+        click.echo(text, nl=False)
+
+
+@export_group.command(name="k8s")
+@profile_option
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="Write NAME.yaml per service into this directory (default: stdout).",
+)
+def export_k8s(profile: str | None, output: str | None) -> None:
+    """Kubernetes objects: Deployments/StatefulSets, Services, probes, preStop, init waits."""
+    proj = load(profile)
+    try:
+        objects = k8s_export.objects(proj)
+    except ProfileError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    if output:
+        out = Path(output)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, docs in objects.items():
+            (out / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        click.echo(f"wrote {len(objects)} files to {out}")
+    else:
+        click.echo(
+            yaml.safe_dump_all([d for docs in objects.values() for d in docs], sort_keys=False),
+            nl=False,
+        )

@@ -1,0 +1,86 @@
+"""`stack export compose`: a Compose file with one service per stack service."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..project import Project
+from .containers import Container, ProbeSpec, containers
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def healthcheck_test(probe: ProbeSpec) -> list[str]:
+    """A probe as a Compose healthcheck command that works in most images."""
+    if probe.kind == "exec":
+        return ["CMD", *probe.argv]
+    if probe.kind == "http":
+        url = f"http://localhost:{probe.port}{probe.path}"
+        return [
+            "CMD-SHELL",
+            f"curl -fsS {url} >/dev/null 2>&1 || wget -q -O /dev/null {url} || "
+            f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}')\"",
+        ]
+    return [
+        "CMD-SHELL",
+        f"nc -z localhost {probe.port} 2>/dev/null || "
+        f"python3 -c \"import socket; socket.create_connection(('localhost', {probe.port}))\"",
+    ]
+
+
+def _restart(c: Container) -> str:
+    policy = c.restart.policy
+    if policy == "on-failure":
+        return f"on-failure:{c.restart.max_restarts}"
+    return policy
+
+
+def document(proj: Project) -> dict[str, Any]:
+    """The Compose document (a dict) for the profile."""
+    items = containers(proj)
+    healthy = {c.name for c in items if c.ready is not None}
+    services: dict[str, Any] = {}
+    volumes: dict[str, Any] = {}
+    for c in items:
+        svc: dict[str, Any] = {"image": c.image}
+        if c.command:
+            svc["command"] = c.command
+        if c.env:
+            svc["environment"] = c.env
+        if c.port:
+            svc["expose"] = [str(c.port)]
+        if c.ready is not None:
+            svc["healthcheck"] = {
+                "test": healthcheck_test(c.ready),
+                "interval": _seconds(c.ready.period),
+                "timeout": _seconds(c.ready.timeout),
+                "retries": c.ready.failures,
+                "start_period": _seconds(c.start_period),
+            }
+        if c.depends_on:
+            svc["depends_on"] = {
+                dep: {
+                    "condition": "service_healthy" if dep in healthy else "service_started",
+                    "restart": edge == "restart",
+                    "required": True,
+                }
+                for dep, edge in c.depends_on
+            }
+        svc["stop_signal"] = c.stop.signal.name
+        svc["stop_grace_period"] = _seconds(c.stop.grace)
+        svc["restart"] = _restart(c)
+        if c.volume:
+            volume = f"{c.name}-data"
+            svc["volumes"] = [f"{volume}:{c.volume}"]
+            volumes[volume] = {}
+        if c.replicas > 1:
+            svc["deploy"] = {"replicas": c.replicas}
+        services[c.name] = svc
+    name = re.sub(r"[^a-z0-9_-]", "-", f"{proj.root.name}-{proj.label}".lower()).strip("-_")
+    doc: dict[str, Any] = {"name": name or "stack", "services": services}
+    if volumes:
+        doc["volumes"] = volumes
+    return doc
