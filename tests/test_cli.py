@@ -300,3 +300,15 @@ def test_a_signal_to_the_whole_process_group_stops_it_once_and_gracefully(
     assert p.finish() == 0, p.output
     assert p.output.count("SIGINT: stopping in reverse order") == 1
     assert "stopped 2 services gracefully" in p.output
+
+
+def test_validate_json(tmp_path: Path) -> None:
+    import json
+
+    write_project(tmp_path, TWO)
+    ok = run_stack(["validate", "--profile", "dev", "--json"], tmp_path)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["levels"] == [["db"], ["web"]]
+    write_project(tmp_path, "[services.a]\ncommand = ['x']\nwat = 1\n", name="bad")
+    bad = run_stack(["validate", "--profile", "bad", "--json"], tmp_path)
+    assert bad.returncode == 2
+    assert json.loads(bad.stdout)["key"] == "services.a.wat"

@@ -158,7 +158,7 @@ SUPERVISED = f"""
 command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]
 ready = {{ http = "http://127.0.0.1:${{port}}/health" }}
 restart = {{ policy = "on-failure", backoff = "fixed", delay = 0.1, jitter = 0 }}
-liveness = {{ http = "/health", period = 0.2, timeout = 0.2, failure_threshold = 2 }}
+liveness = {{ http = "/health", period = 0.2, timeout = 0.5, failure_threshold = 3 }}
 
 [services.web]
 command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]
@@ -194,7 +194,7 @@ def test_fault_injection_from_a_test(pytester: pytest.Pytester) -> None:
             before = stack.metrics("web")["restarts"]
             stack.restart("db")
             stack.wait_for("web", "ready")
-            assert str(stack.state("db")) == "ready"
+            stack.wait_for("db", "ready")
             assert stack.metrics("web")["restarts"] == before
             assert httpx.get(web.url + "/health").status_code == 200
     """

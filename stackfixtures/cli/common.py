@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from .. import project as projects
-from ..errors import DefinitionError
+from ..errors import DefinitionError, ProfileError
 
 EXIT_OK = 0
 """Every service started, and every stop was graceful."""
@@ -56,10 +57,18 @@ json_option = click.option(
 )
 
 
-def load(profile: str | None, state_dir: str | None = None) -> projects.Project:
+def load(
+    profile: str | None, state_dir: str | None = None, as_json: bool = False
+) -> projects.Project:
     """The project for a profile, or exit 2 with the file and key of the problem."""
     try:
         return projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
     except DefinitionError as e:
-        click.echo(f"error: {e}", err=True)
+        if as_json:
+            error: dict[str, object] = {"ok": False, "error": str(e)}
+            if isinstance(e, ProfileError):
+                error.update(file=e.file, key=e.key)
+            click.echo(json.dumps(error))
+        else:
+            click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)

@@ -48,11 +48,22 @@ mode_option = click.option(
 
 @main.command()
 @profile_option
-def validate(profile: str | None) -> None:
-    """Check a profile and its service graph; exit non-zero with the file and key on error."""
-    proj = load(profile)
+@json_option
+def validate(profile: str | None, as_json: bool) -> None:
+    """Check a profile and its service graph; exit non-zero with the file and key on error.
+
+    --json prints {"ok": true, "file", "services", "levels"} (or {"ok": false, "error"}).
+    """
+    proj = load(profile, as_json=as_json)
     levels = proj.graph.levels(proj.graph.closure(proj.selected))
     where = proj.profile.path if proj.profile else proj.root
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"ok": True, "file": str(where), "services": proj.graph.names, "levels": levels}
+            )
+        )
+        return
     click.echo(f"ok: {where}: {len(proj.graph)} services")
     for i, level in enumerate(levels):
         click.echo(f"  start level {i}: {', '.join(level)}")

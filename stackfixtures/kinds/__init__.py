@@ -18,6 +18,7 @@ BUILTIN = {
     "kafka": "stackfixtures.kinds.kafka:kafka",
     "external": "stackfixtures.kinds.external:external",
     "components": "stackfixtures.kinds.components:components",
+    "xprocess": "stackfixtures.kinds.xprocess:xprocess",
 }
 """kind name -> "module:attribute" of its ServiceDefinition. Third parties add kinds through the
 `stackfixtures.kinds` entry point group."""
