@@ -34,6 +34,8 @@ from stackfixtures.kinds import redis as redis_kind
 from stackfixtures.runtime.ports import allocate_port
 from stackfixtures.runtime.process import user_kwargs
 
+INITDB = postgres._initdb_args(postgres.PostgresConfig())  # exactly what the kind runs
+
 PROFILES = {
     "postgres": '[services.postgres]\nkind = "postgres"\nsource = "wheel"\n',
     "redis": '[services.redis]\nkind = "redis"\nsource = "wheel"\n',
@@ -85,19 +87,7 @@ def bare_postgres(root: Path, runs: int) -> tuple[list[float], list[float]]:
         os.chmod(root, 0o755)
         shutil.chown(pgdata, run_as)
     subprocess.run(
-        [
-            str(initdb),
-            "-D",
-            str(pgdata),
-            "-U",
-            "postgres",
-            "-A",
-            "trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ],
+        [str(initdb), "-D", str(pgdata), *INITDB],
         check=True,
         capture_output=True,
         **user_kwargs(run_as),
@@ -204,20 +194,7 @@ def postgres_init(root: Path, runs: int) -> dict[str, float]:
             shutil.chown(target, run_as)
         t0 = time.perf_counter()
         subprocess.run(
-            [
-                str(initdb),
-                "-D",
-                str(target),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-                "--no-instructions",
-            ],
+            [str(initdb), "-D", str(target), *INITDB],
             check=True,
             capture_output=True,
             **user_kwargs(run_as),

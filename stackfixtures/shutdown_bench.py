@@ -15,7 +15,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,8 +23,8 @@ from typing import Any
 
 import httpx
 
+from .control import detached
 from .control.client import ControlClient
-from .control.endpoint import find
 from .runtime import reaper
 
 
@@ -70,45 +69,22 @@ class Bench:
         self.say = log
 
     def launch(self) -> tuple[subprocess.Popen[bytes], ControlClient, str]:
-        argv = [
-            sys.executable,
-            "-m",
-            "stackfixtures.cli",
-            "run",
-            "--state-dir",
-            str(self.state_dir),
-        ]
-        if self.profile:
-            argv += ["--profile", self.profile]
-        out = (self.state_dir / "bench-launcher.log").open("ab")
-        proc = subprocess.Popen(
-            argv,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"the stack did not start (exit {proc.returncode}); see "
-                    f"{self.state_dir / 'bench-launcher.log'}"
-                )
-            ep, _ = find(self.state_dir)
-            if ep is not None:
-                client = ControlClient(ep)
-                status = client.get("/status")
-                wanted = set(status["stack"]["services"])
-                states = {s["name"]: s for s in status["services"] if s["name"] in wanted}
-                if states and all(s["state"] == "ready" for s in states.values()):
-                    return proc, client, states[self.service]["endpoint"]
-                client.close()
-            time.sleep(0.05)
-        proc.kill()
-        raise RuntimeError("the stack was not ready within 180 s")
+        log = self.state_dir / "bench-launcher.log"
+        proc = detached.start(detached.launcher_argv(self.state_dir, self.profile), self.root, log)
+        try:
+            client = detached.wait(
+                proc,
+                self.state_dir,
+                log,
+                timeout=180,
+                until=lambda c: detached.all_ready(c.get("/status")["stack"]["services"])(c),
+            )
+        except (detached.LauncherExited, TimeoutError) as e:
+            if proc.poll() is None:
+                proc.kill()
+            raise RuntimeError(f"the stack did not start: {e}") from None
+        services = {s["name"]: s for s in client.get("/status")["services"]}
+        return proc, client, services[self.service]["endpoint"]
 
     def verify(self, url: str, ids: list[str], timeout: float = 120.0) -> int:
         """How many of `ids` never complete (zero data loss means 0)."""

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +13,7 @@ import click
 import psutil
 
 from ..console import Console
-from ..control import endpoint
+from ..control import detached, endpoint
 from ..control.client import ControlClient, ControlError, NotRunning, connect
 from ..runtime import ledger
 from ..runtime.events import Event
@@ -96,51 +93,29 @@ def up(
             err=True,
         )
         sys.exit(EXIT_DEFINITION)
-    proj.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = proj.state_dir / "launcher.log"
-    argv = [sys.executable, "-m", "stackfixtures.cli", "run", "--state-dir", str(proj.state_dir)]
-    if proj.profile:
-        argv += ["--profile", str(proj.profile.path)]
-    if mode:
-        argv += ["--mode", mode]
-    argv += list(services)
-    with log_path.open("w") as log:
-        launcher = subprocess.Popen(
-            argv,
-            cwd=proj.root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "NO_COLOR": "1"},
+    log_path.unlink(missing_ok=True)
+    argv = detached.launcher_argv(
+        proj.state_dir, proj.profile.path if proj.profile else None, mode=mode, services=services
+    )
+    launcher = detached.start(argv, proj.root, log_path)
+    wanted = proj.graph.closure(list(services) or proj.selected)
+    try:
+        client = detached.wait(
+            launcher, proj.state_dir, log_path, timeout, until=detached.all_ready(wanted)
         )
-    wanted = list(services) or proj.selected
-    deadline = time.monotonic() + timeout
-    status: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        if launcher.poll() is not None:
-            tail = log_path.read_text().splitlines()[-30:]
-            click.echo(
-                "error: the stack failed to start; its launcher said:\n"
-                + "\n".join(f"  | {line}" for line in tail),
-                err=True,
-            )
-            sys.exit(EXIT_STARTUP)
-        ep, _ = endpoint.find(proj.state_dir)
-        if ep is not None:
-            client = ControlClient(ep)
-            try:
-                status = client.get("/status")
-            finally:
-                client.close()
-            closure = set(proj.graph.closure(wanted))
-            states = {s["name"]: s["state"] for s in status["services"] if s["name"] in closure}
-            if states and all(v == "ready" for v in states.values()):
-                break
-        time.sleep(0.1)
-    else:
-        click.echo(f"error: not ready within {timeout:g}s; see {log_path}", err=True)
+    except detached.LauncherExited as e:
+        click.echo(
+            "error: the stack failed to start; its launcher said:\n"
+            + "\n".join(f"  | {line}" for line in e.tail),
+            err=True,
+        )
         sys.exit(EXIT_STARTUP)
+    except TimeoutError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
+    status: dict[str, Any] = client.get("/status")
+    client.close()
     if as_json:
         click.echo(json.dumps(status))
         return

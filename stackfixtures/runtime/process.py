@@ -167,6 +167,34 @@ def user_kwargs(user: str | int | None) -> dict[str, Any]:
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
+async def _exec(
+    ctx: ServiceContext,
+    argv: list[str],
+    env: Mapping[str, str] | None,
+    cwd: str,
+    user: str | int | None,
+) -> asyncio.subprocess.Process:
+    """Every child of a stack: its own session and process group, killed if the launcher's
+    thread dies, output piped to the service log, the stack's marker in its environment."""
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=ctx.environment(env),
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=reaper.die_with_parent,
+            limit=1 << 20,
+            **user_kwargs(user),
+        )
+    except OSError as e:
+        raise StartupCrashed(
+            ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
+        ) from e
+
+
 async def run_once(
     argv: Sequence[str],
     *,
@@ -181,22 +209,7 @@ async def run_once(
     ctx = ctx or current()
     argv = [ctx.render(str(a)) for a in argv]
     ctx.log.write(f"[stackfixtures] run: {' '.join(argv)}")
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=ctx.environment(env),
-            cwd=str(cwd or ctx.root),
-            start_new_session=True,
-            preexec_fn=reaper.die_with_parent,
-            **user_kwargs(user),
-        )
-    except OSError as e:
-        raise StartupCrashed(
-            ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
-        ) from e
+    proc = await _exec(ctx, argv, env, str(cwd or ctx.root), user)
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
     except BaseException:
@@ -249,25 +262,8 @@ class spawn:
         ctx = self._ctx or current()
         argv = [ctx.render(str(a)) for a in self.argv]
         cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
-        extra = user_kwargs(self.user)
         ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
-        try:
-            proc = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                env=ctx.environment(self.env),
-                cwd=cwd,
-                start_new_session=True,
-                preexec_fn=reaper.die_with_parent,
-                limit=1 << 20,
-                **extra,
-            )
-        except OSError as e:
-            raise StartupCrashed(
-                ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
-            ) from e
+        proc = await _exec(ctx, argv, self.env, cwd, self.user)
         self.process = Process(ctx, proc, argv, self.port)
         ctx.processes.append(self.process)
         if self.ready is not None:

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +19,7 @@ import psutil
 from filelock import FileLock
 
 from .. import project as projects
-from ..control import endpoint
+from ..control import detached, endpoint
 from ..control.client import ControlClient, ControlError
 from ..errors import StartError
 from ..graph import Graph
@@ -119,27 +115,6 @@ def shared_dir(config: Any, proj: projects.Project, mode: str | None, reuse: boo
     return base / f"stack-shared{suffix}"
 
 
-def launcher_argv(
-    proj: projects.Project, state_dir: Path, mode: str | None, owner: int | None
-) -> list[str]:
-    argv = [
-        sys.executable,
-        "-m",
-        "stackfixtures.cli",
-        "run",
-        "--on-demand",
-        "--state-dir",
-        str(state_dir),
-    ]
-    if proj.profile:
-        argv += ["--profile", str(proj.profile.path)]
-    if mode:
-        argv += ["--mode", mode]
-    if owner:
-        argv += ["--exit-with", str(owner)]
-    return argv
-
-
 class SharedBackend:
     """Session-scoped services in a shared launcher; the rest locally (see the module doc)."""
 
@@ -204,31 +179,21 @@ class SharedBackend:
         return self._client
 
     def _launch(self) -> None:
-        log = (self.shared_state_dir / "launcher.log").open("ab")
-        proc = subprocess.Popen(
-            launcher_argv(
-                self.project, self.shared_state_dir, self.mode, None if self.reuse else self.owner
-            ),
-            cwd=self.project.root,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "NO_COLOR": "1"},
+        log = self.shared_state_dir / "launcher.log"
+        argv = detached.launcher_argv(
+            self.shared_state_dir,
+            self.project.profile.path if self.project.profile else None,
+            mode=self.mode,
+            on_demand=True,
+            exit_with=None if self.reuse else self.owner,
         )
-        log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                tail = (self.shared_state_dir / "launcher.log").read_text().splitlines()[-20:]
-                raise StartError(
-                    "<shared launcher>", "starting", "the shared launcher exited", tail
-                )
-            ep, _ = endpoint.find(self.shared_state_dir)
-            if ep is not None:
-                return
-            time.sleep(0.02)
-        raise StartError("<shared launcher>", "starting", "no control socket after 60 s")
+        proc = detached.start(argv, self.project.root, log)
+        try:
+            detached.wait(proc, self.shared_state_dir, log, timeout=60).close()
+        except detached.LauncherExited as e:
+            raise StartError("<shared launcher>", "starting", str(e), e.tail) from None
+        except TimeoutError as e:
+            raise StartError("<shared launcher>", "starting", str(e)) from None
 
     def _refresh(self) -> None:
         """Reusing a stack from an earlier run: restart the services whose definition changed."""
