@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.control.endpoint import find
+from stackfixtures.control.endpoint import find, read
 
 from .conftest import HTTP_APP, PY
 
@@ -164,12 +164,14 @@ def test_reuse_attaches_next_run_and_restarts_only_what_changed(pytester: pytest
     try:
         pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
         assert started(events) == {"db": 1, "web": 1, "side": 1}
-        pids = {
-            p.pid
+        ep = read(pytester.path / ".stack" / "pytest-dev")
+        assert ep is not None and ep.alive()  # the launcher outlived the run
+        running = {
+            env.get("STACKFIXTURES_SERVICE")
             for p in psutil.process_iter(["environ"])
-            if (p.info["environ"] or {}).get("STACKFIXTURES_SERVICE") in ("db", "web")
+            if (env := p.info["environ"] or {}).get("STACKFIXTURES_STACK") == ep.stack_id
         }
-        assert len(pids) == 2  # still running between the runs
+        assert running == {"db", "web", "side"}  # and so did its services
 
         second = pytester.runpytest_subprocess(*args)
         second.assert_outcomes(passed=1)
