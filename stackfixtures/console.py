@@ -32,6 +32,7 @@ class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout
         self.colour = self.out.isatty() if colour is None else colour
+        self.broken = False
         names = list(names)
         self.width = max((len(n) for n in names), default=5)
         self._colour_of = {n: COLOURS[i % len(COLOURS)] for i, n in enumerate(names)}
@@ -40,8 +41,13 @@ class Console:
         return click.style(text, **kw) if self.colour else text
 
     def _write(self, text: str) -> None:
-        self.out.write(text + "\n")
-        self.out.flush()
+        if self.broken:
+            return
+        try:
+            self.out.write(text + "\n")
+            self.out.flush()
+        except (BrokenPipeError, OSError):  # `stack run | head`: stop printing, keep running
+            self.broken = True
 
     def line(self, service: str, text: str) -> None:
         prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))

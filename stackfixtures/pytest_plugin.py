@@ -61,13 +61,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class StackFixture:
     """The running stack as seen from a test: handles, states, events, logs, fault injection."""
 
-    def __init__(self, plugin: StackPlugin, mode: str | None) -> None:
+    def __init__(
+        self, plugin: StackPlugin, mode: str | None, backend: Backend | None = None
+    ) -> None:
         self._plugin = plugin
         self.mode = mode
+        self._own = backend
 
     @property
     def backend(self) -> Backend:
-        return self._plugin.backend(self.mode)
+        return self._own or self._plugin.backend(self.mode)
 
     @property
     def project(self) -> projects.Project:
@@ -237,6 +240,19 @@ def pytest_configure(config: pytest.Config) -> None:
         """The running stack: handles, states, events and logs of its services."""
         return StackFixture(plugin, stack_mode)
 
+    @pytest.fixture(name="private_stack")
+    def private_stack_fixture(
+        stack_mode: str | None, tmp_path_factory: pytest.TempPathFactory
+    ) -> Iterator[StackFixture]:
+        """A stack of this test's own (same profile and mode), for tests that kill, pause or
+        restart services on purpose: nothing shared with other tests or xdist workers."""
+        backend = LocalBackend(proj, tmp_path_factory.mktemp("private-stack"), stack_mode)
+        try:
+            yield StackFixture(plugin, stack_mode, backend)
+        finally:
+            backend.close()
+
+    setattr(holder, "private_stack", private_stack_fixture)  # noqa: B010
     setattr(holder, "stack_mode", stack_mode_fixture)  # noqa: B010 - a module object
     setattr(holder, "stack", stack_fixture)  # noqa: B010
     config.stash[_PLUGIN] = plugin

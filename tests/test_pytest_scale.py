@@ -210,3 +210,28 @@ def test_failing_test_report_shows_what_its_services_logged(pytester: pytest.Pyt
     section = out[out.index("stackfixtures: web log during this test") :]
     assert "from=the-failing-test" in section
     assert "from=the-passing-test" not in section  # only what was logged while it ran
+
+
+def test_breaking_a_shared_service_under_xdist_is_refused(pytester: pytest.Pytester) -> None:
+    (pytester.path / "profiles").mkdir()
+    (pytester.path / "profiles" / "dev.toml").write_text(REUSE)
+    pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
+    pytester.makepyfile(
+        test_break="""
+        import pytest
+        from stackfixtures import StackError
+
+        def test_refused(stack, db):
+            with pytest.raises(StackError, match="shared by all pytest-xdist workers"):
+                stack.kill("db")
+
+        def test_private_stack_may_break_things(private_stack):
+            private_stack.start("web")
+            private_stack.kill("db")
+            private_stack.wait_for("web", "stopped")
+    """
+    )
+    result = pytester.runpytest_subprocess(
+        "--stack-profile", "dev", "-n", "2", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=2)

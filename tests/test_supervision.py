@@ -238,3 +238,30 @@ def test_backoff_shapes(backoff: str, expected: list[float]) -> None:
     assert [policy.delay_for(n) for n in (1, 2, 3, 4)] == expected
     jittered = RestartPolicy("on-failure", backoff="fixed", delay=1.0, jitter=0.5)
     assert all(0.5 <= jittered.delay_for(1) <= 1.5 for _ in range(50))
+
+
+async def test_a_crashed_services_old_handle_is_not_handed_out(tmp_path: Path) -> None:
+    stack = stack_of(tmp_path, app("db", restart=RestartPolicy("no")))
+    try:
+        await stack.start()
+        stack.kill("db")
+        await until(lambda: stack.state("db") is State.FAILED)
+        with pytest.raises(sf.StartError, match="exited with code -9"):
+            await stack.start(["db"], retry_failed=False)  # not the dead pid's handle
+    finally:
+        await stack.close()
+
+
+async def test_a_dependent_stopped_by_hand_stays_stopped(tmp_path: Path) -> None:
+    slow = RestartPolicy("on-failure", backoff="fixed", delay=1.0, jitter=0)
+    stack = stack_of(tmp_path, app("db", restart=slow), app("web", deps=("db",)))
+    try:
+        await stack.start(["web"])
+        stack.kill("db")
+        await until(lambda: stack.state("db") is State.BACKOFF)
+        await stack.stop(["web"])  # while db waits to restart
+        await until(lambda: stack.state("db") is State.READY)
+        await asyncio.sleep(0.5)
+        assert stack.state("web") is State.STOPPED
+    finally:
+        await stack.close()

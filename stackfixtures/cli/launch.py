@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 import psutil
+from filelock import FileLock, Timeout
 
 from .. import project as projects
 from ..console import Console
@@ -115,6 +116,12 @@ def run(
     if mode is not None:
         proj.mode = mode
     proj.state_dir.mkdir(parents=True, exist_ok=True)
+    lifetime = FileLock(str(proj.state_dir / "launcher.lock"))
+    try:  # held while this launcher lives: two launchers never share a state dir
+        lifetime.acquire(timeout=0)
+    except Timeout:
+        click.echo(f"error: another launcher is using state dir {proj.state_dir}", err=True)
+        sys.exit(EXIT_DEFINITION)
     running, why = endpoint.find(proj.state_dir)
     if running is not None:
         click.echo(
@@ -148,7 +155,8 @@ async def _watch_pid(pid: int, then: asyncio.Event, console: Console) -> None:
         owner, born = None, 0.0
     while owner is not None and not then.is_set():
         try:
-            if owner.create_time() != born or owner.status() == psutil.STATUS_ZOMBIE:
+            fresh = psutil.Process(pid)  # not `owner`: psutil caches create_time per object
+            if fresh.create_time() != born or fresh.status() == psutil.STATUS_ZOMBIE:
                 break
         except psutil.Error:
             break
@@ -185,14 +193,14 @@ async def _run(
         interrupts += 1
         if interrupts == 1:
             first_signal = now
+            stop_now.set()
             console.info(
                 f"{signal.Signals(signum).name}: stopping in reverse order "
                 "(Ctrl-C again to skip the remaining grace)"
             )
-            stop_now.set()
         else:
-            console.info("stopping now: killing what is still running")
             stack.force()
+            console.info("stopping now: killing what is still running")
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

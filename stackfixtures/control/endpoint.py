@@ -108,9 +108,12 @@ def find(state_dir: Path) -> tuple[Endpoint | None, str]:
     ep = read(state_dir)
     if ep is None:
         return None, f"no stack is running with state dir {state_dir}"
-    if ep.alive() and ep.answers():
-        return ep, ""
-    withdraw(state_dir, ep.socket)
+    if ep.alive():  # its launcher is there: never delete its files, even if slow to answer
+        if ep.answers():
+            return ep, ""
+        return None, f"the stack with state dir {state_dir} (pid {ep.pid}) does not answer"
+    if read(state_dir) == ep:  # still the dead launcher's pointer, not a new one's
+        withdraw(state_dir, ep.socket)
     return None, (
         f"the stack that ran with state dir {state_dir} (pid {ep.pid}) is gone; "
         "removed its stale control socket"

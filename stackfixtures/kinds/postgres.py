@@ -147,8 +147,11 @@ def _prune(root: Path, keep: str) -> None:
             owner = (home / "owner").read_text()
         except OSError:
             continue
-        pid_file = home / "pgdata" / "postmaster.pid"
-        running = pid_file.exists() and psutil.pid_exists(int(pid_file.read_text().split()[0] or 0))
+        try:
+            pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        running = pid > 0 and psutil.pid_exists(pid)
         if owner != keep and not Path(owner).exists() and not running:
             shutil.rmtree(home, ignore_errors=True)
 
@@ -190,27 +193,38 @@ async def prepare_data_dir(
         :12
     ]
     cached = cache_dir("postgres") / f"{version}-{key}"
-    with FileLock(str(cached) + ".lock", timeout=300):
+    # Built under another name and renamed when complete: a start stopped half-way never
+    # leaves a data dir that looks usable (PG_VERSION is written early).
+    building = pgdata.with_name(f"{pgdata.name}.building-{uuid.uuid4().hex[:8]}")
+    lock = FileLock(str(cached) + ".lock", timeout=300)
+    await asyncio.to_thread(lock.acquire)  # never block the event loop on another's initdb
+    try:
         if cfg.cache and (cached / "PG_VERSION").exists():
             ctx.log.write(f"[stackfixtures] copying cached initdb from {cached}")
-            await asyncio.to_thread(shutil.copytree, cached, pgdata, symlinks=True)
+            await asyncio.to_thread(shutil.copytree, cached, building, symlinks=True)
         else:
-            pgdata.mkdir(mode=0o700)
+            building.mkdir(mode=0o700)
             if run_as:
-                _chown_tree(pgdata, run_as)
+                _chown_tree(building, run_as)
             await run_once(
-                [str(initdb), "-D", str(pgdata), *_initdb_args(cfg)],
+                [str(initdb), "-D", str(building), *_initdb_args(cfg)],
                 ctx=ctx,
                 user=run_as,
-                cwd=pgdata.parent,
+                cwd=building.parent,
             )
             if cfg.cache:
-                tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
-                await asyncio.to_thread(shutil.copytree, pgdata, tmp, symlinks=True)
+                tmp = cached.with_name(cached.name + f".tmp{uuid.uuid4().hex[:8]}")
+                await asyncio.to_thread(shutil.copytree, building, tmp, symlinks=True)
                 tmp.rename(cached)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    finally:
+        lock.release()
     if run_as:
-        await asyncio.to_thread(_chown_tree, pgdata, run_as)
-    pgdata.chmod(0o700)
+        await asyncio.to_thread(_chown_tree, building, run_as)
+    building.chmod(0o700)
+    building.rename(pgdata)
     return pgdata
 
 

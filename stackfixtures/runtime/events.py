@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+log = logging.getLogger("stackfixtures.events")
 
 
 class EventLog:
@@ -73,7 +75,10 @@ class EventLog:
             if self._file is not None:
                 self._file.write(json.dumps(event.to_json(), default=str) + "\n")
         for fn in list(self._subscribers):
-            fn(event)
+            try:
+                fn(event)
+            except Exception:  # a broken subscriber must not break the engine
+                log.exception("event subscriber %r failed", fn)
         return event
 
     def close(self) -> None:

@@ -159,6 +159,12 @@ def sweep() -> list[Leftover]:
                     procs.update({c.pid: c for c in p.children(recursive=True)})
             reaper.kill_all(list(procs.values()))
             stopped += [leftover for leftover, _ in leftovers]
+            if any(
+                p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+                for p in procs.values()
+                if _start_time(p.pid) is not None
+            ):
+                continue  # not all gone (permissions?): try again next time
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
     return stopped

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -40,7 +41,10 @@ class ServiceLog:
             if self._file is not None:
                 self._file.write(line + "\n")
         for fn in list(self._listeners):
-            fn(self.service, line)
+            try:
+                fn(self.service, line)
+            except Exception:  # e.g. a closed pipe downstream: keep logging to the file
+                logging.getLogger("stackfixtures.logs").exception("log listener %r failed", fn)
 
     @property
     def mark(self) -> int:

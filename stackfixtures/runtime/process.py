@@ -99,9 +99,10 @@ class Process:
         if self.returncode is None:
             await self._ask_to_stop(policy)
             hurry = asyncio.ensure_future(self.ctx.hurry.wait())
+            left = max(0.0, policy.grace - (time.monotonic() - t0))  # one grace, action included
             try:
                 await asyncio.wait(
-                    {self._exit, hurry}, timeout=policy.grace, return_when=asyncio.FIRST_COMPLETED
+                    {self._exit, hurry}, timeout=left, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
                 hurry.cancel()

@@ -208,6 +208,8 @@ class Stack:
         order += [r for n in order for r in self.replicas(n)[1:] if r not in order]
         for name in order:
             unit = self.units[name]
+            if unit.active and unit.state is State.STOPPING:
+                await asyncio.wait([unit.task])  # type: ignore[type-var]  # then start anew
             if unit.active:
                 continue
             if unit.state is State.FAILED and not retry_failed and unit.ready.done():
@@ -358,6 +360,7 @@ class Stack:
             unit.last_error = err
             unit.last_exit_code = ctx.crash[1] if ctx.crash else None
             lc.move(State.FAILED, err.reason)
+            await self._clean_up(unit, ctx)
             return "failed"
         unit.ready_at = time.monotonic()
         ctx.deadline = None
@@ -391,11 +394,17 @@ class Stack:
             unit.last_exit_code = code
             reason = f"process {pid} exited with code {code}"
             unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
+            unit.handle = None
+            unit.fresh_ready()  # its old handle must not be handed out while it is down
             unit.lifecycle.move(State.FAILED, reason, exit_code=code)
             await self._cascade_stop(unit)
-            await self._teardown(unit, ctx, gen)
+            error = await self._teardown(unit, ctx, gen)
+            if error:
+                unit.log.write(f"[stackfixtures] after the crash, {error}")
+            await self._clean_up(unit, ctx)
             return "failed"
         t0 = time.monotonic()
+        unit.fresh_ready()
         unit.lifecycle.move(State.STOPPING, "stop requested")
         error = await self._teardown(unit, ctx, gen)
         await self._finish(unit, ctx, t0, error)
@@ -408,6 +417,15 @@ class Stack:
         except BaseException as e:
             return f"teardown raised {type(e).__name__}: {e}"
         return ""
+
+    async def _clean_up(self, unit: Unit, ctx: ServiceContext) -> None:
+        """After a crash or a failed start: nothing of that incarnation may linger."""
+        for proc in list(ctx.processes):
+            await proc.stop(ctx.stop_policy())
+        left = await asyncio.to_thread(reaper.marked, self.stack_id, {unit.name})
+        if left:
+            await asyncio.to_thread(reaper.kill_all, left)
+            unit.log.write(f"[stackfixtures] swept {len(left)} leftover process(es)")
 
     async def _finish(self, unit: Unit, ctx: ServiceContext, t0: float, error: str = "") -> None:
         # Anything the service code forgot to stop is stopped here, forcibly but completely.
@@ -632,9 +650,10 @@ class Stack:
         A service is asked to stop only after all its running dependents have stopped;
         independent branches stop in parallel. Returns one record per service stopped.
         """
-        return await self._stop_set(
-            self.graph.dependents_closure(self.graph.names if names is None else names)
-        )
+        targets = self.graph.dependents_closure(self.graph.names if names is None else names)
+        for unit in self.units.values():  # stopped on purpose: no cascade brings them back
+            unit.cascade.difference_update(targets)
+        return await self._stop_set(targets)
 
     async def _stop_set(self, targets: list[str]) -> list[ServiceStop]:
         """Stop exactly `targets`, each after those of its dependents that are in the set."""
@@ -644,7 +663,9 @@ class Stack:
 
         async def stop_one(name: str) -> ServiceStop | None:
             unit = self.units[name]
-            blockers = [tasks[d] for d in self.graph.dependents(name) if d in tasks]
+            blockers = [
+                tasks[d] for d in self.graph.dependents_closure([name]) if d != name and d in tasks
+            ]
             if blockers:
                 await asyncio.wait(blockers)
             unit.stop_requested.set()

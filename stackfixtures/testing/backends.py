@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 from filelock import FileLock
 
 from .. import project as projects
 from ..control import detached, endpoint
 from ..control.client import ControlClient, ControlError
-from ..errors import StartError
+from ..errors import StackError, StartError
 from ..graph import Graph
 from ..model import Handle, Scope, ServiceDefinition
 from ..runtime.events import Event
@@ -193,6 +194,8 @@ class SharedBackend:
         except detached.LauncherExited as e:
             raise StartError("<shared launcher>", "starting", str(e), e.tail) from None
         except TimeoutError as e:
+            proc.kill()  # a launcher nobody can reach must not outlive us
+            proc.wait()
             raise StartError("<shared launcher>", "starting", str(e)) from None
 
     def _refresh(self) -> None:
@@ -212,7 +215,18 @@ class SharedBackend:
             reply = self.client().post(f"/services/{name}/start")
         except ControlError as e:
             raise StartError(name, "failed", str(e)) from None
+        except httpx.HTTPError as e:  # the shared launcher is gone: find or start one again
+            self._client = None
+            raise StartError(name, "failed", f"the shared launcher did not answer: {e}") from None
         return Handle(**reply["handle"])
+
+    def _disruptive(self, name: str, action: str) -> None:
+        if self._session(name) and self.owner is not None:
+            raise StackError(
+                f"{name!r} is shared by all pytest-xdist workers: {action} would disturb tests "
+                "running on other workers. Use the `private_stack` fixture for a test that "
+                "breaks services on purpose."
+            )
 
     def stop(self, name: str) -> None:
         """The end of the fixture scope of `name`: shared services outlive any one worker."""
@@ -226,6 +240,7 @@ class SharedBackend:
             if not self._session(name):
                 stops += self.local.stop_now([name])
                 continue
+            self._disruptive(name, "stop")
             for s in self.client().post(f"/services/{name}/stop")["stops"]:
                 stops.append(
                     ServiceStop(s["service"], s["graceful"], s["duration_s"], error=s["error"])
@@ -261,6 +276,7 @@ class SharedBackend:
     def restart(self, name: str) -> Any:
         if not self._session(name):
             return self.local.restart(name)
+        self._disruptive(name, "restart")
         self.client().post(f"/services/{name}/restart")
         return Handle(**self.client().get(f"/handles/{name}")["handle"])
 
@@ -270,10 +286,14 @@ class SharedBackend:
     def kill(self, name: str, sig: int) -> list[int]:
         if not self._session(name):
             return self.local.kill(name, sig)
+        self._disruptive(name, "kill")
         return self._signal(name, "kill", {"signal": sig})
 
     def pause(self, name: str) -> list[int]:
-        return self.local.pause(name) if not self._session(name) else self._signal(name, "pause")
+        if not self._session(name):
+            return self.local.pause(name)
+        self._disruptive(name, "pause")
+        return self._signal(name, "pause")
 
     def resume(self, name: str) -> list[int]:
         return self.local.resume(name) if not self._session(name) else self._signal(name, "resume")

@@ -113,20 +113,21 @@ async def test_async_client(async_api_client: Any) -> None:
     assert created.status_code == 201
 
 
-def test_gateway_answers_again_after_its_database_restarted(
-    stack: Any, api_client: httpx.Client
-) -> None:
-    stack.restart("postgres")  # the gateway and agents follow their (default) restart edges
-    stack.wait_for("api_gateway", "ready")
-    stack.wait_for("agents", "ready")
-    task_id = api_client.post("/tasks", json={"payload": "after restart"}).json()["id"]
-    assert wait_done(api_client, [task_id])[task_id]["result"] == digest("after restart")
+def test_gateway_answers_again_after_its_database_restarted(private_stack: Any) -> None:
+    gateway = private_stack.start("api_gateway", "agents")["api_gateway"]
+    private_stack.restart("postgres")  # the gateway and agents follow their restart edges
+    private_stack.wait_for("api_gateway", "ready")
+    private_stack.wait_for("agents", "ready")
+    with httpx.Client(base_url=gateway.url, timeout=10, trust_env=False) as client:
+        task_id = client.post("/tasks", json={"payload": "after restart"}).json()["id"]
+        assert wait_done(client, [task_id])[task_id]["result"] == digest("after restart")
 
 
-def test_stop_with_tasks_in_flight_then_restart_loses_nothing(
-    stack: Any, api_gateway: sf.Handle, agents: sf.Handle, postgres: sf.Handle
-) -> None:
-    """Last in the module on purpose: it restarts the session's services under traffic."""
+def test_stop_with_tasks_in_flight_then_restart_loses_nothing(private_stack: Any) -> None:
+    """Stops and restarts the whole backend under traffic, on a stack of its own."""
+    handles = private_stack.start("api_gateway", "agents", "postgres")
+    api_gateway, postgres = handles["api_gateway"], handles["postgres"]
+    stack = private_stack
     acknowledged: list[str] = []
     done = threading.Event()
 

