@@ -141,6 +141,13 @@ def collect(ledger_path: Path) -> list[tuple[Leftover, psutil.Process]]:
     return list(found.values())
 
 
+def _still_there(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def sweep() -> list[Leftover]:
     """Stop every leftover of every crashed stack of this user; returns what was stopped."""
     stopped: list[Leftover] = []
@@ -159,11 +166,7 @@ def sweep() -> list[Leftover]:
                     procs.update({c.pid: c for c in p.children(recursive=True)})
             reaper.kill_all(list(procs.values()))
             stopped += [leftover for leftover, _ in leftovers]
-            if any(
-                p.is_running() and p.status() != psutil.STATUS_ZOMBIE
-                for p in procs.values()
-                if _start_time(p.pid) is not None
-            ):
+            if any(_still_there(p) for p in procs.values()):
                 continue  # not all gone (permissions?): try again next time
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
