@@ -89,6 +89,24 @@ class Hammer:
         return self.failed
 
 
+def until_stopped(proc: subprocess.Popen[Any], url: str, t0: float) -> dict[str, float]:
+    """Either launcher, the same way: ready when the app answers; then SIGTERM under traffic."""
+    wait_http(url)
+    ready = time.perf_counter() - t0
+    hammer = Hammer(url)
+    time.sleep(0.2)
+    t1 = time.perf_counter()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(60)
+    stop = time.perf_counter() - t1
+    return {
+        "ready_s": ready,
+        "stop_s": stop,
+        "failed_requests": hammer.stop(),
+        "exit_code": proc.returncode,
+    }
+
+
 def wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -115,20 +133,7 @@ def stack_run(root: Path, state: Path) -> dict[str, float]:
         time.sleep(0.002)
     url = rows["app"]["endpoint"] + "/health"
     client.close()
-    wait_http(url)
-    ready = time.perf_counter() - t0
-    hammer = Hammer(url)
-    time.sleep(0.2)
-    t1 = time.perf_counter()
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(60)
-    stop = time.perf_counter() - t1
-    return {
-        "ready_s": ready,
-        "stop_s": stop,
-        "failed_requests": hammer.stop(),
-        "exit_code": proc.returncode,
-    }
+    return until_stopped(proc, url, t0)
 
 
 def ideal_launcher(state: Path, cold: bool) -> None:
@@ -228,20 +233,7 @@ def ideal(state: Path, cold: bool) -> dict[str, float]:
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
-    wait_http(url)
-    ready = time.perf_counter() - t0
-    hammer = Hammer(url)
-    time.sleep(0.2)
-    t1 = time.perf_counter()
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(60)
-    stop = time.perf_counter() - t1
-    return {
-        "ready_s": ready,
-        "stop_s": stop,
-        "failed_requests": hammer.stop(),
-        "exit_code": proc.returncode,
-    }
+    return until_stopped(proc, url, t0)
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
