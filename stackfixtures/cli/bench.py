@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -68,6 +69,8 @@ def shutdown(
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
     shutdown_bench.write_summary(summary, json_file)
+    if state_dir is None and summary["successes"] == summary["runs"]:
+        shutil.rmtree(where, ignore_errors=True)  # kept only when a run failed, to look into
     lo, hi = summary["ci95"]
     click.echo(
         f"success {summary['successes']}/{summary['runs']} "
