@@ -222,7 +222,9 @@ def markdown(summary: dict[str, Any]) -> str:
 
 def write_summary(summary: dict[str, Any], json_file: str | None) -> None:
     if json_file:
-        Path(json_file).write_text(json.dumps(summary, indent=2))
+        path = Path(json_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(summary, indent=2))
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
         with open(step_summary, "a", encoding="utf-8") as f:

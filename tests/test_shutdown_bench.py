@@ -42,3 +42,13 @@ def test_markdown_summary() -> None:
         }
     )
     assert "| 20 | 20 | 100.00% | 83.89% to 100.00% | 0 | 0 | 0 | 0.50 s |" in text
+
+
+def test_summary_file_goes_where_asked_even_into_a_new_dir(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from stackfixtures.shutdown_bench import write_summary
+
+    target = Path(str(tmp_path)) / "not" / "yet" / "there.json"
+    write_summary({"runs": 1, "successes": 1}, str(target))
+    assert '"successes": 1' in target.read_text()
