@@ -19,6 +19,8 @@ from typing import Any
 
 import psutil
 
+from ..runtime.private_dirs import private_dir
+
 POINTER = "control.json"
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux; keep a margin
 
@@ -28,8 +30,7 @@ def socket_path(state_dir: Path) -> Path:
     inside = state_dir / "control.sock"
     if len(str(inside)) <= MAX_SOCKET_PATH:
         return inside
-    private = Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}"
-    private.mkdir(mode=0o700, exist_ok=True)
+    private = private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
     return private / f"{digest}.sock"
 

@@ -27,6 +27,7 @@ from ..imports import import_object
 from ..model import Handle, service, stop
 from ..runtime import probes
 from ..runtime.context import ServiceContext
+from ..runtime.private_dirs import private_dir
 from ..runtime.process import run_once, spawn
 from . import binaries
 from .cache import cache_dir
@@ -124,8 +125,7 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     links to it. Directories whose state dir is gone are removed.
     """
     root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
-    root.mkdir(mode=0o711, parents=True, exist_ok=True)
-    root.chmod(0o711)
+    private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
     state = str(ctx.state_dir.resolve())
     _prune(root, keep=state)
     home = root / hashlib.sha256(state.encode()).hexdigest()[:16]

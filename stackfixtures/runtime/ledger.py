@@ -21,14 +21,15 @@ from typing import Any
 import psutil
 
 from . import reaper
+from .private_dirs import private_dir
 
 
 def registry_dir() -> Path:
     base = os.environ.get("STACKFIXTURES_REGISTRY")
-    path = Path(base) if base else Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}"
-    path = path / "stacks" if not base else path
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return path
+    if base:
+        return private_dir(Path(base))
+    private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
+    return private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}" / "stacks")
 
 
 def _start_time(pid: int) -> float | None:
