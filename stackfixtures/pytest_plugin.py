@@ -294,6 +294,7 @@ def pytest_runtest_makereport(
     backend = plugin._backends.get(mode)
     if backend is None:
         return report
+    time.sleep(0.1)  # output reaches the log asynchronously: let the test's last lines land
     for name in _used(plugin, item):
         try:
             lines = backend.logs_since(name, marks.get(name, 0))

@@ -194,10 +194,15 @@ def test_failing_test_report_shows_what_its_services_logged(pytester: pytest.Pyt
     pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
     pytester.makepyfile(
         test_fail=textwrap.dedent("""
+        import time
         import httpx
 
-        def test_passes_first(web):
+        def test_passes_first(web, stack):
             httpx.get(web.url + "/health?from=the-passing-test")
+            deadline = time.monotonic() + 10  # output arrives asynchronously: let it land
+            while not any("the-passing-test" in line for line in stack.logs("web")):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
 
         def test_fails(web):
             httpx.get(web.url + "/health?from=the-failing-test")
