@@ -38,8 +38,10 @@ def started() -> Iterator[list[StackProcess]]:
         p.kill()
 
 
-def launch(started: list[StackProcess], root: Path, *args: str) -> StackProcess:
-    p = StackProcess(["run", *args], cwd=root)
+def launch(
+    started: list[StackProcess], root: Path, *args: str, env: dict[str, str] | None = None
+) -> StackProcess:
+    p = StackProcess(["run", *args], cwd=root, env=env)
     started.append(p)
     return p
 
@@ -242,7 +244,10 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
             "DAEMON", str(tmp_path / "daemon.pid")
         ),
     )
-    p = launch(started, tmp_path, "-p", "dev")
+    # A registry of its own: other tests' runs sweep crashed stacks too, and must not take
+    # this test's leftovers before its own second run does.
+    registry = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
+    p = launch(started, tmp_path, "-p", "dev", env=registry)
     p.wait_for("NAME")
     launcher = psutil.Process(p.proc.pid)
     # Crash the launcher *and* its watchdog: only the ledger is left to tell what ran.
@@ -272,7 +277,7 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
         daemon = int((tmp_path / "daemon.pid").read_text())
         grandchild = int((tmp_path / "gc.pid").read_text())
         assert psutil.pid_exists(daemon) and psutil.pid_exists(grandchild)  # left behind
-        again = launch(started, tmp_path, "-p", "dev", "parent")
+        again = launch(started, tmp_path, "-p", "dev", "parent", env=registry)
         swept = again.wait_for("leftover process(es) of crashed stack")
         assert "pid" in swept
         again.wait_for("NAME")
