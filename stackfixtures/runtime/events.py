@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -91,7 +91,3 @@ def read_events(path: Path) -> list[Event]:
     """Parse a JSONL event log written by EventLog."""
     with path.open(encoding="utf-8") as f:
         return [Event.from_json(json.loads(line)) for line in f if line.strip()]
-
-
-def as_dicts(events: list[Event]) -> list[dict[str, Any]]:
-    return [asdict(e) for e in events]

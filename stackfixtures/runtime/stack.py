@@ -71,7 +71,6 @@ class Unit:
         self.handle: Any = None
         self.started_at: float | None = None
         self.ready_at: float | None = None
-        self.waited_on: str | None = None  # the dependency it waited for last (critical chain)
         self.last_stop: ServiceStop | None = None
         self.last_error: StartError | None = None
         self.restart_times: deque[float] = deque()  # automatic restarts inside the window
@@ -296,7 +295,6 @@ class Stack:
             done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for fut in done:
                 dep = pending.pop(fut)
-                unit.waited_on = dep
                 err = fut.exception()
                 if err is not None:
                     raise DependencyFailed(unit.name, dep, err)

@@ -135,7 +135,6 @@ class SharedBackend:
         self.reuse = reuse
         self._client: ControlClient | None = None
         self.reused: bool | None = None  # whether we attached to a stack from an earlier run
-        self.reloaded: list[str] = []
         local = {
             n: d if d.scope < Scope.SESSION else self._attached(d)
             for n, d in proj.graph.definitions.items()
@@ -204,7 +203,7 @@ class SharedBackend:
         theirs = self._client.get("/status")["stack"].get("fingerprints", {})
         ours = projects.fingerprints(self.project.graph)
         if theirs != ours:
-            self.reloaded = self._client.post("/reload")["restarted"]
+            self._client.post("/reload")  # the launcher restarts what changed
 
     # -- the backend interface
 
