@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from stackfixtures.engine.process import user_kwargs
 from stackfixtures.kinds import postgres
-from stackfixtures.runtime.process import user_kwargs
 
 RUN_AS = postgres.unprivileged_user(None)
 INITDB_ARGS = postgres._initdb_args(postgres.PostgresConfig())  # exactly what the kind runs

@@ -28,10 +28,10 @@ import redis as redis_client
 
 from stackfixtures import Stack
 from stackfixtures import project as projects
+from stackfixtures.engine.ports import allocate_port
 from stackfixtures.kinds import nats as nats_kind
 from stackfixtures.kinds import natsproto, resp
 from stackfixtures.kinds import redis as redis_kind
-from stackfixtures.runtime.ports import allocate_port
 
 PROFILES = {
     "postgres": '[services.postgres]\nkind = "postgres"\nsource = "wheel"\n',

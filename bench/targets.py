@@ -36,9 +36,9 @@ import psycopg
 import redis as redis_client
 
 from stackfixtures.control import detached
+from stackfixtures.engine.ports import allocate_port
 from stackfixtures.kinds import redis as redis_kind
 from stackfixtures.kinds import resp
-from stackfixtures.runtime.ports import allocate_port
 
 APPS = Path(__file__).resolve().parent / "apps"
 PROFILE = """

@@ -7,6 +7,15 @@ service is a fixture) or with `stack run`.
 
 from __future__ import annotations
 
+from .define.graph import Graph
+from .define.policies import LivenessPolicy, RestartPolicy, StopPolicy, liveness, restart, stop
+from .define.service import Handle, Scope, ServiceDefinition, service
+from .engine import probes as probe
+from .engine.context import ServiceContext, current
+from .engine.lifecycle import State
+from .engine.process import Process, spawn
+from .engine.stack import ServiceStop, Stack
+from .engine.together import together
 from .errors import (
     DefinitionError,
     DependencyCycle,
@@ -25,15 +34,6 @@ from .errors import (
     StopError,
     UnknownDependency,
 )
-from .graph import Graph
-from .model import Handle, Scope, ServiceDefinition, StopPolicy, service, stop
-from .runtime import probes as probe
-from .runtime.context import ServiceContext, current
-from .runtime.lifecycle import State
-from .runtime.process import Process, spawn
-from .runtime.stack import ServiceStop, Stack
-from .runtime.together import together
-from .supervision import LivenessPolicy, RestartPolicy, liveness, restart
 
 __all__ = [
     "DefinitionError",

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.graph import Graph
-from stackfixtures.runtime.events import Event
-from stackfixtures.runtime.lifecycle import Lifecycle, State
+from stackfixtures.define.graph import Graph
+from stackfixtures.engine.events import Event
+from stackfixtures.engine.lifecycle import Lifecycle, State
 
 from .conftest import HTTP_APP, PY
 
@@ -270,7 +270,7 @@ async def test_events_are_written_as_jsonl(tmp_path: Path) -> None:
     stack = stack_of(tmp_path, app("a"))
     await stack.start()
     await stack.close()
-    from stackfixtures.runtime.events import read_events
+    from stackfixtures.engine.events import read_events
 
     lines = read_events(tmp_path / "state" / "events.jsonl")
     assert [(e.source, e.target) for e in lines] == [

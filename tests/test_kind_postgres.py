@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from stackfixtures.engine.lifecycle import State
 from stackfixtures.kinds.postgres import find_binaries
-from stackfixtures.runtime.lifecycle import State
 
 
 def sources() -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.runtime.private_dirs import UnsafeDirectory, private_dir
+from stackfixtures.engine.private_dirs import UnsafeDirectory, private_dir
 
 
 def test_created_private(tmp_path: Path) -> None:

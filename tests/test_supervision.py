@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.graph import Graph
-from stackfixtures.runtime.events import Event
-from stackfixtures.runtime.lifecycle import State
-from stackfixtures.supervision import RestartPolicy
+from stackfixtures.define.graph import Graph
+from stackfixtures.define.policies import RestartPolicy
+from stackfixtures.engine.events import Event
+from stackfixtures.engine.lifecycle import State
 
 from .conftest import HTTP_APP, PY
 

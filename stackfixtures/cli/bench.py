@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .. import shutdown_bench
+from ..bench import shutdown as shutdown_bench
 from .common import EXIT_STARTUP, load, main, profile_option
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..profiles import dump
+from ..config.load import dump
 from .common import EXIT_DEFINITION, load, main, profile_option
 
 

@@ -15,12 +15,12 @@ import psutil
 from filelock import FileLock, Timeout
 
 from .. import project as projects
-from ..console import Console
 from ..control import endpoint
 from ..control.api import ControlApi
+from ..control.console import Console
 from ..control.http import serve_unix
-from ..runtime import ledger, watchdog
-from ..runtime.stack import ServiceStop, Stack, selection_summary
+from ..engine.cleanup import ledger, watchdog
+from ..engine.stack import ServiceStop, Stack, selection_summary
 from .common import (
     EXIT_DEFINITION,
     EXIT_FORCED,

@@ -12,11 +12,11 @@ from typing import Any
 import click
 import psutil
 
-from ..console import Console
 from ..control import detached, endpoint
 from ..control.client import ControlClient, ControlError, NotRunning, connect
-from ..runtime import ledger
-from ..runtime.events import Event
+from ..control.console import Console
+from ..engine.cleanup import ledger
+from ..engine.events import Event
 from .common import (
     EXIT_DEFINITION,
     EXIT_NOT_RUNNING,

@@ -17,9 +17,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..define.policies import parse_signal
+from ..engine.stack import Stack, selection_summary
 from ..errors import DefinitionError, ServiceError, StackError
-from ..model import parse_signal
-from ..runtime.stack import Stack, selection_summary
 from .http import Reply, Request
 from .prometheus import exposition
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from ..runtime.private_dirs import private_dir
+from ..engine.private_dirs import private_dir
 
 POINTER = "control.json"
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux; keep a margin

@@ -6,8 +6,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from ..runtime.lifecycle import State
-from ..runtime.stack import Stack
+from ..engine.lifecycle import State
+from ..engine.stack import Stack
 
 
 def exposition(stack: Stack, rows: list[dict[str, Any]]) -> str:

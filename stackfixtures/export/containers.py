@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import wiring
+from ..define import templates as wiring
+from ..define.graph import Graph
+from ..define.policies import RestartPolicy, StopPolicy, override_stop, stop
+from ..define.service import Scope, ServiceDefinition
 from ..errors import ProfileError
-from ..graph import Graph
 from ..kinds.external import handle_for
-from ..model import Scope, ServiceDefinition, StopPolicy, override_stop, stop
 from ..project import Project
-from ..supervision import RestartPolicy
 
 DEFAULT_APP_PORT = 8000
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from ..imports import import_object
-from ..model import ServiceDefinition
+from ..config.imports import import_object
+from ..define.service import ServiceDefinition
 
 BUILTIN = {
     "command": "stackfixtures.kinds.command:command",

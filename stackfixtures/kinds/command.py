@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict
 
-from ..model import Handle, service
-from ..profiles import ProbeSpec
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.process import spawn
+from ..config.schema import ProbeSpec
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.process import spawn
 
 
 class CommandConfig(BaseModel):

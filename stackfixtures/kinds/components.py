@@ -16,10 +16,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from ..model import Handle, service, stop
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.process import spawn
+from ..define.policies import stop
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.process import spawn
 
 log = logging.getLogger("stackfixtures.components")
 

@@ -12,10 +12,10 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from ..model import Handle, service
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.probes import wait_ready
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.probes import wait_ready
 
 DEFAULT_PORTS = {
     "postgresql": 5432,

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..imports import import_object
+from ..config.imports import import_object
 from .components import build_app
 
 

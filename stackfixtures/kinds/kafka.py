@@ -14,12 +14,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ..define.policies import stop
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.ports import allocate_port
+from ..engine.process import run_once, spawn
 from ..errors import KindUnavailable
-from ..model import Handle, service, stop
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.ports import allocate_port
-from ..runtime.process import run_once, spawn
 from . import kafkaproto
 
 INSTALL_HINT = (

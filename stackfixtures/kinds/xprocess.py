@@ -25,12 +25,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from ..config.imports import import_object
+from ..define.service import Handle, ServiceDefinition, service
+from ..engine import probes
+from ..engine.context import ServiceContext
+from ..engine.process import spawn
 from ..errors import StartupCrashed
-from ..imports import import_object
-from ..model import Handle, ServiceDefinition, service
-from ..runtime import probes
-from ..runtime.context import ServiceContext
-from ..runtime.process import spawn
 
 
 class XprocessConfig(BaseModel):

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import click
 
-from .runtime.events import Event
+from ..engine.events import Event
 
 COLOURS = [
     "cyan",

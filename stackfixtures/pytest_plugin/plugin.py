@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from . import project as projects
-from .errors import DefinitionError, StartError
-from .model import parse_signal
-from .runtime import ledger
-from .runtime.chain import critical_chain, describe
-from .runtime.events import Event
-from .runtime.lifecycle import State
-from .runtime.stack import ServiceStop
-from .testing.backends import LocalBackend, SharedBackend, shared_dir, stop_shared
+from .. import project as projects
+from ..define.policies import parse_signal
+from ..engine.chain import critical_chain, describe
+from ..engine.cleanup import ledger
+from ..engine.events import Event
+from ..engine.lifecycle import State
+from ..engine.stack import ServiceStop
+from ..errors import DefinitionError, StartError
+from .backends import LocalBackend, SharedBackend, shared_dir, stop_shared
 
 Backend = LocalBackend | SharedBackend
 
@@ -359,7 +359,7 @@ def _chain(plugin: StackPlugin) -> str:
         shared = shared_dir(plugin.config, plugin.project, plugin.mode, True)
         events = shared / "events.jsonl"
         if events.exists():
-            from .runtime.events import read_events
+            from ..engine.events import read_events
 
             return describe(critical_chain(read_events(events), plugin.project.graph.dependencies))
     return ""
@@ -371,7 +371,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     chains = []
     for path in _event_logs(plugin, config):
-        from .runtime.events import read_events
+        from ..engine.events import read_events
 
         text = describe(critical_chain(read_events(path), plugin.project.graph.dependencies))
         if text:

@@ -22,13 +22,13 @@ from filelock import FileLock
 from .. import project as projects
 from ..control import detached, endpoint
 from ..control.client import ControlClient, ControlError
+from ..define.graph import Graph
+from ..define.service import Handle, Scope, ServiceDefinition
+from ..engine.events import Event
+from ..engine.lifecycle import State
+from ..engine.runner import StackThread
+from ..engine.stack import ServiceStop
 from ..errors import StackError, StartError
-from ..graph import Graph
-from ..model import Handle, Scope, ServiceDefinition
-from ..runtime.events import Event
-from ..runtime.lifecycle import State
-from ..runtime.runner import StackThread
-from ..runtime.stack import ServiceStop
 
 
 class LocalBackend:

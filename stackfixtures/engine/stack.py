@@ -15,19 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import (
-    DependencyFailed,
-    ServiceError,
-    StartError,
-    StartupCrashed,
-    StopError,
-)
-from ..graph import Graph
-from ..model import ServiceDefinition
-from . import reaper
+from ..define.graph import Graph
+from ..define.service import ServiceDefinition
+from ..errors import DependencyFailed, ServiceError, StartError, StartupCrashed, StopError
+from .cleanup import reaper
+from .cleanup.ledger import Ledger
 from .context import SERVICE_ENV, ServiceContext, StopRecord, set_current
 from .events import EventLog
-from .ledger import Ledger
 from .lifecycle import Lifecycle, State
 from .liveness import watch
 from .logs import LineListener, ServiceLog

@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
-from .control import detached
-from .control.client import ControlClient
-from .runtime import reaper
+from ..control import detached
+from ..control.client import ControlClient
+from ..engine.cleanup import reaper
 
 
 @dataclass

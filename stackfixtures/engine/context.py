@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import wiring
-from ..model import ServiceDefinition, StopPolicy, override_stop
+from ..define import templates as wiring
+from ..define.policies import StopPolicy, override_stop
+from ..define.service import ServiceDefinition
 from .logs import ServiceLog
 from .ports import allocate_port
 

@@ -10,164 +10,17 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
-from . import wiring
-from .errors import ProfileError
-from .model import parse_duration, parse_signal
+from ..define import templates as wiring
+from ..errors import ProfileError
+from .schema import ProfileSpec
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_NAMES = frozenset({"ctx", "stack", "request", "self"})
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ProbeSpec(_Strict):
-    """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`."""
-
-    tcp: str | int | None = None
-    http: str | None = None
-    exec: list[str] | str | None = None
-    log: str | None = None
-    timeout: float | None = Field(default=None, gt=0)
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> ProbeSpec:
-        if self.tcp is None and self.http is None and self.exec is None and self.log is None:
-            raise ValueError("a probe needs one of: tcp, http, exec, log")
-        if self.log is not None:
-            try:
-                re.compile(self.log)
-            except re.error as e:
-                raise ValueError(f"log: not a valid regex: {e}") from None
-        return self
-
-    def as_probe_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None and k != "timeout"}
-
-
-class StopSpec(_Strict):
-    """`stop = { signal = "SIGTERM", grace = 5, mode = "mixed" }`; grace in seconds or "5s"."""
-
-    signal: str | int = "SIGTERM"
-    grace: float | str = 10.0
-    mode: Literal["mixed", "group"] = "mixed"
-
-    @field_validator("signal")
-    @classmethod
-    def _signal(cls, v: str | int) -> str | int:
-        parse_signal(v)
-        return v
-
-    @field_validator("grace")
-    @classmethod
-    def _grace(cls, v: float | str) -> float:
-        try:
-            seconds = parse_duration(v)
-        except ValueError:
-            raise ValueError(
-                f"not a duration: {v!r} (use seconds, or '500ms', '5s', '1m')"
-            ) from None
-        if seconds < 0:
-            raise ValueError("grace must be >= 0")
-        return seconds
-
-
-EnvValue = str | int | float | bool
-
-
-class RestartSpec(_Strict):
-    """`restart = { policy = "on-failure", max_restarts = 5, window = 60, backoff = "exponential",
-    delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`."""
-
-    policy: Literal["no", "on-failure", "always"] = "on-failure"
-    max_restarts: int = Field(default=5, ge=0)
-    window: float = Field(default=60.0, gt=0)
-    backoff: Literal["fixed", "exponential", "linear"] = "exponential"
-    delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=30.0, ge=0)
-    jitter: float = Field(default=0.1, ge=0, lt=1)
-    half_open_after: float | None = Field(default=None, gt=0)
-
-
-class LivenessSpec(ProbeSpec):
-    """`liveness = { http = "/health", period = 5, timeout = 2, failure_threshold = 3 }`."""
-
-    period: float = Field(default=5.0, gt=0)
-    failure_threshold: int = Field(default=3, ge=1)
-
-    def as_probe_dict(self) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in super().as_probe_dict().items()
-            if k not in ("period", "failure_threshold")
-        }
-
-
-class ServiceSpec(BaseModel):
-    """One `[services.NAME]` table. Keys beyond these belong to the service's kind."""
-
-    model_config = ConfigDict(extra="allow")
-
-    kind: str | None = None
-    # a list of names, or { name = "restart" | "stop" | "ignore" }: what to do when it restarts
-    depends_on: list[str] | dict[str, Literal["restart", "stop", "ignore"]] = []
-    inject: dict[str, str] = {}  # parameter -> the service it receives, e.g. { postgres = "db" }
-    env: dict[str, EnvValue] = {}
-    stop: StopSpec | None = None
-    scope: Literal["session", "package", "module", "function"] | None = None
-    start_timeout: float | None = Field(default=None, gt=0)
-    restart: RestartSpec | None = None
-    liveness: LivenessSpec | None = None
-    replicas: int | None = Field(default=None, ge=1)  # allows `stack scale`; starts this many
-    export: ExportSpec | None = None  # how it runs in a container (stack export)
-
-    @property
-    def dependency_names(self) -> list[str]:
-        return list(self.depends_on)
-
-    @property
-    def edges(self) -> dict[str, str]:
-        return dict(self.depends_on) if isinstance(self.depends_on, dict) else {}
-
-    @property
-    def extras(self) -> dict[str, Any]:
-        """Kind-specific keys (everything not generic), to be validated by the kind."""
-        return dict(self.model_extra or {})
-
-
-class ExportSpec(_Strict):
-    """`export = { image = "...", command = [...], port = 8000, env = {...}, replicas = 3 }`:
-    how a service runs in a container, for `stack export compose|k8s`."""
-
-    image: str | None = None
-    command: list[str] | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
-    env: dict[str, EnvValue] = {}
-    replicas: int | None = Field(default=None, ge=1)
-    ready: ProbeSpec | None = None
-
-
-class StackSpec(_Strict):
-    """The `[stack]` table."""
-
-    services: list[str] | None = None
-    modules: list[str] | None = None
-    state_dir: str | None = None
-    parallelism: int = Field(default=4, ge=1)
-    start_timeout: float = Field(default=60.0, gt=0)
-    extends: str | None = None
-    mode: Literal["single", "multi"] | None = None
-
-
-class ProfileSpec(_Strict):
-    stack: StackSpec = StackSpec()
-    services: dict[str, ServiceSpec] = {}
 
 
 @dataclass(frozen=True)

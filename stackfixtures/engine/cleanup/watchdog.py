@@ -21,7 +21,7 @@ from pathlib import Path
 def start(ledger: Path, stack_id: str) -> subprocess.Popen[bytes]:
     """Start the watchdog for a stack (call from the launcher, keep the returned object)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "stackfixtures.runtime.watchdog", str(ledger), stack_id],
+        [sys.executable, "-m", "stackfixtures.engine.cleanup.watchdog", str(ledger), stack_id],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

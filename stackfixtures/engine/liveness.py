@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..supervision import LivenessPolicy
+from ..define.policies import LivenessPolicy
 from . import probes
 from .context import ServiceContext
 from .lifecycle import State

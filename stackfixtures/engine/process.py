@@ -14,9 +14,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..define.policies import StopPolicy
 from ..errors import StartupCrashed
-from ..model import StopPolicy
-from . import reaper
+from .cleanup import reaper
 from .context import ServiceContext, StopRecord, current
 from .probes import Probe, wait_ready
 

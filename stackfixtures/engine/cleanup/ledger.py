@@ -20,8 +20,8 @@ from typing import Any
 
 import psutil
 
+from ..private_dirs import private_dir
 from . import reaper
-from .private_dirs import private_dir
 
 
 def registry_dir() -> Path:

@@ -11,8 +11,8 @@ from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..graph import Graph
-from . import watchdog
+from ..define.graph import Graph
+from .cleanup import watchdog
 from .lifecycle import State
 from .logs import LineListener
 from .stack import ServiceStop, Stack

@@ -18,12 +18,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from . import kinds, profiles
-from .errors import DefinitionError, GraphError, ProfileError, ScopeMismatch, UnknownDependency
-from .graph import Graph
-from .model import Scope, ServiceDefinition
-from .profiles import Profile, ServiceSpec
-from .supervision import LivenessPolicy, RestartPolicy
+from .. import kinds
+from ..config import load as profiles
+from ..config.load import Profile
+from ..config.schema import ServiceSpec
+from ..define.graph import Graph
+from ..define.policies import LivenessPolicy, RestartPolicy
+from ..define.service import Scope, ServiceDefinition
+from ..errors import DefinitionError, GraphError, ProfileError, ScopeMismatch, UnknownDependency
 
 
 @dataclass

@@ -1,15 +1,14 @@
-"""The service model: definitions, handles, scopes and stop policies. Pure data, no I/O."""
+"""The service model: definitions, handles and scopes. Pure data, no I/O."""
 
 from __future__ import annotations
 
 import enum
 import inspect
-import signal as _signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
-from .supervision import DEFAULT_EDGE, LivenessPolicy, RestartPolicy
+from .policies import DEFAULT_EDGE, LivenessPolicy, RestartPolicy, StopPolicy
 
 RESERVED_PARAMS = frozenset({"ctx"})
 """Parameter names a service function may take that are not dependencies."""
@@ -36,76 +35,6 @@ class Scope(enum.IntEnum):
 
     def __str__(self) -> str:
         return self.name.lower()
-
-
-def parse_signal(value: str | int) -> _signal.Signals:
-    """`"SIGTERM"`, `"TERM"` or `15` -> `signal.SIGTERM`."""
-    if isinstance(value, int):
-        return _signal.Signals(value)
-    name = value.upper()
-    if not name.startswith("SIG"):
-        name = "SIG" + name
-    try:
-        return _signal.Signals[name]
-    except KeyError:
-        raise ValueError(f"unknown signal {value!r}") from None
-
-
-@dataclass(frozen=True)
-class StopPolicy:
-    """How a process is stopped: `signal`, wait up to `grace` seconds, then SIGKILL its group.
-
-    `mode="mixed"` signals the main process only (like systemd's KillMode=mixed: servers such as
-    PostgreSQL must not have their children signalled); `"group"` signals the whole process group.
-    Whatever is left of the group after the main process exits is killed either way.
-    `action`, when set, replaces the signal with the server's own shutdown protocol (e.g. Redis
-    SHUTDOWN); it is awaited with the process, and the signal is sent if it raises.
-    """
-
-    signal: _signal.Signals = _signal.SIGTERM
-    grace: float = 10.0
-    mode: str = "mixed"
-    action: Callable[[Any], Awaitable[None]] | None = None
-
-    def __post_init__(self) -> None:
-        if self.grace < 0:
-            raise ValueError("grace must be >= 0")
-        if self.mode not in ("mixed", "group"):
-            raise ValueError(f"stop mode must be 'mixed' or 'group', not {self.mode!r}")
-
-
-def stop(
-    signal: str | int = "SIGTERM",
-    grace: float | str = 10.0,
-    mode: str = "mixed",
-    action: Callable[[Any], Awaitable[None]] | None = None,
-) -> StopPolicy:
-    """Build a StopPolicy; `grace` takes seconds or strings like `"10s"`, `"500ms"`."""
-    return StopPolicy(parse_signal(signal), parse_duration(grace), mode, action)
-
-
-def override_stop(policy: StopPolicy, overrides: Mapping[str, Any]) -> StopPolicy:
-    """`policy` with the fields a profile set; an explicit signal replaces a shutdown action."""
-    if not overrides:
-        return policy
-    changes = dict(overrides)
-    if "signal" in changes:
-        changes["signal"] = parse_signal(changes["signal"])
-        changes["action"] = None
-    if "grace" in changes:
-        changes["grace"] = parse_duration(changes["grace"])
-    return replace(policy, **changes)
-
-
-def parse_duration(value: float | int | str) -> float:
-    """Seconds from `5`, `2.5`, `"5s"`, `"500ms"` or `"1m"`."""
-    if isinstance(value, int | float):
-        return float(value)
-    text = value.strip().lower()
-    for suffix, factor in (("ms", 0.001), ("s", 1.0), ("m", 60.0)):
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * factor
-    return float(text)
 
 
 class Handle:

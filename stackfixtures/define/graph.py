@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from .errors import DependencyCycle, ScopeMismatch, UnknownDependency
-from .model import ServiceDefinition
+from ..errors import DependencyCycle, ScopeMismatch, UnknownDependency
+from .service import ServiceDefinition
 
 
 class Graph:

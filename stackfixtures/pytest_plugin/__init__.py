@@ -1,0 +1,27 @@
+"""The pytest front door (registered through the `pytest11` entry point)."""
+
+from __future__ import annotations
+
+from .plugin import (
+    pytest_addoption,
+    pytest_configure,
+    pytest_report_header,
+    pytest_runtest_makereport,
+    pytest_runtest_setup,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_unconfigure,
+    session_stack_ids,
+)
+
+__all__ = [
+    "pytest_addoption",
+    "pytest_configure",
+    "pytest_report_header",
+    "pytest_runtest_makereport",
+    "pytest_runtest_setup",
+    "pytest_sessionfinish",
+    "pytest_terminal_summary",
+    "pytest_unconfigure",
+    "session_stack_ids",
+]
