@@ -35,7 +35,7 @@ import psutil
 import psycopg
 import redis as redis_client
 
-from stackfixtures.control import detached
+from stackfixtures.control import detached, launcher
 from stackfixtures.engine.ports import allocate_port
 from stackfixtures.kinds import redis as redis_kind
 from stackfixtures.kinds import resp
@@ -122,12 +122,11 @@ def wait_http(url: str, timeout: float = 60) -> None:
 def stack_run(root: Path, state: Path) -> dict[str, float]:
     log = state / "launcher.log"
     t0 = time.perf_counter()
-    proc = detached.start(
-        detached.launcher_argv(state, root / "profiles" / "target.toml"), root, log
-    )
+    opts = launcher.Options(profile=str(root / "profiles" / "target.toml"), state_dir=str(state))
+    proc = detached.start(launcher.argv(opts), root, log)
     client = detached.wait(proc, state, log, timeout=120)
     while True:
-        rows = {s["name"]: s for s in client.get("/status")["services"]}
+        rows = {s["name"]: s for s in client.status()["services"]}
         if rows["app"]["endpoint"]:
             break
         time.sleep(0.002)

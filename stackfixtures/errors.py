@@ -9,6 +9,10 @@
     │       └── ScopeMismatch        a wider-scoped service depends on a narrower one
     ├── IllegalTransition        the engine tried a lifecycle move its table forbids (a bug)
     ├── KindUnavailable          a built-in kind cannot run here (no binary); says how to fix
+    ├── UnknownService           an operation named a service the stack does not have
+    ├── ControlError             a running stack refused or failed an operation (its message)
+    │   ├── NotRunning               no live stack answers for this state dir
+    │   └── AmbiguousStack           several stacks run and none was chosen (-p / --state-dir)
     └── ServiceError             a service misbehaved; names it and its state, ends with its log
         ├── StartError           it did not become ready
         │   ├── ProbeTimeout         its readiness probe never passed in time
@@ -84,6 +88,42 @@ class IllegalTransition(StackError):
 
 class KindUnavailable(StackError):
     """A built-in kind cannot run on this machine; the message says how to make it available."""
+
+
+class UnknownService(StackError, KeyError):
+    """An operation named a service the stack does not have; lists the ones it has."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = list(known)
+        self.message = f"unknown service {name!r} (known: {', '.join(known) or 'none'})"
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return self.message
+
+
+class ControlError(StackError):
+    """A running stack answered an operation with an error (`status` is the HTTP status)."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class NotRunning(ControlError):
+    """No live stack answers for this state dir (a stale socket, if any, was removed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 503)
+
+
+class AmbiguousStack(ControlError):
+    """Several stacks of the project run and the command did not say which one."""
+
+    def __init__(self, message: str, state_dirs: Sequence[str]) -> None:
+        self.state_dirs = list(state_dirs)
+        super().__init__(message, 300)
 
 
 def _with_tail(message: str, log_tail: Sequence[str]) -> str:

@@ -1,10 +1,10 @@
-"""`stack bench shutdown`: how reliably the stack stops under write traffic, measured.
+"""`stack bench shutdown`: how reliably a stack stops under traffic, measured.
 
-Each run starts the stack with the real launcher, writes tasks to the gateway (remembering
-every id that got a 201), sends SIGTERM to the launcher in the middle of the traffic, and
-checks: every service stopped within its grace without SIGKILL; no process of the stack is
-left; and, once the stack is started again on the same state dir, every acknowledged task is
-there and completes. The restart that verifies run N is the start of run N+1.
+Each run starts the profile's stack with the real launcher, runs the project's workload
+(bench/workload.py) in several threads, sends SIGTERM to the launcher in the middle of the
+traffic, and checks: every service stopped within its grace without SIGKILL; no process of the
+stack is left; and, once the stack is started again on the same state dir, the workload finds
+everything it had acknowledged. The restart that verifies run N is the start of run N+1.
 """
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from ..control import detached
-from ..control.client import ControlClient
+from ..control import detached, launcher
+from ..control.remote import RemoteControl
 from ..engine.cleanup import reaper
+from .workload import Workload
 
 
 @dataclass
@@ -59,72 +58,49 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 
 class Bench:
+    """Starts the profile's launcher on one state dir, again and again."""
+
     def __init__(
-        self, root: Path, profile: str | None, state_dir: Path, service: str, log: Any
+        self, root: Path, profile: str | None, state_dir: Path, workload: Workload, writers: int
     ) -> None:
         self.root = root
         self.profile = profile
         self.state_dir = state_dir
-        self.service = service
-        self.say = log
+        self.workload = workload
+        self.writers = writers
 
-    def launch(self) -> tuple[subprocess.Popen[bytes], ControlClient, str]:
+    def launch(self) -> tuple[subprocess.Popen[bytes], RemoteControl, dict[str, Any]]:
         log = self.state_dir / "bench-launcher.log"
-        proc = detached.start(detached.launcher_argv(self.state_dir, self.profile), self.root, log)
+        opts = launcher.Options(profile=self.profile, state_dir=str(self.state_dir))
+        proc = detached.start(launcher.argv(opts), self.root, log)
         try:
-            client = detached.wait(
+            control = detached.wait(
                 proc,
                 self.state_dir,
                 log,
                 timeout=180,
-                until=lambda c: detached.all_ready(c.get("/status")["stack"]["services"])(c),
+                until=lambda c: detached.all_ready(c.status()["stack"]["services"])(c),
             )
         except (detached.LauncherExited, TimeoutError) as e:
             if proc.poll() is None:
                 proc.kill()
             raise RuntimeError(f"the stack did not start: {e}") from None
-        services = {s["name"]: s for s in client.get("/status")["services"]}
-        return proc, client, services[self.service]["endpoint"]
-
-    def verify(self, url: str, ids: list[str], timeout: float = 120.0) -> int:
-        """How many of `ids` never complete (zero data loss means 0)."""
-        pending = set(ids)
-        deadline = time.monotonic() + timeout
-        with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:
-            while pending and time.monotonic() < deadline:
-                for task_id in list(pending):
-                    reply = client.get(f"/tasks/{task_id}")
-                    if reply.status_code == 200 and reply.json()["status"] == "done":
-                        pending.discard(task_id)
-                if pending:
-                    time.sleep(0.1)
-        return len(pending)
+        names = [s["name"] for s in control.status()["services"] if s["state"] == "ready"]
+        return proc, control, {n: control.handle(n) for n in names}
 
     def one_run(
-        self, n: int, proc: subprocess.Popen[bytes], client: ControlClient, url: str
-    ) -> tuple[RunResult, list[str]]:
+        self, n: int, proc: subprocess.Popen[bytes], control: RemoteControl, handles: dict[str, Any]
+    ) -> tuple[RunResult, list[Any]]:
         result = RunResult(run=n)
-        stack_id = client.get("/status")["stack"]["id"]
-        client.close()
-        acked: list[str] = []
+        stack_id = control.endpoint.stack_id
+        control.close()
+        acked: list[Any] = []
         stop = threading.Event()
 
         def write() -> None:
-            i = 0
-            with httpx.Client(base_url=url, timeout=10, trust_env=False) as http:
-                while not stop.is_set():
-                    i += 1
-                    try:
-                        reply = http.post("/tasks", json={"payload": f"bench {n}.{i}"})
-                    except httpx.HTTPError:
-                        if proc.poll() is not None:
-                            return
-                        time.sleep(0.005)
-                        continue
-                    if reply.status_code == 201:
-                        acked.append(reply.json()["id"])
+            acked.extend(self.workload.run(handles, stop))
 
-        writers = [threading.Thread(target=write) for _ in range(2)]
+        writers = [threading.Thread(target=write) for _ in range(self.writers)]
         for w in writers:
             w.start()
         time.sleep(random.uniform(0.2, 0.6))  # SIGTERM lands at a random point of the traffic
@@ -173,17 +149,19 @@ def run(
     profile: str | None,
     runs: int,
     state_dir: Path,
-    service: str = "api_gateway",
+    workload: Workload,
+    writers: int = 2,
     log: Any = print,
 ) -> dict[str, Any]:
-    bench = Bench(root, profile, state_dir, service, log)
+    """`runs` times: start, traffic, SIGTERM mid-traffic, check; the summary as a dict."""
+    bench = Bench(root, profile, state_dir, workload, writers)
     state_dir.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
-    proc, client, url = bench.launch()
+    proc, control, handles = bench.launch()
     for n in range(1, runs + 1):
-        result, acked = bench.one_run(n, proc, client, url)
-        proc, client, url = bench.launch()  # the restart that verifies this run
-        result.lost = bench.verify(url, acked)
+        result, acked = bench.one_run(n, proc, control, handles)
+        proc, control, handles = bench.launch()  # the restart that verifies this run
+        result.lost = workload.verify(handles, acked)
         results.append(result)
         log(
             f"run {n}/{runs}: {'ok' if result.success else 'FAILED'}: "
@@ -191,7 +169,7 @@ def run(
             f"{'graceful' if result.graceful else 'forced: ' + ', '.join(result.forced)}, "
             f"stop {result.stop_s:.2f}s" + (f", {result.error}" if result.error else "")
         )
-    client.close()
+    control.close()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
     successes = sum(r.success for r in results)

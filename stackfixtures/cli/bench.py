@@ -11,7 +11,9 @@ from pathlib import Path
 import click
 
 from ..bench import shutdown as shutdown_bench
-from .common import EXIT_STARTUP, load, main, profile_option
+from ..bench import workload as workloads
+from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
+from .common import load, main, profile_option
 
 
 @main.group()
@@ -30,10 +32,15 @@ def bench() -> None:
 )
 @click.option("--json", "json_file", default=None, help="Also write the summary to this file.")
 @click.option(
+    "--workload",
+    default=None,
+    help="module:factory of the traffic and its check (default: the profile's "
+    "[bench.shutdown] workload; none: no traffic).",
+)
+@click.option(
     "--service",
-    default="api_gateway",
-    show_default=True,
-    help="The HTTP service that takes POST /tasks.",
+    default=None,
+    help="The service the workload writes to (passed to it as `service`).",
 )
 @click.option("--state-dir", default=None, help="Default: a fresh temporary directory.")
 def shutdown(
@@ -41,7 +48,8 @@ def shutdown(
     runs: int,
     min_success: float | None,
     json_file: str | None,
-    service: str,
+    workload: str | None,
+    service: str | None,
     state_dir: str | None,
 ) -> None:
     """Start, write, SIGTERM mid-traffic, check: graceful, nothing left, nothing lost.
@@ -50,9 +58,20 @@ def shutdown(
     slowest stop; appends a Markdown summary to $GITHUB_STEP_SUMMARY when set.
     """
     proj = load(profile)
-    if service not in proj.graph:
+    if service is not None and service not in proj.graph:
         click.echo(f"error: the profile has no service {service!r}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_DEFINITION)
+    spec = proj.profile.spec.bench.shutdown if proj.profile else None
+    options = dict(spec.options) if spec else {}
+    if service is not None:
+        options["service"] = service
+    try:
+        traffic = workloads.load(
+            workload or (spec.workload if spec else None), proj.root, **options
+        )
+    except (ImportError, AttributeError, ValueError, TypeError) as e:
+        click.echo(f"error: cannot load the workload: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="stack-bench-"))
     where.mkdir(parents=True, exist_ok=True)
     where.chmod(0o755)  # PostgreSQL may run as another user when we are root
@@ -62,7 +81,8 @@ def shutdown(
             str(proj.profile.path) if proj.profile else None,
             runs,
             where,
-            service,
+            traffic,
+            writers=spec.writers if spec else 2,
             log=click.echo,
         )
     except RuntimeError as e:

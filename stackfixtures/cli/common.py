@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from .. import project as projects
-from ..errors import DefinitionError, ProfileError
+from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
+from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning, ProfileError
 
-EXIT_OK = 0
-"""Every service started, and every stop was graceful."""
-EXIT_FORCED = 1
-"""At least one service had to be killed (its grace ran out, or a second Ctrl-C)."""
-EXIT_DEFINITION = 2
-"""The profile or the service definitions are invalid, or a usage error; nothing was started."""
-EXIT_STARTUP = 3
-"""A service failed to start; everything that had started was stopped."""
-EXIT_NOT_RUNNING = 4
-"""A command for a running stack found none (a stale control socket, if any, was removed)."""
-EXIT_INTERRUPTED = 130
-"""Ctrl-C or SIGTERM arrived before the stack was ready; what had started was stopped."""
+if TYPE_CHECKING:
+    from .. import project as projects
+    from ..control.remote import RemoteControl
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,14 +36,16 @@ profile_option = click.option(
     "profile",
     default=None,
     envvar="STACK_PROFILE",
-    help="Profile name (profiles/NAME.toml under the project root) or a path to a TOML file.",
+    help="Profile name (profiles/NAME.toml under the project root) or a path to a TOML file "
+    "[env: STACK_PROFILE].",
 )
 
 state_dir_option = click.option(
     "--state-dir",
     default=None,
     envvar="STACK_STATE_DIR",
-    help="Where the stack keeps data, logs and events (default: .stack/PROFILE under the root).",
+    help="Where the stack keeps data, logs and events (default: .stack/PROFILE under the root) "
+    "[env: STACK_STATE_DIR].",
 )
 
 json_option = click.option(
@@ -61,6 +57,8 @@ def load(
     profile: str | None, state_dir: str | None = None, as_json: bool = False
 ) -> projects.Project:
     """The project for a profile, or exit 2 with the file and key of the problem."""
+    from .. import project as projects
+
     try:
         return projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
     except DefinitionError as e:
@@ -72,3 +70,33 @@ def load(
         else:
             click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
+
+
+@contextlib.contextmanager
+def control_for(profile: str | None, state_dir: str | None) -> Iterator[RemoteControl]:
+    """The running stack a command means (see control/discover.py), never importing the
+    project's code; exits 4 when none runs and 2 when several do and none was chosen."""
+    from ..control.discover import state_dir_for
+    from ..control.remote import connect
+
+    try:
+        control = connect(state_dir_for(profile, state_dir))
+    except NotRunning as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_NOT_RUNNING)
+    except AmbiguousStack as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    except DefinitionError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    try:
+        yield control
+    except ControlError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION if e.status < 500 else 1)
+    except KeyError as e:  # UnknownService
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    finally:
+        control.close()

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..config.load import dump
-from .common import EXIT_DEFINITION, load, main, profile_option
+from ..control.exits import EXIT_DEFINITION
+from .common import load, main, profile_option
 
 
 @main.command()

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 import yaml
 
+from ..control.exits import EXIT_DEFINITION
 from ..errors import ProfileError
 from ..export import compose as compose_export
 from ..export import k8s as k8s_export
-from .common import EXIT_DEFINITION, load, main, profile_option
+from .common import load, main, profile_option
 
 
 @main.group(name="export")

@@ -83,6 +83,11 @@ def _raw_with_extends(path: Path, root: Path, seen: tuple[Path, ...] = ()) -> di
     return merged
 
 
+def raw_profile(path: Path, root: Path) -> dict[str, Any]:
+    """A profile's TOML merged with what it extends, not yet validated."""
+    return _raw_with_extends(path, root)
+
+
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc)
 

@@ -152,6 +152,21 @@ class StackSpec(_Strict):
     mode: Literal["single", "multi"] | None = None
 
 
+class ShutdownBenchSpec(_Strict):
+    """`[bench.shutdown]`: the traffic `stack bench shutdown` stops the stack under."""
+
+    workload: str | None = None  # "module:factory"; called with `options`
+    options: dict[str, Any] = {}
+    writers: int = Field(default=2, ge=1)  # threads running the workload at once
+
+
+class BenchSpec(_Strict):
+    """The `[bench]` table."""
+
+    shutdown: ShutdownBenchSpec = ShutdownBenchSpec()
+
+
 class ProfileSpec(_Strict):
     stack: StackSpec = StackSpec()
     services: dict[str, ServiceSpec] = {}
+    bench: BenchSpec = BenchSpec()

@@ -49,6 +49,10 @@ class Console:
         except (BrokenPipeError, OSError):  # `stack run | head`: stop printing, keep running
             self.broken = True
 
+    def raw(self, text: str) -> None:
+        """A line as it is (e.g. JSON for machines)."""
+        self._write(text)
+
     def line(self, service: str, text: str) -> None:
         prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))
         self._write(f"{prefix} {text}")

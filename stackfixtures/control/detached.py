@@ -1,17 +1,16 @@
-"""Starting a launcher (`stack run`) detached, and waiting until its control socket answers:
-what `stack up`, the shutdown benchmark and the pytest workers' shared stack all do."""
+"""Starting a launcher detached (`launcher.argv(...)`), and waiting until its control socket
+answers: what `stack up`, the shutdown benchmark and the pytest workers' shared stack all do."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .client import ControlClient
 from .endpoint import find
+from .remote import RemoteControl
 
 
 class LauncherExited(Exception):
@@ -22,27 +21,6 @@ class LauncherExited(Exception):
         self.log = log
         self.tail = log.read_text().splitlines()[-30:] if log.exists() else []
         super().__init__(f"the launcher exited with code {code}; see {log}")
-
-
-def launcher_argv(
-    state_dir: Path,
-    profile: str | Path | None,
-    *,
-    mode: str | None = None,
-    services: Iterable[str] = (),
-    on_demand: bool = False,
-    exit_with: int | None = None,
-) -> list[str]:
-    argv = [sys.executable, "-m", "stackfixtures.cli", "run", "--state-dir", str(state_dir)]
-    if profile:
-        argv += ["--profile", str(profile)]
-    if mode:
-        argv += ["--mode", mode]
-    if on_demand:
-        argv.append("--on-demand")
-    if exit_with:
-        argv += ["--exit-with", str(exit_with)]
-    return [*argv, *services]
 
 
 def start(argv: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -65,8 +43,8 @@ def wait(
     state_dir: Path,
     log: Path,
     timeout: float,
-    until: Callable[[ControlClient], bool] | None = None,
-) -> ControlClient:
+    until: Callable[[RemoteControl], bool] | None = None,
+) -> RemoteControl:
     """A client for the launcher once its socket answers (and `until(client)` holds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -74,7 +52,7 @@ def wait(
             raise LauncherExited(proc.returncode, log)
         ep, _ = find(state_dir)
         if ep is not None:
-            client = ControlClient(ep)
+            client = RemoteControl(ep)
             if until is None or until(client):
                 return client
             client.close()
@@ -82,14 +60,12 @@ def wait(
     raise TimeoutError(f"the launcher was not ready within {timeout:g}s; see {log}")
 
 
-def all_ready(names: Iterable[str]) -> Callable[[ControlClient], bool]:
+def all_ready(names: Iterable[str]) -> Callable[[RemoteControl], bool]:
     """A `wait(until=...)` condition: every one of `names` is READY."""
     wanted = set(names)
 
-    def check(client: ControlClient) -> bool:
-        states = {
-            s["name"]: s["state"] for s in client.get("/status")["services"] if s["name"] in wanted
-        }
+    def check(client: RemoteControl) -> bool:
+        states = {s["name"]: s["state"] for s in client.status()["services"] if s["name"] in wanted}
         return len(states) == len(wanted) and all(v == "ready" for v in states.values())
 
     return check

@@ -7,10 +7,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from ..engine.lifecycle import State
-from ..engine.stack import Stack
 
 
-def exposition(stack: Stack, rows: list[dict[str, Any]]) -> str:
+def exposition(stack_id: str, rows: list[dict[str, Any]]) -> str:
     """One scrape: state, uptime, restarts, memory and CPU of every service."""
     registry = CollectorRegistry()
     labels = ["stack", "service"]
@@ -38,7 +37,7 @@ def exposition(stack: Stack, rows: list[dict[str, Any]]) -> str:
         "stackfixtures_service_cpu_percent", "CPU use of its processes", labels, registry=registry
     )
     for row in rows:
-        key = (stack.stack_id, row["name"])
+        key = (stack_id, row["name"])
         up.labels(*key).set(1 if row["state"] == "ready" else 0)
         for s in State:
             state.labels(*key, s.value).set(1 if row["state"] == s.value else 0)

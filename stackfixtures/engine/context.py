@@ -96,6 +96,15 @@ class ServiceContext:
             self._port = int(fixed) if fixed else allocate_port(self.host)
         return self._port
 
+    @property
+    def port_if_chosen(self) -> int | None:
+        """The main port if one was chosen already (None: nothing asked for `port` yet)."""
+        return self._port
+
+    def keep_port(self, port: int) -> None:
+        """Use `port` as the main port (the previous incarnation's, so handles stay valid)."""
+        self._port = port
+
     def new_port(self) -> int:
         """Another free loopback port, for services that listen on more than one."""
         return allocate_port(self.host)

@@ -13,7 +13,7 @@ from .context import ServiceContext
 from .lifecycle import State
 
 if TYPE_CHECKING:
-    from .stack import Unit
+    from .unit import Unit
 
 
 def as_probe(spec: Any) -> probes.Probe:
@@ -37,15 +37,13 @@ async def watch(unit: Unit, ctx: ServiceContext, policy: LivenessPolicy) -> None
             why = f"no answer within {policy.timeout:g}s"
         except Exception as e:  # a probe that breaks is a failing probe
             why = f"{type(e).__name__}: {e}"
-        unit.last_probe_ms = round((time.monotonic() - t0) * 1000, 2)
+        unit.checked(why, round((time.monotonic() - t0) * 1000, 2))
         if why is None:
             failures = 0
-            unit.health = "ok"
             if unit.state is State.DEGRADED:
                 unit.lifecycle.move(State.READY, f"liveness probe {probe.describe()} passes again")
             continue
         failures += 1
-        unit.health = f"failing: {why}"
         if failures >= policy.failure_threshold and unit.state is State.READY:
             unit.lifecycle.move(
                 State.DEGRADED,

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psutil
 
-if TYPE_CHECKING:
-    from .stack import Unit
+from .unit import Unit
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -19,33 +18,45 @@ def _tree(pid: int) -> list[psutil.Process]:
     return []
 
 
-def measure(unit: Unit, processes: list[Any]) -> dict[str, Any]:
-    """A service's figures now. CPU percent is since the previous call for the same process."""
-    rss = 0
-    cpu = 0.0
-    seen: dict[int, Any] = {}
-    for proc in processes:
-        for p in _tree(proc.pid):
-            cached = unit.probes.get(p.pid)
-            if cached is not None and cached.create_time() == p.create_time():
-                p = cached
-            seen[p.pid] = p
-            with contextlib.suppress(psutil.Error):
-                rss += p.memory_info().rss
-                cpu += p.cpu_percent(interval=None)
-    unit.probes = seen
-    ready = unit.state.value in ("ready", "degraded")
-    return {
-        "name": unit.name,
-        "state": unit.state.value,
-        "pid": processes[0].pid if processes else None,
-        "pids": [p.pid for p in processes],
-        "uptime_s": round(time.monotonic() - unit.ready_at, 3) if ready and unit.ready_at else 0.0,
-        "restarts": unit.restarts,
-        "last_exit_code": unit.last_exit_code,
-        "rss_mb": round(rss / 2**20, 2),
-        "cpu_percent": round(cpu, 1),
-        "health": unit.health,
-        "last_probe_ms": unit.last_probe_ms,
-        "circuit": "open" if unit.circuit_open else "closed",
-    }
+class Meter:
+    """Measures services. Keeps the psutil objects between calls: a CPU percentage is the use
+    since the previous call for the same process."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[int, psutil.Process]] = {}
+
+    def measure(self, unit: Unit) -> dict[str, Any]:
+        """A service's figures now."""
+        processes = unit.processes
+        rss = 0
+        cpu = 0.0
+        cache = self._seen.get(unit.name, {})
+        seen: dict[int, psutil.Process] = {}
+        for proc in processes:
+            for p in _tree(proc.pid):
+                cached = cache.get(p.pid)
+                with contextlib.suppress(psutil.Error):
+                    if cached is not None and cached.create_time() == p.create_time():
+                        p = cached
+                seen[p.pid] = p
+                with contextlib.suppress(psutil.Error):
+                    rss += p.memory_info().rss
+                    cpu += p.cpu_percent(interval=None)
+        self._seen[unit.name] = seen
+        ready = unit.state.value in ("ready", "degraded")
+        return {
+            "name": unit.name,
+            "state": unit.state.value,
+            "pid": processes[0].pid if processes else None,
+            "pids": [p.pid for p in processes],
+            "uptime_s": round(time.monotonic() - unit.ready_at, 3)
+            if ready and unit.ready_at
+            else 0.0,
+            "restarts": unit.restarts,
+            "last_exit_code": unit.last_exit_code,
+            "rss_mb": round(rss / 2**20, 2),
+            "cpu_percent": round(cpu, 1),
+            "health": unit.health,
+            "last_probe_ms": unit.last_probe_ms,
+            "circuit": "open" if unit.circuit_open else "closed",
+        }

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ..define.graph import Graph
 from .cleanup import watchdog
-from .lifecycle import State
 from .logs import LineListener
 from .stack import ServiceStop, Stack
 
@@ -21,7 +20,8 @@ T = TypeVar("T")
 
 
 class StackThread:
-    """Owns an event loop thread and the Stack living in it; every method is thread-safe."""
+    """Owns an event loop thread and the Stack living in it. Operate the stack through
+    `control.local.LocalControl(thread.stack, thread.loop)`; `call` runs a coroutine there."""
 
     def __init__(
         self,
@@ -56,15 +56,6 @@ class StackThread:
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def start(self, names: Iterable[str], retry_failed: bool = False) -> dict[str, Any]:
-        return self.call(self.stack.start(list(names), retry_failed=retry_failed))
-
-    def stop(self, names: Iterable[str] | None = None) -> list[ServiceStop]:
-        return self.call(self.stack.stop(None if names is None else list(names)))
-
-    def state(self, name: str) -> State:
-        return self.stack.state(name)
 
     def close(self) -> list[ServiceStop]:
         """Stop everything still running, in reverse order, then end the loop thread."""

@@ -1,0 +1,83 @@
+"""`stack run` (the launcher in the foreground, see control/launcher.py) and `stack validate`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import json_option, load, main, profile_option, state_dir_option
+
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(["single", "multi"]),
+    default=None,
+    help="Override the profile's mode: single (one process for all components) or multi "
+    "(one process each).",
+)
+
+
+@main.command()
+@profile_option
+@json_option
+def validate(profile: str | None, as_json: bool) -> None:
+    """Check a profile and its service graph; exit non-zero with the file and key on error.
+
+    --json prints {"ok": true, "file", "services", "levels"} (or {"ok": false, "error"}).
+    """
+    proj = load(profile, as_json=as_json)
+    levels = proj.graph.levels(proj.graph.closure(proj.selected))
+    where = proj.profile.path if proj.profile else proj.root
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"ok": True, "file": str(where), "services": proj.graph.names, "levels": levels}
+            )
+        )
+        return
+    click.echo(f"ok: {where}: {len(proj.graph)} services")
+    for i, level in enumerate(levels):
+        click.echo(f"  start level {i}: {', '.join(level)}")
+
+
+@main.command()
+@profile_option
+@click.argument("services", nargs=-1)
+@json_option
+@mode_option
+@state_dir_option
+@click.option(
+    "--on-demand",
+    is_flag=True,
+    hidden=True,
+    help="Start nothing; serve the control socket and start services when asked "
+    "(the launcher shared by pytest workers).",
+)
+@click.option(
+    "--exit-with",
+    type=int,
+    default=None,
+    hidden=True,
+    help="Stop everything and exit when this process (e.g. pytest) is gone.",
+)
+def run(
+    profile: str | None,
+    services: tuple[str, ...],
+    as_json: bool,
+    mode: str | None,
+    state_dir: str | None,
+    on_demand: bool,
+    exit_with: int | None,
+) -> None:
+    """Start SERVICES (default: the profile's) and what they need, in the foreground.
+
+    Ctrl-C or SIGTERM stops everything gracefully in reverse order; a second Ctrl-C skips the
+    remaining grace. Other terminals reach it with `stack status`, `stack logs`, ... through
+    its control socket. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
+    3 startup failed, 130 interrupted before ready.
+    """
+    from ..control.launcher import Options, launch
+
+    opts = Options(profile, state_dir, list(services), mode, as_json, on_demand, exit_with)
+    sys.exit(launch(opts))

@@ -1,0 +1,127 @@
+"""`stack up` (the launcher detached, like `docker compose up --wait`) and `stack down`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
+from ..errors import AmbiguousStack, DefinitionError
+from .common import control_for, json_option, load, main, profile_option, state_dir_option
+from .run import mode_option
+
+
+@main.command()
+@profile_option
+@state_dir_option
+@mode_option
+@json_option
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.argument("services", nargs=-1)
+def up(
+    profile: str | None,
+    state_dir: str | None,
+    mode: str | None,
+    as_json: bool,
+    timeout: float,
+    services: tuple[str, ...],
+) -> None:
+    """Start the stack detached; return once every service is ready, printing the endpoints.
+
+    Like `docker compose up --wait`. Stop it with `stack down`.
+    """
+    from ..control import detached, endpoint, launcher
+    from ..control.console import Console
+
+    proj = load(profile, state_dir)
+    running, _ = endpoint.find(proj.state_dir)
+    if running is not None:
+        click.echo(
+            f"error: a stack already runs with state dir {proj.state_dir} (pid {running.pid})",
+            err=True,
+        )
+        sys.exit(EXIT_DEFINITION)
+    log_path = proj.state_dir / "launcher.log"
+    log_path.unlink(missing_ok=True)
+    opts = launcher.Options(
+        profile=str(proj.profile.path) if proj.profile else None,
+        state_dir=str(proj.state_dir),
+        services=list(services),
+        mode=mode,
+    )
+    proc = detached.start(launcher.argv(opts), proj.root, log_path)
+    wanted = proj.graph.closure(list(services) or proj.selected)
+    try:
+        control = detached.wait(
+            proc, proj.state_dir, log_path, timeout, until=detached.all_ready(wanted)
+        )
+    except detached.LauncherExited as e:
+        click.echo(
+            "error: the stack failed to start; its launcher said:\n"
+            + "\n".join(f"  | {line}" for line in e.tail),
+            err=True,
+        )
+        sys.exit(EXIT_STARTUP)
+    except TimeoutError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
+    with control:
+        status: dict[str, Any] = control.status()
+    if as_json:
+        click.echo(json.dumps(status))
+        return
+    click.echo(f"stack {status['stack']['id']} is up (launcher pid {proc.pid}, log {log_path})")
+    rows = [s for s in status["services"] if s["state"] != "pending"]
+    Console([r["name"] for r in rows]).table(rows, ["name", "state", "endpoint", "pid"])
+
+
+@main.command()
+@profile_option
+@state_dir_option
+@click.option(
+    "--timeout",
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the launcher to finish stopping.",
+)
+def down(profile: str | None, state_dir: str | None, timeout: float) -> None:
+    """Stop a detached (or foreground) stack gracefully, in reverse order."""
+    from ..control.console import Console
+    from ..control.discover import state_dir_for
+    from ..control.launcher import report_sweep
+    from ..control.remote import connect
+    from ..engine.cleanup import ledger
+    from ..errors import NotRunning
+
+    report_sweep(Console([]), ledger.sweep())
+    try:
+        connect(state_dir_for(profile, state_dir)).close()
+    except NotRunning as e:  # like `compose down`: nothing running is no error
+        click.echo(str(e))
+        sys.exit(EXIT_OK)
+    except (DefinitionError, AmbiguousStack) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    with control_for(profile, state_dir) as control:
+        where = Path(control.endpoint.state_dir)
+        pid = control.endpoint.pid
+        if not control.down(timeout):
+            click.echo(
+                f"error: the launcher (pid {pid}) is still stopping after {timeout:g}s", err=True
+            )
+            sys.exit(1)
+    code = EXIT_OK
+    with contextlib.suppress(OSError, ValueError):
+        last = json.loads((where / "last-run.json").read_text())
+        code = int(last["exit_code"])
+        forced = [s["service"] for s in last["stops"] if not s["graceful"]]
+        click.echo(
+            f"stopped {len(last['stops'])} services"
+            + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
+        )
+    sys.exit(code)

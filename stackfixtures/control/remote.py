@@ -1,0 +1,149 @@
+"""RemoteControl: the control protocol over a launcher's Unix socket (httpx)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from ..engine.events import Event
+from ..engine.lifecycle import State
+from ..engine.unit import ServiceStop
+from ..errors import ControlError, NotRunning, UnknownService
+from . import codec
+from .endpoint import Endpoint, find
+from .protocol import LogChunk
+
+
+class RemoteControl:
+    """Talks to the launcher behind `endpoint`. Errors the launcher reports come back as
+    UnknownService or ControlError (with the launcher's message)."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float = 120.0) -> None:
+        self.endpoint = endpoint
+        self.http = httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(endpoint.socket)),
+            base_url="http://stack",
+            timeout=timeout,
+            trust_env=False,
+        )
+
+    def _get(self, path: str, **params: Any) -> Any:
+        return self._check(self.http.get(path, params=params))
+
+    def _post(self, path: str, body: dict[str, Any] | None = None, wait: float = 0.0) -> Any:
+        timeout = self.http.timeout.read or 0.0
+        return self._check(self.http.post(path, json=body or {}, timeout=timeout + wait))
+
+    @staticmethod
+    def _check(response: httpx.Response) -> Any:
+        if response.headers.get("content-type", "").startswith("text/"):
+            if response.status_code >= 400:
+                raise ControlError(response.text, response.status_code)
+            return response.text
+        data = response.json()
+        if response.status_code >= 400:
+            message = data.get("error", response.text)
+            if data.get("type") == "UnknownService":
+                raise UnknownService(data["service"], data["known"])
+            if data.get("type") == "TimeoutError":
+                raise TimeoutError(message)
+            raise ControlError(message, response.status_code)
+        return data
+
+    def status(self) -> dict[str, Any]:
+        return dict(self._get("/status"))
+
+    def state(self, name: str) -> State:
+        return State(self._get(f"/services/{name}/state")["state"])
+
+    def handle(self, name: str) -> Any:
+        return codec.handle_from_json(self._get(f"/handles/{name}")["handle"])
+
+    def start(self, names: Sequence[str]) -> dict[str, Any]:
+        return {
+            n: codec.handle_from_json(self._post(f"/services/{n}/start")["handle"]) for n in names
+        }
+
+    def stop(self, names: Sequence[str] | None = None) -> list[ServiceStop]:
+        if names is None:
+            names = [s["name"] for s in self.status()["services"]]
+        stops: list[ServiceStop] = []
+        for name in names:
+            if any(s.service == name for s in stops):
+                continue  # already stopped as a dependent of an earlier one
+            reply = self._post(f"/services/{name}/stop")
+            stops += [codec.stop_from_json(s) for s in reply["stops"]]
+        return stops
+
+    def restart(self, name: str) -> Any:
+        return codec.handle_from_json(self._post(f"/services/{name}/restart")["handle"])
+
+    def kill(self, name: str, signal: int | str = "SIGKILL", wait: float = 0.0) -> list[int]:
+        body = {"signal": signal, "wait": wait}
+        return list(self._post(f"/services/{name}/kill", body, wait)["signalled"])
+
+    def pause(self, name: str) -> list[int]:
+        return list(self._post(f"/services/{name}/pause")["signalled"])
+
+    def resume(self, name: str) -> list[int]:
+        return list(self._post(f"/services/{name}/resume")["signalled"])
+
+    def scale(self, name: str, replicas: int) -> dict[str, str]:
+        return dict(self._post("/scale", {"service": name, "replicas": replicas})["states"])
+
+    def metrics(self) -> str:
+        return str(self._get("/metrics"))
+
+    def logs(
+        self,
+        names: Sequence[str] | None = None,
+        n: int = 100,
+        since: Mapping[str, int] | None = None,
+        wait: float = 0.0,
+    ) -> dict[str, LogChunk]:
+        marks = {f"since.{k}": v for k, v in (since or {}).items()}
+        if names is not None and len(names) == 1:
+            return dict(self._get(f"/logs/{names[0]}", n=n, wait=wait, **marks))
+        data: dict[str, LogChunk] = self._get("/logs", n=n, wait=wait, **marks)
+        return data if names is None else {k: v for k, v in data.items() if k in names}
+
+    def events(self, since: int = 0, wait: float = 0.0) -> list[Event]:
+        return [Event.from_json(e) for e in self._get("/events", since=since, wait=wait)]
+
+    def wait_for(self, name: str, state: str | State, timeout: float = 30.0) -> None:
+        self._post(f"/services/{name}/wait", {"state": str(state), "timeout": timeout}, timeout)
+
+    def reload(self) -> dict[str, Any]:
+        return dict(self._post("/reload"))
+
+    def down(self, timeout: float = 120.0) -> bool:
+        """Ask the launcher to stop everything, then wait until its process is gone."""
+        self._post("/down")
+        try:
+            psutil.Process(self.endpoint.pid).wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            return False
+        return True
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> RemoteControl:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(state_dir: Path) -> RemoteControl:
+    """The control of the live stack using `state_dir`; NotRunning (saying why) otherwise."""
+    endpoint, why = find(state_dir)
+    if endpoint is None:
+        raise NotRunning(why)
+    return RemoteControl(endpoint)

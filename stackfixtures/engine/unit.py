@@ -1,0 +1,94 @@
+"""The engine's record of one service: its definition, state, log, readiness and counters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..define.service import ServiceDefinition
+from ..errors import StartError
+from .context import ServiceContext, StopRecord
+from .lifecycle import Lifecycle, State
+from .logs import ServiceLog
+
+Outcome = Literal["stopped", "failed", "dependency failed"]
+"""How one incarnation of a service ended."""
+
+
+@dataclass
+class ServiceStop:
+    """How one service stopped: graceful when every process it ran stopped gracefully."""
+
+    service: str
+    graceful: bool
+    duration_s: float
+    processes: list[StopRecord] = field(default_factory=list)
+    error: str = ""
+    swept: int = 0  # processes that had left its process group and were found by their marker
+
+    @property
+    def exit_codes(self) -> list[int | None]:
+        return [p.returncode for p in self.processes]
+
+
+class Unit:
+    """One service as the engine tracks it across incarnations (starts, crashes, restarts)."""
+
+    def __init__(self, definition: ServiceDefinition, lifecycle: Lifecycle, log: ServiceLog):
+        self.definition = definition
+        self.lifecycle = lifecycle
+        self.log = log
+        self.ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.stop_requested = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.ctx: ServiceContext | None = None
+        self.handle: Any = None
+        self.started_at: float | None = None
+        self.ready_at: float | None = None
+        self.last_stop: ServiceStop | None = None
+        self.last_error: StartError | None = None
+        self.restart_times: deque[float] = deque()  # automatic restarts inside the window
+        self.restarts = 0  # every restart, automatic or by hand
+        self.last_exit_code: int | None = None
+        self.circuit_open = False
+        self.health = "unknown"
+        self.last_probe_ms: float | None = None
+        self.cascade: set[str] = set()  # dependents to start again once this is READY
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def state(self) -> State:
+        return self.lifecycle.state
+
+    @property
+    def active(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    @property
+    def processes(self) -> list[Any]:
+        """The live processes it runs now (its main processes, not their children)."""
+        ctx = self.ctx
+        return [p for p in ctx.processes if p.returncode is None] if ctx else []
+
+    def checked(self, why: str | None, took_ms: float) -> None:
+        """Record a liveness check: `why` is None when it passed."""
+        self.last_probe_ms = took_ms
+        self.health = "ok" if why is None else f"failing: {why}"
+
+    def fresh_ready(self) -> None:
+        """A new readiness future for the next incarnation, if the last one was settled."""
+        if self.ready.done():
+            if not self.ready.cancelled():
+                self.ready.exception()  # retrieved: reported through start(), not as a warning
+            self.ready = asyncio.get_running_loop().create_future()
+
+    def reset(self) -> None:
+        self.fresh_ready()
+        self.stop_requested = asyncio.Event()
+        self.handle = None
+        self.last_stop = None

@@ -1,0 +1,122 @@
+"""What tests get: a fixture per service (its handle), and `stack`, the running stack as a test
+sees it: handles, states, events, logs and fault injection, each a call of the control
+protocol on whichever control runs that service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .. import project as projects
+from ..engine.events import Event
+from ..engine.lifecycle import State
+from ..engine.unit import ServiceStop
+from ..errors import StartError
+from .shared import Backend
+
+if TYPE_CHECKING:
+    from .plugin import StackPlugin
+
+
+class StackFixture:
+    """The running stack as seen from a test: handles, states, events, logs, fault injection."""
+
+    def __init__(
+        self, plugin: StackPlugin, mode: str | None, backend: Backend | None = None
+    ) -> None:
+        self._plugin = plugin
+        self.mode = mode
+        self._own = backend
+
+    @property
+    def backend(self) -> Backend:
+        return self._own or self._plugin.backend(self.mode)
+
+    @property
+    def project(self) -> projects.Project:
+        return self._plugin.project
+
+    def handle(self, name: str) -> Any:
+        return self.backend.start(name)
+
+    def state(self, name: str) -> State:
+        return self.backend.control_for(name).state(name)
+
+    @property
+    def events(self) -> list[Event]:
+        merged = [e for c in self.backend.controls() for e in c.events()]
+        return sorted(merged, key=lambda e: e.time)
+
+    def logs(self, name: str, n: int = 50) -> list[str]:
+        return self.backend.control_for(name).logs([name], n=n)[name]["lines"]
+
+    def start(self, *names: str) -> dict[str, Any]:
+        return {n: self.backend.start(n) for n in names}
+
+    def stop(self, *names: str) -> list[ServiceStop]:
+        """Stop these services now (and what depends on them); returns how each stopped."""
+        stops: list[ServiceStop] = []
+        for name in names:
+            self.backend.check(name, "stop")
+            stops += self.backend.control_for(name).stop([name])
+        return stops
+
+    def restart(self, name: str) -> Any:
+        """Restart `name`; its dependents follow their edges. Returns its new handle."""
+        self.backend.check(name, "restart")
+        return self.backend.control_for(name).restart(name)
+
+    def kill(self, name: str, sig: int | str = "SIGKILL", wait: float = 10.0) -> list[int]:
+        """Fault injection: signal the service's processes (default SIGKILL). Returns once the
+        engine has noticed them exit (up to `wait` seconds), so a following
+        `wait_for(name, "ready")` waits for the restart, not for the old incarnation."""
+        self.backend.check(name, "kill")
+        return self.backend.control_for(name).kill(name, sig, wait)
+
+    def pause(self, name: str) -> list[int]:
+        """Fault injection: SIGSTOP the service (it hangs; liveness notices)."""
+        self.backend.check(name, "pause")
+        return self.backend.control_for(name).pause(name)
+
+    def resume(self, name: str) -> list[int]:
+        return self.backend.control_for(name).resume(name)
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """Its row of `status`: state, pid, uptime, restarts, health, RSS, CPU, ..."""
+        rows = self.backend.control_for(name).status()["services"]
+        return next(r for r in rows if r["name"] == name)
+
+    def wait_for(self, name: str, state: str | State, timeout: float = 30.0) -> None:
+        """Block until `name` is in `state` (e.g. "ready" again after a kill)."""
+        self.backend.control_for(name).wait_for(name, state, timeout)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.backend.state_dir
+
+
+def service_fixture(
+    name: str, project: projects.Project, backend: Callable[[str | None], Backend]
+) -> Any:
+    """The pytest fixture for service `name`: started when first needed, its handle returned,
+    stopped when its scope ends (after its dependents, which pytest tears down first)."""
+    deps = project.graph.dependencies(name)
+    scope = str(project.graph[name].scope)
+
+    def fixture(request: pytest.FixtureRequest, stack_mode: str | None) -> Iterator[Any]:
+        runs = backend(stack_mode)
+        try:
+            handle = runs.start(name)
+        except StartError as e:
+            pytest.fail(str(e), pytrace=False)
+        for dep in deps:  # tell pytest: `name` is torn down before each dependency
+            request.getfixturevalue(dep)
+        yield handle
+        runs.end_scope(name)
+
+    fixture.__name__ = name
+    fixture.__doc__ = f"stackfixtures service {name!r} ({scope} scope): its handle."
+    return pytest.fixture(scope=scope, name=name)(fixture)  # type: ignore[call-overload]

@@ -1,0 +1,141 @@
+"""What the plugin adds to pytest's reports: each failing test's service logs, the header
+(profile, services, critical chain) and the end-of-run startup critical chain."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..engine.chain import critical_chain, describe
+from ..engine.events import Event, read_events
+from .plugin import PLUGIN, StackPlugin
+from .shared import shared_dir
+
+MARKS = pytest.StashKey[tuple[str | None, dict[str, int]]]()
+
+
+def _used(plugin: StackPlugin, item: pytest.Item) -> list[str]:
+    names = [n for n in getattr(item, "fixturenames", ()) if n in plugin.project.graph]
+    return plugin.project.graph.closure(names) if names else []
+
+
+def _time(e: Event) -> float:
+    return e.time
+
+
+def _item_mode(plugin: StackPlugin, item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    return params.get("stack_mode", plugin.mode)  # type: ignore[no-any-return]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Note where each service's log stands, so a failure can show what came after."""
+    plugin = item.config.stash.get(PLUGIN, None)
+    if plugin is None or not _used(plugin, item):
+        return
+    mode = _item_mode(plugin, item)
+    backend = plugin.running(mode)
+    marks: dict[str, int] = {}
+    for control in backend.controls() if backend is not None else []:
+        with contextlib.suppress(Exception):  # later controls (the shared launcher) win
+            marks.update({n: chunk["mark"] for n, chunk in control.logs(n=0).items()})
+    item.stash[MARKS] = (mode, marks)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report gets a section per service it used: what it logged meanwhile."""
+    report = yield
+    plugin = item.config.stash.get(PLUGIN, None)
+    if plugin is None or not report.failed or report.when not in ("setup", "call"):
+        return report
+    mode, marks = item.stash.get(MARKS, (_item_mode(plugin, item), {}))
+    backend = plugin.running(mode)
+    if backend is None:
+        return report
+    time.sleep(0.1)  # output reaches the log asynchronously: let the test's last lines land
+    for name in _used(plugin, item):
+        control = backend.output_of(name)
+        if control is None:
+            continue
+        try:
+            lines = control.logs([name], since={name: marks.get(name, 0)})[name]["lines"]
+        except Exception:  # a report must never fail because a log could not be read
+            continue
+        if lines:
+            report.sections.append(
+                (f"stackfixtures: {name} log during this test", "\n".join(lines[-200:]))
+            )
+    return report
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    plugin = config.stash.get(PLUGIN, None)
+    if plugin is None:
+        return []
+    proj = plugin.project
+    where = str(proj.profile.path) if proj.profile else "conftest.py"
+    mode = f", mode {plugin.mode}" if plugin.mode else ""
+    lines = [
+        f"stackfixtures: stopped leftover {s.service} (pid {s.pid}) of crashed stack {s.stack_id}"
+        for s in plugin.swept
+    ]
+    services = ", ".join(proj.graph.names) or "none"
+    lines.append(f"stackfixtures: profile {proj.label} ({where}){mode}; services: {services}")
+    chain = _chain(plugin)
+    lines.append(
+        "stackfixtures: critical chain: "
+        + (chain or "measured once services start (see the end of the run)")
+    )
+    return lines
+
+
+def _chain(plugin: StackPlugin) -> str:
+    for backend in plugin.backends():
+        try:
+            seen = sorted((e for c in backend.controls() for e in c.events()), key=_time)
+            text = describe(critical_chain(seen, plugin.project.graph.dependencies))
+        except Exception:
+            continue
+        if text:
+            return text
+    if plugin.reuse:  # a stack kept from an earlier run already has a measured chain
+        shared = shared_dir(plugin.config, plugin.project, plugin.mode, True)
+        events = shared / "events.jsonl"
+        if events.exists():
+            return describe(critical_chain(read_events(events), plugin.project.graph.dependencies))
+    return ""
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    plugin = config.stash.get(PLUGIN, None)
+    if plugin is None:
+        return
+    chains = []
+    for path in _event_logs(plugin, config):
+        text = describe(critical_chain(read_events(path), plugin.project.graph.dependencies))
+        if text:
+            chains.append(f"{path.parent.name}: {text}")
+    if chains:
+        terminalreporter.write_sep("-", "stackfixtures startup critical chain")
+        for line in chains:
+            terminalreporter.write_line(line)
+
+
+def _event_logs(plugin: StackPlugin, config: pytest.Config) -> list[Path]:
+    base = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
+    found = [p for p in base.glob("stack*/events.jsonl")]
+    if plugin.reuse:
+        found += list(
+            (plugin.project.root / ".stack").glob(f"pytest-{plugin.project.label}*/events.jsonl")
+        )
+    return sorted(found)
