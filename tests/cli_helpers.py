@@ -84,6 +84,13 @@ class StackProcess:
 
 
 def run_stack(
-    args: list[str], cwd: Path, timeout: float = 60.0
+    args: list[str], cwd: Path, timeout: float = 60.0, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([STACK, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [STACK, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

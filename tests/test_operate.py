@@ -191,3 +191,54 @@ def test_graph_and_init(tmp_path: Path) -> None:
     assert valid.returncode == 0, valid.stderr
     again = run_stack(["init", "starter"], tmp_path)
     assert again.returncode == 2 and "exists" in again.stderr
+
+
+TOML_ONLY = """
+[stack]
+modules = []
+
+[services.db]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+ready = { http = "http://127.0.0.1:${port}/health" }
+
+[services.web]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+depends_on = ["db"]
+ready = { tcp = "${port}" }
+"""
+
+
+def test_operating_commands_find_the_stack_and_never_import_user_code(tmp_path: Path) -> None:
+    write_project(tmp_path, TOML_ONLY, name="dev")
+    (tmp_path / "conftest.py").write_text("import not_installed_anywhere\n")
+    assert run_stack(["up", "-p", "dev"], tmp_path).returncode == 0
+    try:
+        status = run_stack(["status"], tmp_path)  # no -p: the one stack running here
+        assert status.returncode == 0, status.stderr
+        assert "profile dev" in status.stdout and "web" in status.stdout
+        logs = run_stack(["logs", "-n", "5"], tmp_path)
+        assert logs.returncode == 0, logs.stderr
+        assert "db  |" in logs.stdout and "not_installed_anywhere" not in logs.stdout + logs.stderr
+        assert run_stack(["restart", "web"], tmp_path).returncode == 0
+    finally:
+        down = run_stack(["down"], tmp_path)
+    assert down.returncode == 0 and "gracefully" in down.stdout, down.stdout + down.stderr
+    gone = run_stack(["status"], tmp_path)
+    assert gone.returncode == 4 and "no stack is running" in gone.stderr
+
+
+def test_several_stacks_running_are_listed_and_one_is_chosen(tmp_path: Path) -> None:
+    write_project(tmp_path, TOML_ONLY, name="dev")
+    write_project(tmp_path, TOML_ONLY, name="other")
+    try:
+        assert run_stack(["up", "-p", "dev"], tmp_path).returncode == 0
+        assert run_stack(["up", "-p", "other"], tmp_path).returncode == 0
+        which = run_stack(["status"], tmp_path)
+        assert which.returncode == 2
+        assert "2 stacks are running" in which.stderr
+        assert "profile dev" in which.stderr and "profile other" in which.stderr
+        chosen = run_stack(["status", "--json"], tmp_path, env={"STACK_PROFILE": "other"})
+        assert chosen.returncode == 0 and json.loads(chosen.stdout)["stack"]["profile"] == "other"
+    finally:
+        run_stack(["down", "-p", "dev"], tmp_path)
+        run_stack(["down", "-p", "other"], tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import errors
 from ..define.service import Handle
 from ..engine.unit import ServiceStop
 
@@ -45,3 +46,35 @@ def stop_from_json(data: dict[str, Any]) -> ServiceStop:
 
 def stops_to_json(stops: list[ServiceStop]) -> list[dict[str, Any]]:
     return [stop_to_json(s) for s in stops]
+
+
+_SERVICE_ERRORS = (errors.StartupCrashed, errors.StartError, errors.StopError, errors.ServiceError)
+"""Service errors rebuilt on the other side as the nearest of these (same message)."""
+
+
+def error_to_json(e: BaseException) -> dict[str, Any]:
+    """An error as the server reports it: its message, its type, and what rebuilds it."""
+    data: dict[str, Any] = {"error": str(e), "type": type(e).__name__}
+    if isinstance(e, errors.UnknownService):
+        data.update(service=e.name, known=e.known)
+    elif isinstance(e, errors.ServiceError):
+        data.update(service=e.service, state=e.state, reason=e.reason, log_tail=e.log_tail)
+        data["family"] = next(c.__name__ for c in _SERVICE_ERRORS if isinstance(e, c))
+    return data
+
+
+def error_from_json(data: dict[str, Any], status: int) -> Exception:
+    """The error a remote stack reported, as the exception a local one would have raised."""
+    message = str(data.get("error", ""))
+    kind = data.get("type")
+    if kind == "UnknownService":
+        return errors.UnknownService(data["service"], data["known"])
+    if kind == "TimeoutError":
+        return TimeoutError(message)
+    family = data.get("family")
+    for cls in _SERVICE_ERRORS:
+        if cls.__name__ == family:
+            error = cls(data["service"], data["state"], data["reason"], data["log_tail"])
+            error.args = (message,)
+            return error
+    return errors.ControlError(message, status)

@@ -12,7 +12,7 @@ import psutil
 from ..engine.events import Event
 from ..engine.lifecycle import State
 from ..engine.unit import ServiceStop
-from ..errors import ControlError, NotRunning, UnknownService
+from ..errors import ControlError, NotRunning
 from . import codec
 from .endpoint import Endpoint, find
 from .protocol import LogChunk
@@ -46,12 +46,7 @@ class RemoteControl:
             return response.text
         data = response.json()
         if response.status_code >= 400:
-            message = data.get("error", response.text)
-            if data.get("type") == "UnknownService":
-                raise UnknownService(data["service"], data["known"])
-            if data.get("type") == "TimeoutError":
-                raise TimeoutError(message)
-            raise ControlError(message, response.status_code)
+            raise codec.error_from_json(data, response.status_code)
         return data
 
     def status(self) -> dict[str, Any]:
@@ -122,7 +117,12 @@ class RemoteControl:
 
     def down(self, timeout: float = 120.0) -> bool:
         """Ask the launcher to stop everything, then wait until its process is gone."""
-        self._post("/down")
+        try:
+            self._post("/down")
+        except httpx.TransportError:
+            if not self.endpoint.alive():
+                return True  # it is gone already
+            raise
         try:
             psutil.Process(self.endpoint.pid).wait(timeout)
         except psutil.NoSuchProcess:

@@ -150,16 +150,11 @@ class ControlServer:
             try:
                 body = await loop.run_in_executor(self._pool, action, self.control, params, req)
             except UnknownService as e:
-                return 404, {
-                    "error": str(e),
-                    "type": "UnknownService",
-                    "service": e.name,
-                    "known": e.known,
-                }
+                return 404, codec.error_to_json(e)
             except StackError as e:
-                return 409, {"error": str(e), "type": type(e).__name__}
+                return 409, codec.error_to_json(e)
             except TimeoutError as e:
-                return 408, {"error": str(e), "type": "TimeoutError"}
+                return 408, codec.error_to_json(e)
             except (KeyError, ValueError) as e:
                 return 400, {"error": f"bad request: {e}", "type": type(e).__name__}
             return (202 if req.path == "/down" else 200), body

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -17,27 +17,28 @@ from ..engine.unit import ServiceStop
 from ..errors import StartError
 from .shared import Backend
 
-if TYPE_CHECKING:
-    from .plugin import StackPlugin
+BackendFor = Callable[[str | None], Backend]
+"""The session's backend for a mode (started on first use)."""
 
 
 class StackFixture:
     """The running stack as seen from a test: handles, states, events, logs, fault injection."""
 
     def __init__(
-        self, plugin: StackPlugin, mode: str | None, backend: Backend | None = None
+        self,
+        backend_for: BackendFor,
+        project: projects.Project,
+        mode: str | None,
+        backend: Backend | None = None,
     ) -> None:
-        self._plugin = plugin
+        self._backend_for = backend_for
+        self.project = project
         self.mode = mode
         self._own = backend
 
     @property
     def backend(self) -> Backend:
-        return self._own or self._plugin.backend(self.mode)
-
-    @property
-    def project(self) -> projects.Project:
-        return self._plugin.project
+        return self._own or self._backend_for(self.mode)
 
     def handle(self, name: str) -> Any:
         return self.backend.start(name)
@@ -98,9 +99,7 @@ class StackFixture:
         return self.backend.state_dir
 
 
-def service_fixture(
-    name: str, project: projects.Project, backend: Callable[[str | None], Backend]
-) -> Any:
+def service_fixture(name: str, project: projects.Project, backend: BackendFor) -> Any:
     """The pytest fixture for service `name`: started when first needed, its handle returned,
     stopped when its scope ends (after its dependents, which pytest tears down first)."""
     deps = project.graph.dependencies(name)

@@ -142,7 +142,7 @@ def pytest_configure(config: pytest.Config) -> None:
     @pytest.fixture(scope="session", name="stack")
     def stack_fixture(stack_mode: str | None) -> StackFixture:
         """The running stack: handles, states, events and logs of its services."""
-        return StackFixture(plugin, stack_mode)
+        return StackFixture(plugin.backend, proj, stack_mode)
 
     @pytest.fixture(name="private_stack")
     def private_stack_fixture(
@@ -152,7 +152,7 @@ def pytest_configure(config: pytest.Config) -> None:
         restart services on purpose: nothing shared with other tests or xdist workers."""
         backend = LocalBackend(proj, tmp_path_factory.mktemp("private-stack"), stack_mode)
         try:
-            yield StackFixture(plugin, stack_mode, backend)
+            yield StackFixture(plugin.backend, proj, stack_mode, backend)
         finally:
             backend.close()
 
