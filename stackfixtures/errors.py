@@ -17,8 +17,10 @@
         ├── StartError           it did not become ready
         │   ├── ProbeTimeout         its readiness probe never passed in time
         │   ├── ProcessExited        its process exited before it was ready
+        │   ├── PortInUse            its fixed port is taken, or another process answers there
         │   ├── DependencyFailed     something it depends on failed to start
         │   └── StartupCrashed       its fixture code raised before yielding a handle
+        │       └── CommandFailed        a command it ran to completion (a task, initdb) failed
         └── StopError            its teardown raised
 
 Messages are written for people: they say what happened and what to look at.
@@ -174,6 +176,24 @@ class ProcessExited(StartError):
         )
 
 
+class PortInUse(StartError):
+    """The service's port is held by another process: found before it started (a fixed port),
+    or when its readiness probe was answered by a process that is not the service's own."""
+
+    def __init__(self, service: str, port: int, holder: str, answered: bool = False) -> None:
+        self.port = port
+        self.holder = holder
+        who = f" by {holder}" if holder else ""
+        if answered:
+            reason = (
+                f"its readiness probe was answered on port {port}{who}, which is not one of "
+                "this service's processes: stop that process or choose another port"
+            )
+        else:
+            reason = f"port {port} is already in use{who}: stop that process or choose another port"
+        super().__init__(service, "starting", reason, ())
+
+
 class DependencyFailed(StartError):
     def __init__(self, service: str, dependency: str, cause: BaseException) -> None:
         self.dependency = dependency
@@ -189,6 +209,17 @@ class DependencyFailed(StartError):
 
 class StartupCrashed(StartError):
     """The service's own code raised before it yielded a handle."""
+
+
+class CommandFailed(StartupCrashed):
+    """A command the service ran to completion (a task, initdb) exited with a non-zero code."""
+
+    def __init__(
+        self, service: str, command: str, returncode: int | None, log_tail: Sequence[str]
+    ) -> None:
+        self.command = command
+        self.returncode = returncode
+        super().__init__(service, "starting", f"{command} exited with code {returncode}", log_tail)
 
 
 class StopError(ServiceError):

@@ -61,6 +61,13 @@ def validate(profile: str | None, as_json: bool) -> None:
     hidden=True,
     help="Stop everything and exit when this process (e.g. pytest) is gone.",
 )
+@click.option(
+    "--exit-code-from",
+    default=None,
+    metavar="SERVICE",
+    help="Stop the stack when SERVICE ends (a task completes, a process exits) and exit with "
+    "its code, e.g. a test suite run as a member of the stack.",
+)
 def run(
     profile: str | None,
     services: tuple[str, ...],
@@ -69,6 +76,7 @@ def run(
     state_dir: str | None,
     on_demand: bool,
     exit_with: int | None,
+    exit_code_from: str | None,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
@@ -79,5 +87,7 @@ def run(
     """
     from ..control.launcher import Options, launch
 
-    opts = Options(profile, state_dir, list(services), mode, as_json, on_demand, exit_with)
+    opts = Options(
+        profile, state_dir, list(services), mode, as_json, on_demand, exit_with, exit_code_from
+    )
     sys.exit(launch(opts))

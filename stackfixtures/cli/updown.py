@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,10 @@ from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from .common import control_for, json_option, load, main, profile_option, state_dir_option
 from .run import mode_option
+
+if TYPE_CHECKING:
+    from ..control.remote import RemoteControl
+    from ..project import Project
 
 
 @main.command()
@@ -33,19 +37,19 @@ def up(
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
 
-    Like `docker compose up --wait`. Stop it with `stack down`.
+    Like `docker compose up --wait`: if it runs already, exit 0, restarting the services whose
+    definition changed since. A service that fails to start ends it at once (exit 3), with
+    nothing left running. Stop it with `stack down`.
     """
     from ..control import detached, endpoint, launcher
-    from ..control.console import Console
+    from ..control.remote import RemoteControl
 
     proj = load(profile, state_dir)
     running, _ = endpoint.find(proj.state_dir)
-    if running is not None:
-        click.echo(
-            f"error: a stack already runs with state dir {proj.state_dir} (pid {running.pid})",
-            err=True,
-        )
-        sys.exit(EXIT_DEFINITION)
+    if running is not None:  # like `compose up`: bring it in line with the definitions
+        with RemoteControl(running) as control:
+            _refresh(control, proj, as_json)
+        return
     log_path = proj.state_dir / "launcher.log"
     log_path.unlink(missing_ok=True)
     opts = launcher.Options(
@@ -76,6 +80,34 @@ def up(
         click.echo(json.dumps(status))
         return
     click.echo(f"stack {status['stack']['id']} is up (launcher pid {proc.pid}, log {log_path})")
+    _table(status)
+
+
+def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
+    """The stack runs already: restart what changed since it started (by fingerprint)."""
+    from ..project import fingerprints
+
+    theirs = control.status()["stack"].get("fingerprints", {})
+    changed: dict[str, Any] = {"changed": [], "restarted": []}
+    if theirs != fingerprints(proj.graph):
+        changed = control.reload()
+    status = control.status()
+    if as_json:
+        click.echo(json.dumps({**status, **changed}))
+        return
+    if changed["changed"]:
+        click.echo(
+            f"stack {status['stack']['id']} was running; changed: {', '.join(changed['changed'])}"
+            f"; restarted: {', '.join(changed['restarted']) or 'nothing'}"
+        )
+    else:
+        click.echo(f"stack {status['stack']['id']} is already up, with the same configuration")
+    _table(status)
+
+
+def _table(status: dict[str, Any]) -> None:
+    from ..control.console import Console
+
     rows = [s for s in status["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, ["name", "state", "endpoint", "pid"])
 

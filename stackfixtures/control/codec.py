@@ -6,17 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors
-from ..define.service import Handle
+from ..define.service import Handle, attributes
 from ..engine.unit import ServiceStop
 
 
 def handle_to_json(handle: Any) -> dict[str, Any]:
     """A handle as JSON-able attributes (what a process attached elsewhere receives)."""
-    if handle is None:
-        return {}
-    if hasattr(handle, "__dict__"):
-        return {k: v for k, v in vars(handle).items() if not k.startswith("_")}
-    return {"value": handle}
+    return attributes(handle)
 
 
 def handle_from_json(data: dict[str, Any]) -> Handle:

@@ -3,12 +3,16 @@ answers: what `stack up`, the shutdown benchmark and the pytest workers' shared 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+import httpx
+
+from ..errors import ControlError
 from .endpoint import find
 from .remote import RemoteControl
 
@@ -16,22 +20,25 @@ from .remote import RemoteControl
 class LauncherExited(Exception):
     """The launcher stopped before it was ready; `tail` is the end of its output."""
 
-    def __init__(self, code: int | None, log: Path) -> None:
+    def __init__(self, code: int | None, log: Path | None) -> None:
         self.code = code
         self.log = log
-        self.tail = log.read_text().splitlines()[-30:] if log.exists() else []
-        super().__init__(f"the launcher exited with code {code}; see {log}")
+        self.tail = log.read_text().splitlines()[-30:] if log and log.exists() else []
+        where = f"; see {log}" if log else ""
+        super().__init__(f"the launcher exited with code {code}{where}")
 
 
-def start(argv: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    """Start it in a session of its own (no terminal signals), its output appended to `log`."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+def start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
+    """Start it in a session of its own (no terminal signals), its output appended to `log`
+    (None: to our own output, e.g. `stack exec --logs`)."""
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") if log is not None else contextlib.nullcontext() as out:
         return subprocess.Popen(
             argv,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
-            stdout=out,
+            stdout=out if out is not None else None,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, "NO_COLOR": "1"},
@@ -41,31 +48,45 @@ def start(argv: list[str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
 def wait(
     proc: subprocess.Popen[bytes],
     state_dir: Path,
-    log: Path,
+    log: Path | None,
     timeout: float,
     until: Callable[[RemoteControl], bool] | None = None,
 ) -> RemoteControl:
-    """A client for the launcher once its socket answers (and `until(client)` holds)."""
+    """A client for the launcher once its socket answers and `until(client)` holds. Waits on
+    the stack's events (a long poll), so readiness is seen as soon as it happens."""
     deadline = time.monotonic() + timeout
+    client: RemoteControl | None = None
+    seen = 0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
+            if client is not None:
+                client.close()
             raise LauncherExited(proc.returncode, log)
-        ep, _ = find(state_dir)
-        if ep is not None:
+        if client is None:
+            ep, _ = find(state_dir)
+            if ep is None:
+                time.sleep(0.01)
+                continue
             client = RemoteControl(ep)
+        try:
             if until is None or until(client):
                 return client
-            client.close()
-        time.sleep(0.05)
+            seen += len(client.events(since=seen, wait=min(1.0, deadline - time.monotonic())))
+        except (httpx.TransportError, ControlError):  # it is going down: poll() will tell
+            time.sleep(0.01)
+    if client is not None:
+        client.close()
     raise TimeoutError(f"the launcher was not ready within {timeout:g}s; see {log}")
 
 
 def all_ready(names: Iterable[str]) -> Callable[[RemoteControl], bool]:
-    """A `wait(until=...)` condition: every one of `names` is READY."""
+    """A `wait(until=...)` condition: every one of `names` is up (ready, or a completed task)."""
     wanted = set(names)
 
     def check(client: RemoteControl) -> bool:
         states = {s["name"]: s["state"] for s in client.status()["services"] if s["name"] in wanted}
-        return len(states) == len(wanted) and all(v == "ready" for v in states.values())
+        return len(states) == len(wanted) and all(
+            v in ("ready", "completed") for v in states.values()
+        )
 
     return check

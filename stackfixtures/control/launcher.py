@@ -23,6 +23,7 @@ import psutil
 
 from .. import project as projects
 from ..engine.cleanup import ledger, watchdog
+from ..engine.events import Event
 from ..engine.stack import ServiceStop, Stack
 from ..engine.status import rows
 from ..errors import DefinitionError
@@ -48,6 +49,7 @@ class Options:
     as_json: bool = False
     on_demand: bool = False  # start nothing; start services when asked (pytest's shared stack)
     exit_with: int | None = None  # stop everything once this process (e.g. pytest) is gone
+    exit_code_from: str | None = None  # stop when this service ends; exit with its code
 
 
 def argv(opts: Options) -> list[str]:
@@ -58,6 +60,7 @@ def argv(opts: Options) -> list[str]:
         ("--state-dir", opts.state_dir),
         ("--mode", opts.mode),
         ("--exit-with", opts.exit_with),
+        ("--exit-code-from", opts.exit_code_from),
     ):
         if value is not None:
             out += [flag, str(value)]
@@ -87,6 +90,8 @@ def launch(opts: Options, console: Console | None = None) -> int:
     except DefinitionError as e:
         return fail(str(e))
     wanted = [] if opts.on_demand else list(opts.services) or proj.selected
+    if opts.exit_code_from and opts.exit_code_from not in wanted:
+        wanted.append(opts.exit_code_from)
     for name in wanted:
         if name not in proj.graph:
             return fail(f"unknown service {name!r} (defined: {', '.join(proj.graph.names)})")
@@ -131,6 +136,7 @@ class Launcher:
         self.console = Console(self.closure)
         self.interrupts = 0
         self.first_signal = 0.0
+        self.ended: int | None = None  # the exit code of the --exit-code-from service, once over
 
     async def run(self) -> int:
         proj, console = self.proj, self.console
@@ -144,6 +150,8 @@ class Launcher:
         )
         stack.events.subscribe(console.event)
         self.stop_now = asyncio.Event()
+        if self.opts.exit_code_from:
+            stack.events.subscribe(self._watch_end)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
@@ -208,9 +216,26 @@ class Launcher:
             starting.exception()  # retrieved
         if any(not s.graceful for s in stops) and code == EXIT_OK:
             code = EXIT_FORCED
+        if self.ended is not None:
+            code = self.ended
         self._summary(stops)
         self._record(stops, code)
         return code
+
+    def _watch_end(self, event: Event) -> None:
+        """--exit-code-from: when that service ends (a task completes or fails, a server exits),
+        stop the stack and exit with its code."""
+        if event.service != self.opts.exit_code_from or self.ended is not None:
+            return
+        if event.target == "completed":
+            self.ended = 0
+        elif event.target == "failed":
+            code = self.stack.units[event.service].last_exit_code
+            self.ended = code if code else 1
+        else:
+            return
+        self.console.info(f"{event.service} ended with code {self.ended}: stopping")
+        self.stop_now.set()
 
     def _on_signal(self, signum: int) -> None:
         now = time.monotonic()
@@ -288,6 +313,7 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--json", dest="as_json", action="store_true")
     ap.add_argument("--on-demand", action="store_true")
     ap.add_argument("--exit-with", type=int)
+    ap.add_argument("--exit-code-from")
     ap.add_argument("services", nargs="*")
     ns = ap.parse_args(args)
     sys.exit(launch(Options(**vars(ns))))

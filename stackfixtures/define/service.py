@@ -67,6 +67,15 @@ class Handle:
         return dict(self.__dict__)
 
 
+def attributes(handle: Any) -> dict[str, Any]:
+    """A handle's public attributes: a Handle's, or those of any object a service yields."""
+    if handle is None:
+        return {}
+    if hasattr(handle, "__dict__"):
+        return {k: v for k, v in vars(handle).items() if not k.startswith("_")}
+    return {"value": handle}
+
+
 ServiceFunction = Callable[..., Any]
 DEFAULT_START_TIMEOUT = 60.0
 
@@ -99,6 +108,8 @@ class ServiceDefinition:
     replicas_allowed: bool = False
     replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
+    task: bool = False  # runs to completion: done (COMPLETED) when its code yields after exit 0
+    port: int | None = None  # a fixed main port (profile `port = N`), else a free one
 
     def edge(self, dependency: str) -> str:
         """What this service does when `dependency` restarts or fails."""
@@ -160,6 +171,7 @@ def service(
     restart: RestartPolicy | None = None,
     liveness: LivenessPolicy | None = None,
     edges: Mapping[str, str] | None = None,
+    task: bool = False,
 ) -> Callable[[ServiceFunction], ServiceDefinition]: ...
 
 
@@ -177,12 +189,15 @@ def service(
     restart: RestartPolicy | None = None,
     liveness: LivenessPolicy | None = None,
     edges: Mapping[str, str] | None = None,
+    task: bool = False,
 ) -> ServiceDefinition | Callable[[ServiceFunction], ServiceDefinition]:
     """Declare a service from a generator or async generator function, pytest-fixture style.
 
     Parameters name the services it depends on; what it yields is its handle; the code after
     `yield` is its teardown. A parameter named `ctx` receives its ServiceContext instead.
     `config` is a pydantic model class for the keys a profile may set on this service.
+    `task=True`: the code before `yield` runs the work to completion (e.g. migrations); the
+    service is then COMPLETED and its dependents start, with nothing left running.
     """
 
     def wrap(fn: ServiceFunction) -> ServiceDefinition:
@@ -205,6 +220,7 @@ def service(
             restart=restart or RestartPolicy(),
             liveness=liveness,
             edges=dict(edges or {}),
+            task=task,
         )
 
     if function is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import os
 import time
@@ -14,8 +15,9 @@ from typing import Any
 from ..define import templates as wiring
 from ..define.policies import StopPolicy, override_stop
 from ..define.service import ServiceDefinition
+from ..errors import PortInUse
 from .logs import ServiceLog
-from .ports import allocate_port
+from .ports import allocate_port, bindable
 
 _current: contextvars.ContextVar[ServiceContext] = contextvars.ContextVar("stackfixtures_service")
 
@@ -90,10 +92,26 @@ class ServiceContext:
 
     @property
     def port(self) -> int:
-        """The service's main port: a free loopback port, chosen on first use and then kept."""
+        """The service's main port, chosen on first use and then kept: the fixed one (`port =
+        N`; PortInUse at once if another process holds it), else the one this state dir used
+        last time when it is free (so URLs survive a restart of the stack), else a free one."""
         if self._port is None:
-            fixed = self.config.get("port")
-            self._port = int(fixed) if fixed else allocate_port(self.host)
+            fixed = self.definition.port or self.config.get("port")
+            if fixed:
+                if not bindable(int(fixed), self.host):
+                    from .listeners import holder
+
+                    raise PortInUse(self.name, int(fixed), holder(int(fixed)))
+                self._port = int(fixed)
+            else:
+                saved = self.state_dir / "port"
+                with contextlib.suppress(OSError, ValueError):
+                    remembered = int(saved.read_text())
+                    self._port = allocate_port(self.host, remembered, str(self.state_dir))
+                if self._port is None:
+                    self._port = allocate_port(self.host, owner=str(self.state_dir))
+                with contextlib.suppress(OSError):
+                    saved.write_text(str(self._port))
         return self._port
 
     @property

@@ -155,18 +155,19 @@ class ServiceLife:
         except BaseException as e:
             err = self._start_error(ctx, e)
             unit.last_error = err
-            unit.last_exit_code = ctx.crash[1] if ctx.crash else None
+            unit.last_exit_code = ctx.crash[1] if ctx.crash else getattr(err, "returncode", None)
             lc.move(State.FAILED, err.reason)
             await self._clean_up(ctx)
             return "failed"
         unit.ready_at = time.monotonic()
         ctx.deadline = None
         unit.last_error = None
-        lc.move(
-            State.READY,
-            f"ready in {unit.ready_at - unit.started_at:.3f}s",
-            ready_s=round(unit.ready_at - unit.started_at, 4),
-        )
+        took = round(unit.ready_at - unit.started_at, 4)
+        if unit.definition.task:
+            unit.last_exit_code = 0
+            lc.move(State.COMPLETED, f"completed in {took:.3f}s", ready_s=took)
+        else:
+            lc.move(State.READY, f"ready in {took:.3f}s", ready_s=took)
         unit.ready.set_result(unit.handle)
         if unit.circuit_open:  # a successful half-open try closes the circuit
             supervisor.close_circuit(unit)
@@ -176,7 +177,7 @@ class ServiceLife:
     async def _serve(self, ctx: ServiceContext, gen: Any) -> Outcome:
         """READY until a stop is requested or one of its processes exits on its own."""
         unit = self.unit
-        live = unit.definition.liveness
+        live = unit.definition.liveness if not unit.definition.task else None
         watcher = asyncio.ensure_future(watch(unit, ctx, live)) if live else None
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
         crash_wait = asyncio.ensure_future(ctx.crashed.wait())
@@ -282,10 +283,11 @@ class ServiceLife:
         if isinstance(e, StartError):
             return e
         if isinstance(e, TimeoutError):
+            what = "a task: it did not finish" if unit.definition.task else "not ready"
             return StartError(
                 unit.name,
                 "starting",
-                f"not ready within its start timeout of {unit.definition.timeout:g}s",
+                f"{what} within its start timeout of {unit.definition.timeout:g}s",
                 ctx.log.tail(),
             )
         return StartupCrashed(

@@ -15,6 +15,7 @@ class State(enum.Enum):
     WAITING = "waiting"  # asked to start, waiting for its dependencies to be ready
     STARTING = "starting"  # its code runs; its readiness probe has not passed yet
     READY = "ready"  # yielded its handle: dependents may start
+    COMPLETED = "completed"  # a task that ran to completion (exit 0): dependents may start
     DEGRADED = "degraded"  # running, but its liveness probe fails
     STOPPING = "stopping"  # teardown in progress
     STOPPED = "stopped"  # torn down (or never started because the stop came first)
@@ -29,7 +30,8 @@ S = State
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.PENDING: frozenset({S.WAITING, S.STOPPED}),
     S.WAITING: frozenset({S.STARTING, S.FAILED, S.STOPPED}),
-    S.STARTING: frozenset({S.READY, S.FAILED, S.STOPPING}),
+    S.STARTING: frozenset({S.READY, S.COMPLETED, S.FAILED, S.STOPPING}),
+    S.COMPLETED: frozenset({S.STOPPING}),
     S.READY: frozenset({S.STOPPING, S.DEGRADED, S.FAILED}),
     S.DEGRADED: frozenset({S.READY, S.STOPPING, S.FAILED}),
     S.STOPPING: frozenset({S.STOPPED, S.FAILED}),
@@ -40,7 +42,9 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 """Every allowed move. Anything else raises IllegalTransition: the engine has a bug."""
 
 RUNNING = frozenset({S.STARTING, S.READY, S.DEGRADED})
-SETTLED = frozenset({S.READY, S.DEGRADED, S.FAILED, S.STOPPED})
+SETTLED = frozenset({S.READY, S.DEGRADED, S.COMPLETED, S.FAILED, S.STOPPED})
+UP = frozenset({S.READY, S.DEGRADED, S.COMPLETED})
+"""States in which a service's handle is valid and its dependents may run."""
 
 Listener = Callable[..., None]
 """Called as `listener(service, source, target, reason, **extra)` after every move."""

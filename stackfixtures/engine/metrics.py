@@ -8,6 +8,7 @@ from typing import Any
 
 import psutil
 
+from .lifecycle import UP
 from .unit import Unit
 
 
@@ -43,7 +44,7 @@ class Meter:
                     rss += p.memory_info().rss
                     cpu += p.cpu_percent(interval=None)
         self._seen[unit.name] = seen
-        ready = unit.state.value in ("ready", "degraded")
+        ready = unit.state in UP
         return {
             "name": unit.name,
             "state": unit.state.value,

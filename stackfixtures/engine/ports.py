@@ -8,6 +8,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
 
@@ -32,26 +33,39 @@ def bindable(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def allocate_port(host: str = "127.0.0.1") -> int:
-    """A port free on `host` now and not leased to anyone else in the last LEASE_SECONDS."""
+def allocate_port(host: str = "127.0.0.1", prefer: int | None = None, owner: str = "") -> int:
+    """A port free on `host` now and not leased to anyone else in the last LEASE_SECONDS:
+    `prefer` when it is (the port `owner`, a service's state dir, had last time), else any."""
     path = _lease_file()
     with FileLock(str(path) + ".lock", timeout=30):
         try:
-            leases: dict[str, float] = json.loads(path.read_text())
+            raw: dict[str, Any] = json.loads(path.read_text())
         except (OSError, ValueError):
-            leases = {}
+            raw = {}
         now = time.time()
-        leases = {p: t for p, t in leases.items() if now - t < LEASE_SECONDS}
-        for _ in range(100):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                s.bind((host, 0))
-                port = int(s.getsockname()[1])
-            if str(port) not in leases and bindable(port, host):
-                break
-        else:  # pragma: no cover - only on an exhausted port range
-            raise OSError("no free loopback port found")
-        leases[str(port)] = now
+        leases = {p: _lease(v) for p, v in raw.items()}
+        leases = {p: v for p, v in leases.items() if now - v[0] < LEASE_SECONDS}
+        ours = bool(prefer) and leases.get(str(prefer), (0.0, owner))[1] == owner
+        reuse = prefer is not None and ours and bindable(prefer, host)
+        port = prefer if reuse and prefer is not None else _any_free(host, leases)
+        leases[str(port)] = (now, owner)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(leases))
+        tmp.write_text(json.dumps({p: {"t": t, "owner": o} for p, (t, o) in leases.items()}))
         tmp.replace(path)
     return port
+
+
+def _lease(value: Any) -> tuple[float, str]:
+    if isinstance(value, dict):
+        return float(value.get("t", 0)), str(value.get("owner", ""))
+    return float(value), ""
+
+
+def _any_free(host: str, leases: dict[str, tuple[float, str]]) -> int:
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if str(port) not in leases and bindable(port, host):
+            return port
+    raise OSError("no free loopback port found")  # pragma: no cover - an exhausted port range

@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from ..define.policies import StopPolicy
-from ..errors import StartupCrashed
+from ..errors import CommandFailed, StartupCrashed
 from .cleanup import reaper
 from .context import ServiceContext, StopRecord, current
 from .probes import Probe, wait_ready
@@ -203,11 +203,13 @@ async def run_once(
     env: Mapping[str, str] | None = None,
     cwd: str | Path | None = None,
     user: str | int | None = None,
-    timeout: float = 120.0,
+    timeout: float | None = None,
 ) -> None:
-    """Run a command to completion for the current service (e.g. initdb), its output going to
-    the service log. Raises StartupCrashed, ending with the log tail, when it fails."""
+    """Run a command to completion for the current service (e.g. initdb, a task), its output
+    going to the service log, within `timeout` (default: what is left of the start budget).
+    Raises CommandFailed, ending with the log tail, when it exits non-zero."""
     ctx = ctx or current()
+    timeout = ctx.remaining() if timeout is None else timeout
     argv = [ctx.render(str(a)) for a in argv]
     ctx.log.write(f"[stackfixtures] run: {' '.join(argv)}")
     proc = await _exec(ctx, argv, env, str(cwd or ctx.root), user)
@@ -220,12 +222,7 @@ async def run_once(
     for line in out.decode(errors="replace").splitlines():
         ctx.log.write(line)
     if proc.returncode != 0:
-        raise StartupCrashed(
-            ctx.name,
-            "starting",
-            f"{Path(argv[0]).name} exited with code {proc.returncode}",
-            ctx.log.tail(),
-        )
+        raise CommandFailed(ctx.name, Path(argv[0]).name, proc.returncode, ctx.log.tail())
 
 
 class spawn:

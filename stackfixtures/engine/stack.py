@@ -23,7 +23,7 @@ from .cleanup.ledger import Ledger
 from .context import SERVICE_ENV, ServiceContext
 from .events import EventLog
 from .life import ServiceLife
-from .lifecycle import Lifecycle, State
+from .lifecycle import UP, Lifecycle, State
 from .logs import LineListener, ServiceLog
 from .metrics import Meter
 from .ports import bindable
@@ -95,14 +95,12 @@ class Stack:
 
     def handle(self, name: str) -> Any:
         unit = self.units[name]
-        if unit.state not in (State.READY, State.DEGRADED):
+        if unit.state not in UP:
             raise ServiceError(name, str(unit.state), "is not ready", unit.log.tail())
         return unit.handle
 
     def handles(self) -> dict[str, Any]:
-        return {
-            n: u.handle for n, u in self.units.items() if u.state in (State.READY, State.DEGRADED)
-        }
+        return {n: u.handle for n, u in self.units.items() if u.state in UP}
 
     def running(self) -> list[str]:
         return [n for n, u in self.units.items() if u.active]

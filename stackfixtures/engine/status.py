@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..define.service import attributes
+from .lifecycle import UP
 from .stack import Stack
 
 
 def endpoint_of(handle: Any) -> str:
     """The handle's address for people: its `endpoint`, `url`, `dsn` or host:port."""
-    attrs = vars(handle) if handle is not None and hasattr(handle, "__dict__") else {}
+    attrs = attributes(handle) if hasattr(handle, "__dict__") else {}
     return str(
         attrs.get("endpoint")
         or attrs.get("url")
@@ -21,8 +23,12 @@ def endpoint_of(handle: Any) -> str:
 
 def row(stack: Stack, name: str) -> dict[str, Any]:
     """Everything status shows about one service."""
+    unit = stack.units[name]
     figures = stack.metrics(name)
-    figures["endpoint"] = endpoint_of(stack.units[name].handle)
+    up = unit.state in UP
+    figures["endpoint"] = endpoint_of(unit.handle) if up else ""
+    figures["handle"] = attributes(unit.handle) if up else {}
+    figures["kind"] = unit.definition.kind
     figures["replicas"] = len(stack.replicas(name)) if "." not in name else None
     return figures
 

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from ...errors import ProbeTimeout, ProcessExited
+from ...errors import PortInUse, ProbeTimeout, ProcessExited
 from ..context import ServiceContext
 from .base import Probe
 
@@ -51,7 +51,22 @@ async def wait_ready(
         except TimeoutError:
             why = "check timed out"
         if why is None:
+            _check_listener(ctx)
             return time.monotonic() - start
         last = why
         now = time.monotonic()
         await asyncio.sleep(min(delay_after(now - start), max(0.0, deadline - now)))
+
+
+def _check_listener(ctx: ServiceContext) -> None:
+    """A probe that passed must have reached the service itself, not another process that
+    holds its port (a fixed port taken by someone else, a port lost in a race)."""
+    port = ctx.port_if_chosen
+    pids = [p.pid for p in ctx.processes if p.returncode is None]
+    if port is None or not pids:
+        return
+    from ..listeners import foreign_listener
+
+    holder = foreign_listener(pids, port, ctx.stack_id)
+    if holder is not None:
+        raise PortInUse(ctx.name, port, holder, answered=True)

@@ -1,0 +1,156 @@
+"""`stack exec -- CMD` (any project's tests in one command) and `stack env` (the endpoints of a
+running stack as environment variables, for a shell, a `.env` file or an IDE)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+import click
+
+from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
+from .common import control_for, load, main, profile_option, state_dir_option
+from .run import mode_option
+
+EXIT_NOT_FOUND = 127
+"""CMD could not be found (like a shell); the stack was stopped."""
+EXIT_NOT_EXECUTABLE = 126
+
+
+def _check_names(names: tuple[str, ...], known: list[str]) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        click.echo(
+            f"error: unknown service {unknown[0]!r} (services: {', '.join(known)})", err=True
+        )
+        sys.exit(EXIT_DEFINITION)
+
+
+@main.command(name="env")
+@profile_option
+@state_dir_option
+@click.option("--service", "-s", "services", multiple=True, help="Only these services.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["sh", "dotenv", "json"]),
+    default="sh",
+    show_default=True,
+    help="sh: export lines for `eval $(stack env)`; dotenv: a .env file; json.",
+)
+def env_command(
+    profile: str | None, state_dir: str | None, services: tuple[str, ...], fmt: str
+) -> None:
+    """The running stack's endpoints as environment variables: <NAME>_URL/_HOST/_PORT per
+    service, the variables each kind's clients read (DATABASE_URL, PGHOST, REDIS_URL,
+    NATS_URL, ...) and the profile's [stack.env]."""
+    from ..control.environment import endpoint_env, render
+
+    with control_for(profile, state_dir) as control:
+        status = control.status()
+    _check_names(services, [s["name"] for s in status["services"]])
+    env, notes = endpoint_env(status, list(services) or None)
+    for note in notes:
+        click.echo(f"# {note}", err=True)
+    click.echo(render(env, fmt), nl=False)
+
+
+@main.command(
+    name="exec",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@profile_option
+@state_dir_option
+@mode_option
+@click.option(
+    "--service", "-s", "services", multiple=True, help="Start only these (and what they need)."
+)
+@click.option("--logs", is_flag=True, help="Show the services' output too (default: logs only).")
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def exec_command(
+    profile: str | None,
+    state_dir: str | None,
+    mode: str | None,
+    services: tuple[str, ...],
+    logs: bool,
+    timeout: float,
+    command: tuple[str, ...],
+) -> None:
+    """Run COMMAND with the stack's endpoints in its environment, and exit with its code.
+
+    Starts the profile's stack if it is not running (and stops it afterwards, gracefully, in
+    reverse order); if it runs already, uses it and leaves it running. Ctrl-C reaches COMMAND
+    first; then the stack stops. Example: `stack exec -p test -- pytest -x`.
+    """
+    from ..control import detached, launcher
+    from ..control.discover import state_dir_for
+    from ..control.remote import RemoteControl, connect
+    from ..errors import ControlError, DefinitionError, NotRunning
+
+    args = list(command[1:] if command and command[0] == "--" else command)
+    control: RemoteControl | None = None
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        control = connect(state_dir_for(profile, state_dir))
+    except (NotRunning, DefinitionError, ControlError):
+        control = None
+    if control is None:  # start it, and stop it afterwards
+        proj = load(profile, state_dir)
+        _check_names(services, proj.graph.names)
+        log = None if logs else proj.state_dir / "launcher.log"
+        opts = launcher.Options(
+            profile=str(proj.profile.path) if proj.profile else None,
+            state_dir=str(proj.state_dir),
+            services=list(services),
+            mode=mode,
+        )
+        proc = detached.start(launcher.argv(opts), proj.root, log)
+        wanted = proj.graph.closure(list(services) or proj.selected)
+        try:
+            control = detached.wait(
+                proc, proj.state_dir, log, timeout, until=detached.all_ready(wanted)
+            )
+        except detached.LauncherExited as e:
+            tail = "\n".join(f"  | {line}" for line in e.tail)
+            click.echo(f"error: the stack failed to start{':' if tail else ''}\n{tail}", err=True)
+            sys.exit(EXIT_STARTUP)
+        except TimeoutError as e:
+            proc.terminate()  # the launcher stops what it started
+            proc.wait()
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_STARTUP)
+    with control:
+        status = control.status()
+        if proc is None:
+            _check_names(services, [s["name"] for s in status["services"]])
+        code = _run(args, status)
+        if proc is not None:
+            control.down()
+    sys.exit(code)
+
+
+def _run(args: list[str], status: dict[str, Any]) -> int:
+    """Run the command in the foreground with the endpoints in its environment; its code."""
+    from ..control.environment import endpoint_env
+
+    env, notes = endpoint_env(status)
+    for note in notes:
+        click.echo(f"[stack] {note}", err=True)
+    try:
+        child = subprocess.Popen(args, env={**os.environ, **env})
+    except FileNotFoundError:
+        click.echo(f"error: {args[0]}: command not found", err=True)
+        return EXIT_NOT_FOUND
+    except PermissionError as e:
+        click.echo(f"error: {args[0]}: {e.strerror}", err=True)
+        return EXIT_NOT_EXECUTABLE
+    # The terminal's Ctrl-C reaches the command itself (same process group): we only wait for
+    # it to finish. A SIGTERM sent to us alone is passed on.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    code = child.wait()
+    return 128 - code if code < 0 else code

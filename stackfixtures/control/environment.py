@@ -1,0 +1,94 @@
+"""The endpoint environment of a running stack: what `stack exec` gives its command and
+`stack env` prints. Per service `<NAME>_URL`, `<NAME>_HOST`, `<NAME>_PORT`; the variables each
+kind's clients read by convention (DATABASE_URL, PGHOST, REDIS_URL, NATS_URL, ...) when exactly
+one service of that kind runs; and the profile's own names (`[stack.env]`)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from .. import kinds
+from ..define import templates
+from ..define.service import Handle
+
+
+def prefix(name: str) -> str:
+    """`api-gateway` -> `API_GATEWAY` (replicas: `web.2` -> `WEB_2`)."""
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def endpoint_env(
+    status: Mapping[str, Any], only: list[str] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The variables for the services in `status` (a StackControl's status) that are up, and
+    notes on what was left out and why."""
+    env: dict[str, str] = {}
+    notes: list[str] = []
+    handles: dict[str, Handle] = {}
+    by_kind: dict[str, list[str]] = {}
+    for row in status["services"]:
+        name, attrs = row["name"], row.get("handle") or {}
+        if only is not None and name not in only and name.split(".")[0] not in only:
+            continue
+        if not attrs:
+            continue
+        handles[name] = Handle(**attrs)
+        key = prefix(name)
+        url = attrs.get("url") or attrs.get("dsn") or row.get("endpoint")
+        for suffix, value in (
+            ("URL", url),
+            ("HOST", attrs.get("host")),
+            ("PORT", attrs.get("port")),
+        ):
+            if value not in (None, ""):
+                env[f"{key}_{suffix}"] = str(value)
+        if row.get("kind") and "." not in name:
+            by_kind.setdefault(row["kind"], []).append(name)
+    for kind_name, names in sorted(by_kind.items()):
+        kind = kinds.get(kind_name)
+        if kind is None or kind.client_env is None:
+            continue
+        if len(names) > 1:
+            notes.append(
+                f"{len(names)} {kind_name} services ({', '.join(names)}): the conventional "
+                f"variables of {kind_name} clients are left out; use {prefix(names[0])}_URL ..."
+            )
+            continue
+        env.update(kind.client_env(handles[names[0]]))
+    env.update(_profile_env(status["stack"].get("env") or {}, handles, notes))
+    return env, notes
+
+
+def _profile_env(
+    wanted: Mapping[str, str], handles: Mapping[str, Handle], notes: list[str]
+) -> dict[str, str]:
+    """`[stack.env]`: names of the profile's own, e.g. `NATS_URLS = "${nats.url}"`."""
+    out = {}
+    for key, text in wanted.items():
+        try:
+            out[key] = templates.render(str(text), _no_own, handles)
+        except KeyError as e:
+            notes.append(f"[stack.env] {key}: {str(e).strip(chr(39))} (not running?)")
+    return out
+
+
+def _no_own(key: str) -> str:
+    raise KeyError(f"${{{key}}} has no meaning in [stack.env]; use ${{service.attribute}}")
+
+
+def render(env: Mapping[str, str], fmt: str) -> str:
+    """`sh` (export lines for eval), `dotenv` (a .env file) or `json`."""
+    if fmt == "json":
+        return json.dumps(dict(env), indent=2)
+    if fmt == "dotenv":
+        return "".join(f"{k}={_dotenv(v)}\n" for k, v in sorted(env.items()))
+    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+
+
+def _dotenv(value: str) -> str:
+    if value and all(c.isalnum() or c in "_-./:@" for c in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
