@@ -121,7 +121,13 @@ def _table(status: dict[str, Any]) -> None:
     show_default=True,
     help="Seconds to wait for the launcher to finish stopping.",
 )
-def down(profile: str | None, state_dir: str | None, timeout: float) -> None:
+@click.option(
+    "--volumes",
+    "-v",
+    is_flag=True,
+    help="Then remove its data, logs and events, wherever they live (like compose down -v).",
+)
+def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bool) -> None:
     """Stop a detached (or foreground) stack gracefully, in reverse order."""
     from ..control.console import Console
     from ..control.discover import state_dir_for
@@ -135,6 +141,10 @@ def down(profile: str | None, state_dir: str | None, timeout: float) -> None:
         connect(state_dir_for(profile, state_dir)).close()
     except NotRunning as e:  # like `compose down`: nothing running is no error
         click.echo(str(e))
+        if volumes and (profile or state_dir):
+            from .clean import remove
+
+            remove(state_dir_for(profile, state_dir))
         sys.exit(EXIT_OK)
     except (DefinitionError, AmbiguousStack) as e:
         click.echo(f"error: {e}", err=True)
@@ -156,4 +166,8 @@ def down(profile: str | None, state_dir: str | None, timeout: float) -> None:
             f"stopped {len(last['stops'])} services"
             + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
         )
+    if volumes:
+        from .clean import remove
+
+        remove(where)
     sys.exit(code)

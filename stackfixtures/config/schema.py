@@ -150,6 +150,7 @@ class StackSpec(_Strict):
     start_timeout: float = Field(default=60.0, gt=0)
     extends: str | None = None
     mode: Literal["single", "multi"] | None = None
+    env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"
 
 
 class ShutdownBenchSpec(_Strict):

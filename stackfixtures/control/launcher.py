@@ -170,6 +170,7 @@ class Launcher:
             "started": time.time(),
             "services": self.closure,
             "fingerprints": projects.fingerprints(proj.graph),
+            "env": dict(proj.profile.spec.stack.env) if proj.profile else {},
         }
         control = LocalControl(
             stack, loop, info=self.info, on_down=self.stop_now.set, on_reload=self._reload

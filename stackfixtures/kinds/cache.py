@@ -6,14 +6,18 @@ import os
 from pathlib import Path
 
 
-def cache_dir(kind: str) -> Path:
-    """`$STACKFIXTURES_CACHE/<kind>`, else `$XDG_CACHE_HOME/stackfixtures/<kind>`, else ~/.cache."""
+def cache_root() -> Path:
+    """`$STACKFIXTURES_CACHE`, else `$XDG_CACHE_HOME/stackfixtures`, else ~/.cache/stackfixtures
+    (`stack clean --cache` removes it)."""
     base = os.environ.get("STACKFIXTURES_CACHE")
     if base:
-        root = Path(base)
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        root = (Path(xdg) if xdg else Path.home() / ".cache") / "stackfixtures"
-    path = root / kind
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "stackfixtures"
+
+
+def cache_dir(kind: str) -> Path:
+    """The cache of one kind, created on first use."""
+    path = cache_root() / kind
     path.mkdir(parents=True, exist_ok=True)
     return path
