@@ -18,7 +18,7 @@ LEASE_SECONDS = 60.0
 
 def _lease_file() -> Path:
     base = Path(os.environ.get("STACKFIXTURES_PORTS_DIR") or tempfile.gettempdir())
-    return base / f"stackfixtures-ports-{os.getuid()}.json"
+    return base / f"stackfixtures-ports-v2-{os.getuid()}.json"  # v2: leases name their owner
 
 
 def bindable(port: int, host: str = "127.0.0.1") -> bool:
