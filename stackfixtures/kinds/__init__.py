@@ -6,7 +6,7 @@ binaries) and is described by a `Kind`; the registry finds them by name or URL s
 
 from __future__ import annotations
 
-from ..define.container import Container, ProbeSpec
+from ..define.container import Container, ProbeSpec, data_container
 from .base import Kind
 from .registry import BUILTIN, GROUP, all_kinds, builtin_names, for_scheme, get, names
 
@@ -18,6 +18,7 @@ __all__ = [
     "ProbeSpec",
     "all_kinds",
     "builtin_names",
+    "data_container",
     "for_scheme",
     "get",
     "names",
