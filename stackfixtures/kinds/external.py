@@ -32,6 +32,7 @@ class ExternalConfig(BaseModel):
 
 
 def _kind_of(scheme: str) -> Kind | None:
+    """The kind that owns `scheme`; None for the generic ones."""
     return None if scheme in GENERIC_PORTS else for_scheme(scheme)
 
 

@@ -124,10 +124,12 @@ async def kafka(ctx: ServiceContext) -> AsyncIterator[Handle]:
 
 
 def _external_attrs(url: SplitResult) -> dict[str, Any]:
+    """`kafka://host:port` as the bootstrap servers clients are given."""
     return {"bootstrap_servers": f"{url.hostname or '127.0.0.1'}:{url.port or PORT}"}
 
 
 def _probe(handle: Handle) -> probes.Probe:
+    """An external broker is ready when its metadata lists a broker."""
     return metadata_probe(handle.host, handle.port)
 
 
@@ -166,6 +168,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
 
 
 def client_env(handle: Handle) -> dict[str, str]:
+    """KAFKA_BOOTSTRAP_SERVERS, the usual name for a client's bootstrap.servers."""
     return {"KAFKA_BOOTSTRAP_SERVERS": str(handle.bootstrap_servers)}
 
 

@@ -121,6 +121,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
 
 
 def client_env(handle: Handle) -> dict[str, str]:
+    """NATS_URL, the variable the NATS clients and CLI read."""
     return {"NATS_URL": str(handle.url)}
 
 

@@ -150,6 +150,7 @@ def _external_attrs(url: SplitResult) -> dict[str, Any]:
 
 
 def _probe(handle: Handle) -> probes.Probe:
+    """An external server is ready when it answers PING."""
     return ping_probe(handle.host, handle.port)
 
 
@@ -168,6 +169,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
 
 
 def client_env(handle: Handle) -> dict[str, str]:
+    """REDIS_URL, which redis-py's from_url and most frameworks read."""
     return {"REDIS_URL": str(handle.url)}
 
 

@@ -39,6 +39,7 @@ def _entry_points() -> list[EntryPoint]:
 
 
 def builtin_names() -> list[str]:
+    """The kinds that come with stackfixtures (what the README's table lists)."""
     return sorted(BUILTIN)
 
 

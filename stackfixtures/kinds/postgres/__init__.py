@@ -40,6 +40,7 @@ def _external_attrs(url: SplitResult) -> dict[str, Any]:
 
 
 def _probe(handle: Handle) -> Probe:
+    """An external server is ready when a real connection runs SELECT 1."""
     return sql_probe(handle.url)
 
 
