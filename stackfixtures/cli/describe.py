@@ -1,15 +1,19 @@
-"""Commands on a profile, no running stack needed: `stack graph` and `stack init`."""
+"""Commands that need no running stack: `stack graph`, `stack init` and `stack kinds`."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from .. import kinds as registry
 from ..config.load import dump
 from ..control.exits import EXIT_DEFINITION
-from .common import load, main, profile_option
+from ..errors import DefinitionError
+from .common import json_option, load, main, profile_option
 
 
 @main.command()
@@ -77,3 +81,56 @@ def init(name: str, force: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dump(STARTER))
     click.echo(f"wrote {path}; try: stack validate -p {name} && stack run -p {name}")
+
+
+def describe_kind(kind: registry.Kind) -> dict[str, Any]:
+    """What `stack kinds --json` says of one kind."""
+    options = kind.options
+    return {
+        "name": kind.name,
+        "summary": kind.summary,
+        "handle": list(kind.handle),
+        "binaries": kind.binaries,
+        "schemes": list(kind.schemes),
+        "default_port": kind.default_port,
+        "options": list(options.model_fields) if options is not None else [],
+        "scope": str(kind.service.scope),
+        "per_test": kind.per_test,
+        "export": kind.container is not None,
+        "builtin": kind.name in registry.BUILTIN,
+    }
+
+
+@main.command(name="kinds")
+@json_option
+def kinds_command(as_json: bool) -> None:
+    """The kinds a profile can name: built in, or registered by installed packages through the
+    `stackfixtures.kinds` entry-point group."""
+    found: list[registry.Kind] = []
+    errors: list[str] = []
+    for name in registry.names():
+        try:
+            kind = registry.get(name)
+        except DefinitionError as e:
+            errors.append(str(e))
+            continue
+        if kind is not None:
+            found.append(kind)
+    if as_json:
+        click.echo(json.dumps({"kinds": [describe_kind(k) for k in found], "errors": errors}))
+    else:
+        width = max((len(k.name) for k in found), default=0)
+        for kind in found:
+            click.echo(f"{kind.name:<{width}}  {kind.summary}")
+            pad = " " * (width + 2)
+            click.echo(f"{pad}handle: {', '.join(kind.handle) or '-'}")
+            if kind.options is not None:
+                click.echo(f"{pad}options: {', '.join(kind.options.model_fields)}")
+            if kind.binaries:
+                click.echo(f"{pad}binaries: {kind.binaries}")
+            if kind.schemes:
+                click.echo(f"{pad}external URLs: {', '.join(kind.schemes)}")
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        sys.exit(EXIT_DEFINITION)

@@ -17,14 +17,10 @@ from ..define.policies import StopPolicy, override_stop
 from ..define.service import ServiceDefinition
 from ..errors import PortInUse
 from .logs import ServiceLog
+from .markers import SERVICE_ENV, STACK_ENV
 from .ports import allocate_port, bindable
 
 _current: contextvars.ContextVar[ServiceContext] = contextvars.ContextVar("stackfixtures_service")
-
-STACK_ENV = "STACKFIXTURES_STACK"
-"""Set in every process a stack starts: the stack's id. Leftovers are found by it."""
-SERVICE_ENV = "STACKFIXTURES_SERVICE"
-"""Set in every process a stack starts: the name of the service that started it."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import struct
 
 import psutil
 
-from .context import STACK_ENV
+from .markers import STACK_ENV
 
 _SOCK_DIAG, _BY_FAMILY, _DUMP_REQUEST, _TCP_LISTEN = 4, 20, 0x301, 10
 _DONE, _ERROR = 3, 2

@@ -20,11 +20,12 @@ from . import supervisor
 from .activity import Activity
 from .cleanup import reaper
 from .cleanup.ledger import Ledger
-from .context import SERVICE_ENV, ServiceContext
+from .context import ServiceContext
 from .events import EventLog
 from .life import ServiceLife
 from .lifecycle import UP, Lifecycle, State
 from .logs import LineListener, ServiceLog
+from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
 from .unit import ServiceStop, Unit

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..define.container import Container, ProbeSpec
 from ..project import Project
-from .containers import Container, ProbeSpec, containers
+from .containers import containers
 
 
 def _seconds(value: float) -> str:

@@ -1,21 +1,22 @@
 """Each session service of a profile as a container: image, command, port, environment with
 `${svc.attr}` wiring resolved to container names, probes, stop policy, dependencies, volume.
 
-Data kinds map to their official images; every other service says in its profile's `export`
-table which image (and command) runs it.
+A kind that knows its container (the data kinds: their official images) says how it runs; every
+other service says in its profile's `export` table which image (and command) runs it.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import kinds
 from ..define import templates as wiring
+from ..define.container import Container, ProbeSpec
 from ..define.graph import Graph
-from ..define.policies import RestartPolicy, StopPolicy, override_stop, stop
+from ..define.policies import override_stop, stop
 from ..define.service import Scope, ServiceDefinition
 from ..errors import ProfileError
 from ..kinds.external import handle_for
@@ -24,125 +25,7 @@ from ..project import Project
 DEFAULT_APP_PORT = 8000
 
 
-@dataclass(frozen=True)
-class ProbeSpec:
-    kind: str  # "http" | "tcp" | "exec"
-    port: int | None = None
-    path: str = "/"
-    argv: tuple[str, ...] = ()
-    period: float = 5.0
-    timeout: float = 2.0
-    failures: int = 3
-
-
-@dataclass
-class Container:
-    name: str
-    image: str
-    command: list[str] | None
-    port: int | None
-    env: dict[str, str]
-    ready: ProbeSpec | None
-    live: ProbeSpec | None
-    stop: StopPolicy
-    restart: RestartPolicy
-    start_period: float
-    depends_on: list[tuple[str, str]] = field(default_factory=list)  # (name, edge)
-    volume: str | None = None
-    replicas: int = 1
-    attrs: dict[str, Any] = field(default_factory=dict)  # its handle, as other containers see it
-
-
 Namer = Callable[[str], str]
-
-
-def _data_kind(name: str, d: ServiceDefinition, host: str) -> Container | None:
-    cfg = d.config
-    if d.kind == "postgres":
-        user, db = cfg.get("user", "postgres"), cfg.get("dbname", "postgres")
-        dsn = f"postgresql://{user}@{host}:5432/{db}"
-        return Container(
-            name,
-            "postgres:18",
-            None,
-            5432,
-            {"POSTGRES_USER": user, "POSTGRES_DB": db, "POSTGRES_HOST_AUTH_METHOD": "trust"},
-            ProbeSpec("exec", 5432, argv=("pg_isready", "-U", user, "-d", db)),
-            None,
-            override_stop(stop("SIGINT", 30), d.stop_overrides),
-            d.restart,
-            d.timeout,
-            volume="/var/lib/postgresql",
-            attrs={"host": host, "port": 5432, "user": user, "dbname": db, "dsn": dsn, "url": dsn},
-        )
-    if d.kind == "redis":
-        url = f"redis://{host}:6379/0"
-        return Container(
-            name,
-            "valkey/valkey:8",
-            ["valkey-server", "--appendonly", "yes"],
-            6379,
-            {},
-            ProbeSpec("exec", 6379, argv=("valkey-cli", "ping")),
-            None,
-            override_stop(stop("SIGTERM", 10), d.stop_overrides),
-            d.restart,
-            d.timeout,
-            volume="/data",
-            attrs={"host": host, "port": 6379, "url": url, "db": 0},
-        )
-    if d.kind == "nats":
-        url = f"nats://{host}:4222"
-        return Container(
-            name,
-            "nats:2-alpine",
-            ["nats-server", "-js", "-sd", "/data", "-m", "8222"],
-            4222,
-            {},
-            ProbeSpec("http", 8222, "/healthz"),
-            None,
-            override_stop(stop("SIGTERM", 10), d.stop_overrides),
-            d.restart,
-            d.timeout,
-            volume="/data",
-            attrs={"host": host, "port": 4222, "url": url},
-        )
-    if d.kind == "kafka":
-        env = {
-            "KAFKA_NODE_ID": "1",
-            "KAFKA_PROCESS_ROLES": "broker,controller",
-            "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
-            "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://{host}:9092",
-            "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
-            "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
-            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
-        }
-        probe = (
-            "/opt/kafka/bin/kafka-broker-api-versions.sh",
-            "--bootstrap-server",
-            "localhost:9092",
-        )
-        return Container(
-            name,
-            "apache/kafka:4.0.0",
-            None,
-            9092,
-            env,
-            ProbeSpec("exec", 9092, argv=probe),
-            None,
-            override_stop(stop("SIGTERM", 60), d.stop_overrides),
-            d.restart,
-            d.timeout,
-            volume="/var/lib/kafka/data",
-            attrs={
-                "host": host,
-                "port": 9092,
-                "bootstrap_servers": f"{host}:9092",
-                "url": f"kafka://{host}:9092",
-            },
-        )
-    return None
 
 
 def _probe(
@@ -208,9 +91,8 @@ def containers(proj: Project, namer: Namer = str) -> list[Container]:
         if d.scope != Scope.SESSION:
             continue  # per-test services (postgres_db, ...) are not deployed
         exp = dict(d.export)
-        container = _data_kind(name, d, host) if "image" not in exp else None
-        if container is None:
-            container = _app(name, d, exp, host, file, attrs)
+        own = _own_container(d) if "image" not in exp else None
+        container = own(d, host) if own is not None else _app(name, d, exp, host, file, attrs)
         if "replicas" in exp:
             container.replicas = int(exp["replicas"])
         elif d.replicas > 1:
@@ -223,6 +105,12 @@ def containers(proj: Project, namer: Namer = str) -> list[Container]:
         attrs[name] = _Attrs(container.attrs)
         out.append(container)
     return out
+
+
+def _own_container(d: ServiceDefinition) -> Callable[[ServiceDefinition, str], Container] | None:
+    """How the service's kind runs in a container, when the kind knows (the data kinds do)."""
+    kind = kinds.get(d.kind) if d.kind else None
+    return kind.container if kind is not None else None
 
 
 class _Attrs:

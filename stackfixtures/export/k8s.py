@@ -7,8 +7,9 @@ import math
 import re
 from typing import Any
 
+from ..define.container import Container, ProbeSpec
 from ..project import Project
-from .containers import Container, ProbeSpec, containers
+from .containers import containers
 
 WAIT_IMAGE = "busybox:1.36"
 

@@ -1,44 +1,25 @@
-"""Built-in kinds: ordinary @service definitions, found by the name a profile gives in `kind`."""
+"""Kinds: the services a profile names with `kind = "..."`, built-in or from installed packages.
+
+Each kind lives in one module (its service, options, handle fields, external URLs, container,
+binaries) and is described by a `Kind`; the registry finds them by name or URL scheme.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from ..define.container import Container, ProbeSpec, data_container
+from .base import Kind
+from .registry import BUILTIN, GROUP, all_kinds, builtin_names, for_scheme, get, names
 
-from ..config.imports import import_object
-from ..define.service import ServiceDefinition
-
-BUILTIN = {
-    "command": "stackfixtures.kinds.command:command",
-    "postgres": "stackfixtures.kinds.postgres:postgres",
-    "postgres_db": "stackfixtures.kinds.postgres:postgres_db",
-    "redis": "stackfixtures.kinds.redis:redis",
-    "redis_db": "stackfixtures.kinds.redis:redis_db",
-    "nats": "stackfixtures.kinds.nats:nats",
-    "nats_prefix": "stackfixtures.kinds.nats:nats_prefix",
-    "kafka": "stackfixtures.kinds.kafka:kafka",
-    "external": "stackfixtures.kinds.external:external",
-    "components": "stackfixtures.kinds.components:components",
-    "xprocess": "stackfixtures.kinds.xprocess:xprocess",
-}
-"""kind name -> "module:attribute" of its ServiceDefinition. Third parties add kinds through the
-`stackfixtures.kinds` entry point group."""
-
-
-def names() -> list[str]:
-    extra = [ep.name for ep in entry_points(group="stackfixtures.kinds")]
-    return sorted({*BUILTIN, *extra})
-
-
-def get(name: str) -> ServiceDefinition | None:
-    """The definition behind `kind = "<name>"`, or None when there is no such kind."""
-    target = BUILTIN.get(name)
-    if target is None:
-        for ep in entry_points(group="stackfixtures.kinds"):
-            if ep.name == name:
-                target = ep.value
-                break
-    if target is None:
-        return None
-    definition = import_object(target)
-    assert isinstance(definition, ServiceDefinition)
-    return definition
+__all__ = [
+    "BUILTIN",
+    "GROUP",
+    "Container",
+    "Kind",
+    "ProbeSpec",
+    "all_kinds",
+    "builtin_names",
+    "data_container",
+    "for_scheme",
+    "get",
+    "names",
+]

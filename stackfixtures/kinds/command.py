@@ -12,6 +12,7 @@ from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import spawn
+from .base import Kind
 
 
 class CommandConfig(BaseModel):
@@ -37,3 +38,12 @@ async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
             url=f"http://{ctx.host}:{ctx.port}",
             pid=proc.pid,
         )
+
+
+COMMAND = Kind(
+    name="command",
+    service=command,
+    summary="any program, with its command, readiness probe and stop policy",
+    handle=("host", "port", "url", "pid"),
+)
+"""No container of its own: `stack export` runs it from the profile's `export` table."""

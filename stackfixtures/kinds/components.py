@@ -21,6 +21,7 @@ from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import spawn
+from .base import Kind
 
 log = logging.getLogger("stackfixtures.components")
 
@@ -139,3 +140,11 @@ async def components(ctx: ServiceContext) -> AsyncIterator[Handle]:
             pid=proc.pid,
             components=list(cfg.components),
         )
+
+
+COMPONENTS = Kind(
+    name="components",
+    service=components,
+    summary="a process hosting an application's components (startup, shutdown, routes, health)",
+    handle=("host", "port", "url", "pid", "components"),
+)

@@ -2,13 +2,14 @@
 
 Any kind can be switched to it in a profile (`external = "postgresql://..."` on a postgres
 service, or `kind = "external"` with `url`), so tests can point at a server you already run.
+The URL's scheme picks the kind that knows it (its default port, handle attributes and probe);
+http, https and tcp are generic.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,16 +17,11 @@ from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.probes import wait_ready
+from .base import Kind
+from .registry import for_scheme
 
-DEFAULT_PORTS = {
-    "postgresql": 5432,
-    "postgres": 5432,
-    "redis": 6379,
-    "nats": 4222,
-    "http": 80,
-    "https": 443,
-    "kafka": 9092,
-}
+GENERIC_PORTS = {"http": 80, "https": 443, "tcp": 0}
+"""Schemes no kind owns: an HTTP endpoint (probed with GET) or a bare TCP port."""
 
 
 class ExternalConfig(BaseModel):
@@ -35,48 +31,33 @@ class ExternalConfig(BaseModel):
     ready: bool = True  # probe it before dependents start
 
 
+def _kind_of(scheme: str) -> Kind | None:
+    """The kind that owns `scheme`; None for the generic ones."""
+    return None if scheme in GENERIC_PORTS else for_scheme(scheme)
+
+
 def handle_for(url: str) -> Handle:
-    """Handle attributes from a URL: host, port, url, and for databases user/dbname/dsn."""
+    """Handle attributes from a URL: host, port, url, and what its kind reads from it (for
+    databases user/dbname/dsn, for redis db, for kafka bootstrap_servers)."""
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
+    kind = _kind_of(scheme)
+    default = kind.default_port if kind is not None else GENERIC_PORTS.get(scheme)
     host = parts.hostname or "127.0.0.1"
-    port = parts.port or DEFAULT_PORTS.get(scheme, 0)
-    attrs: dict[str, Any] = {"host": host, "port": port, "url": url, "external": True}
-    if scheme in ("postgresql", "postgres"):
-        attrs.update(
-            user=unquote(parts.username or "postgres"),
-            dbname=parts.path.lstrip("/") or "postgres",
-            dsn=url,
-            template=None,
-        )
-    elif scheme == "redis":
-        attrs.update(db=int(parts.path.lstrip("/") or 0), databases=16)
-    elif scheme == "kafka":
-        attrs.update(bootstrap_servers=f"{host}:{port}")
+    attrs = {"host": host, "port": parts.port or default or 0, "url": url, "external": True}
+    if kind is not None and kind.external_attrs is not None:
+        attrs.update(kind.external_attrs(parts))
     return Handle(**attrs)
 
 
-def probe_for(handle: Handle) -> Any:
-    """The readiness check that fits the URL's scheme."""
+def probe_for(handle: Handle) -> probes.Probe:
+    """The readiness check that fits the URL: its kind's, GET for http(s), else a TCP connect."""
     scheme = urlsplit(handle.url).scheme.lower()
-    if scheme in ("postgresql", "postgres"):
-        from .postgres import sql_probe
-
-        return sql_probe(handle.url)
-    if scheme == "redis":
-        from .redis import ping_probe
-
-        return ping_probe(handle.host, handle.port)
-    if scheme == "nats":
-        from .nats import info_probe
-
-        return info_probe(handle.host, handle.port, jetstream=False)
     if scheme in ("http", "https"):
         return probes.http(handle.url)
-    if scheme == "kafka":
-        from .kafka import metadata_probe
-
-        return metadata_probe(handle.host, handle.port)
+    kind = _kind_of(scheme)
+    if kind is not None and kind.probe is not None:
+        return kind.probe(handle)
     return probes.tcp(f"{handle.host}:{handle.port}")
 
 
@@ -90,3 +71,11 @@ async def external(ctx: ServiceContext) -> AsyncIterator[Handle]:
         await wait_ready(probe, ctx, ctx.remaining())
         ctx.log.write(f"[stackfixtures] external {cfg.url}: {probe.describe()} passed")
     yield handle
+
+
+EXTERNAL = Kind(
+    name="external",
+    service=external,
+    summary="an endpoint that already runs: probed by its URL's kind, never started or stopped",
+    handle=("host", "port", "url", "external"),  # and what the URL's kind reads from it
+)

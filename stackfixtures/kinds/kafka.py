@@ -11,22 +11,27 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
+from ..define.container import Container, ProbeSpec, data_container
 from ..define.policies import stop
-from ..define.service import Handle, service
+from ..define.service import Handle, ServiceDefinition, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.ports import allocate_port
 from ..engine.process import run_once, spawn
 from ..errors import KindUnavailable
 from . import kafkaproto
+from .base import Kind
 
 INSTALL_HINT = (
     "Kafka is not installed: download an Apache Kafka 3.x or 4.x binary release, unpack it, and "
     'set KAFKA_HOME to its directory (or `home = "..."` in the profile). It needs Java 17+.'
 )
+PORT = 9092
 
 
 class KafkaConfig(BaseModel):
@@ -116,3 +121,67 @@ async def kafka(ctx: ServiceContext) -> AsyncIterator[Handle]:
             url=f"kafka://{host}:{port}",
             pid=proc.pid,
         )
+
+
+def _external_attrs(url: SplitResult) -> dict[str, Any]:
+    """`kafka://host:port` as the bootstrap servers clients are given."""
+    return {"bootstrap_servers": f"{url.hostname or '127.0.0.1'}:{url.port or PORT}"}
+
+
+def _probe(handle: Handle) -> probes.Probe:
+    """An external broker is ready when its metadata lists a broker."""
+    return metadata_probe(handle.host, handle.port)
+
+
+def _container(d: ServiceDefinition, host: str) -> Container:
+    """The official image as one KRaft node, advertising the name other containers use."""
+    env = {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_LISTENERS": f"PLAINTEXT://:{PORT},CONTROLLER://:9093",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://{host}:{PORT}",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+    }
+    probe = (
+        "/opt/kafka/bin/kafka-broker-api-versions.sh",
+        "--bootstrap-server",
+        f"localhost:{PORT}",
+    )
+    return data_container(
+        d,
+        image="apache/kafka:4.0.0",
+        port=PORT,
+        env=env,
+        ready=ProbeSpec("exec", PORT, argv=probe),
+        stop=stop("SIGTERM", 60),
+        volume="/var/lib/kafka/data",
+        attrs={
+            "host": host,
+            "port": PORT,
+            "bootstrap_servers": f"{host}:{PORT}",
+            "url": f"kafka://{host}:{PORT}",
+        },
+    )
+
+
+def client_env(handle: Handle) -> dict[str, str]:
+    """KAFKA_BOOTSTRAP_SERVERS, the usual name for a client's bootstrap.servers."""
+    return {"KAFKA_BOOTSTRAP_SERVERS": str(handle.bootstrap_servers)}
+
+
+KAFKA = Kind(
+    name="kafka",
+    service=kafka,
+    summary="a single-node KRaft Kafka: ready on cluster metadata, controlled shutdown on SIGTERM",
+    handle=("host", "port", "bootstrap_servers", "url", "pid"),
+    binaries="`home`, else KAFKA_HOME: an Apache Kafka binary release (no wheel ships one)",
+    schemes=("kafka",),
+    default_port=PORT,
+    external_attrs=_external_attrs,
+    probe=_probe,
+    container=_container,
+    client_env=client_env,
+)

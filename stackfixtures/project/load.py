@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from .. import kinds
 from ..config import load as profiles
 from ..config.load import Profile
+from ..config.locate import default_state_dir, find_root
 from ..config.schema import ServiceSpec
 from ..define.graph import Graph
 from ..define.policies import LivenessPolicy, RestartPolicy
@@ -41,15 +42,6 @@ class Project:
     @property
     def label(self) -> str:
         return self.profile.name if self.profile else "default"
-
-
-def find_root(start: Path | None = None) -> Path:
-    """The nearest directory from `start` upward holding pyproject.toml or profiles/."""
-    here = (start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / "pyproject.toml").is_file() or (d / "profiles").is_dir():
-            return d
-    return here
 
 
 def _import(name: str, root: Path) -> ModuleType:
@@ -129,23 +121,31 @@ def _stop_overrides(spec: ServiceSpec) -> dict[str, Any]:
 
 def _base_for(
     profile: Profile, name: str, spec: ServiceSpec, python: dict[str, ServiceDefinition]
-) -> tuple[ServiceDefinition, str | None]:
-    """The definition a profile entry builds on, and the kind name it runs as."""
+) -> tuple[ServiceDefinition, str | None, Any]:
+    """The definition a profile entry builds on, the kind name it runs as, and the model that
+    validates its kind-specific keys (the kind's options, or the Python service's own)."""
     key = f"services.{name}"
     if "external" in spec.extras:  # any kind, pointed at a server that already runs
-        return _builtin("external"), "external"
+        kind = _kind(profile, key, "external")
+        assert kind is not None
+        return kind.service, kind.name, kind.options
     if spec.kind is not None:
-        base = kinds.get(spec.kind) or python.get(spec.kind)
-        if base is None:
-            avail = sorted({*kinds.names(), *python})
-            raise profile.error(
-                f"{key}.kind", f"unknown kind {spec.kind!r} (available: {', '.join(avail)})"
-            )
-        return base, spec.kind
+        kind = _kind(profile, f"{key}.kind", spec.kind)
+        if kind is not None:
+            return kind.service, kind.name, kind.options
+        if spec.kind in python:
+            d = python[spec.kind]
+            return d, spec.kind, d.config_model
+        avail = sorted({*kinds.names(), *python})
+        raise profile.error(
+            f"{key}.kind", f"unknown kind {spec.kind!r} (available: {', '.join(avail)})"
+        )
     if "command" in spec.extras:
-        return _builtin("command"), "command"
+        kind = _kind(profile, key, "command")
+        assert kind is not None
+        return kind.service, kind.name, kind.options
     if name in python:
-        return python[name], python[name].kind
+        return python[name], python[name].kind, python[name].config_model
     raise profile.error(
         key,
         "has no `kind`, no `command`, and no @service of that name is "
@@ -153,16 +153,18 @@ def _base_for(
     )
 
 
-def _builtin(kind: str) -> ServiceDefinition:
-    base = kinds.get(kind)
-    assert base is not None, kind
-    return base
+def _kind(profile: Profile, key: str, name: str) -> kinds.Kind | None:
+    """The kind called `name`; a third-party kind that cannot be loaded is an error at `key`."""
+    try:
+        return kinds.get(name)
+    except DefinitionError as e:
+        raise profile.error(key, str(e)) from None
 
 
 def _config(
-    profile: Profile, name: str, base: ServiceDefinition, spec: ServiceSpec
+    profile: Profile, name: str, base: ServiceDefinition, model: Any, spec: ServiceSpec
 ) -> dict[str, Any]:
-    """The kind-specific keys of a profile entry, validated by the kind's config model."""
+    """The kind-specific keys of a profile entry, validated by the kind's options model."""
     extras = spec.extras
     if "external" in extras:
         url = extras.pop("external")
@@ -172,7 +174,6 @@ def _config(
             first = sorted(extras)[0]
             raise profile.error(f"services.{name}.{first}", "does not apply to an external service")
         extras = {"url": url}
-    model = base.config_model
     if model is None:
         if extras:
             first = sorted(extras)[0]
@@ -196,8 +197,8 @@ def apply_profile(
     defs = dict(python)
     stack_timeout = profile.spec.stack.start_timeout
     for name, spec in profile.spec.services.items():
-        base, kind = _base_for(profile, name, spec, python)
-        config = _config(profile, name, base, spec)
+        base, kind, model = _base_for(profile, name, spec, python)
+        config = _config(profile, name, base, model, spec)
         for param in spec.inject:
             if param not in base.params:
                 params = ", ".join(base.params) or "none"
@@ -273,11 +274,7 @@ def load(
             )
     if state_dir is None:
         configured = loaded.spec.stack.state_dir if loaded else None
-        state_dir = (
-            root / configured
-            if configured
-            else root / ".stack" / (loaded.name if loaded else "default")
-        )
+        state_dir = default_state_dir(root, loaded.name if loaded else "default", configured)
     return Project(
         root=root,
         profile=loaded,

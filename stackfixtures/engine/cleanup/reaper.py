@@ -10,7 +10,7 @@ import signal
 
 import psutil
 
-from ..context import SERVICE_ENV, STACK_ENV
+from ..markers import SERVICE_ENV, STACK_ENV
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)

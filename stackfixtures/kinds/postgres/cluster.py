@@ -1,0 +1,151 @@
+"""A PostgreSQL cluster on disk: one initdb per (version, settings) kept in the cache and copied
+for each new instance; as root, owned by (and run as) an unprivileged OS user."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import pwd
+import shutil
+import uuid
+from pathlib import Path
+
+import psutil
+from filelock import FileLock
+
+from ...engine.context import ServiceContext
+from ...engine.private_dirs import private_dir
+from ...engine.process import run_once
+from ...errors import KindUnavailable
+from ..cache import cache_dir
+from .binaries import server_version
+from .options import PostgresConfig
+
+
+def unprivileged_user(configured: str | None) -> str | None:
+    """PostgreSQL refuses to run as root: the OS user to run it as, or None when not root."""
+    if os.geteuid() != 0:
+        return None
+    for name in [configured] if configured else ["postgres", "nobody"]:
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise KindUnavailable(
+        f"running as root, and OS user {configured or 'postgres/nobody'} does "
+        "not exist to run PostgreSQL as; set `run_as` in the profile"
+    )
+
+
+def unprivileged_home(ctx: ServiceContext) -> Path:
+    """Where the cluster lives when we are root and PostgreSQL runs as another user.
+
+    The state dir may sit under a tree only root may enter (pytest keeps /tmp/pytest-of-root
+    at 0700 and resets it whenever a pytest starts), so the cluster lives in a directory made
+    for it under /var/tmp (one per state dir, found again on the next start) and the state dir
+    links to it. Directories whose state dir is gone are removed.
+    """
+    root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
+    private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
+    state = str(ctx.state_dir.resolve())
+    _prune(root, keep=state)
+    home = root / hashlib.sha256(state.encode()).hexdigest()[:16]
+    home.mkdir(mode=0o711, exist_ok=True)
+    (home / "owner").write_text(state)
+    link = ctx.data_dir / "pgdata"
+    if not link.is_symlink():
+        if link.exists() and not (home / "pgdata").exists():
+            shutil.move(str(link), str(home / "pgdata"))  # a cluster kept in place before: move it
+        elif link.exists():
+            shutil.rmtree(link)
+        link.symlink_to(home / "pgdata")
+    return home
+
+
+def _prune(root: Path, keep: str) -> None:
+    for home in root.iterdir():
+        try:
+            owner = (home / "owner").read_text()
+        except OSError:
+            continue
+        try:
+            pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        running = pid > 0 and psutil.pid_exists(pid)
+        if owner != keep and not Path(owner).exists() and not running:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _chown_tree(root: Path, user: str) -> None:
+    entry = pwd.getpwnam(user)
+    for dirpath, _dirs, filenames in os.walk(root):
+        os.chown(dirpath, entry.pw_uid, entry.pw_gid)
+        for name in filenames:
+            os.chown(os.path.join(dirpath, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def _initdb_args(cfg: PostgresConfig) -> list[str]:
+    return [
+        "-U",
+        cfg.user,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+        "--no-instructions",
+    ]
+
+
+async def prepare_data_dir(
+    ctx: ServiceContext, cfg: PostgresConfig, postgres: Path, initdb: Path, run_as: str | None
+) -> Path:
+    """The instance's data dir: reused if it exists, else copied from the initdb cache."""
+    pgdata = unprivileged_home(ctx) / "pgdata" if run_as else ctx.data_dir / "pgdata"
+    if (pgdata / "PG_VERSION").exists():
+        ctx.log.write(f"[stackfixtures] reusing data dir {pgdata}")
+        return pgdata
+    if pgdata.exists():
+        shutil.rmtree(pgdata)
+    version = await server_version(postgres)
+    key = hashlib.sha256(repr((version, str(postgres), _initdb_args(cfg))).encode()).hexdigest()[
+        :12
+    ]
+    cached = cache_dir("postgres") / f"{version}-{key}"
+    # Built under another name and renamed when complete: a start stopped half-way never
+    # leaves a data dir that looks usable (PG_VERSION is written early).
+    building = pgdata.with_name(f"{pgdata.name}.building-{uuid.uuid4().hex[:8]}")
+    lock = FileLock(str(cached) + ".lock", timeout=300)
+    await asyncio.to_thread(lock.acquire)  # never block the event loop on another's initdb
+    try:
+        if cfg.cache and (cached / "PG_VERSION").exists():
+            ctx.log.write(f"[stackfixtures] copying cached initdb from {cached}")
+            await asyncio.to_thread(shutil.copytree, cached, building, symlinks=True)
+        else:
+            building.mkdir(mode=0o700)
+            if run_as:
+                _chown_tree(building, run_as)
+            await run_once(
+                [str(initdb), "-D", str(building), *_initdb_args(cfg)],
+                ctx=ctx,
+                user=run_as,
+                cwd=building.parent,
+            )
+            if cfg.cache:
+                tmp = cached.with_name(cached.name + f".tmp{uuid.uuid4().hex[:8]}")
+                await asyncio.to_thread(shutil.copytree, building, tmp, symlinks=True)
+                tmp.rename(cached)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    finally:
+        lock.release()
+    if run_as:
+        await asyncio.to_thread(_chown_tree, building, run_as)
+    building.chmod(0o700)
+    building.rename(pgdata)
+    return pgdata

@@ -1,0 +1,38 @@
+"""The postgres kinds' options: the keys a profile may set on `kind = "postgres"` and
+`kind = "postgres_db"`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class TemplateSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schema_file: str | None = None  # SQL file, relative to the project root
+    hook: str | None = None  # "module:function", called with the template database's dsn
+    name: str = "stackfixtures_template"
+
+
+class PostgresConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bin_dir: str | None = None
+    source: Literal["auto", "system", "wheel"] = "auto"  # where to look when bin_dir is unset
+    user: str = "postgres"
+    dbname: str = "postgres"
+    port: int | None = None
+    settings: dict[str, str | int | float | bool] = {}
+    run_as: str | None = None  # the OS user when started as root (default: postgres or nobody)
+    template: TemplateSpec | None = None
+    cache: bool = True  # copy a cached initdb instead of running initdb for each new instance
+
+
+class PostgresDbConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # PostgreSQL 15+: FILE_COPY copies the template's files (two checkpoints, no WAL);
+    # WAL_LOG writes it through the WAL. bench/services.py measures both.
+    strategy: Literal["file_copy", "wal_log"] = "file_copy"

@@ -1,0 +1,128 @@
+"""postgres: a real PostgreSQL server, ready when SELECT 1 runs, stopped by its own fast
+shutdown; an optional template database built from a schema file and/or a hook."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ...config.imports import import_object
+from ...define.policies import stop
+from ...define.service import Handle, service
+from ...engine import probes
+from ...engine.context import ServiceContext
+from ...engine.process import spawn
+from ...errors import KindUnavailable
+from .binaries import find_binaries, server_version
+from .cluster import prepare_data_dir, unprivileged_user
+from .options import PostgresConfig
+
+
+def _psycopg() -> Any:
+    try:
+        return importlib.import_module("psycopg")
+    except ImportError:
+        raise KindUnavailable(
+            "the postgres kind needs psycopg: pip install 'stackfixtures[services]'"
+        ) from None
+
+
+def dsn(host: str, port: int, user: str, dbname: str) -> str:
+    return f"postgresql://{user}@{host}:{port}/{dbname}"
+
+
+def sql_probe(url: str) -> probes.CallProbe:
+    """Ready when a real connection to `url` runs SELECT 1."""
+    psycopg = _psycopg()
+
+    async def check(ctx: ServiceContext) -> bool:
+        conn = await psycopg.AsyncConnection.connect(url, connect_timeout=2)
+        try:
+            await conn.execute("SELECT 1")
+        finally:
+            await conn.close()
+        return True
+
+    return probes.call(check, name=f"sql SELECT 1 on {url}")
+
+
+async def prepare_template(
+    ctx: ServiceContext, base_dsn: str, host: str, port: int, cfg: PostgresConfig
+) -> str | None:
+    """Create the template database from a schema file and/or a hook; None when not configured."""
+    spec = cfg.template
+    if spec is None:
+        return None
+    psycopg = _psycopg()
+    async with await psycopg.AsyncConnection.connect(base_dsn, autocommit=True) as conn:
+        exists = await (
+            await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (spec.name,))
+        ).fetchone()
+        if exists:
+            await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE false')
+            await conn.execute(f'DROP DATABASE "{spec.name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{spec.name}"')
+    template_dsn = dsn(host, port, cfg.user, spec.name)
+    if spec.schema_file:
+        sql = (ctx.root / spec.schema_file).read_text()
+        async with await psycopg.AsyncConnection.connect(template_dsn, autocommit=True) as conn:
+            await conn.execute(sql)
+        ctx.log.write(f"[stackfixtures] template {spec.name}: applied {spec.schema_file}")
+    if spec.hook:
+        fn = import_object(spec.hook, ctx.root)
+        result = fn(template_dsn)
+        if inspect.isawaitable(result):
+            await result
+        ctx.log.write(f"[stackfixtures] template {spec.name}: ran {spec.hook}")
+    async with await psycopg.AsyncConnection.connect(base_dsn, autocommit=True) as conn:
+        await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE true')
+    return spec.name
+
+
+@service(config=PostgresConfig)
+async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
+    """PostgreSQL: ready when SELECT 1 runs; stopped by its own fast shutdown (SIGINT)."""
+    cfg = PostgresConfig.model_validate(ctx.config)
+    server, initdb, origin = find_binaries(cfg.bin_dir, cfg.source)
+    run_as = unprivileged_user(cfg.run_as)
+    version = await server_version(server)
+    ctx.log.write(f"[stackfixtures] PostgreSQL {version} from {origin}: {server}")
+    if run_as:
+        ctx.log.write(f"[stackfixtures] running as root: PostgreSQL runs as OS user {run_as!r}")
+    pgdata = await prepare_data_dir(ctx, cfg, server, initdb, run_as)
+    host, port = ctx.host, ctx.port
+    url = dsn(host, port, cfg.user, cfg.dbname)
+    argv = [
+        str(server),
+        "-D",
+        str(pgdata),
+        "-p",
+        str(port),
+        "-c",
+        f"listen_addresses={host}",
+        "-c",
+        "unix_socket_directories=",
+        "-c",
+        "logging_collector=off",
+    ]
+    for key, value in cfg.settings.items():
+        text = ("on" if value else "off") if isinstance(value, bool) else str(value)
+        argv += ["-c", f"{key}={text}"]
+    async with spawn(
+        argv, ready=sql_probe(url), user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
+    ) as proc:
+        template = await prepare_template(ctx, url, host, port, cfg)
+        yield Handle(
+            host=host,
+            port=port,
+            user=cfg.user,
+            dbname=cfg.dbname,
+            dsn=url,
+            url=url,
+            version=version,
+            template=template,
+            data_dir=str(pgdata),
+            pid=proc.pid,
+        )

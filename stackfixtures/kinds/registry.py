@@ -1,0 +1,108 @@
+"""Finding kinds by name or URL scheme: the built-in ones, and those installed packages register
+through the `stackfixtures.kinds` entry-point group.
+
+Kinds are imported only when asked for, so importing the registry stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+
+from ..config.imports import import_object
+from ..define.service import ServiceDefinition
+from ..errors import DefinitionError
+from .base import Kind
+
+GROUP = "stackfixtures.kinds"
+"""The entry-point group third-party kinds register in: `name = "module:KIND"`."""
+
+BUILTIN = {
+    "command": "stackfixtures.kinds.command:COMMAND",
+    "postgres": "stackfixtures.kinds.postgres:POSTGRES",
+    "postgres_db": "stackfixtures.kinds.postgres:POSTGRES_DB",
+    "redis": "stackfixtures.kinds.redis:REDIS",
+    "redis_db": "stackfixtures.kinds.redis:REDIS_DB",
+    "nats": "stackfixtures.kinds.nats:NATS",
+    "nats_prefix": "stackfixtures.kinds.nats:NATS_PREFIX",
+    "kafka": "stackfixtures.kinds.kafka:KAFKA",
+    "external": "stackfixtures.kinds.external:EXTERNAL",
+    "components": "stackfixtures.kinds.components:COMPONENTS",
+    "xprocess": "stackfixtures.kinds.xprocess:XPROCESS",
+}
+"""Built-in kind name -> "module:ATTRIBUTE" of its Kind. Built-ins win over an entry point of the
+same name."""
+
+
+def _entry_points() -> list[EntryPoint]:
+    """The installed packages' kind entry points (read on each call: cheap, and never stale)."""
+    return list(entry_points(group=GROUP))
+
+
+def builtin_names() -> list[str]:
+    """The kinds that come with stackfixtures (what the README's table lists)."""
+    return sorted(BUILTIN)
+
+
+def names() -> list[str]:
+    """Every kind a profile can name, built-in or registered, without importing any of them."""
+    return sorted({*BUILTIN, *(ep.name for ep in _entry_points())})
+
+
+def _load(ep: EntryPoint) -> Kind:
+    """The Kind an entry point names; a broken one is a DefinitionError naming it."""
+    where = f"entry point {ep.name!r} = {ep.value!r} (group {GROUP}"
+    dist = getattr(ep, "dist", None)
+    where += f", from {dist.name} {dist.version})" if dist is not None else ")"
+    try:
+        obj = ep.load()
+    except Exception as e:
+        raise DefinitionError(
+            f"kind {ep.name!r}: cannot load {where}: {type(e).__name__}: {e}"
+        ) from None
+    if isinstance(obj, ServiceDefinition):
+        return Kind.of(ep.name, obj)
+    if not isinstance(obj, Kind):
+        raise DefinitionError(
+            f"kind {ep.name!r}: {where} names a {type(obj).__name__}, "
+            "not a stackfixtures.kinds.Kind (or an @service)"
+        )
+    if obj.name != ep.name:
+        raise DefinitionError(
+            f"kind {ep.name!r}: {where} names a Kind called {obj.name!r}; the two must match"
+        )
+    return obj
+
+
+def get(name: str) -> Kind | None:
+    """The kind behind `kind = "<name>"`, or None when there is no such kind."""
+    target = BUILTIN.get(name)
+    if target is not None:
+        kind = import_object(target)
+        assert isinstance(kind, Kind) and kind.name == name, target
+        return kind
+    for ep in _entry_points():
+        if ep.name == name:
+            return _load(ep)
+    return None
+
+
+def all_kinds() -> list[Kind]:
+    """Every kind, by name (imports them all)."""
+    found = [get(name) for name in names()]
+    return [k for k in found if k is not None]
+
+
+def for_scheme(scheme: str) -> Kind | None:
+    """The kind whose URLs use `scheme` (`postgresql`, `redis`, ...), or None. Built-ins are
+    asked first, so a broken third-party package cannot break a built-in scheme."""
+    scheme = scheme.lower()
+    for name in builtin_names():
+        kind = get(name)
+        if kind is not None and scheme in kind.schemes:
+            return kind
+    for ep in _entry_points():
+        if ep.name not in BUILTIN:
+            kind = _load(ep)
+            if scheme in kind.schemes:
+                return kind
+    return None
