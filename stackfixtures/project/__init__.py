@@ -3,6 +3,7 @@ Graph. Both front doors (the pytest plugin and the `stack` CLI) load a project t
 
 from __future__ import annotations
 
-from .load import Project, find_root, fingerprint, fingerprints, load
+from ..config.locate import find_root
+from .load import Project, fingerprint, fingerprints, load
 
 __all__ = ["Project", "find_root", "fingerprint", "fingerprints", "load"]
