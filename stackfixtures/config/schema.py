@@ -113,6 +113,8 @@ class ServiceSpec(BaseModel):
     liveness: LivenessSpec | None = None
     replicas: int | None = Field(default=None, ge=1)  # allows `stack scale`; starts this many
     export: ExportSpec | None = None  # how it runs in a container (stack export)
+    port: int | None = Field(default=None, ge=1, le=65535)  # a fixed main port (any kind)
+    task: bool | None = None  # runs to completion; dependents start once it exited 0
 
     @property
     def dependency_names(self) -> list[str]:

@@ -92,7 +92,7 @@ class ServiceContext:
         N`; PortInUse at once if another process holds it), else the one this state dir used
         last time when it is free (so URLs survive a restart of the stack), else a free one."""
         if self._port is None:
-            fixed = self.definition.port or self.config.get("port")
+            fixed = self.definition.port
             if fixed:
                 if not bindable(int(fixed), self.host):
                     from .listeners import holder

@@ -134,7 +134,7 @@ def _app(
             f"services.{name}.export.image",
             "an image is needed to run this service in a container",
         )
-    port = exp.get("port") or cfg.get("port") or (DEFAULT_APP_PORT if d.kind == "command" else None)
+    port = exp.get("port") or d.port or (DEFAULT_APP_PORT if d.kind == "command" else None)
 
     def own(key: str) -> Any:
         values = {

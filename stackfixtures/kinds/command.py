@@ -11,7 +11,7 @@ from ..config.schema import ProbeSpec
 from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
-from ..engine.process import spawn
+from ..engine.process import run_once, spawn
 from .base import Kind
 
 
@@ -21,14 +21,19 @@ class CommandConfig(BaseModel):
     command: list[str] | str
     cwd: str | None = None
     ready: ProbeSpec | None = None
-    port: int | None = None  # a fixed port instead of a free one
 
 
 @service(config=CommandConfig)
 async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
-    """Run `command`; ready when its `ready` probe passes (or as soon as it is spawned)."""
+    """Run `command`; ready when its `ready` probe passes (or as soon as it is spawned). With
+    `task = true` it runs to completion instead (migrations, seed data, a test suite): done
+    when it exits 0, failed with its exit code otherwise."""
     cfg = CommandConfig.model_validate(ctx.config)
     argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
+    if ctx.definition.task:
+        await run_once(argv, ctx=ctx, cwd=ctx.render(cfg.cwd) if cfg.cwd else None)
+        yield Handle(exit_code=0)
+        return
     probe = probes.from_spec(cfg.ready.as_probe_dict()) if cfg.ready else None
     timeout = cfg.ready.timeout if cfg.ready else None
     async with spawn(argv, cwd=cfg.cwd, ready=probe, timeout=timeout) as proc:
@@ -46,4 +51,5 @@ COMMAND = Kind(
     summary="any program, with its command, readiness probe and stop policy",
     handle=("host", "port", "url", "pid"),
 )
-"""No container of its own: `stack export` runs it from the profile's `export` table."""
+"""No container of its own: `stack export` runs it from the profile's `export` table. A task
+(`task = true`) hands out `exit_code` only: nothing of it runs any more."""

@@ -30,7 +30,6 @@ class NatsConfig(BaseModel):
 
     binary: str | None = None
     source: Literal["auto", "system", "wheel"] = "auto"
-    port: int | None = None
     jetstream: bool = True
     args: list[str] = []
 

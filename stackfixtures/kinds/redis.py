@@ -33,7 +33,6 @@ class RedisConfig(BaseModel):
 
     binary: str | None = None
     source: Literal["auto", "system", "wheel"] = "auto"
-    port: int | None = None
     appendonly: bool = True
     databases: int = 256  # room for one database per concurrently running test
     settings: dict[str, str | int | float | bool] = {}

@@ -221,6 +221,8 @@ def apply_profile(
             replicas_allowed=base.replicas_allowed or spec.replicas is not None,
             scope=Scope.parse(spec.scope) if spec.scope else base.scope,
             start_timeout=spec.start_timeout or base.start_timeout,
+            port=spec.port or base.port,
+            task=base.task if spec.task is None else spec.task,
             kind=kind,
         )
     for name, d in defs.items():
@@ -307,6 +309,8 @@ def fingerprint(definition: ServiceDefinition) -> str:
         dict(definition.inject),
         definition.replicas,
         definition.start_timeout,
+        definition.port,
+        definition.task,
     ]
     return hashlib.sha256(json.dumps(parts, default=repr, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -23,7 +23,6 @@ class PostgresConfig(BaseModel):
     source: Literal["auto", "system", "wheel"] = "auto"  # where to look when bin_dir is unset
     user: str = "postgres"
     dbname: str = "postgres"
-    port: int | None = None
     settings: dict[str, str | int | float | bool] = {}
     run_as: str | None = None  # the OS user when started as root (default: postgres or nobody)
     template: TemplateSpec | None = None
