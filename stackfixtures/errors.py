@@ -180,7 +180,14 @@ class PortInUse(StartError):
     """The service's port is held by another process: found before it started (a fixed port),
     or when its readiness probe was answered by a process that is not the service's own."""
 
-    def __init__(self, service: str, port: int, holder: str, answered: bool = False) -> None:
+    def __init__(
+        self,
+        service: str,
+        port: int,
+        holder: str,
+        answered: bool = False,
+        log_tail: Sequence[str] = (),
+    ) -> None:
         self.port = port
         self.holder = holder
         who = f" by {holder}" if holder else ""
@@ -191,7 +198,7 @@ class PortInUse(StartError):
             )
         else:
             reason = f"port {port} is already in use{who}: stop that process or choose another port"
-        super().__init__(service, "starting", reason, ())
+        super().__init__(service, "starting", reason, log_tail)
 
 
 class DependencyFailed(StartError):

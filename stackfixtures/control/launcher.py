@@ -204,9 +204,10 @@ class Launcher:
         try:
             stops = await stack.close()
         finally:
+            endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             listening.close()
+            await listening.wait_closed()
             server.close()
-            endpoint.withdraw(proj.state_dir, sock)
             if guard is not None:
                 watchdog.stop(guard)
             if owner_watch is not None:

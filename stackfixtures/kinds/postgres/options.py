@@ -23,6 +23,7 @@ class PostgresConfig(BaseModel):
     source: Literal["auto", "system", "wheel"] = "auto"  # where to look when bin_dir is unset
     user: str = "postgres"
     dbname: str = "postgres"
+    password: str | None = None  # then password (SCRAM) authentication instead of trust
     settings: dict[str, str | int | float | bool] = {}
     run_as: str | None = None  # the OS user when started as root (default: postgres or nobody)
     template: TemplateSpec | None = None

@@ -7,6 +7,7 @@ import importlib
 import inspect
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 from ...config.imports import import_object
 from ...define.policies import stop
@@ -16,7 +17,7 @@ from ...engine.context import ServiceContext
 from ...engine.process import spawn
 from ...errors import KindUnavailable
 from .binaries import find_binaries, server_version
-from .cluster import prepare_data_dir, unprivileged_user
+from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .options import PostgresConfig
 
 
@@ -29,8 +30,16 @@ def _psycopg() -> Any:
         ) from None
 
 
-def dsn(host: str, port: int, user: str, dbname: str) -> str:
-    return f"postgresql://{user}@{host}:{port}/{dbname}"
+def dsn(host: str, port: int, user: str, dbname: str, password: str | None = None) -> str:
+    """`postgresql://user[:password]@host:port/dbname` (the password URL-quoted)."""
+    secret = f":{quote(password, safe='')}" if password else ""
+    return f"postgresql://{quote(user, safe='')}{secret}@{host}:{port}/{dbname}"
+
+
+READY_LINE = "database system is ready to accept connections"
+"""What the server logs once it accepts connections (its messages are in English: lc_messages=C).
+Waiting for it before the first connection keeps the server's log free of one
+`FATAL: the database system is starting up` per probe."""
 
 
 def sql_probe(url: str) -> probes.CallProbe:
@@ -46,6 +55,17 @@ def sql_probe(url: str) -> probes.CallProbe:
         return True
 
     return probes.call(check, name=f"sql SELECT 1 on {url}")
+
+
+async def ensure_database(maintenance: str, name: str) -> None:
+    """Create the database the profile names (`dbname`) if this cluster has none of it yet."""
+    psycopg = _psycopg()
+    async with await psycopg.AsyncConnection.connect(maintenance, autocommit=True) as conn:
+        found = await (
+            await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+        ).fetchone()
+        if not found:
+            await conn.execute(f'CREATE DATABASE "{name}"')
 
 
 async def prepare_template(
@@ -64,7 +84,7 @@ async def prepare_template(
             await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE false')
             await conn.execute(f'DROP DATABASE "{spec.name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{spec.name}"')
-    template_dsn = dsn(host, port, cfg.user, spec.name)
+    template_dsn = dsn(host, port, cfg.user, spec.name, cfg.password)
     if spec.schema_file:
         sql = (ctx.root / spec.schema_file).read_text()
         async with await psycopg.AsyncConnection.connect(template_dsn, autocommit=True) as conn:
@@ -93,7 +113,9 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         ctx.log.write(f"[stackfixtures] running as root: PostgreSQL runs as OS user {run_as!r}")
     pgdata = await prepare_data_dir(ctx, cfg, server, initdb, run_as)
     host, port = ctx.host, ctx.port
-    url = dsn(host, port, cfg.user, cfg.dbname)
+    url = dsn(host, port, cfg.user, cfg.dbname, cfg.password)
+    maintenance = dsn(host, port, cfg.user, "postgres", cfg.password)
+    sockets = socket_dir(ctx, run_as)
     argv = [
         str(server),
         "-D",
@@ -103,17 +125,22 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         "-c",
         f"listen_addresses={host}",
         "-c",
-        "unix_socket_directories=",
+        f"unix_socket_directories={sockets}",
         "-c",
         "logging_collector=off",
+        "-c",
+        "lc_messages=C",
     ]
     for key, value in cfg.settings.items():
         text = ("on" if value else "off") if isinstance(value, bool) else str(value)
         argv += ["-c", f"{key}={text}"]
+    ready = probes.all_(probes.log(READY_LINE), sql_probe(maintenance))
     async with spawn(
-        argv, ready=sql_probe(url), user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
+        argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
     ) as proc:
+        await ensure_database(maintenance, cfg.dbname)
         template = await prepare_template(ctx, url, host, port, cfg)
+        extra = {"password": cfg.password} if cfg.password else {}
         yield Handle(
             host=host,
             port=port,
@@ -121,8 +148,10 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
             dbname=cfg.dbname,
             dsn=url,
             url=url,
+            socket_dir=str(sockets),
             version=version,
             template=template,
             data_dir=str(pgdata),
             pid=proc.pid,
+            **extra,
         )

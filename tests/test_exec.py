@@ -1,0 +1,132 @@
+"""`stack exec -- CMD` and `stack env`: any project's tests in one command, with the endpoints of
+real servers in the environment and nothing left running afterwards."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import psutil
+
+from stackfixtures.control.endpoint import read
+
+from .cli_helpers import run_stack
+from .conftest import write_project
+
+DATA = """
+[services.postgres]
+kind = "postgres"
+source = "wheel"
+
+[services.redis]
+kind = "redis"
+
+[services.nats]
+kind = "nats"
+"""
+
+CLIENT = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    import nats, psycopg, redis
+
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    with psycopg.connect(host=os.environ["PGHOST"], port=os.environ["PGPORT"],
+                         user=os.environ["PGUSER"], dbname=os.environ["PGDATABASE"]) as conn:
+        conn.execute("SELECT 1")
+    r = redis.Redis.from_url(os.environ["REDIS_URL"])
+    r.set("k", "v")
+    assert r.get("k") == b"v"
+
+    async def bus():
+        nc = await nats.connect(os.environ["NATS_URL"])
+        await nc.flush()
+        await nc.close()
+
+    asyncio.run(bus())
+    print("clients ok", os.environ["POSTGRES_PORT"], flush=True)
+    sys.exit(int(sys.argv[1]))
+    """
+)
+
+
+def test_exec_runs_a_command_against_real_servers_and_returns_its_code(tmp_path: Path) -> None:
+    write_project(tmp_path, DATA)
+    (tmp_path / "client.py").write_text(CLIENT)
+    for code in (0, 7):
+        result = run_stack(
+            ["exec", "-p", "dev", "--", sys.executable, "client.py", str(code)],
+            tmp_path,
+            timeout=180,
+        )
+        assert result.returncode == code, result.stdout + result.stderr
+        assert "clients ok" in result.stdout
+        assert "| " not in result.stdout  # the services' output went to their logs, not here
+        assert read(tmp_path / ".stack" / "dev") is None  # the stack it started was stopped
+
+
+def test_exec_attaches_to_a_running_stack_and_leaves_it_running(tmp_path: Path) -> None:
+    write_project(tmp_path, "[services.redis]\nkind = 'redis'\n")
+    assert run_stack(["up", "-p", "dev"], tmp_path).returncode == 0
+    try:
+        ep = read(tmp_path / ".stack" / "dev")
+        assert ep is not None
+        check = "import os, redis; redis.Redis.from_url(os.environ['REDIS_URL']).ping()"
+        result = run_stack(["exec", "-p", "dev", "--", sys.executable, "-c", check], tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert psutil.pid_exists(ep.pid) and read(tmp_path / ".stack" / "dev") == ep
+        env = run_stack(["env", "--format", "json"], tmp_path)
+        variables = json.loads(env.stdout)
+        assert variables["REDIS_URL"].startswith("redis://127.0.0.1:")
+        assert variables["REDIS_PORT"] == variables["REDIS_URL"].split(":")[2].split("/")[0]
+        sh = run_stack(["env"], tmp_path)
+        assert f"export REDIS_URL={variables['REDIS_URL']}" in sh.stdout
+        dotenv = run_stack(["env", "--format", "dotenv"], tmp_path)
+        assert f"REDIS_URL={variables['REDIS_URL']}\n" in dotenv.stdout
+    finally:
+        assert run_stack(["down"], tmp_path).returncode == 0
+
+
+def test_exec_bad_input(tmp_path: Path) -> None:
+    write_project(tmp_path, "[services.redis]\nkind = 'redis'\n")
+    missing = run_stack(["exec", "-p", "dev", "--", "no-such-command-here"], tmp_path)
+    assert missing.returncode == 127 and "command not found" in missing.stderr
+    assert read(tmp_path / ".stack" / "dev") is None  # the stack was stopped all the same
+    unknown = run_stack(["exec", "-p", "dev", "-s", "ghost", "--", "true"], tmp_path)
+    assert unknown.returncode == 2 and "unknown service 'ghost' (services: redis)" in unknown.stderr
+
+
+def test_env_with_two_services_of_one_kind_says_why_conventions_are_left_out(
+    tmp_path: Path,
+) -> None:
+    write_project(
+        tmp_path,
+        """
+[stack]
+env = { CACHE_URLS = "${a.url},${b.url}" }
+
+[services.a]
+kind = "redis"
+
+[services.b]
+kind = "redis"
+""",
+    )
+    assert run_stack(["up", "-p", "dev"], tmp_path).returncode == 0
+    try:
+        result = run_stack(["env", "--format", "json"], tmp_path)
+        variables = json.loads(result.stdout)
+        assert "REDIS_URL" not in variables
+        assert variables["A_URL"] != variables["B_URL"]
+        assert variables["CACHE_URLS"] == f"{variables['A_URL']},{variables['B_URL']}"
+        assert "2 redis services (a, b)" in result.stderr
+        unknown = run_stack(["env", "-s", "ghost"], tmp_path)
+        assert unknown.returncode == 2 and "services: a, b" in unknown.stderr
+        status = json.loads(run_stack(["status", "--json"], tmp_path).stdout)
+        rows = {r["name"]: r for r in status["services"]}
+        assert rows["a"]["kind"] == "redis" and rows["a"]["handle"]["url"] == variables["A_URL"]
+    finally:
+        run_stack(["down"], tmp_path)
