@@ -130,3 +130,19 @@ kind = "redis"
         assert rows["a"]["kind"] == "redis" and rows["a"]["handle"]["url"] == variables["A_URL"]
     finally:
         run_stack(["down"], tmp_path)
+
+
+def test_passwords_are_masked_for_people_and_given_to_programs(tmp_path: Path) -> None:
+    write_project(
+        tmp_path, "[services.db]\nkind = 'postgres'\nsource = 'wheel'\npassword = 'hunter2'\n"
+    )
+    assert run_stack(["up", "-p", "dev"], tmp_path, timeout=120).returncode == 0
+    try:
+        table = run_stack(["status"], tmp_path)
+        assert "hunter2" not in table.stdout and "postgresql://postgres:***@" in table.stdout
+        variables = json.loads(run_stack(["env", "--format", "json"], tmp_path).stdout)
+        assert variables["PGPASSWORD"] == "hunter2" and "hunter2" in variables["DATABASE_URL"]
+        check = "import os, psycopg; psycopg.connect(os.environ['DATABASE_URL']).close()"
+        assert run_stack(["exec", "--", sys.executable, "-c", check], tmp_path).returncode == 0
+    finally:
+        run_stack(["down"], tmp_path, timeout=120)

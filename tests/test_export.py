@@ -139,3 +139,27 @@ def test_cli_writes_the_files(tmp_path: Path) -> None:
     files = sorted(p.name for p in (tmp_path / "k8s").iterdir())
     assert files == ["agents.yaml", "api-gateway.yaml", "nats.yaml", "postgres.yaml", "redis.yaml"]
     validate_k8s(list(yaml.safe_load_all((tmp_path / "k8s" / "postgres.yaml").read_text())))
+
+
+def test_a_task_exports_as_one_that_dependents_wait_to_complete(
+    tmp_path: Path, compose_schema: dict[str, Any]
+) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.migrate]
+command = ["python", "migrate.py"]
+task = true
+export = { image = "app:1" }
+
+[services.web]
+command = ["python", "web.py"]
+depends_on = ["migrate"]
+export = { image = "app:1", port = 8000 }
+""",
+    )
+    doc = compose.document(projects.load("dev", root=tmp_path))
+    jsonschema.Draft7Validator(compose_schema).validate(doc)
+    assert doc["services"]["migrate"]["restart"] == "no"
+    condition = doc["services"]["web"]["depends_on"]["migrate"]["condition"]
+    assert condition == "service_completed_successfully"

@@ -5,6 +5,7 @@ Colours only when writing to a terminal; plain lines otherwise (CI logs, pipes).
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -26,6 +27,14 @@ COLOURS = [
     "bright_blue",
 ]
 STATE_COLOURS = {"ready": "green", "failed": "red", "stopped": "white", "degraded": "yellow"}
+
+
+_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
+
+
+def mask(text: str) -> str:
+    """Passwords in URLs replaced by `***` (human output; `stack env` and `--json` keep them)."""
+    return _SECRET.sub(r"\1***\3", text) if "://" in text else text
 
 
 class Console:
@@ -55,7 +64,7 @@ class Console:
 
     def line(self, service: str, text: str) -> None:
         prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))
-        self._write(f"{prefix} {text}")
+        self._write(f"{prefix} {mask(text)}")
 
     def event(self, e: Event) -> None:
         arrow = f"{e.source} -> {self._style(e.target, fg=STATE_COLOURS.get(e.target), bold=True)}"
@@ -69,6 +78,9 @@ class Console:
         self._write(self._style("error: ", fg="red", bold=True) + text)
 
     def table(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        rows = [
+            {c: mask(str(r[c])) if r.get(c) is not None else None for c in columns} for r in rows
+        ]
         widths = {c: max([len(c), *(len(str(r.get(c) or "")) for r in rows)]) for c in columns}
         self._write("  ".join(self._style(c.upper().ljust(widths[c]), bold=True) for c in columns))
         for r in rows:

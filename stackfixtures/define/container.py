@@ -43,6 +43,7 @@ class Container:
     volume: str | None = None
     replicas: int = 1
     attrs: dict[str, Any] = field(default_factory=dict)
+    task: bool = False  # runs to completion: dependents wait for it to exit 0
 
 
 def data_container(

@@ -39,10 +39,18 @@ def _restart(c: Container) -> str:
     return policy
 
 
+def _condition(dep: str, healthy: set[str], tasks: set[str]) -> str:
+    """What a dependent waits for: a task to exit 0, a service to be healthy or started."""
+    if dep in tasks:
+        return "service_completed_successfully"
+    return "service_healthy" if dep in healthy else "service_started"
+
+
 def document(proj: Project) -> dict[str, Any]:
     """The Compose document (a dict) for the profile."""
     items = containers(proj)
     healthy = {c.name for c in items if c.ready is not None}
+    tasks = {c.name for c in items if c.task}
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
     for c in items:
@@ -64,7 +72,7 @@ def document(proj: Project) -> dict[str, Any]:
         if c.depends_on:
             svc["depends_on"] = {
                 dep: {
-                    "condition": "service_healthy" if dep in healthy else "service_started",
+                    "condition": _condition(dep, healthy, tasks),
                     "restart": edge == "restart",
                     "required": True,
                 }
@@ -72,7 +80,7 @@ def document(proj: Project) -> dict[str, Any]:
             }
         svc["stop_signal"] = c.stop.signal.name
         svc["stop_grace_period"] = _seconds(c.stop.grace)
-        svc["restart"] = _restart(c)
+        svc["restart"] = "no" if c.task else _restart(c)
         if c.volume:
             volume = f"{c.name}-data"
             svc["volumes"] = [f"{volume}:{c.volume}"]

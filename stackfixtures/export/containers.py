@@ -97,6 +97,7 @@ def containers(proj: Project, namer: Namer = str) -> list[Container]:
             container.replicas = int(exp["replicas"])
         elif d.replicas > 1:
             container.replicas = d.replicas
+        container.task = d.task
         container.depends_on = [
             (dep, d.edge(dep))
             for dep in d.dependencies
