@@ -1,0 +1,43 @@
+"""The README's "Use it in your own project" walk-through, as written: its profile, run with
+`stack exec` in an empty project, and its pytest example with a per-test database."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from stackfixtures.engine.ports import allocate_port
+
+from .cli_helpers import run_stack
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+SECTION = README.split("## Use it in your own project", 1)[1].split("\n## ", 1)[0]
+PROFILE = re.findall(r"```toml\n(.*?)```", SECTION, re.S)[0]
+TEST = re.findall(r"```python\n(def test_.*?)```", SECTION, re.S)[0]
+
+
+def project(root: Path) -> None:
+    (root / "profiles").mkdir()
+    # the README pins port 55432; a free one here, so a server of yours on 55432 cannot clash
+    (root / "profiles" / "dev.toml").write_text(PROFILE.replace("55432", str(allocate_port())))
+    (root / "schema.sql").write_text("CREATE TABLE items (id serial PRIMARY KEY, name text);\n")
+    (root / "pyproject.toml").write_text(
+        "[project]\nname = 'shop'\nversion = '0'\n\n"
+        '[tool.pytest.ini_options]\nstack_profile = "dev"\n'
+    )
+
+
+def test_the_profile_runs_with_stack_exec(tmp_path: Path) -> None:
+    project(tmp_path)
+    check = 'psql "$DATABASE_URL" -tAc "select count(*) from items" && test -n "$API_URL"'
+    result = run_stack(["exec", "-p", "dev", "--", "sh", "-c", check], tmp_path, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "0"  # the seed task ran before `api` started
+
+
+def test_the_pytest_example(pytester: pytest.Pytester) -> None:
+    project(pytester.path)
+    pytester.makepyfile(test_items="import psycopg\n\n\n" + TEST)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
