@@ -295,3 +295,25 @@ async def test_double_forked_daemon_is_swept_after_stop(tmp_path: Path) -> None:
     assert stop.graceful and stop.swept == 1
     assert not psutil.pid_exists(daemon) or psutil.Process(daemon).status() == psutil.STATUS_ZOMBIE
     assert "swept 1 leftover process" in (tmp_path / "state" / "logs" / "forker.log").read_text()
+
+
+async def test_a_log_probe_counts_only_the_new_process_lines(tmp_path: Path) -> None:
+    # The restarted process crashes before it logs anything: the line the first one wrote
+    # must not make it ready.
+    poison = tmp_path / "poison"
+
+    @sf.service
+    async def svc(ctx: sf.ServiceContext) -> AsyncIterator[sf.Handle]:
+        argv = [PY, HTTP_APP, "--port", "${port}", "--crash-if-exists", str(poison)]
+        async with sf.spawn(argv, ready=sf.probe.log("http_app listening")) as proc:
+            yield sf.Handle(pid=proc.pid)
+
+    stack = stack_of(tmp_path, svc)
+    try:
+        await stack.start()
+        poison.write_text("x")
+        with pytest.raises(sf.ProcessExited, match="exited with code 3"):
+            await stack.restart("svc")
+        assert stack.state("svc") is State.FAILED
+    finally:
+        await stack.close()

@@ -19,7 +19,7 @@ from ..define.policies import StopPolicy
 from ..errors import CommandFailed, StartupCrashed
 from .cleanup import reaper
 from .context import ServiceContext, StopRecord, current
-from .probes import Probe, wait_ready
+from .probes import Probe, since, wait_ready
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -295,13 +295,15 @@ class spawn:
         argv = [ctx.render(str(a)) for a in self.argv]
         cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
         ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
+        mark = ctx.log.mark  # readiness counts only what this process writes
         self.process = await Process.start(ctx, argv, self.env, cwd, self.user, self.port)
         proc = self.process.proc
         ctx.processes.append(self.process)
         if self.ready is not None:
             timeout = min(self.timeout or ctx.remaining(), ctx.remaining())
+            ready = since(self.ready, mark)
             try:
-                await wait_ready(self.ready, ctx, timeout, lambda: proc.returncode)
+                await wait_ready(ready, ctx, timeout, lambda: proc.returncode)
             except BaseException:
                 await asyncio.shield(self.process.kill_now())
                 ctx.processes.remove(self.process)

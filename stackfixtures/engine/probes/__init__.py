@@ -27,11 +27,22 @@ __all__ = [
     "from_spec",
     "http",
     "log",
+    "since",
     "tcp",
     "wait_ready",
 ]
 
 SPEC_KEYS = ("tcp", "http", "exec", "log")
+
+
+def since(probe: Probe, mark: int) -> Probe:
+    """`probe` counting only log lines written after `mark` (a restarted service's log still
+    holds its previous run's lines: its old "ready" line must not count again)."""
+    if isinstance(probe, LogProbe):
+        return probe.after(mark)
+    if isinstance(probe, AllProbe):
+        return AllProbe(tuple(since(p, mark) for p in probe.probes))
+    return probe
 
 
 def from_spec(spec: Mapping[str, Any]) -> Probe:

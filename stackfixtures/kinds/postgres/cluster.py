@@ -119,12 +119,12 @@ def socket_dir(ctx: ServiceContext, run_as: str | None) -> Path:
     """The directory of the server's Unix socket, for `PGHOST=<dir>`: `socket/` in the state
     dir, or, where that path is too long for a socket or the server runs as another user who
     cannot enter the state dir, a short private directory that `socket/` links to."""
-    link = ctx.state_dir / "socket"
-    if run_as is None and len(str(link.resolve())) <= SOCKET_PATH_MAX:
+    link = Path(os.path.abspath(ctx.state_dir / "socket"))
+    if run_as is None and len(str(link)) <= SOCKET_PATH_MAX:
         if link.is_symlink():
             link.unlink()
         link.mkdir(mode=0o700, exist_ok=True)
-        return link.resolve()
+        return link
     if run_as is not None:
         target = unprivileged_home(ctx) / "socket"
     else:
