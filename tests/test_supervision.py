@@ -159,8 +159,8 @@ async def test_policies_no_and_always_and_clean_exit(tmp_path: Path) -> None:
     always = RestartPolicy("always", backoff="fixed", delay=0.05, jitter=0)
     stack = stack_of(
         tmp_path,
-        app("once", "--exit-after", "0.3", "--exit-code", "0", restart=QUICK),
-        app("again", "--exit-after", "0.3", "--exit-code", "0", restart=always),
+        app("once", "--exit-after", "1.0", "--exit-code", "0", restart=QUICK),
+        app("again", "--exit-after", "1.0", "--exit-code", "0", restart=always),
         app("never", restart=RestartPolicy("no")),
     )
     try:
