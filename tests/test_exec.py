@@ -146,3 +146,58 @@ def test_passwords_are_masked_for_people_and_given_to_programs(tmp_path: Path) -
         assert run_stack(["exec", "--", sys.executable, "-c", check], tmp_path).returncode == 0
     finally:
         run_stack(["down"], tmp_path, timeout=120)
+
+
+def test_ctrl_c_reaches_the_command_first_then_the_stack_stops(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from .cli_helpers import STACK
+
+    write_project(tmp_path, "[services.cache]\nkind = 'redis'\n")
+    child = textwrap.dedent(
+        """
+        import signal, sys, time
+        def stop(*_):
+            print("command got SIGINT", flush=True)
+            sys.exit(5)
+        signal.signal(signal.SIGINT, stop)
+        print("command running", flush=True)
+        time.sleep(60)
+        """
+    )
+    proc = subprocess.Popen(
+        [STACK, "exec", "-p", "dev", "--", sys.executable, "-c", child],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "command running"
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 5 and "command got SIGINT" in out
+    assert read(tmp_path / ".stack" / "dev") is None
+
+
+def test_clean_cache(tmp_path: Path) -> None:
+    import os
+
+    cache = tmp_path / "cache"
+    (cache / "postgres" / "18-x").mkdir(parents=True)
+    (cache / "postgres" / "18-x" / "PG_VERSION").write_text("18\n")
+    write_project(tmp_path, "[services.cache]\nkind = 'redis'\n")
+    env = {**os.environ, "STACKFIXTURES_CACHE": str(cache)}
+    import subprocess
+
+    from .cli_helpers import STACK
+
+    result = subprocess.run(
+        [STACK, "clean", "--cache"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and f"removed the cache {cache}" in result.stdout
+    assert not cache.exists()
