@@ -10,8 +10,6 @@ from pathlib import Path
 
 import click
 
-from ..bench import shutdown as shutdown_bench
-from ..bench import workload as workloads
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
 from .common import load, main, profile_option
 
@@ -57,6 +55,9 @@ def shutdown(
     Prints each run's outcome, then the success rate with its 95 % Wilson interval and the
     slowest stop; appends a Markdown summary to $GITHUB_STEP_SUMMARY when set.
     """
+    from ..bench import shutdown as shutdown_bench
+    from ..bench import workload as workloads
+
     proj = load(profile)
     if service is not None and service not in proj.graph:
         click.echo(f"error: the profile has no service {service!r}", err=True)

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .. import kinds as registry
-from ..config.load import dump
 from ..control.exits import EXIT_DEFINITION
 from ..errors import DefinitionError
 from .common import json_option, load, main, profile_option
+
+if TYPE_CHECKING:
+    from ..kinds import Kind
 
 
 @main.command()
@@ -79,12 +80,16 @@ def init(name: str, force: bool) -> None:
         click.echo(f"error: {path} exists (use --force to overwrite)", err=True)
         sys.exit(EXIT_DEFINITION)
     path.parent.mkdir(parents=True, exist_ok=True)
+    from ..config.load import dump
+
     path.write_text(dump(STARTER))
     click.echo(f"wrote {path}; try: stack validate -p {name} && stack run -p {name}")
 
 
-def describe_kind(kind: registry.Kind) -> dict[str, Any]:
+def describe_kind(kind: Kind) -> dict[str, Any]:
     """What `stack kinds --json` says of one kind."""
+    from ..kinds import builtin_names
+
     options = kind.options
     return {
         "name": kind.name,
@@ -97,7 +102,7 @@ def describe_kind(kind: registry.Kind) -> dict[str, Any]:
         "scope": str(kind.service.scope),
         "per_test": kind.per_test,
         "export": kind.container is not None,
-        "builtin": kind.name in registry.BUILTIN,
+        "builtin": kind.name in builtin_names(),
     }
 
 
@@ -106,7 +111,9 @@ def describe_kind(kind: registry.Kind) -> dict[str, Any]:
 def kinds_command(as_json: bool) -> None:
     """The kinds a profile can name: built in, or registered by installed packages through the
     `stackfixtures.kinds` entry-point group."""
-    found: list[registry.Kind] = []
+    from .. import kinds as registry
+
+    found: list[Kind] = []
     errors: list[str] = []
     for name in registry.names():
         try:

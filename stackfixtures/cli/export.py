@@ -6,12 +6,9 @@ import sys
 from pathlib import Path
 
 import click
-import yaml
 
 from ..control.exits import EXIT_DEFINITION
 from ..errors import ProfileError
-from ..export import compose as compose_export
-from ..export import k8s as k8s_export
 from .common import load, main, profile_option
 
 
@@ -25,6 +22,10 @@ def export_group() -> None:
 @click.option("-o", "--output", default=None, help="Write to this file (default: stdout).")
 def export_compose(profile: str | None, output: str | None) -> None:
     """A Compose file: depends_on with health conditions, healthchecks, stop signals, images."""
+    import yaml
+
+    from ..export import compose as compose_export
+
     proj = load(profile)
     try:
         doc = compose_export.document(proj)
@@ -49,6 +50,10 @@ def export_compose(profile: str | None, output: str | None) -> None:
 )
 def export_k8s(profile: str | None, output: str | None) -> None:
     """Kubernetes objects: Deployments/StatefulSets, Services, probes, preStop, init waits."""
+    import yaml
+
+    from ..export import k8s as k8s_export
+
     proj = load(profile)
     try:
         objects = k8s_export.objects(proj)

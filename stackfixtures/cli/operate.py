@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control import codec
 from ..control.console import Console
 from ..control.exits import EXIT_DEFINITION
-from ..engine.events import Event
 from .common import control_for, json_option, main, profile_option, state_dir_option
+
+if TYPE_CHECKING:
+    from ..engine.events import Event
 
 STATUS_COLUMNS = [
     "name",
@@ -138,6 +139,8 @@ def _operate(action: str, service: str, control: Any) -> tuple[dict[str, Any], s
         sig = "SIGSTOP" if action == "pause" else "SIGCONT"
         return {"signalled": pids, "signal": sig}, _sent(service, sig, pids)
     if action == "stop":
+        from ..control import codec
+
         stops = control.stop([service])
         names = [s.service for s in stops]
         reply = {

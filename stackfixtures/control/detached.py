@@ -10,11 +10,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import httpx
-
 from ..errors import ControlError
 from .endpoint import find
-from .remote import RemoteControl
+from .remote import RemoteControl, TransportError
 
 
 class LauncherExited(Exception):
@@ -74,7 +72,7 @@ def wait(
             if until is None or until(client):
                 return client
             seen += len(client.events(since=seen, wait=min(1.0, deadline - time.monotonic())))
-        except (httpx.TransportError, ControlError):  # it is going down: poll() will tell
+        except (*TransportError, ControlError):  # it is going down: poll() will tell
             time.sleep(0.01)
     if client is not None:
         client.close()

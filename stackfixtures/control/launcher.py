@@ -202,14 +202,14 @@ class Launcher:
         else:
             code = EXIT_INTERRUPTED
         try:
-            stops = await stack.close()
+            stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             listening.close()
             await listening.wait_closed()
             server.close()
             if guard is not None:
-                watchdog.stop(guard)
+                watchdog.stop(guard, wait=False)
             if owner_watch is not None:
                 owner_watch.cancel()
         if not starting.done():

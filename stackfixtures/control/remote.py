@@ -1,13 +1,19 @@
-"""RemoteControl: the control protocol over a launcher's Unix socket (httpx)."""
+"""RemoteControl: the control protocol over a launcher's Unix socket.
+
+HTTP/1.1 through the standard library's http.client on a Unix socket: operating commands
+(`stack status`, `stack env`, ...) must answer at once, and httpx alone takes longer to import
+than the rest of such a command.
+"""
 
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import httpx
-import psutil
+from urllib.parse import urlencode
 
 from ..engine.events import Event
 from ..engine.lifecycle import State
@@ -17,37 +23,58 @@ from . import codec
 from .endpoint import Endpoint, find
 from .protocol import LogChunk
 
+TransportError = (OSError, http.client.HTTPException)
+"""What a request to a launcher that is gone (or going) raises."""
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("stack", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        sock.connect(self._path)
+        self.sock = sock
+
 
 class RemoteControl:
-    """Talks to the launcher behind `endpoint`. Errors the launcher reports come back as
-    UnknownService or ControlError (with the launcher's message)."""
+    """Talks to the launcher behind `endpoint`. Errors the launcher reports come back as the
+    exceptions a local stack raises (UnknownService, ServiceError, ...) or ControlError."""
 
     def __init__(self, endpoint: Endpoint, timeout: float = 120.0) -> None:
         self.endpoint = endpoint
-        self.http = httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(endpoint.socket)),
-            base_url="http://stack",
-            timeout=timeout,
-            trust_env=False,
-        )
+        self.timeout = timeout
+
+    def _request(
+        self, method: str, path: str, params: Mapping[str, Any], body: Any, wait: float
+    ) -> Any:
+        conn = _UnixConnection(str(self.endpoint.socket), self.timeout + wait)
+        try:
+            target = f"{path}?{urlencode(params)}" if params else path
+            payload = json.dumps(body).encode() if body is not None else None
+            headers = {"content-type": "application/json"} if payload is not None else {}
+            conn.request(method, target, body=payload, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            kind = response.getheader("content-type", "")
+        finally:
+            conn.close()
+        if kind.startswith("text/"):
+            if response.status >= 400:
+                raise ControlError(data.decode(), response.status)
+            return data.decode()
+        decoded = json.loads(data)
+        if response.status >= 400:
+            raise codec.error_from_json(decoded, response.status)
+        return decoded
 
     def _get(self, path: str, **params: Any) -> Any:
-        return self._check(self.http.get(path, params=params))
+        return self._request("GET", path, params, None, float(params.get("wait", 0)))
 
     def _post(self, path: str, body: dict[str, Any] | None = None, wait: float = 0.0) -> Any:
-        timeout = self.http.timeout.read or 0.0
-        return self._check(self.http.post(path, json=body or {}, timeout=timeout + wait))
-
-    @staticmethod
-    def _check(response: httpx.Response) -> Any:
-        if response.headers.get("content-type", "").startswith("text/"):
-            if response.status_code >= 400:
-                raise ControlError(response.text, response.status_code)
-            return response.text
-        data = response.json()
-        if response.status_code >= 400:
-            raise codec.error_from_json(data, response.status_code)
-        return data
+        return self._request("POST", path, {}, body or {}, wait)
 
     def status(self) -> dict[str, Any]:
         return dict(self._get("/status"))
@@ -119,10 +146,12 @@ class RemoteControl:
         """Ask the launcher to stop everything, then wait until its process is gone."""
         try:
             self._post("/down")
-        except httpx.TransportError:
+        except TransportError:
             if not self.endpoint.alive():
                 return True  # it is gone already
             raise
+        import psutil
+
         try:
             psutil.Process(self.endpoint.pid).wait(timeout)
         except psutil.NoSuchProcess:
@@ -132,7 +161,7 @@ class RemoteControl:
         return True
 
     def close(self) -> None:
-        self.http.close()
+        """Nothing to release: each request has a connection of its own."""
 
     def __enter__(self) -> RemoteControl:
         return self

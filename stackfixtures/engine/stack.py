@@ -309,18 +309,22 @@ class Stack:
 
     # ------------------------------------------------------------------ stop
 
-    async def stop(self, names: Iterable[str] | None = None) -> list[ServiceStop]:
+    async def stop(
+        self, names: Iterable[str] | None = None, sweep: bool = True
+    ) -> list[ServiceStop]:
         """Stop `names` (default: everything running) and whatever depends on them.
 
         A service is asked to stop only after all its running dependents have stopped;
         independent branches stop in parallel. Returns one record per service stopped.
+        `sweep=False` leaves the search for processes that left their groups to the caller
+        (the launcher hands it to its watchdog, off the critical path of its exit).
         """
         targets = self.graph.dependents_closure(self.graph.names if names is None else names)
         for unit in self.units.values():  # stopped on purpose: no cascade brings them back
             unit.cascade.difference_update(targets)
-        return await self._stop_set(targets)
+        return await self._stop_set(targets, sweep)
 
-    async def _stop_set(self, targets: list[str]) -> list[ServiceStop]:
+    async def _stop_set(self, targets: list[str], sweep: bool = True) -> list[ServiceStop]:
         """Stop exactly `targets`, each after those of its dependents that are in the set."""
         tasks = {n: t for n in targets if (t := self.units[n].task) is not None and not t.done()}
         for n in tasks:
@@ -338,7 +342,7 @@ class Stack:
             return unit.last_stop
 
         results = [r for r in await asyncio.gather(*(stop_one(n) for n in tasks)) if r is not None]
-        if tasks:
+        if tasks and sweep:
             await self._sweep(results)
         return results
 
@@ -362,11 +366,11 @@ class Stack:
                     f"[stackfixtures] swept {s.swept} leftover process(es) that had left the group"
                 )
 
-    async def close(self) -> list[ServiceStop]:
+    async def close(self, sweep: bool = True) -> list[ServiceStop]:
         """Stop everything and close the event log."""
         for task in list(self._background):
             task.cancel()
-        stops = await self.stop()
+        stops = await self.stop(sweep=sweep)
         for unit in self.units.values():
             unit.log.close()
         self.events.close()

@@ -16,14 +16,13 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 from filelock import FileLock
 
 from .. import project as projects
 from ..control import detached, launcher
 from ..control.local import LocalControl
 from ..control.protocol import StackControl
-from ..control.remote import RemoteControl, connect
+from ..control.remote import RemoteControl, TransportError, connect
 from ..define.graph import Graph
 from ..define.service import Scope, ServiceDefinition
 from ..engine.runner import StackThread
@@ -196,7 +195,7 @@ class SharedBackend:
             return self.remote().start([name])[name]
         except ControlError as e:
             raise StartError(name, "failed", str(e)) from None
-        except httpx.HTTPError as e:  # the shared launcher is gone: find or start one again
+        except TransportError as e:  # the shared launcher is gone: find or start one again
             self._remote = None
             raise StartError(name, "failed", f"the shared launcher did not answer: {e}") from None
 

@@ -30,12 +30,25 @@ def start(ledger: Path, stack_id: str) -> subprocess.Popen[bytes]:
     )
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """The launcher is done and everything is stopped: let the watchdog go."""
+DONE = b"done"
+"""What the launcher writes before closing the pipe when it stopped everything itself."""
+
+
+def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
+    """The launcher stopped every service: let the watchdog go. Told so, it only sweeps the
+    processes that left their groups (found by the stack's marker), then exits; `wait=False`
+    lets the launcher exit meanwhile (what is left of the sweep is off its critical path)."""
     if proc.stdin is not None:
+        try:
+            proc.stdin.write(DONE)
+            proc.stdin.flush()
+        except OSError:
+            pass  # already gone
         proc.stdin.close()
+    if not wait:
+        return
     try:
-        proc.wait(timeout=5)
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
@@ -57,12 +70,13 @@ def main() -> None:
     ledger, stack_id = Path(sys.argv[1]), sys.argv[2]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # group signals are for the launcher, not us
-    while os.read(0, 4096):  # returns b"" once the launcher's end is closed
-        pass
+    said = b""
+    while chunk := os.read(0, 4096):  # b"" once the launcher's end is closed
+        said = (said + chunk)[-len(DONE) :]
     from . import reaper  # imported only when needed: the watchdog starts in ~30 ms
 
-    try:
-        entries = json.loads(ledger.read_text()).get("processes", [])
+    try:  # the launcher stopped every service itself when it said so: no groups to kill
+        entries = [] if said == DONE else json.loads(ledger.read_text()).get("processes", [])
     except (OSError, ValueError):
         entries = []
     for entry in entries:
