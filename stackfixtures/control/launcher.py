@@ -25,7 +25,7 @@ from .. import project as projects
 from ..engine.cleanup import ledger, watchdog
 from ..engine.events import Event
 from ..engine.stack import ServiceStop, Stack
-from ..engine.status import rows
+from ..engine.status import endpoints
 from ..errors import DefinitionError
 from . import codec, endpoint
 from .console import Console
@@ -191,7 +191,7 @@ class Launcher:
         if starting.done() and starting.exception() is None:
             console.info("ready")
             if self.closure:
-                console.table(rows(stack, self.closure), ["name", "state", "endpoint", "pid"])
+                console.table(endpoints(stack, self.closure), ["name", "state", "endpoint", "pid"])
             else:
                 console.info(f"serving on demand at {sock}")
             await interrupted
