@@ -61,6 +61,12 @@ def validate(profile: str | None, as_json: bool) -> None:
     hidden=True,
     help="Stop everything and exit when this process (e.g. pytest) is gone.",
 )
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Restart a service when files matching its `watch` patterns change.",
+)
 def run(
     profile: str | None,
     services: tuple[str, ...],
@@ -69,6 +75,7 @@ def run(
     state_dir: str | None,
     on_demand: bool,
     exit_with: int | None,
+    watch: bool,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
@@ -79,5 +86,5 @@ def run(
     """
     from ..control.launcher import Options, launch
 
-    opts = Options(profile, state_dir, list(services), mode, as_json, on_demand, exit_with)
+    opts = Options(profile, state_dir, list(services), mode, as_json, on_demand, exit_with, watch)
     sys.exit(launch(opts))

@@ -22,6 +22,9 @@ from .run import mode_option
 @mode_option
 @json_option
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.option(
+    "--watch", is_flag=True, help="Restart a service when files matching its `watch` change."
+)
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -29,6 +32,7 @@ def up(
     mode: str | None,
     as_json: bool,
     timeout: float,
+    watch: bool,
     services: tuple[str, ...],
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
@@ -53,7 +57,10 @@ def up(
         state_dir=str(proj.state_dir),
         services=list(services),
         mode=mode,
+        watch=watch,
     )
+    if watch and not any(proj.graph[n].watch for n in proj.graph.names):
+        click.echo(f"warning: --watch: no service of {proj.label} declares `watch`", err=True)
     proc = detached.start(launcher.argv(opts), proj.root, log_path)
     wanted = proj.graph.closure(list(services) or proj.selected)
     try:

@@ -113,6 +113,8 @@ class ServiceSpec(BaseModel):
     liveness: LivenessSpec | None = None
     replicas: int | None = Field(default=None, ge=1)  # allows `stack scale`; starts this many
     export: ExportSpec | None = None  # how it runs in a container (stack export)
+    watch: list[str] = []  # gitignore-style patterns under the root: a change restarts it
+    ignore: list[str] = []  # changes to these never restart it (with `watch`)
 
     @property
     def dependency_names(self) -> list[str]:

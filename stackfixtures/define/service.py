@@ -99,6 +99,8 @@ class ServiceDefinition:
     replicas_allowed: bool = False
     replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
+    watch: tuple[str, ...] = ()  # file patterns whose changes restart it (`stack run` watches)
+    watch_ignore: tuple[str, ...] = ()  # patterns excluded from `watch`
 
     def edge(self, dependency: str) -> str:
         """What this service does when `dependency` restarts or fails."""

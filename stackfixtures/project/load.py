@@ -221,6 +221,8 @@ def apply_profile(
             scope=Scope.parse(spec.scope) if spec.scope else base.scope,
             start_timeout=spec.start_timeout or base.start_timeout,
             kind=kind,
+            watch=tuple(spec.watch) or base.watch,
+            watch_ignore=tuple(spec.ignore) or base.watch_ignore,
         )
     for name, d in defs.items():
         if d.start_timeout is None:
