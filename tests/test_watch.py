@@ -74,7 +74,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def run(started: list[StackProcess], root: Path) -> tuple[StackProcess, str]:
-    p = StackProcess(["run", "-p", "dev"], cwd=root)
+    p = StackProcess(["run", "--no-tui", "-p", "dev"], cwd=root)
     started.append(p)
     p.wait_for("NAME")
     return p, endpoint(root, "web")
@@ -160,7 +160,7 @@ ready = { tcp = "${port}" }
 watch = ["nothere/**/*.py"]
 """,
     )
-    p = StackProcess(["run", "-p", "dev"], cwd=tmp_path)
+    p = StackProcess(["run", "--no-tui", "-p", "dev"], cwd=tmp_path)
     try:
         line = p.wait_for("warning:")
         p.wait_for("NAME")

@@ -12,6 +12,7 @@ import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
+from . import live
 from .common import control_for, json_option, load, main, profile_option, state_dir_option
 from .run import mode_option
 
@@ -25,6 +26,11 @@ from .run import mode_option
 @click.option(
     "--watch", is_flag=True, help="Restart a service when files matching its `watch` change."
 )
+@click.option(
+    "--attach",
+    is_flag=True,
+    help="Then show the live view (d detaches, q stops the stack); needs a terminal.",
+)
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -33,6 +39,7 @@ def up(
     as_json: bool,
     timeout: float,
     watch: bool,
+    attach: bool,
     services: tuple[str, ...],
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
@@ -61,6 +68,12 @@ def up(
     )
     if watch and not any(proj.graph[n].watch for n in proj.graph.names):
         click.echo(f"warning: --watch: no service of {proj.label} declares `watch`", err=True)
+    if attach and not as_json:
+        if live.wanted():
+            from .live import session
+
+            sys.exit(session.launch(proj, opts, detachable=True))
+        click.echo("note: --attach needs a terminal; starting detached only", err=True)
     proc = detached.start(launcher.argv(opts), proj.root, log_path)
     wanted = proj.graph.closure(list(services) or proj.selected)
     try:
@@ -131,4 +144,23 @@ def down(profile: str | None, state_dir: str | None, timeout: float) -> None:
             f"stopped {len(last['stops'])} services"
             + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
         )
+    sys.exit(code)
+
+
+@main.command()
+@profile_option
+@state_dir_option
+def attach(profile: str | None, state_dir: str | None) -> None:
+    """Show the live view of a running stack (one started by `stack up` or `stack run`).
+
+    Keys: r restart, x stop, s start, k kill (the selected service), f follow all logs,
+    d detach (the stack runs on), q quit (stop the stack). Needs a terminal.
+    """
+    with control_for(profile, state_dir) as control:
+        if not live.wanted():
+            click.echo("error: stack attach needs a terminal (see `stack logs -f`)", err=True)
+            sys.exit(EXIT_DEFINITION)
+        from .live import session
+
+        code = session.attach(control)
     sys.exit(code)

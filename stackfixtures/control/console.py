@@ -1,10 +1,12 @@
 """What `stack` prints: service output prefixed with its name, state changes, the ready table.
 
-Colours only when writing to a terminal; plain lines otherwise (CI logs, pipes).
+Colours only when writing to a terminal that wants them: plain lines for CI logs and pipes,
+with NO_COLOR set (no-color.org) and on TERM=dumb.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -28,10 +30,17 @@ COLOURS = [
 STATE_COLOURS = {"ready": "green", "failed": "red", "stopped": "white", "degraded": "yellow"}
 
 
+def wants_colour(out: TextIO) -> bool:
+    """A terminal, no NO_COLOR, and not TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return out.isatty()
+
+
 class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout
-        self.colour = self.out.isatty() if colour is None else colour
+        self.colour = wants_colour(self.out) if colour is None else colour
         self.broken = False
         names = list(names)
         self.width = max((len(n) for n in names), default=5)
