@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import bench, describe, export, operate, run, updown  # noqa: F401 - importing registers the commands
+from . import bench, describe, export, operate, report, run, updown  # noqa: F401 - importing registers the commands
 from .common import main
 
 __all__ = ["main"]
