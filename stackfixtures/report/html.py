@@ -40,7 +40,7 @@ def section(tl: Timeline) -> str:
         f'<p class="sub">started {when}, {tl.length:.2f} s shown{earlier}</p>'
         f"{svg(tl)}"
         f'<p>Critical chain: <span class="chain">{chain}</span></p>'
-        f"{durations(tl)}</section>"
+        f"{durations(tl)}{incidents(tl)}</section>"
     )
 
 
@@ -132,3 +132,14 @@ def durations(tl: Timeline) -> str:
     headers = ["service", "first start", "last start", "starts", "restarts", "failures"]
     headers += ["last stop", "graceful", "waited for"]
     return table(headers, rows, numeric={1, 2, 3, 4, 5, 6})
+
+
+def incidents(tl: Timeline) -> str:
+    """Every restart and failure in time order, with its reason (the tooltips, readable)."""
+    marks = sorted(
+        ((m.at, lane.service, m) for lane in tl.lanes for m in lane.marks), key=lambda t: t[:2]
+    )
+    if not marks:
+        return ""
+    rows = [[f"{at:.2f} s", escape(name), escape(m.kind), escape(m.text)] for at, name, m in marks]
+    return "<h3>Restarts and failures</h3>" + table(["at", "service", "what", "why"], rows, {0})

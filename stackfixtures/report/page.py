@@ -21,6 +21,7 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin:
        color: #1d2430; background: #fbfcfd; }
 h1 { font-size: 20px; margin: 0 0 4px; }
 h2 { font-size: 16px; margin: 28px 0 8px; }
+h3 { font-size: 14px; margin: 18px 0 6px; }
 .sub { color: #5a6576; margin: 0 0 12px; }
 svg { width: 100%; height: auto; background: #fff; border: 1px solid #dde3ea; }
 svg text { font: 12px system-ui, sans-serif; fill: #1d2430; }

@@ -122,7 +122,8 @@ def build(events: list[Event], title: str, now: float | None = None) -> Timeline
             lane.marks.append(Mark("restart", at, e.reason or "restarted"))
         elif e.target == "failed":
             code = e.extra.get("exit_code")
-            text = e.reason + (f" (exit code {code})" if code is not None else "")
+            known = code is None or f"code {code}" in e.reason
+            text = e.reason if known else f"{e.reason} (exit code {code})"
             lane.marks.append(Mark("failure", at, text))
         elif e.target == "stopped" and "graceful" in e.extra:
             lane.graceful = bool(e.extra["graceful"])

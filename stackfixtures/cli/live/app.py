@@ -169,7 +169,9 @@ class LiveView(App[str]):
             parts.append("STOPPING (q again: leave the view, the stack goes on stopping)")
         self.query_one("#summary", Static).update(" · ".join(parts))
         warnings = info.get("warnings") or []
-        self.query_one("#warnings", Static).update("\n".join(f"warning: {w}" for w in warnings))
+        shown = self.query_one("#warnings", Static)
+        shown.display = bool(warnings)
+        shown.update("\n".join(f"warning: {w}" for w in warnings))
 
     def _detail(self) -> None:
         if self.follow_all:
@@ -197,6 +199,7 @@ class LiveView(App[str]):
         log = self.query_one(Log)
         log.clear()
         log.write_lines(self.tail.of(None if self.follow_all else self.selected))
+        log.scroll_end(animate=False, x_axis=False)
         self._detail()
 
     def action_follow(self) -> None:
