@@ -208,3 +208,29 @@ ready = { tcp = "${port}" }
     assert term.finish() == 3, term.output()
     assert "the stack failed to start" in term.output()
     assert "crashing on purpose" in term.output()
+
+
+def test_quit_twice_leaves_the_view_and_ctrl_c_twice_skips_the_grace(
+    tmp_path: Path, terminals: list[Terminal]
+) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.stubborn]
+command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
+ready = { tcp = "${port}" }
+stop = { grace = 300 }
+""",
+    )
+    term = Terminal(["run", "-p", "dev"], tmp_path)
+    terminals.append(term)
+    term.wait_for("1/1 ready")
+    term.send("q")
+    term.wait_for("STOPPING")
+    term.send("q")  # the view closes; the stack goes on stopping
+    term.wait_for("waiting for the stack to stop")
+    for _ in range(2):  # two presses, not one delivered twice (see launcher.SAME_KEYPRESS)
+        term.send("\x03")
+        time.sleep(1.0)
+    assert term.finish() == 1, term.output()  # forced
+    assert "forced: stubborn" in term.output()

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -88,6 +91,7 @@ class LiveView(App[str]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.loop = asyncio.get_running_loop()
         self._fit(self.size.width, self.size.height)
         if not self.is_headless:  # a closed terminal or `kill`: as if q was pressed
             loop = asyncio.get_running_loop()
@@ -211,10 +215,10 @@ class LiveView(App[str]):
     def action_operate(self, verb: str) -> None:
         if self.selected is not None:
             self.notify(f"{self.selected}: {verb}…", timeout=2)
-            self._operate(verb, self.selected)
+            _daemon(self._operate, verb, self.selected)
 
-    @work(thread=True, group="operate")
     def _operate(self, verb: str, name: str) -> None:
+        """In a thread of its own: a restart may take as long as the service's start."""
         try:
             if verb == "restart":
                 self.control.restart(name)
@@ -229,8 +233,12 @@ class LiveView(App[str]):
             return
         except Exception as e:  # the stack refused or the service failed: say why
             message, severity = f"{name}: {verb} failed: {e}", "error"
-        with contextlib.suppress(RuntimeError):
-            self.call_from_thread(self.notify, message, severity=severity)  # type: ignore[arg-type]
+        self._soon(partial(self.notify, message, severity=severity))  # type: ignore[arg-type]
+
+    def _soon(self, fn: Callable[[], object]) -> None:
+        """From another thread: run `fn` in the view's loop, unless the view has closed."""
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self.loop.call_soon_threadsafe(fn)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "detach":
@@ -247,18 +255,12 @@ class LiveView(App[str]):
             return
         self.stopping = True
         self.query_one("#summary", Static).update("stopping the stack…")
-        self._down()
+        _daemon(self._down)
 
-    @work(thread=True, group="down")
     def _down(self) -> None:
         """Ask the stack to stop; the view closes once its launcher is gone (seen by _poll)."""
-        try:
-            down = self.control.down()
-        except Exception:  # gone already, or refused while stopping: _poll sees the end
-            return
-        if down:
-            with contextlib.suppress(RuntimeError):
-                self.call_from_thread(self.exit, STOPPED)
+        with contextlib.suppress(Exception):  # gone already, or refused while stopping
+            self.control.down()
 
     # ------------------------------------------------------------------ small terminals
 
@@ -276,3 +278,9 @@ class LiveView(App[str]):
                 f"{MIN_WIDTH}x{MIN_HEIGHT}.\nEnlarge it, or run with --no-tui for plain "
                 "output. q stops the stack."
             )
+
+
+def _daemon(fn: Callable[..., None], *args: Any) -> None:
+    """Run a blocking control call without holding up the view's exit (Textual's thread
+    workers are waited for when the app closes; a stop or a start may take minutes)."""
+    threading.Thread(target=fn, args=args, daemon=True).start()

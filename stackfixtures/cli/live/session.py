@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,20 @@ def finish(
         )
         return EXIT_OK
     if outcome == LEFT:
-        click.echo(f"[stack] waiting for the stack to stop (launcher pid {pid}, log {log})")
+        click.echo(
+            f"[stack] waiting for the stack to stop (launcher pid {pid}, log {log}); "
+            "Ctrl-C twice skips the remaining grace"
+        )
     returned: int | None = None
-    if proc is not None:
-        returned = proc.wait()  # 0 if the control's down() reaped it first: last-run.json tells
-    else:
-        with contextlib.suppress(psutil.Error):
-            psutil.Process(pid).wait()
+    previous = signal.signal(signal.SIGINT, lambda *_: _forward(pid))
+    try:
+        if proc is not None:
+            returned = proc.wait()  # 0 if down() reaped it first: last-run.json tells
+        else:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     last = _last_run(state_dir)
     if "exit_code" in last:
         code = int(last["exit_code"])
@@ -102,6 +110,13 @@ def finish(
             + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
         )
     return code
+
+
+def _forward(pid: int) -> None:
+    """Ctrl-C while the launcher stops: it counts them as its own (the second one skips the
+    remaining grace), as in the plain `stack run`."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGINT)
 
 
 def _last_run(state_dir: Path) -> dict[str, Any]:
