@@ -38,6 +38,8 @@ STATE_STYLES = {
     "pending": "dim",
 }
 WHY_WIDTH = 48
+SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""Signals from outside (kill, a closed terminal): they quit (or detach) as the keys do."""
 
 # How the view ended (App.return_value): what `stack run` / `stack attach` do next.
 STOPPED, DETACHED, LEFT, GONE_AWAY = "stopped", "detached", "left", "gone"
@@ -94,9 +96,8 @@ class LiveView(App[str]):
         self.loop = asyncio.get_running_loop()
         self._fit(self.size.width, self.size.height)
         if not self.is_headless:  # a closed terminal or `kill`: as if q was pressed
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-                loop.add_signal_handler(sig, self._on_signal)
+            for sig in SIGNALS:
+                self.loop.add_signal_handler(sig, self._on_signal)
         self._poll()
 
     def _on_signal(self) -> None:
@@ -107,9 +108,8 @@ class LiveView(App[str]):
 
     def on_unmount(self) -> None:
         if not self.is_headless:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-                loop.remove_signal_handler(sig)
+            for sig in SIGNALS:
+                self.loop.remove_signal_handler(sig)
 
     # ------------------------------------------------------------------ reading
 
