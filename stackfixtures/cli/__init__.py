@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import bench, clean, describe, exec, export, operate, run, updown  # noqa: F401 - importing registers the commands
+from . import bench, clean, describe, exec, export, operate, report, run, updown  # noqa: F401 - importing registers the commands
 from .common import main
 
 __all__ = ["main"]

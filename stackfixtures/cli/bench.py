@@ -30,6 +30,12 @@ def bench() -> None:
 )
 @click.option("--json", "json_file", default=None, help="Also write the summary to this file.")
 @click.option(
+    "--html",
+    "html_file",
+    default=None,
+    help="Also write a page with each run's stop time and the success rate's interval.",
+)
+@click.option(
     "--workload",
     default=None,
     help="module:factory of the traffic and its check (default: the profile's "
@@ -46,6 +52,7 @@ def shutdown(
     runs: int,
     min_success: float | None,
     json_file: str | None,
+    html_file: str | None,
     workload: str | None,
     service: str | None,
     state_dir: str | None,
@@ -90,6 +97,12 @@ def shutdown(
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
     shutdown_bench.write_summary(summary, json_file)
+    if html_file:
+        from ..report import bench as bench_page
+
+        page = Path(html_file)
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(bench_page.render(summary), encoding="utf-8")
     if state_dir is None and summary["successes"] == summary["runs"]:
         shutil.rmtree(where, ignore_errors=True)  # kept only when a run failed, to look into
     lo, hi = summary["ci95"]

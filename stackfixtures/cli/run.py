@@ -7,7 +7,15 @@ import sys
 
 import click
 
+from . import live
 from .common import json_option, load, main, profile_option, state_dir_option
+
+no_tui_option = click.option(
+    "--no-tui",
+    is_flag=True,
+    envvar="STACK_NO_TUI",
+    help="Plain prefixed lines even at a terminal (as without one) [env: STACK_NO_TUI].",
+)
 
 mode_option = click.option(
     "--mode",
@@ -68,6 +76,13 @@ def validate(profile: str | None, as_json: bool) -> None:
     help="Stop the stack when SERVICE ends (a task completes, a process exits) and exit with "
     "its code, e.g. a test suite run as a member of the stack.",
 )
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="Restart a service when files matching its `watch` patterns change.",
+)
+@no_tui_option
 def run(
     profile: str | None,
     services: tuple[str, ...],
@@ -77,17 +92,38 @@ def run(
     on_demand: bool,
     exit_with: int | None,
     exit_code_from: str | None,
+    watch: bool,
+    no_tui: bool,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
     Ctrl-C or SIGTERM stops everything gracefully in reverse order; a second Ctrl-C skips the
     remaining grace. Other terminals reach it with `stack status`, `stack logs`, ... through
-    its control socket. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
+    its control socket. At a terminal it shows the live view (keys: r restart, x stop,
+    s start, k kill, f follow all logs, q quit); --no-tui, TERM=dumb or no terminal keep the
+    plain lines. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
     from ..control.launcher import Options, launch
 
     opts = Options(
-        profile, state_dir, list(services), mode, as_json, on_demand, exit_with, exit_code_from
+        profile,
+        state_dir,
+        list(services),
+        mode,
+        as_json,
+        on_demand,
+        exit_with,
+        exit_code_from=exit_code_from,
+        watch=watch,
     )
+    if not (as_json or on_demand or exit_with is not None or exit_code_from) and live.wanted(
+        no_tui
+    ):
+        from .live import session
+
+        proj = load(profile, state_dir)
+        opts.profile = str(proj.profile.path) if proj.profile else None
+        opts.state_dir = str(proj.state_dir)
+        sys.exit(session.launch(proj, opts, detachable=False))
     sys.exit(launch(opts))

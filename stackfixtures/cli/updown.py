@@ -12,6 +12,7 @@ import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
+from . import live
 from .common import control_for, json_option, load, main, profile_option, state_dir_option
 from .run import mode_option
 
@@ -26,6 +27,14 @@ if TYPE_CHECKING:
 @mode_option
 @json_option
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.option(
+    "--watch", is_flag=True, help="Restart a service when files matching its `watch` change."
+)
+@click.option(
+    "--attach",
+    is_flag=True,
+    help="Then show the live view (d detaches, q stops the stack); needs a terminal.",
+)
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -33,6 +42,8 @@ def up(
     mode: str | None,
     as_json: bool,
     timeout: float,
+    watch: bool,
+    attach: bool,
     services: tuple[str, ...],
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
@@ -57,7 +68,16 @@ def up(
         state_dir=str(proj.state_dir),
         services=list(services),
         mode=mode,
+        watch=watch,
     )
+    if watch and not any(proj.graph[n].watch for n in proj.graph.names):
+        click.echo(f"warning: --watch: no service of {proj.label} declares `watch`", err=True)
+    if attach and not as_json:
+        if live.wanted():
+            from .live import session
+
+            sys.exit(session.launch(proj, opts, detachable=True))
+        click.echo("note: --attach needs a terminal; starting detached only", err=True)
     proc = detached.start(launcher.argv(opts), proj.root, log_path)
     wanted = proj.graph.closure(list(services) or proj.selected)
     try:
@@ -170,4 +190,23 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
         from .clean import remove
 
         remove(where)
+    sys.exit(code)
+
+
+@main.command()
+@profile_option
+@state_dir_option
+def attach(profile: str | None, state_dir: str | None) -> None:
+    """Show the live view of a running stack (one started by `stack up` or `stack run`).
+
+    Keys: r restart, x stop, s start, k kill (the selected service), f follow all logs,
+    d detach (the stack runs on), q quit (stop the stack). Needs a terminal.
+    """
+    with control_for(profile, state_dir) as control:
+        if not live.wanted():
+            click.echo("error: stack attach needs a terminal (see `stack logs -f`)", err=True)
+            sys.exit(EXIT_DEFINITION)
+        from .live import session
+
+        code = session.attach(control)
     sys.exit(code)

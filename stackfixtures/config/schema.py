@@ -115,6 +115,8 @@ class ServiceSpec(BaseModel):
     export: ExportSpec | None = None  # how it runs in a container (stack export)
     port: int | None = Field(default=None, ge=1, le=65535)  # a fixed main port (any kind)
     task: bool | None = None  # runs to completion; dependents start once it exited 0
+    watch: list[str] = []  # gitignore-style patterns under the root: a change restarts it
+    ignore: list[str] = []  # changes to these never restart it (with `watch`)
 
     @property
     def dependency_names(self) -> list[str]:

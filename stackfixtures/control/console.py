@@ -1,6 +1,7 @@
 """What `stack` prints: service output prefixed with its name, state changes, the ready table.
 
-Colours only when writing to a terminal; plain lines otherwise (CI logs, pipes).
+Colours only when writing to a terminal that wants them: plain lines for CI logs and pipes,
+with NO_COLOR set (no-color.org) and on TERM=dumb.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ def mask(text: str) -> str:
     return _SECRET.sub(r"\1***\3", text) if "://" in text else text
 
 
+def wants_colour(out: TextIO) -> bool:
+    """A terminal, no NO_COLOR, and not TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return out.isatty()
+
+
 class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout
-        if colour is None:  # https://no-color.org
-            colour = self.out.isatty() and not os.environ.get("NO_COLOR")
-        self.colour = colour
+        self.colour = wants_colour(self.out) if colour is None else colour
         self.broken = False
         names = list(names)
         self.width = max((len(n) for n in names), default=5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -32,6 +33,7 @@ from .console import Console
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from .local import LocalControl
 from .server import ControlServer
+from .watch import Watcher, unmatched, watches
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -50,6 +52,7 @@ class Options:
     on_demand: bool = False  # start nothing; start services when asked (pytest's shared stack)
     exit_with: int | None = None  # stop everything once this process (e.g. pytest) is gone
     exit_code_from: str | None = None  # stop when this service ends; exit with its code
+    watch: bool = False  # restart services whose `watch` files change (control/watch.py)
 
 
 def argv(opts: Options) -> list[str]:
@@ -68,6 +71,8 @@ def argv(opts: Options) -> list[str]:
         out.append("--on-demand")
     if opts.as_json:
         out.append("--json")
+    if opts.watch:
+        out.append("--watch")
     return [*out, *opts.services]
 
 
@@ -172,6 +177,7 @@ class Launcher:
             "fingerprints": projects.fingerprints(proj.graph),
             "env": dict(proj.profile.spec.stack.env) if proj.profile else {},
         }
+        watcher = self._watcher() if self.opts.watch else None  # before: status shows it
         control = LocalControl(
             stack, loop, info=self.info, on_down=self.stop_now.set, on_reload=self._reload
         )
@@ -194,7 +200,12 @@ class Launcher:
                 console.table(endpoints(stack, self.closure), ["name", "state", "endpoint", "pid"])
             else:
                 console.info(f"serving on demand at {sock}")
+            watching = asyncio.ensure_future(watcher.run(self.stop_now)) if watcher else None
             await interrupted
+            if watching is not None:  # no restart may begin while the stack stops
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
         elif starting.done():
             console.error(str(starting.exception()))
             code = EXIT_STARTUP
@@ -238,6 +249,27 @@ class Launcher:
             return
         self.console.info(f"{event.service} ended with code {self.ended}: stopping")
         self.stop_now.set()
+
+    def _watcher(self) -> Watcher | None:
+        """The watcher of the services that declare `watch`; a pattern that matches no file
+        is said at once (and shown in status), since it is most likely a typo."""
+        found = watches(self.stack.graph, self.closure)
+        if not found:
+            return None
+        root, skip = self.proj.root, [self.proj.state_dir]
+        warnings = [
+            f"{w.service}: watch pattern {p!r} matches no file under {root}"
+            for w in found
+            for p in unmatched(w, root, skip)
+        ]
+        for text in warnings:
+            self.console.info(f"warning: {text}")
+        self.info["watching"] = {w.service: list(w.patterns) for w in found}
+        self.info["warnings"] = warnings
+        self.console.info(
+            "watching: " + "; ".join(f"{w.service} ({', '.join(w.patterns)})" for w in found)
+        )
+        return Watcher(self.stack, found, root, self.console.info, skip)
 
     def _on_signal(self, signum: int) -> None:
         now = time.monotonic()
@@ -316,6 +348,7 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--on-demand", action="store_true")
     ap.add_argument("--exit-with", type=int)
     ap.add_argument("--exit-code-from")
+    ap.add_argument("--watch", action="store_true")
     ap.add_argument("services", nargs="*")
     ns = ap.parse_args(args)
     sys.exit(launch(Options(**vars(ns))))

@@ -110,6 +110,8 @@ class ServiceDefinition:
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
     task: bool = False  # runs to completion: done (COMPLETED) when its code yields after exit 0
     port: int | None = None  # a fixed main port (profile `port = N`), else a free one
+    watch: tuple[str, ...] = ()  # file patterns whose changes restart it (`stack run` watches)
+    watch_ignore: tuple[str, ...] = ()  # patterns excluded from `watch`
 
     def edge(self, dependency: str) -> str:
         """What this service does when `dependency` restarts or fails."""

@@ -102,7 +102,9 @@ class ServiceLife:
         lc = unit.lifecycle
         deps = unit.definition.dependencies
         unit.fresh_ready()
-        lc.move(State.WAITING, "waiting for " + ", ".join(deps) if deps else "no dependencies")
+        waiting = "waiting for " + ", ".join(deps) if deps else "no dependencies"
+        why, unit.why = unit.why, None
+        lc.move(State.WAITING, f"{why}; {waiting}" if why else waiting, depends_on=list(deps))
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
         try:
             waiter = asyncio.ensure_future(self._await_dependencies())
@@ -147,7 +149,7 @@ class ServiceLife:
             starter.cancel()
             with contextlib.suppress(BaseException):
                 await starter
-            lc.move(State.STOPPING, "stop requested during start")
+            lc.move(State.STOPPING, unit.why or "stop requested during start")
             await self._finish(ctx, t0=time.monotonic())
             return "stopped"
         try:
@@ -203,7 +205,7 @@ class ServiceLife:
             return "failed"
         t0 = time.monotonic()
         unit.fresh_ready()
-        unit.lifecycle.move(State.STOPPING, "stop requested")
+        unit.lifecycle.move(State.STOPPING, unit.why or "stop requested")
         error = await self._teardown(gen)
         await self._finish(ctx, t0, error)
         return "stopped"

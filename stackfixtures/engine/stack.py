@@ -221,10 +221,12 @@ class Stack:
 
     # ------------------------------------------------------------------ operate
 
-    async def restart(self, name: str) -> Any:
+    async def restart(self, name: str, reason: str | None = None) -> Any:
         """Restart `name` by hand: its dependents follow their edges (stopped before it goes
-        down, started again once it is READY). Closes an open circuit. Returns its handle."""
+        down, started again once it is READY). Closes an open circuit. Returns its handle.
+        `reason` (e.g. "restarting (changed: app.py)") is the STOPPING and WAITING events'."""
         unit = self.units[name]
+        unit.why = reason
         affected = supervisor.affected(self.graph, self.units, name)
         unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
         await self._stop_set([*affected, name])

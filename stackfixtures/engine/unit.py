@@ -56,6 +56,7 @@ class Unit:
         self.health = "unknown"
         self.last_probe_ms: float | None = None
         self.cascade: set[str] = set()  # dependents to start again once this is READY
+        self.why: str | None = None  # why the next stop and start happen (Stack.restart's reason)
 
     @property
     def name(self) -> str:

@@ -224,6 +224,8 @@ def apply_profile(
             port=spec.port or base.port,
             task=base.task if spec.task is None else spec.task,
             kind=kind,
+            watch=tuple(spec.watch) or base.watch,
+            watch_ignore=tuple(spec.ignore) or base.watch_ignore,
         )
     for name, d in defs.items():
         if d.start_timeout is None:

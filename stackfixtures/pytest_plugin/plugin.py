@@ -48,6 +48,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep session services running after the run and attach to them next "
         "time (restarting what changed); --stack-reuse=off stops them",
     )
+    group.addoption(
+        "--stack-report",
+        dest="stack_report",
+        default=None,
+        metavar="FILE",
+        help="write the session's service timelines (states, restarts, critical chain, "
+        "start/stop times) to FILE as one self-contained HTML page",
+    )
     parser.addini("stack_profile", "stackfixtures profile for the test session", default="")
     parser.addini("stack_mode", "stackfixtures mode (single or multi)", default="")
 

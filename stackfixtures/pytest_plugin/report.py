@@ -13,6 +13,7 @@ import pytest
 
 from ..engine.chain import critical_chain, describe
 from ..engine.events import Event, read_events
+from . import timeline
 from .plugin import PLUGIN, StackPlugin
 from .shared import shared_dir
 
@@ -120,6 +121,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     plugin = config.stash.get(PLUGIN, None)
     if plugin is None:
         return
+    timeline.write(plugin, config, terminalreporter)  # --stack-report
     chains = []
     for path in _event_logs(plugin, config):
         text = describe(critical_chain(read_events(path), plugin.project.graph.dependencies))

@@ -1,7 +1,7 @@
 """A tiny real HTTP server used by the tests: /health, /env/NAME, and configurable misbehaviour.
 
 Usage: python http_app.py --port PORT [--ignore-term] [--fail-after-start] [--grandchild PIDFILE]
-       [--delay SECONDS] [--crash]
+       [--delay SECONDS] [--crash] [--serve-file PATH]
 """
 
 from __future__ import annotations
@@ -17,10 +17,14 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+SERVED = {"file": ""}  # --serve-file: the content read at start (a restart reads it again)
+
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        if self.path == "/health":
+        if self.path == "/file":
+            body = json.dumps({"content": SERVED["file"]}).encode()
+        elif self.path == "/health":
             body = json.dumps({"ok": True, "pid": os.getpid()}).encode()
         elif self.path.startswith("/env/"):
             body = json.dumps({"value": os.environ.get(self.path[5:])}).encode()
@@ -64,8 +68,11 @@ def main() -> None:
     ap.add_argument("--delay", type=float, default=0.0, help="sleep before listening")
     ap.add_argument("--grandchild", help="start a sleeping grandchild, write its pid here")
     ap.add_argument("--daemon", help="double-fork a daemon that leaves the group; pid here")
+    ap.add_argument("--serve-file", help="read this file now and serve its content at /file")
     a = ap.parse_args()
     print(f"http_app starting pid={os.getpid()}", flush=True)
+    if a.serve_file:
+        SERVED["file"] = Path(a.serve_file).read_text()
     if a.crash or (a.crash_if_exists and os.path.exists(a.crash_if_exists)):
         print("http_app: crashing on purpose", flush=True)
         sys.exit(3)

@@ -1,0 +1,136 @@
+"""Opening the live view: on a launcher started detached for it (`stack run` at a terminal,
+`stack up --attach`) or on one already running (`stack attach`), and what the command says
+and returns once the view closes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import click
+import psutil
+
+from ... import project as projects
+from ...control import detached, launcher
+from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
+from ...control.remote import RemoteControl
+
+
+def show(control: RemoteControl, detachable: bool) -> str | None:
+    """Run the view until it closes; how it ended (app.STOPPED, DETACHED, LEFT, GONE_AWAY), or
+    None if the view itself failed."""
+    from .app import LiveView  # Textual loads here, never when `stack` starts
+
+    return LiveView(control, detachable=detachable).run()
+
+
+def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> int:
+    """Start the launcher detached, show its stack while it starts and runs, and return its
+    exit code once it is stopped (or 0 when the person detached)."""
+    log = proj.state_dir / "launcher.log"
+    log.unlink(missing_ok=True)
+    (proj.state_dir / "last-run.json").unlink(missing_ok=True)  # never report an older run
+    if not detachable:
+        opts.exit_with = os.getpid()  # `stack run` killed or its terminal closed: stack stops
+    proc = detached.start(launcher.argv(opts), proj.root, log)
+    try:
+        control = detached.wait(proc, proj.state_dir, log, timeout=120)
+    except detached.LauncherExited as e:
+        _said(e.tail)
+        return e.code if e.code is not None else EXIT_STARTUP
+    except TimeoutError as e:
+        proc.terminate()
+        proc.wait()
+        click.echo(f"error: {e}", err=True)
+        return EXIT_STARTUP
+    with control:
+        outcome = show(control, detachable)
+        if outcome is None and not detachable:  # the view broke: the stack must not live on
+            with contextlib.suppress(Exception):
+                control.down()
+    return finish(outcome, proj.state_dir, proc.pid, proc, log)
+
+
+def attach(control: RemoteControl) -> int:
+    """`stack attach`: the view of a running stack; `d` leaves it running."""
+    outcome = show(control, detachable=True)
+    where = Path(control.endpoint.state_dir)
+    return finish(outcome, where, control.endpoint.pid, None, where / "launcher.log")
+
+
+def finish(
+    outcome: str | None,
+    state_dir: Path,
+    pid: int,
+    proc: subprocess.Popen[bytes] | None,
+    log: Path,
+) -> int:
+    """After the view: say how the stack ended and return the launcher's exit code."""
+    from .app import DETACHED, LEFT
+
+    if outcome == DETACHED or outcome is None:
+        click.echo(
+            f"detached: the stack runs on (launcher pid {pid}); `stack attach` shows it "
+            "again, `stack down` stops it"
+        )
+        return EXIT_OK
+    if outcome == LEFT:
+        click.echo(
+            f"[stack] waiting for the stack to stop (launcher pid {pid}, log {log}); "
+            "Ctrl-C twice skips the remaining grace"
+        )
+    returned: int | None = None
+    previous = signal.signal(signal.SIGINT, lambda *_: _forward(pid))
+    try:
+        if proc is not None:
+            returned = proc.wait()  # 0 if down() reaped it first: last-run.json tells
+        else:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    last = _last_run(state_dir)
+    if "exit_code" in last:
+        code = int(last["exit_code"])
+    else:
+        code = returned if returned is not None else EXIT_DEFINITION
+    stops: list[dict[str, Any]] = last.get("stops", [])
+    if code == EXIT_STARTUP or not last:
+        tail = log.read_text(errors="replace").splitlines()[-30:] if log.exists() else []
+        _said(tail)
+    if last:
+        forced = [s["service"] for s in stops if not s["graceful"]]
+        click.echo(
+            f"[stack] stopped {len(stops)} services"
+            + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
+        )
+    return code
+
+
+def _forward(pid: int) -> None:
+    """Ctrl-C while the launcher stops: it counts them as its own (the second one skips the
+    remaining grace), as in the plain `stack run`."""
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGINT)
+
+
+def _last_run(state_dir: Path) -> dict[str, Any]:
+    """What the launcher recorded when it stopped (`last-run.json`), or {}."""
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads((state_dir / "last-run.json").read_text())
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def _said(tail: list[str]) -> None:
+    click.echo(
+        "error: the stack failed to start; its launcher said:\n"
+        + "\n".join(f"  | {line}" for line in tail),
+        err=True,
+    )
