@@ -66,10 +66,32 @@ def load(
             error: dict[str, object] = {"ok": False, "error": str(e)}
             if isinstance(e, ProfileError):
                 error.update(file=e.file, key=e.key)
+            problems = getattr(e, "problems", None)
+            if problems:
+                error["problems"] = [
+                    {
+                        "file": p.file,
+                        "line": p.line or None,
+                        "column": p.column or None,
+                        "key": p.key,
+                        "service": p.service or None,
+                        "message": p.message,
+                    }
+                    for p in problems
+                ]
             click.echo(json.dumps(error))
         else:
-            click.echo(f"error: {e}", err=True)
+            click.echo(describe_error(e), err=True)
         sys.exit(EXIT_DEFINITION)
+
+
+def describe_error(e: DefinitionError) -> str:
+    """`error: <problem>`; several problems one per line (`file:line:column: key: problem`,
+    as compilers write them, so editors can jump to each), then how many there are."""
+    problems = getattr(e, "problems", None) or []
+    if len(problems) < 2:
+        return f"error: {e}"
+    return "\n".join([*map(str, problems), f"error: {len(problems)} problems, listed above"])
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..control.console import plural
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from .common import control_for, json_option, load, main, profile_option, state_dir_option
@@ -163,7 +164,7 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
         code = int(last["exit_code"])
         forced = [s["service"] for s in last["stops"] if not s["graceful"]]
         click.echo(
-            f"stopped {len(last['stops'])} services"
+            f"stopped {plural(len(last['stops']), 'service')}"
             + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
         )
     if volumes:

@@ -28,6 +28,11 @@ COLOURS = [
 STATE_COLOURS = {"ready": "green", "failed": "red", "stopped": "white", "degraded": "yellow"}
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 service`, `3 services`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout

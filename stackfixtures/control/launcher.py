@@ -28,7 +28,7 @@ from ..engine.stack import ServiceStop, Stack
 from ..engine.status import rows
 from ..errors import DefinitionError
 from . import codec, endpoint
-from .console import Console
+from .console import Console, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from .local import LocalControl
 from .server import ControlServer
@@ -297,7 +297,7 @@ class Launcher:
         if forced:
             self.console.info(f"stopped; forced: {', '.join(forced)}")
         else:
-            self.console.info(f"stopped {len(stops)} services gracefully")
+            self.console.info(f"stopped {plural(len(stops), 'service')} gracefully")
 
     def _record(self, stops: list[ServiceStop], code: int) -> None:
         """What `stack down` reports after the launcher is gone."""
