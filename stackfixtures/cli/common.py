@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..control.console import error_text
 from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
 from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning, ProfileError
 
@@ -81,17 +82,8 @@ def load(
                 ]
             click.echo(json.dumps(error))
         else:
-            click.echo(describe_error(e), err=True)
+            click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
-
-
-def describe_error(e: DefinitionError) -> str:
-    """`error: <problem>`; several problems one per line (`file:line:column: key: problem`,
-    as compilers write them, so editors can jump to each), then how many there are."""
-    problems = getattr(e, "problems", None) or []
-    if len(problems) < 2:
-        return f"error: {e}"
-    return "\n".join([*map(str, problems), f"error: {len(problems)} problems, listed above"])
 
 
 @contextlib.contextmanager

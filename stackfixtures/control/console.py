@@ -33,6 +33,15 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def error_text(e: BaseException) -> str:
+    """`error: <problem>`; several problems one per line (`file:line:column: key: problem`,
+    as compilers write them, so editors can jump to each), then how many there are."""
+    problems = getattr(e, "problems", None) or []
+    if len(problems) < 2:
+        return f"error: {e}"
+    return "\n".join([*map(str, problems), f"error: {len(problems)} problems, listed above"])
+
+
 class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout

@@ -22,13 +22,14 @@ from typing import Any
 import psutil
 
 from .. import project as projects
+from ..config.suggest import did_you_mean
 from ..engine.cleanup import ledger, watchdog
 from ..engine.events import Event
 from ..engine.stack import ServiceStop, Stack
 from ..engine.status import rows
 from ..errors import DefinitionError
 from . import codec, endpoint
-from .console import Console, plural
+from .console import Console, error_text, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from .local import LocalControl
 from .server import ControlServer
@@ -79,22 +80,29 @@ def launch(opts: Options, console: Console | None = None) -> int:
 
     out = console or Console([])
 
-    def fail(message: str) -> int:
-        print(f"error: {message}", file=sys.stderr)
+    def fail(message: str | DefinitionError) -> int:
+        text = error_text(message) if isinstance(message, DefinitionError) else message
+        print(text if text.startswith("error: ") else f"error: {text}", file=sys.stderr)
         return EXIT_DEFINITION
 
+    named = [*opts.services, *([opts.exit_code_from] if opts.exit_code_from else [])]
     try:
         proj = projects.load(
-            opts.profile, state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None
+            opts.profile,
+            state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None,
+            services=named or None,
         )
+        proj.check_runnable(named)
     except DefinitionError as e:
-        return fail(str(e))
+        return fail(e)
     wanted = [] if opts.on_demand else list(opts.services) or proj.selected
     if opts.exit_code_from and opts.exit_code_from not in wanted:
         wanted.append(opts.exit_code_from)
     for name in wanted:
         if name not in proj.graph:
-            return fail(f"unknown service {name!r} (defined: {', '.join(proj.graph.names)})")
+            known = ", ".join(proj.graph.names)
+            hint = did_you_mean(name, proj.graph.names)
+            return fail(f"unknown service {name!r} (defined: {known}){hint}")
     if opts.mode is not None:
         proj.mode = opts.mode
     proj.state_dir.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,9 @@ def _undefined(
         text += f"; profile {', '.join(others)} defines it"
     if profile is None or others:
         text += f"; {PICK_PROFILE}"
+    if profile is None:
+        names = sorted(p.stem for p in (root / "profiles").glob("*.toml"))
+        text += f" (profiles here: {', '.join(names)})" if names else ""
     return text
 
 
@@ -155,7 +158,8 @@ def dependencies(
             else:
                 noun = "parameter" if params else "depends_on"
                 word = params[0] if params else dep
-                problem = code_problem(d, root, _undefined(dep, defs, root, profile, noun), word)
+                others = [n for n in defs if n != name]
+                problem = code_problem(d, root, _undefined(dep, others, root, profile, noun), word)
                 if spec is None and name not in wanted:
                     aside[name] = str(problem)
                 else:
