@@ -267,7 +267,23 @@ class DependencyFailed(StartError):
 
 
 class StartupCrashed(StartError):
-    """The service's own code raised before it yielded a handle."""
+    """The service's own code raised before it yielded a handle. `trace`: where, as the
+    frames of the user's code (`conftest.py:12 in echo: ctx.log("hi")`), shown once."""
+
+    def __init__(
+        self,
+        service: str,
+        state: str,
+        reason: str,
+        log_tail: Sequence[str] = (),
+        trace: Sequence[str] = (),
+    ) -> None:
+        super().__init__(service, state, reason, log_tail)
+        self.trace = list(trace)
+        if self.trace:
+            head, _, tail = str(self.args[0]).partition("\n")
+            frames = "\n".join(f"  at {line}" for line in self.trace)
+            self.args = (f"{head}\n{frames}" + (f"\n{tail}" if tail else ""),)
 
 
 class CommandFailed(StartupCrashed):

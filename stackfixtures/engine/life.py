@@ -17,6 +17,7 @@ from .events import EventLog
 from .lifecycle import State
 from .liveness import watch
 from .unit import Outcome, ServiceStop, Unit
+from .usercode import user_frames
 
 _DONE = object()
 BACKSTOP = 1.0
@@ -213,7 +214,10 @@ class ServiceLife:
         try:
             await self._advance(gen, first=False)
         except BaseException as e:
-            return f"teardown raised {type(e).__name__}: {e}"
+            where = user_frames(e, self.unit.ctx.root if self.unit.ctx else None)
+            return f"teardown raised {type(e).__name__}: {e}" + (
+                f" (at {where[-1]})" if where else ""
+            )
         return ""
 
     async def _clean_up(self, ctx: ServiceContext) -> None:
@@ -291,7 +295,11 @@ class ServiceLife:
                 ctx.log.tail(),
             )
         return StartupCrashed(
-            unit.name, "starting", f"raised {type(e).__name__}: {e}", ctx.log.tail()
+            unit.name,
+            "starting",
+            f"raised {type(e).__name__}: {e}",
+            ctx.log.tail(),
+            trace=user_frames(e, ctx.root),
         )
 
 
