@@ -210,14 +210,26 @@ class StartError(ServiceError):
 
 
 class ProbeTimeout(StartError):
+    """Its readiness probe never passed: names the probe's target as resolved (`${port}` filled
+    in), the last answer it got, and whether the service's process was still running."""
+
     def __init__(
-        self, service: str, probe: str, timeout: float, last_error: str, log_tail: Sequence[str]
+        self,
+        service: str,
+        probe: str,
+        timeout: float,
+        last_error: str,
+        log_tail: Sequence[str],
+        alive: str = "",
     ) -> None:
         self.probe = probe
         self.timeout = timeout
-        reason = f"readiness probe {probe} did not pass within {timeout:g}s"
+        self.last_error = last_error
+        reason = f"readiness probe {probe} did not pass within {timeout:.3g}s"
         if last_error:
             reason += f" (last attempt: {last_error})"
+        if alive:
+            reason += f"; {alive}"
         super().__init__(service, "starting", reason, log_tail)
 
 

@@ -63,7 +63,12 @@ def up(
     wanted = proj.graph.closure(list(services) or proj.selected)
     try:
         control = detached.wait(
-            proc, proj.state_dir, log_path, timeout, until=detached.all_ready(wanted)
+            proc,
+            proj.state_dir,
+            log_path,
+            timeout,
+            until=detached.all_ready(wanted),
+            on_line=_show_progress,
         )
     except detached.LauncherExited as e:
         click.echo(
@@ -82,6 +87,12 @@ def up(
         return
     click.echo(f"stack {status['stack']['id']} is up (launcher pid {proc.pid}, log {log_path})")
     _table(status)
+
+
+def _show_progress(line: str) -> None:
+    """The launcher's progress lines (a service still starting, and what it waits for)."""
+    if line.startswith("[stack] ") and (": still starting" in line or ": still waiting" in line):
+        click.echo(line, err=True)
 
 
 def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -26,13 +27,16 @@ from ..config.suggest import did_you_mean
 from ..engine.cleanup import ledger, watchdog
 from ..engine.events import Event
 from ..engine.stack import ServiceStop, Stack
-from ..engine.status import rows
+from ..engine.status import progress, rows
 from ..errors import DefinitionError
 from . import codec, endpoint
 from .console import Console, error_text, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from .local import LocalControl
 from .server import ControlServer
+
+PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
+"""Seconds between the progress lines printed while services start (what each waits for)."""
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -194,7 +198,9 @@ class Launcher:
         )
         starting = asyncio.ensure_future(stack.start(self.wanted))
         interrupted = asyncio.ensure_future(self.stop_now.wait())
+        reporter = asyncio.ensure_future(self._progress())
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        reporter.cancel()
         code = EXIT_OK
         if starting.done() and starting.exception() is None:
             console.info("ready")
@@ -230,6 +236,16 @@ class Launcher:
         self._summary(stops)
         self._record(stops, code)
         return code
+
+    async def _progress(self) -> None:
+        """Every few seconds while services start: what each slow one waits for."""
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            now = time.monotonic()
+            for name in self.closure:
+                line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
+                if line:
+                    self.console.info(line)
 
     def _watch_end(self, event: Event) -> None:
         """--exit-code-from: when that service ends (a task completes or fails, a server exits),

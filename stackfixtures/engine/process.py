@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import pwd
+import shlex
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -53,6 +54,11 @@ class Process:
     @property
     def returncode(self) -> int | None:
         return self.proc.returncode
+
+    @property
+    def exit_future(self) -> asyncio.Future[int]:
+        """Done when the process has exited (never cancel it: it is the process's own)."""
+        return self._exit
 
     @property
     def host(self) -> str:
@@ -211,7 +217,7 @@ async def run_once(
     ctx = ctx or current()
     timeout = ctx.remaining() if timeout is None else timeout
     argv = [ctx.render(str(a)) for a in argv]
-    ctx.log.write(f"[stackfixtures] run: {' '.join(argv)}")
+    ctx.log.write(f"[stackfixtures] run: {shlex.join(argv)}")
     proc = await _exec(ctx, argv, env, str(cwd or ctx.root), user)
     try:
         out, _ = await asyncio.wait_for(proc.communicate(), timeout)
@@ -260,14 +266,20 @@ class spawn:
         ctx = self._ctx or current()
         argv = [ctx.render(str(a)) for a in self.argv]
         cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
-        ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
+        ctx.log.write(f"[stackfixtures] exec: {shlex.join(argv)}")
         proc = await _exec(ctx, argv, self.env, cwd, self.user)
         self.process = Process(ctx, proc, argv, self.port)
         ctx.processes.append(self.process)
         if self.ready is not None:
             timeout = min(self.timeout or ctx.remaining(), ctx.remaining())
             try:
-                await wait_ready(self.ready, ctx, timeout, lambda: proc.returncode)
+                await wait_ready(
+                    self.ready,
+                    ctx,
+                    timeout,
+                    lambda: proc.returncode,
+                    exit_future=self.process.exit_future,
+                )
             except BaseException:
                 await asyncio.shield(self.process.kill_now())
                 ctx.processes.remove(self.process)
