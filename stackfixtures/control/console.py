@@ -5,6 +5,7 @@ Colours only when writing to a terminal; plain lines otherwise (CI logs, pipes).
 
 from __future__ import annotations
 
+import datetime
 import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
@@ -71,10 +72,15 @@ class Console:
         prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))
         self._write(f"{prefix} {text}")
 
-    def event(self, e: Event) -> None:
+    def event(self, e: Event, stamp: bool = False) -> None:
+        """A state change; `stamp`: with its local date and time (`stack events`)."""
         arrow = f"{e.source} -> {self._style(e.target, fg=STATE_COLOURS.get(e.target), bold=True)}"
         reason = f"  ({e.reason})" if e.reason else ""
-        self._write(f"{self._style('[stack]', dim=True)} {e.service}: {arrow}{reason}")
+        when = ""
+        if stamp:
+            local = datetime.datetime.fromtimestamp(e.time)
+            when = self._style(local.isoformat(sep=" ", timespec="milliseconds"), dim=True) + " "
+        self._write(f"{when}{self._style('[stack]', dim=True)} {e.service}: {arrow}{reason}")
 
     def info(self, text: str) -> None:
         self._write(f"{self._style('[stack]', dim=True)} {text}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -43,7 +44,7 @@ class Host(Protocol):
 
     def context_for(self, unit: Unit) -> ServiceContext: ...
 
-    async def stop_dependents(self, unit: Unit) -> None: ...
+    async def stop_dependents(self, unit: Unit, cause: str = "") -> None: ...
 
     def restart_dependents(self, unit: Unit) -> None: ...
 
@@ -148,7 +149,7 @@ class ServiceLife:
             starter.cancel()
             with contextlib.suppress(BaseException):
                 await starter
-            lc.move(State.STOPPING, "stop requested during start")
+            lc.move(State.STOPPING, f"{unit.stop_reason or 'stop requested'} during start")
             await self._finish(ctx, t0=time.monotonic())
             return "stopped"
         try:
@@ -191,12 +192,15 @@ class ServiceLife:
         if ctx.crash is not None and not unit.stop_requested.is_set():
             pid, code = ctx.crash
             unit.last_exit_code = code
+            how = how_it_ended(code)
             reason = f"process {pid} exited with code {code}"
+            if code is not None and code < 0:
+                reason += f" ({how})"
             unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down
             unit.lifecycle.move(State.FAILED, reason, exit_code=code)
-            await self.host.stop_dependents(unit)
+            await self.host.stop_dependents(unit, f"{unit.name} failed: {how}")
             error = await self._teardown(gen)
             if error:
                 unit.log.write(f"[stackfixtures] after the crash, {error}")
@@ -204,7 +208,7 @@ class ServiceLife:
             return "failed"
         t0 = time.monotonic()
         unit.fresh_ready()
-        unit.lifecycle.move(State.STOPPING, "stop requested")
+        unit.lifecycle.move(State.STOPPING, unit.stop_reason or "stop requested")
         error = await self._teardown(gen)
         await self._finish(ctx, t0, error)
         return "stopped"
@@ -245,6 +249,8 @@ class ServiceLife:
             if graceful
             else (error or "forced: " + "; ".join(r.note for r in records if not r.graceful))
         )
+        if unit.stop_reason:  # stopped on another's account: keep the cause in sight
+            reason += f" ({unit.stop_reason})"
         unit.lifecycle.move(
             State.STOPPED,
             reason,
@@ -301,6 +307,18 @@ class ServiceLife:
             ctx.log.tail(),
             trace=user_frames(e, ctx.root),
         )
+
+
+def how_it_ended(code: int | None) -> str:
+    """`killed by SIGKILL`, `exited with code 3`: how a process ended, for people."""
+    if code is None:
+        return "exited"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _next(gen: Any) -> Any:

@@ -56,6 +56,7 @@ class Unit:
         self.health = "unknown"
         self.last_probe_ms: float | None = None
         self.cascade: set[str] = set()  # dependents to start again once this is READY
+        self.stop_reason = ""  # why it is being stopped, when not by a request of its own
 
     @property
     def name(self) -> str:
@@ -90,5 +91,6 @@ class Unit:
     def reset(self) -> None:
         self.fresh_ready()
         self.stop_requested = asyncio.Event()
+        self.stop_reason = ""
         self.handle = None
         self.last_stop = None
