@@ -11,6 +11,7 @@ import importlib.util
 import inspect
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -21,6 +22,7 @@ from ..config.locate import default_state_dir, find_root
 from ..config.suggest import did_you_mean
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
+from ..engine.usercode import user_frames
 from ..errors import DefinitionError, ProfileError, ServiceDefinitionError
 from . import checks
 from .apply import apply_profile
@@ -83,20 +85,35 @@ def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
     return found
 
 
+def _import_failure(name: str, e: BaseException, root: Path) -> str:
+    """Why a service module could not be imported, with where in the user's code."""
+    text = f"cannot import service module {name!r}: {type(e).__name__}: {e}"
+    if isinstance(e, SyntaxError) and e.filename:
+        return text  # its message names the file and line already
+    frames = user_frames(e, root)
+    return text + "".join(f"\n  at {f}" for f in frames[-3:])
+
+
 def definitions_from_modules(
-    names: list[str] | None, root: Path, fresh: bool = False
+    names: list[str] | None,
+    root: Path,
+    fresh: bool = False,
+    failed: Callable[[int, str], None] | None = None,
 ) -> dict[str, ServiceDefinition]:
     """Definitions from the named modules; `fresh` re-imports them (a running launcher that is
-    asked to pick up edited code)."""
+    asked to pick up edited code). A module that cannot be imported raises DefinitionError,
+    or with `failed` is reported to it (its index, why) and skipped."""
     if names is None:
         names = ["conftest.py"] if (root / "conftest.py").is_file() else []
     modules = []
-    for name in names:
+    for i, name in enumerate(names):
         try:
             module = _import(name, root)
             modules.append(importlib.reload(module) if fresh else module)
-        except ImportError as e:
-            raise DefinitionError(f"cannot import service module {name!r}: {e}") from e
+        except Exception as e:  # the user's code: any mistake in it, said where it is
+            if failed is None:
+                raise DefinitionError(_import_failure(name, e, root)) from None
+            failed(i, _import_failure(name, e, root))
     return collect(modules)
 
 
@@ -116,7 +133,14 @@ def load(
     root = (root or find_root()).resolve()
     loaded = profiles.load(profile, root, strict=False) if profile is not None else None
     modules = loaded.spec.stack.modules if loaded else None
-    python = definitions_from_modules(modules, root, fresh)
+    failed = None
+    if loaded is not None and modules is not None:
+        profile_ = loaded
+
+        def failed(i: int, why: str) -> None:
+            profile_.add(("stack", "modules", i), why)
+
+    python = definitions_from_modules(modules, root, fresh, failed)
     defs = apply_profile(loaded, python) if loaded else python
     chosen = list(loaded.spec.stack.services or []) if loaded else []
     selected = list(services or chosen or defs)
