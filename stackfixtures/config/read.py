@@ -94,6 +94,10 @@ def read_toml(path: Path) -> tuple[dict[str, Any], SourceMap]:
         message = str(e)
         at = _AT.search(message)
         line, column = (int(at.group(1)), int(at.group(2))) if at else (0, 0)
+        if at is None and message.endswith("(at end of document)"):
+            lines = text.split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
+            message = message.removesuffix(" (at end of document)") + " (at the end of the file)"
         raise ProfileError(
             file, "", f"invalid TOML: {_AT.sub('', message)}", line, column
         ) from None

@@ -15,7 +15,7 @@ from . import supervisor
 from .cleanup import reaper
 from .context import ServiceContext, set_current
 from .events import EventLog
-from .lifecycle import State
+from .lifecycle import UP, State
 from .liveness import watch
 from .unit import Outcome, ServiceStop, Unit
 from .usercode import user_frames
@@ -98,6 +98,15 @@ class ServiceLife:
                 if err is not None:
                     raise DependencyFailed(self.unit.name, dep, err)
 
+    def _dependency_gone(self) -> DependencyFailed | None:
+        """A dependency that is no longer up (it crashed after it was ready), as the error."""
+        for dep in self.unit.definition.dependencies:
+            other = self.host.units[dep]
+            if other.state not in UP:
+                cause = other.last_error or StartError(dep, str(other.state), "is not running")
+                return DependencyFailed(self.unit.name, dep, cause)
+        return None
+
     async def _incarnation(self) -> Outcome:
         """One run of the service: WAITING -> STARTING -> READY -> (stop | crash)."""
         unit = self.unit
@@ -133,6 +142,12 @@ class ServiceLife:
             if unit.stop_requested.is_set():
                 lc.move(State.STOPPED, "stopped before it started")
                 return "stopped"
+            gone = self._dependency_gone()
+            if gone is not None:  # it went down while this one waited for a starting slot
+                lc.move(State.FAILED, str(gone).splitlines()[0])
+                unit.last_error = gone
+                unit.ready.set_exception(gone)
+                return "dependency failed"
             ctx = self.host.context_for(unit)
             set_current(ctx)
             unit.started_at = time.monotonic()

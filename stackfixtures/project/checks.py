@@ -257,6 +257,8 @@ def templates_of(
                 f"{name!r}{what}{hint}",
             )
             continue
+        if ref not in defs:  # an undefined dependency: reported as such already
+            continue
         fields = _handle_fields(defs[ref])
         if fields is not None and attr not in fields:
             profile.add(
