@@ -138,7 +138,10 @@ def _value_at(data: Any, path: KeyPath) -> Any:
 
 def _message(err: ErrorDetails, model: Any, path: KeyPath, top: Sequence[str] = ()) -> str:
     kind = err["type"]
-    ctx: dict[str, Any] = dict(err.get("ctx") or {})
+    ctx: dict[str, Any] = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (err.get("ctx") or {}).items()
+    }
     found = describe(err["input"])
     if kind == "extra_forbidden":
         known = known_keys(model, path[:-1]) + (list(top) if len(path) == 1 else [])

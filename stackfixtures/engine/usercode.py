@@ -18,6 +18,8 @@ MAX_FRAMES = 8
 
 
 def _is_user(filename: str) -> bool:
+    if filename.startswith("<frozen "):  # importlib's own frames
+        return False
     path = str(Path(filename).resolve()) if not filename.startswith("<") else filename
     return not path.startswith(_PACKAGE) and not path.startswith(_LIBRARIES)
 
