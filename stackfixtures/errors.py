@@ -2,7 +2,9 @@
 
     StackError
     ├── DefinitionError          wrong before anything starts; fix the code or the profile
-    │   ├── ProfileError         a profile file is malformed (names the file and the key path)
+    │   ├── ProfileError         a profile file is malformed: every Problem in it, each with its
+    │   │                        file:line:column and key path, sorted by position
+    │   ├── ServiceDefinitionError  an @service is wrong where it is defined (file:line in name)
     │   └── GraphError           the service graph is invalid
     │       ├── UnknownDependency    a service names a dependency nobody defines
     │       ├── DependencyCycle      services depend on each other in a loop
@@ -29,6 +31,7 @@ Messages are written for people: they say what happened and what to look at.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class StackError(Exception):
@@ -39,15 +42,71 @@ class DefinitionError(StackError):
     """The services or the profile are wrong; nothing was started."""
 
 
-class ProfileError(DefinitionError):
-    """A profile is malformed; carries the file and the key path of the problem."""
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a file: where it is (file, line, column, key path) and what is wrong.
+    `line` and `column` count from 1; 0 means the position is not known."""
 
-    def __init__(self, file: str, key: str, problem: str) -> None:
-        self.file = file
-        self.key = key
-        self.problem = problem
-        where = f"{file}: {key}" if key else file
-        super().__init__(f"{where}: {problem}")
+    file: str
+    key: str
+    message: str
+    line: int = 0
+    column: int = 0
+    service: str = ""  # a problem of an @service's code: `conftest.py:7 in web: ...`
+
+    @property
+    def where(self) -> str:
+        """`file:line:column: key.path`, or `file:line in service` (as much as is known)."""
+        place = self.file
+        if self.line:
+            place += f":{self.line}" + (f":{self.column}" if self.column else "")
+        if self.service:
+            place += f" in {self.service}"
+        return f"{place}: {self.key}" if self.key else place
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line or 1 << 30, self.column, self.key)
+
+
+class ProfileError(DefinitionError):
+    """A profile is malformed. Carries every problem found (`problems`, sorted by position);
+    `file`, `key`, `problem`, `line` and `column` are those of the first."""
+
+    def __init__(
+        self,
+        file: str,
+        key: str,
+        problem: str,
+        line: int = 0,
+        column: int = 0,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        found = sorted(problems, key=Problem.sort_key) or [
+            Problem(file, key, problem, line, column)
+        ]
+        first = found[0]
+        self.problems = found
+        self.file, self.key, self.problem = first.file, first.key, first.message
+        self.line, self.column = first.line, first.column
+        super().__init__("\n".join(str(p) for p in found))
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> ProfileError:
+        """One error reporting all of `problems` (at least one)."""
+        first = problems[0]
+        return cls(first.file, first.key, first.message, first.line, first.column, problems)
+
+
+class ServiceDefinitionError(DefinitionError):
+    """@service definitions are wrong; each problem starts with `file:line in NAME`, where the
+    service is defined, so the mistake is fixed in the file that holds it."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = sorted(problems, key=Problem.sort_key)
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class GraphError(DefinitionError):
@@ -151,14 +210,26 @@ class StartError(ServiceError):
 
 
 class ProbeTimeout(StartError):
+    """Its readiness probe never passed: names the probe's target as resolved (`${port}` filled
+    in), the last answer it got, and whether the service's process was still running."""
+
     def __init__(
-        self, service: str, probe: str, timeout: float, last_error: str, log_tail: Sequence[str]
+        self,
+        service: str,
+        probe: str,
+        timeout: float,
+        last_error: str,
+        log_tail: Sequence[str],
+        alive: str = "",
     ) -> None:
         self.probe = probe
         self.timeout = timeout
-        reason = f"readiness probe {probe} did not pass within {timeout:g}s"
+        self.last_error = last_error
+        reason = f"readiness probe {probe} did not pass within {timeout:.3g}s"
         if last_error:
             reason += f" (last attempt: {last_error})"
+        if alive:
+            reason += f"; {alive}"
         super().__init__(service, "starting", reason, log_tail)
 
 
@@ -215,7 +286,23 @@ class DependencyFailed(StartError):
 
 
 class StartupCrashed(StartError):
-    """The service's own code raised before it yielded a handle."""
+    """The service's own code raised before it yielded a handle. `trace`: where, as the
+    frames of the user's code (`conftest.py:12 in echo: ctx.log("hi")`), shown once."""
+
+    def __init__(
+        self,
+        service: str,
+        state: str,
+        reason: str,
+        log_tail: Sequence[str] = (),
+        trace: Sequence[str] = (),
+    ) -> None:
+        super().__init__(service, state, reason, log_tail)
+        self.trace = list(trace)
+        if self.trace:
+            head, _, tail = str(self.args[0]).partition("\n")
+            frames = "\n".join(f"  at {line}" for line in self.trace)
+            self.args = (f"{head}\n{frames}" + (f"\n{tail}" if tail else ""),)
 
 
 class CommandFailed(StartupCrashed):

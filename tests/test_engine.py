@@ -129,7 +129,8 @@ async def test_process_exit_before_ready_names_service_probe_and_log(tmp_path: P
     text = str(info.value)
     assert (
         "service 'db' (starting)" in text
-        and "http /health" in text
+        and "readiness probe http http://127.0.0.1:" in text  # resolved: the port filled in
+        and "/health passed" in text
         and "exited with code 3" in text
     )
     assert text.rstrip().endswith("http_app: crashing on purpose")

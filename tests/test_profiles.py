@@ -51,7 +51,7 @@ def error_for(tmp_path: Path, text: str) -> ProfileError:
     ("text", "key", "problem"),
     [
         ("[stack\nservices=[]", "", "invalid TOML"),
-        ("[stack]\nservices = 'web'", "stack.services", "valid list"),
+        ("[stack]\nservices = 'web'", "stack.services", "expected a list, found the string 'web'"),
         ("[stack]\nservice = ['web']", "stack.service", "unknown key"),
         (
             "[stack]\nservices = ['nope']\n[services.a]\ncommand = ['true']",

@@ -149,7 +149,7 @@ def test_bad_profile_is_a_usage_error_naming_file_and_key(pytester: pytest.Pytes
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     result = pytester.runpytest_subprocess("--stack-profile", "bad", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*profiles/bad.toml: services.a.wat: unknown key*"])
+    result.stderr.fnmatch_lines(["*profiles/bad.toml:3:1: services.a.wat: unknown key*"])
     assert "Traceback" not in result.stderr.str()
 
 

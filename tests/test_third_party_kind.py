@@ -192,7 +192,7 @@ def test_stack_run_starts_the_kind(installed: Installed) -> None:
         assert httpx.get(f"{url}/hello.txt").text == HELLO
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0, out.rest()
-        assert "stopped 1 services gracefully" in out.rest()
+        assert "stopped 1 service gracefully" in out.rest()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..control.console import error_text
 from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
 from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning, ProfileError
 
@@ -66,9 +67,22 @@ def load(
             error: dict[str, object] = {"ok": False, "error": str(e)}
             if isinstance(e, ProfileError):
                 error.update(file=e.file, key=e.key)
+            problems = getattr(e, "problems", None)
+            if problems:
+                error["problems"] = [
+                    {
+                        "file": p.file,
+                        "line": p.line or None,
+                        "column": p.column or None,
+                        "key": p.key,
+                        "service": p.service or None,
+                        "message": p.message,
+                    }
+                    for p in problems
+                ]
             click.echo(json.dumps(error))
         else:
-            click.echo(f"error: {e}", err=True)
+            click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
 
 

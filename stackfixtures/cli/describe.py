@@ -35,13 +35,17 @@ def graph(profile: str | None, fmt: str) -> None:
     if fmt == "mermaid":
         click.echo("graph TD")
         for n in names:
-            click.echo(f'  {n}["{n}<br/>{g[n].kind or "python"}"]')
+            kind = g[n].kind or "python"
+            label = n if kind == n else f"{n}<br/>{kind}"  # not `postgres<br/>postgres`
+            click.echo(f'  {n}["{label}"]')
         for n, d, policy in edges:
             click.echo(f"  {n} -->|{policy}| {d}")
     elif fmt == "dot":
         click.echo("digraph stack {\n  rankdir=BT;")
         for n in names:
-            click.echo(f'  "{n}" [label="{n}\\n{g[n].kind or "python"}"];')
+            kind = g[n].kind or "python"
+            label = n if kind == n else f"{n}\\n{kind}"
+            click.echo(f'  "{n}" [label="{label}"];')
         for n, d, policy in edges:
             click.echo(f'  "{n}" -> "{d}" [label="{policy}"];')
         click.echo("}")

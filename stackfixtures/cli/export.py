@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..control.console import plural
 from ..control.exits import EXIT_DEFINITION
 from ..errors import ProfileError
 from .common import load, main, profile_option
@@ -35,7 +36,7 @@ def export_compose(profile: str | None, output: str | None) -> None:
     text = yaml.safe_dump(doc, sort_keys=False)
     if output:
         Path(output).write_text(text)
-        click.echo(f"wrote {output} ({len(doc['services'])} services)")
+        click.echo(f"wrote {output} ({plural(len(doc['services']), 'service')})")
     else:
         click.echo(text, nl=False)
 

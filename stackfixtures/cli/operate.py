@@ -3,7 +3,9 @@ code): status, logs, events, metrics, restart/stop/start/kill/pause/resume, scal
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -21,12 +23,48 @@ STATUS_COLUMNS = [
     "state",
     "pid",
     "endpoint",
-    "uptime_s",
+    "uptime",
     "restarts",
     "health",
     "rss_mb",
     "cpu_percent",
+    "last_exit",
+    "reason",
 ]
+
+
+def humanize(seconds: float) -> str:
+    """`42s`, `4m 12s`, `3h 05m`, `2d 4h`: a duration as people read it."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def exit_text(code: int | None) -> str:
+    """`0`, `3`, `SIGKILL`: how a service's last process ended ("" when none has)."""
+    if code is None:
+        return ""
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return signal.Signals(-code).name
+    return str(code)
+
+
+def _for_people(row: dict[str, Any]) -> dict[str, Any]:
+    """A status row as the table shows it: uptime humanized, `-` for no health probe."""
+    up = row.get("uptime_s") or 0.0
+    return {
+        **row,
+        "uptime": humanize(up) if up else "",
+        "health": row.get("health") or "-",
+        "last_exit": exit_text(row.get("last_exit_code")),
+        "reason": row.get("reason") or "",
+    }
 
 
 def stack_options(fn: Any) -> Any:
@@ -37,10 +75,12 @@ def stack_options(fn: Any) -> Any:
 @stack_options
 @json_option
 def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
-    """Each service's state, pid, endpoint, uptime, restarts, health, RSS and CPU.
+    """Each service's state, pid, endpoint, uptime, restarts, health, RSS, CPU, last exit
+    and why it is in its state.
 
     --json prints {"stack": {...}, "services": [{"name", "state", "pid", "endpoint",
-    "uptime_s", "restarts", "health", "rss_mb", "cpu_percent", ...}]}.
+    "uptime_s", "restarts", "health" (null: no liveness probe), "rss_mb", "cpu_percent",
+    "last_exit_code", "reason", ...}]}.
     """
     with control_for(profile, state_dir) as control:
         data = control.status()
@@ -48,8 +88,8 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
         click.echo(json.dumps(data))
         return
     info = data["stack"]
-    click.echo(f"stack {info['id']} (profile {info['profile']}, up {info['uptime_s']:.0f}s)")
-    rows = [s for s in data["services"] if s["state"] != "pending"]
+    click.echo(f"stack {info['id']} (profile {info['profile']}, up {humanize(info['uptime_s'])})")
+    rows = [_for_people(s) for s in data["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, STATUS_COLUMNS)
 
 
@@ -110,7 +150,7 @@ def _print_event(console: Console, e: Event, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(e.to_json()))
     else:
-        console.event(e)
+        console.event(e, stamp=True)
 
 
 @main.command()

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..control.console import plural
 from . import live
 from .common import json_option, load, main, profile_option, state_dir_option
 
@@ -32,21 +33,30 @@ mode_option = click.option(
 def validate(profile: str | None, as_json: bool) -> None:
     """Check a profile and its service graph; exit non-zero with the file and key on error.
 
-    --json prints {"ok": true, "file", "services", "levels"} (or {"ok": false, "error"}).
+    --json prints {"ok": true, "file", "services", "selected", "levels", "aside"} (or
+    {"ok": false, "error", "file", "key", "problems": [{"file", "line", "column", "key",
+    "message"}, ...]}).
     """
     proj = load(profile, as_json=as_json)
-    levels = proj.graph.levels(proj.graph.closure(proj.selected))
+    closure = proj.graph.closure(proj.selected)
+    levels = proj.graph.levels(closure)
     where = proj.profile.path if proj.profile else proj.root
     if as_json:
-        click.echo(
-            json.dumps(
-                {"ok": True, "file": str(where), "services": proj.graph.names, "levels": levels}
-            )
-        )
+        reply = {
+            "ok": True,
+            "file": str(where),
+            "services": proj.graph.names,
+            "selected": closure,
+            "levels": levels,
+            "aside": proj.aside,
+        }
+        click.echo(json.dumps(reply))
         return
-    click.echo(f"ok: {where}: {len(proj.graph)} services")
+    click.echo(f"ok: {where}: {plural(len(closure), 'service')}: {', '.join(closure)}")
     for i, level in enumerate(levels):
         click.echo(f"  start level {i}: {', '.join(level)}")
+    for name, why in proj.aside.items():
+        click.echo(f"  set aside (not needed by this profile's services): {name}: {why}")
 
 
 @main.command()

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..control.console import plural
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from . import live
@@ -82,7 +83,12 @@ def up(
     wanted = proj.graph.closure(list(services) or proj.selected)
     try:
         control = detached.wait(
-            proc, proj.state_dir, log_path, timeout, until=detached.all_ready(wanted)
+            proc,
+            proj.state_dir,
+            log_path,
+            timeout,
+            until=detached.all_ready(wanted),
+            on_line=_show_progress,
         )
     except detached.LauncherExited as e:
         click.echo(
@@ -101,6 +107,12 @@ def up(
         return
     click.echo(f"stack {status['stack']['id']} is up (launcher pid {proc.pid}, log {log_path})")
     _table(status)
+
+
+def _show_progress(line: str) -> None:
+    """The launcher's progress lines (a service still starting, and what it waits for)."""
+    if line.startswith("[stack] ") and (": still starting" in line or ": still waiting" in line):
+        click.echo(line, err=True)
 
 
 def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
@@ -183,7 +195,7 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
         code = int(last["exit_code"])
         forced = [s["service"] for s in last["stops"] if not s["graceful"]]
         click.echo(
-            f"stopped {len(last['stops'])} services"
+            f"stopped {plural(len(last['stops']), 'service')}"
             + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
         )
     if volumes:

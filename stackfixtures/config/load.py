@@ -1,4 +1,5 @@
-"""Profiles: TOML in, validated objects out. Every error names the file and the key path.
+"""Profiles: TOML in, validated objects out. Every mistake of a file is reported at once, each
+with its file:line:column and key path (see read.py for reading, explain.py for the words).
 
 A profile picks which services run and configures them; services can be declared in it alone
 (a command, its dependencies, its probes), like a process-compose or compose file.
@@ -7,159 +8,146 @@ A profile picks which services run and configures them; services can be declared
 from __future__ import annotations
 
 import re
-import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomli_w
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from ..define import templates as wiring
-from ..errors import ProfileError
-from .schema import ProfileSpec
+from ..errors import Problem, ProfileError
+from .explain import describe, explain
+from .positions import KeyPath, format_path
+from .read import Origins, raw_profile, read_profile, resolve_path
+from .schema import BenchSpec, ProfileSpec, ServiceSpec, StackSpec
+from .suggest import did_you_mean
+
+__all__ = ["Profile", "dump", "load", "raw_profile", "resolve_path"]
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_NAMES = frozenset({"ctx", "stack", "request", "self"})
+_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
-@dataclass(frozen=True)
+def parse_key(key: str) -> KeyPath:
+    """`services.a.command[1]` -> `("services", "a", "command", 1)`."""
+    return tuple(int(m.group(2)) if m.group(2) else m.group(1) for m in _PART.finditer(key))
+
+
+@dataclass
 class Profile:
-    """A loaded, validated profile and where it came from."""
+    """A loaded profile, where it came from, and the problems found in it so far."""
 
     name: str
     path: Path
     spec: ProfileSpec
     raw: dict[str, Any]
+    origins: Origins | None = None
+    problems: list[Problem] = field(default_factory=list)
+    invalid: set[str] = field(default_factory=set)  # services too broken to check further
 
-    def error(self, key: str, problem: str) -> ProfileError:
-        return ProfileError(str(self.path), key, problem)
+    def problem(self, key: KeyPath | str, message: str) -> Problem:
+        """A Problem at `key`, located in the file that wrote it."""
+        path = parse_key(key) if isinstance(key, str) else key
+        file, line, column = self.origins.find(path) if self.origins else (str(self.path), 0, 0)
+        return Problem(file, format_path(path) if path else "", message, line, column)
 
+    def add(self, key: KeyPath | str, message: str) -> None:
+        """Note a problem; all of them are reported together by `check()`."""
+        found = self.problem(key, message)
+        if all((p.key, p.message) != (found.key, found.message) for p in self.problems):
+            self.problems.append(found)
 
-def resolve_path(profile: str | Path, root: Path) -> Path:
-    """`dev` -> `<root>/profiles/dev.toml`; a path (with a slash or .toml) is taken as is."""
-    text = str(profile)
-    if "/" in text or text.endswith(".toml"):
-        path = Path(text)
-        return path if path.is_absolute() else (Path.cwd() / path)
-    return root / "profiles" / f"{text}.toml"
+    def error(self, key: KeyPath | str, problem: str) -> ProfileError:
+        """A ProfileError for one problem (located)."""
+        return ProfileError.of([self.problem(key, problem)])
 
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        available = (
-            sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
-        )
-        hint = f" (profiles here: {', '.join(available)})" if available else ""
-        raise ProfileError(str(path), "", f"no such profile file{hint}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ProfileError(str(path), "", f"invalid TOML: {e}") from None
+    def check(self) -> None:
+        """Raise every problem noted, sorted by position, as one ProfileError."""
+        if self.problems:
+            raise ProfileError.of(self.problems)
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+def _validated(profile: Profile, path: KeyPath, model: type[BaseModel], data: Any) -> Any:
+    """`data` validated by `model`, each of its mistakes noted. The parts with mistakes are then
+    left out, so that the rest can still be checked (None if nothing valid is left)."""
+    if data is None:
+        data = {}
+    for attempt in range(4):
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            found = explain(e.errors(), data, model)
+        if attempt == 0:
+            for rel, message in found:
+                profile.add((*path, *rel), message)
+        bad = {rel[0] for rel, _ in found if rel}
+        if not isinstance(data, dict) or not bad & set(data):
+            return None
+        data = {k: v for k, v in data.items() if k not in bad}
+    return None
 
 
-def _raw_with_extends(path: Path, root: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    if path in seen:
-        chain = " -> ".join(str(p) for p in (*seen, path))
-        raise ProfileError(str(path), "stack.extends", f"extends itself: {chain}")
-    raw = _read_toml(path)
-    parent = raw.get("stack", {}).get("extends") if isinstance(raw.get("stack"), dict) else None
-    if parent is None:
-        return raw
-    if not isinstance(parent, str):
-        raise ProfileError(str(path), "stack.extends", "must be a profile name or path")
-    parent_path = resolve_path(parent, root) if "/" not in parent else (path.parent / parent)
-    base = _raw_with_extends(parent_path.resolve(), root, (*seen, path))
-    merged = _merge(base, raw)
-    merged["stack"].pop("extends", None)
-    return merged
+def _spec(profile: Profile) -> ProfileSpec:
+    raw = profile.raw
+    for key in raw:
+        if key not in ProfileSpec.model_fields:
+            hint = did_you_mean(key, ProfileSpec.model_fields)
+            profile.add((key,), "unknown key" + hint)
+    stack = _validated(profile, ("stack",), StackSpec, raw.get("stack")) or StackSpec()
+    bench = _validated(profile, ("bench",), BenchSpec, raw.get("bench")) or BenchSpec()
+    services: dict[str, ServiceSpec] = {}
+    table = raw.get("services", {})
+    if not isinstance(table, dict):
+        profile.add(("services",), f"wrong type (expected a table, found {describe(table)})")
+        table = {}
+    for name, body in table.items():
+        if not isinstance(body, dict):
+            found = describe(body)
+            profile.add(("services", name), f"wrong type (expected a table, found {found})")
+            profile.invalid.add(name)
+            continue
+        spec = _validated(profile, ("services", name), ServiceSpec, body)
+        if spec is None:
+            profile.invalid.add(name)
+        services[name] = spec or ServiceSpec()
+    return ProfileSpec.model_construct(stack=stack, services=services, bench=bench)
 
 
-def raw_profile(path: Path, root: Path) -> dict[str, Any]:
-    """A profile's TOML merged with what it extends, not yet validated."""
-    return _raw_with_extends(path, root)
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc)
-
-
-def _validation_error(path: Path, e: ValidationError) -> ProfileError:
-    problems = []
-    for err in e.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        problems.append((_format_loc(loc), msg.removeprefix("Value error, ")))
-    key, first = problems[0]
-    more = "".join(f"\n{path}: {k}: {m}" for k, m in problems[1:])
-    return ProfileError(str(path), key, first + more)
-
-
-def load(profile: str | Path, root: Path) -> Profile:
-    """Read, merge (`extends`) and validate a profile. Raises ProfileError, never a traceback."""
+def load(profile: str | Path, root: Path, strict: bool = True) -> Profile:
+    """Read, merge (`extends`) and validate a profile. Raises ProfileError with every problem
+    found, never a traceback; with `strict=False` the problems are left in `.problems` for the
+    caller to add its own to (the project's checks) and raise together."""
     path = resolve_path(profile, root).resolve()
-    raw = _raw_with_extends(path, root)
-    try:
-        spec = ProfileSpec.model_validate(raw)
-    except ValidationError as e:
-        raise _validation_error(path, e) from None
-    loaded = Profile(name=path.stem, path=path, spec=spec, raw=raw)
+    raw, origins = read_profile(path, root)
+    loaded = Profile(name=path.stem, path=path, spec=ProfileSpec(), raw=raw, origins=origins)
+    loaded.spec = _spec(loaded)
     _check_names(loaded)
+    if strict:
+        loaded.check()
     return loaded
 
 
 def _check_names(p: Profile) -> None:
     for name, svc in p.spec.services.items():
         if not NAME.match(name) or name in RESERVED_NAMES:
-            raise p.error(
-                f"services.{name}",
+            p.add(
+                ("services", name),
                 "service names must be Python identifiers (they become pytest fixtures) "
                 f"and not one of {', '.join(sorted(RESERVED_NAMES))}",
             )
         for i, dep in enumerate(svc.dependency_names):
             if not NAME.match(dep):
-                raise p.error(f"services.{name}.depends_on[{i}]", f"{dep!r} is not a service name")
+                where = (
+                    "services",
+                    name,
+                    "depends_on",
+                    i if isinstance(svc.depends_on, list) else dep,
+                )
+                p.add(where, f"{dep!r} is not a service name")
     for i, name in enumerate(p.spec.stack.services or []):
         if not NAME.match(name):
-            raise p.error(f"stack.services[{i}]", f"{name!r} is not a service name")
-
-
-def check_wiring(p: Profile, service: str, deps: set[str], value: Any, key: str) -> None:
-    """Every `${x.attr}` in `value` must name a dependency of `service`; `${x}` an own value."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            check_wiring(p, service, deps, v, f"{key}.{k}")
-        return
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            check_wiring(p, service, deps, v, f"{key}[{i}]")
-        return
-    if not isinstance(value, str):
-        return
-    for name, attr in wiring.references(value):
-        if attr is None and name not in wiring.OWN_KEYS:
-            raise p.error(
-                key,
-                f"${{{name}}} is not a known value; use one of "
-                + ", ".join(f"${{{k}}}" for k in sorted(wiring.OWN_KEYS))
-                + " or ${service.attribute}",
-            )
-        if attr is not None and name not in deps:
-            raise p.error(
-                key,
-                f"${{{name}.{attr}}} refers to {name!r}, which is not a dependency "
-                f"of {service!r} (add it to depends_on)",
-            )
+            p.add(("stack", "services", i), f"{name!r} is not a service name")
 
 
 def dump(data: dict[str, Any]) -> str:

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..define.policies import parse_duration, parse_signal
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty (expected a non-empty string, found an empty one)")
+    return value
+
+
+def _not_empty(value: list[str]) -> list[str]:
+    if not value:
+        raise ValueError("must not be empty (expected at least one item, found an empty list)")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_not_blank)]
+"""A string that must say something: empty or blank is a mistake, not a value."""
+Argv = Annotated[list[Text], AfterValidator(_not_empty)]
+"""A command: at least the program, no empty arguments."""
 
 
 class _Strict(BaseModel):
@@ -17,10 +35,10 @@ class _Strict(BaseModel):
 class ProbeSpec(_Strict):
     """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`."""
 
-    tcp: str | int | None = None
-    http: str | None = None
-    exec: list[str] | str | None = None
-    log: str | None = None
+    tcp: Text | int | None = None
+    http: Text | None = None
+    exec: Argv | Text | None = None
+    log: Text | None = None
     timeout: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
@@ -60,8 +78,8 @@ class StopSpec(_Strict):
             raise ValueError(
                 f"not a duration: {v!r} (use seconds, or '500ms', '5s', '1m')"
             ) from None
-        if seconds < 0:
-            raise ValueError("grace must be >= 0")
+        if not seconds > 0:
+            raise ValueError(f"out of range (expected a duration greater than 0, found {v!r})")
         return seconds
 
 
@@ -76,8 +94,8 @@ class RestartSpec(_Strict):
     max_restarts: int = Field(default=5, ge=0)
     window: float = Field(default=60.0, gt=0)
     backoff: Literal["fixed", "exponential", "linear"] = "exponential"
-    delay: float = Field(default=0.5, ge=0)
-    max_delay: float = Field(default=30.0, ge=0)
+    delay: float = Field(default=0.5, gt=0)
+    max_delay: float = Field(default=30.0, gt=0)
     jitter: float = Field(default=0.1, ge=0, lt=1)
     half_open_after: float | None = Field(default=None, gt=0)
 
@@ -101,10 +119,10 @@ class ServiceSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    kind: str | None = None
+    kind: Text | None = None
     # a list of names, or { name = "restart" | "stop" | "ignore" }: what to do when it restarts
     depends_on: list[str] | dict[str, Literal["restart", "stop", "ignore"]] = []
-    inject: dict[str, str] = {}  # parameter -> the service it receives, e.g. { postgres = "db" }
+    inject: dict[str, Text] = {}  # parameter -> the service it receives, e.g. { postgres = "db" }
     env: dict[str, EnvValue] = {}
     stop: StopSpec | None = None
     scope: Literal["session", "package", "module", "function"] | None = None
@@ -136,8 +154,8 @@ class ExportSpec(_Strict):
     """`export = { image = "...", command = [...], port = 8000, env = {...}, replicas = 3 }`:
     how a service runs in a container, for `stack export compose|k8s`."""
 
-    image: str | None = None
-    command: list[str] | None = None
+    image: Text | None = None
+    command: Argv | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     env: dict[str, EnvValue] = {}
     replicas: int | None = Field(default=None, ge=1)
@@ -148,11 +166,11 @@ class StackSpec(_Strict):
     """The `[stack]` table."""
 
     services: list[str] | None = None
-    modules: list[str] | None = None
-    state_dir: str | None = None
+    modules: list[Text] | None = None
+    state_dir: Text | None = None
     parallelism: int = Field(default=4, ge=1)
     start_timeout: float = Field(default=60.0, gt=0)
-    extends: str | None = None
+    extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"
 
@@ -160,7 +178,7 @@ class StackSpec(_Strict):
 class ShutdownBenchSpec(_Strict):
     """`[bench.shutdown]`: the traffic `stack bench shutdown` stops the stack under."""
 
-    workload: str | None = None  # "module:factory"; called with `options`
+    workload: Text | None = None  # "module:factory"; called with `options`
     options: dict[str, Any] = {}
     writers: int = Field(default=2, ge=1)  # threads running the workload at once
 

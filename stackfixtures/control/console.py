@@ -6,6 +6,7 @@ with NO_COLOR set (no-color.org) and on TERM=dumb.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import sys
@@ -57,6 +58,20 @@ def wants_colour(out: TextIO) -> bool:
     return out.isatty()
 
 
+def plural(n: int, noun: str) -> str:
+    """`1 service`, `3 services`."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def error_text(e: BaseException) -> str:
+    """`error: <problem>`; several problems one per line (`file:line:column: key: problem`,
+    as compilers write them, so editors can jump to each), then how many there are."""
+    problems = getattr(e, "problems", None) or []
+    if len(problems) < 2:
+        return f"error: {e}"
+    return "\n".join([*map(str, problems), f"error: {len(problems)} problems, listed above"])
+
+
 class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout
@@ -86,10 +101,15 @@ class Console:
         prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))
         self._write(f"{prefix} {mask(text)}")
 
-    def event(self, e: Event) -> None:
+    def event(self, e: Event, stamp: bool = False) -> None:
+        """A state change; `stamp`: with its local date and time (`stack events`)."""
         arrow = f"{e.source} -> {self._style(e.target, fg=STATE_COLOURS.get(e.target), bold=True)}"
         reason = f"  ({e.reason})" if e.reason else ""
-        self._write(f"{self._style('[stack]', dim=True)} {e.service}: {arrow}{reason}")
+        when = ""
+        if stamp:
+            local = datetime.datetime.fromtimestamp(e.time)
+            when = self._style(local.isoformat(sep=" ", timespec="milliseconds"), dim=True) + " "
+        self._write(f"{when}{self._style('[stack]', dim=True)} {e.service}: {arrow}{reason}")
 
     def info(self, text: str) -> None:
         self._write(f"{self._style('[stack]', dim=True)} {text}")

@@ -51,13 +51,18 @@ def wait(
     log: Path | None,
     timeout: float,
     until: Callable[[RemoteControl], bool] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> RemoteControl:
     """A client for the launcher once its socket answers and `until(client)` holds. Waits on
-    the stack's events (a long poll), so readiness is seen as soon as it happens."""
+    the stack's events (a long poll), so readiness is seen as soon as it happens. `on_line`
+    is given each new line of the launcher's log meanwhile (e.g. its progress lines)."""
     deadline = time.monotonic() + timeout
     client: RemoteControl | None = None
     seen = 0
+    read = 0
     while time.monotonic() < deadline:
+        if on_line is not None and log is not None:
+            read = _follow(log, read, on_line)
         if proc.poll() is not None:
             if client is not None:
                 client.close()
@@ -77,6 +82,20 @@ def wait(
     if client is not None:
         client.close()
     raise TimeoutError(f"the launcher was not ready within {timeout:g}s; see {log}")
+
+
+def _follow(log: Path, offset: int, on_line: Callable[[str], None]) -> int:
+    """Hand each complete line of `log` after `offset` to `on_line`; the new offset."""
+    try:
+        with log.open("rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return offset
+    end = data.rfind(b"\n") + 1
+    for line in data[:end].decode(errors="replace").splitlines():
+        on_line(line)
+    return offset + end
 
 
 def all_ready(names: Iterable[str]) -> Callable[[RemoteControl], bool]:

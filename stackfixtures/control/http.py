@@ -90,7 +90,10 @@ async def _serve_connection(
             conn.start_next_cycle()
     except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
         return
-    except asyncio.CancelledError:  # the launcher is shutting down: end this connection quietly
+    except asyncio.CancelledError:
+        # The launcher is closing (its executor dropped the request, or asyncio.run cancels
+        # what is left). Ending quietly matters: Python 3.11's stream server logs a cancelled
+        # connection task as "Exception in callback ..." with a traceback.
         return
     finally:
         writer.close()

@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -23,17 +24,21 @@ from typing import Any
 import psutil
 
 from .. import project as projects
+from ..config.suggest import did_you_mean
 from ..engine.cleanup import ledger, watchdog
 from ..engine.events import Event
 from ..engine.stack import ServiceStop, Stack
-from ..engine.status import endpoints
+from ..engine.status import endpoints, progress
 from ..errors import DefinitionError
 from . import codec, endpoint
-from .console import Console
+from .console import Console, error_text, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from .local import LocalControl
 from .server import ControlServer
 from .watch import Watcher, unmatched, watches
+
+PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
+"""Seconds between the progress lines printed while services start (what each waits for)."""
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -84,22 +89,29 @@ def launch(opts: Options, console: Console | None = None) -> int:
 
     out = console or Console([])
 
-    def fail(message: str) -> int:
-        print(f"error: {message}", file=sys.stderr)
+    def fail(message: str | DefinitionError) -> int:
+        text = error_text(message) if isinstance(message, DefinitionError) else message
+        print(text if text.startswith("error: ") else f"error: {text}", file=sys.stderr)
         return EXIT_DEFINITION
 
+    named = [*opts.services, *([opts.exit_code_from] if opts.exit_code_from else [])]
     try:
         proj = projects.load(
-            opts.profile, state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None
+            opts.profile,
+            state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None,
+            services=named or None,
         )
+        proj.check_runnable(named)
     except DefinitionError as e:
-        return fail(str(e))
+        return fail(e)
     wanted = [] if opts.on_demand else list(opts.services) or proj.selected
     if opts.exit_code_from and opts.exit_code_from not in wanted:
         wanted.append(opts.exit_code_from)
     for name in wanted:
         if name not in proj.graph:
-            return fail(f"unknown service {name!r} (defined: {', '.join(proj.graph.names)})")
+            known = ", ".join(proj.graph.names)
+            hint = did_you_mean(name, proj.graph.names)
+            return fail(f"unknown service {name!r} (defined: {known}){hint}")
     if opts.mode is not None:
         proj.mode = opts.mode
     proj.state_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +204,9 @@ class Launcher:
         )
         starting = asyncio.ensure_future(stack.start(self.wanted))
         interrupted = asyncio.ensure_future(self.stop_now.wait())
+        reporter = asyncio.ensure_future(self._progress())
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
+        reporter.cancel()
         code = EXIT_OK
         if starting.done() and starting.exception() is None:
             console.info("ready")
@@ -234,6 +248,16 @@ class Launcher:
         self._summary(stops)
         self._record(stops, code)
         return code
+
+    async def _progress(self) -> None:
+        """Every few seconds while services start: what each slow one waits for."""
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            now = time.monotonic()
+            for name in self.closure:
+                line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
+                if line:
+                    self.console.info(line)
 
     def _watch_end(self, event: Event) -> None:
         """--exit-code-from: when that service ends (a task completes or fails, a server exits),
@@ -330,7 +354,7 @@ class Launcher:
         if forced:
             self.console.info(f"stopped; forced: {', '.join(forced)}")
         else:
-            self.console.info(f"stopped {len(stops)} services gracefully")
+            self.console.info(f"stopped {plural(len(stops), 'service')} gracefully")
 
     def _record(self, stops: list[ServiceStop], code: int) -> None:
         """What `stack down` reports after the launcher is gone."""

@@ -18,6 +18,17 @@ def references(text: str) -> list[tuple[str, str | None]]:
     return [(m.group(1), m.group(2)) for m in PATTERN.finditer(text.replace("$${", ""))]
 
 
+def malformed(text: str) -> list[str]:
+    """Every `${` in `text` that starts no valid reference (an unclosed `${db.dsn`, an empty
+    `${}`), as the fragment written, so validation can name it."""
+    plain = text.replace("$${", "\0\0\0")
+    return [
+        m.group(0)
+        for m in re.finditer(r"\$\{[^}\s$]{0,40}\}?", plain)
+        if not PATTERN.match(plain, m.start())
+    ]
+
+
 def render(
     text: str,
     own: Callable[[str], Any],

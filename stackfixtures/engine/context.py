@@ -57,6 +57,8 @@ class ServiceContext:
     deadline: float | None = None  # time.monotonic() by which it must be ready
     crashed: asyncio.Event = field(default_factory=asyncio.Event)  # a process exited unasked
     crash: tuple[int, int | None] | None = None  # (pid, exit code) of the first such exit
+    waiting_for: str = ""  # the readiness probe being polled now (resolved), for progress lines
+    last_probe_error: str = ""  # its last answer
     _port: int | None = None
 
     def process_exited(self, pid: int, returncode: int | None, expected: bool) -> None:

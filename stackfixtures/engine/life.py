@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -14,9 +15,10 @@ from . import supervisor
 from .cleanup import reaper
 from .context import ServiceContext, set_current
 from .events import EventLog
-from .lifecycle import State
+from .lifecycle import UP, State
 from .liveness import watch
 from .unit import Outcome, ServiceStop, Unit
+from .usercode import user_frames
 
 _DONE = object()
 BACKSTOP = 1.0
@@ -42,7 +44,7 @@ class Host(Protocol):
 
     def context_for(self, unit: Unit) -> ServiceContext: ...
 
-    async def stop_dependents(self, unit: Unit) -> None: ...
+    async def stop_dependents(self, unit: Unit, cause: str = "") -> None: ...
 
     def restart_dependents(self, unit: Unit) -> None: ...
 
@@ -96,6 +98,15 @@ class ServiceLife:
                 if err is not None:
                     raise DependencyFailed(self.unit.name, dep, err)
 
+    def _dependency_gone(self) -> DependencyFailed | None:
+        """A dependency that is no longer up (it crashed after it was ready), as the error."""
+        for dep in self.unit.definition.dependencies:
+            other = self.host.units[dep]
+            if other.state not in UP:
+                cause = other.last_error or StartError(dep, str(other.state), "is not running")
+                return DependencyFailed(self.unit.name, dep, cause)
+        return None
+
     async def _incarnation(self) -> Outcome:
         """One run of the service: WAITING -> STARTING -> READY -> (stop | crash)."""
         unit = self.unit
@@ -103,7 +114,7 @@ class ServiceLife:
         deps = unit.definition.dependencies
         unit.fresh_ready()
         waiting = "waiting for " + ", ".join(deps) if deps else "no dependencies"
-        why, unit.why = unit.why, None
+        why, unit.start_reason = unit.start_reason, None
         lc.move(State.WAITING, f"{why}; {waiting}" if why else waiting, depends_on=list(deps))
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
         try:
@@ -133,6 +144,12 @@ class ServiceLife:
             if unit.stop_requested.is_set():
                 lc.move(State.STOPPED, "stopped before it started")
                 return "stopped"
+            gone = self._dependency_gone()
+            if gone is not None:  # it went down while this one waited for a starting slot
+                lc.move(State.FAILED, str(gone).splitlines()[0])
+                unit.last_error = gone
+                unit.ready.set_exception(gone)
+                return "dependency failed"
             ctx = self.host.context_for(unit)
             set_current(ctx)
             unit.started_at = time.monotonic()
@@ -149,7 +166,7 @@ class ServiceLife:
             starter.cancel()
             with contextlib.suppress(BaseException):
                 await starter
-            lc.move(State.STOPPING, unit.why or "stop requested during start")
+            lc.move(State.STOPPING, f"{unit.stop_reason or 'stop requested'} during start")
             await self._finish(ctx, t0=time.monotonic())
             return "stopped"
         try:
@@ -192,12 +209,15 @@ class ServiceLife:
         if ctx.crash is not None and not unit.stop_requested.is_set():
             pid, code = ctx.crash
             unit.last_exit_code = code
+            how = how_it_ended(code)
             reason = f"process {pid} exited with code {code}"
+            if code is not None and code < 0:
+                reason += f" ({how})"
             unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down
             unit.lifecycle.move(State.FAILED, reason, exit_code=code)
-            await self.host.stop_dependents(unit)
+            await self.host.stop_dependents(unit, f"{unit.name} failed: {how}")
             error = await self._teardown(gen)
             if error:
                 unit.log.write(f"[stackfixtures] after the crash, {error}")
@@ -205,7 +225,7 @@ class ServiceLife:
             return "failed"
         t0 = time.monotonic()
         unit.fresh_ready()
-        unit.lifecycle.move(State.STOPPING, unit.why or "stop requested")
+        unit.lifecycle.move(State.STOPPING, unit.stop_reason or "stop requested")
         error = await self._teardown(gen)
         await self._finish(ctx, t0, error)
         return "stopped"
@@ -215,7 +235,10 @@ class ServiceLife:
         try:
             await self._advance(gen, first=False)
         except BaseException as e:
-            return f"teardown raised {type(e).__name__}: {e}"
+            where = user_frames(e, self.unit.ctx.root if self.unit.ctx else None)
+            return f"teardown raised {type(e).__name__}: {e}" + (
+                f" (at {where[-1]})" if where else ""
+            )
         return ""
 
     async def _clean_up(self, ctx: ServiceContext) -> None:
@@ -243,6 +266,8 @@ class ServiceLife:
             if graceful
             else (error or "forced: " + "; ".join(r.note for r in records if not r.graceful))
         )
+        if unit.stop_reason:  # stopped on another's account: keep the cause in sight
+            reason += f" ({unit.stop_reason})"
         unit.lifecycle.move(
             State.STOPPED,
             reason,
@@ -293,8 +318,24 @@ class ServiceLife:
                 ctx.log.tail(),
             )
         return StartupCrashed(
-            unit.name, "starting", f"raised {type(e).__name__}: {e}", ctx.log.tail()
+            unit.name,
+            "starting",
+            f"raised {type(e).__name__}: {e}",
+            ctx.log.tail(),
+            trace=user_frames(e, ctx.root),
         )
+
+
+def how_it_ended(code: int | None) -> str:
+    """`killed by SIGKILL`, `exited with code 3`: how a process ended, for people."""
+    if code is None:
+        return "exited"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
 
 
 def _next(gen: Any) -> Any:

@@ -57,10 +57,12 @@ class Lifecycle:
         self.service = service
         self.state = State.PENDING
         self.since = time.monotonic()
+        self.reason = ""  # why it is in its state (the reason of the last move)
         self._on_change = on_change
 
     def move(self, target: State, reason: str = "", **extra: Any) -> None:
         if target not in TRANSITIONS[self.state]:
             raise IllegalTransition(self.service, str(self.state), str(target))
         source, self.state, self.since = self.state, target, time.monotonic()
+        self.reason = reason
         self._on_change(self.service, source, target, reason, **extra)

@@ -8,8 +8,11 @@ from typing import Any
 
 import psutil
 
-from .lifecycle import UP
+from .lifecycle import UP, State
 from .unit import Unit
+
+QUIET = frozenset({State.PENDING, State.READY})
+"""States whose reason says nothing a status table needs ("ready in 0.4s")."""
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -45,6 +48,7 @@ class Meter:
                     cpu += p.cpu_percent(interval=None)
         self._seen[unit.name] = seen
         ready = unit.state in UP
+        running = unit.state in (State.READY, State.DEGRADED)
         return {
             "name": unit.name,
             "state": unit.state.value,
@@ -57,7 +61,8 @@ class Meter:
             "last_exit_code": unit.last_exit_code,
             "rss_mb": round(rss / 2**20, 2),
             "cpu_percent": round(cpu, 1),
-            "health": unit.health,
+            "health": unit.health if unit.definition.liveness is not None and running else None,
+            "reason": unit.lifecycle.reason if unit.state not in QUIET else "",
             "last_probe_ms": unit.last_probe_ms,
             "circuit": "open" if unit.circuit_open else "closed",
         }

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import pwd
+import shlex
 import signal
 import subprocess
 import time
@@ -113,6 +114,11 @@ class Process:
     @property
     def returncode(self) -> int | None:
         return self.proc.returncode
+
+    @property
+    def exit_future(self) -> asyncio.Future[Any]:
+        """Done when the process has exited (never cancel it: it is the process's own)."""
+        return self._exit
 
     @property
     def host(self) -> str:
@@ -245,7 +251,7 @@ async def run_once(
     ctx = ctx or current()
     timeout = ctx.remaining() if timeout is None else timeout
     argv = [ctx.render(str(a)) for a in argv]
-    ctx.log.write(f"[stackfixtures] run: {' '.join(argv)}")
+    ctx.log.write(f"[stackfixtures] run: {shlex.join(argv)}")
     proc = await Process.start(ctx, argv, env, str(cwd or ctx.root), user)
     proc.stopping = True  # its exit is expected: it is not a crash of the service
     try:
@@ -294,7 +300,7 @@ class spawn:
         ctx = self._ctx or current()
         argv = [ctx.render(str(a)) for a in self.argv]
         cwd = ctx.render(str(self.cwd)) if self.cwd else str(ctx.root)
-        ctx.log.write(f"[stackfixtures] exec: {' '.join(argv)}")
+        ctx.log.write(f"[stackfixtures] exec: {shlex.join(argv)}")
         mark = ctx.log.mark  # readiness counts only what this process writes
         self.process = await Process.start(ctx, argv, self.env, cwd, self.user, self.port)
         proc = self.process.proc
@@ -303,7 +309,13 @@ class spawn:
             timeout = min(self.timeout or ctx.remaining(), ctx.remaining())
             ready = since(self.ready, mark)
             try:
-                await wait_ready(ready, ctx, timeout, lambda: proc.returncode)
+                await wait_ready(
+                    ready,
+                    ctx,
+                    timeout,
+                    lambda: proc.returncode,
+                    exit_future=self.process.exit_future,
+                )
             except BaseException:
                 await asyncio.shield(self.process.kill_now())
                 ctx.processes.remove(self.process)

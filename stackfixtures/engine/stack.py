@@ -194,17 +194,17 @@ class Stack:
 
     # ------------------------------------------------------------------ cascades
 
-    async def stop_dependents(self, unit: Unit) -> None:
-        """Stop the dependents a failure of `unit` concerns; remember which to start again."""
+    async def stop_dependents(self, unit: Unit, cause: str = "") -> None:
+        """Stop the dependents a failure of `unit` concerns, saying why (`postgres failed:
+        killed by SIGKILL`); remember which to start again."""
         affected = supervisor.affected(self.graph, self.units, unit.name)
         if not affected:
             return
+        why = cause or f"{unit.name} is down"
         for name in affected:
-            self.units[name].log.write(
-                f"[stackfixtures] stopping: dependency {unit.name!r} is down"
-            )
+            self.units[name].log.write(f"[stackfixtures] stopping: {why}")
         unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
-        await self._stop_set(list(affected))
+        await self._stop_set(list(affected), dict.fromkeys(affected, why))
 
     def restart_dependents(self, unit: Unit) -> None:
         """`unit` is READY again: start what its failure or restart stopped."""
@@ -226,10 +226,11 @@ class Stack:
         down, started again once it is READY). Closes an open circuit. Returns its handle.
         `reason` (e.g. "restarting (changed: app.py)") is the STOPPING and WAITING events'."""
         unit = self.units[name]
-        unit.why = reason
+        unit.start_reason = reason
         affected = supervisor.affected(self.graph, self.units, name)
         unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
-        await self._stop_set([*affected, name])
+        reasons = dict.fromkeys(affected, f"{name} is restarting")
+        await self._stop_set([*affected, name], {**reasons, name: reason or "restart requested"})
         supervisor.close_circuit(unit)
         unit.restarts += 1
         handles = await self.start([name])
@@ -252,7 +253,8 @@ class Stack:
             if self.units[name].active:
                 affected[name] = "restart"
                 affected.update(supervisor.affected(self.graph, self.units, name))
-        await self._stop_set(list(affected))
+        reasons = {n: "its definition changed" for n in changed}
+        await self._stop_set(list(affected), reasons)
         for name in changed:
             self.units[name].definition = self.graph.definitions[name] = definitions[name]
         again = sorted(n for n, edge in affected.items() if edge == "restart")
@@ -321,13 +323,23 @@ class Stack:
         `sweep=False` leaves the search for processes that left their groups to the caller
         (the launcher hands it to its watchdog, off the critical path of its exit).
         """
-        targets = self.graph.dependents_closure(self.graph.names if names is None else names)
+        asked = list(self.graph.names if names is None else names)
+        targets = self.graph.dependents_closure(asked)
         for unit in self.units.values():  # stopped on purpose: no cascade brings them back
             unit.cascade.difference_update(targets)
-        return await self._stop_set(targets, sweep)
+        reasons = {}
+        if names is not None:  # a dependent goes first because what it needs is stopping
+            for name in targets:
+                needs = [d for d in self.graph.dependencies(name) if d in targets]
+                if name not in asked and needs:
+                    reasons[name] = f"{needs[0]} is stopping"
+        return await self._stop_set(targets, reasons, sweep)
 
-    async def _stop_set(self, targets: list[str], sweep: bool = True) -> list[ServiceStop]:
-        """Stop exactly `targets`, each after those of its dependents that are in the set."""
+    async def _stop_set(
+        self, targets: list[str], reasons: dict[str, str] | None = None, sweep: bool = True
+    ) -> list[ServiceStop]:
+        """Stop exactly `targets`, each after those of its dependents that are in the set;
+        `reasons` says why, for those not stopped on their own account."""
         tasks = {n: t for n in targets if (t := self.units[n].task) is not None and not t.done()}
         for n in tasks:
             self.units[n].last_stop = None
@@ -339,6 +351,7 @@ class Stack:
             ]
             if blockers:
                 await asyncio.wait(blockers)
+            unit.stop_reason = (reasons or {}).get(name, "")
             unit.stop_requested.set()
             await asyncio.wait([tasks[name]])
             return unit.last_stop

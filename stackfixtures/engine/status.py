@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..define.service import attributes
-from .lifecycle import UP
+from .lifecycle import UP, State
 from .stack import Stack
+from .unit import Unit
 
 
 def endpoint_of(handle: Any) -> str:
@@ -53,3 +54,25 @@ def endpoints(stack: Stack, names: list[str]) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def progress(stack: Stack, unit: Unit, now: float, after: float) -> str:
+    """A line for people while `unit` has been starting (or waiting for its dependencies) for
+    at least `after` seconds: what it waits for and the last answer; "" otherwise."""
+    elapsed = now - unit.lifecycle.since
+    if elapsed < after:
+        return ""
+    if unit.state is State.WAITING:
+        pending = [d for d in unit.definition.dependencies if stack.units[d].state not in UP]
+        return f"{unit.name}: still waiting after {elapsed:.0f}s for {', '.join(pending)}"
+    if unit.state is not State.STARTING:
+        return ""
+    ctx = unit.ctx
+    text = f"{unit.name}: still starting after {elapsed:.0f}s"
+    if ctx is not None and ctx.waiting_for:
+        text += f": waiting for {ctx.waiting_for}"
+        if ctx.last_probe_error:
+            text += f" (last: {ctx.last_probe_error})"
+    else:
+        text += " (its code has not handed out its handle yet)"
+    return text + f"; gives up after {unit.definition.timeout:g}s"

@@ -56,7 +56,8 @@ class Unit:
         self.health = "unknown"
         self.last_probe_ms: float | None = None
         self.cascade: set[str] = set()  # dependents to start again once this is READY
-        self.why: str | None = None  # why the next stop and start happen (Stack.restart's reason)
+        self.stop_reason = ""  # why it is being stopped, when not by a request of its own
+        self.start_reason: str | None = None  # why the next start happens (a restart's reason)
 
     @property
     def name(self) -> str:
@@ -91,5 +92,6 @@ class Unit:
     def reset(self) -> None:
         self.fresh_ready()
         self.stop_requested = asyncio.Event()
+        self.stop_reason = ""
         self.handle = None
         self.last_stop = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from collections.abc import AsyncIterator
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..config.schema import ProbeSpec
+from ..config.schema import Argv, ProbeSpec, Text
 from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
@@ -18,9 +18,22 @@ from .base import Kind
 class CommandConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    command: list[str] | str
-    cwd: str | None = None
+    command: Argv | Text
+    cwd: Text | None = None
     ready: ProbeSpec | None = None
+
+    @field_validator("command")
+    @classmethod
+    def _splits(cls, v: list[str] | str) -> list[str] | str:
+        """A command written as one string must split like a shell line, into something."""
+        if isinstance(v, str):
+            try:
+                words = shlex.split(v)
+            except ValueError as e:
+                raise ValueError(f"cannot split it like a shell line: {e}") from None
+            if not words:
+                raise ValueError("must not be empty (expected a program to run)")
+        return v
 
 
 @service(config=CommandConfig)

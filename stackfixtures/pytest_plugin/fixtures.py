@@ -107,10 +107,13 @@ def service_fixture(name: str, project: projects.Project, backend: BackendFor) -
 
     def fixture(request: pytest.FixtureRequest, stack_mode: str | None) -> Iterator[Any]:
         runs = backend(stack_mode)
+        failure = ""
         try:
             handle = runs.start(name)
         except StartError as e:
-            pytest.fail(str(e), pytrace=False)
+            failure = str(e)
+        if failure:  # outside the `except`: reported once, not chained to the StartError
+            pytest.fail(failure, pytrace=False)
         for dep in deps:  # tell pytest: `name` is torn down before each dependency
             request.getfixturevalue(dep)
         yield handle

@@ -118,6 +118,17 @@ class StackPlugin:
 PLUGIN = pytest.StashKey[StackPlugin]()
 
 
+def aside_fixture(name: str, why: str) -> Any:
+    """A service the profile does not provide for: the tests that request it error, saying
+    why (in the file that holds the mistake), and the rest of the session goes on."""
+
+    def fixture() -> None:
+        pytest.fail(f"service {name!r} cannot run: {why}", pytrace=False)
+
+    fixture.__name__ = name
+    return pytest.fixture(scope="session", name=name)(fixture)
+
+
 def session_stack_ids(config: pytest.Config) -> set[str]:
     """Ids of the stacks the plugin runs for this session (empty when it runs none)."""
     plugin = config.stash.get(PLUGIN, None)
@@ -142,6 +153,8 @@ def pytest_configure(config: pytest.Config) -> None:
     holder = types.ModuleType("stackfixtures_services")
     for name in proj.graph.names:
         setattr(holder, name, plugin.service_fixture(name))
+    for name, why in proj.aside.items():
+        setattr(holder, name, aside_fixture(name, why))
 
     @pytest.fixture(scope="session", name="stack_mode")
     def stack_mode_fixture() -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..context import ServiceContext
+from .base import describe_for
 
 Check = Callable[[ServiceContext], Awaitable[Any]]
 
@@ -40,6 +41,9 @@ class AllProbe:
 
     def describe(self) -> str:
         return " + ".join(p.describe() for p in self.probes)
+
+    def resolved(self, ctx: ServiceContext) -> str:
+        return " + ".join(describe_for(p, ctx) for p in self.probes)
 
     async def check(self, ctx: ServiceContext) -> str | None:
         for p in self.probes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 from dataclasses import dataclass
 
 from ..context import ServiceContext
@@ -14,7 +15,10 @@ class ExecProbe:
     timeout: float = 5.0
 
     def describe(self) -> str:
-        return "exec " + " ".join(self.argv)
+        return "exec " + shlex.join(self.argv)
+
+    def resolved(self, ctx: ServiceContext) -> str:
+        return "exec " + shlex.join(ctx.render(a) for a in self.argv)
 
     async def check(self, ctx: ServiceContext) -> str | None:
         argv = [ctx.render(a) for a in self.argv]

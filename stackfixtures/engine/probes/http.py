@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from ..context import ServiceContext
+from .base import why_not
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,9 @@ class HttpProbe:
 
     def describe(self) -> str:
         return f"http {self.url}"
+
+    def resolved(self, ctx: ServiceContext) -> str:
+        return f"http {self.resolve(ctx)}"
 
     def resolve(self, ctx: ServiceContext) -> str:
         url = ctx.render(self.url)
@@ -29,10 +33,16 @@ class HttpProbe:
         try:
             async with httpx.AsyncClient(timeout=self.timeout, trust_env=False) as client:
                 response = await client.get(url)
+        except httpx.TimeoutException as e:
+            waited = f"timed out after {self.timeout:g}s"
+            connected = not isinstance(e, httpx.ConnectTimeout)
+            return f"GET {url}: {waited}" + (" (connected, but no answer)" if connected else "")
+        except httpx.RemoteProtocolError:
+            return f"GET {url}: the connection was closed without an answer"
         except httpx.HTTPError as e:
-            return f"GET {url}: {type(e).__name__}: {e}"
+            return f"GET {url}: {why_not(e)}"
         ok = response.status_code in self.status if self.status else response.status_code < 400
-        return None if ok else f"GET {url}: status {response.status_code}"
+        return None if ok else f"GET {url}: wrong answer: status {response.status_code}"
 
 
 def http(

@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass
 
 from ..context import ServiceContext
+from .base import why_not
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,10 @@ class TcpProbe:
     def describe(self) -> str:
         return f"tcp {self.target}"
 
+    def resolved(self, ctx: ServiceContext) -> str:
+        host, port = self.address(ctx)
+        return f"tcp {host}:{port}"
+
     def address(self, ctx: ServiceContext) -> tuple[str, int]:
         text = ctx.render(self.target)
         host, _, port = text.rpartition(":")
@@ -26,8 +31,10 @@ class TcpProbe:
         host, port = self.address(ctx)
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.timeout)
-        except (OSError, TimeoutError) as e:
-            return f"connect {host}:{port}: {e or type(e).__name__}"
+        except TimeoutError:
+            return f"connect {host}:{port}: timed out after {self.timeout:g}s"
+        except OSError as e:
+            return f"connect {host}:{port}: {why_not(e)}"
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()

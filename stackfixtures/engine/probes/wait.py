@@ -1,14 +1,20 @@
-"""Polling a probe until it passes: fast at first so readiness is seen close to when it happens."""
+"""Polling a probe until it passes: fast at first so readiness is seen close to when it happens.
+
+While it polls, the service's context says what it waits for and the last answer (what the
+launcher's progress lines print); a process that exits meanwhile ends the wait at once.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 from ...errors import PortInUse, ProbeTimeout, ProcessExited
 from ..context import ServiceContext
-from .base import Probe
+from .base import Probe, describe_for
 
 FAST_DELAY = 0.003
 FAST_PHASE = 0.3
@@ -23,39 +29,85 @@ def delay_after(elapsed: float) -> float:
     return min(MAX_DELAY, FAST_DELAY * (1 + (elapsed - FAST_PHASE) * 20))
 
 
+def _liveness_of(ctx: ServiceContext) -> str:
+    """Whether the service's processes still run, for a timeout message."""
+    running = [p.pid for p in ctx.processes if p.returncode is None]
+    if running:
+        return f"its process {', '.join(map(str, running))} is still running"
+    gone = [p for p in ctx.processes if p.returncode is not None]
+    if gone:
+        return f"its process {gone[-1].pid} exited with code {gone[-1].returncode}"
+    return ""
+
+
+async def _sleep_or_exit(seconds: float, exit_future: asyncio.Future[Any] | None) -> None:
+    if exit_future is None:
+        await asyncio.sleep(seconds)
+    else:
+        await asyncio.wait({exit_future}, timeout=seconds)
+
+
 async def wait_ready(
     probe: Probe,
     ctx: ServiceContext,
     timeout: float,
     exited: Callable[[], int | None] = lambda: None,
     tail: int = 20,
+    exit_future: asyncio.Future[Any] | None = None,
 ) -> float:
     """Poll `probe` until it passes; returns the seconds it took.
 
-    Raises ProcessExited as soon as `exited()` reports a return code, and ProbeTimeout after
-    `timeout` seconds; both end with the service's log tail.
+    Raises ProcessExited as soon as `exited()` reports a return code (at once when
+    `exit_future`, the process's exit, is given), and ProbeTimeout after `timeout` seconds,
+    naming the probe's resolved target, its last real answer and whether the process still
+    runs; both end with the service's log tail.
     """
     start = time.monotonic()
     deadline = start + timeout
     last = ""
-    while True:
-        code = exited()
-        if code is not None:
-            await asyncio.sleep(0.05)  # let the output pump catch the last lines
-            raise ProcessExited(ctx.name, probe.describe(), code, ctx.log.tail(tail))
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ProbeTimeout(ctx.name, probe.describe(), timeout, last, ctx.log.tail(tail))
-        try:
-            why = await asyncio.wait_for(probe.check(ctx), remaining)
-        except TimeoutError:
-            why = "check timed out"
-        if why is None:
-            _check_listener(ctx)
-            return time.monotonic() - start
-        last = why
-        now = time.monotonic()
-        await asyncio.sleep(min(delay_after(now - start), max(0.0, deadline - now)))
+    target = describe_for(probe, ctx)
+    ctx.waiting_for, ctx.last_probe_error = target, ""
+    try:
+        while True:
+            code = exited()
+            if code is not None:
+                await asyncio.sleep(0.05)  # let the output pump catch the last lines
+                raise ProcessExited(ctx.name, target, code, ctx.log.tail(tail))
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProbeTimeout(
+                    ctx.name,
+                    target,
+                    timeout,
+                    last or "no attempt finished",
+                    ctx.log.tail(tail),
+                    alive=_liveness_of(ctx),
+                )
+            check = asyncio.ensure_future(asyncio.wait_for(probe.check(ctx), remaining))
+            waiting: set[asyncio.Future[Any]] = {check}
+            if exit_future is not None:
+                waiting.add(exit_future)
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            if not check.done():  # the process exited meanwhile: the loop's top says so
+                check.cancel()
+                with contextlib.suppress(BaseException):
+                    await check
+                continue
+            try:
+                why = check.result()
+            except TimeoutError:
+                # cut short by the deadline: the last complete answer says more than this
+                why = last or f"the check did not finish within {timeout:g}s"
+            if why is None:
+                _check_listener(ctx)
+                return time.monotonic() - start
+            last = ctx.last_probe_error = why
+            now = time.monotonic()
+            await _sleep_or_exit(
+                min(delay_after(now - start), max(0.0, deadline - now)), exit_future
+            )
+    finally:
+        ctx.waiting_for = ""
 
 
 def _check_listener(ctx: ServiceContext) -> None:

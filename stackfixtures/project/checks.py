@@ -1,0 +1,303 @@
+"""Checks made before anything starts, each reported in the file that holds the mistake:
+dependencies (a profile's `depends_on`, or an @service's parameters, where the function is
+defined), the graph (cycles, scopes), and `${...}` templates against the dependencies' kinds.
+
+Python services outside the selected closure are not held against the profile: a broken one
+is set aside with its reason, and only an attempt to start it reports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import kinds
+from ..config.load import Profile
+from ..config.positions import KeyPath
+from ..config.read import raw_profile
+from ..config.suggest import closest, did_you_mean
+from ..define import templates
+from ..define.graph import Graph
+from ..define.service import ServiceDefinition
+from ..errors import DefinitionError, DependencyCycle, Problem, ScopeMismatch
+from .apply import stub
+
+PICK_PROFILE = (
+    "pick a profile: `stack run -p NAME`, or for pytest `--stack-profile NAME` or the ini "
+    "option `stack_profile`"
+)
+
+
+def where_defined(d: ServiceDefinition, root: Path, word: str | None = None) -> tuple[str, int]:
+    """The file (relative to `root` when under it) and line of an @service: of the line naming
+    `word` in its signature or decorator when given, else of its `def`."""
+    try:
+        file = Path(inspect.getsourcefile(d.function) or inspect.getfile(d.function))
+        lines, start = inspect.getsourcelines(d.function)
+    except (OSError, TypeError):
+        return d.source or d.name, 0
+    with contextlib.suppress(ValueError):
+        file = file.resolve().relative_to(root)
+    defs = [i for i, t in enumerate(lines) if re.match(r"\s*(async\s+)?def\s", t)]
+    line = start + (defs[0] if defs else 0)
+    if word is not None:
+        pattern = re.compile(rf"\b{re.escape(word)}\b")
+        body = defs[0] if defs else 0
+        for i, text in enumerate(lines[: body + 1] + _signature(lines[body:])):
+            if pattern.search(text.split("#")[0]):
+                line = start + i
+                break
+    return str(file), line
+
+
+def _signature(lines: list[str]) -> list[str]:
+    """The lines of a `def` up to the one that ends its signature (after the first)."""
+    for i, text in enumerate(lines):
+        if text.rstrip().endswith(":"):
+            return lines[1 : i + 1]
+    return []
+
+
+def code_problem(
+    d: ServiceDefinition, root: Path, message: str, word: str | None = None
+) -> Problem:
+    """A problem of an @service, placed where it is defined."""
+    file, line = where_defined(d, root, word)
+    return Problem(file, "", message, line, 0, service=d.name)
+
+
+def _closure(defs: Mapping[str, ServiceDefinition], names: Iterable[str]) -> set[str]:
+    """`names` and what they depend on, skipping names nothing defines."""
+    seen: set[str] = set()
+    todo = [n for n in names if n in defs]
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += [d for d in defs[n].dependencies if d in defs]
+    return seen
+
+
+def _elsewhere(root: Path, name: str, current: Profile | None) -> list[str]:
+    """The other profiles of the project that define a service called `name`."""
+    found = []
+    for path in sorted((root / "profiles").glob("*.toml")):
+        if current is not None and path.resolve() == current.path:
+            continue
+        with contextlib.suppress(DefinitionError, OSError):
+            services = raw_profile(path.resolve(), root).get("services")
+            if isinstance(services, dict) and name in services:
+                found.append(path.stem)
+    return found
+
+
+def _undefined(
+    dep: str, known: Iterable[str], root: Path, profile: Profile | None, noun: str
+) -> str:
+    """`names no service`, with a suggestion, or what is defined and how to pick a profile."""
+    near = closest(dep, known)
+    if near:
+        return f"{noun} {dep!r} names no service; did you mean {near!r}?"
+    text = f"{noun} {dep!r} names no service (defined: {', '.join(sorted(known)) or 'none'})"
+    others = _elsewhere(root, dep, profile)
+    if others:
+        text += f"; profile {', '.join(others)} defines it"
+    if profile is None or others:
+        text += f"; {PICK_PROFILE}"
+    if profile is None:
+        names = sorted(p.stem for p in (root / "profiles").glob("*.toml"))
+        text += f" (profiles here: {', '.join(names)})" if names else ""
+    return text
+
+
+def dependencies(
+    defs: dict[str, ServiceDefinition],
+    profile: Profile | None,
+    root: Path,
+    selected: list[str],
+) -> tuple[list[Problem], dict[str, str]]:
+    """Every dependency that names no service, in the file that names it. Returns the problems
+    of the code, and the Python services set aside (outside the selected closure) with why."""
+    declared = profile.spec.services if profile else {}
+    invalid = profile.invalid if profile else set()
+    wanted = _closure(defs, selected)
+    problems: list[Problem] = []
+    aside: dict[str, str] = {}
+    for name, d in defs.items():
+        if name in invalid:
+            continue
+        spec = declared.get(name)
+        for dep in [x for x in d.dependencies if x not in defs]:
+            params = [p for p in d.params if d.provider(p) == dep]
+            if spec is not None and profile is not None and dep in spec.dependency_names:
+                deps = spec.depends_on
+                key: KeyPath = ("services", name, "depends_on")
+                key += (list(deps).index(dep) if isinstance(deps, list) else dep,)
+                defined = ", ".join(sorted(defs))
+                profile.add(
+                    key,
+                    f"service {name!r} depends on {dep!r}, which is not defined "
+                    f"(defined: {defined}){did_you_mean(dep, defs)}",
+                )
+            elif spec is not None and profile is not None and params and params[0] in spec.inject:
+                profile.add(
+                    ("services", name, "inject", params[0]),
+                    f"names {dep!r}, which is not defined{did_you_mean(dep, defs)}",
+                )
+            elif spec is not None and profile is not None and d.kind in kinds.BUILTIN:
+                p = params[0] if params else dep
+                profile.add(
+                    ("services", name),
+                    f"kind {d.kind!r} needs a service {dep!r} (its parameter {p!r}): define "
+                    f'one, or pass another with inject = {{ {p} = "NAME" }}',
+                )
+            else:
+                noun = "parameter" if params else "depends_on"
+                word = params[0] if params else dep
+                others = [n for n in defs if n != name]
+                problem = code_problem(d, root, _undefined(dep, others, root, profile, noun), word)
+                if spec is None and name not in wanted:
+                    aside[name] = str(problem)
+                else:
+                    problems.append(problem)
+    return problems, aside
+
+
+def set_aside(defs: dict[str, ServiceDefinition], aside: dict[str, str]) -> None:
+    """Remove the services set aside, and what depends on them, saying why for each."""
+    changed = True
+    while changed:
+        changed = False
+        for name, d in list(defs.items()):
+            broken = [x for x in d.dependencies if x in aside]
+            if name not in aside and broken:
+                aside[name] = f"it depends on {broken[0]!r}: {aside[broken[0]]}"
+                changed = True
+    for name in aside:
+        defs.pop(name, None)
+
+
+def graph(
+    defs: dict[str, ServiceDefinition], profile: Profile | None, root: Path
+) -> tuple[Graph | None, list[Problem]]:
+    """The checked Graph, or the cycle or scope mismatch, where it is written."""
+    usable = {n: d if all(x in defs for x in d.dependencies) else stub(n) for n, d in defs.items()}
+    try:
+        return Graph(usable), []
+    except (DependencyCycle, ScopeMismatch) as e:
+        name = e.service if isinstance(e, ScopeMismatch) else e.cycle[0]
+        field = "scope" if isinstance(e, ScopeMismatch) else "depends_on"
+        if profile is not None and name in profile.spec.services:
+            profile.add(("services", name, field), str(e))
+            return None, []
+        return None, [code_problem(defs[name], root, str(e))]
+
+
+def _handle_fields(d: ServiceDefinition) -> tuple[str, ...] | None:
+    """The attributes the handle of `d` will have; None when that cannot be known."""
+    if d.kind is None or d.kind == "invalid":
+        return None
+    if d.kind == "command" and d.task:
+        return ("exit_code",)
+    try:
+        if d.kind == "external":
+            from ..kinds.external import handle_for
+
+            return tuple(handle_for(str(d.config.get("url", ""))).as_dict())
+        kind = kinds.get(d.kind)
+    except Exception:  # an unreadable URL or kind is reported by its own check
+        return None
+    return kind.handle if kind is not None and kind.handle else None
+
+
+def templates_of(
+    profile: Profile, name: str, defs: Mapping[str, ServiceDefinition], value: Any, key: KeyPath
+) -> None:
+    """Every `${...}` in `value` (a profile entry's strings) names an own value or a
+    dependency's handle attribute; each mistake is noted at its key."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            templates_of(profile, name, defs, v, (*key, k))
+        return
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            templates_of(profile, name, defs, v, (*key, i))
+        return
+    if not isinstance(value, str):
+        return
+    d = defs[name]
+    for fragment in templates.malformed(value):
+        profile.add(
+            key,
+            f"{fragment!r} is not a template: write ${{name}} or ${{service.attribute}} "
+            "(or $${ for a literal ${)",
+        )
+    for ref, attr in templates.references(value):
+        if attr is None:
+            if ref not in templates.OWN_KEYS:
+                own = ", ".join(f"${{{k}}}" for k in sorted(templates.OWN_KEYS))
+                hint = did_you_mean(ref, templates.OWN_KEYS)
+                profile.add(
+                    key,
+                    f"${{{ref}}} is not a known value{hint} (use one of {own} or "
+                    "${service.attribute})",
+                )
+            continue
+        if ref not in d.dependencies:
+            near = closest(ref, d.dependencies)
+            hint = f"; did you mean {near!r}?" if near else f" (add {ref!r} to depends_on)"
+            what = "" if ref in defs else ", and no service has that name"
+            profile.add(
+                key,
+                f"${{{ref}.{attr}}} refers to {ref!r}, which is not a dependency of "
+                f"{name!r}{what}{hint}",
+            )
+            continue
+        if ref not in defs:  # an undefined dependency: reported as such already
+            continue
+        fields = _handle_fields(defs[ref])
+        if fields is not None and attr not in fields:
+            profile.add(
+                key,
+                f"${{{ref}.{attr}}}: the handle of {ref!r} ({defs[ref].kind}) has no "
+                f"{attr!r}{did_you_mean(attr, fields)} (it has: {', '.join(fields)})",
+            )
+
+
+def _misspelt_depends_on(profile: Profile, name: str) -> bool:
+    """Whether the entry's `depends_on` is written wrong (its templates' references would only
+    repeat that mistake)."""
+    prefix = f"services.{name}."
+    return any(p.key.startswith(prefix) and "'depends_on'" in p.message for p in profile.problems)
+
+
+def all_templates(profile: Profile, defs: Mapping[str, ServiceDefinition]) -> None:
+    """The templates of every valid profile entry, and of `[stack.env]`."""
+    for name, spec in profile.spec.services.items():
+        if name in profile.invalid or name not in defs or _misspelt_depends_on(profile, name):
+            continue
+        base: KeyPath = ("services", name)
+        templates_of(profile, name, defs, dict(spec.env), (*base, "env"))
+        extras = {k: v for k, v in spec.extras.items() if k != "external"}
+        templates_of(profile, name, defs, extras, base)
+    for key, text in profile.spec.stack.env.items():
+        where: KeyPath = ("stack", "env", key)
+        for ref, attr in templates.references(text):
+            if attr is None:
+                profile.add(where, f"${{{ref}}} has no meaning here; use ${{service.attribute}}")
+            elif ref not in defs:
+                profile.add(
+                    where, f"${{{ref}.{attr}}}: no service {ref!r}{did_you_mean(ref, defs)}"
+                )
+            else:
+                fields = _handle_fields(defs[ref])
+                if fields is not None and attr not in fields:
+                    profile.add(
+                        where,
+                        f"${{{ref}.{attr}}}: the handle of {ref!r} has no {attr!r}"
+                        f"{did_you_mean(attr, fields)} (it has: {', '.join(fields)})",
+                    )
