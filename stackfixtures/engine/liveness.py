@@ -22,17 +22,22 @@ def as_probe(spec: Any) -> probes.Probe:
 
 
 async def watch(unit: Unit, ctx: ServiceContext, policy: LivenessPolicy) -> None:
-    """Check `policy.probe` until cancelled, moving the unit between READY and DEGRADED."""
+    """Check `policy.probe` until cancelled (or this incarnation is over), moving the unit
+    between READY and DEGRADED."""
     probe = as_probe(policy.probe)
     failures = 0
     start = time.monotonic()
     n = 0
-    while True:
+    # Python 3.11's wait_for can swallow a cancellation that arrives as the check finishes; a
+    # loop built on it then never ends (seen: a launcher spinning after its stack closed).
+    # asyncio.timeout keeps cancellations, and the loop also ends with its incarnation.
+    while unit.ctx is ctx and unit.state in (State.READY, State.DEGRADED):
         n += 1
         await asyncio.sleep(max(0.0, start + n * policy.period - time.monotonic()))
         t0 = time.monotonic()
         try:
-            why = await asyncio.wait_for(probe.check(ctx), policy.timeout)
+            async with asyncio.timeout(policy.timeout):
+                why = await probe.check(ctx)
         except TimeoutError:
             why = f"no answer within {policy.timeout:g}s"
         except Exception as e:  # a probe that breaks is a failing probe
