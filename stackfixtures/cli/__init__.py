@@ -10,6 +10,7 @@ from .common import main
 __all__ = ["main"]
 
 SHORT_HELP = {
+    "attach": "The live view of a running stack.",
     "bench": "Benchmarks a team runs in CI.",
     "clean": "Remove the data and logs of stopped stacks.",
     "down": "Stop a running stack gracefully, in reverse.",
@@ -24,6 +25,7 @@ SHORT_HELP = {
     "logs": "A service's output (all without SERVICE).",
     "metrics": "The stack's Prometheus metrics.",
     "pause": "Freeze a service with SIGSTOP (a hang).",
+    "report": "The stack's timeline as one HTML file.",
     "restart": "Restart a service; dependents follow edges.",
     "resume": "Thaw a paused service with SIGCONT.",
     "run": "Start the stack in the foreground.",
