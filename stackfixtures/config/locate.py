@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .load import raw_profile, resolve_path
-
 
 def find_root(start: Path | None = None) -> Path:
     """The nearest directory from `start` upward holding pyproject.toml or profiles/."""
@@ -25,6 +23,8 @@ def default_state_dir(root: Path, label: str, configured: str | None = None) -> 
 
 def state_dir_of(profile: str | Path, root: Path) -> Path:
     """The state dir of `profile`'s stack, read from its TOML (and what it extends) only."""
+    from .read import raw_profile, resolve_path  # the TOML reader, only when a profile is named
+
     path = resolve_path(profile, root).resolve()
     stack = raw_profile(path, root).get("stack", {})
     configured = stack.get("state_dir") if isinstance(stack, dict) else None

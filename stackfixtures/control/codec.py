@@ -3,19 +3,25 @@ used by the server to encode and by the remote client to decode."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..define.service import Handle, attributes
-from ..engine.unit import ServiceStop
+from ..engine.records import ServiceStop
+
+if TYPE_CHECKING:
+    from ..define.service import Handle
 
 
 def handle_to_json(handle: Any) -> dict[str, Any]:
     """A handle as JSON-able attributes (what a process attached elsewhere receives)."""
+    from ..define.service import attributes
+
     return attributes(handle)
 
 
 def handle_from_json(data: dict[str, Any]) -> Handle:
+    from ..define.service import Handle
+
     return Handle(**data)
 
 

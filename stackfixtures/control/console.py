@@ -11,9 +11,10 @@ import os
 import re
 import sys
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..engine.events import Event
+if TYPE_CHECKING:
+    from ..engine.events import Event
 
 COLOURS = [
     "cyan",

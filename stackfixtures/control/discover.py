@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config.locate import find_root, state_dir_of
 from ..errors import AmbiguousStack, NotRunning
 from .endpoint import Endpoint, find
 
@@ -26,6 +25,8 @@ def running(root: Path) -> list[Endpoint]:
 def state_dir_for(profile: str | None, state_dir: str | None, root: Path | None = None) -> Path:
     """The state dir the command is about. Without a profile or a state dir: the one running
     stack of the project (NotRunning if none; AmbiguousStack, listing them, if several)."""
+    from ..config.locate import find_root, state_dir_of  # (TOML reading only when needed)
+
     if state_dir:
         return Path(state_dir).resolve()
     root = root or find_root()

@@ -9,11 +9,12 @@ fixture, `private_stack` and the xdist-shared services are thin users of it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
-from ..engine.events import Event
-from ..engine.lifecycle import State
-from ..engine.unit import ServiceStop
+if TYPE_CHECKING:  # the protocol is for type checkers; its users import what they use
+    from ..engine.events import Event
+    from ..engine.lifecycle import State
+    from ..engine.records import ServiceStop
 
 
 class LogChunk(TypedDict):

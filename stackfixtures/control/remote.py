@@ -1,42 +1,62 @@
 """RemoteControl: the control protocol over a launcher's Unix socket.
 
-HTTP/1.1 through the standard library's http.client on a Unix socket: operating commands
-(`stack status`, `stack env`, ...) must answer at once, and httpx alone takes longer to import
+One HTTP/1.1 exchange per request, written and parsed with h11 (the library the server uses)
+on a plain Unix socket: operating commands (`stack status`, `stack env`, ...) must answer at
+once, and httpx — or even http.client, which imports ssl and email — takes longer to import
 than the rest of such a command.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..engine.events import Event
+import h11
+
 from ..engine.lifecycle import State
-from ..engine.unit import ServiceStop
+from ..engine.records import ServiceStop
 from ..errors import ControlError, NotRunning
 from . import codec
 from .endpoint import Endpoint, find
-from .protocol import LogChunk
 
-TransportError = (OSError, http.client.HTTPException)
+if TYPE_CHECKING:
+    from ..engine.events import Event
+    from .protocol import LogChunk
+
+TransportError = (OSError, h11.ProtocolError)
 """What a request to a launcher that is gone (or going) raises."""
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("stack", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self._path)
-        self.sock = sock
+def exchange(
+    path: str, method: str, target: str, body: bytes | None, timeout: float
+) -> tuple[int, str, bytes]:
+    """One request on the Unix socket at `path`: (status, content type, body)."""
+    conn = h11.Connection(h11.CLIENT)
+    headers = [("host", "stack"), ("connection", "close")]
+    if body is not None:
+        headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(path)
+        out = conn.send(h11.Request(method=method, target=target, headers=headers))
+        out += conn.send(h11.Data(data=body)) if body else b""
+        sock.sendall(out + conn.send(h11.EndOfMessage()))
+        status, kind, data = 0, "", b""
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(sock.recv(65536))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                kind = dict(event.headers).get(b"content-type", b"").decode()
+            elif isinstance(event, h11.Data):
+                data += bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
+                return status, kind, data
 
 
 class RemoteControl:
@@ -50,24 +70,17 @@ class RemoteControl:
     def _request(
         self, method: str, path: str, params: Mapping[str, Any], body: Any, wait: float
     ) -> Any:
-        conn = _UnixConnection(str(self.endpoint.socket), self.timeout + wait)
-        try:
-            target = f"{path}?{urlencode(params)}" if params else path
-            payload = json.dumps(body).encode() if body is not None else None
-            headers = {"content-type": "application/json"} if payload is not None else {}
-            conn.request(method, target, body=payload, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            kind = response.getheader("content-type", "")
-        finally:
-            conn.close()
+        target = f"{path}?{urlencode(params)}" if params else path
+        payload = json.dumps(body).encode() if body is not None else None
+        sock = str(self.endpoint.socket)
+        status, kind, data = exchange(sock, method, target, payload, self.timeout + wait)
         if kind.startswith("text/"):
-            if response.status >= 400:
-                raise ControlError(data.decode(), response.status)
+            if status >= 400:
+                raise ControlError(data.decode(), status)
             return data.decode()
         decoded = json.loads(data)
-        if response.status >= 400:
-            raise codec.error_from_json(decoded, response.status)
+        if status >= 400:
+            raise codec.error_from_json(decoded, status)
         return decoded
 
     def _get(self, path: str, **params: Any) -> Any:
@@ -134,6 +147,8 @@ class RemoteControl:
         return data if names is None else {k: v for k, v in data.items() if k in names}
 
     def events(self, since: int = 0, wait: float = 0.0) -> list[Event]:
+        from ..engine.events import Event
+
         return [Event.from_json(e) for e in self._get("/events", since=since, wait=wait)]
 
     def wait_for(self, name: str, state: str | State, timeout: float = 30.0) -> None:

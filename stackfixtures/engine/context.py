@@ -19,22 +19,9 @@ from ..errors import PortInUse
 from .logs import ServiceLog
 from .markers import SERVICE_ENV, STACK_ENV
 from .ports import allocate_port, bindable
+from .records import StopRecord
 
 _current: contextvars.ContextVar[ServiceContext] = contextvars.ContextVar("stackfixtures_service")
-
-
-@dataclass(frozen=True)
-class StopRecord:
-    """How one process stopped: graceful (exited within its grace, no SIGKILL) or forced."""
-
-    service: str
-    pid: int
-    graceful: bool
-    returncode: int | None
-    duration_s: float
-    signal: str
-    stragglers: int = 0
-    note: str = ""
 
 
 @dataclass

@@ -17,7 +17,8 @@ from .context import ServiceContext, set_current
 from .events import EventLog
 from .lifecycle import UP, State
 from .liveness import watch
-from .unit import Outcome, ServiceStop, Unit
+from .records import ServiceStop
+from .unit import Outcome, Unit
 from .usercode import user_frames
 
 _DONE = object()

@@ -19,8 +19,9 @@ from typing import Any
 from ..define.policies import StopPolicy
 from ..errors import CommandFailed, StartupCrashed
 from .cleanup import reaper
-from .context import ServiceContext, StopRecord, current
+from .context import ServiceContext, current
 from .probes import Probe, since, wait_ready
+from .records import StopRecord
 
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):

@@ -28,7 +28,8 @@ from .logs import LineListener, ServiceLog
 from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
-from .unit import ServiceStop, Unit
+from .records import ServiceStop
+from .unit import Unit
 
 __all__ = ["ServiceStop", "Stack", "Unit"]
 

@@ -4,33 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..define.service import ServiceDefinition
 from ..errors import StartError
-from .context import ServiceContext, StopRecord
+from .context import ServiceContext
 from .lifecycle import Lifecycle, State
 from .logs import ServiceLog
+from .records import ServiceStop
 
 Outcome = Literal["stopped", "failed", "dependency failed"]
 """How one incarnation of a service ended."""
-
-
-@dataclass
-class ServiceStop:
-    """How one service stopped: graceful when every process it ran stopped gracefully."""
-
-    service: str
-    graceful: bool
-    duration_s: float
-    processes: list[StopRecord] = field(default_factory=list)
-    error: str = ""
-    swept: int = 0  # processes that had left its process group and were found by their marker
-
-    @property
-    def exit_codes(self) -> list[int | None]:
-        return [p.returncode for p in self.processes]
 
 
 class Unit:

@@ -13,7 +13,7 @@ import pytest
 from .. import project as projects
 from ..engine.events import Event
 from ..engine.lifecycle import State
-from ..engine.unit import ServiceStop
+from ..engine.records import ServiceStop
 from ..errors import StartError
 from .shared import Backend
 

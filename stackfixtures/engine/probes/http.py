@@ -1,13 +1,77 @@
-"""http: passes when a GET answers with an expected status (2xx/3xx by default), via httpx."""
+"""http: passes when a GET answers with an expected status (2xx/3xx by default).
+
+One GET on an asyncio connection, written and read with h11 (the HTTP library the control
+server uses too): readiness is polled every few milliseconds on the launcher's start path,
+where an HTTP client library's import (httpx: ~0.1 s with what it pulls in) and its per-check
+client set-up would be most of the wait.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import httpx
+import h11
 
 from ..context import ServiceContext
 from .base import why_not
+
+
+class NoAnswer(Exception):
+    """The server closed the connection without an HTTP answer."""
+
+
+async def get_status(url: str, timeout: float) -> int:
+    """The status of GET `url` (http or https), within `timeout` seconds for the whole
+    exchange; raises OSError/TimeoutError for connection troubles, NoAnswer for none."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if https else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    ssl_context = None
+    if https:
+        import ssl
+
+        ssl_context = ssl.create_default_context()
+    connected = False
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port, ssl=ssl_context)
+            connected = True
+            return await _exchange(reader, writer, parts.netloc or host, target)
+    except TimeoutError:
+        if connected:
+            raise NoAnswer(f"connected, but no answer within {timeout:g}s") from None
+        raise
+
+
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, target: str
+) -> int:
+    """Send the GET and read the answer's status line."""
+    try:
+        conn = h11.Connection(h11.CLIENT)
+        headers = [("host", host), ("connection", "close")]
+        request = conn.send(h11.Request(method="GET", target=target, headers=headers))
+        writer.write(request + conn.send(h11.EndOfMessage()))
+        await writer.drain()
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await reader.read(65536))
+            elif isinstance(event, h11.Response):
+                return int(event.status_code)
+            elif isinstance(event, h11.ConnectionClosed):
+                raise NoAnswer
+    except h11.RemoteProtocolError as e:
+        raise NoAnswer from e
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 @dataclass(frozen=True)
@@ -31,18 +95,15 @@ class HttpProbe:
     async def check(self, ctx: ServiceContext) -> str | None:
         url = self.resolve(ctx)
         try:
-            async with httpx.AsyncClient(timeout=self.timeout, trust_env=False) as client:
-                response = await client.get(url)
-        except httpx.TimeoutException as e:
-            waited = f"timed out after {self.timeout:g}s"
-            connected = not isinstance(e, httpx.ConnectTimeout)
-            return f"GET {url}: {waited}" + (" (connected, but no answer)" if connected else "")
-        except httpx.RemoteProtocolError:
-            return f"GET {url}: the connection was closed without an answer"
-        except httpx.HTTPError as e:
+            code = await get_status(url, self.timeout)
+        except TimeoutError:
+            return f"GET {url}: timed out after {self.timeout:g}s"
+        except NoAnswer as e:
+            return f"GET {url}: {e or 'the connection was closed without an answer'}"
+        except OSError as e:
             return f"GET {url}: {why_not(e)}"
-        ok = response.status_code in self.status if self.status else response.status_code < 400
-        return None if ok else f"GET {url}: wrong answer: status {response.status_code}"
+        ok = code in self.status if self.status else code < 400
+        return None if ok else f"GET {url}: wrong answer: status {code}"
 
 
 def http(

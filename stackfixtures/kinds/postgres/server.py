@@ -3,7 +3,9 @@ shutdown; an optional template database built from a schema file and/or a hook."
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import importlib.util
 import inspect
 from collections.abc import AsyncIterator
 from typing import Any
@@ -43,11 +45,11 @@ Waiting for it before the first connection keeps the server's log free of one
 
 
 def sql_probe(url: str) -> probes.CallProbe:
-    """Ready when a real connection to `url` runs SELECT 1."""
-    psycopg = _psycopg()
+    """Ready when a real connection to `url` runs SELECT 1. psycopg is imported by the first
+    check (while the server starts), not before the server is spawned."""
 
     async def check(ctx: ServiceContext) -> bool:
-        conn = await psycopg.AsyncConnection.connect(url, connect_timeout=2)
+        conn = await _psycopg().AsyncConnection.connect(url, connect_timeout=2)
         try:
             await conn.execute("SELECT 1")
         finally:
@@ -134,10 +136,14 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     for key, value in cfg.settings.items():
         text = ("on" if value else "off") if isinstance(value, bool) else str(value)
         argv += ["-c", f"{key}={text}"]
+    if importlib.util.find_spec("psycopg") is None:  # say so now, not after a probe timeout
+        _psycopg()
+    preload = asyncio.ensure_future(asyncio.to_thread(_psycopg))  # while the server starts
     ready = probes.all_(probes.log(READY_LINE), sql_probe(maintenance))
     async with spawn(
         argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
     ) as proc:
+        await preload
         await ensure_database(maintenance, cfg.dbname)
         template = await prepare_template(ctx, url, host, port, cfg)
         extra = {"password": cfg.password} if cfg.password else {}
