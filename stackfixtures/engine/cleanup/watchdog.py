@@ -9,17 +9,20 @@ included). Direct children also die by their own parent-death signal; this catch
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import signal
-import subprocess
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the watchdog process itself imports almost nothing while it waits
+    import subprocess
+    from pathlib import Path
 
 
 def start(ledger: Path, stack_id: str) -> subprocess.Popen[bytes]:
     """Start the watchdog for a stack (call from the launcher, keep the returned object)."""
+    import subprocess
+
     return subprocess.Popen(
         [sys.executable, "-m", "stackfixtures.engine.cleanup.watchdog", str(ledger), stack_id],
         stdin=subprocess.PIPE,
@@ -47,6 +50,8 @@ def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
         proc.stdin.close()
     if not wait:
         return
+    import subprocess
+
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
@@ -67,18 +72,24 @@ def _same_leader(entry: dict[str, object]) -> bool:
 
 
 def main() -> None:
-    ledger, stack_id = Path(sys.argv[1]), sys.argv[2]
+    ledger, stack_id = sys.argv[1], sys.argv[2]
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)  # group signals are for the launcher, not us
     said = b""
     while chunk := os.read(0, 4096):  # b"" once the launcher's end is closed
         said = (said + chunk)[-len(DONE) :]
-    from . import reaper  # imported only when needed: the watchdog starts in ~30 ms
+    import contextlib
+    import json
 
-    try:  # the launcher stopped every service itself when it said so: no groups to kill
-        entries = [] if said == DONE else json.loads(ledger.read_text()).get("processes", [])
-    except (OSError, ValueError):
-        entries = []
+    from . import reaper  # imported only when needed: the watchdog waits in ~11 MB
+
+    entries = []
+    if said != DONE:  # the launcher died: kill its services' groups (it stopped them if done)
+        try:
+            with open(ledger) as f:
+                entries = json.load(f).get("processes", [])
+        except (OSError, ValueError):
+            entries = []
     for entry in entries:
         if not _same_leader(entry):
             continue  # its pid was reused by an unrelated process: leave that alone
