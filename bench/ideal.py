@@ -1,0 +1,140 @@
+"""The hand-written ideal launcher for bench/targets.py: what a careful script does, importing
+only what it uses. It starts PostgreSQL and Valkey at once, waits for each with a real check
+(psycopg's SELECT 1, a raw PING) every 2 ms, starts the app, prints its URL, and on SIGTERM
+stops the app, Valkey (SHUTDOWN) and PostgreSQL (SIGINT), in order.
+
+Usage: ideal.py STATE POSTGRES_BIN_DIR VALKEY INITDB_ARGS_JSON RUN_AS|- APPS_DIR [--cold]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import psycopg
+
+PG_SETTINGS = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
+VALKEY_SETTINGS = ["--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""]
+QUIET = ["--log-level", "warning"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def as_user(user: str) -> dict[str, object]:
+    if user == "-":
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+
+def until(check: object) -> None:
+    while True:
+        try:
+            if check() is not False:  # type: ignore[operator]
+                return
+        except Exception:
+            pass
+        time.sleep(0.002)
+
+
+def redis_call(port: int, command: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+        s.sendall(command)
+        return s.recv(64)
+
+
+def main() -> None:
+    state, bindir, valkey, initdb_args, run_as, apps = sys.argv[1:7]
+    cold = "--cold" in sys.argv
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    pgdata = os.path.join(state, "pgdata")
+    if cold or not os.path.exists(pgdata):
+        shutil.rmtree(pgdata, ignore_errors=True)
+        os.makedirs(pgdata, mode=0o700)
+        if run_as != "-":
+            shutil.chown(pgdata, run_as)
+        subprocess.run(
+            [f"{bindir}/initdb", "-D", pgdata, *json.loads(initdb_args)],
+            check=True,
+            capture_output=True,
+            **as_user(run_as),  # type: ignore[arg-type]
+        )
+    pg_port, vk_port, app_port = free_port(), free_port(), free_port()
+    pg = subprocess.Popen(
+        [
+            f"{bindir}/postgres",
+            "-D",
+            pgdata,
+            "-p",
+            str(pg_port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **as_user(run_as),  # type: ignore[arg-type]
+    )
+    vk = subprocess.Popen(
+        [
+            valkey,
+            "--port",
+            str(vk_port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            state,
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
+    until(lambda: psycopg.connect(dsn, connect_timeout=1).close())
+    until(lambda: redis_call(vk_port, b"PING\r\n").startswith(b"+PONG"))
+    env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": f"redis://127.0.0.1:{vk_port}/0"}
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "target_app:app",
+            "--port",
+            str(app_port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=apps,
+        env=env,
+        start_new_session=True,
+    )
+    print(f"http://127.0.0.1:{app_port}/health", flush=True)
+    stopping.wait()
+    app.send_signal(signal.SIGTERM)
+    app.wait()
+    redis_call(vk_port, b"SHUTDOWN\r\n")
+    vk.wait()
+    pg.send_signal(signal.SIGINT)
+    pg.wait()
+
+
+if __name__ == "__main__":
+    main()
