@@ -114,7 +114,7 @@ def run(
     plain lines. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
-    from ..control.launcher import Options, launch
+    from ..control.launcher import Options, finish, launch
 
     opts = Options(
         profile,
@@ -136,4 +136,4 @@ def run(
         opts.profile = str(proj.profile.path) if proj.profile else None
         opts.state_dir = str(proj.state_dir)
         sys.exit(session.launch(proj, opts, detachable=False))
-    sys.exit(launch(opts))
+    finish(launch(opts))

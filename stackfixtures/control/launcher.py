@@ -375,7 +375,16 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--watch", action="store_true")
     ap.add_argument("services", nargs="*")
     ns = ap.parse_args(args)
-    sys.exit(launch(Options(**vars(ns))))
+    finish(launch(Options(**vars(ns))))
+
+
+def finish(code: int) -> None:
+    """Exit with `code` at once. Everything is written and closed by now (the event log, the
+    services' logs, last-run.json); the interpreter's own teardown of the modules a launcher
+    loads would take ~80 ms more, and the stack counts as stopped only once we are gone."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
