@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -80,6 +78,9 @@ def shutdown(
     except (ImportError, AttributeError, ValueError, TypeError) as e:
         click.echo(f"error: cannot load the workload: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
+    import shutil
+    import tempfile
+
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="stack-bench-"))
     where.mkdir(parents=True, exist_ok=True)
     where.chmod(0o755)  # PostgreSQL may run as another user when we are root

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -53,6 +52,8 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
     if not targets and not cache:
         click.echo("nothing to clean")
     if cache:
+        import shutil
+
         where = cache_root()
         freed = size_of(where) if where.exists() else 0
         shutil.rmtree(where, ignore_errors=True)

@@ -10,7 +10,6 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from .. import kinds
 from ..define import templates
 from ..define.service import Handle
 
@@ -29,6 +28,7 @@ def endpoint_env(
     notes: list[str] = []
     handles: dict[str, Handle] = {}
     by_kind: dict[str, list[str]] = {}
+    conventional: dict[str, dict[str, str]] = {}  # the kind's variables, from the launcher
     for row in status["services"]:
         name, attrs = row["name"], row.get("handle") or {}
         if only is not None and name not in only and name.split(".")[0] not in only:
@@ -45,19 +45,17 @@ def endpoint_env(
         ):
             if value not in (None, ""):
                 env[f"{key}_{suffix}"] = str(value)
-        if row.get("kind") and "." not in name:
+        if row.get("client_env") and "." not in name:
             by_kind.setdefault(row["kind"], []).append(name)
+            conventional[name] = row["client_env"]
     for kind_name, names in sorted(by_kind.items()):
-        kind = kinds.get(kind_name)
-        if kind is None or kind.client_env is None:
-            continue
         if len(names) > 1:
             notes.append(
                 f"{len(names)} {kind_name} services ({', '.join(names)}): the conventional "
                 f"variables of {kind_name} clients are left out; use {prefix(names[0])}_URL ..."
             )
             continue
-        env.update(kind.client_env(handles[names[0]]))
+        env.update(conventional[names[0]])
     env.update(_profile_env(status["stack"].get("env") or {}, handles, notes))
     return env, notes
 

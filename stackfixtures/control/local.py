@@ -64,7 +64,7 @@ class LocalControl:
         async def read() -> dict[str, Any]:
             info = {"id": self.stack.stack_id, "state_dir": str(self.stack.state_dir), **self.info}
             info["uptime_s"] = round(time.time() - info["started"], 3)
-            return {"stack": info, "services": rows.rows(self.stack)}
+            return {"stack": info, "services": [_with_client_env(r) for r in rows.rows(self.stack)]}
 
         return self._run(read())
 
@@ -171,6 +171,19 @@ class LocalControl:
             return True
         self._run(asyncio.wait_for(self.stack.close(), timeout))
         return True
+
+
+def _with_client_env(row: dict[str, Any]) -> dict[str, Any]:
+    """A status row with `client_env`: the variables its kind's clients read by convention
+    (DATABASE_URL, PGHOST, ...), computed here where the kind is loaded, so that `stack env`
+    and `stack exec` need not import any kind."""
+    from .. import kinds
+    from ..define.service import Handle
+
+    kind = kinds.get(row["kind"]) if row.get("kind") in kinds.names() else None
+    if kind is not None and kind.client_env is not None and row.get("handle"):
+        row["client_env"] = kind.client_env(Handle(**row["handle"]))
+    return row
 
 
 async def _now(fn: Callable[[str], T], name: str) -> T:

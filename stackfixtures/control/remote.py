@@ -1,9 +1,9 @@
 """RemoteControl: the control protocol over a launcher's Unix socket.
 
-One HTTP/1.1 exchange per request, written and parsed with h11 (the library the server uses)
-on a plain Unix socket: operating commands (`stack status`, `stack env`, ...) must answer at
-once, and httpx — or even http.client, which imports ssl and email — takes longer to import
-than the rest of such a command.
+One HTTP/1.1 exchange per request on a plain Unix socket (see `exchange`): operating commands
+(`stack status`, `stack env`, ...) must answer at once, and an HTTP client library — httpx,
+or even http.client, which imports ssl and email — takes longer to import than the rest of
+such a command.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import h11
-
 from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
 from ..errors import ControlError, NotRunning
@@ -27,36 +25,40 @@ if TYPE_CHECKING:
     from ..engine.events import Event
     from .protocol import LogChunk
 
-TransportError = (OSError, h11.ProtocolError)
+TransportError = (OSError,)
 """What a request to a launcher that is gone (or going) raises."""
 
 
 def exchange(
     path: str, method: str, target: str, body: bytes | None, timeout: float
 ) -> tuple[int, str, bytes]:
-    """One request on the Unix socket at `path`: (status, content type, body)."""
-    conn = h11.Connection(h11.CLIENT)
-    headers = [("host", "stack"), ("connection", "close")]
+    """One request on the launcher's Unix socket at `path`: (status, content type, body).
+
+    Written by hand: the peer is always our own server (control/http.py, h11), which answers
+    every request with a status line, a content-type and a content-length, and closes the
+    connection when asked; parsing that takes a dozen lines, where importing an HTTP client
+    library would take most of an operating command's start-up time.
+    """
+    head = f"{method} {target} HTTP/1.1\r\nhost: stack\r\nconnection: close\r\n"
     if body is not None:
-        headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+        head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         sock.connect(path)
-        out = conn.send(h11.Request(method=method, target=target, headers=headers))
-        out += conn.send(h11.Data(data=body)) if body else b""
-        sock.sendall(out + conn.send(h11.EndOfMessage()))
-        status, kind, data = 0, "", b""
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                conn.receive_data(sock.recv(65536))
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-                kind = dict(event.headers).get(b"content-type", b"").decode()
-            elif isinstance(event, h11.Data):
-                data += bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                return status, kind, data
+        sock.sendall(head.encode() + b"\r\n" + (body or b""))
+        answer = bytearray()
+        while chunk := sock.recv(65536):
+            answer += chunk
+    header, sep, data = bytes(answer).partition(b"\r\n\r\n")
+    lines = header.decode("latin-1").split("\r\n")
+    if not sep or not lines[0].startswith("HTTP/1.1 "):
+        raise ConnectionError(f"the launcher's answer was cut short ({len(answer)} bytes)")
+    fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+    fields = {k.strip().lower(): v.strip() for k, v in fields.items()}
+    length = int(fields.get("content-length", len(data)))
+    if len(data) < length:
+        raise ConnectionError("the launcher's answer was cut short")
+    return int(lines[0].split()[1]), fields.get("content-type", ""), data[:length]
 
 
 class RemoteControl:

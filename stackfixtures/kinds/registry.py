@@ -6,6 +6,7 @@ Kinds are imported only when asked for, so importing the registry stays cheap.
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import EntryPoint, entry_points
 
 from ..config.imports import import_object
@@ -33,9 +34,11 @@ BUILTIN = {
 same name."""
 
 
-def _entry_points() -> list[EntryPoint]:
-    """The installed packages' kind entry points (read on each call: cheap, and never stale)."""
-    return list(entry_points(group=GROUP))
+@functools.cache
+def _entry_points() -> tuple[EntryPoint, ...]:
+    """The installed packages' kind entry points, read once per process (reading them scans
+    every installed distribution's metadata)."""
+    return tuple(entry_points(group=GROUP))
 
 
 def builtin_names() -> list[str]:
