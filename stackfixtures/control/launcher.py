@@ -19,9 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from .. import project as projects
 from ..config.suggest import did_you_mean
@@ -33,12 +31,15 @@ from ..errors import DefinitionError
 from . import codec, endpoint
 from .console import Console, error_text, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
-from .local import LocalControl
-from .server import ControlServer
 from .watch import Watcher, unmatched, watches
 
 PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .server import ControlServer
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -186,23 +187,19 @@ class Launcher:
             "mode": proj.mode,
             "started": time.time(),
             "services": self.closure,
-            "fingerprints": projects.fingerprints(proj.graph),
             "env": dict(proj.profile.spec.stack.env) if proj.profile else {},
         }
         watcher = self._watcher() if self.opts.watch else None  # before: status shows it
-        control = LocalControl(
-            stack, loop, info=self.info, on_down=self.stop_now.set, on_reload=self._reload
-        )
-        server = ControlServer(control)
-        sock = endpoint.socket_path(proj.state_dir)
-        listening = await server.serve(sock)
-        endpoint.publish(proj.state_dir, sock, stack.stack_id, proj.label, proj.root)
         mode = f", mode {proj.mode}" if proj.mode else ""
         console.info(
             f"profile {proj.label}{mode}: starting {', '.join(self.closure)} "
             f"(state in {proj.state_dir})"
         )
+        sock = endpoint.socket_path(proj.state_dir)
         starting = asyncio.ensure_future(stack.start(self.wanted))
+        # The control socket opens right after: its set-up (the server's modules, the
+        # definitions' fingerprints) then runs while the first servers boot, not before them.
+        opening = asyncio.ensure_future(self._open_control(sock))
         interrupted = asyncio.ensure_future(self.stop_now.wait())
         reporter = asyncio.ensure_future(self._progress())
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
@@ -230,9 +227,13 @@ class Launcher:
             stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
-            listening.close()
-            await listening.wait_closed()
-            server.close()
+            if not opening.done():
+                opening.cancel()
+            with contextlib.suppress(BaseException):
+                server, listening = await opening
+                listening.close()
+                await listening.wait_closed()
+                server.close()
             if guard is not None:
                 watchdog.stop(guard, wait=False)
             if owner_watch is not None:
@@ -258,6 +259,22 @@ class Launcher:
                 line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
                 if line:
                     self.console.info(line)
+
+    async def _open_control(self, sock: Path) -> tuple[ControlServer, asyncio.Server]:
+        """Serve the control protocol on the stack's socket and say where (control.json)."""
+        from .local import LocalControl
+        from .server import ControlServer
+
+        proj = self.proj
+        self.info["fingerprints"] = projects.fingerprints(proj.graph)
+        loop = asyncio.get_running_loop()
+        control = LocalControl(
+            self.stack, loop, info=self.info, on_down=self.stop_now.set, on_reload=self._reload
+        )
+        server = ControlServer(control)
+        listening = await server.serve(sock)
+        endpoint.publish(proj.state_dir, sock, self.stack.stack_id, proj.label, proj.root)
+        return server, listening
 
     def _watch_end(self, event: Event) -> None:
         """--exit-code-from: when that service ends (a task completes or fails, a server exits),
@@ -313,6 +330,8 @@ class Launcher:
 
     async def _watch_owner(self, pid: int) -> None:
         """Stop once process `pid` is gone (the launcher's owner died or finished)."""
+        import psutil
+
         try:
             owner: psutil.Process | None = psutil.Process(pid)
             born = owner.create_time() if owner else 0.0
