@@ -15,17 +15,11 @@ from pathlib import Path
 STACK = shutil.which("stack", path=os.path.dirname(sys.executable)) or "stack"
 
 
-class StackProcess:
-    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [STACK, *args],
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
+class Output:
+    """A running command's output lines (stdout with stderr), read as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
         self.lines: list[str] = []
         self._pos = 0  # wait_for looks only after the line it matched last
         self._q: queue.Queue[str | None] = queue.Queue()
@@ -37,11 +31,16 @@ class StackProcess:
             self._q.put(line.rstrip("\n"))
         self._q.put(None)
 
-    def wait_for(self, text: str, timeout: float = 60.0) -> str:
-        """The next line (after the last one matched) that contains `text`."""
+    def wait_for(self, text: str, timeout: float = 60.0, start: bool = False) -> str:
+        """The next line (after the last one matched) that contains `text` (starts with it,
+        with `start`)."""
+
+        def hit(line: str) -> bool:
+            return line.startswith(text) if start else text in line
+
         deadline = time.monotonic() + timeout
         for i in range(self._pos, len(self.lines)):
-            if text in self.lines[i]:
+            if hit(self.lines[i]):
                 self._pos = i + 1
                 return self.lines[i]
         self._pos = len(self.lines)
@@ -54,14 +53,12 @@ class StackProcess:
                 break
             self.lines.append(line)
             self._pos = len(self.lines)
-            if text in line:
+            if hit(line):
                 return line
         raise AssertionError(f"{text!r} not seen; output so far:\n" + "\n".join(self.lines))
 
-    def signal(self, sig: int = signal.SIGINT) -> None:
-        self.proc.send_signal(sig)
-
     def finish(self, timeout: float = 60.0) -> int:
+        """Wait for the command to exit; its code (the rest of its output is read too)."""
         code = self.proc.wait(timeout)
         while True:
             try:
@@ -81,6 +78,26 @@ class StackProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+class StackProcess(Output):
+    """The real `stack` command, in a process group of its own."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        super().__init__(
+            subprocess.Popen(
+                [STACK, *args],
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
+            )
+        )
+
+    def signal(self, sig: int = signal.SIGINT) -> None:
+        self.proc.send_signal(sig)
 
 
 def run_stack(

@@ -7,21 +7,20 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
 import sys
 import sysconfig
 import textwrap
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+
+from .cli_helpers import Output
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -138,42 +137,6 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(python, project, example.kind)
 
 
-class Output:
-    """A running command's output lines, read as they come."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self._q: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._q.put(line.rstrip("\n"))
-        self._q.put(None)
-
-    def wait_for(self, prefix: str, timeout: float = 60.0) -> str:
-        """The next line that starts with `prefix`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._q.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            self.lines.append(line)
-            if line.startswith(prefix):
-                return line
-        raise AssertionError(f"{prefix!r} not seen; output:\n" + "\n".join(self.lines))
-
-    def rest(self) -> str:
-        while (line := self._q.get(timeout=10)) is not None:
-            self.lines.append(line)
-        return "\n".join(self.lines)
-
-
 def test_stack_run_starts_the_kind(installed: Installed) -> None:
     proc = subprocess.Popen(
         [installed.python, "-m", "stackfixtures.cli", "run", "-p", "dev"],
@@ -186,13 +149,13 @@ def test_stack_run_starts_the_kind(installed: Installed) -> None:
     )
     try:
         out = Output(proc)
-        out.wait_for("NAME")
-        row = out.wait_for("site ")
+        out.wait_for("NAME", start=True)
+        row = out.wait_for("site ", start=True)
         url = next(word for word in row.split() if word.startswith("http://"))
         assert httpx.get(f"{url}/hello.txt").text == HELLO
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(60) == 0, out.rest()
-        assert "stopped 1 service gracefully" in out.rest()
+        assert out.finish(60) == 0, out.output
+        assert "stopped 1 service gracefully" in out.output
     finally:
         if proc.poll() is None:
             proc.kill()
