@@ -31,7 +31,7 @@ from ..errors import DefinitionError
 from . import codec, endpoint
 from .console import Console, error_text, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
-from .watch import Watcher, unmatched, watches
+from .watch import Watcher, watcher_for
 
 PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
@@ -292,25 +292,12 @@ class Launcher:
         self.stop_now.set()
 
     def _watcher(self) -> Watcher | None:
-        """The watcher of the services that declare `watch`; a pattern that matches no file
-        is said at once (and shown in status), since it is most likely a typo."""
-        found = watches(self.stack.graph, self.closure)
-        if not found:
-            return None
+        """The watcher of the services that declare `watch` (what it watches and any pattern
+        that matches no file go in status too)."""
         root, skip = self.proj.root, [self.proj.state_dir]
-        warnings = [
-            f"{w.service}: watch pattern {p!r} matches no file under {root}"
-            for w in found
-            for p in unmatched(w, root, skip)
-        ]
-        for text in warnings:
-            self.console.info(f"warning: {text}")
-        self.info["watching"] = {w.service: list(w.patterns) for w in found}
-        self.info["warnings"] = warnings
-        self.console.info(
-            "watching: " + "; ".join(f"{w.service} ({', '.join(w.patterns)})" for w in found)
-        )
-        return Watcher(self.stack, found, root, self.console.info, skip)
+        watcher, shown = watcher_for(self.stack, self.closure, root, skip, self.console.info)
+        self.info.update(shown)
+        return watcher
 
     def _on_signal(self, signum: int) -> None:
         now = time.monotonic()

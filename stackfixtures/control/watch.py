@@ -190,3 +190,23 @@ class Watcher:
                 await self.stack.restart(service, reason=f"restarting (changed: {shown})")
             except ServiceError as e:  # its FAILED event says why; the next save tries again
                 self.say(f"{service} did not come back after the change: {e.reason}")
+
+
+def watcher_for(
+    stack: Stack, closure: list[str], root: Path, skip: list[Path], say: Callable[[str], None]
+) -> tuple[Watcher | None, dict[str, Any]]:
+    """The watcher of the services in `closure` that declare `watch`, and what status shows of
+    it. A pattern that matches no file is said at once, since it is most likely a typo."""
+    found = watches(stack.graph, closure)
+    if not found:
+        return None, {}
+    warnings = [
+        f"{w.service}: watch pattern {p!r} matches no file under {root}"
+        for w in found
+        for p in unmatched(w, root, skip)
+    ]
+    for text in warnings:
+        say(f"warning: {text}")
+    say("watching: " + "; ".join(f"{w.service} ({', '.join(w.patterns)})" for w in found))
+    shown = {"watching": {w.service: list(w.patterns) for w in found}, "warnings": warnings}
+    return Watcher(stack, found, root, say, skip), shown
