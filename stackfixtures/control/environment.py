@@ -1,7 +1,8 @@
 """The endpoint environment of a running stack: what `stack exec` gives its command and
 `stack env` prints. Per service `<NAME>_URL`, `<NAME>_HOST`, `<NAME>_PORT`; the variables each
 kind's clients read by convention (DATABASE_URL, PGHOST, REDIS_URL, NATS_URL, ...) when exactly
-one service of that kind runs; and the profile's own names (`[stack.env]`)."""
+one service of that kind runs (an external one counting as its URL's kind); and the profile's
+own names (`[stack.env]`)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import json
 import shlex
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .. import kinds
 from ..define import templates
 from ..define.service import Handle
+from ..errors import DefinitionError
 
 
 def prefix(name: str) -> str:
@@ -46,7 +49,7 @@ def endpoint_env(
             if value not in (None, ""):
                 env[f"{key}_{suffix}"] = str(value)
         if row.get("kind") and "." not in name:
-            by_kind.setdefault(row["kind"], []).append(name)
+            by_kind.setdefault(_client_kind(row["kind"], attrs), []).append(name)
     for kind_name, names in sorted(by_kind.items()):
         kind = kinds.get(kind_name)
         if kind is None or kind.client_env is None:
@@ -60,6 +63,18 @@ def endpoint_env(
         env.update(kind.client_env(handles[names[0]]))
     env.update(_profile_env(status["stack"].get("env") or {}, handles, notes))
     return env, notes
+
+
+def _client_kind(kind: str, attrs: Mapping[str, Any]) -> str:
+    """An external (or `--replace`d) service counts as the kind its URL's scheme belongs to: an
+    external redis gives REDIS_URL like a started one."""
+    if kind != "external" or not attrs.get("url"):
+        return kind
+    try:
+        found = kinds.for_scheme(urlsplit(str(attrs["url"])).scheme)
+    except DefinitionError:  # a broken third-party kind: `stack kinds` says which
+        return kind
+    return found.name if found is not None else kind
 
 
 def _profile_env(
