@@ -111,3 +111,19 @@ def test_replacing_what_nothing_uses_is_a_warning(tmp_path: Path) -> None:
         "[stack] warning: --replace cache: nothing started uses 'cache', so the replacement "
         "changes nothing" in result.stderr
     )
+
+
+def test_exec_on_a_running_stack_refuses_a_replace_it_was_not_started_with(
+    tmp_path: Path,
+) -> None:
+    write_project(tmp_path, PROFILE)
+    assert run_stack(["up", "-p", "dev", "other"], tmp_path).returncode == 0
+    try:
+        refused = run_stack(
+            ["exec", "--replace", "cache=redis://127.0.0.1:1/0", "--", "true"], tmp_path
+        )
+        assert refused.returncode == 2
+        assert "a stack already runs (nothing replaced)" in refused.stderr
+        assert run_stack(["exec", "--", "true"], tmp_path).returncode == 0
+    finally:
+        run_stack(["down"], tmp_path)
