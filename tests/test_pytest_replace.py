@@ -129,6 +129,63 @@ def test_fails(web):
     assert Counter(s for s, to in shared if to == "starting") == {"redis": 1, "web": 1}
 
 
+def test_class_and_conftest_fixtures_replace_wrappers_do_not(pytester: pytest.Pytester) -> None:
+    pytester.mkpydir("sub")
+    (pytester.path / "sub" / "conftest.py").write_text(
+        "import pytest, stackfixtures as sf\n\n"
+        "@pytest.fixture(scope='session')\n"
+        "def redis():\n"
+        "    return sf.Handle(url='redis://127.0.0.1:2/0')\n"
+    )
+    (pytester.path / "sub" / "test_sub.py").write_text(
+        "from helpers import web_env\n\n"
+        "def test_conftest_replaces(web):\n"
+        "    assert web_env(web) == 'redis://127.0.0.1:2/0'\n"
+    )
+    base = project(
+        pytester,
+        test_class="""
+        import pytest
+        import stackfixtures as sf
+        from helpers import web_env
+
+        pids = []
+
+        class TestFake:
+            @pytest.fixture
+            def redis(self, request):
+                return sf.Handle(url=f"redis://127.0.0.1:3/{len(pids)}")
+
+            def test_one(self, web):
+                assert web_env(web) == "redis://127.0.0.1:3/0"
+                pids.append(web.pid)
+
+            def test_two(self, web):  # a function-scoped fake: a web per test
+                assert web_env(web) == "redis://127.0.0.1:3/1" and web.pid not in pids
+
+        def test_outside_the_class(web, redis):
+            assert web_env(web) == redis.url and redis.port not in (1, 2, 3)
+        """,
+        test_wrap="""
+        import pytest
+        from helpers import web_env
+
+        @pytest.fixture
+        def redis(redis):  # asks for the service itself: a wrapper, not a replacement
+            return redis
+
+        def test_wrapped(web, redis):
+            assert web_env(web) == redis.url and redis.port not in (1, 2, 3)
+        """,
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-p", "no:randomly", "--basetemp", str(base)
+    )
+    result.assert_outcomes(passed=5)
+    shared = events(base / "stack" / "events.jsonl")
+    assert Counter(s for s, to in shared if to == "starting") == {"redis": 1, "web": 1}
+
+
 def test_a_mark_replaces_a_service_with_an_endpoint_that_runs(
     pytester: pytest.Pytester, tmp_path: Path
 ) -> None:
