@@ -13,7 +13,7 @@ import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
 from .common import control_for, load, main, profile_option, state_dir_option
-from .run import mode_option
+from .run import check_replacements, mode_option, replace_option
 
 EXIT_NOT_FOUND = 127
 """CMD could not be found (like a shell); the stack was stopped."""
@@ -70,6 +70,7 @@ def env_command(
 )
 @click.option("--logs", is_flag=True, help="Show the services' output too (default: logs only).")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@replace_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_command(
     profile: str | None,
@@ -78,6 +79,7 @@ def exec_command(
     services: tuple[str, ...],
     logs: bool,
     timeout: float,
+    replace: dict[str, str],
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with the stack's endpoints in its environment, and exit with its code.
@@ -98,15 +100,19 @@ def exec_command(
         control = connect(state_dir_for(profile, state_dir))
     except (NotRunning, DefinitionError, ControlError):
         control = None
+    if control is not None and replace:
+        _check_replaced(control.status(), replace)
     if control is None:  # start it, and stop it afterwards
         proj = load(profile, state_dir)
         _check_names(services, proj.graph.names)
+        check_replacements(proj, replace, list(services) or proj.selected)
         log = None if logs else proj.state_dir / "launcher.log"
         opts = launcher.Options(
             profile=str(proj.profile.path) if proj.profile else None,
             state_dir=str(proj.state_dir),
             services=list(services),
             mode=mode,
+            replace=replace,
         )
         proc = detached.start(launcher.argv(opts), proj.root, log)
         wanted = proj.graph.closure(list(services) or proj.selected)
@@ -131,6 +137,19 @@ def exec_command(
         if proc is not None:
             control.down()
     sys.exit(code)
+
+
+def _check_replaced(status: dict[str, Any], replace: dict[str, str]) -> None:
+    """A running stack is used as it is: --replace must be what it was started with."""
+    running = status["stack"].get("replaced") or {}
+    if any(running.get(name) != url for name, url in replace.items()):
+        now = ", ".join(f"{n}={u}" for n, u in running.items()) or "nothing replaced"
+        click.echo(
+            f"error: a stack already runs ({now}); --replace applies to a stack that exec "
+            "starts: stop it with `stack down`, or leave --replace out to use it",
+            err=True,
+        )
+        sys.exit(EXIT_DEFINITION)
 
 
 def _run(args: list[str], status: dict[str, Any]) -> int:

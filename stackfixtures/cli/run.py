@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -24,6 +25,43 @@ mode_option = click.option(
     default=None,
     help="Override the profile's mode: single (one process for all components) or multi "
     "(one process each).",
+)
+
+
+def _replacements(ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]) -> Any:
+    from ..project.replace import parse
+
+    try:
+        return parse(pairs)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def check_replacements(proj: Any, replace: dict[str, str], wanted: list[str]) -> None:
+    """Apply --replace to `proj` before a detached launcher starts (it applies them again):
+    what is wrong, or changes nothing, is said here rather than in its log."""
+    from ..control.console import error_text
+    from ..control.exits import EXIT_DEFINITION
+    from ..errors import DefinitionError
+    from ..project.replace import apply
+
+    try:
+        notes = apply(proj, replace, wanted)
+    except DefinitionError as e:
+        click.echo(error_text(e), err=True)
+        sys.exit(EXIT_DEFINITION)
+    for note in notes:
+        click.echo(f"[stack] warning: {note}", err=True)
+
+
+replace_option = click.option(
+    "--replace",
+    "replace",
+    multiple=True,
+    metavar="NAME=URL",
+    callback=_replacements,
+    help="Use the endpoint at URL instead of starting service NAME (probed by the URL's "
+    "scheme, never stopped); what depends on NAME gets URL. Repeatable.",
 )
 
 
@@ -92,6 +130,7 @@ def validate(profile: str | None, as_json: bool) -> None:
     show_default=True,
     help="Restart a service when files matching its `watch` patterns change.",
 )
+@replace_option
 @no_tui_option
 def run(
     profile: str | None,
@@ -103,6 +142,7 @@ def run(
     exit_with: int | None,
     exit_code_from: str | None,
     watch: bool,
+    replace: dict[str, str],
     no_tui: bool,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
@@ -126,6 +166,7 @@ def run(
         exit_with,
         exit_code_from=exit_code_from,
         watch=watch,
+        replace=replace,
     )
     if not (as_json or on_demand or exit_with is not None or exit_code_from) and live.wanted(
         no_tui
@@ -133,6 +174,7 @@ def run(
         from .live import session
 
         proj = load(profile, state_dir)
+        check_replacements(proj, replace, list(services) or proj.selected)
         opts.profile = str(proj.profile.path) if proj.profile else None
         opts.state_dir = str(proj.state_dir)
         sys.exit(session.launch(proj, opts, detachable=False))

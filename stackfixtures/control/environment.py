@@ -1,7 +1,8 @@
 """The endpoint environment of a running stack: what `stack exec` gives its command and
 `stack env` prints. Per service `<NAME>_URL`, `<NAME>_HOST`, `<NAME>_PORT`; the variables each
 kind's clients read by convention (DATABASE_URL, PGHOST, REDIS_URL, NATS_URL, ...) when exactly
-one service of that kind runs; and the profile's own names (`[stack.env]`)."""
+one service of that kind runs (an external one counting as its URL's kind); and the profile's
+own names (`[stack.env]`)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ def endpoint_env(
             if value not in (None, ""):
                 env[f"{key}_{suffix}"] = str(value)
         if row.get("client_env") and "." not in name:
-            by_kind.setdefault(row["kind"], []).append(name)
+            by_kind.setdefault(row.get("client_kind") or row["kind"], []).append(name)
             conventional[name] = row["client_env"]
     for kind_name, names in sorted(by_kind.items()):
         if len(names) > 1:

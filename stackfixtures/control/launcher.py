@@ -28,6 +28,7 @@ from ..engine.events import Event
 from ..engine.stack import ServiceStop, Stack
 from ..engine.status import endpoints, progress
 from ..errors import DefinitionError
+from ..project import replace as replaces
 from . import codec, endpoint
 from .console import Console, error_text, plural
 from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
@@ -59,6 +60,7 @@ class Options:
     exit_with: int | None = None  # stop everything once this process (e.g. pytest) is gone
     exit_code_from: str | None = None  # stop when this service ends; exit with its code
     watch: bool = False  # restart services whose `watch` files change (control/watch.py)
+    replace: dict[str, str] = field(default_factory=dict)  # service -> URL it is replaced by
 
 
 def argv(opts: Options) -> list[str]:
@@ -79,6 +81,8 @@ def argv(opts: Options) -> list[str]:
         out.append("--json")
     if opts.watch:
         out.append("--watch")
+    for name, url in opts.replace.items():
+        out += ["--replace", f"{name}={url}"]
     return [*out, *opts.services]
 
 
@@ -108,6 +112,12 @@ def launch(opts: Options, console: Console | None = None) -> int:
     wanted = [] if opts.on_demand else list(opts.services) or proj.selected
     if opts.exit_code_from and opts.exit_code_from not in wanted:
         wanted.append(opts.exit_code_from)
+    try:
+        notes = replaces.apply(proj, opts.replace, None if opts.on_demand else wanted)
+    except DefinitionError as e:
+        return fail(e)
+    for note in notes:
+        out.info(f"warning: {note}")
     for name in wanted:
         if name not in proj.graph:
             known = ", ".join(proj.graph.names)
@@ -188,6 +198,7 @@ class Launcher:
             "started": time.time(),
             "services": self.closure,
             "env": dict(proj.profile.spec.stack.env) if proj.profile else {},
+            "replaced": dict(self.opts.replace),
         }
         watcher = self._watcher() if self.opts.watch else None  # before: status shows it
         mode = f", mode {proj.mode}" if proj.mode else ""
@@ -345,6 +356,7 @@ class Launcher:
             state_dir=proj.state_dir,
             fresh=True,
         )
+        replaces.apply(fresh, self.opts.replace, None)  # replaced services stay replaced
         old = projects.fingerprints(self.stack.graph)
         new = projects.fingerprints(fresh.graph)
         changed = {n: fresh.graph[n] for n, f in new.items() if old.get(n) != f}
@@ -379,8 +391,13 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--exit-with", type=int)
     ap.add_argument("--exit-code-from")
     ap.add_argument("--watch", action="store_true")
+    ap.add_argument("--replace", action="append", default=[], metavar="NAME=URL")
     ap.add_argument("services", nargs="*")
     ns = ap.parse_args(args)
+    try:
+        ns.replace = replaces.parse(ns.replace)
+    except ValueError as e:
+        ap.error(f"--replace {e}")
     finish(launch(Options(**vars(ns))))
 
 

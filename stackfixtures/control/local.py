@@ -177,12 +177,24 @@ def _with_client_env(row: dict[str, Any]) -> dict[str, Any]:
     """A status row with `client_env`: the variables its kind's clients read by convention
     (DATABASE_URL, PGHOST, ...), computed here where the kind is loaded, so that `stack env`
     and `stack exec` need not import any kind."""
+    from urllib.parse import urlsplit
+
     from .. import kinds
     from ..define.service import Handle
+    from ..errors import DefinitionError
 
-    kind = kinds.get(row["kind"]) if row.get("kind") in kinds.names() else None
-    if kind is not None and kind.client_env is not None and row.get("handle"):
-        row["client_env"] = kind.client_env(Handle(**row["handle"]))
+    name, attrs = row.get("kind"), row.get("handle") or {}
+    try:
+        kind = kinds.get(name) if name in kinds.names() else None
+        if kind is not None and kind.name == "external" and attrs.get("url"):
+            # an external (or --replace'd) service counts as the kind of its URL's scheme: an
+            # external redis gives REDIS_URL like a started one
+            kind = kinds.for_scheme(urlsplit(str(attrs["url"])).scheme)
+    except DefinitionError:  # a broken third-party kind: `stack kinds` says which
+        kind = None
+    if kind is not None and kind.client_env is not None and attrs:
+        row["client_env"] = kind.client_env(Handle(**attrs))
+        row["client_kind"] = kind.name
     return row
 
 

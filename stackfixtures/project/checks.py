@@ -1,6 +1,7 @@
 """Checks made before anything starts, each reported in the file that holds the mistake:
 dependencies (a profile's `depends_on`, or an @service's parameters, where the function is
-defined), the graph (cycles, scopes), and `${...}` templates against the dependencies' kinds.
+defined), the graph (cycles, scopes), and `${...}` templates against the dependencies' kinds,
+or against what replaces a dependency (`--replace`, a pytest override).
 
 Python services outside the selected closure are not held against the profile: a broken one
 is set aside with its reason, and only an attempt to start it reports it.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..config.read import raw_profile
 from ..config.suggest import closest, did_you_mean
 from ..define import templates
 from ..define.graph import Graph
-from ..define.service import ServiceDefinition
+from ..define.service import ServiceDefinition, attributes
 from ..errors import DefinitionError, DependencyCycle, Problem, ScopeMismatch
 from .apply import stub
 
@@ -214,21 +215,38 @@ def _handle_fields(d: ServiceDefinition) -> tuple[str, ...] | None:
     return kind.handle if kind is not None and kind.handle else None
 
 
+def _strings(value: Any, key: KeyPath) -> Iterator[tuple[KeyPath, str]]:
+    """Every string in `value` (a profile entry's keys, nested), with the key that holds it."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*key, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*key, i))
+    elif isinstance(value, str):
+        yield key, value
+
+
+def _entry_strings(profile: Profile, name: str) -> Iterator[tuple[KeyPath, str]]:
+    """The strings of a profile entry that may hold templates: its env and its kind's keys."""
+    spec = profile.spec.services[name]
+    base: KeyPath = ("services", name)
+    yield from _strings(dict(spec.env), (*base, "env"))
+    yield from _strings({k: v for k, v in spec.extras.items() if k != "external"}, base)
+
+
 def templates_of(
     profile: Profile, name: str, defs: Mapping[str, ServiceDefinition], value: Any, key: KeyPath
 ) -> None:
     """Every `${...}` in `value` (a profile entry's strings) names an own value or a
     dependency's handle attribute; each mistake is noted at its key."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            templates_of(profile, name, defs, v, (*key, k))
-        return
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            templates_of(profile, name, defs, v, (*key, i))
-        return
-    if not isinstance(value, str):
-        return
+    for where, text in _strings(value, key):
+        _template(profile, name, defs, text, where)
+
+
+def _template(
+    profile: Profile, name: str, defs: Mapping[str, ServiceDefinition], value: str, key: KeyPath
+) -> None:
     d = defs[name]
     for fragment in templates.malformed(value):
         profile.add(
@@ -277,13 +295,11 @@ def _misspelt_depends_on(profile: Profile, name: str) -> bool:
 
 def all_templates(profile: Profile, defs: Mapping[str, ServiceDefinition]) -> None:
     """The templates of every valid profile entry, and of `[stack.env]`."""
-    for name, spec in profile.spec.services.items():
+    for name in profile.spec.services:
         if name in profile.invalid or name not in defs or _misspelt_depends_on(profile, name):
             continue
-        base: KeyPath = ("services", name)
-        templates_of(profile, name, defs, dict(spec.env), (*base, "env"))
-        extras = {k: v for k, v in spec.extras.items() if k != "external"}
-        templates_of(profile, name, defs, extras, base)
+        for at, text in _entry_strings(profile, name):
+            _template(profile, name, defs, text, at)
     for key, text in profile.spec.stack.env.items():
         where: KeyPath = ("stack", "env", key)
         for ref, attr in templates.references(text):
@@ -301,3 +317,50 @@ def all_templates(profile: Profile, defs: Mapping[str, ServiceDefinition]) -> No
                         f"${{{ref}.{attr}}}: the handle of {ref!r} has no {attr!r}"
                         f"{did_you_mean(attr, fields)} (it has: {', '.join(fields)})",
                     )
+
+
+def _public(value: Any) -> list[str]:
+    """The attribute names a replacement offers to templates."""
+    if hasattr(value, "__dict__"):
+        return sorted(attributes(value))
+    return sorted(a for a in dir(value) if not a.startswith("_"))
+
+
+def replaced_templates(
+    profile: Profile | None,
+    defs: Mapping[str, ServiceDefinition],
+    names: Iterable[str],
+    replaced: Mapping[str, Any],
+    what: Mapping[str, str],
+    stack_env: bool = False,
+) -> list[Problem]:
+    """The templates of `names` (and of `[stack.env]` with `stack_env`) against the objects that
+    replace some of their dependencies: each `${service.attribute}` whose replacement lacks the
+    attribute, at the key that writes it. `what` says what replaced each service. A Python
+    service's code is not read: it meets a missing attribute when it starts, with its name."""
+    if profile is None:
+        return []
+    problems: list[Problem] = []
+
+    def check(where: KeyPath, text: str, deps: Iterable[str]) -> None:
+        for ref, attr in templates.references(text):
+            if attr is None or ref not in replaced or ref not in deps:
+                continue
+            if not hasattr(replaced[ref], attr):
+                have = _public(replaced[ref])
+                problems.append(
+                    profile.problem(
+                        where,
+                        f"${{{ref}.{attr}}}: {what[ref]} has no {attr!r}"
+                        f"{did_you_mean(attr, have)} (it has: {', '.join(have) or 'nothing'})",
+                    )
+                )
+
+    for name in names:
+        if name in profile.spec.services and name in defs:
+            for where, text in _entry_strings(profile, name):
+                check(where, text, defs[name].dependencies)
+    if stack_env:
+        for key, text in profile.spec.stack.env.items():
+            check(("stack", "env", key), text, replaced)
+    return problems

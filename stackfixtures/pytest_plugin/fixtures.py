@@ -20,6 +20,10 @@ from .shared import Backend
 BackendFor = Callable[[str | None], Backend]
 """The session's backend for a mode (started on first use)."""
 
+SERVICE = "_stackfixtures_service"
+"""Set (to the service's name) on the plugin's own fixture functions: what tells them from a
+user's fixture of the same name, which replaces the service for the tests that see it."""
+
 
 class StackFixture:
     """The running stack as seen from a test: handles, states, events, logs, fault injection."""
@@ -121,4 +125,5 @@ def service_fixture(name: str, project: projects.Project, backend: BackendFor) -
 
     fixture.__name__ = name
     fixture.__doc__ = f"stackfixtures service {name!r} ({scope} scope): its handle."
+    setattr(fixture, SERVICE, name)
     return pytest.fixture(scope=scope, name=name)(fixture)  # type: ignore[call-overload]

@@ -20,6 +20,7 @@ from ..engine.cleanup import ledger
 from ..errors import DefinitionError
 from ..project.per_test import with_per_test
 from .fixtures import StackFixture, service_fixture
+from .routes import MARK_HELP, Swaps
 from .shared import Backend, LocalBackend, SharedBackend, shared_dir, stop_shared
 
 
@@ -76,11 +77,14 @@ class StackPlugin:
         self.shared = self.worker or self.reuse
         self._backends: dict[str | None, Backend] = {}
         self.swept: list[ledger.Leftover] = []
+        self.swaps = Swaps(config, proj, self.basetemp)  # tests that replace a service
+
+    def basetemp(self) -> Path:
+        return Path(self.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
 
     def backend(self, mode: str | None) -> Backend:
         if mode not in self._backends:
-            base = Path(self.config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
-            local = base / ("stack" + (f"-{mode}" if mode else ""))
+            local = self.basetemp() / ("stack" + (f"-{mode}" if mode else ""))
             if self.shared:
                 owner = os.getppid() if self.worker else None  # the xdist controller
                 self._backends[mode] = SharedBackend(
@@ -104,9 +108,10 @@ class StackPlugin:
 
     def stack_ids(self) -> set[str]:
         """Ids of the stacks this session runs (their processes carry STACKFIXTURES_STACK)."""
-        return {i for b in self._backends.values() for i in b.stack_ids()}
+        return {i for b in self._backends.values() for i in b.stack_ids()} | self.swaps.stack_ids()
 
     def close(self) -> None:
+        self.swaps.close()  # first: their services ran on the shared ones
         backends, self._backends = self._backends, {}
         for backend in backends.values():
             backend.close()
@@ -184,6 +189,8 @@ def pytest_configure(config: pytest.Config) -> None:
     setattr(holder, "stack", stack_fixture)  # noqa: B010
     config.stash[PLUGIN] = plugin
     config.pluginmanager.register(holder, "stackfixtures-services")
+    config.pluginmanager.register(plugin.swaps, "stackfixtures-swaps")
+    config.addinivalue_line("markers", MARK_HELP)
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's own teardown of session fixtures

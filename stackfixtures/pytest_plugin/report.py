@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 
+from ..control.protocol import StackControl
 from ..engine.chain import critical_chain, describe
 from ..engine.events import Event, read_events
 from . import timeline
 from .plugin import PLUGIN, StackPlugin
+from .routes import ROUTE
 from .shared import shared_dir
 
 MARKS = pytest.StashKey[tuple[str | None, dict[str, int]]]()
@@ -27,6 +29,21 @@ def _used(plugin: StackPlugin, item: pytest.Item) -> list[str]:
 
 def _time(e: Event) -> float:
     return e.time
+
+
+def _output_of(
+    plugin: StackPlugin, item: pytest.Item, mode: str | None, name: str
+) -> StackControl | None:
+    """The control that holds the output of `name` as this test used it: its own instance
+    when the test replaces a service it depends on (none for the replaced one itself)."""
+    route = item.stash.get(ROUTE, None)
+    if route is not None and name in route.variants:
+        swap = plugin.swaps.running.get((route.key, mode))
+        return swap.backend.local if swap is not None else None
+    if route is not None and any(r.name == name for r in route.key):
+        return None
+    backend = plugin.running(mode)
+    return backend.output_of(name) if backend is not None else None
 
 
 def _item_mode(plugin: StackPlugin, item: pytest.Item) -> str | None:
@@ -47,6 +64,13 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for control in backend.controls() if backend is not None else []:
         with contextlib.suppress(Exception):  # later controls (the shared launcher) win
             marks.update({n: chunk["mark"] for n, chunk in control.logs(n=0).items()})
+    route = item.stash.get(ROUTE, None)
+    if route is not None:  # the test's own instances: from their start, unless running
+        marks.update(dict.fromkeys(route.variants, 0))
+        swap = plugin.swaps.running.get((route.key, mode))
+        with contextlib.suppress(Exception):
+            chunks = swap.backend.local.logs(list(route.variants), n=0) if swap else {}
+            marks.update({n: chunk["mark"] for n, chunk in chunks.items()})
     item.stash[MARKS] = (mode, marks)
 
 
@@ -60,12 +84,11 @@ def pytest_runtest_makereport(
     if plugin is None or not report.failed or report.when not in ("setup", "call"):
         return report
     mode, marks = item.stash.get(MARKS, (_item_mode(plugin, item), {}))
-    backend = plugin.running(mode)
-    if backend is None:
+    if plugin.running(mode) is None and item.stash.get(ROUTE, None) is None:
         return report
     time.sleep(0.1)  # output reaches the log asynchronously: let the test's last lines land
     for name in _used(plugin, item):
-        control = backend.output_of(name)
+        control = _output_of(plugin, item, mode, name)
         if control is None:
             continue
         try:
