@@ -1,4 +1,4 @@
-"""`stack run` (the launcher in the foreground, see control/launcher.py) and `stack validate`."""
+"""`stack run` (the launcher in the foreground, see control/launcher/) and `stack validate`."""
 
 from __future__ import annotations
 

@@ -1,38 +1,27 @@
-"""The launcher: the process that runs a stack and serves its control socket.
-
-`stack run` is the launcher in the foreground; `stack up`, pytest's shared stack and the
-shutdown benchmark start the same module detached (`python -m stackfixtures.control.launcher`).
-It prints service output prefixed with names and a line per state change, stops everything in
-reverse order on SIGINT/SIGTERM (a second Ctrl-C skips the remaining grace), and records how
-each stop went in `last-run.json`.
-"""
+"""The launcher's running stack: its event loop, signals, control socket, progress lines and
+the record of how it stopped."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import os
 import signal
-import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import project as projects
-from ..config.suggest import did_you_mean
-from ..engine.cleanup import ledger, watchdog
-from ..engine.events import Event
-from ..engine.stack import ServiceStop, Stack
-from ..engine.status import endpoints, progress
-from ..errors import DefinitionError
-from ..project import replace as replaces
-from . import codec, endpoint
-from .console import Console, error_text, plural
-from .exits import EXIT_DEFINITION, EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
-from .watch import Watcher, watcher_for
+from ... import project as projects
+from ...engine.cleanup import watchdog
+from ...engine.events import Event
+from ...engine.stack import ServiceStop, Stack
+from ...engine.status import endpoints, progress
+from ...project import replace as replaces
+from .. import codec, endpoint
+from ..console import Console, plural
+from ..exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
+from ..watch import Watcher, watcher_for
+from .options import Options
 
 PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
@@ -40,117 +29,11 @@ PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .server import ControlServer
+    from ..server import ControlServer
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
 process group by the terminal, once forwarded by npm), not a second press."""
-
-
-@dataclass
-class Options:
-    """What to launch: a profile (or the default project), where, and how."""
-
-    profile: str | None = None
-    state_dir: str | None = None
-    services: list[str] = field(default_factory=list)
-    mode: str | None = None
-    as_json: bool = False
-    on_demand: bool = False  # start nothing; start services when asked (pytest's shared stack)
-    exit_with: int | None = None  # stop everything once this process (e.g. pytest) is gone
-    exit_code_from: str | None = None  # stop when this service ends; exit with its code
-    watch: bool = False  # restart services whose `watch` files change (control/watch.py)
-    replace: dict[str, str] = field(default_factory=dict)  # service -> URL it is replaced by
-
-
-def argv(opts: Options) -> list[str]:
-    """The command that runs this launcher detached with `opts`."""
-    out = [sys.executable, "-m", "stackfixtures.control.launcher"]
-    for flag, value in (
-        ("--profile", opts.profile),
-        ("--state-dir", opts.state_dir),
-        ("--mode", opts.mode),
-        ("--exit-with", opts.exit_with),
-        ("--exit-code-from", opts.exit_code_from),
-    ):
-        if value is not None:
-            out += [flag, str(value)]
-    if opts.on_demand:
-        out.append("--on-demand")
-    if opts.as_json:
-        out.append("--json")
-    if opts.watch:
-        out.append("--watch")
-    for name, url in opts.replace.items():
-        out += ["--replace", f"{name}={url}"]
-    return [*out, *opts.services]
-
-
-def launch(opts: Options, console: Console | None = None) -> int:
-    """Run the stack until it is stopped; returns the exit code (see control/exits.py)."""
-    from pathlib import Path
-
-    from filelock import FileLock, Timeout
-
-    out = console or Console([])
-
-    def fail(message: str | DefinitionError) -> int:
-        text = error_text(message) if isinstance(message, DefinitionError) else message
-        print(text if text.startswith("error: ") else f"error: {text}", file=sys.stderr)
-        return EXIT_DEFINITION
-
-    named = [*opts.services, *([opts.exit_code_from] if opts.exit_code_from else [])]
-    try:
-        proj = projects.load(
-            opts.profile,
-            state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None,
-            services=named or None,
-        )
-        proj.check_runnable(named)
-    except DefinitionError as e:
-        return fail(e)
-    wanted = [] if opts.on_demand else list(opts.services) or proj.selected
-    if opts.exit_code_from and opts.exit_code_from not in wanted:
-        wanted.append(opts.exit_code_from)
-    try:
-        notes = replaces.apply(proj, opts.replace, None if opts.on_demand else wanted)
-    except DefinitionError as e:
-        return fail(e)
-    for note in notes:
-        out.info(f"warning: {note}")
-    for name in wanted:
-        if name not in proj.graph:
-            known = ", ".join(proj.graph.names)
-            hint = did_you_mean(name, proj.graph.names)
-            return fail(f"unknown service {name!r} (defined: {known}){hint}")
-    if opts.mode is not None:
-        proj.mode = opts.mode
-    proj.state_dir.mkdir(parents=True, exist_ok=True)
-    lifetime = FileLock(str(proj.state_dir / "launcher.lock"))
-    try:  # held while this launcher lives: two launchers never share a state dir
-        lifetime.acquire(timeout=0)
-    except Timeout:
-        return fail(f"another launcher is using state dir {proj.state_dir}")
-    running, why = endpoint.find(proj.state_dir)
-    if running is not None:
-        return fail(
-            f"a stack already runs with state dir {proj.state_dir} "
-            f"(pid {running.pid}); stop it with `stack down`"
-        )
-    if "stale" in why:
-        out.info(why)
-    report_sweep(out, ledger.sweep())
-    return asyncio.run(Launcher(proj, wanted, opts).run())
-
-
-def report_sweep(console: Console, swept: list[ledger.Leftover]) -> None:
-    """Say what was left of crashed stacks and has just been stopped."""
-    for stack_id in sorted({s.stack_id for s in swept}):
-        mine = [s for s in swept if s.stack_id == stack_id]
-        console.info(
-            f"stopped {len(mine)} leftover process(es) of crashed stack "
-            f"{stack_id}: " + "; ".join(f"{s.service} pid {s.pid}" for s in mine)
-        )
 
 
 class Launcher:
@@ -273,8 +156,8 @@ class Launcher:
 
     async def _open_control(self, sock: Path) -> tuple[ControlServer, asyncio.Server]:
         """Serve the control protocol on the stack's socket and say where (control.json)."""
-        from .local import LocalControl
-        from .server import ControlServer
+        from ..local import LocalControl
+        from ..server import ControlServer
 
         proj = self.proj
         self.info["fingerprints"] = projects.fingerprints(proj.graph)
@@ -378,37 +261,3 @@ class Launcher:
         """What `stack down` reports after the launcher is gone."""
         data = {"exit_code": code, "stops": codec.stops_to_json(stops), "time": time.time()}
         (self.proj.state_dir / "last-run.json").write_text(json.dumps(data))
-
-
-def main(args: Sequence[str] | None = None) -> None:
-    """`python -m stackfixtures.control.launcher`: what `stack up` and pytest start detached."""
-    ap = argparse.ArgumentParser(prog="stackfixtures.control.launcher", description=__doc__)
-    ap.add_argument("--profile", "-p")
-    ap.add_argument("--state-dir")
-    ap.add_argument("--mode", choices=["single", "multi"])
-    ap.add_argument("--json", dest="as_json", action="store_true")
-    ap.add_argument("--on-demand", action="store_true")
-    ap.add_argument("--exit-with", type=int)
-    ap.add_argument("--exit-code-from")
-    ap.add_argument("--watch", action="store_true")
-    ap.add_argument("--replace", action="append", default=[], metavar="NAME=URL")
-    ap.add_argument("services", nargs="*")
-    ns = ap.parse_args(args)
-    try:
-        ns.replace = replaces.parse(ns.replace)
-    except ValueError as e:
-        ap.error(f"--replace {e}")
-    finish(launch(Options(**vars(ns))))
-
-
-def finish(code: int) -> None:
-    """Exit with `code` at once. Everything is written and closed by now (the event log, the
-    services' logs, last-run.json); the interpreter's own teardown of the modules a launcher
-    loads would take ~80 ms more, and the stack counts as stopped only once we are gone."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,5 @@
+"""`python -m stackfixtures.control.launcher`."""
+
+from . import main
+
+main()
