@@ -13,8 +13,6 @@ import contextlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import h11
-
 from ..context import ServiceContext
 from .base import why_not
 
@@ -52,6 +50,8 @@ async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, target: str
 ) -> int:
     """Send the GET and read the answer's status line."""
+    import h11  # on the first check: after the service was spawned, while it boots
+
     try:
         conn = h11.Connection(h11.CLIENT)
         headers = [("host", host), ("connection", "close")]
@@ -66,7 +66,7 @@ async def _exchange(
                 return int(event.status_code)
             elif isinstance(event, h11.ConnectionClosed):
                 raise NoAnswer
-    except h11.RemoteProtocolError as e:
+    except h11.RemoteProtocolError as e:  # a garbled answer is no answer
         raise NoAnswer from e
     finally:
         writer.close()
