@@ -96,7 +96,7 @@ def test_exec_bad_input(tmp_path: Path) -> None:
     assert missing.returncode == 127 and "command not found" in missing.stderr
     assert read(tmp_path / ".stack" / "dev") is None  # the stack was stopped all the same
     unknown = run_stack(["exec", "-p", "dev", "-s", "ghost", "--", "true"], tmp_path)
-    assert unknown.returncode == 2 and "unknown service 'ghost' (services: redis)" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown service 'ghost' (defined: redis)" in unknown.stderr
 
 
 def test_env_with_two_services_of_one_kind_says_why_conventions_are_left_out(

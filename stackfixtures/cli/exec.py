@@ -7,13 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
 from .common import control_for, load, main, profile_option, state_dir_option
 from .run import check_replacements, mode_option, replace_option
+
+if TYPE_CHECKING:
+    from ..control.remote import RemoteControl
 
 EXIT_NOT_FOUND = 127
 """CMD could not be found (like a shell); the stack was stopped."""
@@ -88,9 +92,8 @@ def exec_command(
     reverse order); if it runs already, uses it and leaves it running. Ctrl-C reaches COMMAND
     first; then the stack stops. Example: `stack exec -p test -- pytest -x`.
     """
-    from ..control import detached, launcher
     from ..control.discover import state_dir_for
-    from ..control.remote import RemoteControl, connect
+    from ..control.remote import connect
     from ..errors import ControlError, DefinitionError, NotRunning
 
     args = list(command[1:] if command and command[0] == "--" else command)
@@ -103,32 +106,7 @@ def exec_command(
     if control is not None and replace:
         _check_replaced(control.status(), replace)
     if control is None:  # start it, and stop it afterwards
-        proj = load(profile, state_dir)
-        _check_names(services, proj.graph.names)
-        check_replacements(proj, replace, list(services) or proj.selected)
-        log = None if logs else proj.state_dir / "launcher.log"
-        opts = launcher.Options(
-            profile=str(proj.profile.path) if proj.profile else None,
-            state_dir=str(proj.state_dir),
-            services=list(services),
-            mode=mode,
-            replace=replace,
-        )
-        proc = detached.start(launcher.argv(opts), proj.root, log)
-        wanted = proj.graph.closure(list(services) or proj.selected)
-        try:
-            control = detached.wait(
-                proc, proj.state_dir, log, timeout, until=detached.all_ready(wanted)
-            )
-        except detached.LauncherExited as e:
-            tail = "\n".join(f"  | {line}" for line in e.tail)
-            click.echo(f"error: the stack failed to start{':' if tail else ''}\n{tail}", err=True)
-            sys.exit(EXIT_STARTUP)
-        except TimeoutError as e:
-            proc.terminate()  # the launcher stops what it started
-            proc.wait()
-            click.echo(f"error: {e}", err=True)
-            sys.exit(EXIT_STARTUP)
+        proc, control = _start(profile, state_dir, mode, services, logs, timeout, replace)
     with control:
         status = control.status()
         if proc is None:
@@ -137,6 +115,55 @@ def exec_command(
         if proc is not None:
             control.down()
     sys.exit(code)
+
+
+def _start(
+    profile: str | None,
+    state_dir: str | None,
+    mode: str | None,
+    services: tuple[str, ...],
+    logs: bool,
+    timeout: float,
+    replace: dict[str, str],
+) -> tuple[subprocess.Popen[bytes], RemoteControl]:
+    """Start the stack detached and wait until it is up. With a profile named, the launcher
+    alone reads it (one process loading the project, not two); without one, or to check
+    replacements first, this process loads it too."""
+    from ..config.locate import find_root, state_dir_of
+    from ..config.read import resolve_path
+    from ..control import detached, launcher
+
+    path: Path | None
+    if profile and not replace:
+        root = find_root()
+        path = resolve_path(profile, root).resolve()
+        state = Path(state_dir).resolve() if state_dir else state_dir_of(profile, root)
+    else:
+        proj = load(profile, state_dir)
+        _check_names(services, proj.graph.names)
+        check_replacements(proj, replace, list(services) or proj.selected)
+        root, state = proj.root, proj.state_dir
+        path = proj.profile.path if proj.profile else None
+    log = None if logs else state / "launcher.log"
+    opts = launcher.Options(
+        profile=str(path) if path else None,
+        state_dir=str(state),
+        services=list(services),
+        mode=mode,
+        replace=replace,
+    )
+    try:
+        return detached.launch(opts, root, log, timeout)
+    except detached.LauncherExited as e:
+        tail = "\n".join(e.tail if e.code == EXIT_DEFINITION else [f"  | {x}" for x in e.tail])
+        if e.code == EXIT_DEFINITION:  # a mistake in the profile or the command: as it said
+            click.echo(tail or f"error: {e}", err=True)
+            sys.exit(EXIT_DEFINITION)
+        click.echo(f"error: the stack failed to start{':' if tail else ''}\n{tail}", err=True)
+        sys.exit(EXIT_STARTUP)
+    except TimeoutError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
 
 
 def _check_replaced(status: dict[str, Any], replace: dict[str, str]) -> None:

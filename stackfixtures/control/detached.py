@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from ..errors import ControlError
+from . import launcher
 from .endpoint import find
 from .remote import RemoteControl, TransportError
 
@@ -109,3 +110,26 @@ def all_ready(names: Iterable[str]) -> Callable[[RemoteControl], bool]:
         )
 
     return check
+
+
+def closure_up(client: RemoteControl) -> bool:
+    """A `wait(until=...)` condition: every service the launcher is starting is up (the
+    launcher says which in its status: the caller need not load the project to know)."""
+    status = client.status()
+    return all_ready(status["stack"].get("services") or [])(client)
+
+
+def launch(
+    opts: launcher.Options, root: Path, log: Path | None, timeout: float
+) -> tuple[subprocess.Popen[bytes], RemoteControl]:
+    """Start a launcher detached and wait until its stack is up. LauncherExited says why not
+    (its code is 2 for a mistake in the profile or the command, 3 for a start that failed)."""
+    assert opts.state_dir is not None
+    state = Path(opts.state_dir)
+    proc = start(launcher.argv(opts), root, log)
+    try:
+        return proc, wait(proc, state, log, timeout, until=closure_up)
+    except TimeoutError:
+        proc.terminate()  # the launcher stops what it started
+        proc.wait()
+        raise

@@ -1,5 +1,5 @@
 """`python -m stackfixtures.control.launcher`."""
 
-from . import main
+from .entry import main
 
 main()

@@ -1,0 +1,100 @@
+"""The launcher's entry points: `launch` (what `stack run` calls), `main` (`python -m`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from ... import project as projects
+from ...config.suggest import did_you_mean
+from ...engine.cleanup import ledger
+from ...errors import DefinitionError
+from ...project import replace as replaces
+from .. import endpoint
+from ..console import Console, error_text
+from ..exits import EXIT_DEFINITION
+from . import report_sweep
+from .options import Options
+from .running import Launcher
+
+
+def launch(opts: Options, console: Console | None = None) -> int:
+    """Run the stack until it is stopped; returns the exit code (see control/exits.py)."""
+    from pathlib import Path
+
+    from filelock import FileLock, Timeout
+
+    out = console or Console([])
+
+    def fail(message: str | DefinitionError) -> int:
+        text = error_text(message) if isinstance(message, DefinitionError) else message
+        print(text if text.startswith("error: ") else f"error: {text}", file=sys.stderr)
+        return EXIT_DEFINITION
+
+    named = [*opts.services, *([opts.exit_code_from] if opts.exit_code_from else [])]
+    try:
+        proj = projects.load(
+            opts.profile,
+            state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None,
+            services=named or None,
+        )
+        proj.check_runnable(named)
+    except DefinitionError as e:
+        return fail(e)
+    wanted = [] if opts.on_demand else list(opts.services) or proj.selected
+    if opts.exit_code_from and opts.exit_code_from not in wanted:
+        wanted.append(opts.exit_code_from)
+    try:
+        notes = replaces.apply(proj, opts.replace, None if opts.on_demand else wanted)
+    except DefinitionError as e:
+        return fail(e)
+    for note in notes:
+        out.info(f"warning: {note}")
+    for name in wanted:
+        if name not in proj.graph:
+            known = ", ".join(proj.graph.names)
+            hint = did_you_mean(name, proj.graph.names)
+            return fail(f"unknown service {name!r} (defined: {known}){hint}")
+    if opts.mode is not None:
+        proj.mode = opts.mode
+    proj.state_dir.mkdir(parents=True, exist_ok=True)
+    lifetime = FileLock(str(proj.state_dir / "launcher.lock"))
+    try:  # held while this launcher lives: two launchers never share a state dir
+        lifetime.acquire(timeout=0)
+    except Timeout:
+        return fail(f"another launcher is using state dir {proj.state_dir}")
+    running, why = endpoint.find(proj.state_dir)
+    if running is not None:
+        return fail(
+            f"a stack already runs with state dir {proj.state_dir} "
+            f"(pid {running.pid}); stop it with `stack down`"
+        )
+    if "stale" in why:
+        out.info(why)
+    report_sweep(out, ledger.sweep())
+    return asyncio.run(Launcher(proj, wanted, opts).run())
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """`python -m stackfixtures.control.launcher`: what `stack up` and pytest start detached."""
+    ap = argparse.ArgumentParser(prog="stackfixtures.control.launcher", description=__doc__)
+    ap.add_argument("--profile", "-p")
+    ap.add_argument("--state-dir")
+    ap.add_argument("--mode", choices=["single", "multi"])
+    ap.add_argument("--json", dest="as_json", action="store_true")
+    ap.add_argument("--on-demand", action="store_true")
+    ap.add_argument("--exit-with", type=int)
+    ap.add_argument("--exit-code-from")
+    ap.add_argument("--watch", action="store_true")
+    ap.add_argument("--replace", action="append", default=[], metavar="NAME=URL")
+    ap.add_argument("services", nargs="*")
+    ns = ap.parse_args(args)
+    try:
+        ns.replace = replaces.parse(ns.replace)
+    except ValueError as e:
+        ap.error(f"--replace {e}")
+    from . import finish
+
+    finish(launch(Options(**vars(ns))))
