@@ -218,3 +218,26 @@ def test_signal_names_and_numbers_are_one(control: StackControl) -> None:
     assert stopped(pid)
     assert control.kill("db", "CONT") == [pid]
     assert stopped(pid, want=False)
+
+
+def test_several_logs_at_once_and_unknown_names_among_them(control: StackControl) -> None:
+    control.start(["web"])
+    both = control.logs(["db", "web"], n=2)
+    assert set(both) == {"db", "web"} and all(len(c["lines"]) <= 2 for c in both.values())
+    with pytest.raises(UnknownService, match="ghost"):
+        control.logs(["db", "ghost"])
+
+
+def test_stops_carry_exit_codes(control: StackControl) -> None:
+    control.start(["db"])
+    [stop] = control.stop(["db"])
+    assert stop.service == "db" and stop.graceful and stop.exit_codes == [0]
+
+
+def test_a_paused_service_stops_gracefully(control: StackControl) -> None:
+    control.start(["db"])
+    pid = pid_of(control, "db")
+    control.pause("db")
+    assert stopped(pid)
+    [stop] = control.stop(["db"])
+    assert stop.graceful, stop  # its stop signal is not left pending behind SIGSTOP

@@ -236,3 +236,17 @@ def test_clean_refuses_a_running_stack(tmp_path: Path) -> None:
         assert (tmp_path / ".stack" / "dev").is_dir()
     finally:
         run_stack(["down"], tmp_path)
+
+
+def test_exit_code_from_a_service_that_exits_by_itself(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.once]
+command = ["{PY}", "{APP}", "--port", "${port}", "--exit-after", "1", "--exit-code", "0"]
+ready = { tcp = "${port}" }
+""",
+    )
+    result = run_stack(["run", "-p", "dev", "--exit-code-from", "once"], tmp_path, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr  # not 1: it exited 0
+    assert "once ended with code 0: stopping" in result.stdout

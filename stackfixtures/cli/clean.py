@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..control.exits import EXIT_DEFINITION
+from ..errors import DefinitionError
 from .common import main, profile_option, state_dir_option
 
 
@@ -41,7 +42,11 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
     if state_dir:
         targets.append(Path(state_dir).resolve())
     elif profile:
-        targets.append(state_dir_of(profile, root))
+        try:
+            targets.append(state_dir_of(profile, root))
+        except DefinitionError as e:  # e.g. no such profile file
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_DEFINITION)
     elif everything:
         base = root / ".stack"
         targets += sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []

@@ -12,8 +12,16 @@ from typing import TYPE_CHECKING
 import click
 
 from ..control.console import error_text
-from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
-from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning, ProfileError
+from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING, EXIT_STARTUP
+from ..errors import (
+    AmbiguousStack,
+    ControlError,
+    DefinitionError,
+    NotRunning,
+    ProfileError,
+    StackError,
+    StartError,
+)
 
 if TYPE_CHECKING:
     from .. import project as projects
@@ -112,5 +120,17 @@ def control_for(profile: str | None, state_dir: str | None) -> Iterator[RemoteCo
     except KeyError as e:  # UnknownService
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
+    except StartError as e:  # `stack start` or `restart` of a service that did not come up
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
+    except StackError as e:  # e.g. pausing a service that runs no process
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    except TimeoutError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except OSError:  # its launcher went away meanwhile (e.g. `stack down` elsewhere)
+        click.echo(f"error: the stack at {control.endpoint.state_dir} went away", err=True)
+        sys.exit(EXIT_NOT_RUNNING)
     finally:
         control.close()

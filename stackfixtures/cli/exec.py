@@ -3,6 +3,7 @@ running stack as environment variables, for a shell, a `.env` file or an IDE).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -94,26 +95,32 @@ def exec_command(
     """
     from ..control.discover import state_dir_for
     from ..control.remote import connect
-    from ..errors import ControlError, DefinitionError, NotRunning
+    from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning
 
     args = list(command[1:] if command and command[0] == "--" else command)
     control: RemoteControl | None = None
     proc: subprocess.Popen[bytes] | None = None
     try:
         control = connect(state_dir_for(profile, state_dir))
+    except AmbiguousStack as e:  # as every command for a running stack: say which
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
     except (NotRunning, DefinitionError, ControlError):
         control = None
     if control is not None and replace:
         _check_replaced(control.status(), replace)
     if control is None:  # start it, and stop it afterwards
         proc, control = _start(profile, state_dir, mode, services, logs, timeout, replace)
-    with control:
+    code = EXIT_STARTUP
+    try:
         status = control.status()
         if proc is None:
             _check_names(services, [s["name"] for s in status["services"]])
         code = _run(args, status)
+    finally:  # whatever happened to the command, what exec started is stopped
         if proc is not None:
-            control.down()
+            with contextlib.suppress(Exception):
+                control.down()
     sys.exit(code)
 
 
@@ -132,12 +139,18 @@ def _start(
     from ..config.locate import find_root, state_dir_of
     from ..config.read import resolve_path
     from ..control import detached, launcher
+    from ..control.console import error_text
+    from ..errors import DefinitionError
 
     path: Path | None
     if profile and not replace:
         root = find_root()
         path = resolve_path(profile, root).resolve()
-        state = Path(state_dir).resolve() if state_dir else state_dir_of(profile, root)
+        try:
+            state = Path(state_dir).resolve() if state_dir else state_dir_of(profile, root)
+        except DefinitionError as e:  # e.g. no such profile file
+            click.echo(error_text(e), err=True)
+            sys.exit(EXIT_DEFINITION)
     else:
         proj = load(profile, state_dir)
         _check_names(services, proj.graph.names)
@@ -151,6 +164,7 @@ def _start(
         services=list(services),
         mode=mode,
         replace=replace,
+        exit_with=os.getpid(),  # if exec dies (Ctrl-C while it waits, a CI cancel), so does it
     )
     try:
         return detached.launch(opts, root, log, timeout)

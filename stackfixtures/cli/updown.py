@@ -57,6 +57,13 @@ def up(
     from ..control.remote import RemoteControl
 
     proj = load(profile, state_dir)
+    unknown = [n for n in services if n not in proj.graph]
+    if unknown:
+        click.echo(
+            f"error: unknown service {unknown[0]!r} (defined: {', '.join(proj.graph.names)})",
+            err=True,
+        )
+        sys.exit(EXIT_DEFINITION)
     running, _ = endpoint.find(proj.state_dir)
     if running is not None:  # like `compose up`: bring it in line with the definitions
         with RemoteControl(running) as control:
@@ -98,6 +105,8 @@ def up(
         )
         sys.exit(EXIT_STARTUP)
     except TimeoutError as e:
+        proc.terminate()  # the launcher stops what it started: nothing is left running
+        proc.wait()
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
     with control:
@@ -190,7 +199,7 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
             )
             sys.exit(1)
     code = EXIT_OK
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, KeyError):
         last = json.loads((where / "last-run.json").read_text())
         code = int(last["exit_code"])
         forced = [s["service"] for s in last["stops"] if not s["graceful"]]

@@ -49,6 +49,8 @@ def remove_stack_data(state_dir: Path) -> int:
     ep, _ = find(state_dir)
     if ep is not None:
         raise RuntimeError(f"a stack is running with state dir {state_dir} (pid {ep.pid})")
+    if _launcher_holds(state_dir):  # starting, or not answering: its socket is not up yet
+        raise RuntimeError(f"a launcher is using state dir {state_dir}")
     freed = 0
     for home in outside_homes(state_dir):
         freed += size_of(home)
@@ -57,6 +59,22 @@ def remove_stack_data(state_dir: Path) -> int:
         freed += size_of(state_dir)
         shutil.rmtree(state_dir, ignore_errors=True)
     return freed
+
+
+def _launcher_holds(state_dir: Path) -> bool:
+    """Whether a launcher holds the state dir's lock (it does for as long as it lives)."""
+    lock_file = state_dir / "launcher.lock"
+    if not lock_file.exists():
+        return False
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_file))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
 
 
 def human(n: int) -> str:

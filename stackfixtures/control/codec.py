@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from ..engine.records import ServiceStop
+from ..engine.records import ServiceStop, StopRecord
 
 if TYPE_CHECKING:
     from ..define.service import Handle
@@ -37,10 +37,15 @@ def stop_to_json(stop: ServiceStop) -> dict[str, Any]:
 
 
 def stop_from_json(data: dict[str, Any]) -> ServiceStop:
+    records = [
+        StopRecord(data["service"], 0, data["graceful"], code, 0.0, "")
+        for code in data.get("exit_codes", [])
+    ]  # what a client can know of each process: its exit code
     return ServiceStop(
         data["service"],
         data["graceful"],
         data["duration_s"],
+        processes=records,
         error=data.get("error", ""),
         swept=data.get("swept", 0),
     )

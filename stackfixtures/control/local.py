@@ -39,8 +39,8 @@ class LocalControl:
     ) -> None:
         self.stack = stack
         self.loop = loop
-        self.info = dict(info or {})
-        self.info.setdefault("started", time.time())
+        self.info = info if isinstance(info, dict) else dict(info or {})  # the launcher's own:
+        self.info.setdefault("started", time.time())  # what it updates (a reload) shows
         self._on_down = on_down
         self._on_reload = on_reload
         self._retry_failed = retry_failed  # pytest: a failed service stays failed for the session
@@ -169,7 +169,11 @@ class LocalControl:
         if self._on_down is not None:
             self.loop.call_soon_threadsafe(self._on_down)  # the launcher stops, then exits
             return True
-        self._run(asyncio.wait_for(self.stack.close(), timeout))
+        closing = asyncio.run_coroutine_threadsafe(self.stack.close(), self.loop)
+        try:
+            closing.result(timeout)  # on a timeout it goes on closing: it is not cut short
+        except TimeoutError:
+            return False
         return True
 
 

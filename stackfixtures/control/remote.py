@@ -13,7 +13,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
@@ -61,6 +61,11 @@ def exchange(
     return int(lines[0].split()[1]), fields.get("content-type", ""), data[:length]
 
 
+def _q(name: str) -> str:
+    """A service name as one path segment (any character it may hold, quoted)."""
+    return quote(name, safe="")
+
+
 class RemoteControl:
     """Talks to the launcher behind `endpoint`. Errors the launcher reports come back as the
     exceptions a local stack raises (UnknownService, ServiceError, ...) or ControlError."""
@@ -95,14 +100,15 @@ class RemoteControl:
         return dict(self._get("/status"))
 
     def state(self, name: str) -> State:
-        return State(self._get(f"/services/{name}/state")["state"])
+        return State(self._get(f"/services/{_q(name)}/state")["state"])
 
     def handle(self, name: str) -> Any:
-        return codec.handle_from_json(self._get(f"/handles/{name}")["handle"])
+        return codec.handle_from_json(self._get(f"/handles/{_q(name)}")["handle"])
 
     def start(self, names: Sequence[str]) -> dict[str, Any]:
         return {
-            n: codec.handle_from_json(self._post(f"/services/{n}/start")["handle"]) for n in names
+            n: codec.handle_from_json(self._post(f"/services/{_q(n)}/start")["handle"])
+            for n in names
         }
 
     def stop(self, names: Sequence[str] | None = None) -> list[ServiceStop]:
@@ -112,22 +118,22 @@ class RemoteControl:
         for name in names:
             if any(s.service == name for s in stops):
                 continue  # already stopped as a dependent of an earlier one
-            reply = self._post(f"/services/{name}/stop")
+            reply = self._post(f"/services/{_q(name)}/stop")
             stops += [codec.stop_from_json(s) for s in reply["stops"]]
         return stops
 
     def restart(self, name: str) -> Any:
-        return codec.handle_from_json(self._post(f"/services/{name}/restart")["handle"])
+        return codec.handle_from_json(self._post(f"/services/{_q(name)}/restart")["handle"])
 
     def kill(self, name: str, signal: int | str = "SIGKILL", wait: float = 0.0) -> list[int]:
         body = {"signal": signal, "wait": wait}
-        return list(self._post(f"/services/{name}/kill", body, wait)["signalled"])
+        return list(self._post(f"/services/{_q(name)}/kill", body, wait)["signalled"])
 
     def pause(self, name: str) -> list[int]:
-        return list(self._post(f"/services/{name}/pause")["signalled"])
+        return list(self._post(f"/services/{_q(name)}/pause")["signalled"])
 
     def resume(self, name: str) -> list[int]:
-        return list(self._post(f"/services/{name}/resume")["signalled"])
+        return list(self._post(f"/services/{_q(name)}/resume")["signalled"])
 
     def scale(self, name: str, replicas: int) -> dict[str, str]:
         return dict(self._post("/scale", {"service": name, "replicas": replicas})["states"])
@@ -142,11 +148,10 @@ class RemoteControl:
         since: Mapping[str, int] | None = None,
         wait: float = 0.0,
     ) -> dict[str, LogChunk]:
-        marks = {f"since.{k}": v for k, v in (since or {}).items()}
-        if names is not None and len(names) == 1:
-            return dict(self._get(f"/logs/{names[0]}", n=n, wait=wait, **marks))
-        data: dict[str, LogChunk] = self._get("/logs", n=n, wait=wait, **marks)
-        return data if names is None else {k: v for k, v in data.items() if k in names}
+        params: dict[str, Any] = {f"since.{k}": v for k, v in (since or {}).items()}
+        if names is not None:
+            params["names"] = ",".join(names)
+        return dict(self._get("/logs", n=n, wait=wait, **params))
 
     def events(self, since: int = 0, wait: float = 0.0) -> list[Event]:
         from ..engine.events import Event
@@ -154,7 +159,7 @@ class RemoteControl:
         return [Event.from_json(e) for e in self._get("/events", since=since, wait=wait)]
 
     def wait_for(self, name: str, state: str | State, timeout: float = 30.0) -> None:
-        self._post(f"/services/{name}/wait", {"state": str(state), "timeout": timeout}, timeout)
+        self._post(f"/services/{_q(name)}/wait", {"state": str(state), "timeout": timeout}, timeout)
 
     def reload(self) -> dict[str, Any]:
         return dict(self._post("/reload"))

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ..errors import StackError, UnknownService
 from . import codec
@@ -97,6 +98,8 @@ def _scaled(c: StackControl, p: dict[str, str], r: Request) -> Any:
 
 def _logs(c: StackControl, p: dict[str, str], r: Request) -> Any:
     names = [p["name"]] if p.get("name") else None
+    if names is None and r.query.get("names"):
+        names = r.query["names"].split(",")
     q = r.query
     return c.logs(names, int(q.get("n", 100)), _since(r), float(q.get("wait", 0)))
 
@@ -145,7 +148,7 @@ class ControlServer:
             match = pattern.match(req.path.rstrip("/") or "/")
             if match is None or method != req.method:
                 continue
-            params = {k: v for k, v in match.groupdict().items() if v is not None}
+            params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
             loop = asyncio.get_running_loop()
             try:
                 body = await loop.run_in_executor(self._pool, action, self.control, params, req)

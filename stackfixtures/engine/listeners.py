@@ -42,6 +42,8 @@ def _read_dump(nl: socket.socket, port: int) -> set[str]:
         offset = 0
         while offset < len(data):
             length, kind = struct.unpack_from("=IH", data, offset)
+            if kind == _ERROR and struct.unpack_from("=i", data, offset + 16)[0] != 0:
+                raise OSError("sock_diag refused the request")  # then psutil answers instead
             if kind in (_DONE, _ERROR):
                 return found
             body = offset + 16  # after the nlmsghdr; sport at +4 (big endian), inode at +68

@@ -211,6 +211,7 @@ class Process:
                     f"sending {policy.signal.name}"
                 )
         self.send(policy.signal, group=policy.mode == "group")
+        self.send(signal.SIGCONT, group=True)  # a paused service must be able to act on it
 
     def reap_leftovers(self) -> int:
         """Whatever of its process group outlived the main process. (Processes that left the

@@ -9,8 +9,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ...control.protocol import StackControl
 from ...engine.events import Event
 from ...errors import ControlError, NotRunning
@@ -21,7 +19,7 @@ LOG_LINES = 500
 STATUS_EVERY = 1.0
 """Seconds between status reads (CPU percentages are measured between two reads)."""
 
-GONE = (httpx.TransportError, NotRunning, OSError)
+GONE = (NotRunning, OSError)
 """What a control raises once its launcher has exited."""
 
 

@@ -9,6 +9,7 @@ each stop went in `last-run.json`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -34,8 +35,9 @@ def finish(code: int) -> None:
     """Exit with `code` at once. Everything is written and closed by now (the event log, the
     services' logs, last-run.json); the interpreter's own teardown of the modules a launcher
     loads would take ~80 ms more, and the stack counts as stopped only once we are gone."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError):  # `stack run | head`: the reader is gone
+            stream.flush()
     os._exit(code)
 
 

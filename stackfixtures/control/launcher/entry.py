@@ -74,6 +74,7 @@ def launch(opts: Options, console: Console | None = None) -> int:
     if "stale" in why:
         out.info(why)
     report_sweep(out, ledger.sweep())
+    (proj.state_dir / "last-run.json").unlink(missing_ok=True)  # `stack down` reads this run's
     return asyncio.run(Launcher(proj, wanted, opts).run())
 
 

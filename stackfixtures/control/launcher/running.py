@@ -47,6 +47,7 @@ class Launcher:
         self.console = Console(self.closure)
         self.interrupts = 0
         self.first_signal = 0.0
+        self.unreachable = False  # the control socket could not be opened
         self.ended: int | None = None  # the exit code of the --exit-code-from service, once over
 
     async def run(self) -> int:
@@ -94,6 +95,7 @@ class Launcher:
         # The control socket opens right after: its set-up (the server's modules, the
         # definitions' fingerprints) then runs while the first servers boot, not before them.
         opening = asyncio.ensure_future(self._open_control(sock))
+        opening.add_done_callback(self._control_failed)
         interrupted = asyncio.ensure_future(self.stop_now.wait())
         reporter = asyncio.ensure_future(self._progress())
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
@@ -109,16 +111,24 @@ class Launcher:
             await interrupted
             if watching is not None:  # no restart may begin while the stack stops
                 watching.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await watching
+                except asyncio.CancelledError:
+                    pass
+                except Exception as e:  # a broken watcher must not skip the graceful stop
+                    console.error(f"the file watcher failed: {type(e).__name__}: {e}")
         elif starting.done():
             console.error(str(starting.exception()))
             code = EXIT_STARTUP
             interrupted.cancel()
         else:
             code = EXIT_INTERRUPTED
+        if self.unreachable and code == EXIT_OK:
+            code = EXIT_STARTUP
+        closed = False
         try:
             stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
+            closed = True
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             if not opening.done():
@@ -128,8 +138,10 @@ class Launcher:
                 listening.close()
                 await listening.wait_closed()
                 server.close()
-            if guard is not None:
+            if guard is not None and closed:  # "done": it only sweeps
                 watchdog.stop(guard, wait=False)
+            elif guard is not None and guard.stdin is not None:  # as if we died: it kills
+                guard.stdin.close()
             if owner_watch is not None:
                 owner_watch.cancel()
         if not starting.done():
@@ -153,6 +165,15 @@ class Launcher:
                 line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
                 if line:
                     self.console.info(line)
+
+    def _control_failed(self, opening: asyncio.Future[Any]) -> None:
+        """A stack nobody can reach or stop must not run on: stop it, saying why."""
+        if opening.cancelled() or opening.exception() is None:
+            return
+        error = opening.exception()
+        self.unreachable = True
+        self.console.error(f"cannot serve the control socket: {type(error).__name__}: {error}")
+        self.stop_now.set()
 
     async def _open_control(self, sock: Path) -> tuple[ControlServer, asyncio.Server]:
         """Serve the control protocol on the stack's socket and say where (control.json)."""
@@ -179,7 +200,10 @@ class Launcher:
             self.ended = 0
         elif event.target == "failed":
             code = self.stack.units[event.service].last_exit_code
-            self.ended = code if code else 1
+            if code is None:
+                self.ended = 1  # it failed without an exit code (e.g. it never started)
+            else:
+                self.ended = 128 - code if code < 0 else code  # killed by signal N: 128 + N
         else:
             return
         self.console.info(f"{event.service} ended with code {self.ended}: stopping")
