@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,14 +16,15 @@ from .cli_helpers import run_stack
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 SECTION = README.split("## Use it in your own project", 1)[1].split("\n## ", 1)[0]
 PROFILE = re.findall(r"```toml\n(.*?)```", SECTION, re.S)[0]
-TEST = re.findall(r"```python\n(def test_.*?)```", SECTION, re.S)[0]
+TEST = re.findall(r"```python\n(import psycopg.*?)```", SECTION, re.S)[0]
 
 
 def project(root: Path) -> None:
     (root / "profiles").mkdir()
     # the README pins port 55432; a free one here, so a server of yours on 55432 cannot clash
     (root / "profiles" / "dev.toml").write_text(PROFILE.replace("55432", str(allocate_port())))
-    (root / "schema.sql").write_text("CREATE TABLE items (id serial PRIMARY KEY, name text);\n")
+    schema = "CREATE TABLE IF NOT EXISTS items (id serial PRIMARY KEY, name text);\n"
+    (root / "schema.sql").write_text(schema)
     (root / "pyproject.toml").write_text(
         "[project]\nname = 'shop'\nversion = '0'\n\n"
         '[tool.pytest.ini_options]\nstack_profile = "dev"\n'
@@ -39,5 +41,21 @@ def test_the_profile_runs_with_stack_exec(tmp_path: Path) -> None:
 
 def test_the_pytest_example(pytester: pytest.Pytester) -> None:
     project(pytester.path)
-    pytester.makepyfile(test_items="import psycopg\n\n\n" + TEST)
+    pytester.makepyfile(test_items=TEST)
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_pytest_under_stack_exec_uses_its_stack(tmp_path: Path) -> None:
+    """`stack exec -p dev -- pytest`: the session uses exec's stack (its pinned port would
+    clash with a second one), and exec stops it afterwards."""
+    project(tmp_path)
+    (tmp_path / "test_items.py").write_text(
+        TEST
+        + "\n\ndef test_the_stack_is_execs(db):\n"
+        + "    import os\n\n"
+        + "    assert db.port == int(os.environ['DB_PORT'])\n"
+    )
+    pytest_cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    result = run_stack(["exec", "-p", "dev", "--", *pytest_cmd], tmp_path, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout

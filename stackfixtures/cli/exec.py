@@ -195,11 +195,12 @@ def _check_replaced(status: dict[str, Any], replace: dict[str, str]) -> None:
 
 def _run(args: list[str], status: dict[str, Any]) -> int:
     """Run the command in the foreground with the endpoints in its environment; its code."""
-    from ..control.environment import endpoint_env
+    from ..control.environment import ATTACH_ENV, endpoint_env
 
     env, notes = endpoint_env(status)
     for note in notes:
         click.echo(f"[stack] {note}", err=True)
+    env[ATTACH_ENV] = status["stack"]["state_dir"]  # `pytest` under exec uses this stack
     try:
         child = subprocess.Popen(args, env={**os.environ, **env})
     except FileNotFoundError:

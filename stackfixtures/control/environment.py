@@ -14,6 +14,11 @@ from typing import Any
 from ..define import templates
 from ..define.service import Handle
 
+ATTACH_ENV = "STACKFIXTURES_ATTACH"
+"""Set by `stack exec` for its command: the state dir of the stack it runs. A pytest session of
+the same project and profile uses that stack's services instead of starting its own (which
+would clash with it on pinned ports) and leaves it running."""
+
 
 def prefix(name: str) -> str:
     """`api-gateway` -> `API_GATEWAY` (replicas: `web.2` -> `WEB_2`)."""

@@ -2,7 +2,8 @@
 
 Services start when a test first needs them (their dependencies in parallel, each gated on
 readiness) and stop, dependents first, when their fixture scope ends. Under pytest-xdist the
-session-scoped services run once for all workers; with --stack-reuse they outlive the run.
+session-scoped services run once for all workers; with --stack-reuse they outlive the run;
+under `stack exec` they are the ones exec runs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..errors import DefinitionError
 from ..project.per_test import with_per_test
 from .fixtures import StackFixture, service_fixture
 from .routes import MARK_HELP, Swaps
-from .shared import Backend, LocalBackend, SharedBackend, shared_dir, stop_shared
+from .shared import Backend, LocalBackend, SharedBackend, exec_stack, shared_dir, stop_shared
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,6 +75,7 @@ class StackPlugin:
         self.mode = mode
         self.reuse = config.getoption("stack_reuse") == "on"
         self.worker = hasattr(config, "workerinput")
+        self.attach = exec_stack(proj)  # run under `stack exec`: its stack, not one of ours
         self.shared = self.worker or self.reuse
         self._backends: dict[str | None, Backend] = {}
         self.swept: list[ledger.Leftover] = []
@@ -85,8 +87,12 @@ class StackPlugin:
     def backend(self, mode: str | None) -> Backend:
         if mode not in self._backends:
             local = self.basetemp() / ("stack" + (f"-{mode}" if mode else ""))
-            if self.shared:
-                owner = os.getppid() if self.worker else None  # the xdist controller
+            owner = os.getppid() if self.worker else None  # the xdist controller
+            if self.attach is not None and self.attach[1] == mode:
+                self._backends[mode] = SharedBackend(
+                    self.project, local, self.attach[0], mode, owner, True, attached=True
+                )
+            elif self.shared:
                 self._backends[mode] = SharedBackend(
                     self.project,
                     local,
