@@ -201,3 +201,32 @@ def test_clean_cache(tmp_path: Path) -> None:
     )
     assert result.returncode == 0 and f"removed the cache {cache}" in result.stdout
     assert not cache.exists()
+
+
+def test_a_handle_without_a_url_gets_no_url_variable(tmp_path: Path) -> None:
+    """`endpoint` is the handle's text for people ("3 in api's process"), not an address:
+    it shows in status, and gives no <NAME>_URL (host and port still do)."""
+    write_project(tmp_path, "[stack]\nservices = ['group', 'plain']\n")
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent(
+            """
+            import stackfixtures as sf
+
+            @sf.service
+            def group():
+                yield sf.Handle(endpoint="3 in api's process")
+
+            @sf.service
+            def plain():
+                yield sf.Handle(host="127.0.0.1", port=1)
+            """
+        )
+    )
+    result = run_stack(["exec", "-p", "dev", "--", sys.executable, "-c", PRINT_ENV], tmp_path)
+    assert result.returncode == 0, result.stderr
+    variables = json.loads(result.stdout)
+    assert "GROUP_URL" not in variables and "PLAIN_URL" not in variables
+    assert variables["PLAIN_HOST"] == "127.0.0.1" and variables["PLAIN_PORT"] == "1"
+
+
+PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"

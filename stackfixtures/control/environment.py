@@ -43,7 +43,7 @@ def endpoint_env(
             continue
         handles[name] = Handle(**attrs)
         key = prefix(name)
-        url = attrs.get("url") or attrs.get("dsn") or row.get("endpoint")
+        url = attrs.get("url") or attrs.get("dsn")  # `endpoint` is for people: not a URL
         for suffix, value in (
             ("URL", url),
             ("HOST", attrs.get("host")),
