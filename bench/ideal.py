@@ -21,10 +21,6 @@ import time
 
 import psycopg
 
-PG_SETTINGS = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="]
-VALKEY_SETTINGS = ["--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""]
-QUIET = ["--log-level", "warning"]
-
 
 def free_port() -> int:
     with socket.socket() as s:

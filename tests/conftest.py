@@ -104,11 +104,6 @@ def write_project(root: Path, profile: str, name: str = "dev") -> Path:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    return tmp_path
-
-
-@pytest.fixture
 async def make_stack() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await make_stack(root, profile)`: a Stack (not started) for a profile written at `root`.
     Every stack made is closed after the test, passed or failed."""

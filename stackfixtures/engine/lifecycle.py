@@ -41,8 +41,6 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 """Every allowed move. Anything else raises IllegalTransition: the engine has a bug."""
 
-RUNNING = frozenset({S.STARTING, S.READY, S.DEGRADED})
-SETTLED = frozenset({S.READY, S.DEGRADED, S.COMPLETED, S.FAILED, S.STOPPED})
 UP = frozenset({S.READY, S.DEGRADED, S.COMPLETED})
 """States in which a service's handle is valid and its dependents may run."""
 

@@ -43,7 +43,7 @@ def allocate_port(host: str = "127.0.0.1", prefer: int | None = None, owner: str
         except (OSError, ValueError):
             raw = {}
         now = time.time()
-        leases = {p: _lease(v) for p, v in raw.items()}
+        leases = {p: (float(v["t"]), str(v["owner"])) for p, v in raw.items()}
         leases = {p: v for p, v in leases.items() if now - v[0] < LEASE_SECONDS}
         ours = bool(prefer) and leases.get(str(prefer), (0.0, owner))[1] == owner
         reuse = prefer is not None and ours and bindable(prefer, host)
@@ -53,12 +53,6 @@ def allocate_port(host: str = "127.0.0.1", prefer: int | None = None, owner: str
         tmp.write_text(json.dumps({p: {"t": t, "owner": o} for p, (t, o) in leases.items()}))
         tmp.replace(path)
     return port
-
-
-def _lease(value: Any) -> tuple[float, str]:
-    if isinstance(value, dict):
-        return float(value.get("t", 0)), str(value.get("owner", ""))
-    return float(value), ""
 
 
 def _any_free(host: str, leases: dict[str, tuple[float, str]]) -> int:

@@ -47,8 +47,8 @@ class Process:
         ctx: ServiceContext,
         proc: asyncio.subprocess.Process,
         argv: list[str],
-        port: int | None = None,
-        exited: asyncio.Future[None] | None = None,
+        port: int | None,
+        exited: asyncio.Future[None],
     ):
         self.ctx = ctx
         self._port = port
@@ -59,7 +59,7 @@ class Process:
         self.started = time.monotonic()
         self.stopping = False  # set once we ask it to stop: its exit is then expected
         self._pump = asyncio.ensure_future(self._pump_output())
-        self._exit = exited if exited is not None else asyncio.ensure_future(proc.wait())
+        self._exit: asyncio.Future[Any] = exited  # process_exited: wait() also awaits pipes
         self._exit.add_done_callback(self._exited)
         if ctx.ledger is not None:
             ctx.ledger.add(ctx.name, self.pid, self.pgid)

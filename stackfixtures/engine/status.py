@@ -13,7 +13,7 @@ from .unit import Unit
 
 def endpoint_of(handle: Any) -> str:
     """The handle's address for people: its `endpoint`, `url`, `dsn` or host:port."""
-    attrs = attributes(handle) if hasattr(handle, "__dict__") else {}
+    attrs = attributes(handle)
     return str(
         attrs.get("endpoint")
         or attrs.get("url")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..define.container import Container, ProbeSpec, data_container
 from .base import Kind
-from .registry import BUILTIN, GROUP, all_kinds, builtin_names, for_scheme, get, names
+from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names
 
 __all__ = [
     "BUILTIN",
@@ -16,7 +16,6 @@ __all__ = [
     "Container",
     "Kind",
     "ProbeSpec",
-    "all_kinds",
     "builtin_names",
     "data_container",
     "for_scheme",

@@ -89,12 +89,6 @@ def get(name: str) -> Kind | None:
     return None
 
 
-def all_kinds() -> list[Kind]:
-    """Every kind, by name (imports them all)."""
-    found = [get(name) for name in names()]
-    return [k for k in found if k is not None]
-
-
 def for_scheme(scheme: str) -> Kind | None:
     """The kind whose URLs use `scheme` (`postgresql`, `redis`, ...), or None. Built-ins are
     asked first, so a broken third-party package cannot break a built-in scheme."""

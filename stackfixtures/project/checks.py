@@ -235,15 +235,6 @@ def _entry_strings(profile: Profile, name: str) -> Iterator[tuple[KeyPath, str]]
     yield from _strings({k: v for k, v in spec.extras.items() if k != "external"}, base)
 
 
-def templates_of(
-    profile: Profile, name: str, defs: Mapping[str, ServiceDefinition], value: Any, key: KeyPath
-) -> None:
-    """Every `${...}` in `value` (a profile entry's strings) names an own value or a
-    dependency's handle attribute; each mistake is noted at its key."""
-    for where, text in _strings(value, key):
-        _template(profile, name, defs, text, where)
-
-
 def _template(
     profile: Profile, name: str, defs: Mapping[str, ServiceDefinition], value: str, key: KeyPath
 ) -> None:

@@ -63,9 +63,6 @@ class Timeline:
     chain: list[Link]
     earlier_runs: int = 0  # runs before this one in the same events.jsonl
 
-    def lane(self, service: str) -> Lane:
-        return next(lane for lane in self.lanes if lane.service == service)
-
 
 def runs(events: Iterable[Event]) -> list[list[Event]]:
     """An events.jsonl holds every run with that state dir, one after another: a run begins

@@ -17,11 +17,11 @@ from ...define.policies import stop
 from ...define.service import Handle, ServiceDefinition
 from ...engine.probes import Probe
 from ..base import Kind
-from .binaries import INSTALL_HINT, SOURCES, SYSTEM_DIRS, find_binaries, server_version
-from .cluster import _initdb_args, prepare_data_dir, unprivileged_home, unprivileged_user
+from .binaries import SOURCES, find_binaries
+from .cluster import _initdb_args, unprivileged_user
 from .database import postgres_db
-from .options import PostgresConfig, PostgresDbConfig, TemplateSpec
-from .server import dsn, postgres, prepare_template, sql_probe
+from .options import PostgresConfig
+from .server import dsn, postgres, sql_probe
 
 PORT = 5432
 
@@ -111,23 +111,15 @@ POSTGRES_DB = Kind(
 )
 
 __all__ = [
-    "INSTALL_HINT",
     "POSTGRES",
     "POSTGRES_DB",
-    "SYSTEM_DIRS",
     "PostgresConfig",
-    "PostgresDbConfig",
-    "TemplateSpec",
     "_initdb_args",
     "client_env",
     "dsn",
     "find_binaries",
     "postgres",
     "postgres_db",
-    "prepare_data_dir",
-    "prepare_template",
-    "server_version",
     "sql_probe",
-    "unprivileged_home",
     "unprivileged_user",
 ]
