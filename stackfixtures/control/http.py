@@ -97,7 +97,7 @@ async def _serve_connection(
         return
     finally:
         writer.close()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await writer.wait_closed()
 
 
