@@ -230,3 +230,37 @@ def test_a_handle_without_a_url_gets_no_url_variable(tmp_path: Path) -> None:
 
 
 PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
+
+
+def test_exec_lists_every_mistake_of_a_profile(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        "[services.a]\nkind = 'rediss'\n[services.b]\ncommand = ['true']\ndepends_onn = []\n",
+    )
+    result = run_stack(["exec", "-p", "dev", "--", "true"], tmp_path)
+    assert result.returncode == 2
+    assert "unknown kind 'rediss'" in result.stderr and "did you mean 'redis'" in result.stderr
+    assert "services.b.depends_onn: unknown key" in result.stderr
+    assert result.stderr.rstrip().endswith("error: 2 problems, listed above")
+
+
+def test_a_service_that_fails_after_it_started_fails_exec_and_up_at_once(tmp_path: Path) -> None:
+    """No probe: ready once spawned, then it exits. exec and up do not wait for a stack that
+    cannot come up: they stop it and say which service failed, with its output."""
+    write_project(
+        tmp_path,
+        """
+[services.cache]
+kind = "redis"
+
+[services.job]
+command = ["sh", "-c", "echo boom; exit 3"]
+depends_on = ["cache"]
+""",
+    )
+    for args in (["exec", "-p", "dev", "--", "true"], ["up", "-p", "dev"]):
+        result = run_stack([*args, "--timeout", "120"] if args[0] == "up" else args, tmp_path)
+        assert result.returncode == 3, result.stderr
+        assert "service 'job' failed: process" in result.stderr
+        assert "exited with code 3" in result.stderr and "boom" in result.stderr
+        assert read(tmp_path / ".stack" / "dev") is None  # the launcher is gone

@@ -72,18 +72,9 @@ class Bench:
     def launch(self) -> tuple[subprocess.Popen[bytes], RemoteControl, dict[str, Any]]:
         log = self.state_dir / "bench-launcher.log"
         opts = launcher.Options(profile=self.profile, state_dir=str(self.state_dir))
-        proc = detached.start(launcher.argv(opts), self.root, log)
         try:
-            control = detached.wait(
-                proc,
-                self.state_dir,
-                log,
-                timeout=180,
-                until=lambda c: detached.all_ready(c.status()["stack"]["services"])(c),
-            )
-        except (detached.LauncherExited, TimeoutError) as e:
-            if proc.poll() is None:
-                proc.kill()
+            proc, control = detached.launch(opts, self.root, log, 180)
+        except (detached.LauncherExited, TimeoutError) as e:  # either way, it is gone
             raise RuntimeError(f"the stack did not start: {e}") from None
         names = [s["name"] for s in control.status()["services"] if s["state"] == "ready"]
         return proc, control, {n: control.handle(n) for n in names}

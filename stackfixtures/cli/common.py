@@ -134,3 +134,12 @@ def control_for(profile: str | None, state_dir: str | None) -> Iterator[RemoteCo
         sys.exit(EXIT_NOT_RUNNING)
     finally:
         control.close()
+
+
+def failed_to_start(tail: list[str]) -> None:
+    """What a launcher that stopped before its stack was up said, quoted."""
+    click.echo(
+        "error: the stack failed to start; its launcher said:\n"
+        + "\n".join(f"  | {line}" for line in tail),
+        err=True,
+    )

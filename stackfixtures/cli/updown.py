@@ -14,7 +14,15 @@ from ..control.console import plural
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from . import live
-from .common import control_for, json_option, load, main, profile_option, state_dir_option
+from .common import (
+    control_for,
+    failed_to_start,
+    json_option,
+    load,
+    main,
+    profile_option,
+    state_dir_option,
+)
 from .run import mode_option
 
 if TYPE_CHECKING:
@@ -86,27 +94,12 @@ def up(
 
             sys.exit(session.launch(proj, opts, detachable=True))
         click.echo("note: --attach needs a terminal; starting detached only", err=True)
-    proc = detached.start(launcher.argv(opts), proj.root, log_path)
-    wanted = proj.graph.closure(list(services) or proj.selected)
     try:
-        control = detached.wait(
-            proc,
-            proj.state_dir,
-            log_path,
-            timeout,
-            until=detached.all_ready(wanted),
-            on_line=_show_progress,
-        )
+        proc, control = detached.launch(opts, proj.root, log_path, timeout, on_line=_show_progress)
     except detached.LauncherExited as e:
-        click.echo(
-            "error: the stack failed to start; its launcher said:\n"
-            + "\n".join(f"  | {line}" for line in e.tail),
-            err=True,
-        )
+        failed_to_start(e.tail)
         sys.exit(EXIT_STARTUP)
-    except TimeoutError as e:
-        proc.terminate()  # the launcher stops what it started: nothing is left running
-        proc.wait()
+    except TimeoutError as e:  # the launcher was stopped, and what it started with it
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
     with control:

@@ -1,5 +1,6 @@
 """Starting a launcher detached (`launcher.argv(...)`), and waiting until its control socket
-answers: what `stack up`, the shutdown benchmark and the pytest workers' shared stack all do."""
+answers or its stack is up: what `stack up`, `stack exec`, the live view, the shutdown
+benchmark and the pytest workers' shared stack all do, through `launch`."""
 
 from __future__ import annotations
 
@@ -7,26 +8,58 @@ import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ControlError
 from . import launcher
 from .endpoint import find
+from .exits import EXIT_DEFINITION, EXIT_STARTUP
 from .remote import RemoteControl, TransportError
+
+STOP_WAIT = 60.0
+"""How long a launcher that timed out may take to stop its services before it is killed."""
 
 
 class LauncherExited(Exception):
-    """The launcher stopped before it was ready; `tail` is the end of its output."""
+    """The launcher stopped before its stack was up (or was stopped because a service failed
+    meanwhile); `tail` is what it said."""
 
-    def __init__(self, code: int | None, log: Path | None) -> None:
+    def __init__(self, code: int | None, tail: list[str], message: str) -> None:
         self.code = code
-        self.log = log
-        lines = log.read_text().splitlines() if log and log.exists() else []
-        errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
-        self.tail = lines[errors[-1] :] if errors else lines[-30:]  # the error and its log tail
-        where = f"; see {log}" if log else ""
-        super().__init__(f"the launcher exited with code {code}{where}")
+        self.tail = tail
+        super().__init__(message)
+
+
+class ServiceFailed(Exception):
+    """A service failed for good (no restart to come) while the stack was starting."""
+
+    def __init__(self, name: str, reason: str, log_tail: list[str]) -> None:
+        self.tail = [f"error: service {name!r} failed: {reason}", *(f"  | {x}" for x in log_tail)]
+        super().__init__(f"service {name!r} failed: {reason}")
+
+
+def _exited(code: int | None, log: Path | None, since: int) -> LauncherExited:
+    """From this run's output in `log` (after offset `since`): all of it for a mistake in the
+    profile or the command, else from its first error line, else its last 30 lines."""
+    lines = _lines(log, since)
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    tail = lines[errors[0] :] if errors else lines[-30:]
+    if code == EXIT_DEFINITION:
+        tail = lines[-50:]
+    where = f"; see {log}" if log else ""
+    return LauncherExited(code, tail, f"the launcher exited with code {code}{where}")
+
+
+def _lines(log: Path | None, since: int) -> list[str]:
+    if log is None:
+        return []
+    try:
+        with log.open("rb") as f:
+            f.seek(since)
+            return f.read().decode(errors="replace").splitlines()
+    except OSError:
+        return []
 
 
 def start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
@@ -53,21 +86,22 @@ def wait(
     timeout: float,
     until: Callable[[RemoteControl], bool] | None = None,
     on_line: Callable[[str], None] | None = None,
+    since: int = 0,
 ) -> RemoteControl:
     """A client for the launcher once its socket answers and `until(client)` holds. Waits on
     the stack's events (a long poll), so readiness is seen as soon as it happens. `on_line`
-    is given each new line of the launcher's log meanwhile (e.g. its progress lines)."""
+    is given each new line of the launcher's log after offset `since` (its progress lines)."""
     deadline = time.monotonic() + timeout
     client: RemoteControl | None = None
     seen = 0
-    read = 0
+    read = since
     while time.monotonic() < deadline:
         if on_line is not None and log is not None:
             read = _follow(log, read, on_line)
         if proc.poll() is not None:
             if client is not None:
                 client.close()
-            raise LauncherExited(proc.returncode, log)
+            raise _exited(proc.returncode, log, since)
         if client is None:
             ep, _ = find(state_dir)
             if ep is None:
@@ -80,6 +114,9 @@ def wait(
             seen += len(client.events(since=seen, wait=min(1.0, deadline - time.monotonic())))
         except (*TransportError, ControlError):  # it is going down: poll() will tell
             time.sleep(0.01)
+        except ServiceFailed:
+            client.close()
+            raise
     if client is not None:
         client.close()
     raise TimeoutError(f"the launcher was not ready within {timeout:g}s; see {log}")
@@ -99,37 +136,51 @@ def _follow(log: Path, offset: int, on_line: Callable[[str], None]) -> int:
     return offset + end
 
 
-def all_ready(names: Iterable[str]) -> Callable[[RemoteControl], bool]:
-    """A `wait(until=...)` condition: every one of `names` is up (ready, or a completed task)."""
-    wanted = set(names)
-
-    def check(client: RemoteControl) -> bool:
-        states = {s["name"]: s["state"] for s in client.status()["services"] if s["name"] in wanted}
-        return len(states) == len(wanted) and all(
-            v in ("ready", "completed") for v in states.values()
-        )
-
-    return check
-
-
 def closure_up(client: RemoteControl) -> bool:
-    """A `wait(until=...)` condition: every service the launcher is starting is up (the
-    launcher says which in its status: the caller need not load the project to know)."""
+    """A `wait(until=...)` condition: every service the launcher is starting is up (ready, or
+    a completed task); ServiceFailed when one of them failed and will not be restarted."""
     status = client.status()
-    return all_ready(status["stack"].get("services") or [])(client)
+    wanted = set(status["stack"].get("services") or [])
+    rows = [s for s in status["services"] if s["name"] in wanted]
+    for row in rows:
+        if row["state"] == "failed" and row.get("gave_up"):
+            name = row["name"]
+            raise ServiceFailed(
+                name, row.get("reason", ""), client.logs([name], n=20)[name]["lines"]
+            )
+    return len(rows) == len(wanted) and all(r["state"] in ("ready", "completed") for r in rows)
 
 
 def launch(
-    opts: launcher.Options, root: Path, log: Path | None, timeout: float
+    opts: launcher.Options,
+    root: Path,
+    log: Path | None,
+    timeout: float,
+    until: Callable[[RemoteControl], bool] | None = closure_up,
+    on_line: Callable[[str], None] | None = None,
 ) -> tuple[subprocess.Popen[bytes], RemoteControl]:
-    """Start a launcher detached and wait until its stack is up. LauncherExited says why not
-    (its code is 2 for a mistake in the profile or the command, 3 for a start that failed)."""
+    """Start a launcher detached, its output appended to `log`, and wait until `until` holds
+    (default: its stack is up; None: its socket answers). LauncherExited says why not, from
+    this run's output alone (its code is 2 for a mistake in the profile or the command, 3 for
+    a start that failed); on a timeout the launcher is stopped (it stops what it started)."""
     assert opts.state_dir is not None
-    state = Path(opts.state_dir)
+    since = log.stat().st_size if log is not None and log.exists() else 0
     proc = start(launcher.argv(opts), root, log)
     try:
-        return proc, wait(proc, state, log, timeout, until=closure_up)
+        return proc, wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
     except TimeoutError:
-        proc.terminate()  # the launcher stops what it started
-        proc.wait()
+        _stop(proc)
         raise
+    except ServiceFailed as e:
+        _stop(proc)
+        raise LauncherExited(EXIT_STARTUP, e.tail, f"{e}; the stack was stopped") from None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a launcher (it stops what it started); killed if it cannot within STOP_WAIT."""
+    proc.terminate()
+    try:
+        proc.wait(STOP_WAIT)
+    except subprocess.TimeoutExpired:  # a launcher that cannot stop must not outlive us
+        proc.kill()
+        proc.wait()

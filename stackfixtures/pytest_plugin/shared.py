@@ -182,14 +182,11 @@ class SharedBackend:
             on_demand=True,
             exit_with=None if self.reuse else self.owner,
         )
-        proc = detached.start(launcher.argv(opts), self.project.root, log)
         try:
-            detached.wait(proc, self.shared_state_dir, log, timeout=60).close()
+            detached.launch(opts, self.project.root, log, 60, until=None)[1].close()
         except detached.LauncherExited as e:
             raise StartError("<shared launcher>", "starting", str(e), e.tail) from None
-        except TimeoutError as e:
-            proc.kill()  # a launcher nobody can reach must not outlive us
-            proc.wait()
+        except TimeoutError as e:  # the launcher was stopped
             raise StartError("<shared launcher>", "starting", str(e)) from None
 
     def _refresh(self) -> None:

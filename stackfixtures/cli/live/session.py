@@ -19,6 +19,7 @@ from ... import project as projects
 from ...control import detached, launcher
 from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ...control.remote import RemoteControl
+from ..common import failed_to_start
 
 
 def show(control: RemoteControl, detachable: bool) -> str | None:
@@ -37,15 +38,12 @@ def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> 
     (proj.state_dir / "last-run.json").unlink(missing_ok=True)  # never report an older run
     if not detachable:
         opts.exit_with = os.getpid()  # `stack run` killed or its terminal closed: stack stops
-    proc = detached.start(launcher.argv(opts), proj.root, log)
     try:
-        control = detached.wait(proc, proj.state_dir, log, timeout=120)
+        proc, control = detached.launch(opts, proj.root, log, 120, until=None)
     except detached.LauncherExited as e:
-        _said(e.tail)
+        failed_to_start(e.tail)
         return e.code if e.code is not None else EXIT_STARTUP
     except TimeoutError as e:
-        proc.terminate()
-        proc.wait()
         click.echo(f"error: {e}", err=True)
         return EXIT_STARTUP
     with control:
@@ -102,7 +100,7 @@ def finish(
     stops: list[dict[str, Any]] = last.get("stops", [])
     if code == EXIT_STARTUP or not last:
         tail = log.read_text(errors="replace").splitlines()[-30:] if log.exists() else []
-        _said(tail)
+        failed_to_start(tail)
     if last:
         forced = [s["service"] for s in stops if not s["graceful"]]
         click.echo(
@@ -126,11 +124,3 @@ def _last_run(state_dir: Path) -> dict[str, Any]:
         if isinstance(data, dict):
             return data
     return {}
-
-
-def _said(tail: list[str]) -> None:
-    click.echo(
-        "error: the stack failed to start; its launcher said:\n"
-        + "\n".join(f"  | {line}" for line in tail),
-        err=True,
-    )
