@@ -15,6 +15,7 @@ from .cli_helpers import run_stack
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
 SECTION = README.split("## Use it in your own project", 1)[1].split("\n## ", 1)[0]
+SCHEMA = re.findall(r"```sql\n(.*?)```", SECTION, re.S)[0]
 PROFILE = re.findall(r"```toml\n(.*?)```", SECTION, re.S)[0]
 TEST = re.findall(r"```python\n(import psycopg.*?)```", SECTION, re.S)[0]
 
@@ -23,8 +24,7 @@ def project(root: Path) -> None:
     (root / "profiles").mkdir()
     # the README pins port 55432; a free one here, so a server of yours on 55432 cannot clash
     (root / "profiles" / "dev.toml").write_text(PROFILE.replace("55432", str(allocate_port())))
-    schema = "CREATE TABLE IF NOT EXISTS items (id serial PRIMARY KEY, name text);\n"
-    (root / "schema.sql").write_text(schema)
+    (root / "schema.sql").write_text(SCHEMA)
     (root / "pyproject.toml").write_text(
         "[project]\nname = 'shop'\nversion = '0'\n\n"
         '[tool.pytest.ini_options]\nstack_profile = "dev"\n'
