@@ -139,6 +139,11 @@ class ScopeMismatch(GraphError):
         )
 
 
+class NothingToRun(DefinitionError):
+    """A command that runs a stack found no service at all: most often a profile not named
+    (`-p NAME`); the message lists the project's profiles."""
+
+
 class IllegalTransition(StackError):
     """The engine attempted a lifecycle transition its table does not allow. Always a bug."""
 

@@ -254,6 +254,28 @@ def test_without_a_profile_an_undefined_dependency_says_how_to_pick_one(tmp_path
     assert first.endswith("(profiles here: dev)")
 
 
+@pytest.mark.parametrize("command", [["validate"], ["up"], ["run", "--no-tui"], ["exec", "true"]])
+def test_a_command_with_no_profile_named_lists_the_profiles(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The most common slip: `stack up` where `stack up -p dev` was meant. Not an empty stack
+    that exits 0, but exit 2 and the profiles to pick from."""
+    write_project(tmp_path, '[services.db]\ncommand = ["x"]\n', "dev")
+    write_project(tmp_path, '[services.db]\ncommand = ["x"]\n', "ci")
+    result = run_stack(command, tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no services: no profile named" in result.stderr
+    assert result.stderr.rstrip().endswith("(profiles here: ci, dev)")
+    assert not (tmp_path / ".stack").exists()  # nothing was started, nothing left
+
+
+def test_a_profile_without_services_says_so(tmp_path: Path) -> None:
+    path = write_project(tmp_path, "[stack]\nparallelism = 2\n", "dev")
+    result = run_stack(["up", "-p", "dev"], tmp_path)
+    assert result.returncode == 2
+    assert f"{path}: defines no services" in result.stderr
+
+
 def test_validate_lists_the_closure_and_reports_all_problems_in_json(tmp_path: Path) -> None:
     write_project(
         tmp_path,

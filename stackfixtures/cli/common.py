@@ -69,7 +69,9 @@ def load(
     from .. import project as projects
 
     try:
-        return projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
+        proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
+        proj.check_not_empty()
+        return proj
     except DefinitionError as e:
         if as_json:
             error: dict[str, object] = {"ok": False, "error": str(e)}

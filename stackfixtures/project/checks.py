@@ -96,6 +96,22 @@ def _elsewhere(root: Path, name: str, current: Profile | None) -> list[str]:
     return found
 
 
+def profile_names(root: Path) -> list[str]:
+    """The profiles of the project: profiles/*.toml under its root."""
+    return sorted(p.stem for p in (root / "profiles").glob("*.toml"))
+
+
+def nothing_to_run(root: Path, profile: Profile | None) -> str:
+    """Why a stack has no service, and what to do: usually, name one of the profiles."""
+    if profile is not None:
+        return f"{profile.path}: defines no services (add a [services.NAME] table)"
+    names = profile_names(root)
+    text = f"no services: no profile named, and {root / 'conftest.py'} defines none"
+    if names:
+        return f"{text}; {PICK_PROFILE} (profiles here: {', '.join(names)})"
+    return f"{text}; write profiles/NAME.toml or @sf.service fixtures in conftest.py"
+
+
 def _undefined(
     dep: str, known: Iterable[str], root: Path, profile: Profile | None, noun: str
 ) -> str:
@@ -110,7 +126,7 @@ def _undefined(
     if profile is None or others:
         text += f"; {PICK_PROFILE}"
     if profile is None:
-        names = sorted(p.stem for p in (root / "profiles").glob("*.toml"))
+        names = profile_names(root)
         text += f" (profiles here: {', '.join(names)})" if names else ""
     return text
 

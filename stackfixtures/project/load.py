@@ -23,7 +23,7 @@ from ..config.suggest import did_you_mean
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..engine.usercode import user_frames
-from ..errors import DefinitionError, ProfileError, ServiceDefinitionError
+from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
 from . import checks
 from .apply import apply_profile
 
@@ -44,6 +44,12 @@ class Project:
         for name in names:
             if name in self.aside:
                 raise DefinitionError(f"service {name!r} cannot run: {self.aside[name]}")
+
+    def check_not_empty(self) -> None:
+        """Raise NothingToRun when there is no service to run (a command needs one; a pytest
+        session with none is fine)."""
+        if not self.graph.names:
+            raise NothingToRun(checks.nothing_to_run(self.root, self.profile))
 
     @property
     def label(self) -> str:

@@ -41,6 +41,7 @@ def launch(opts: Options, console: Console | None = None) -> int:
             services=named or None,
         )
         proj.check_runnable(named)
+        proj.check_not_empty()
     except DefinitionError as e:
         return fail(e)
     wanted = [] if opts.on_demand else list(opts.services) or proj.selected
