@@ -86,6 +86,23 @@ port = {port}
     assert "already runs" not in again.stderr and again.returncode == 3
 
 
+def test_a_fixed_port_held_by_another_stack_says_so_and_how_to_share_it(tmp_path: Path) -> None:
+    """`stack up -p dev`, then a second stack (plain pytest, another profile) on the same pinned
+    port: the error names the other stack's service and the two ways out."""
+    port = allocate_port()
+    write_project(tmp_path, f"[services.cache]\nkind = 'redis'\nport = {port}\n", "dev")
+    write_project(tmp_path, f"[services.other]\nkind = 'redis'\nport = {port}\n", "ci")
+    assert run_stack(["up", "-p", "dev"], tmp_path).returncode == 0
+    try:
+        result = run_stack(["up", "-p", "ci"], tmp_path, timeout=120)
+        assert result.returncode == 3, result.stdout + result.stderr
+        assert f"port {port} is already in use by pid " in result.stderr
+        other = f"service 'cache' of another stackfixtures stack ({tmp_path / '.stack' / 'dev'})"
+        assert f"{other}: `stack down` stops it; `stack exec -p PROFILE" in result.stderr
+    finally:
+        run_stack(["down", "-p", "dev"], tmp_path)
+
+
 def test_a_probe_answered_by_a_stranger_never_marks_a_service_ready(tmp_path: Path) -> None:
     pidfile = tmp_path / "stranger.pid"
     write_project(

@@ -10,7 +10,8 @@ import struct
 
 import psutil
 
-from .markers import STACK_ENV
+from .cleanup import ledger
+from .cleanup.reaper import marks
 
 _SOCK_DIAG, _BY_FAMILY, _DUMP_REQUEST, _TCP_LISTEN = 4, 20, 0x301, 10
 _DONE, _ERROR = 3, 2
@@ -89,9 +90,17 @@ def describe(pid: int | None) -> str:
     if pid is None:
         return "a process of another user (not visible without privileges)"
     try:
-        return f"pid {pid} ({psutil.Process(pid).name()})"
+        text = f"pid {pid} ({psutil.Process(pid).name()})"
     except psutil.Error:
         return f"pid {pid}"
+    found = ledger.owner(pid)
+    if found is not None:  # the usual case: `stack up` runs, and a second stack is started
+        service, state_dir = found
+        text += (
+            f", service {service!r} of another stackfixtures stack ({state_dir}): `stack down` "
+            "stops it; `stack exec -p PROFILE -- COMMAND` runs a command, pytest too, against it"
+        )
+    return text
 
 
 def holder(port: int) -> str:
@@ -131,13 +140,8 @@ def _process(pid: int) -> psutil.Process | None:
 
 
 def _ours(pid: int, stack_id: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return f"{STACK_ENV}={stack_id}\0".encode() in f.read() + b"\0"
-    except OSError:
-        with contextlib.suppress(psutil.Error):
-            return psutil.Process(pid).environ().get(STACK_ENV) == stack_id
-    return False
+    mark = marks(pid)
+    return mark is not None and mark[0] == stack_id
 
 
 __all__ = ["describe", "foreign_listener", "holder"]

@@ -142,6 +142,25 @@ def collect(ledger_path: Path) -> list[tuple[Leftover, psutil.Process]]:
     return list(found.values())
 
 
+def owner(pid: int) -> tuple[str, Path] | None:
+    """(service, state dir) of the running stack that started `pid` (or its process group),
+    found in the ledgers; None when no live stack of this user did."""
+    try:
+        pgid = os.getpgid(pid)
+    except OSError:
+        return None
+    for entry in sorted(registry_dir().glob("*.json")):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            info = json.loads(entry.read_text())
+            if not _alive(info):
+                continue
+            ledger_path = Path(info["ledger"])
+            for p in json.loads(ledger_path.read_text())["processes"]:
+                if p["pid"] == pid or p["pgid"] == pgid:
+                    return str(p["service"]), ledger_path.parent
+    return None
+
+
 def _still_there(p: psutil.Process) -> bool:
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE

@@ -72,6 +72,21 @@ def marked(stack_id: str, services: set[str] | None = None) -> list[psutil.Proce
     return found
 
 
+def marks(pid: int) -> tuple[str, str] | None:
+    """The (stack id, service name) process `pid` carries, or None when no stack started it
+    (or its environment cannot be read)."""
+    env = _environ_bytes(pid)
+    if env is None:
+        return None
+    fields = dict(item.split(b"=", 1) for item in env.split(b"\0") if b"=" in item)
+    stack = fields.get(STACK_ENV.encode())
+    if stack is None:
+        return None
+    return stack.decode(errors="replace"), fields.get(SERVICE_ENV.encode(), b"").decode(
+        errors="replace"
+    )
+
+
 def _candidate_pids() -> list[int]:
     try:
         return [int(d) for d in os.listdir("/proc") if d.isdigit()]
