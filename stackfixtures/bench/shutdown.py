@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..control import detached, launcher
+from ..control import detached, last_run, launcher
 from ..control.remote import RemoteControl
 from ..engine.cleanup import reaper
 from .workload import Workload
@@ -108,9 +108,8 @@ class Bench:
         for w in writers:
             w.join()
         result.acknowledged = len(acked)
-        try:
-            last = json.loads((self.state_dir / "last-run.json").read_text())
-        except (OSError, ValueError):
+        last = last_run.read(self.state_dir)
+        if not last:
             last = {"stops": []}
             result.error = result.error or "the launcher left no stop record"
         result.forced = [s["service"] for s in last["stops"] if not s["graceful"]]

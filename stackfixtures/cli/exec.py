@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
+from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP, shell_code
 from .common import control_for, load, main, profile_option, state_dir_option
 from .run import check_replacements, mode_option, replace_option
 
@@ -214,4 +214,4 @@ def _run(args: list[str], status: dict[str, Any]) -> int:
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
     code = child.wait()
-    return 128 - code if code < 0 else code
+    return shell_code(code)

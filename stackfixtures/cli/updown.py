@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -10,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.console import plural
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from . import live
@@ -163,6 +161,7 @@ def _table(status: dict[str, Any]) -> None:
 )
 def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bool) -> None:
     """Stop a detached (or foreground) stack gracefully, in reverse order."""
+    from ..control import last_run
     from ..control.console import Console
     from ..control.discover import state_dir_for
     from ..control.launcher import report_sweep
@@ -191,15 +190,10 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
                 f"error: the launcher (pid {pid}) is still stopping after {timeout:g}s", err=True
             )
             sys.exit(1)
-    code = EXIT_OK
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        last = json.loads((where / "last-run.json").read_text())
-        code = int(last["exit_code"])
-        forced = [s["service"] for s in last["stops"] if not s["graceful"]]
-        click.echo(
-            f"stopped {plural(len(last['stops']), 'service')}"
-            + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
-        )
+    last = last_run.read(where)
+    code = int(last.get("exit_code", EXIT_OK))
+    if last:
+        click.echo(last_run.summary(last))
     if volumes:
         from .clean import remove
 

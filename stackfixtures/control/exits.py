@@ -14,3 +14,9 @@ EXIT_NOT_RUNNING = 4
 """A command for a running stack found none (a stale control socket, if any, was removed)."""
 EXIT_INTERRUPTED = 130
 """Ctrl-C or SIGTERM arrived before the stack was ready; what had started was stopped."""
+
+
+def shell_code(returncode: int) -> int:
+    """A process's exit as a shell reports it: its code, or 128 + N when signal N killed it
+    (Popen gives -N)."""
+    return 128 - returncode if returncode < 0 else returncode

@@ -5,18 +5,16 @@ and returns once the view closes."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import click
 import psutil
 
 from ... import project as projects
-from ...control import detached, launcher
+from ...control import detached, last_run, launcher
 from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ...control.remote import RemoteControl
 from ..common import failed_to_start
@@ -35,7 +33,7 @@ def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> 
     exit code once it is stopped (or 0 when the person detached)."""
     log = proj.state_dir / "launcher.log"
     log.unlink(missing_ok=True)
-    (proj.state_dir / "last-run.json").unlink(missing_ok=True)  # never report an older run
+    last_run.forget(proj.state_dir)  # never report an older run
     if not detachable:
         opts.exit_with = os.getpid()  # `stack run` killed or its terminal closed: stack stops
     try:
@@ -92,21 +90,16 @@ def finish(
                 psutil.Process(pid).wait()
     finally:
         signal.signal(signal.SIGINT, previous)
-    last = _last_run(state_dir)
+    last = last_run.read(state_dir)
     if "exit_code" in last:
         code = int(last["exit_code"])
     else:
         code = returned if returned is not None else EXIT_DEFINITION
-    stops: list[dict[str, Any]] = last.get("stops", [])
     if code == EXIT_STARTUP or not last:
         tail = log.read_text(errors="replace").splitlines()[-30:] if log.exists() else []
         failed_to_start(tail)
     if last:
-        forced = [s["service"] for s in stops if not s["graceful"]]
-        click.echo(
-            f"[stack] stopped {len(stops)} services"
-            + (f"; forced: {', '.join(forced)}" if forced else " gracefully")
-        )
+        click.echo(f"[stack] {last_run.summary(last)}")
     return code
 
 
@@ -115,12 +108,3 @@ def _forward(pid: int) -> None:
     remaining grace), as in the plain `stack run`."""
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGINT)
-
-
-def _last_run(state_dir: Path) -> dict[str, Any]:
-    """What the launcher recorded when it stopped (`last-run.json`), or {}."""
-    with contextlib.suppress(OSError, ValueError):
-        data = json.loads((state_dir / "last-run.json").read_text())
-        if isinstance(data, dict):
-            return data
-    return {}

@@ -12,7 +12,7 @@ from ...config.suggest import did_you_mean
 from ...engine.cleanup import ledger
 from ...errors import DefinitionError
 from ...project import replace as replaces
-from .. import endpoint
+from .. import endpoint, last_run
 from ..console import Console, error_text
 from ..exits import EXIT_DEFINITION
 from . import report_sweep
@@ -75,7 +75,7 @@ def launch(opts: Options, console: Console | None = None) -> int:
     if "stale" in why:
         out.info(why)
     report_sweep(out, ledger.sweep())
-    (proj.state_dir / "last-run.json").unlink(missing_ok=True)  # `stack down` reads this run's
+    last_run.forget(proj.state_dir)  # `stack down` reads this run's
     return asyncio.run(Launcher(proj, wanted, opts).run())
 
 

@@ -17,9 +17,9 @@ from ...engine.events import Event
 from ...engine.stack import ServiceStop, Stack
 from ...engine.status import endpoints, progress
 from ...project import replace as replaces
-from .. import codec, endpoint
+from .. import codec, endpoint, last_run
 from ..console import Console, plural
-from ..exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
+from ..exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP, shell_code
 from ..watch import Watcher, watcher_for
 from .options import Options
 
@@ -203,7 +203,7 @@ class Launcher:
             if code is None:
                 self.ended = 1  # it failed without an exit code (e.g. it never started)
             else:
-                self.ended = 128 - code if code < 0 else code  # killed by signal N: 128 + N
+                self.ended = shell_code(code)
         else:
             return
         self.console.info(f"{event.service} ended with code {self.ended}: stopping")
@@ -283,5 +283,4 @@ class Launcher:
 
     def _record(self, stops: list[ServiceStop], code: int) -> None:
         """What `stack down` reports after the launcher is gone."""
-        data = {"exit_code": code, "stops": codec.stops_to_json(stops), "time": time.time()}
-        (self.proj.state_dir / "last-run.json").write_text(json.dumps(data))
+        last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops))
