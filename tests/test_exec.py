@@ -245,8 +245,9 @@ def test_exec_lists_every_mistake_of_a_profile(tmp_path: Path) -> None:
 
 
 def test_a_service_that_fails_after_it_started_fails_exec_and_up_at_once(tmp_path: Path) -> None:
-    """No probe: ready once spawned, then it exits. exec and up do not wait for a stack that
-    cannot come up: they stop it and say which service failed, with its output."""
+    """`job` has no probe: ready once spawned, then it exits while `slow` is still starting.
+    exec and up do not wait for a stack that cannot come up: they stop it and say which
+    service failed, with its output."""
     write_project(
         tmp_path,
         """
@@ -256,6 +257,10 @@ kind = "redis"
 [services.job]
 command = ["sh", "-c", "echo boom; exit 3"]
 depends_on = ["cache"]
+
+[services.slow]
+command = ["sh", "-c", "sleep 3; exec {PY} {APP} --port ${port}"]
+ready = { http = "http://127.0.0.1:${port}/health" }
 """,
     )
     for args in (["exec", "-p", "dev", "--", "true"], ["up", "-p", "dev"]):
