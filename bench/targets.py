@@ -35,7 +35,6 @@ import bare
 import httpx
 import psutil
 
-from stackfixtures.control import launcher
 from stackfixtures.kinds import postgres as postgres_kind
 from stackfixtures.kinds import redis as redis_kind
 
@@ -173,10 +172,10 @@ def wait_http(url: str, timeout: float = 60) -> None:
 def stack_run(root: Path, state: Path, measure_rss: bool = False) -> dict[str, float]:
     """`stack run` as a user runs it: the app's URL read from the table it prints when ready
     (as the ideal prints its URL), then the same checks as for the ideal."""
+    stack = str(Path(sys.executable).parent / "stack")
     t0 = time.perf_counter()
-    opts = launcher.Options(profile=str(root / "profiles" / "target.toml"), state_dir=str(state))
     proc = subprocess.Popen(
-        launcher.argv(opts),
+        [stack, "run", "--no-tui", "-p", "target", "--state-dir", str(state)],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
