@@ -130,13 +130,18 @@ class ServiceLife:
             try:
                 waiter.result()
             except DependencyFailed as e:
-                lc.move(State.FAILED, str(e).splitlines()[0])
-                unit.last_error = e
-                unit.ready.set_exception(e)
-                return "dependency failed"
+                return self._dependency_failed(e)
             return await self._start_and_serve(stop_wait)
         finally:
             stop_wait.cancel()
+
+    def _dependency_failed(self, error: DependencyFailed) -> Outcome:
+        """This service cannot start: a dependency failed or went away (its readiness waiters
+        get the error)."""
+        self.unit.lifecycle.move(State.FAILED, str(error).splitlines()[0])
+        self.unit.last_error = error
+        self.unit.ready.set_exception(error)
+        return "dependency failed"
 
     async def _start_and_serve(self, stop_wait: asyncio.Future[Any]) -> Outcome:
         unit = self.unit
@@ -147,10 +152,7 @@ class ServiceLife:
                 return "stopped"
             gone = self._dependency_gone()
             if gone is not None:  # it went down while this one waited for a starting slot
-                lc.move(State.FAILED, str(gone).splitlines()[0])
-                unit.last_error = gone
-                unit.ready.set_exception(gone)
-                return "dependency failed"
+                return self._dependency_failed(gone)
             ctx = self.host.context_for(unit)
             set_current(ctx)
             unit.started_at = time.monotonic()

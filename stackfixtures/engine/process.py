@@ -184,8 +184,7 @@ class Process:
                 await self.wait()
         else:
             note = "had already exited"
-        stragglers = await asyncio.to_thread(self.reap_leftovers)
-        await self.finish_output()
+        stragglers = await self.release()
         record = StopRecord(
             service=self.ctx.name,
             pid=self.pid,
@@ -221,13 +220,19 @@ class Process:
         left = reaper.group_members(self.pgid)
         return reaper.kill_all(left) if left else 0
 
+    async def release(self) -> int:
+        """After the main process exited: kill what is left of its group, take the rest of
+        its output, let go of the pipe. Returns how many stragglers were killed."""
+        stragglers = await asyncio.to_thread(self.reap_leftovers)
+        await self.finish_output()
+        return stragglers
+
     async def kill_now(self) -> None:
         """SIGKILL the whole group at once (a start that failed or was cancelled)."""
         self.stopping = True
         reaper.kill_group(self.pgid, signal.SIGKILL)
         await self.wait()
-        await asyncio.to_thread(self.reap_leftovers)
-        await self.finish_output()
+        await self.release()
 
 
 def user_kwargs(user: str | int | None) -> dict[str, Any]:
@@ -254,15 +259,15 @@ async def run_once(
     timeout = ctx.remaining() if timeout is None else timeout
     argv = [ctx.render(str(a)) for a in argv]
     ctx.log.write(f"[stackfixtures] run: {shlex.join(argv)}")
-    proc = await Process.start(ctx, argv, env, str(cwd or ctx.root), user)
+    where = ctx.render(str(cwd)) if cwd is not None else str(ctx.root)
+    proc = await Process.start(ctx, argv, env, where, user)
     proc.stopping = True  # its exit is expected: it is not a crash of the service
     try:
         code = await asyncio.wait_for(proc.wait(), timeout)
     except BaseException:
         await asyncio.shield(proc.kill_now())
         raise
-    await asyncio.to_thread(proc.reap_leftovers)
-    await proc.finish_output()
+    await proc.release()
     if code != 0:
         raise CommandFailed(ctx.name, Path(argv[0]).name, code, ctx.log.tail())
 

@@ -44,7 +44,7 @@ async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
     cfg = CommandConfig.model_validate(ctx.config)
     argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
     if ctx.definition.task:
-        await run_once(argv, ctx=ctx, cwd=ctx.render(cfg.cwd) if cfg.cwd else None)
+        await run_once(argv, ctx=ctx, cwd=cfg.cwd)
         yield Handle(exit_code=0)
         return
     probe = probes.from_spec(cfg.ready.as_probe_dict()) if cfg.ready else None
@@ -58,11 +58,14 @@ async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
         )
 
 
+COMMAND_HANDLE = ("host", "port", "url", "pid")
+
 COMMAND = Kind(
     name="command",
     service=command,
     summary="any program, with its command, readiness probe and stop policy",
-    handle=("host", "port", "url", "pid"),
+    handle=COMMAND_HANDLE,
+    handle_of=lambda d: ("exit_code",) if d.task else COMMAND_HANDLE,
 )
 """No container of its own: `stack export` runs it from the profile's `export` table. A task
 (`task = true`) hands out `exit_code` only: nothing of it runs any more."""
