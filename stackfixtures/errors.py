@@ -157,12 +157,14 @@ class KindUnavailable(StackError):
 
 
 class UnknownService(StackError, KeyError):
-    """An operation named a service the stack does not have; lists the ones it has."""
+    """An operation or a command named a service the stack does not have; lists the ones it
+    has (and `hint`, a "did you mean": config.suggest.unknown_service builds both)."""
 
-    def __init__(self, name: str, known: Sequence[str]) -> None:
+    def __init__(self, name: str, known: Sequence[str], hint: str = "") -> None:
         self.name = name
         self.known = list(known)
-        self.message = f"unknown service {name!r} (known: {', '.join(known) or 'none'})"
+        self.hint = hint
+        self.message = f"unknown service {name!r} (defined: {', '.join(known) or 'none'}){hint}"
         super().__init__(self.message)
 
     def __str__(self) -> str:  # KeyError would quote the message

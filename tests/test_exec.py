@@ -124,7 +124,7 @@ kind = "redis"
         assert variables["CACHE_URLS"] == f"{variables['A_URL']},{variables['B_URL']}"
         assert "2 redis services (a, b)" in result.stderr
         unknown = run_stack(["env", "-s", "ghost"], tmp_path)
-        assert unknown.returncode == 2 and "services: a, b" in unknown.stderr
+        assert unknown.returncode == 2 and "(defined: a, b)" in unknown.stderr
         status = json.loads(run_stack(["status", "--json"], tmp_path).stdout)
         rows = {r["name"]: r for r in status["services"]}
         assert rows["a"]["kind"] == "redis" and rows["a"]["handle"]["url"] == variables["A_URL"]

@@ -28,9 +28,9 @@ EXIT_NOT_EXECUTABLE = 126
 def _check_names(names: tuple[str, ...], known: list[str]) -> None:
     unknown = [n for n in names if n not in known]
     if unknown:
-        click.echo(
-            f"error: unknown service {unknown[0]!r} (services: {', '.join(known)})", err=True
-        )
+        from ..config.suggest import unknown_service
+
+        click.echo(f"error: {unknown_service(unknown[0], known)}", err=True)
         sys.exit(EXIT_DEFINITION)
 
 

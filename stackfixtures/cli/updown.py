@@ -65,10 +65,9 @@ def up(
     proj = load(profile, state_dir)
     unknown = [n for n in services if n not in proj.graph]
     if unknown:
-        click.echo(
-            f"error: unknown service {unknown[0]!r} (defined: {', '.join(proj.graph.names)})",
-            err=True,
-        )
+        from ..config.suggest import unknown_service
+
+        click.echo(f"error: {unknown_service(unknown[0], proj.graph.names)}", err=True)
         sys.exit(EXIT_DEFINITION)
     running, _ = endpoint.find(proj.state_dir)
     if running is not None:  # like `compose up`: bring it in line with the definitions

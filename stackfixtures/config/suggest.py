@@ -6,6 +6,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+from ..errors import UnknownService
+
 
 def _edits(a: str, b: str) -> int:
     """Edits (insert, delete, replace, swap two neighbours) turning `a` into `b`."""
@@ -41,3 +43,10 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     """`; did you mean 'command'?`, or "" when nothing known is close to `word`."""
     match = closest(word, known)
     return f"; did you mean {match!r}?" if match else ""
+
+
+def unknown_service(name: str, known: Iterable[str]) -> UnknownService:
+    """`unknown service 'dbb' (defined: db, web); did you mean 'db'?`: the one wording of
+    every place a service is named (operations, -s, --replace, `[stack] services`)."""
+    names = list(known)
+    return UnknownService(name, names, did_you_mean(name, names))

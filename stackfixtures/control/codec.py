@@ -63,7 +63,7 @@ def error_to_json(e: BaseException) -> dict[str, Any]:
     """An error as the server reports it: its message, its type, and what rebuilds it."""
     data: dict[str, Any] = {"error": str(e), "type": type(e).__name__}
     if isinstance(e, errors.UnknownService):
-        data.update(service=e.name, known=e.known)
+        data.update(service=e.name, known=e.known, hint=e.hint)
     elif isinstance(e, errors.ServiceError):
         data.update(service=e.service, state=e.state, reason=e.reason, log_tail=e.log_tail)
         data["family"] = next(c.__name__ for c in _SERVICE_ERRORS if isinstance(e, c))
@@ -75,7 +75,7 @@ def error_from_json(data: dict[str, Any], status: int) -> Exception:
     message = str(data.get("error", ""))
     kind = data.get("type")
     if kind == "UnknownService":
-        return errors.UnknownService(data["service"], data["known"])
+        return errors.UnknownService(data["service"], data["known"], data.get("hint", ""))
     if kind == "TimeoutError":
         return TimeoutError(message)
     family = data.get("family")

@@ -12,12 +12,13 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
 
+from ..config.suggest import unknown_service
 from ..define.policies import parse_signal
 from ..engine import status as rows
 from ..engine.events import Event
 from ..engine.lifecycle import State
 from ..engine.stack import ServiceStop, Stack
-from ..errors import ControlError, UnknownService
+from ..errors import ControlError
 from .protocol import LogChunk
 
 T = TypeVar("T")
@@ -58,7 +59,7 @@ class LocalControl:
     def _known(self, *names: str) -> None:
         for name in names:
             if name not in self.stack.units:
-                raise UnknownService(name, list(self.stack.units))
+                raise unknown_service(name, self.stack.units)
 
     def status(self) -> dict[str, Any]:
         async def read() -> dict[str, Any]:
@@ -181,21 +182,11 @@ def _with_client_env(row: dict[str, Any]) -> dict[str, Any]:
     """A status row with `client_env`: the variables its kind's clients read by convention
     (DATABASE_URL, PGHOST, ...), computed here where the kind is loaded, so that `stack env`
     and `stack exec` need not import any kind."""
-    from urllib.parse import urlsplit
-
     from .. import kinds
     from ..define.service import Handle
-    from ..errors import DefinitionError
 
-    name, attrs = row.get("kind"), row.get("handle") or {}
-    try:
-        kind = kinds.get(name) if name in kinds.names() else None
-        if kind is not None and kind.name == "external" and attrs.get("url"):
-            # an external (or --replace'd) service counts as the kind of its URL's scheme: an
-            # external redis gives REDIS_URL like a started one
-            kind = kinds.for_scheme(urlsplit(str(attrs["url"])).scheme)
-    except DefinitionError:  # a broken third-party kind: `stack kinds` says which
-        kind = None
+    attrs = row.get("handle") or {}
+    kind = kinds.of_handle(row.get("kind"), attrs)
     if kind is not None and kind.client_env is not None and attrs:
         row["client_env"] = kind.client_env(Handle(**attrs))
         row["client_kind"] = kind.name

@@ -19,7 +19,7 @@ from types import ModuleType
 from ..config import load as profiles
 from ..config.load import Profile
 from ..config.locate import default_state_dir, find_root
-from ..config.suggest import did_you_mean
+from ..config.suggest import unknown_service
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..engine.usercode import user_frames
@@ -158,11 +158,7 @@ def load(
         checks.all_templates(loaded, defs)
         for i, name in enumerate(chosen):
             if name not in defs and name not in aside:
-                loaded.add(
-                    ("stack", "services", i),
-                    f"unknown service {name!r} (defined: {', '.join(defs) or 'none'})"
-                    + did_you_mean(name, defs),
-                )
+                loaded.add(("stack", "services", i), str(unknown_service(name, defs)))
         if loaded.problems:
             raise ProfileError.of([*loaded.problems, *code])
     if code:

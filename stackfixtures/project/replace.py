@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
-from ..config.suggest import did_you_mean
+from ..config.suggest import unknown_service
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..errors import DefinitionError, ProfileError
@@ -50,8 +50,7 @@ def unknown(name: str, known: Iterable[str]) -> str | None:
     names = list(known)
     if name in names:
         return None
-    listed = ", ".join(names) or "none"
-    return f"unknown service {name!r} (services: {listed}){did_you_mean(name, names)}"
+    return str(unknown_service(name, names))
 
 
 def external(d: ServiceDefinition, url: str, source: str) -> ServiceDefinition:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from ... import project as projects
-from ...config.suggest import did_you_mean
+from ...config.suggest import unknown_service
 from ...engine.cleanup import ledger
 from ...errors import DefinitionError
 from ...project import replace as replaces
@@ -55,9 +55,7 @@ def launch(opts: Options, console: Console | None = None) -> int:
         out.info(f"warning: {note}")
     for name in wanted:
         if name not in proj.graph:
-            known = ", ".join(proj.graph.names)
-            hint = did_you_mean(name, proj.graph.names)
-            return fail(f"unknown service {name!r} (defined: {known}){hint}")
+            return fail(str(unknown_service(name, proj.graph.names)))
     if opts.mode is not None:
         proj.mode = opts.mode
     proj.state_dir.mkdir(parents=True, exist_ok=True)
