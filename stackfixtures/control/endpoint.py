@@ -7,17 +7,14 @@ socket whose launcher is gone is stale: it is removed, never trusted.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..engine.private_dirs import private_dir
+from ..engine.private_dirs import short_path
 
 POINTER = "control.json"
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux; keep a margin
@@ -28,9 +25,7 @@ def socket_path(state_dir: Path) -> Path:
     inside = state_dir / "control.sock"
     if len(str(inside)) <= MAX_SOCKET_PATH:
         return inside
-    private = private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
-    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
-    return private / f"{digest}.sock"
+    return short_path(state_dir, suffix=".sock", digits=16)
 
 
 @dataclass(frozen=True)

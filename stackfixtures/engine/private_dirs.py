@@ -7,8 +7,10 @@ ledgers, sockets or data. A directory we did not create ourselves is refused, no
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from ..errors import StackError
@@ -36,3 +38,16 @@ def private_dir(path: Path, mode: int = 0o700) -> Path:
     if stat.S_IMODE(info.st_mode) != mode:
         path.chmod(mode)
     return path
+
+
+def user_tmp() -> Path:
+    """This user's private directory in /tmp (`stackfixtures-<uid>`): short paths for sockets,
+    the registry of running stacks."""
+    return private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
+
+
+def short_path(state_dir: Path, prefix: str = "", suffix: str = "", digits: int = 12) -> Path:
+    """A short path in user_tmp() standing for `state_dir`, for what must fit the 107 bytes of
+    a Unix socket's path when the state dir's own path is too long."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:digits]
+    return user_tmp() / f"{prefix}{digest}{suffix}"

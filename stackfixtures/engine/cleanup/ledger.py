@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from ..private_dirs import private_dir
+from ..private_dirs import private_dir, user_tmp
 from . import reaper
 
 
@@ -28,8 +27,7 @@ def registry_dir() -> Path:
     base = os.environ.get("STACKFIXTURES_REGISTRY")
     if base:
         return private_dir(Path(base))
-    private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
-    return private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}" / "stacks")
+    return private_dir(user_tmp() / "stacks")
 
 
 def _start_time(pid: int) -> float | None:

@@ -8,7 +8,6 @@ import hashlib
 import os
 import pwd
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import psutil
 from filelock import FileLock
 
 from ...engine.context import ServiceContext
-from ...engine.private_dirs import private_dir
+from ...engine.private_dirs import private_dir, short_path
 from ...engine.process import run_once
 from ...errors import KindUnavailable
 from ..cache import cache_dir
@@ -128,9 +127,7 @@ def socket_dir(ctx: ServiceContext, run_as: str | None) -> Path:
     if run_as is not None:
         target = unprivileged_home(ctx) / "socket"
     else:
-        base = private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
-        state = str(ctx.state_dir.resolve()).encode()
-        target = base / f"pg-{hashlib.sha256(state).hexdigest()[:12]}"
+        target = short_path(ctx.state_dir, prefix="pg-")
     target.mkdir(mode=0o700, exist_ok=True)
     if run_as is not None:
         _chown_tree(target, run_as)
