@@ -15,7 +15,7 @@ import pytest
 from textual.widgets import DataTable
 
 from stackfixtures.cli.live.app import STOPPED, LiveView
-from stackfixtures.cli.live.feed import COLUMNS
+from stackfixtures.cli.live.feed import COLUMNS, Feed
 from stackfixtures.control import detached, endpoint, launcher
 from stackfixtures.control.remote import RemoteControl
 
@@ -234,3 +234,28 @@ stop = { grace = 300 }
         time.sleep(1.0)
     assert term.finish() == 1, term.output()  # forced
     assert "forced: stubborn" in term.output()
+
+
+def test_the_view_masks_passwords_as_stack_run_does(tmp_path: Path) -> None:
+    """A password in a log line or an endpoint is `***` in the live view, as in the plain
+    lines (only `stack env` and --json give it)."""
+    write_project(
+        tmp_path,
+        """
+[services.web]
+command = ["sh", "-c", "echo to postgresql://app:s3cret@127.0.0.1/db; exec {PY} {APP} --port $0",
+           "${port}"]
+ready = { http = "http://127.0.0.1:${port}/health" }
+""",
+    )
+    state = tmp_path / ".stack" / "dev"
+    opts = launcher.Options(profile="dev", state_dir=str(state))
+    proc, control = detached.launch(opts, tmp_path, state / "launcher.log", timeout=60)
+    try:
+        feed = Feed(control)
+        lines = [line for _, line in feed.poll().lines]
+        assert "to postgresql://app:***@127.0.0.1/db" in lines, lines
+        assert not any("s3cret" in line for line in lines)
+    finally:
+        control.down(60)
+        proc.wait(10)

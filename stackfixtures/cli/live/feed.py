@@ -1,6 +1,7 @@
 """What the live view shows, read through the control protocol alone: each service's row
 (status figures, plus why it is in its state and how long its last start took, from the
-events) and the log lines written since the last look. No terminal code here."""
+events) and the log lines written since the last look, passwords masked as `stack run` prints
+them. No terminal code here."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...control.console import mask
 from ...control.protocol import StackControl
 from ...engine.events import Event
 from ...errors import ControlError, NotRunning
@@ -107,7 +109,7 @@ class Feed:
         out = []
         for name, chunk in chunks.items():
             self.marks[name] = chunk["mark"]
-            out += [(name, line) for line in chunk["lines"]]
+            out += [(name, mask(line)) for line in chunk["lines"]]
         return out
 
     def rows(self) -> list[Row]:
@@ -123,12 +125,12 @@ class Feed:
                 Row(
                     name=name,
                     state=s["state"],
-                    why=last.reason if last is not None else "",
+                    why=mask(last.reason) if last is not None else "",
                     ready_s=self.ready_s.get(name),
                     restarts=int(s.get("restarts") or 0),
                     last_exit=s.get("last_exit_code"),
                     health=str(s.get("health") or ""),
-                    endpoint=str(s.get("endpoint") or ""),
+                    endpoint=mask(str(s.get("endpoint") or "")),
                     rss_mb=s.get("rss_mb"),
                     cpu_percent=s.get("cpu_percent"),
                 )
