@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..define.container import Container, ProbeSpec, data_container
 from .base import Kind
-from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names
+from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names, of_handle
 
 __all__ = [
     "BUILTIN",
@@ -21,4 +21,5 @@ __all__ = [
     "for_scheme",
     "get",
     "names",
+    "of_handle",
 ]

@@ -29,6 +29,8 @@ class Kind:
     service: ServiceDefinition
     summary: str = ""  # one line, for `stack kinds` and the docs
     handle: tuple[str, ...] = ()  # the attribute names of the handle it yields
+    # ... when they depend on the service's settings (a task, an external URL's kind)
+    handle_of: Callable[[ServiceDefinition], tuple[str, ...]] | None = None
     binaries: str = ""  # where its binaries come from, one line ("" if it runs none of its own)
 
     # `external = "<url>"`: which URLs are of this kind, and how to use one
@@ -49,6 +51,11 @@ class Kind:
         """The pydantic model validating the keys a profile may set on a service of this kind."""
         model: type[BaseModel] | None = self.service.config_model
         return model
+
+    def handle_fields(self, definition: ServiceDefinition) -> tuple[str, ...]:
+        """The attribute names of the handle `definition`, a service of this kind, yields (what
+        `${name.attr}` may name); () when unknown."""
+        return self.handle_of(definition) if self.handle_of is not None else self.handle
 
     @classmethod
     def of(cls, name: str, definition: ServiceDefinition) -> Kind:

@@ -78,4 +78,5 @@ EXTERNAL = Kind(
     service=external,
     summary="an endpoint that already runs: probed by its URL's kind, never started or stopped",
     handle=("host", "port", "url", "external"),  # and what the URL's kind reads from it
+    handle_of=lambda d: tuple(handle_for(str(d.config.get("url", ""))).as_dict()),
 )

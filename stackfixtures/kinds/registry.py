@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 from importlib.metadata import EntryPoint, entry_points
+from urllib.parse import urlsplit
 
 from ..config.imports import import_object
 from ..define.service import ServiceDefinition
@@ -103,3 +104,16 @@ def for_scheme(scheme: str) -> Kind | None:
             if scheme in kind.schemes:
                 return kind
     return None
+
+
+def of_handle(name: str | None, handle: dict[str, object]) -> Kind | None:
+    """The kind a running service's clients see: its own, except that an `external` (or
+    --replace'd) service counts as the kind of its URL's scheme (an external redis gives
+    REDIS_URL like a started one). None for no kind, or a third-party kind that is broken."""
+    try:
+        kind = get(name) if name in names() else None
+        if kind is not None and kind.name == "external" and handle.get("url"):
+            kind = for_scheme(urlsplit(str(handle["url"])).scheme)
+    except DefinitionError:  # `stack kinds` says which package is broken
+        return None
+    return kind

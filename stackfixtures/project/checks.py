@@ -218,17 +218,11 @@ def _handle_fields(d: ServiceDefinition) -> tuple[str, ...] | None:
     """The attributes the handle of `d` will have; None when that cannot be known."""
     if d.kind is None or d.kind == "invalid":
         return None
-    if d.kind == "command" and d.task:
-        return ("exit_code",)
     try:
-        if d.kind == "external":
-            from ..kinds.external import handle_for
-
-            return tuple(handle_for(str(d.config.get("url", ""))).as_dict())
         kind = kinds.get(d.kind)
+        return (kind.handle_fields(d) if kind is not None else ()) or None
     except Exception:  # an unreadable URL or kind is reported by its own check
         return None
-    return kind.handle if kind is not None and kind.handle else None
 
 
 def _strings(value: Any, key: KeyPath) -> Iterator[tuple[KeyPath, str]]:
