@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import textwrap
@@ -16,6 +17,8 @@ import pytest
 
 from stackfixtures.pytest_plugin import session_stack_ids
 
+from .cli_helpers import StackProcess
+
 pytest_plugins = ["pytester"]
 
 RUN_MARK = "STACKFIXTURES_TEST_RUN"
@@ -28,10 +31,12 @@ PY = sys.executable
 
 
 def leftovers(
-    allowed_stacks: frozenset[str] = frozenset(), mark: str = RUN_MARK
+    allowed_stacks: frozenset[str] = frozenset(), mark: str = RUN_MARK, under: str | None = None
 ) -> list[psutil.Process]:
     """Processes started by a stack during this test run that are still alive (except those of
-    `allowed_stacks`: the session's own stacks, whose services outlive single tests)."""
+    `allowed_stacks`: the session's own stacks, whose services outlive single tests), and any
+    process of this run whose command line names `under` (a test's tmp_path): a launcher left
+    running (a valkey server's own environ cannot tell: it writes its title over it)."""
     mine = os.environ[mark]
     found = []
     for p in psutil.process_iter(["status"]):
@@ -39,22 +44,29 @@ def leftovers(
             continue
         try:
             env = p.environ()
+            if env.get(mark) != mine:
+                continue
+            if "STACKFIXTURES_SERVICE" in env:
+                if env.get("STACKFIXTURES_STACK") not in allowed_stacks:
+                    found.append(p)
+            elif under is not None and any(under in arg for arg in p.cmdline()):
+                found.append(p)
         except (psutil.Error, OSError):
             continue
-        ours = env.get(mark) == mine and "STACKFIXTURES_SERVICE" in env
-        if ours and env.get("STACKFIXTURES_STACK") not in allowed_stacks:
-            found.append(p)
     return found
 
 
 def wait_gone(
-    timeout: float = 3.0, allowed: frozenset[str] = frozenset(), mark: str = RUN_MARK
+    timeout: float = 3.0,
+    allowed: frozenset[str] = frozenset(),
+    mark: str = RUN_MARK,
+    under: str | None = None,
 ) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
-    left = leftovers(allowed, mark)
+    left = leftovers(allowed, mark, under)
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = leftovers(allowed, mark)
+        left = leftovers(allowed, mark, under)
     return left
 
 
@@ -63,7 +75,10 @@ def fail_with(left: list[psutil.Process], allowed: frozenset[str] = frozenset())
         f"{p.pid} {p.environ().get('STACKFIXTURES_STACK')} {' '.join(p.cmdline())}" for p in left
     ]
     desc.append(f"(this session's own stacks: {', '.join(sorted(allowed)) or 'none'})")
-    for p in left:  # clean up by pid so one leak does not cascade into later tests
+    for p in left:  # clean up by pid so one leak does not cascade into later tests: a launcher
+        p.terminate()  # stops its services on SIGTERM
+    _, alive = psutil.wait_procs(left, timeout=30)
+    for p in alive:
         p.kill()
     pytest.fail("processes left running by the stack:\n" + "\n".join(desc), pytrace=False)
 
@@ -89,7 +104,8 @@ def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     of the session's own stacks (they live as long as their fixture scope)."""
     yield
     allowed = frozenset(session_stack_ids(request.config))
-    left = wait_gone(allowed=allowed)
+    tmp = request.node.funcargs.get("tmp_path") if hasattr(request.node, "funcargs") else None
+    left = wait_gone(allowed=allowed, under=str(tmp) if tmp is not None else None)
     if left:
         fail_with(left, allowed)
 
@@ -122,3 +138,28 @@ async def make_stack() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     yield make
     for stack in made:
         await stack.close()
+
+
+@pytest.fixture
+def started() -> Iterator[list[StackProcess]]:
+    """`stack` processes a test starts (append them): each killed, with its group, afterwards."""
+    procs: list[StackProcess] = []
+    yield procs
+    for p in procs:
+        p.kill()
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 60.0, step: float = 0.1) -> None:
+    """Poll `check` until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(step)
+
+
+async def until(check: Callable[[], bool], timeout: float = 60.0, step: float = 0.05) -> None:
+    """wait_until for a test running in an event loop (it keeps the loop going)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not reached in time"
+        await asyncio.sleep(step)
