@@ -175,30 +175,26 @@ def test_ctrl_c_reaches_the_command_first_then_the_stack_stops(tmp_path: Path) -
         text=True,
         start_new_session=True,  # its own process group, as a terminal's foreground job
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "command running"
-    time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 5 and "command got SIGINT" in out
-    assert read(tmp_path / ".stack" / "dev") is None
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "command running"
+        time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 5 and "command got SIGINT" in out
+        assert read(tmp_path / ".stack" / "dev") is None
+    finally:
+        if proc.poll() is None:  # the test failed before exec ended: its group, by pid
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
 
 
 def test_clean_cache(tmp_path: Path) -> None:
-    import os
-
     cache = tmp_path / "cache"
     (cache / "postgres" / "18-x").mkdir(parents=True)
     (cache / "postgres" / "18-x" / "PG_VERSION").write_text("18\n")
     write_project(tmp_path, "[services.cache]\nkind = 'redis'\n")
-    env = {**os.environ, "STACKFIXTURES_CACHE": str(cache)}
-    import subprocess
-
-    from .cli_helpers import STACK
-
-    result = subprocess.run(
-        [STACK, "clean", "--cache"], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
+    result = run_stack(["clean", "--cache"], tmp_path, env={"STACKFIXTURES_CACHE": str(cache)})
     assert result.returncode == 0 and f"removed the cache {cache}" in result.stdout
     assert not cache.exists()
 
@@ -263,9 +259,12 @@ command = ["sh", "-c", "sleep 3; exec {PY} {APP} --port ${port}"]
 ready = { http = "http://127.0.0.1:${port}/health" }
 """,
     )
-    for args in (["exec", "-p", "dev", "--", "true"], ["up", "-p", "dev"]):
-        result = run_stack([*args, "--timeout", "120"] if args[0] == "up" else args, tmp_path)
-        assert result.returncode == 3, result.stderr
-        assert "service 'job' failed: process" in result.stderr
-        assert "exited with code 3" in result.stderr and "boom" in result.stderr
-        assert read(tmp_path / ".stack" / "dev") is None  # the launcher is gone
+    try:
+        for args in (["exec", "-p", "dev", "--", "true"], ["up", "-p", "dev"]):
+            result = run_stack([*args, "--timeout", "120"] if args[0] == "up" else args, tmp_path)
+            assert result.returncode == 3, result.stderr
+            assert "service 'job' failed: process" in result.stderr
+            assert "exited with code 3" in result.stderr and "boom" in result.stderr
+            assert read(tmp_path / ".stack" / "dev") is None  # the launcher is gone
+    finally:
+        run_stack(["down", "-p", "dev"], tmp_path)  # if `up` got the stack up after all
