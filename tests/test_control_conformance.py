@@ -57,8 +57,7 @@ def control(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StackCon
             thread.close()
         return
     opts = launcher.Options(profile=str(path), state_dir=str(state), on_demand=True)
-    proc = detached.start(launcher.argv(opts), tmp_path, state / "launcher.log")
-    remote = detached.wait(proc, state, state / "launcher.log", timeout=60)
+    proc, remote = detached.launch(opts, tmp_path, state / "launcher.log", 60, until=None)
     try:
         yield remote
     finally:

@@ -22,18 +22,14 @@ from stackfixtures.define.service import Handle, ServiceDefinition
 from stackfixtures.errors import DefinitionError, ProfileError
 from stackfixtures.kinds import registry
 
+from . import readme
 from .conftest import write_project
-
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def readme_kind_rows() -> dict[str, list[str]]:
     """The "Built-in kinds" table of README.md: kind name -> the fields of its handle column."""
-    text = README.read_text()
-    section = text[text.index("## Built-in kinds") :]
-    section = section[: section.index("\n## ", 1)]
     rows: dict[str, list[str]] = {}
-    for line in section.splitlines():
+    for line in readme.section("## Built-in kinds").splitlines():
         if not line.startswith("| `"):
             continue
         cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]

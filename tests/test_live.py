@@ -3,11 +3,10 @@ real launcher, and as a person sees it, under a pseudo-terminal rendered by pyte
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from stackfixtures.control import detached, endpoint, launcher
 from stackfixtures.control.remote import RemoteControl
 
 from .cli_helpers import run_stack
-from .conftest import write_project
+from .conftest import until, write_project
 from .pty_helpers import Terminal
 
 TWO = """
@@ -58,13 +57,6 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], RemoteCo
 
 def cell(table: DataTable[Any], row: str, column: str) -> str:
     return str(table.get_row(row)[COLUMNS.index(column)])
-
-
-async def until(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not reached in time"
-        await asyncio.sleep(0.1)
 
 
 def has_row(table: DataTable[Any], name: str) -> bool:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -11,13 +10,13 @@ import pytest
 
 from stackfixtures.engine.ports import allocate_port
 
+from . import readme
 from .cli_helpers import run_stack
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-SECTION = README.split("## Use it in your own project", 1)[1].split("\n## ", 1)[0]
-SCHEMA = re.findall(r"```sql\n(.*?)```", SECTION, re.S)[0]
-PROFILE = re.findall(r"```toml\n(.*?)```", SECTION, re.S)[0]
-TEST = re.findall(r"```python\n(import psycopg.*?)```", SECTION, re.S)[0]
+SECTION = readme.section("## Use it in your own project")
+SCHEMA = readme.blocks(SECTION, "sql")[0]
+PROFILE = readme.blocks(SECTION, "toml")[0]
+TEST = next(b for b in readme.blocks(SECTION, "python") if b.startswith("import psycopg"))
 
 
 def project(root: Path) -> None:

@@ -18,7 +18,7 @@ from stackfixtures.define.policies import RestartPolicy
 from stackfixtures.engine.events import Event
 from stackfixtures.engine.lifecycle import State
 
-from .conftest import HTTP_APP, PY
+from .conftest import HTTP_APP, PY, until
 
 QUICK = RestartPolicy("on-failure", max_restarts=3, window=60, backoff="fixed", delay=0.2, jitter=0)
 
@@ -55,13 +55,6 @@ def stack_of(tmp_path: Path, *defs: sf.ServiceDefinition) -> sf.Stack:
 
 def moves(events: list[Event], after: int = 0) -> list[tuple[str, str]]:
     return [(e.service, e.target) for e in events[after:] if e.source != e.target]
-
-
-async def until(check: object, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_kill9_restarts_with_backoff_and_restarts_dependents_after(tmp_path: Path) -> None:

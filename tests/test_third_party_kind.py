@@ -20,10 +20,10 @@ import httpx
 import pytest
 import yaml
 
+from . import readme
 from .cli_helpers import Output
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 HELLO = "hello from a third-party kind\n"
 
 
@@ -38,17 +38,15 @@ class Example:
 
 
 def readme_example() -> Example:
-    text = README.read_text()
-    section = text[text.index("### Third-party kinds") :]
-    section = section[: section.index("\n## ")]
-    toml = re.search(r"```toml\n(.*?)```", section, re.S)
-    code = re.search(r"```python\n(.*?)```", section, re.S)
-    assert toml and code, "README's Third-party kinds needs a ```toml and a ```python block"
-    module = re.match(r"# (\w+)\.py\n", code.group(1))
-    entry = re.search(r'^(\w+) = "(\w+):\w+"$', toml.group(1), re.M)
+    section = readme.section("### Third-party kinds")
+    tomls, codes = readme.blocks(section, "toml"), readme.blocks(section, "python")
+    assert tomls and codes, "README's Third-party kinds needs a ```toml and a ```python block"
+    toml, code = tomls[0], codes[0]
+    module = re.match(r"# (\w+)\.py\n", code)
+    entry = re.search(r'^(\w+) = "(\w+):\w+"$', toml, re.M)
     assert module and entry, "the python block starts with '# MODULE.py'; the toml has name = ..."
     assert entry.group(2) == module.group(1)
-    return Example(toml.group(1), module.group(1), code.group(1), entry.group(1))
+    return Example(toml, module.group(1), code, entry.group(1))
 
 
 def clean_env() -> dict[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +14,7 @@ import pytest
 from stackfixtures.control.watch import QUIET, Watch, base_dir
 
 from .cli_helpers import StackProcess, run_stack
-from .conftest import write_project
+from .conftest import wait_until, write_project
 
 WATCHED = """
 [stack]
@@ -43,14 +42,6 @@ WEB_RESTARTED = "web: ready -> stopping  (restarting (changed: data/served.txt))
 
 
 @pytest.fixture
-def started() -> Iterator[list[StackProcess]]:
-    procs: list[StackProcess] = []
-    yield procs
-    for p in procs:
-        p.kill()
-
-
-@pytest.fixture
 def served(tmp_path: Path) -> Path:
     write_project(tmp_path, WATCHED)
     (tmp_path / "data").mkdir()
@@ -64,13 +55,6 @@ def content(url: str) -> str | None:
         return str(httpx.get(url + "/file", timeout=2).json()["content"])
     except httpx.HTTPError:
         return None  # between its stop and its next start
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not reached in time"
-        time.sleep(0.1)
 
 
 def run(started: list[StackProcess], root: Path) -> tuple[StackProcess, str]:
