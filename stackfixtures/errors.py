@@ -265,6 +265,7 @@ class PortInUse(StartError):
         holder: str,
         answered: bool = False,
         log_tail: Sequence[str] = (),
+        remedy: str = "stop that process or choose another port",
     ) -> None:
         self.port = port
         self.holder = holder
@@ -272,10 +273,10 @@ class PortInUse(StartError):
         if answered:
             reason = (
                 f"its readiness probe was answered on port {port}{who}, which is not one of "
-                "this service's processes: stop that process or choose another port"
+                f"this service's processes: {remedy}"
             )
         else:
-            reason = f"port {port} is already in use{who}: stop that process or choose another port"
+            reason = f"port {port} is already in use{who}: {remedy}"
         super().__init__(service, "starting", reason, log_tail)
 
 

@@ -87,8 +87,8 @@ port = {port}
 
 
 def test_a_fixed_port_held_by_another_stack_says_so_and_how_to_share_it(tmp_path: Path) -> None:
-    """`stack up -p dev`, then a second stack (plain pytest, another profile) on the same pinned
-    port: the error names the other stack's service and the two ways out."""
+    """`stack up -p dev`, then a second stack on the same pinned port (here `up -p ci`; plain
+    pytest is the common case): the error names the other stack's service and the ways out."""
     port = allocate_port()
     write_project(tmp_path, f"[services.cache]\nkind = 'redis'\nport = {port}\n", "dev")
     write_project(tmp_path, f"[services.other]\nkind = 'redis'\nport = {port}\n", "ci")
@@ -97,10 +97,27 @@ def test_a_fixed_port_held_by_another_stack_says_so_and_how_to_share_it(tmp_path
         result = run_stack(["up", "-p", "ci"], tmp_path, timeout=120)
         assert result.returncode == 3, result.stdout + result.stderr
         assert f"port {port} is already in use by pid " in result.stderr
-        other = f"service 'cache' of another stackfixtures stack ({tmp_path / '.stack' / 'dev'})"
-        assert f"{other}: `stack down` stops it; `stack exec -p PROFILE" in result.stderr
+        where = tmp_path / ".stack" / "dev"
+        assert (
+            f"service 'cache' of the stack in {where}: stop that stack (`stack down --state-dir "
+            f"{where}`), or run under it (`stack exec --state-dir {where} -- pytest`)"
+        ) in result.stderr
+        assert "stop that process" not in result.stderr
     finally:
         run_stack(["down", "-p", "dev"], tmp_path)
+
+
+def test_two_services_of_one_stack_on_one_port_are_told_apart(tmp_path: Path) -> None:
+    port = allocate_port()
+    write_project(
+        tmp_path,
+        f"[services.a]\nkind = 'redis'\nport = {port}\n"
+        f"[services.b]\nkind = 'redis'\nport = {port}\ndepends_on = ['a']\n",
+    )
+    result = run_stack(["up", "-p", "dev"], tmp_path, timeout=120)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "service 'a' of this stack: give each its own port" in result.stderr
+    assert read(tmp_path / ".stack" / "dev") is None
 
 
 def test_a_probe_answered_by_a_stranger_never_marks_a_service_ready(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from .logs import ServiceLog
 from .markers import SERVICE_ENV, STACK_ENV
 from .ports import allocate_port, bindable
 from .records import StopRecord
+from .venv import own_bin_first
 
 _current: contextvars.ContextVar[ServiceContext] = contextvars.ContextVar("stackfixtures_service")
 
@@ -86,7 +87,14 @@ class ServiceContext:
                 if not bindable(int(fixed), self.host):
                     from .listeners import holder
 
-                    raise PortInUse(self.name, int(fixed), holder(int(fixed)))
+                    found = holder(int(fixed), self.stack_id)
+                    raise PortInUse(
+                        self.name,
+                        int(fixed),
+                        found.who,
+                        log_tail=self.log.tail(),
+                        remedy=found.remedy,
+                    )
                 self._port = int(fixed)
             else:
                 saved = self.state_dir / "port"
@@ -142,7 +150,7 @@ class ServiceContext:
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a child process: ours, the definition's env, `extra`, markers."""
-        env = dict(os.environ)
+        env = own_bin_first(dict(os.environ))
         for k, v in {**self.definition.env, **(extra or {})}.items():
             env[k] = self.render(str(v))
         env[STACK_ENV] = self.stack_id

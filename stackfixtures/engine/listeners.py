@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import socket
 import struct
+from dataclasses import dataclass
 
 import psutil
 
@@ -85,31 +87,45 @@ def _listeners(port: int) -> list[int | None]:
     ]
 
 
-def describe(pid: int | None) -> str:
-    """`pid 1234 (postgres)`, or a note that the holder is not visible to us."""
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a port, and what the person reading the error can do about it."""
+
+    who: str
+    remedy: str = "stop that process or choose another port"
+
+
+def describe(pid: int | None, stack_id: str | None = None) -> Holder:
+    """`pid 1234 (postgres)` (with its service, and its state dir when another stack of ours
+    started it; `stack_id` is the asking stack's), or a note that it is not visible to us."""
     if pid is None:
-        return "a process of another user (not visible without privileges)"
+        return Holder("a process of another user (not visible without privileges)")
     try:
-        text = f"pid {pid} ({psutil.Process(pid).name()})"
+        who = f"pid {pid} ({psutil.Process(pid).name()})"
     except psutil.Error:
-        return f"pid {pid}"
+        return Holder(f"pid {pid}")
     found = ledger.owner(pid)
-    if found is not None:  # the usual case: `stack up` runs, and a second stack is started
-        service, state_dir = found
-        text += (
-            f", service {service!r} of another stackfixtures stack ({state_dir}): `stack down` "
-            "stops it; `stack exec -p PROFILE -- COMMAND` runs a command, pytest too, against it"
-        )
-    return text
+    if found is None:
+        return Holder(who)
+    other, service, state_dir = found
+    if other == stack_id:  # two services of one stack given the same port
+        return Holder(f"{who}, service {service!r} of this stack", "give each its own port")
+    # the usual case: `stack up` runs, and a second stack (plain pytest) wants the same port
+    where = shlex.quote(str(state_dir))
+    return Holder(
+        f"{who}, service {service!r} of the stack in {state_dir}",
+        f"stop that stack (`stack down --state-dir {where}`), or run under it "
+        f"(`stack exec --state-dir {where} -- pytest`)",
+    )
 
 
-def holder(port: int) -> str:
-    """Who holds `port`, for an error message ("" when nobody visible listens)."""
+def holder(port: int, stack_id: str | None = None) -> Holder:
+    """Who holds `port`, for an error message (an empty `who` when nobody visible listens)."""
     pids = _listeners(port)
-    return describe(pids[0]) if pids else ""
+    return describe(pids[0], stack_id) if pids else Holder("")
 
 
-def foreign_listener(pids: list[int], port: int, stack_id: str) -> str | None:
+def foreign_listener(pids: list[int], port: int, stack_id: str) -> Holder | None:
     """None when `port` is served by one of `pids`, their children, or any process carrying
     this stack's marker (a daemon that left the group), or when nothing listens on it at all;
     else who is listening there instead."""
@@ -129,7 +145,7 @@ def foreign_listener(pids: list[int], port: int, stack_id: str) -> str | None:
     for pid in others:
         if pid is not None and _ours(pid, stack_id):
             return None
-    return describe(others[0])
+    return describe(others[0], stack_id)
 
 
 def _process(pid: int) -> psutil.Process | None:
@@ -144,4 +160,4 @@ def _ours(pid: int, stack_id: str) -> bool:
     return mark is not None and mark[0] == stack_id
 
 
-__all__ = ["describe", "foreign_listener", "holder"]
+__all__ = ["Holder", "describe", "foreign_listener", "holder"]

@@ -140,9 +140,9 @@ def collect(ledger_path: Path) -> list[tuple[Leftover, psutil.Process]]:
     return list(found.values())
 
 
-def owner(pid: int) -> tuple[str, Path] | None:
-    """(service, state dir) of the running stack that started `pid` (or its process group),
-    found in the ledgers; None when no live stack of this user did."""
+def owner(pid: int) -> tuple[str, str, Path] | None:
+    """(stack id, service, state dir) of the running stack that started `pid` (or its process
+    group), found in the ledgers; None when no live stack of this user did."""
     try:
         pgid = os.getpgid(pid)
     except OSError:
@@ -155,7 +155,7 @@ def owner(pid: int) -> tuple[str, Path] | None:
             ledger_path = Path(info["ledger"])
             for p in json.loads(ledger_path.read_text())["processes"]:
                 if p["pid"] == pid or p["pgid"] == pgid:
-                    return str(p["service"]), ledger_path.parent
+                    return str(info["stack_id"]), str(p["service"]), ledger_path.parent
     return None
 
 

@@ -121,4 +121,6 @@ def _check_listener(ctx: ServiceContext) -> None:
 
     holder = foreign_listener(pids, port, ctx.stack_id)
     if holder is not None:
-        raise PortInUse(ctx.name, port, holder, answered=True, log_tail=ctx.log.tail())
+        raise PortInUse(
+            ctx.name, port, holder.who, answered=True, log_tail=ctx.log.tail(), remedy=holder.remedy
+        )
