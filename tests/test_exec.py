@@ -13,7 +13,7 @@ import psutil
 from stackfixtures.control.endpoint import read
 
 from .cli_helpers import run_stack
-from .conftest import write_project
+from .conftest import wait_until, write_project
 
 DATA = """
 [services.postgres]
@@ -94,7 +94,7 @@ def test_exec_bad_input(tmp_path: Path) -> None:
     write_project(tmp_path, "[services.redis]\nkind = 'redis'\n")
     missing = run_stack(["exec", "-p", "dev", "--", "no-such-command-here"], tmp_path)
     assert missing.returncode == 127 and "command not found" in missing.stderr
-    assert read(tmp_path / ".stack" / "dev") is None  # the stack was stopped all the same
+    assert not (tmp_path / ".stack").exists()  # found out before a stack was started for it
     unknown = run_stack(["exec", "-p", "dev", "-s", "ghost", "--", "true"], tmp_path)
     assert unknown.returncode == 2 and "unknown service 'ghost' (defined: redis)" in unknown.stderr
 
@@ -268,3 +268,63 @@ ready = { http = "http://127.0.0.1:${port}/health" }
             assert read(tmp_path / ".stack" / "dev") is None  # the launcher is gone
     finally:
         run_stack(["down", "-p", "dev"], tmp_path)  # if `up` got the stack up after all
+
+
+def test_commands_find_the_virtualenv_of_stack_first(tmp_path: Path) -> None:
+    """`.venv/bin/stack exec -- pytest` and `python` in a profile, with the venv not activated
+    (PATH without its bin): both are the venv's, as under `uv run`."""
+    own_bin = str(Path(sys.prefix) / "bin")
+    write_project(
+        tmp_path,
+        """
+[services.which]
+command = ["sh", "-c", "command -v python > which.txt"]
+task = true
+""",
+    )
+    bare = {"PATH": "/usr/bin:/bin"}
+    result = run_stack(
+        ["exec", "-p", "dev", "--", "sh", "-c", "command -v pytest"], tmp_path, env=bare
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{own_bin}/pytest"
+    assert (tmp_path / "which.txt").read_text().strip() == f"{own_bin}/python"
+
+
+def test_ctrl_c_while_up_waits_stops_what_it_started(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from .cli_helpers import STACK
+
+    write_project(
+        tmp_path,
+        """
+[services.cache]
+kind = "redis"
+
+[services.slow]
+command = ["sh", "-c", "sleep 60"]
+ready = { tcp = "${port}" }
+depends_on = ["cache"]
+""",
+    )
+    proc = subprocess.Popen(
+        [STACK, "up", "-p", "dev"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a terminal's foreground job: Ctrl-C goes to its group
+    )
+    try:
+        wait_until(lambda: (tmp_path / ".stack" / "dev" / "logs" / "slow.log").exists())
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+        assert proc.returncode == 130, err
+        assert "interrupted: the stack was stopped" in err
+        assert read(tmp_path / ".stack" / "dev") is None  # its launcher is gone
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)

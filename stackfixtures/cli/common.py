@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from ..control.console import error_text
-from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING, EXIT_STARTUP
+from ..control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_NOT_RUNNING, EXIT_STARTUP
 from ..errors import (
     AmbiguousStack,
     ControlError,
@@ -136,6 +136,22 @@ def control_for(profile: str | None, state_dir: str | None) -> Iterator[RemoteCo
         sys.exit(EXIT_NOT_RUNNING)
     finally:
         control.close()
+
+
+def interrupted() -> NoReturn:
+    """Ctrl-C while a command waited for its stack to start (which has been stopped)."""
+    click.echo("interrupted: the stack was stopped", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def check_names(names: Iterable[str], known: list[str]) -> None:
+    """Exit 2 naming the first of `names` that is no service of the stack."""
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        from ..config.suggest import unknown_service
+
+        click.echo(f"error: {unknown_service(unknown[0], known)}", err=True)
+        sys.exit(EXIT_DEFINITION)
 
 
 def failed_to_start(tail: list[str]) -> None:

@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP, shell_code
-from .common import control_for, load, main, profile_option, state_dir_option
+from .common import (
+    check_names,
+    control_for,
+    failed_to_start,
+    interrupted,
+    load,
+    main,
+    profile_option,
+    state_dir_option,
+)
 from .run import check_replacements, mode_option, replace_option
 
 if TYPE_CHECKING:
@@ -23,15 +32,6 @@ if TYPE_CHECKING:
 EXIT_NOT_FOUND = 127
 """CMD could not be found (like a shell); the stack was stopped."""
 EXIT_NOT_EXECUTABLE = 126
-
-
-def _check_names(names: tuple[str, ...], known: list[str]) -> None:
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        from ..config.suggest import unknown_service
-
-        click.echo(f"error: {unknown_service(unknown[0], known)}", err=True)
-        sys.exit(EXIT_DEFINITION)
 
 
 @main.command(name="env")
@@ -56,7 +56,7 @@ def env_command(
 
     with control_for(profile, state_dir) as control:
         status = control.status()
-    _check_names(services, [s["name"] for s in status["services"]])
+    check_names(services, [s["name"] for s in status["services"]])
     env, notes = endpoint_env(status, list(services) or None)
     for note in notes:
         click.echo(f"# {note}", err=True)
@@ -98,6 +98,7 @@ def exec_command(
     from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning
 
     args = list(command[1:] if command and command[0] == "--" else command)
+    _check_command(args)
     control: RemoteControl | None = None
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -115,13 +116,26 @@ def exec_command(
     try:
         status = control.status()
         if proc is None:
-            _check_names(services, [s["name"] for s in status["services"]])
+            check_names(services, [s["name"] for s in status["services"]])
         code = _run(args, status)
     finally:  # whatever happened to the command, what exec started is stopped
         if proc is not None:
             with contextlib.suppress(Exception):
                 control.down()
     sys.exit(code)
+
+
+def _check_command(args: list[str]) -> None:
+    """A command that cannot be found fails before a stack is started for it (127, as a
+    shell), looked up on the PATH it will run with."""
+    import shutil
+
+    from ..engine.venv import own_bin_first
+
+    path = own_bin_first(dict(os.environ)).get("PATH")
+    if args and "/" not in args[0] and shutil.which(args[0], path=path) is None:
+        click.echo(f"error: {args[0]}: command not found", err=True)
+        sys.exit(EXIT_NOT_FOUND)
 
 
 def _start(
@@ -153,7 +167,7 @@ def _start(
             sys.exit(EXIT_DEFINITION)
     else:
         proj = load(profile, state_dir)
-        _check_names(services, proj.graph.names)
+        check_names(services, proj.graph.names)
         check_replacements(proj, replace, list(services) or proj.selected)
         root, state = proj.root, proj.state_dir
         path = proj.profile.path if proj.profile else None
@@ -169,15 +183,16 @@ def _start(
     try:
         return detached.launch(opts, root, log, timeout)
     except detached.LauncherExited as e:
-        tail = "\n".join(e.tail if e.code == EXIT_DEFINITION else [f"  | {x}" for x in e.tail])
         if e.code == EXIT_DEFINITION:  # a mistake in the profile or the command: as it said
-            click.echo(tail or f"error: {e}", err=True)
+            click.echo("\n".join(e.tail) or f"error: {e}", err=True)
             sys.exit(EXIT_DEFINITION)
-        click.echo(f"error: the stack failed to start{':' if tail else ''}\n{tail}", err=True)
+        failed_to_start(e.tail)
         sys.exit(EXIT_STARTUP)
     except TimeoutError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
+    except KeyboardInterrupt:
+        interrupted()
 
 
 def _check_replaced(status: dict[str, Any], replace: dict[str, str]) -> None:
@@ -196,13 +211,14 @@ def _check_replaced(status: dict[str, Any], replace: dict[str, str]) -> None:
 def _run(args: list[str], status: dict[str, Any]) -> int:
     """Run the command in the foreground with the endpoints in its environment; its code."""
     from ..control.environment import ATTACH_ENV, endpoint_env
+    from ..engine.venv import own_bin_first
 
     env, notes = endpoint_env(status)
     for note in notes:
         click.echo(f"[stack] {note}", err=True)
     env[ATTACH_ENV] = status["stack"]["state_dir"]  # `pytest` under exec uses this stack
     try:
-        child = subprocess.Popen(args, env={**os.environ, **env})
+        child = subprocess.Popen(args, env=own_bin_first({**os.environ, **env}))
     except FileNotFoundError:
         click.echo(f"error: {args[0]}: command not found", err=True)
         return EXIT_NOT_FOUND

@@ -13,8 +13,10 @@ from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from . import live
 from .common import (
+    check_names,
     control_for,
     failed_to_start,
+    interrupted,
     json_option,
     load,
     main,
@@ -63,12 +65,7 @@ def up(
     from ..control.remote import RemoteControl
 
     proj = load(profile, state_dir)
-    unknown = [n for n in services if n not in proj.graph]
-    if unknown:
-        from ..config.suggest import unknown_service
-
-        click.echo(f"error: {unknown_service(unknown[0], proj.graph.names)}", err=True)
-        sys.exit(EXIT_DEFINITION)
+    check_names(services, proj.graph.names)
     running, _ = endpoint.find(proj.state_dir)
     if running is not None:  # like `compose up`: bring it in line with the definitions
         with RemoteControl(running) as control:
@@ -99,6 +96,8 @@ def up(
     except TimeoutError as e:  # the launcher was stopped, and what it started with it
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
+    except KeyboardInterrupt:
+        interrupted()
     with control:
         status: dict[str, Any] = control.status()
     if as_json:

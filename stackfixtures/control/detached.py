@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ControlError
 from . import launcher
+from .console import mask
 from .endpoint import find
 from .exits import EXIT_DEFINITION, EXIT_STARTUP
 from .remote import RemoteControl, TransportError
@@ -32,11 +33,13 @@ class LauncherExited(Exception):
 
 
 class ServiceFailed(Exception):
-    """A service failed for good (no restart to come) while the stack was starting."""
+    """A service failed for good (the launcher will not start it again on its own) while the
+    stack was starting. `tail`: the error and the service's last lines, passwords masked."""
 
     def __init__(self, name: str, reason: str, log_tail: list[str]) -> None:
-        self.tail = [f"error: service {name!r} failed: {reason}", *(f"  | {x}" for x in log_tail)]
-        super().__init__(f"service {name!r} failed: {reason}")
+        said = f"service {name!r} failed: {mask(reason)}"
+        self.tail = [f"error: {said}", *(f"  {mask(x)}" for x in log_tail)]
+        super().__init__(said)
 
 
 def _exited(code: int | None, log: Path | None, since: int) -> LauncherExited:
@@ -46,7 +49,7 @@ def _exited(code: int | None, log: Path | None, since: int) -> LauncherExited:
     errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
     tail = lines[errors[0] :] if errors else lines[-30:]
     if code == EXIT_DEFINITION:
-        tail = lines[-50:]
+        tail = lines
     where = f"; see {log}" if log else ""
     return LauncherExited(code, tail, f"the launcher exited with code {code}{where}")
 
@@ -168,7 +171,7 @@ def launch(
     proc = start(launcher.argv(opts), root, log)
     try:
         return proc, wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
-    except TimeoutError:
+    except (TimeoutError, KeyboardInterrupt):  # Ctrl-C while waiting: nothing stays behind
         _stop(proc)
         raise
     except ServiceFailed as e:
