@@ -225,6 +225,15 @@ def test_operating_commands_find_the_stack_and_never_import_user_code(tmp_path: 
     assert down.returncode == 0 and "gracefully" in down.stdout, down.stdout + down.stderr
     gone = run_stack(["status"], tmp_path)
     assert gone.returncode == 4 and "no stack is running" in gone.stderr
+    # its logs stay readable, as `compose logs` of stopped containers
+    after = run_stack(["logs", "-n", "5"], tmp_path)
+    assert after.returncode == 0, after.stderr
+    assert f"not running: the last run's logs, in {tmp_path / '.stack' / 'dev' / 'logs'}" in (
+        after.stderr
+    )
+    assert "db  |" in after.stdout and "web |" in after.stdout
+    web = run_stack(["logs", "web", "-n", "2"], tmp_path)
+    assert web.stdout.count("web |") == 2 and "db  |" not in web.stdout
 
 
 def test_several_stacks_running_are_listed_and_one_is_chosen(tmp_path: Path) -> None:

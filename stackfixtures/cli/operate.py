@@ -107,8 +107,11 @@ def logs(
     lines: int,
     as_json: bool,
 ) -> None:
-    """A service's output (all services without SERVICE), prefixed with its name."""
+    """A service's output (all services without SERVICE), prefixed with its name. With no
+    stack running: its last run's, from the files it left (as `compose logs` does)."""
     names = [service] if service else None
+    if _last_run_logs(profile, state_dir, service, lines, as_json):
+        return
     with control_for(profile, state_dir) as control:
         data = control.logs(names, n=lines)
         console = Console(list(data))
@@ -117,6 +120,47 @@ def logs(
             marks = {n: v["mark"] for n, v in data.items()}
             data = control.logs(names, since=marks, wait=10)
             _print_logs(console, data, as_json)
+
+
+def _last_run_logs(
+    profile: str | None, state_dir: str | None, service: str | None, lines: int, as_json: bool
+) -> bool:
+    """When no stack runs: print the last `lines` of each service's log file of the stack
+    meant (-p, --state-dir, else the project's most recently run) and return True; False when
+    a stack runs or nothing was found (control_for then says why)."""
+    from collections import deque
+    from pathlib import Path
+
+    from ..config.locate import find_root
+    from ..control.discover import state_dir_for
+    from ..control.remote import connect
+    from ..errors import NotRunning, StackError
+
+    try:
+        connect(state_dir_for(profile, state_dir)).close()
+        return False
+    except NotRunning:
+        pass
+    except StackError:  # several stacks run, or a bad profile name: control_for says which
+        return False
+    if profile or state_dir:
+        where = state_dir_for(profile, state_dir)
+    else:
+        runs = [d for d in (find_root() / ".stack").glob("*/logs") if any(d.glob("*.log"))]
+        if not runs:
+            return False
+        where = max(runs, key=lambda d: d.stat().st_mtime).parent
+    files = sorted(Path(where, "logs").glob("*.log"))
+    files = [f for f in files if service is None or f.stem == service]
+    if not files:
+        return False
+    click.echo(f"[stack] not running: the last run's logs, in {where / 'logs'}", err=True)
+    data = {}
+    for f in files:
+        with f.open(errors="replace") as text:
+            data[f.stem] = {"lines": [x.rstrip("\n") for x in deque(text, maxlen=lines)]}
+    _print_logs(Console(list(data)), data, as_json)
+    return True
 
 
 def _print_logs(console: Console, data: dict[str, Any], as_json: bool) -> None:
