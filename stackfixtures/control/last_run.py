@@ -22,10 +22,11 @@ def write(state_dir: Path, code: int, stops: list[dict[str, Any]]) -> None:
 
 def read(state_dir: Path) -> dict[str, Any]:
     """What the launcher recorded when it stopped, or {} (none yet, or unreadable)."""
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
         data = json.loads((state_dir / NAME).read_text())
-        if isinstance(data, dict):
-            return data
+        int(data["exit_code"])
+        if all(isinstance(s["service"], str) and "graceful" in s for s in data["stops"]):
+            return dict(data)
     return {}
 
 

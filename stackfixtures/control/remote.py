@@ -8,7 +8,10 @@ such a command.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import socket
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -170,9 +173,12 @@ class RemoteControl:
             self._post("/down")
         except TransportError:
             # Gone already, or going: a launcher with nothing left to stop can close its
-            # socket before its answer is out. Either way, what tells is its process.
+            # socket before its answer is out. Or the request never arrived: SIGTERM (the
+            # same graceful stop in reverse order) to the very process (pid and start time).
             if not self.endpoint.alive():
                 return True
+            with contextlib.suppress(OSError):
+                os.kill(self.endpoint.pid, signal.SIGTERM)
         import psutil
 
         try:
