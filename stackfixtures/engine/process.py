@@ -259,7 +259,7 @@ async def run_once(
     timeout = ctx.remaining() if timeout is None else timeout
     argv = [ctx.render(str(a)) for a in argv]
     ctx.log.write(f"[stackfixtures] run: {shlex.join(argv)}")
-    where = ctx.render(str(cwd)) if cwd is not None else str(ctx.root)
+    where = ctx.render(str(cwd)) if cwd else str(ctx.root)  # as spawn: "" is the root too
     proc = await Process.start(ctx, argv, env, where, user)
     proc.stopping = True  # its exit is expected: it is not a crash of the service
     try:

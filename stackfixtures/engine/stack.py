@@ -179,7 +179,7 @@ class Stack:
                 await asyncio.wait([unit.task])  # type: ignore[type-var]  # then start anew
             if unit.active:
                 continue
-            if unit.state is State.FAILED and not retry_failed and unit.ready.done():
+            if unit.gave_up and not retry_failed:
                 continue
             if unit.state in (State.STOPPED, State.FAILED, State.PENDING):
                 unit.reset()

@@ -31,7 +31,7 @@ def row(stack: Stack, name: str) -> dict[str, Any]:
     figures["handle"] = attributes(unit.handle) if up else {}
     figures["kind"] = unit.definition.kind
     # failed for good: no restart to come (its readiness was settled with the error)
-    figures["gave_up"] = unit.state is State.FAILED and unit.ready.done()
+    figures["gave_up"] = unit.gave_up
     figures["replicas"] = len(stack.replicas(name)) if "." not in name else None
     return figures
 

@@ -66,6 +66,11 @@ class Unit:
         self.last_probe_ms = took_ms
         self.health = "ok" if why is None else f"failing: {why}"
 
+    @property
+    def gave_up(self) -> bool:
+        """Failed, and settled: nothing will start it again unless asked (a start, a restart)."""
+        return self.state is State.FAILED and self.ready.done()
+
     def fresh_ready(self) -> None:
         """A new readiness future for the next incarnation, if the last one was settled."""
         if self.ready.done():
