@@ -233,8 +233,9 @@ def test_only_the_selected_closure_is_held_against_the_profile(tmp_path: Path) -
     assert proj.graph.names == ["web", "postgres"]
     assert proj.aside == {
         "reports": "conftest.py:13 in reports: parameter 'cache' names no service (defined: "
-        "postgres, web); profile reporting defines it; pick a profile: `stack run -p NAME`, or "
-        "for pytest `--stack-profile NAME` or the ini option `stack_profile`"
+        "postgres, web); profile reporting defines it; pick a profile: `-p NAME` (or "
+        "STACK_PROFILE) for a stack command, or for pytest `--stack-profile NAME` or the ini "
+        "option `stack_profile`"
     }
     with pytest.raises(DefinitionError, match=r"service 'reports' cannot run: conftest\.py:13"):
         proj.check_runnable(["reports"])

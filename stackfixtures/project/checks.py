@@ -28,8 +28,8 @@ from ..errors import DefinitionError, DependencyCycle, Problem, ScopeMismatch
 from .apply import stub
 
 PICK_PROFILE = (
-    "pick a profile: `stack run -p NAME`, or for pytest `--stack-profile NAME` or the ini "
-    "option `stack_profile`"
+    "pick a profile: `-p NAME` (or STACK_PROFILE) for a stack command, or for pytest "
+    "`--stack-profile NAME` or the ini option `stack_profile`"
 )
 
 
@@ -86,7 +86,8 @@ def _closure(defs: Mapping[str, ServiceDefinition], names: Iterable[str]) -> set
 def _elsewhere(root: Path, name: str, current: Profile | None) -> list[str]:
     """The other profiles of the project that define a service called `name`."""
     found = []
-    for path in sorted((root / "profiles").glob("*.toml")):
+    for other in profile_names(root):
+        path = root / "profiles" / f"{other}.toml"
         if current is not None and path.resolve() == current.path:
             continue
         with contextlib.suppress(DefinitionError, OSError):
