@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import textwrap
@@ -76,7 +77,8 @@ def fail_with(left: list[psutil.Process], allowed: frozenset[str] = frozenset())
     ]
     desc.append(f"(this session's own stacks: {', '.join(sorted(allowed)) or 'none'})")
     for p in left:  # clean up by pid so one leak does not cascade into later tests: a launcher
-        p.terminate()  # stops its services on SIGTERM
+        with contextlib.suppress(psutil.NoSuchProcess):  # stops its services on SIGTERM
+            p.terminate()
     _, alive = psutil.wait_procs(left, timeout=30)
     for p in alive:
         p.kill()

@@ -43,10 +43,8 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], RemoteCo
     write_project(tmp_path, TWO)
     state = tmp_path / ".stack" / "dev"
     opts = launcher.Options(profile="dev", state_dir=str(state))
-    log = state / "launcher.log"
-    proc = detached.start(launcher.argv(opts), tmp_path, log)
+    proc, control = detached.launch(opts, tmp_path, state / "launcher.log", 60, until=None)
     try:
-        control = detached.wait(proc, state, log, timeout=60)
         yield proc, control
         control.close()
     finally:
@@ -80,7 +78,7 @@ async def test_restart_key_restarts_the_selected_service_and_q_stops_the_stack(
         await until(lambda: cell(table, "web", "state") == "ready")
         assert cell(table, "db", "restarts") == "0"  # only the selected one
         await pilot.press("q")
-        await until(lambda: proc.poll() is not None)
+        await until(lambda: proc.poll() is not None and app.return_value == STOPPED)
     assert app.return_value == STOPPED
     last = json.loads((tmp_path / ".stack/dev/last-run.json").read_text())
     assert last["exit_code"] == 0
