@@ -328,3 +328,17 @@ depends_on = ["cache"]
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+
+
+def test_exec_says_when_it_starts_and_stops_a_stack(tmp_path: Path) -> None:
+    """A few lines on stderr, so that the seconds a stack takes are not silent; stdout is the
+    command's alone."""
+    write_project(tmp_path, "[services.cache]\nkind = 'redis'\n")
+    result = run_stack(["exec", "-p", "dev", "--", "sh", "-c", "echo only this"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "only this\n"
+    lines = result.stderr.splitlines()
+    where = tmp_path / ".stack" / "dev"
+    assert lines[0] == f"[stack] starting the stack in {where} (its log: launcher.log there)"
+    assert lines[1].startswith("[stack] up in ")
+    assert lines[-1] == "[stack] stopped 1 service gracefully"

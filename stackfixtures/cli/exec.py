@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +123,18 @@ def exec_command(
         if proc is not None:
             with contextlib.suppress(Exception):
                 control.down()
+                if not logs:  # (with --logs the launcher's own lines said it)
+                    _said_stopped(Path(control.endpoint.state_dir))
     sys.exit(code)
+
+
+def _said_stopped(state: Path) -> None:
+    """`[stack] stopped 3 services gracefully`, once the stack exec started is down."""
+    from ..control import last_run
+
+    last = last_run.read(state)
+    if last:
+        click.echo(f"[stack] {last_run.summary(last)}", err=True)
 
 
 def _check_command(args: list[str]) -> None:
@@ -180,8 +192,14 @@ def _start(
         replace=replace,
         exit_with=os.getpid(),  # if exec dies (Ctrl-C while it waits, a CI cancel), so does it
     )
+    if log is not None:  # (with --logs its own lines say what happens)
+        click.echo(f"[stack] starting the stack in {state} (its log: {log.name} there)", err=True)
+    t0 = time.monotonic()
     try:
-        return detached.launch(opts, root, log, timeout)
+        started = detached.launch(opts, root, log, timeout)
+        if log is not None:
+            click.echo(f"[stack] up in {time.monotonic() - t0:.1f}s", err=True)
+        return started
     except detached.LauncherExited as e:
         if e.code == EXIT_DEFINITION:  # a mistake in the profile or the command: as it said
             click.echo("\n".join(e.tail) or f"error: {e}", err=True)
