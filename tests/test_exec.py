@@ -238,6 +238,7 @@ def test_exec_lists_every_mistake_of_a_profile(tmp_path: Path) -> None:
     assert "unknown kind 'rediss'" in result.stderr and "did you mean 'redis'" in result.stderr
     assert "services.b.depends_onn: unknown key" in result.stderr
     assert result.stderr.rstrip().endswith("error: 2 problems, listed above")
+    assert not (tmp_path / ".stack").exists()  # nothing was started: nothing is left either
 
 
 def test_a_service_that_fails_after_it_started_fails_exec_and_up_at_once(tmp_path: Path) -> None:

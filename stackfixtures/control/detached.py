@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -168,15 +169,31 @@ def launch(
     a start that failed); on a timeout the launcher is stopped (it stops what it started)."""
     assert opts.state_dir is not None
     since = log.stat().st_size if log is not None and log.exists() else 0
+    made = _first_missing(Path(opts.state_dir))
     proc = start(launcher.argv(opts), root, log)
     try:
         return proc, wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
+    except LauncherExited as e:
+        if e.code == EXIT_DEFINITION and made is not None:  # it said why: nothing to keep
+            shutil.rmtree(made, ignore_errors=True)
+        raise
     except (TimeoutError, KeyboardInterrupt):  # Ctrl-C while waiting: nothing stays behind
         _stop(proc)
         raise
     except ServiceFailed as e:
         _stop(proc)
         raise LauncherExited(EXIT_STARTUP, e.tail, f"{e}; the stack was stopped") from None
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost directory of `path` that does not exist yet (None if it all does): what
+    a launcher that refuses its profile would leave behind, created for it alone."""
+    path = path.resolve()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
