@@ -4,15 +4,19 @@ real servers in the environment and nothing left running afterwards."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import psutil
 
 from stackfixtures.control.endpoint import read
 
-from .cli_helpers import run_stack
+from .cli_helpers import STACK, run_stack
 from .conftest import wait_until, write_project
 
 DATA = """
@@ -149,13 +153,6 @@ def test_passwords_are_masked_for_people_and_given_to_programs(tmp_path: Path) -
 
 
 def test_ctrl_c_reaches_the_command_first_then_the_stack_stops(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
-
-    from .cli_helpers import STACK
-
     write_project(tmp_path, "[services.cache]\nkind = 'redis'\n")
     child = textwrap.dedent(
         """
@@ -293,12 +290,6 @@ task = true
 
 
 def test_ctrl_c_while_up_waits_stops_what_it_started(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-
-    from .cli_helpers import STACK
-
     write_project(
         tmp_path,
         """
