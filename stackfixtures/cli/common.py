@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -97,15 +97,22 @@ def load(
 
 
 @contextlib.contextmanager
-def control_for(profile: str | None, state_dir: str | None) -> Iterator[RemoteControl]:
+def control_for(
+    profile: str | None,
+    state_dir: str | None,
+    when_stopped: Callable[[], bool] | None = None,
+) -> Iterator[RemoteControl]:
     """The running stack a command means (see control/discover.py), never importing the
-    project's code; exits 4 when none runs and 2 when several do and none was chosen."""
+    project's code; exits 4 when none runs (unless `when_stopped` could do the command
+    without it: then 0) and 2 when several do and none was chosen."""
     from ..control.discover import state_dir_for
     from ..control.remote import connect
 
     try:
         control = connect(state_dir_for(profile, state_dir))
     except NotRunning as e:
+        if when_stopped is not None and when_stopped():
+            sys.exit(0)
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_NOT_RUNNING)
     except AmbiguousStack as e:

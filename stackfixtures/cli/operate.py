@@ -110,9 +110,11 @@ def logs(
     """A service's output (all services without SERVICE), prefixed with its name. With no
     stack running: its last run's, from the files it left (as `compose logs` does)."""
     names = [service] if service else None
-    if _last_run_logs(profile, state_dir, service, lines, as_json):
-        return
-    with control_for(profile, state_dir) as control:
+
+    def from_files() -> bool:
+        return _last_run_logs(profile, state_dir, service, lines, as_json)
+
+    with control_for(profile, state_dir, when_stopped=from_files) as control:
         data = control.logs(names, n=lines)
         console = Console(list(data))
         _print_logs(console, data, as_json)
@@ -125,24 +127,15 @@ def logs(
 def _last_run_logs(
     profile: str | None, state_dir: str | None, service: str | None, lines: int, as_json: bool
 ) -> bool:
-    """When no stack runs: print the last `lines` of each service's log file of the stack
-    meant (-p, --state-dir, else the project's most recently run) and return True; False when
-    a stack runs or nothing was found (control_for then says why)."""
+    """No stack runs: print the last `lines` of each service's log file of the stack meant
+    (-p, --state-dir, else the project's most recently run) and return True; False when there
+    is nothing to print (control_for then says that nothing runs)."""
     from collections import deque
     from pathlib import Path
 
     from ..config.locate import find_root
     from ..control.discover import state_dir_for
-    from ..control.remote import connect
-    from ..errors import NotRunning, StackError
 
-    try:
-        connect(state_dir_for(profile, state_dir)).close()
-        return False
-    except NotRunning:
-        pass
-    except StackError:  # several stacks run, or a bad profile name: control_for says which
-        return False
     if profile or state_dir:
         where = state_dir_for(profile, state_dir)
     else:
