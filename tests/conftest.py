@@ -112,12 +112,31 @@ def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
         fail_with(left, allowed)
 
 
+DB_WEB = """
+[services.db]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+ready = { tcp = "${port}" }
+
+[services.web]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+depends_on = ["db"]
+ready = { http = "http://127.0.0.1:${port}/health" }
+"""
+"""The two-service profile many tests run: `web` (http probe) needs `db` (tcp probe); both
+the test HTTP app. A test adds keys to `web` by appending lines (its table comes last)."""
+
+
+def filled(profile: str) -> str:
+    """A test profile with {PY} (this interpreter) and {APP} (the test HTTP app) filled in."""
+    return textwrap.dedent(profile).replace("{APP}", HTTP_APP).replace("{PY}", PY)
+
+
 def write_project(root: Path, profile: str, name: str = "dev") -> Path:
     """A project dir with pyproject.toml and profiles/<name>.toml holding `profile`."""
     (root / "profiles").mkdir(parents=True, exist_ok=True)
     (root / "pyproject.toml").write_text("[project]\nname = 'scratch'\nversion = '0'\n")
     path = root / "profiles" / f"{name}.toml"
-    path.write_text(textwrap.dedent(profile).replace("{APP}", HTTP_APP).replace("{PY}", PY))
+    path.write_text(filled(profile))
     return path
 
 

@@ -19,22 +19,10 @@ from stackfixtures.control import detached, endpoint, launcher
 from stackfixtures.control.remote import RemoteControl
 
 from .cli_helpers import run_stack
-from .conftest import until, write_project
+from .conftest import DB_WEB, until, write_project
 from .pty_helpers import Terminal
 
-TWO = """
-[stack]
-services = ["web"]
-
-[services.db]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-ready = { tcp = "${port}" }
-
-[services.web]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-depends_on = ["db"]
-ready = { http = "http://127.0.0.1:${port}/health" }
-"""
+TWO = '[stack]\nservices = ["web"]\n' + DB_WEB
 
 
 @pytest.fixture

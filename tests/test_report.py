@@ -11,22 +11,11 @@ import pytest
 from bs4 import BeautifulSoup
 
 from .cli_helpers import StackProcess, run_stack
-from .conftest import HTTP_APP, PY, write_project
+from .conftest import DB_WEB, filled, write_project
 
-PROFILE = """
-[stack]
-services = ["web"]
-
-[services.db]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-ready = { tcp = "${port}" }
-
-[services.web]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-depends_on = ["db"]
-ready = { http = "http://127.0.0.1:${port}/health" }
-restart = { policy = "on-failure", delay = 0.1 }
-"""
+PROFILE = (
+    '[stack]\nservices = ["web"]\n' + DB_WEB + 'restart = { policy = "on-failure", delay = 0.1 }\n'
+)
 
 EXTERNAL = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 
@@ -99,16 +88,7 @@ def test_a_state_dir_without_events_exits_4(tmp_path: Path) -> None:
     assert f"no events recorded in {tmp_path / 'empty' / 'events.jsonl'}" in result.stderr
 
 
-PYTEST_PROFILE = f"""
-[services.db]
-command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]
-ready = {{ tcp = "${{port}}" }}
-
-[services.web]
-command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]
-depends_on = ["db"]
-ready = {{ http = "http://127.0.0.1:${{port}}/health" }}
-"""
+PYTEST_PROFILE = filled(DB_WEB)
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["plain", "xdist"])
