@@ -48,11 +48,10 @@ def _exited(code: int | None, log: Path | None, since: int) -> LauncherExited:
     profile or the command, else from its first error line, else its last 30 lines."""
     lines = _lines(log, since)
     errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
-    tail = lines[errors[0] :] if errors else lines[-30:]
-    if code == EXIT_DEFINITION:
-        tail = lines
+    if code != EXIT_DEFINITION:
+        lines = lines[errors[0] :] if errors else lines[-30:]
     where = f"; see {log}" if log else ""
-    return LauncherExited(code, tail, f"the launcher exited with code {code}{where}")
+    return LauncherExited(code, lines, f"the launcher exited with code {code}{where}")
 
 
 def _lines(log: Path | None, since: int) -> list[str]:
@@ -66,7 +65,7 @@ def _lines(log: Path | None, since: int) -> list[str]:
         return []
 
 
-def start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
+def _start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
     """Start it in a session of its own (no terminal signals), its output appended to `log`
     (None: to our own output, e.g. `stack exec --logs`)."""
     if log is not None:
@@ -83,7 +82,7 @@ def start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[byte
         )
 
 
-def wait(
+def _wait(
     proc: subprocess.Popen[bytes],
     state_dir: Path,
     log: Path | None,
@@ -141,7 +140,7 @@ def _follow(log: Path, offset: int, on_line: Callable[[str], None]) -> int:
 
 
 def closure_up(client: RemoteControl) -> bool:
-    """A `wait(until=...)` condition: every service the launcher is starting is up (ready, or
+    """A `launch(until=...)` condition: every service the launcher is starting is up (ready, or
     a completed task); ServiceFailed when one of them failed and will not be restarted."""
     status = client.status()
     wanted = set(status["stack"].get("services") or [])
@@ -170,9 +169,9 @@ def launch(
     assert opts.state_dir is not None
     since = log.stat().st_size if log is not None and log.exists() else 0
     made = _first_missing(Path(opts.state_dir))
-    proc = start(launcher.argv(opts), root, log)
+    proc = _start(launcher.argv(opts), root, log)
     try:
-        return proc, wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
+        return proc, _wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
     except LauncherExited as e:
         if e.code == EXIT_DEFINITION and made is not None:  # it said why: nothing to keep
             shutil.rmtree(made, ignore_errors=True)
