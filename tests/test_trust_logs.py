@@ -279,3 +279,17 @@ async def test_a_full_state_dir_leaves_no_traceback_and_no_temporary_file(
         for line in (state / "events.jsonl").read_text().splitlines():
             json.loads(line)  # whole lines only
     assert not [r for r in caplog.records if r.exc_info], caplog.text  # no traceback
+
+
+def test_the_secrets_a_stack_knows_are_masked_whole_and_short_ones_only_in_urls() -> None:
+    from stackfixtures.control import console
+    from stackfixtures.engine import masking
+
+    assert console.mask is masking.mask  # one source: the console re-exports the engine's
+    secrets = masking.Secrets()
+    secrets.add({"password": "p@ss word!", "user": "app"})
+    secrets.add({"url": "redis://:t0k3n-x@127.0.0.1:1/0", "env": {"API_TOKEN": "abc"}})
+    assert secrets.mask("PGPASSWORD=p@ss word! and t0k3n-x") == "PGPASSWORD=*** and ***"
+    assert secrets.mask("postgresql://app:p%40ss%20word%21@h:1/db") == "postgresql://app:***@h:1/db"
+    assert secrets.mask("abc app") == "abc app"  # too short to mask as bare text
+    assert secrets.mask("x://u:abc@h") == "x://u:***@h"
