@@ -216,6 +216,15 @@ class StartError(ServiceError):
     """The service did not become ready."""
 
 
+class StaleDataDir(StartError):
+    """A service's data dir was made with identity settings (a user, a password) that its
+    profile no longer has: refused at once, saying how to rebuild it."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(service, "starting", reason)
+        self.args = (f"service {service!r}: {reason}",)
+
+
 class ProbeTimeout(StartError):
     """Its readiness probe never passed: names the probe's target as resolved (`${port}` filled
     in), the last answer it got, and whether the service's process was still running."""

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..define.policies import parse_duration, parse_signal
+from ..define.policies import parse_duration, parse_signal, parse_size
 
 
 def _not_blank(value: str) -> str:
@@ -86,6 +86,25 @@ class StopSpec(_Strict):
 EnvValue = str | int | float | bool
 
 
+class LogsSpec(_Strict):
+    """`logs = { max_size = "50MB", keep = 3 }`: a service's log file is rotated before it
+    grows past max_size (bytes, or "512KB", "50MB", "1GiB"), keeping `keep` older files."""
+
+    max_size: int | str = Field(default="50MB", validate_default=True)
+    keep: int = Field(default=3, ge=0, le=100)
+
+    @field_validator("max_size")
+    @classmethod
+    def _size(cls, v: int | str) -> int:
+        try:
+            size = parse_size(v)
+        except ValueError:
+            raise ValueError(f"not a size: {v!r} (use bytes, or '512KB', '50MB', '1GiB')") from None
+        if size < 1024:
+            raise ValueError(f"out of range (expected a size of at least 1KiB, found {v!r})")
+        return size
+
+
 class RestartSpec(_Strict):
     """`restart = { policy = "on-failure", max_restarts = 5, window = 60, backoff = "exponential",
     delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`."""
@@ -135,6 +154,7 @@ class ServiceSpec(BaseModel):
     task: bool | None = None  # runs to completion; dependents start once it exited 0
     watch: list[str] = []  # gitignore-style patterns under the root: a change restarts it
     ignore: list[str] = []  # changes to these never restart it (with `watch`)
+    logs: LogsSpec | None = None  # its log file's size bound (default: [stack] logs)
 
     @property
     def dependency_names(self) -> list[str]:
@@ -173,6 +193,7 @@ class StackSpec(_Strict):
     extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"
+    logs: LogsSpec = LogsSpec()  # every service's log size bound, unless it sets its own
 
 
 class ShutdownBenchSpec(_Strict):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime
 import os
-import re
 import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO
+
+from ..engine.masking import mask as mask  # passwords in URLs, for people (re-exported)
 
 if TYPE_CHECKING:
     from ..engine.events import Event
@@ -42,14 +43,6 @@ def style(text: str, fg: str | None = None, bold: bool = False, dim: bool = Fals
     codes += ["1"] if bold else []
     codes += ["2"] if dim else []
     return f"\x1b[{';'.join(codes)}m{text}\x1b[0m" if codes else text
-
-
-_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
-
-
-def mask(text: str) -> str:
-    """Passwords in URLs replaced by `***` (human output; `stack env` and `--json` keep them)."""
-    return _SECRET.sub(r"\1***\3", text) if "://" in text else text
 
 
 def wants_colour(out: TextIO) -> bool:

@@ -5,6 +5,7 @@ benchmark and the pytest workers' shared stack all do, through `launch`."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..engine import private_files
 from ..errors import ControlError
 from . import launcher
 from .console import mask
@@ -70,7 +72,7 @@ def _start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[byt
     (None: to our own output, e.g. `stack exec --logs`)."""
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") if log is not None else contextlib.nullcontext() as out:
+    with open(private_files.open_append(log), "ab") if log else contextlib.nullcontext() as out:
         return subprocess.Popen(
             argv,
             cwd=cwd,
@@ -166,6 +168,8 @@ def launch(
     (default: its stack is up; None: its socket answers). LauncherExited says why not, from
     this run's output alone (its code is 2 for a mistake in the profile or the command, 3 for
     a start that failed); on a timeout the launcher is stopped (it stops what it started)."""
+    if log is not None:  # its log keeps its own lines; the services' are in their logs
+        opts = dataclasses.replace(opts, service_lines=False)
     assert opts.state_dir is not None
     since = log.stat().st_size if log is not None and log.exists() else 0
     made = _first_missing(Path(opts.state_dir))

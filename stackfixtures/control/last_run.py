@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..engine import private_files
 from .console import plural
 
 NAME = "last-run.json"
@@ -17,7 +18,7 @@ NAME = "last-run.json"
 def write(state_dir: Path, code: int, stops: list[dict[str, Any]]) -> None:
     """Record the end of a run: its exit code and its stops (as codec.stops_to_json gives)."""
     data = {"exit_code": code, "stops": stops, "time": time.time()}
-    (state_dir / NAME).write_text(json.dumps(data))
+    private_files.write(state_dir / NAME, json.dumps(data))  # 0600, never half-written
 
 
 def read(state_dir: Path) -> dict[str, Any]:

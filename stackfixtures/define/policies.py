@@ -167,3 +167,32 @@ def liveness(
 def restart(policy: RestartMode = "on-failure", **options: Any) -> RestartPolicy:
     """A restart policy for `@service(restart=...)`."""
     return RestartPolicy(policy, **options)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+_SIZE_UNITS |= {"k": 2**10, "kib": 2**10, "m": 2**20, "mib": 2**20, "g": 2**30, "gib": 2**30}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from `1048576`, `"50MB"`, `"512KiB"`, `"1.5GB"` (KB/MB/GB: powers of 1000,
+    K/M/G and KiB/MiB/GiB: powers of 1024). ValueError for anything else."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r}")
+    if isinstance(value, int):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("kmgib")
+    unit = text[len(number) :]
+    try:
+        return int(float(number) * _SIZE_UNITS[unit])
+    except (KeyError, ValueError):
+        raise ValueError(f"not a size: {value!r}") from None
+
+
+@dataclass(frozen=True)
+class LogLimit:
+    """A service's log file is rotated once it would grow past `max_size` bytes: `app.log`
+    becomes `app.log.1` (and `.1` `.2`, ...), keeping `keep` old files."""
+
+    max_size: int = 50 * 10**6
+    keep: int = 3

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
-from .policies import DEFAULT_EDGE, LivenessPolicy, RestartPolicy, StopPolicy
+from .policies import DEFAULT_EDGE, LivenessPolicy, LogLimit, RestartPolicy, StopPolicy
 
 RESERVED_PARAMS = frozenset({"ctx"})
 """Parameter names a service function may take that are not dependencies."""
@@ -112,6 +112,7 @@ class ServiceDefinition:
     port: int | None = None  # a fixed main port (profile `port = N`), else a free one
     watch: tuple[str, ...] = ()  # file patterns whose changes restart it (`stack run` watches)
     watch_ignore: tuple[str, ...] = ()  # patterns excluded from `watch`
+    logs: LogLimit | None = None  # its log file's size bound (None: the default LogLimit())
 
     def edge(self, dependency: str) -> str:
         """What this service does when `dependency` restarts or fails."""

@@ -1,4 +1,5 @@
-"""Events: every lifecycle transition, timestamped, written as JSONL and sent to subscribers."""
+"""Events: every lifecycle transition, timestamped, written as JSONL (0600, reasons masked, a
+full disk noted rather than raised) and sent to subscribers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from ..define.policies import LogLimit
+from .logfile import LogFile
+
+UNBOUNDED = LogLimit(max_size=2**62, keep=0)
+"""The event log is never rotated: `stack events` and the report read all of it."""
 
 
 @dataclass(frozen=True)
@@ -58,28 +65,35 @@ class EventLog:
         self.events: list[Event] = []
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
-        self._file: TextIO | None = None
         self.path = path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", buffering=1, encoding="utf-8")
+        self.mask: Callable[[str], str] = lambda text: text  # the stack's secrets (logs.Logs)
+        self._file = LogFile(path, UNBOUNDED, self._problem) if path is not None else None
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         self._subscribers.append(fn)
         return lambda: self._subscribers.remove(fn)
 
     def emit(self, service: str, source: str, target: str, reason: str = "", **extra: Any) -> Event:
-        event = Event(time.time(), service, source, target, reason, extra)
+        event = Event(time.time(), service, source, target, self.mask(reason), extra)
         with self._lock:
             self.events.append(event)
             if self._file is not None:
-                self._file.write(json.dumps(event.to_json(), default=str) + "\n")
+                self._file.write(json.dumps(event.to_json(), default=str))
         for fn in list(self._subscribers):
             try:
                 fn(event)
             except Exception:  # a broken subscriber must not break the engine
                 log.exception("event subscriber %r failed", fn)
         return event
+
+    @property
+    def problem(self) -> str | None:
+        """Why events are not reaching the file now (e.g. a full disk), else None."""
+        return self._file.problem if self._file is not None else None
+
+    def _problem(self, problem: str | None) -> None:
+        if problem is not None:  # the events stay in memory: status and `stack events` show them
+            log.warning("%s", problem)
 
     def close(self) -> None:
         if self._file is not None:

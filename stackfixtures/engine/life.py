@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from ..define.service import attributes
 from ..errors import DependencyFailed, StartError, StartupCrashed, StopError
 from . import supervisor
 from .cleanup import reaper
@@ -174,6 +175,7 @@ class ServiceLife:
             return "stopped"
         try:
             unit.handle = starter.result()
+            unit.log.secrets.add(attributes(unit.handle))  # the stack's: masked from now on
         except BaseException as e:
             err = self._start_error(ctx, e)
             unit.last_error = err

@@ -1,4 +1,5 @@
-"""A service's output: kept as a tail in memory, appended to its log file, sent to listeners."""
+"""A service's output, its secrets masked first: kept as a tail in memory, appended to its log
+file (logfile.py: private, bounded, safe on a full disk), sent to listeners."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any
+
+from ..define.policies import LogLimit
+from .logfile import LogFile
+from .masking import Secrets
+
+if TYPE_CHECKING:
+    from ..define.service import ServiceDefinition
+    from .events import EventLog
 
 LineListener = Callable[[str, str], None]
 """Called as `listener(service, line)` for every line a service writes."""
@@ -17,29 +26,40 @@ LineListener = Callable[[str, str], None]
 class ServiceLog:
     """Lines written by one service's processes (and its own code via `ctx.log`)."""
 
-    def __init__(self, service: str, path: Path | None = None, keep: int = 2000) -> None:
+    def __init__(
+        self,
+        service: str,
+        path: Path | None = None,
+        keep: int = 2000,
+        limit: LogLimit | None = None,
+        secrets: Secrets | None = None,
+        on_problem: Callable[[str | None], None] | None = None,
+    ) -> None:
         self.service = service
         self.path = path
+        self.secrets = secrets or Secrets()
         self._tail: collections.deque[str] = collections.deque(maxlen=keep)
         self._count = 0
         self._listeners: list[LineListener] = []
         self._lock = threading.Lock()
-        self._file: TextIO | None = None
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", buffering=1, encoding="utf-8", errors="replace")
+        self._file = LogFile(path, limit, on_problem) if path is not None else None
+
+    @property
+    def problem(self) -> str | None:
+        """Why its lines are not reaching its file now (e.g. a full disk), else None."""
+        return self._file.problem if self._file is not None else None
 
     def listen(self, fn: LineListener) -> Callable[[], None]:
         self._listeners.append(fn)
         return lambda: self._listeners.remove(fn)
 
     def write(self, line: str) -> None:
-        line = line.rstrip("\r\n")
+        line = self.secrets.mask(line.rstrip("\r\n"))
         with self._lock:
             self._tail.append(line)
             self._count += 1
             if self._file is not None:
-                self._file.write(line + "\n")
+                self._file.write(line)
         for fn in list(self._listeners):
             try:
                 fn(self.service, line)
@@ -74,3 +94,28 @@ class ServiceLog:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+class Logs:
+    """The service logs of one stack: `<dir>/<service>.log`, masked with the stack's secrets
+    (which mask its events too); a log that cannot be written says so in an event."""
+
+    def __init__(self, directory: Path, events: EventLog) -> None:
+        self.directory = directory
+        self.events = events
+        self.secrets = Secrets()
+        events.mask = self.secrets.mask
+
+    def open(self, definition: ServiceDefinition, state: Callable[[], Any]) -> ServiceLog:
+        """The log of `definition`'s service; `state()` is its state now (for the event)."""
+        name = definition.name
+        self.secrets.add(definition.config)
+        self.secrets.add(definition.env)
+
+        def said(problem: str | None) -> None:
+            now = str(state())
+            why = problem or f"its log {self.directory / f'{name}.log'} is written again"
+            self.events.emit(name, now, now, why, log_error=problem)
+
+        path = self.directory / f"{name}.log"
+        return ServiceLog(name, path, limit=definition.logs, secrets=self.secrets, on_problem=said)

@@ -48,6 +48,7 @@ class Meter:
                     cpu += p.cpu_percent(interval=None)
         self._seen[unit.name] = seen
         ready = unit.state in UP
+        reason = unit.lifecycle.reason if unit.state not in QUIET else ""
         running = unit.state in (State.READY, State.DEGRADED)
         return {
             "name": unit.name,
@@ -62,7 +63,8 @@ class Meter:
             "rss_mb": round(rss / 2**20, 2),
             "cpu_percent": round(cpu, 1),
             "health": unit.health if unit.definition.liveness is not None and running else None,
-            "reason": unit.lifecycle.reason if unit.state not in QUIET else "",
+            "reason": "; ".join(filter(None, [reason, unit.log.problem])),
+            "log_error": unit.log.problem,
             "last_probe_ms": unit.last_probe_ms,
             "circuit": "open" if unit.circuit_open else "closed",
         }

@@ -24,7 +24,7 @@ from .context import ServiceContext
 from .events import EventLog
 from .life import ServiceLife
 from .lifecycle import UP, Lifecycle, State
-from .logs import LineListener, ServiceLog
+from .logs import LineListener, Logs
 from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
@@ -55,6 +55,7 @@ class Stack:
         self.root = Path(root) if root else Path.cwd()
         self.stack_id = stack_id or uuid.uuid4().hex[:12]
         self.events = events or EventLog(self.state_dir / "events.jsonl")
+        self.logs = Logs(self.state_dir / "logs", self.events)  # masks the events too
         self._on_output = on_output
         self.starting = asyncio.Semaphore(max(1, parallelism))
         self.hurry = asyncio.Event()
@@ -73,7 +74,7 @@ class Stack:
 
     def _add_unit(self, definition: ServiceDefinition) -> Unit:
         name = definition.name
-        log = ServiceLog(name, self.state_dir / "logs" / f"{name}.log")
+        log = self.logs.open(definition, lambda: self.units[name].state)
         if self._on_output is not None:
             log.listen(self._on_output)
         log.listen(lambda _s, _l: self.activity.poke())

@@ -17,7 +17,7 @@ from ..config.explain import explain
 from ..config.load import Profile
 from ..config.schema import ServiceSpec
 from ..config.suggest import closest, did_you_mean
-from ..define.policies import LivenessPolicy, RestartPolicy
+from ..define.policies import LivenessPolicy, LogLimit, RestartPolicy
 from ..define.service import Scope, ServiceDefinition
 from ..errors import DefinitionError
 
@@ -189,12 +189,22 @@ def apply_profile(
             kind=kind,
             watch=tuple(spec.watch) or base.watch,
             watch_ignore=tuple(spec.ignore) or base.watch_ignore,
+            logs=_logs(spec) or base.logs,
         )
     stack_timeout = profile.spec.stack.start_timeout
+    stack_logs = _logs(profile.spec.stack)
     for name, d in defs.items():
         if d.start_timeout is None:
-            defs[name] = d.evolve(start_timeout=stack_timeout)
+            d = defs[name] = d.evolve(start_timeout=stack_timeout)
+        if d.logs is None:
+            defs[name] = d.evolve(logs=stack_logs)
     return defs
+
+
+def _logs(spec: Any) -> LogLimit | None:
+    """The `logs` table of a service or of [stack] (sizes already in bytes), if it has one."""
+    logs = spec.logs
+    return None if logs is None else LogLimit(max_size=int(logs.max_size), keep=logs.keep)
 
 
 def _env_text(v: Any) -> str:

@@ -88,6 +88,7 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--exit-with", type=int)
     ap.add_argument("--exit-code-from")
     ap.add_argument("--watch", action="store_true")
+    ap.add_argument("--no-service-lines", dest="service_lines", action="store_false")
     ap.add_argument("--replace", action="append", default=[], metavar="NAME=URL")
     ap.add_argument("services", nargs="*")
     ns = ap.parse_args(args)

@@ -20,6 +20,7 @@ class Options:
     exit_code_from: str | None = None  # stop when this service ends; exit with its code
     watch: bool = False  # restart services whose `watch` files change (control/watch.py)
     replace: dict[str, str] = field(default_factory=dict)  # service -> URL it is replaced by
+    service_lines: bool = True  # print services' output (not when detached: their logs have it)
 
 
 def argv(opts: Options) -> list[str]:
@@ -40,6 +41,8 @@ def argv(opts: Options) -> list[str]:
         out.append("--json")
     if opts.watch:
         out.append("--watch")
+    if not opts.service_lines:
+        out.append("--no-service-lines")
     for name, url in opts.replace.items():
         out += ["--replace", f"{name}={url}"]
     return [*out, *opts.services]

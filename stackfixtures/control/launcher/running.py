@@ -57,7 +57,7 @@ class Launcher:
             state_dir=proj.state_dir,
             root=proj.root,
             parallelism=proj.parallelism,
-            on_output=console.line,
+            on_output=console.line if self.opts.service_lines else None,
             mode=proj.mode,
         )
         stack.events.subscribe(console.event)

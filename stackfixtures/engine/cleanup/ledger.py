@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 
 import psutil
 
+from .. import private_files
 from ..private_dirs import private_dir, user_tmp
 from . import reaper
 
@@ -38,9 +40,7 @@ def _start_time(pid: int) -> float | None:
 
 
 def _atomic_write(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(path)
+    private_files.write(path, json.dumps(data))
 
 
 class Ledger:
@@ -76,14 +76,15 @@ class Ledger:
                 self._flush()
 
     def _flush(self) -> None:
-        _atomic_write(
-            self.path,
-            {
-                "stack_id": self.stack_id,
-                "launcher": self._launcher,
-                "processes": list(self._entries.values()),
-            },
-        )
+        data = {
+            "stack_id": self.stack_id,
+            "launcher": self._launcher,
+            "processes": list(self._entries.values()),
+        }
+        try:
+            _atomic_write(self.path, data)
+        except OSError as e:  # a full disk: kept in memory, written again with the next change
+            logging.getLogger("stackfixtures.ledger").warning("cannot write %s: %s", self.path, e)
 
     def close(self) -> None:
         """The stack stopped cleanly: nothing of it is left to sweep."""

@@ -19,6 +19,7 @@ from ...engine.private_dirs import private_dir, short_path
 from ...engine.process import run_once
 from ...errors import KindUnavailable
 from ..cache import cache_dir
+from . import identity
 from .binaries import server_version
 from .options import PostgresConfig
 
@@ -143,6 +144,7 @@ async def prepare_data_dir(
     """The instance's data dir: reused if it exists, else copied from the initdb cache."""
     pgdata = unprivileged_home(ctx) / "pgdata" if run_as else ctx.data_dir / "pgdata"
     if (pgdata / "PG_VERSION").exists():
+        identity.check(ctx, pgdata, cfg, _initdb_args(cfg))  # made with these settings?
         ctx.log.write(f"[stackfixtures] reusing data dir {pgdata}")
         return pgdata
     if pgdata.exists():
@@ -193,4 +195,5 @@ async def prepare_data_dir(
         await asyncio.to_thread(_chown_tree, building, run_as)
     building.chmod(0o700)
     building.rename(pgdata)
+    identity.record(pgdata, cfg, _initdb_args(cfg))
     return pgdata

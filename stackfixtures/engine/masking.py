@@ -1,0 +1,65 @@
+"""Secrets kept out of what is written and shown: passwords inside URLs, and the stack's own
+secret values (each service's configured password, the passwords its handles carry) wherever
+they appear, e.g. a service that prints `PGPASSWORD=...` or echoes the password bare."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+HIDDEN = "***"
+_URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"passw(or)?d|secret|token", re.IGNORECASE)
+
+MIN_SECRET = 4
+"""Shorter values are masked inside URLs only: replaced as bare text, a password like `pg`
+would shred every line that mentions PostgreSQL."""
+
+
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with passwords in URLs and every one of `secrets` replaced by `***`."""
+    if "://" in text:
+        text = _URL_SECRET.sub(rf"\1{HIDDEN}\3", text)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, HIDDEN)
+    return text
+
+
+def secrets_in(values: Mapping[str, Any]) -> set[str]:
+    """The secret values of a service's settings or handle attributes: those of keys named like
+    a password, secret or token, and the passwords of URLs (both as written and unquoted)."""
+    found: set[str] = set()
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            found |= secrets_in(value)
+        if not isinstance(value, str):
+            continue
+        if _SECRET_KEY.search(str(key)):
+            found.add(value)
+        if "://" in value:
+            for m in _URL_SECRET.finditer(value):
+                found |= {m.group(2), unquote(m.group(2))}
+    return {s for s in found if len(s) >= MIN_SECRET and s != HIDDEN}
+
+
+class Secrets:
+    """The secret values a stack knows, growing as services are defined and hand out handles;
+    masks them (longest first, so a secret containing another is hidden whole)."""
+
+    def __init__(self) -> None:
+        self._values: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, values: Mapping[str, Any]) -> None:
+        new = secrets_in(values) - set(self._values)
+        if new:
+            with self._lock:
+                merged = set(self._values) | new
+                self._values = tuple(sorted(merged, key=len, reverse=True))
+
+    def mask(self, text: str) -> str:
+        return mask(text, self._values)

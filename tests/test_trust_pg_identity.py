@@ -1,0 +1,85 @@
+"""Issue 21, item 8: the settings a PostgreSQL data dir was made with are part of its identity.
+A changed `user` or `password` is refused at once with what to run, never a silent mismatch
+(an old password that still connects) nor a wait for the start timeout; a changed `dbname`
+is applied (the database is created in the existing cluster)."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from stackfixtures.errors import StaleDataDir
+
+
+def profile(**keys: str) -> str:
+    lines = ["[services.db]", 'kind = "postgres"', 'source = "wheel"', "start_timeout = 60"]
+    return "\n".join([*lines, *(f'{k} = "{v}"' for k, v in keys.items())]) + "\n"
+
+
+async def first_run(root: Path, make_stack: Any, **keys: str) -> Any:
+    stack = await make_stack(root, profile(**keys))
+    db = (await stack.start(["db"]))["db"]
+    with psycopg.connect(db.dsn) as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+    await stack.close()
+    return db
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        ({}, {"password": "n3w-secret"}, "made without a password (now with one)"),
+        ({"password": "old-secret"}, {"password": "n3w-secret"}, "made with another password"),
+        ({"password": "old-secret"}, {}, "made with a password (now without)"),
+        ({"user": "app"}, {"user": "other"}, "made with user 'app' (now 'other')"),
+    ],
+)
+async def test_a_changed_identity_is_refused_at_once_with_what_to_run(
+    tmp_path: Path, make_stack: Any, before: dict[str, str], after: dict[str, str], said: str
+) -> None:
+    await first_run(tmp_path, make_stack, **before)
+    again = await make_stack(tmp_path, profile(**after))
+    mark = again.units["db"].log.mark
+    with pytest.raises(StaleDataDir) as e:
+        await again.start(["db"])
+    text = str(e.value)
+    assert f"service 'db': its data dir was {said}" in text, text
+    assert "run `stack clean --state-dir" in text and "to rebuild it" in text, text
+    said = "\n".join(again.units["db"].log.since(mark))
+    assert "starting PostgreSQL" not in said, said  # refused before the server was started
+    assert "n3w-secret" not in text
+    assert not again.units["db"].processes
+
+
+async def test_the_identity_record_is_private_and_holds_no_password(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    db = await first_run(tmp_path, make_stack, password="old-secret")
+    record = Path(db.data_dir).with_name("identity.json")
+    assert stat.S_IMODE(record.stat().st_mode) == 0o600
+    assert "old-secret" not in record.read_text()
+
+
+async def test_a_changed_dbname_is_created_in_the_existing_cluster(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    await first_run(tmp_path, make_stack, password="old-secret", dbname="one")
+    again = await make_stack(tmp_path, profile(password="old-secret", dbname="two"))
+    db = (await again.start(["db"]))["db"]
+    with psycopg.connect(db.dsn) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == ("two",)
+    one = db.dsn.rsplit("/", 1)[0] + "/one"
+    with psycopg.connect(one) as conn:  # the data made before is still there
+        assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+
+
+async def test_the_same_identity_reuses_the_data_dir(tmp_path: Path, make_stack: Any) -> None:
+    await first_run(tmp_path, make_stack, user="app", password="old-secret")
+    again = await make_stack(tmp_path, profile(user="app", password="old-secret"))
+    db = (await again.start(["db"]))["db"]
+    with psycopg.connect(db.dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
