@@ -17,6 +17,7 @@ from filelock import FileLock
 from ...engine.context import ServiceContext
 from ...engine.private_dirs import private_dir, short_path
 from ...engine.process import run_once
+from ...engine.state_homes import home_for, owner_of
 from ...errors import KindUnavailable
 from ..cache import cache_dir
 from .binaries import server_version
@@ -49,11 +50,8 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     """
     root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
     private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
-    state = str(ctx.state_dir.resolve())
-    _prune(root, keep=state)
-    home = root / hashlib.sha256(state.encode()).hexdigest()[:16]
-    home.mkdir(mode=0o711, exist_ok=True)
-    (home / "owner").write_text(state)
+    _prune(root, keep=str(ctx.state_dir.resolve()))
+    home = home_for(root, ctx.state_dir)  # with its owner record: `stack clean` removes it
     link = ctx.data_dir / "pgdata"
     if not link.is_symlink():
         if link.exists() and not (home / "pgdata").exists():
@@ -66,9 +64,8 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
 
 def _prune(root: Path, keep: str) -> None:
     for home in root.iterdir():
-        try:
-            owner = (home / "owner").read_text()
-        except OSError:
+        owner = owner_of(home)
+        if owner is None:
             continue
         try:
             pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
