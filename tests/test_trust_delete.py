@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+import stackfixtures as sf
+from stackfixtures.errors import NotAStateDir
+
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, write_project
 
@@ -132,6 +135,22 @@ def test_a_new_state_dir_is_private_and_marked(tmp_path: Path) -> None:
         run_stack(["down"], tmp_path)
 
 
+async def test_a_stack_made_in_python_marks_its_state_dir_and_refuses_a_foreign_one(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "deep" / "state"
+    sf.Stack(sf.Graph({}), state_dir=state, root=tmp_path, record=False)
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert stat.S_IMODE(state.parent.stat().st_mode) == 0o700  # made for it: private too
+    assert json.loads((state / MARKER).read_text())["by"] == "Stack"
+    etc = sentinel(tmp_path / "etc")
+    with pytest.raises(
+        NotAStateDir, match=r"is not a stackfixtures state dir \(it holds keep\.txt\)"
+    ):
+        sf.Stack(sf.Graph({}), state_dir=etc, root=tmp_path, record=False)
+    assert sorted(p.name for p in etc.iterdir()) == ["keep.txt"]
+
+
 def test_an_old_state_dir_is_adopted_by_a_launcher_but_not_cleaned_before(tmp_path: Path) -> None:
     """A state dir an older version made (no marker, our files only): clean refuses it, the
     next launcher there adopts it (writes the marker), and then clean removes it."""
@@ -237,3 +256,24 @@ def test_what_could_not_be_removed_is_reported(tmp_path: Path) -> None:
         no_traceback(result)
     finally:
         subprocess.run(["chattr", "-i", str(stuck)], check=True)
+
+
+@pytest.mark.skipif(
+    os.geteuid() == 0,
+    reason="as root the socket is in the data's home (the test above); "
+    "test_as_normal_user.py runs this one as nobody",
+)
+def test_postgres_socket_home_of_a_long_state_dir_is_removed(tmp_path: Path) -> None:
+    """A state dir whose path is too long for a socket in it: the server's socket is in a
+    short home (with its owner record) linked from it, removed with it."""
+    write_project(tmp_path, "[services.db]\nkind = 'postgres'\nsource = 'wheel'\n")
+    state = tmp_path / ("s" * 100)
+    up = run_stack(["up", "-p", "dev", "--state-dir", str(state)], tmp_path, timeout=120)
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        home = Path(os.readlink(state / "services" / "db" / "socket")).parent
+        assert (home / "owner").read_text() == str((state / "services" / "db").resolve())
+    finally:
+        down = run_stack(["down", "--volumes", "--state-dir", str(state)], tmp_path, timeout=120)
+    assert down.returncode == 0 and "freed" in down.stdout, down.stdout + down.stderr
+    assert not home.exists() and not state.exists()

@@ -17,12 +17,12 @@ from pathlib import Path
 OWNER = "owner"
 
 
-def home_for(root: Path, state_dir: Path) -> Path:
-    """The home under `root` of `state_dir` (made, 0711, with its owner record): one per
+def home_for(root: Path, state_dir: Path, mode: int = 0o700) -> Path:
+    """The home under `root` of `state_dir` (made with `mode`, and its owner record): one per
     state dir, found again on the next start."""
     state = str(state_dir.resolve())
     home = root / _digest(state)
-    home.mkdir(mode=0o711, exist_ok=True)
+    home.mkdir(mode=mode, exist_ok=True)
     (home / OWNER).write_text(state)
     return home
 
