@@ -52,7 +52,8 @@ class Stack:
     ) -> None:
         self.graph = Graph(dict(graph.definitions))  # our own copy: replicas are added to it
         self.root = Path(root) if root else Path.cwd()
-        self.state_dir = state_dirs.make(Path(state_dir), "Stack", root=self.root)
+        self.state_dir = Path(state_dir)
+        state_dirs.make(self.state_dir, "Stack", root=self.root)  # 0700, with its marker
         self.stack_id = stack_id or uuid.uuid4().hex[:12]
         self.events = events or EventLog(self.state_dir / "events.jsonl")
         self._on_output = on_output

@@ -46,16 +46,9 @@ OUR_DIRS = frozenset({"logs", "services"})
 def make(path: Path, made_by: str, profile: str | None = None, root: Path | None = None) -> Path:
     """Create the state dir `path` (0700, missing parents 0700 too) with its marker, or check
     that the existing one is a state dir (adopting an older version's). NotAStateDir if it is
-    not a directory, or a non-empty directory that is not a stack's."""
-    path = Path(os.path.abspath(path))
-    missing: list[Path] = []
-    here = path
-    while not os.path.lexists(here) and here != here.parent:
-        missing.append(here)
-        here = here.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
-            os.mkdir(d, 0o700)
+    not a directory, or a non-empty directory that is not a stack's. (A link is used as the
+    directory it leads to; only deleting refuses links.)"""
+    path = subdir(Path(os.path.realpath(path)))
     if not check(path):
         _mark(path, made_by, profile, root)
     if stat.S_IMODE(path.stat().st_mode) != 0o700:
@@ -66,8 +59,8 @@ def make(path: Path, made_by: str, profile: str | None = None, root: Path | None
 def check(path: Path) -> bool:
     """Whether `path` is a marked state dir (True), or one a stack may make its own: missing,
     empty, or holding only what a stack keeps (False). NotAStateDir for anything else: not a
-    directory, a symlink, or a directory holding other things. Creates nothing."""
-    path = Path(os.path.abspath(path))
+    directory, or a directory holding other things. Creates nothing."""
+    path = Path(os.path.realpath(path))
     if not os.path.lexists(path):
         return False
     why = _not_a_dir(path)
@@ -86,14 +79,15 @@ def check(path: Path) -> bool:
 
 
 def subdir(path: Path) -> Path:
-    """A directory inside a state dir (a service's own), each missing level made 0700."""
+    """A directory inside a state dir (a service's own), each missing level made 0700 (as a
+    state dir's own missing parents are)."""
     missing: list[Path] = []
     here = path
     while not os.path.lexists(here) and here != here.parent:
         missing.append(here)
         here = here.parent
     for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
             os.mkdir(d, 0o700)
     return path
 
@@ -121,7 +115,7 @@ def _never(path: Path, project_roots: Iterable[Path]) -> str | None:
     real = path.resolve()
     if real == Path(real.anchor):
         return "is the filesystem root"
-    if real in _homes():
+    if real in _homes(real):
         return "is a home directory"
     for root in project_roots:
         root = Path(root).resolve()
@@ -132,11 +126,15 @@ def _never(path: Path, project_roots: Iterable[Path]) -> str | None:
     return None
 
 
-def _homes() -> set[Path]:
+def _homes(path: Path) -> set[Path]:
+    """Our home ($HOME, and the account's), and the home of the user who owns `path`."""
     homes = {Path(os.path.expanduser("~"))}
-    with contextlib.suppress(KeyError):
-        homes.add(Path(pwd.getpwuid(os.geteuid()).pw_dir))
-    homes |= {Path(e.pw_dir) for e in pwd.getpwall() if e.pw_dir not in ("", "/")}
+    uids = {os.geteuid()}
+    with contextlib.suppress(OSError):
+        uids.add(path.stat().st_uid)
+    for uid in uids:
+        with contextlib.suppress(KeyError):
+            homes.add(Path(pwd.getpwuid(uid).pw_dir))
     resolved = set()
     for home in homes:
         with contextlib.suppress(OSError, RuntimeError):

@@ -21,7 +21,7 @@ def home_for(root: Path, state_dir: Path, mode: int = 0o700) -> Path:
     """The home under `root` of `state_dir` (made with `mode`, and its owner record): one per
     state dir, found again on the next start."""
     state = str(state_dir.resolve())
-    home = root / _digest(state)
+    home = root.resolve() / _digest(state)
     home.mkdir(mode=mode, exist_ok=True)
     (home / OWNER).write_text(state)
     return home
@@ -54,7 +54,7 @@ def linked_home(link: Path, state_dir: Path) -> Path | None:
         return None
     if not stat.S_ISDIR(info.st_mode) or not stat.S_ISREG(record.st_mode):
         return None
-    if info.st_uid != made.st_uid or record.st_uid != made.st_uid or home.resolve() != home:
+    if info.st_uid != made.st_uid or record.st_uid != made.st_uid:
         return None
     owner = owner_of(home)
     top = state_dir.resolve()
