@@ -11,6 +11,7 @@
     │       └── ScopeMismatch        a wider-scoped service depends on a narrower one
     ├── IllegalTransition        the engine tried a lifecycle move its table forbids (a bug)
     ├── KindUnavailable          a built-in kind cannot run here (no binary); says how to fix
+    ├── NotAStateDir             a directory a stack would use or delete is not a state dir
     ├── UnknownService           an operation named a service the stack does not have
     ├── ControlError             a running stack refused or failed an operation (its message)
     │   ├── NotRunning               no live stack answers for this state dir
@@ -154,6 +155,13 @@ class IllegalTransition(StackError):
 
 class KindUnavailable(StackError):
     """A built-in kind cannot run on this machine; the message says how to make it available."""
+
+
+class NotAStateDir(StackError):
+    """A directory given as a stack's state dir is not one: not a directory, a symlink, a
+    directory holding other things (a stack would not start there), or one without the
+    marker a state dir gets when it is made (nothing deletes it). Also `/`, a home, the
+    project or a parent of it, which nothing deletes even with a marker."""
 
 
 class UnknownService(StackError, KeyError):

@@ -21,6 +21,7 @@ TESTS = [
     "tests/test_kind_postgres.py",
     "tests/test_kind_redis.py",
     "tests/test_kind_nats.py",
+    "tests/test_trust_delete.py::test_postgres_socket_home_of_a_long_state_dir_is_removed",
 ]
 SYSTEM_PYTHON = Path("/usr/bin/python3.11")
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"

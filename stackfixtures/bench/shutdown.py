@@ -23,6 +23,7 @@ from typing import Any
 
 from ..control import detached, last_run, launcher
 from ..control.remote import RemoteControl
+from ..engine import state_dirs
 from ..engine.cleanup import reaper
 from .workload import Workload
 
@@ -145,7 +146,7 @@ def run(
 ) -> dict[str, Any]:
     """`runs` times: start, traffic, SIGTERM mid-traffic, check; the summary as a dict."""
     bench = Bench(root, profile, state_dir, workload, writers)
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dirs.make(state_dir, "stack bench shutdown", profile, root)
     results: list[RunResult] = []
     proc, control, handles = bench.launch()
     for n in range(1, runs + 1):

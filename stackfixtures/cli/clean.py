@@ -1,28 +1,59 @@
-"""`stack clean`: remove what stopped stacks keep (data, logs, events), and the kinds' cache."""
+"""`stack clean`: remove what stopped stacks keep (data, logs, events), and the kinds' cache.
+
+Only marked state dirs are removed (a directory without the marker, `/`, a home, the project
+or a parent of it: exit 2, nothing removed); what could not be removed is named (exit 1)."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ..control.exits import EXIT_DEFINITION
+from ..control.exits import EXIT_DEFINITION, EXIT_OK
 from ..errors import DefinitionError
 from .common import main, profile_option, state_dir_option
 
+if TYPE_CHECKING:
+    from ..control.clean import Removed
 
-def remove(state_dir: Path) -> bool:
-    """Remove one stopped stack's data, saying what was freed; False if it is running."""
-    from ..control.clean import human, remove_stack_data
 
+def remove(state_dir: Path, project_roots: Iterable[Path] = ()) -> int:
+    """Remove one stopped stack's data, saying what was freed. Its exit code: 0; 1 if the
+    stack runs or something could not be removed; 2 if it is not a state dir (nothing
+    removed)."""
+    from ..control.clean import remove_stack_data
+    from ..errors import NotAStateDir
+
+    if not os.path.lexists(state_dir):
+        return EXIT_OK
     try:
-        freed = remove_stack_data(state_dir)
+        done = remove_stack_data(state_dir, project_roots)
+    except NotAStateDir as e:
+        click.echo(f"error: {e}", err=True)
+        return EXIT_DEFINITION
     except RuntimeError as e:
         click.echo(f"error: {e}; stop it first (`stack down`)", err=True)
-        return False
-    click.echo(f"removed {state_dir} ({human(freed)} freed)")
-    return True
+        return 1
+    return report(str(state_dir), done)
+
+
+def report(what: str, done: Removed) -> int:
+    """Say what a removal freed, or what it could not remove (exit code 1)."""
+    from ..control.clean import human
+
+    if not done.failed:
+        click.echo(f"removed {what} ({human(done.freed)} freed)")
+        return EXIT_OK
+    click.echo(
+        f"error: could not remove all of {what} ({human(done.freed)} freed); left:\n"
+        + "\n".join(f"  {failure}" for failure in done.failed),
+        err=True,
+    )
+    return 1
 
 
 @main.command()
@@ -32,15 +63,16 @@ def remove(state_dir: Path) -> bool:
 @click.option("--cache", is_flag=True, help="Also the kinds' cache (initdb'd clusters).")
 def clean(profile: str | None, state_dir: str | None, everything: bool, cache: bool) -> None:
     """Remove the data, logs and events of stopped stacks, wherever their services keep them
-    (PostgreSQL's data outside the state dir included); prints what it freed."""
+    (PostgreSQL's data outside the state dir included); prints what it freed. Only a state
+    dir a stack made is removed (it carries a marker), and links in it are removed as links."""
     from ..config.locate import find_root, state_dir_of
-    from ..control.clean import human, size_of
+    from ..control.clean import remove_tree
     from ..kinds.cache import cache_root
 
     root = find_root()
     targets: list[Path] = []
     if state_dir:
-        targets.append(Path(state_dir).resolve())
+        targets.append(Path(os.path.abspath(state_dir)))  # not resolved: a link is refused
     elif profile:
         try:
             targets.append(state_dir_of(profile, root))
@@ -53,14 +85,14 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
     elif not cache:
         click.echo("error: say which: -p PROFILE, --state-dir DIR, --all, or --cache", err=True)
         sys.exit(EXIT_DEFINITION)
-    ok = all([remove(t) for t in targets if t.exists()])
-    if not targets and not cache:
+    present = [t for t in targets if os.path.lexists(t)]
+    code = max([remove(t, [root]) for t in present], default=EXIT_OK)
+    if not present and not cache:
         click.echo("nothing to clean")
     if cache:
-        import shutil
-
         where = cache_root()
-        freed = size_of(where) if where.exists() else 0
-        shutil.rmtree(where, ignore_errors=True)
-        click.echo(f"removed the cache {where} ({human(freed)} freed)")
-    sys.exit(0 if ok else 1)
+        if os.path.lexists(where):
+            code = max(code, report(f"the cache {where}", remove_tree(where)))
+        else:
+            click.echo(f"removed the cache {where} (0 B freed)")
+    sys.exit(code)

@@ -161,6 +161,20 @@ def check_names(names: Iterable[str], known: list[str]) -> None:
         sys.exit(EXIT_DEFINITION)
 
 
+def check_state_dir(path: Path) -> None:
+    """Exit 2, saying why, unless a stack may use `path` as its state dir (a marked one, or
+    missing, empty or an older version's, which its launcher marks): only then may a command
+    remove a file in it before its launcher starts."""
+    from ..engine import state_dirs
+    from ..errors import NotAStateDir
+
+    try:
+        state_dirs.check(path)
+    except NotAStateDir as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+
+
 def failed_to_start(tail: list[str]) -> None:
     """What a launcher that stopped before its stack was up said, quoted."""
     click.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from ..errors import AmbiguousStack, DefinitionError
 from . import live
 from .common import (
     check_names,
+    check_state_dir,
     control_for,
     failed_to_start,
     interrupted,
@@ -72,6 +74,7 @@ def up(
             _refresh(control, proj, as_json)
         return
     log_path = proj.state_dir / "launcher.log"
+    check_state_dir(proj.state_dir)  # (nothing is removed from a dir that is not one)
     log_path.unlink(missing_ok=True)
     opts = launcher.Options(
         profile=str(proj.profile.path) if proj.profile else None,
@@ -159,6 +162,7 @@ def _table(status: dict[str, Any]) -> None:
 )
 def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bool) -> None:
     """Stop a detached (or foreground) stack gracefully, in reverse order."""
+    from ..config.locate import find_root
     from ..control import last_run
     from ..control.console import Console
     from ..control.discover import state_dir_for
@@ -175,13 +179,15 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
         if volumes and (profile or state_dir):
             from .clean import remove
 
-            remove(state_dir_for(profile, state_dir))
+            given = Path(os.path.abspath(state_dir)) if state_dir else None  # a link: refused
+            sys.exit(remove(given or state_dir_for(profile, None), [find_root()]))
         sys.exit(EXIT_OK)
     except (DefinitionError, AmbiguousStack) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
     with control_for(profile, state_dir) as control:
         where = Path(control.endpoint.state_dir)
+        project = Path(control.endpoint.root)
         pid = control.endpoint.pid
         if not control.down(timeout):
             click.echo(
@@ -195,7 +201,7 @@ def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bo
     if volumes:
         from .clean import remove
 
-        remove(where)
+        code = max(code, remove(where, [project, find_root()]))
     sys.exit(code)
 
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine import private_files
-from ..errors import ControlError
+from ..engine import private_files, state_dirs
+from ..errors import ControlError, NotAStateDir
 from . import launcher
 from .console import mask
 from .endpoint import find
@@ -173,6 +173,10 @@ def launch(
     assert opts.state_dir is not None
     since = log.stat().st_size if log is not None and log.exists() else 0
     made = _first_missing(Path(opts.state_dir))
+    try:  # before its log is written there
+        state_dirs.make(Path(opts.state_dir), "stack (detached launcher)", _label(opts), root)
+    except NotAStateDir as e:
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
     proc = _start(launcher.argv(opts), root, log)
     try:
         return proc, _wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
@@ -186,6 +190,10 @@ def launch(
     except ServiceFailed as e:
         _stop(proc)
         raise LauncherExited(EXIT_STARTUP, e.tail, f"{e}; the stack was stopped") from None
+
+
+def _label(opts: launcher.Options) -> str | None:
+    return Path(opts.profile).stem if opts.profile else None
 
 
 def _first_missing(path: Path) -> Path | None:

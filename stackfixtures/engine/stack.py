@@ -16,7 +16,7 @@ from typing import Any
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..errors import ServiceError, StartError
-from . import supervisor
+from . import state_dirs, supervisor
 from .activity import Activity
 from .cleanup import reaper
 from .cleanup.ledger import Ledger
@@ -51,8 +51,9 @@ class Stack:
         record: bool = True,
     ) -> None:
         self.graph = Graph(dict(graph.definitions))  # our own copy: replicas are added to it
-        self.state_dir = Path(state_dir)
         self.root = Path(root) if root else Path.cwd()
+        self.state_dir = Path(state_dir)
+        state_dirs.make(self.state_dir, "Stack", root=self.root)  # 0700, with its marker
         self.stack_id = stack_id or uuid.uuid4().hex[:12]
         self.events = events or EventLog(self.state_dir / "events.jsonl")
         self.logs = Logs(self.state_dir / "logs", self.events)  # masks the events too
@@ -153,7 +154,7 @@ class Stack:
         previous = unit.ctx.port_if_chosen if unit.ctx is not None else None
         if previous is not None and bindable(previous, ctx.host):
             ctx.keep_port(previous)  # a restarted service keeps its address: handles stay valid
-        ctx.state_dir.mkdir(parents=True, exist_ok=True)
+        state_dirs.subdir(ctx.state_dir)
         unit.ctx = ctx
         return ctx
 

@@ -27,6 +27,7 @@ from ..control.protocol import StackControl
 from ..control.remote import RemoteControl, TransportError, connect
 from ..define.graph import Graph
 from ..define.service import Scope, ServiceDefinition
+from ..engine import state_dirs
 from ..engine.runner import StackThread
 from ..errors import ControlError, NotRunning, StackError, StartError
 
@@ -156,7 +157,8 @@ class SharedBackend:
     def remote(self) -> RemoteControl:
         """The shared launcher's control: found, or started by the first worker that asks."""
         if self._remote is None:
-            self.shared_state_dir.mkdir(parents=True, exist_ok=True)
+            proj = self.project
+            state_dirs.make(self.shared_state_dir, "pytest (shared stack)", proj.label, proj.root)
             with FileLock(str(self.shared_state_dir / "launch.lock"), timeout=300):
                 try:
                     self._remote = connect(self.shared_state_dir)

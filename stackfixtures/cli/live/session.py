@@ -17,7 +17,7 @@ from ... import project as projects
 from ...control import detached, last_run, launcher
 from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ...control.remote import RemoteControl
-from ..common import failed_to_start
+from ..common import check_state_dir, failed_to_start
 
 
 def show(control: RemoteControl, detachable: bool) -> str | None:
@@ -32,6 +32,7 @@ def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> 
     """Start the launcher detached, show its stack while it starts and runs, and return its
     exit code once it is stopped (or 0 when the person detached)."""
     log = proj.state_dir / "launcher.log"
+    check_state_dir(proj.state_dir)  # (nothing is removed from a dir that is not one)
     log.unlink(missing_ok=True)
     last_run.forget(proj.state_dir)  # never report an older run
     if not detachable:

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from ... import project as projects
 from ...config.suggest import unknown_service
+from ...engine import state_dirs
 from ...engine.cleanup import ledger
-from ...errors import DefinitionError
+from ...errors import DefinitionError, NotAStateDir
 from ...project import replace as replaces
 from .. import endpoint, last_run
 from ..console import Console, error_text
@@ -58,7 +59,10 @@ def launch(opts: Options, console: Console | None = None) -> int:
             return fail(str(unknown_service(name, proj.graph.names)))
     if opts.mode is not None:
         proj.mode = opts.mode
-    proj.state_dir.mkdir(parents=True, exist_ok=True)
+    try:  # made (or adopted from an older version) with its marker, before anything in it
+        state_dirs.make(proj.state_dir, "stack launcher", proj.label, proj.root)
+    except NotAStateDir as e:
+        return fail(str(e))
     lifetime = FileLock(str(proj.state_dir / "launcher.lock"))
     try:  # held while this launcher lives: two launchers never share a state dir
         lifetime.acquire(timeout=0)

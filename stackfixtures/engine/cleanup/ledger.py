@@ -20,7 +20,7 @@ from typing import Any
 
 import psutil
 
-from .. import private_files
+from .. import private_files, state_dirs
 from ..private_dirs import private_dir, user_tmp
 from . import reaper
 
@@ -53,7 +53,7 @@ class Ledger:
         self._entries: dict[int, dict[str, Any]] = {}
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dirs.make(state_dir, "Ledger")
         self._flush()
         _atomic_write(
             registry_dir() / f"{stack_id}.json",

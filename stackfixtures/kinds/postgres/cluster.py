@@ -15,8 +15,9 @@ import psutil
 from filelock import FileLock
 
 from ...engine.context import ServiceContext
-from ...engine.private_dirs import private_dir, short_path
+from ...engine.private_dirs import private_dir, user_tmp
 from ...engine.process import run_once
+from ...engine.state_homes import home_for, owner_of
 from ...errors import KindUnavailable
 from ..cache import cache_dir
 from . import identity
@@ -50,11 +51,8 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     """
     root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
     private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
-    state = str(ctx.state_dir.resolve())
-    _prune(root, keep=state)
-    home = root / hashlib.sha256(state.encode()).hexdigest()[:16]
-    home.mkdir(mode=0o711, exist_ok=True)
-    (home / "owner").write_text(state)
+    _prune(root, keep=str(ctx.state_dir.resolve()))
+    home = home_for(root, ctx.state_dir, mode=0o711)  # its owner record: `clean` removes it
     link = ctx.data_dir / "pgdata"
     if not link.is_symlink():
         if link.exists() and not (home / "pgdata").exists():
@@ -67,9 +65,8 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
 
 def _prune(root: Path, keep: str) -> None:
     for home in root.iterdir():
-        try:
-            owner = (home / "owner").read_text()
-        except OSError:
+        owner = owner_of(home)
+        if owner is None:
             continue
         try:
             pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
@@ -118,7 +115,8 @@ SOCKET_PATH_MAX = 107 - len("/.s.PGSQL.65535")
 def socket_dir(ctx: ServiceContext, run_as: str | None) -> Path:
     """The directory of the server's Unix socket, for `PGHOST=<dir>`: `socket/` in the state
     dir, or, where that path is too long for a socket or the server runs as another user who
-    cannot enter the state dir, a short private directory that `socket/` links to."""
+    cannot enter the state dir, `socket/` in a home with a short path that `socket/` links to
+    (removed with the state dir: the home names it as its owner)."""
     link = Path(os.path.abspath(ctx.state_dir / "socket"))
     if run_as is None and len(str(link)) <= SOCKET_PATH_MAX:
         if link.is_symlink():
@@ -128,7 +126,7 @@ def socket_dir(ctx: ServiceContext, run_as: str | None) -> Path:
     if run_as is not None:
         target = unprivileged_home(ctx) / "socket"
     else:
-        target = short_path(ctx.state_dir, prefix="pg-")
+        target = home_for(user_tmp(), ctx.state_dir) / "socket"
     target.mkdir(mode=0o700, exist_ok=True)
     if run_as is not None:
         _chown_tree(target, run_as)
