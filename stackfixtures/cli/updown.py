@@ -13,6 +13,7 @@ from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from . import live
 from .common import (
+    SECONDS,
     check_names,
     control_for,
     failed_to_start,
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
 @state_dir_option
 @mode_option
 @json_option
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.option(
+    "--timeout", type=SECONDS, default=300.0, show_default=True, help="Seconds to wait for ready."
+)
 @click.option(
     "--watch", is_flag=True, help="Restart a service when files matching its `watch` change."
 )
@@ -147,6 +150,7 @@ def _table(status: dict[str, Any]) -> None:
 @state_dir_option
 @click.option(
     "--timeout",
+    type=SECONDS,
     default=120.0,
     show_default=True,
     help="Seconds to wait for the launcher to finish stopping.",
