@@ -240,6 +240,19 @@ def test_names_in_use_by_the_profiles_stay_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("name", ["a" * 64, "has space", "dotted.name"])
+def test_an_at_service_name_is_checked_too(tmp_path: Path, name: str) -> None:
+    write_project(tmp_path, "[services.db]\ncommand = ['true']\n")
+    (tmp_path / "conftest.py").write_text(
+        f"import stackfixtures as sf\n\n\n@sf.service(name={name!r})\nasync def web(db):\n"
+        "    yield sf.Handle(url='x')\n"
+    )
+    result = run_stack(["validate", "-p", "dev"], tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "conftest.py:5 in " in result.stderr and "Traceback" not in result.stderr
+    assert "at most 63 characters" in result.stderr or "letters, digits" in result.stderr
+
+
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
 def test_a_profile_that_is_not_a_regular_file_is_refused_before_reading(
     tmp_path: Path, device: str

@@ -185,7 +185,7 @@ def _check_env_names(p: Profile) -> None:
     """Names a process environment can hold (not empty, no `=`), and for `[stack.env]`, whose
     names `stack env` prints for a shell, names a shell can set."""
     for name, svc in p.spec.services.items():
-        tables = [(("services", name, "env"), svc.env)]
+        tables: list[tuple[KeyPath, dict[str, Any]]] = [(("services", name, "env"), svc.env)]
         if svc.export is not None:
             tables.append((("services", name, "export", "env"), svc.export.env))
         for where, env in tables:
