@@ -159,6 +159,11 @@ LONG = "a" * 300
             "profiles/dev.toml:3:1: services.web.replicas: wrong type",
         ),
         (
+            "[services.cache]\nkind = 'redis'\ndatabases = true\n",
+            "profiles/dev.toml:3:1: services.cache.databases: wrong type (expected an integer, "
+            "found true)",
+        ),
+        (
             "[stack]\nparallelism = false\n[services.web]\ncommand = ['true']\n",
             "profiles/dev.toml:2:1: stack.parallelism: wrong type",
         ),
@@ -207,6 +212,7 @@ LONG = "a" * 300
         "long-name",
         "port-bool",
         "replicas-bool",
+        "kind-option-bool",
         "parallelism-bool",
         "timeout-bool",
         "env-nul",

@@ -45,7 +45,9 @@ bind port 1) nor a string or a float."""
 Seconds = Annotated[float, Strict(), Field(gt=0, le=MAX_SECONDS)]
 """A duration in seconds: a number (not a boolean), greater than 0, at most MAX_SECONDS."""
 Fraction = Annotated[float, Strict(), Field(ge=0, lt=1)]
+"""A share, from 0 up to (not including) 1."""
 Count = Annotated[int, Strict(), Field(ge=1)]
+"""How many: a whole number of at least 1 (the kinds' options use it too)."""
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
 
 
