@@ -348,6 +348,12 @@ def test_negative_or_absurd_cli_durations_are_refused(tmp_path: Path, args: list
     assert not (tmp_path / ".stack").exists()
 
 
+def test_a_negative_line_count_is_refused(tmp_path: Path) -> None:
+    write_project(tmp_path, WEB)
+    result = run_stack(["logs", "-p", "dev", "-n", "-1"], tmp_path)
+    assert result.returncode == 2 and "Invalid value for '-n' / '--lines'" in result.stderr
+
+
 # --- item 7: dotenv output is safe to source ----------------------------------------------
 
 NASTY = {
