@@ -5,10 +5,12 @@
     │   ├── ProfileError         a profile file is malformed: every Problem in it, each with its
     │   │                        file:line:column and key path, sorted by position
     │   ├── ServiceDefinitionError  an @service is wrong where it is defined (file:line in name)
-    │   └── GraphError           the service graph is invalid
-    │       ├── UnknownDependency    a service names a dependency nobody defines
-    │       ├── DependencyCycle      services depend on each other in a loop
-    │       └── ScopeMismatch        a wider-scoped service depends on a narrower one
+    │   ├── GraphError           the service graph is invalid
+    │   │   ├── UnknownDependency    a service names a dependency nobody defines
+    │   │   ├── DependencyCycle      services depend on each other in a loop
+    │   │   └── ScopeMismatch        a wider-scoped service depends on a narrower one
+    │   └── StateDirUnusable     the state dir is not a directory it can write, or cannot be made
+    ├── UnsafePath               a fixed-path file or dir (leases, locks, caches) is not ours alone
     ├── IllegalTransition        the engine tried a lifecycle move its table forbids (a bug)
     ├── KindUnavailable          a built-in kind cannot run here (no binary); says how to fix
     ├── NotAStateDir             a directory a stack would use or delete is not a state dir
@@ -143,6 +145,17 @@ class ScopeMismatch(GraphError):
 class NothingToRun(DefinitionError):
     """A command that runs a stack found no service at all: most often a profile not named
     (`-p NAME`); the message lists the project's profiles."""
+
+
+class StateDirUnusable(DefinitionError):
+    """The state dir a stack would use is not a directory it can write (a file, a device, a
+    read-only place); the message names it and says how to put the state elsewhere."""
+
+
+class UnsafePath(StackError):
+    """A directory or file stackfixtures keeps at a fixed, guessable path (the per-user private
+    dir, port leases and their lock, caches) is not ours alone: a symlink, another user's, or
+    writable by others. It is refused, never followed; the message names it and what to do."""
 
 
 class IllegalTransition(StackError):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.engine.private_dirs import UnsafeDirectory, private_dir
+from stackfixtures.engine.private_dirs import private_dir
+from stackfixtures.errors import UnsafePath
 
 
 def test_created_private(tmp_path: Path) -> None:
@@ -20,7 +21,7 @@ def test_created_private(tmp_path: Path) -> None:
 def test_a_symlink_is_refused(tmp_path: Path) -> None:
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "planted").symlink_to(tmp_path / "elsewhere")
-    with pytest.raises(UnsafeDirectory, match="not a plain directory"):
+    with pytest.raises(UnsafePath, match="not a plain directory"):
         private_dir(tmp_path / "planted")
 
 
@@ -31,7 +32,7 @@ def test_someone_elses_directory_is_refused(tmp_path: Path) -> None:
         shutil.chown(theirs, "nobody")
     else:
         theirs = Path("/")  # owned by root, never by a normal user
-    with pytest.raises(UnsafeDirectory, match="belongs to uid"):
+    with pytest.raises(UnsafePath, match="belongs to uid"):
         private_dir(theirs)
 
 
@@ -39,5 +40,5 @@ def test_a_directory_others_may_write_is_refused(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    with pytest.raises(UnsafeDirectory, match="writable by others"):
+    with pytest.raises(UnsafePath, match="writable by others"):
         private_dir(shared)

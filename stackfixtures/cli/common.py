@@ -61,16 +61,29 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable output (JSON)."
 )
 
+MAX_SECONDS = 7 * 24 * 3600
+SECONDS = click.FloatRange(0, MAX_SECONDS, min_open=True)
+"""A `--timeout` in seconds: greater than 0, at most a week (a negative or absurd wait is a
+mistake, refused with exit 2 before anything starts)."""
+
 
 def load(
-    profile: str | None, state_dir: str | None = None, as_json: bool = False
+    profile: str | None,
+    state_dir: str | None = None,
+    as_json: bool = False,
+    writes_state: bool = True,
 ) -> projects.Project:
-    """The project for a profile, or exit 2 with the file and key of the problem."""
+    """The project for a profile, or exit 2 with the file and key of the problem. With
+    `writes_state` (a command that starts a stack, or `validate`), also exit 2 when its state
+    dir cannot be written (project/places.py), saying where it could go."""
     from .. import project as projects
+    from ..project import places
 
     try:
         proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
         proj.check_not_empty()
+        if writes_state:
+            places.check(proj.state_dir)
         return proj
     except DefinitionError as e:
         if as_json:

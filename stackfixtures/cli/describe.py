@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 )
 def graph(profile: str | None, fmt: str) -> None:
     """The service graph: who depends on whom, with each edge's policy, and start levels."""
-    proj = load(profile)
+    proj = load(profile, writes_state=False)
     g = proj.graph
     names = g.closure(proj.selected)
     edges = [(n, d, g[n].edge(d)) for n in names for d in g.dependencies(n)]

@@ -16,6 +16,7 @@ import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP, shell_code
 from .common import (
+    SECONDS,
     check_names,
     control_for,
     failed_to_start,
@@ -42,10 +43,12 @@ EXIT_NOT_EXECUTABLE = 126
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["sh", "dotenv", "json"]),
+    type=click.Choice(["sh", "dotenv", "docker", "json"]),
     default="sh",
     show_default=True,
-    help="sh: export lines for `eval $(stack env)`; dotenv: a .env file; json.",
+    help='sh: export lines for `eval "$(stack env)"`; dotenv: a .env file for `set -a; . '
+    "./.env` and python-dotenv (quoted); docker: for `docker run --env-file` (unquoted: docker "
+    "reads values as they are); json.",
 )
 def env_command(
     profile: str | None, state_dir: str | None, services: tuple[str, ...], fmt: str
@@ -59,9 +62,10 @@ def env_command(
         status = control.status()
     check_names(services, [s["name"] for s in status["services"]])
     env, notes = endpoint_env(status, list(services) or None)
-    for note in notes:
+    text, more = render(env, fmt)
+    for note in notes + more:
         click.echo(f"# {note}", err=True)
-    click.echo(render(env, fmt), nl=False)
+    click.echo(text, nl=False)
 
 
 @main.command(
@@ -75,7 +79,9 @@ def env_command(
     "--service", "-s", "services", multiple=True, help="Start only these (and what they need)."
 )
 @click.option("--logs", is_flag=True, help="Show the services' output too (default: logs only).")
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.option(
+    "--timeout", type=SECONDS, default=300.0, show_default=True, help="Seconds to wait for ready."
+)
 @replace_option
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def exec_command(

@@ -97,7 +97,14 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
 @stack_options
 @click.argument("service", required=False)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("-n", "--lines", default=50, show_default=True, help="How many lines first.")
+@click.option(
+    "-n",
+    "--lines",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="How many lines first.",
+)
 @json_option
 def logs(
     profile: str | None,

@@ -14,6 +14,7 @@ from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError
 from . import live
 from .common import (
+    SECONDS,
     check_names,
     check_state_dir,
     control_for,
@@ -37,7 +38,9 @@ if TYPE_CHECKING:
 @state_dir_option
 @mode_option
 @json_option
-@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for ready.")
+@click.option(
+    "--timeout", type=SECONDS, default=300.0, show_default=True, help="Seconds to wait for ready."
+)
 @click.option(
     "--watch", is_flag=True, help="Restart a service when files matching its `watch` change."
 )
@@ -150,6 +153,7 @@ def _table(status: dict[str, Any]) -> None:
 @state_dir_option
 @click.option(
     "--timeout",
+    type=SECONDS,
     default=120.0,
     show_default=True,
     help="Seconds to wait for the launcher to finish stopping.",

@@ -26,6 +26,12 @@ __all__ = ["Profile", "dump", "load", "raw_profile", "resolve_path"]
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_NAMES = frozenset({"ctx", "stack", "request", "self"})
+MAX_NAME = 63
+"""The longest service name: it names files (its log, its data dir, with a replica's `.N`) that
+must fit a file name's 255 bytes, and an environment prefix (`<NAME>_URL`)."""
+SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What a shell can `export`: the names `stack env` prints must be these."""
+NUL = "contains a NUL character (\\0), which no command line, environment variable or path can hold"
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
@@ -123,9 +129,18 @@ def load(profile: str | Path, root: Path, strict: bool = True) -> Profile:
     loaded = Profile(name=path.stem, path=path, spec=ProfileSpec(), raw=raw, origins=origins)
     loaded.spec = _spec(loaded)
     _check_names(loaded)
+    _check_text(loaded, raw, ())
+    _check_env_names(loaded)
     if strict:
         loaded.check()
     return loaded
+
+
+def name_too_long(name: str) -> str | None:
+    """Why `name` is too long to be a service's name, or None."""
+    if len(name) <= MAX_NAME:
+        return None
+    return f"a service name is at most {MAX_NAME} characters (this one has {len(name)})"
 
 
 def _check_names(p: Profile) -> None:
@@ -136,6 +151,8 @@ def _check_names(p: Profile) -> None:
                 "service names must be Python identifiers (they become pytest fixtures) "
                 f"and not one of {', '.join(sorted(RESERVED_NAMES))}",
             )
+        elif too_long := name_too_long(name):
+            p.add(("services", name), too_long)
         for i, dep in enumerate(svc.dependency_names):
             if not NAME.match(dep):
                 where = (
@@ -148,6 +165,40 @@ def _check_names(p: Profile) -> None:
     for i, name in enumerate(p.spec.stack.services or []):
         if not NAME.match(name):
             p.add(("stack", "services", i), f"{name!r} is not a service name")
+
+
+def _check_text(p: Profile, value: Any, at: KeyPath) -> None:
+    """A NUL character anywhere (a key or a string value): no exec, environ or path takes one."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if "\0" in k:
+                p.add((*at, k), NUL)
+            _check_text(p, v, (*at, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_text(p, v, (*at, i))
+    elif isinstance(value, str) and "\0" in value:
+        p.add(at, NUL)
+
+
+def _check_env_names(p: Profile) -> None:
+    """Names a process environment can hold (not empty, no `=`), and for `[stack.env]`, whose
+    names `stack env` prints for a shell, names a shell can set."""
+    for name, svc in p.spec.services.items():
+        tables: list[tuple[KeyPath, dict[str, Any]]] = [(("services", name, "env"), svc.env)]
+        if svc.export is not None:
+            tables.append((("services", name, "export", "env"), svc.export.env))
+        for where, env in tables:
+            for key in env:
+                if not key or "=" in key:
+                    p.add((*where, key), "not a variable name (it must not be empty or hold '=')")
+    for key in p.spec.stack.env:
+        if not SHELL_NAME.match(key):
+            p.add(
+                ("stack", "env", key),
+                "not a variable name a shell can set (letters, digits and _, not starting "
+                "with a digit)",
+            )
 
 
 def dump(data: dict[str, Any]) -> str:

@@ -3,7 +3,9 @@ result was written (file, line, column), so that a mistake is reported where it 
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +15,19 @@ from ..errors import ProfileError
 from .positions import KeyPath, SourceMap
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+
+MAX_BYTES = 1 << 20
+"""A profile is at most 1 MiB: larger (or endless, as /dev/zero) is a mistake, refused before
+it is read."""
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
 
 
 @dataclass
@@ -71,15 +86,39 @@ def missing(path: Path) -> str:
     return f"no such profile file{hint}"
 
 
+def file_kind(mode: int) -> str:
+    """`a character device`, `a directory`, ...: what a file of `st_mode` `mode` is, for people."""
+    return next((word for test, word in _KINDS if test(mode)), "a file")
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The bytes of `path`, a regular file of at most MAX_BYTES (checked before reading, and
+    while: a file that grows meanwhile is not read past the limit); ProfileError if not."""
+    file = str(path)
+    try:
+        # O_NONBLOCK: a named pipe is refused at once instead of waiting for a writer
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                kind = file_kind(info.st_mode)
+                raise ProfileError(file, "", f"not a regular file ({kind})")
+            data = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ProfileError(file, "", missing(path)) from None
+    except IsADirectoryError:
+        raise ProfileError(file, "", "not a regular file (a directory)") from None
+    except OSError as e:
+        raise ProfileError(file, "", f"cannot read it: {e.strerror or e}") from None
+    if len(data) > MAX_BYTES:
+        size = max(info.st_size, len(data))
+        raise ProfileError(file, "", f"too large ({size} bytes; a profile is at most 1 MiB)")
+    return data
+
+
 def read_toml(path: Path) -> tuple[dict[str, Any], SourceMap]:
     """One TOML file and the positions of its keys; ProfileError (located) if unreadable."""
     file = str(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ProfileError(file, "", missing(path)) from None
-    except OSError as e:
-        raise ProfileError(file, "", f"cannot read it: {e.strerror or e}") from None
+    data = _read_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

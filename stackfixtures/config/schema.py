@@ -5,7 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
 
 from ..define.policies import parse_duration, parse_signal, parse_size
 
@@ -27,6 +35,21 @@ Text = Annotated[str, AfterValidator(_not_blank)]
 Argv = Annotated[list[Text], AfterValidator(_not_empty)]
 """A command: at least the program, no empty arguments."""
 
+MAX_SECONDS = 7 * 24 * 3600.0
+"""The longest duration a profile may give (a week): a wait longer than that is a mistake, and
+some (1e300, inf) cannot even be waited for."""
+
+Integer = Annotated[int, Strict()]
+"""A whole number, never `true`/`false` (which pydantic would take as 1/0: `port = true` would
+bind port 1) nor a string or a float."""
+Seconds = Annotated[float, Strict(), Field(gt=0, le=MAX_SECONDS)]
+"""A duration in seconds: a number (not a boolean), greater than 0, at most MAX_SECONDS."""
+Fraction = Annotated[float, Strict(), Field(ge=0, lt=1)]
+"""A share, from 0 up to (not including) 1."""
+Count = Annotated[int, Strict(), Field(ge=1)]
+"""How many: a whole number of at least 1 (the kinds' options use it too)."""
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -35,11 +58,11 @@ class _Strict(BaseModel):
 class ProbeSpec(_Strict):
     """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`."""
 
-    tcp: Text | int | None = None
+    tcp: Text | Integer | None = None
     http: Text | None = None
     exec: Argv | Text | None = None
     log: Text | None = None
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: Seconds | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> ProbeSpec:
@@ -59,8 +82,8 @@ class ProbeSpec(_Strict):
 class StopSpec(_Strict):
     """`stop = { signal = "SIGTERM", grace = 5, mode = "mixed" }`; grace in seconds or "5s"."""
 
-    signal: str | int = "SIGTERM"
-    grace: float | str = 10.0
+    signal: str | Integer = "SIGTERM"
+    grace: Annotated[float, Strict()] | str = 10.0
     mode: Literal["mixed", "group"] = "mixed"
 
     @field_validator("signal")
@@ -80,6 +103,11 @@ class StopSpec(_Strict):
             ) from None
         if not seconds > 0:
             raise ValueError(f"out of range (expected a duration greater than 0, found {v!r})")
+        if not seconds <= MAX_SECONDS:
+            raise ValueError(
+                f"out of range (expected a duration of at most a week, {MAX_SECONDS:g}s, "
+                f"found {v!r})"
+            )
         return seconds
 
 
@@ -110,20 +138,20 @@ class RestartSpec(_Strict):
     delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`."""
 
     policy: Literal["no", "on-failure", "always"] = "on-failure"
-    max_restarts: int = Field(default=5, ge=0)
-    window: float = Field(default=60.0, gt=0)
+    max_restarts: Annotated[Integer, Field(ge=0)] = 5
+    window: Seconds = 60.0
     backoff: Literal["fixed", "exponential", "linear"] = "exponential"
-    delay: float = Field(default=0.5, gt=0)
-    max_delay: float = Field(default=30.0, gt=0)
-    jitter: float = Field(default=0.1, ge=0, lt=1)
-    half_open_after: float | None = Field(default=None, gt=0)
+    delay: Seconds = 0.5
+    max_delay: Seconds = 30.0
+    jitter: Fraction = 0.1
+    half_open_after: Seconds | None = None
 
 
 class LivenessSpec(ProbeSpec):
     """`liveness = { http = "/health", period = 5, timeout = 2, failure_threshold = 3 }`."""
 
-    period: float = Field(default=5.0, gt=0)
-    failure_threshold: int = Field(default=3, ge=1)
+    period: Seconds = 5.0
+    failure_threshold: Annotated[Integer, Field(ge=1)] = 3
 
     def as_probe_dict(self) -> dict[str, Any]:
         return {
@@ -145,12 +173,12 @@ class ServiceSpec(BaseModel):
     env: dict[str, EnvValue] = {}
     stop: StopSpec | None = None
     scope: Literal["session", "package", "module", "function"] | None = None
-    start_timeout: float | None = Field(default=None, gt=0)
+    start_timeout: Seconds | None = None
     restart: RestartSpec | None = None
     liveness: LivenessSpec | None = None
-    replicas: int | None = Field(default=None, ge=1)  # allows `stack scale`; starts this many
+    replicas: Count | None = None  # allows `stack scale`; starts this many
     export: ExportSpec | None = None  # how it runs in a container (stack export)
-    port: int | None = Field(default=None, ge=1, le=65535)  # a fixed main port (any kind)
+    port: Port | None = None  # a fixed main port (any kind)
     task: bool | None = None  # runs to completion; dependents start once it exited 0
     watch: list[str] = []  # gitignore-style patterns under the root: a change restarts it
     ignore: list[str] = []  # changes to these never restart it (with `watch`)
@@ -176,9 +204,9 @@ class ExportSpec(_Strict):
 
     image: Text | None = None
     command: Argv | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: Port | None = None
     env: dict[str, EnvValue] = {}
-    replicas: int | None = Field(default=None, ge=1)
+    replicas: Count | None = None
     ready: ProbeSpec | None = None
 
 
@@ -188,8 +216,8 @@ class StackSpec(_Strict):
     services: list[str] | None = None
     modules: list[Text] | None = None
     state_dir: Text | None = None
-    parallelism: int = Field(default=4, ge=1)
-    start_timeout: float = Field(default=60.0, gt=0)
+    parallelism: Count = 4
+    start_timeout: Seconds = 60.0
     extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"
@@ -201,7 +229,7 @@ class ShutdownBenchSpec(_Strict):
 
     workload: Text | None = None  # "module:factory"; called with `options`
     options: dict[str, Any] = {}
-    writers: int = Field(default=2, ge=1)  # threads running the workload at once
+    writers: Count = 2  # threads running the workload at once
 
 
 class BenchSpec(_Strict):

@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
+from ..config.load import SHELL_NAME
 from ..define import templates
 from ..define.service import Handle
 
@@ -83,16 +84,66 @@ def _no_own(key: str) -> str:
     raise KeyError(f"${{{key}}} has no meaning in [stack.env]; use ${{service.attribute}}")
 
 
-def render(env: Mapping[str, str], fmt: str) -> str:
-    """`sh` (export lines for eval), `dotenv` (a .env file) or `json`."""
+FORMATS = {
+    "sh": 'export lines for `eval "$(stack env)"`',
+    "dotenv": "a .env file for `set -a; . ./.env` and python-dotenv (values quoted)",
+    "docker": "a file for `docker run --env-file` (values as they are: docker unquotes nothing)",
+    "json": "one JSON object",
+}
+"""What `stack env --format` can write, and what each is for."""
+
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./:@,+%=")
+"""Characters a dotenv value may hold unquoted: neither sh nor python-dotenv treats them
+specially (so a URL stays readable, and docker's --env-file reads such a line alike)."""
+
+
+def render(env: Mapping[str, str], fmt: str) -> tuple[str, list[str]]:
+    """`env` in one of FORMATS, and notes on what was left out or cannot be read back exactly.
+    A name a shell cannot set is left out of every format but json: a `.env` line is run by
+    `. ./.env`, and must never be more than an assignment."""
     if fmt == "json":
-        return json.dumps(dict(env), indent=2)
-    if fmt == "dotenv":
-        return "".join(f"{k}={_dotenv(v)}\n" for k, v in sorted(env.items()))
-    return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+        return json.dumps(dict(env), indent=2), []
+    lines: list[str] = []
+    notes: list[str] = []
+    for key, value in sorted(env.items()):
+        if not SHELL_NAME.match(key):
+            notes.append(f"{key!r}: left out: not a variable name a shell can set")
+        elif fmt == "sh":
+            lines.append(f"export {key}={shlex.quote(value)}\n")
+        elif fmt == "docker":
+            if "\n" in value or "\r" in value:
+                notes.append(
+                    f"{key}: left out: docker --env-file cannot hold a value with a line break"
+                )
+            else:
+                lines.append(f"{key}={value}\n")
+        else:
+            text, note = _dotenv(value)
+            lines.append(f"{key}={text}\n")
+            notes += [f"{key}: {note}"] if note else []
+            if "${" in value:
+                notes.append(
+                    f"{key}: its value holds `${{`, which python-dotenv expands unless read "
+                    "with interpolate=False"
+                )
+    return "".join(lines), notes
 
 
-def _dotenv(value: str) -> str:
-    if value and all(c.isalnum() or c in "_-./:@" for c in value):
-        return value
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _dotenv(value: str) -> tuple[str, str | None]:
+    """`value` written so that sh (`. ./.env`) reads it back exactly and runs nothing, and
+    python-dotenv reads the same; the note when python-dotenv cannot (sh still can).
+
+    sh and python-dotenv agree on: single quotes holding no `'` or backslash (both take
+    everything literally); double quotes holding no `$` or backtick, with `\\` and `\"`
+    escaped (both unescape just those). A value with both kinds of character has no form
+    both read alike: it is written for sh, `'\''` closing and reopening the quotes."""
+    if value and all(c in _PLAIN for c in value):
+        return value, None
+    if "'" not in value and "\\" not in value:
+        return f"'{value}'", None
+    if "$" not in value and "`" not in value:
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"', None
+    return shlex.quote(value), (
+        "its value holds both a quote or backslash and `$` or a backtick; python-dotenv "
+        "cannot read it back exactly (sh can); use --format json or sh for it"
+    )

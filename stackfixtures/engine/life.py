@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from ..define.service import attributes
-from ..errors import DependencyFailed, StartError, StartupCrashed, StopError
+from ..errors import DependencyFailed, StartError, StartupCrashed, StopError, UnsafePath
 from . import supervisor
 from .cleanup import reaper
 from .context import ServiceContext, set_current
@@ -314,6 +314,8 @@ class ServiceLife:
         unit = self.unit
         if isinstance(e, StartError):
             return e
+        if isinstance(e, UnsafePath):  # a planted path refused: its message says what to do
+            return StartError(unit.name, "starting", str(e), ctx.log.tail())
         if isinstance(e, TimeoutError):
             what = "a task: it did not finish" if unit.definition.task else "not ready"
             return StartError(

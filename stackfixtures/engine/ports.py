@@ -1,24 +1,33 @@
-"""Free loopback ports, leased under a file lock so concurrent stacks never get the same one."""
+"""Free loopback ports, leased under a file lock so concurrent stacks never get the same one.
+
+The leases (`ports.json`) and their lock live in this user's private dir (user_tmp(), or
+`$STACKFIXTURES_PORTS_DIR`, checked the same way), never by a guessable name in shared /tmp:
+a symlink planted there could make root write through it."""
 
 from __future__ import annotations
 
 import json
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
+from .private_dirs import private_dir, private_file, replace_file, user_tmp
+
 LEASE_SECONDS = 60.0
 """How long a handed-out port stays reserved for the service that asked, so it has time to bind."""
 
 
 def _lease_file() -> Path:
-    base = Path(os.environ.get("STACKFIXTURES_PORTS_DIR") or tempfile.gettempdir())
-    return base / f"stackfixtures-ports-v2-{os.getuid()}.json"  # v2: leases name their owner
+    """`ports.json` in a private dir; refused (UnsafePath) if the dir, the file or its lock is
+    anything but ours alone."""
+    base = os.environ.get("STACKFIXTURES_PORTS_DIR")
+    path = (private_dir(Path(base)) if base else user_tmp()) / "ports.json"
+    private_file(path.with_name(path.name + ".lock"))
+    return private_file(path)
 
 
 def bindable(port: int, host: str = "127.0.0.1") -> bool:
@@ -38,21 +47,23 @@ def allocate_port(host: str = "127.0.0.1", prefer: int | None = None, owner: str
     `prefer` when it is (the port `owner`, a service's state dir, had last time), else any."""
     path = _lease_file()
     with FileLock(str(path) + ".lock", timeout=30):
-        try:
-            raw: dict[str, Any] = json.loads(path.read_text())
-        except (OSError, ValueError):
-            raw = {}
         now = time.time()
-        leases = {p: (float(v["t"]), str(v["owner"])) for p, v in raw.items()}
-        leases = {p: v for p, v in leases.items() if now - v[0] < LEASE_SECONDS}
+        leases = {p: v for p, v in _read(path).items() if now - v[0] < LEASE_SECONDS}
         ours = bool(prefer) and leases.get(str(prefer), (0.0, owner))[1] == owner
         reuse = prefer is not None and ours and bindable(prefer, host)
         port = prefer if reuse and prefer is not None else _any_free(host, leases)
         leases[str(port)] = (now, owner)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({p: {"t": t, "owner": o} for p, (t, o) in leases.items()}))
-        tmp.replace(path)
+        replace_file(path, json.dumps({p: {"t": t, "owner": o} for p, (t, o) in leases.items()}))
     return port
+
+
+def _read(path: Path) -> dict[str, tuple[float, str]]:
+    """The leases written in `path` (none when it is missing or not what this module writes)."""
+    try:
+        raw: dict[str, Any] = json.loads(path.read_text())
+        return {p: (float(v["t"]), str(v["owner"])) for p, v in raw.items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
 
 
 def _any_free(host: str, leases: dict[str, tuple[float, str]]) -> int:

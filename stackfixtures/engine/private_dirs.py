@@ -1,7 +1,11 @@
-"""Directories at fixed, guessable paths in shared /tmp or /var/tmp, checked before use.
+"""Directories and files at fixed, guessable paths (in shared /tmp, /var/tmp, or where a
+variable points), checked before use.
 
 Another local user could create such a path first (or a symlink in its place) to plant
-ledgers, sockets or data. A directory we did not create ourselves is refused, not trusted.
+ledgers, sockets or data, or to make root write through it. A directory we did not create
+ourselves is refused, not trusted; inside one of ours, a file that is not a plain file of ours
+is refused too, and files are replaced whole through a fresh `mkstemp` name, never written
+through a name that could already exist.
 """
 
 from __future__ import annotations
@@ -13,11 +17,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from ..errors import StackError
-
-
-class UnsafeDirectory(StackError):
-    """A fixed-path directory exists but is not ours alone (owner, symlink or permissions)."""
+from ..errors import UnsafePath
 
 
 def private_dir(path: Path, mode: int = 0o700) -> Path:
@@ -27,22 +27,58 @@ def private_dir(path: Path, mode: int = 0o700) -> Path:
         path.mkdir(mode=mode, parents=True)
     info = path.lstat()
     if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise UnsafeDirectory(f"{path} is not a plain directory; remove it and try again")
+        raise UnsafePath(f"{path} is not a plain directory; remove it and try again")
     if info.st_uid != os.geteuid():
-        raise UnsafeDirectory(
+        raise UnsafePath(
             f"{path} belongs to uid {info.st_uid}, not to us "
             f"({os.geteuid()}); remove it or set the variable that moves it"
         )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise UnsafeDirectory(f"{path} is writable by others (mode {oct(info.st_mode & 0o777)})")
+        raise UnsafePath(
+            f"{path} is writable by others (mode {oct(info.st_mode & 0o777)}); "
+            "use a directory only you can write"
+        )
     if stat.S_IMODE(info.st_mode) != mode:
         path.chmod(mode)
     return path
 
 
+def private_file(path: Path) -> Path:
+    """`path` (in a private dir) when it is absent or a plain file of ours; anything else found
+    there (a symlink, a directory, a fifo, another user's file) is refused, never followed."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return path
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafePath(
+            f"{path} is a symbolic link, not a file stackfixtures made; remove it "
+            f"(rm {path}) and try again"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafePath(f"{path} is not a plain file; remove it and try again")
+    if info.st_uid != os.geteuid():
+        raise UnsafePath(f"{path} belongs to uid {info.st_uid}, not to us; remove it")
+    return path
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write `path` (in a private dir) whole: to a new file `mkstemp` makes beside it (mode
+    0600, a name no one could have planted), then renamed over it: a reader never sees half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def user_tmp() -> Path:
     """This user's private directory in /tmp (`stackfixtures-<uid>`): short paths for sockets,
-    the registry of running stacks."""
+    the registry of running stacks, the port leases."""
     return private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
 
 

@@ -1,9 +1,15 @@
-"""Where kinds keep what is worth reusing across stacks (e.g. an initdb'd cluster)."""
+"""Where kinds keep what is worth reusing across stacks (e.g. an initdb'd cluster).
+
+The cache and each kind's part of it are private directories (0700, ours, checked on every
+use): what is copied out of them becomes a service's data, and their locks and temporary
+names must be where no one else can plant anything."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from ..engine.private_dirs import private_dir
 
 
 def cache_root() -> Path:
@@ -17,7 +23,6 @@ def cache_root() -> Path:
 
 
 def cache_dir(kind: str) -> Path:
-    """The cache of one kind, created on first use."""
-    path = cache_root() / kind
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The cache of one kind, created on first use (UnsafePath if it, or the cache, is a
+    symlink, another user's or writable by others)."""
+    return private_dir(private_dir(cache_root()) / kind)

@@ -16,6 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
+from ..config.schema import Seconds
 from ..define.policies import stop
 from ..define.service import Handle, service
 from ..engine import probes
@@ -124,7 +125,7 @@ class ComponentsConfig(BaseModel):
 
     factory: str
     components: list[str]
-    grace: float = 10.0
+    grace: Seconds = 10.0
 
 
 @service(config=ComponentsConfig)

@@ -13,6 +13,7 @@ from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
+from ..config.schema import Count
 from ..define.container import Container, ProbeSpec, data_container
 from ..define.policies import stop
 from ..define.service import Handle, ServiceDefinition, service
@@ -34,7 +35,7 @@ class RedisConfig(BaseModel):
     binary: str | None = None
     source: Literal["auto", "system", "wheel"] = "auto"
     appendonly: bool = True
-    databases: int = 256  # room for one database per concurrently running test
+    databases: Count = 256  # room for one database per concurrently running test
     settings: dict[str, str | int | float | bool] = {}
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import kinds
-from ..config.load import Profile
+from ..config.load import Profile, name_too_long
 from ..config.positions import KeyPath
 from ..config.read import raw_profile
 from ..config.suggest import closest, did_you_mean
@@ -69,6 +69,31 @@ def code_problem(
     """A problem of an @service, placed where it is defined."""
     file, line = where_defined(d, root, word)
     return Problem(file, "", message, line, 0, service=d.name)
+
+
+CODE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+"""What an @service's name may hold: it names files and an environment prefix, and a `.` would
+read as a replica's number or a template's attribute."""
+
+
+def names(
+    defs: Mapping[str, ServiceDefinition], profile: Profile | None, root: Path
+) -> list[Problem]:
+    """The @service names (a profile's are checked with it) that cannot name a service."""
+    declared = profile.spec.services if profile else {}
+    problems = []
+    for name, d in defs.items():
+        if name in declared:
+            continue
+        problem = name_too_long(name)
+        if problem is None and not CODE_NAME.match(name):
+            problem = (
+                f"service name {name!r}: letters, digits, '_' and '-' only, starting with a "
+                "letter, digit or '_'"
+            )
+        if problem is not None:
+            problems.append(code_problem(d, root, problem))
+    return problems
 
 
 def _closure(defs: Mapping[str, ServiceDefinition], names: Iterable[str]) -> set[str]:

@@ -151,6 +151,7 @@ def load(
     chosen = list(loaded.spec.stack.services or []) if loaded else []
     selected = list(services or chosen or defs)
     code, aside = checks.dependencies(defs, loaded, root, selected)
+    code += checks.names(defs, loaded, root)
     checks.set_aside(defs, aside)
     graph, more = checks.graph(defs, loaded, root)
     code += more
