@@ -15,7 +15,8 @@ from typing import Any
 
 from filelock import FileLock
 
-from .private_dirs import private_dir, private_file, replace_file, user_tmp
+from . import private_files
+from .private_dirs import private_dir, private_file, user_tmp
 
 LEASE_SECONDS = 60.0
 """How long a handed-out port stays reserved for the service that asked, so it has time to bind."""
@@ -53,7 +54,9 @@ def allocate_port(host: str = "127.0.0.1", prefer: int | None = None, owner: str
         reuse = prefer is not None and ours and bindable(prefer, host)
         port = prefer if reuse and prefer is not None else _any_free(host, leases)
         leases[str(port)] = (now, owner)
-        replace_file(path, json.dumps({p: {"t": t, "owner": o} for p, (t, o) in leases.items()}))
+        private_files.write(
+            path, json.dumps({p: {"t": t, "owner": o} for p, (t, o) in leases.items()})
+        )
     return port
 
 

@@ -4,8 +4,8 @@ variable points), checked before use.
 Another local user could create such a path first (or a symlink in its place) to plant
 ledgers, sockets or data, or to make root write through it. A directory we did not create
 ourselves is refused, not trusted; inside one of ours, a file that is not a plain file of ours
-is refused too, and files are replaced whole through a fresh `mkstemp` name, never written
-through a name that could already exist.
+is refused too (files are replaced whole by `private_files.write`, through a fresh `mkstemp`
+name, never through a name that could already exist).
 """
 
 from __future__ import annotations
@@ -60,20 +60,6 @@ def private_file(path: Path) -> Path:
     if info.st_uid != os.geteuid():
         raise UnsafePath(f"{path} belongs to uid {info.st_uid}, not to us; remove it")
     return path
-
-
-def replace_file(path: Path, text: str) -> None:
-    """Write `path` (in a private dir) whole: to a new file `mkstemp` makes beside it (mode
-    0600, a name no one could have planted), then renamed over it: a reader never sees half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def user_tmp() -> Path:
