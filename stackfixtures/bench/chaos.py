@@ -109,7 +109,10 @@ class Chaos:
         answer = self.clients.finish(running, UP_BOUND)
         procs.sample()
         if answer.exit_code != 0:
-            raise RuntimeError(f"`stack up` on {state_dir} failed: {answer.output.strip()}")
+            said = answer.why() if answer.in_time else f"no answer within {UP_BOUND:g}s"
+            raise RuntimeError(
+                f"`stack up` on {state_dir} failed (exit {answer.exit_code}):\n{said}"
+            )
         return procs
 
     def down(self, state_dir: Path) -> Answer:

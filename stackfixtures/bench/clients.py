@@ -31,6 +31,12 @@ class Answer:
     def in_time(self) -> bool:
         return self.exit_code is not None
 
+    def why(self, lines: int = 12) -> str:
+        """What it said when it failed: from its first `error:` line, else its last lines."""
+        said = self.output.splitlines()
+        first = next((i for i, line in enumerate(said) if line.startswith("error: ")), None)
+        return "\n".join(said[first : first + lines] if first is not None else said[-lines:])
+
 
 class Running:
     """A client command started in the background (e.g. `down` while a fault is injected)."""
@@ -63,7 +69,7 @@ class Running:
             out, _ = self.proc.communicate()
             code = None
         seconds = round(time.monotonic() - self.t0, 3)
-        text = out.decode(errors="replace")[-2000:] if out else ""
+        text = out.decode(errors="replace")[-20000:] if out else ""
         return Answer(self.command, seconds, code, bound, text)
 
     def kill(self) -> None:

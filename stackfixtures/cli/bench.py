@@ -212,19 +212,23 @@ def chaos(
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     only = {k: v for k, v in (("signals", signals), ("targets", targets), ("phases", phases)) if v}
     click.echo(f"chaos: seed {seed}, {runs} runs, profile {proj.label}")
-    summary = chaos_bench.run(
-        proj.root,
-        str(proj.profile.path) if proj.profile else None,
-        proj.graph.closure(proj.selected),
-        runs,
-        seed,
-        traffic,
-        writers=writers,
-        bound=bound,
-        max_pause=max_pause,
-        only=only,
-        log=click.echo,
-    )
+    try:
+        summary = chaos_bench.run(
+            proj.root,
+            str(proj.profile.path) if proj.profile else None,
+            proj.graph.closure(proj.selected),
+            runs,
+            seed,
+            traffic,
+            writers=writers,
+            bound=bound,
+            max_pause=max_pause,
+            only=only,
+            log=click.echo,
+        )
+    except RuntimeError as e:  # the neighbour did not start: no run could be made
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
     shutdown_bench.write_summary(summary, json_file, chaos_bench.markdown)
     click.echo(json.dumps(summary))
     if not summary["passed"] and not allow_failures:
