@@ -15,8 +15,8 @@ import os
 import random
 import signal
 import subprocess
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from ..control import detached, last_run, launcher
 from ..control.remote import RemoteControl
 from ..engine import state_dirs
 from ..engine.cleanup import reaper
-from .workload import Workload
+from .workload import Workload, Writers
 
 
 @dataclass
@@ -58,6 +58,12 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)
 
 
+def ready_handles(control: RemoteControl) -> dict[str, Any]:
+    """The handles of the stack's ready services: what a workload writes through."""
+    names = [s["name"] for s in control.status()["services"] if s["state"] == "ready"]
+    return {n: control.handle(n) for n in names}
+
+
 class Bench:
     """Starts the profile's launcher on one state dir, again and again."""
 
@@ -77,8 +83,7 @@ class Bench:
             proc, control = detached.launch(opts, self.root, log, 180)
         except (detached.LauncherExited, TimeoutError) as e:  # either way, it is gone
             raise RuntimeError(f"the stack did not start: {e}") from None
-        names = [s["name"] for s in control.status()["services"] if s["state"] == "ready"]
-        return proc, control, {n: control.handle(n) for n in names}
+        return proc, control, ready_handles(control)
 
     def one_run(
         self, n: int, proc: subprocess.Popen[bytes], control: RemoteControl, handles: dict[str, Any]
@@ -86,15 +91,7 @@ class Bench:
         result = RunResult(run=n)
         stack_id = control.endpoint.stack_id
         control.close()
-        acked: list[Any] = []
-        stop = threading.Event()
-
-        def write() -> None:
-            acked.extend(self.workload.run(handles, stop))
-
-        writers = [threading.Thread(target=write) for _ in range(self.writers)]
-        for w in writers:
-            w.start()
+        writers = Writers(self.workload, handles, self.writers).start()
         time.sleep(random.uniform(0.2, 0.6))  # SIGTERM lands at a random point of the traffic
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -105,9 +102,7 @@ class Bench:
             result.exit_code = proc.wait()
             result.error = "the launcher did not exit within 120 s"
         result.stop_s = round(time.monotonic() - t0, 3)
-        stop.set()
-        for w in writers:
-            w.join()
+        acked = writers.stop()
         result.acknowledged = len(acked)
         last = last_run.read(self.state_dir)
         if not last:
@@ -189,7 +184,13 @@ def markdown(summary: dict[str, Any]) -> str:
     )
 
 
-def write_summary(summary: dict[str, Any], json_file: str | None) -> None:
+def write_summary(
+    summary: dict[str, Any],
+    json_file: str | None,
+    markdown: Callable[[dict[str, Any]], str] = markdown,
+) -> None:
+    """The summary as JSON to `json_file` (if given), and as Markdown to GitHub's step
+    summary when it runs there."""
     if json_file:
         path = Path(json_file)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,35 @@ class Idle:
         return 0
 
 
+class Writers:
+    """`count` threads running a workload against `handles` until stopped: the traffic a
+    benchmark puts a stack under, and what it acknowledged meanwhile."""
+
+    def __init__(self, workload: Workload, handles: Mapping[str, Any], count: int) -> None:
+        self.acked: list[Any] = []
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._write, args=(workload, handles), daemon=True)
+            for _ in range(count)
+        ]
+
+    def _write(self, workload: Workload, handles: Mapping[str, Any]) -> None:
+        self.acked.extend(workload.run(handles, self._stop))
+
+    def start(self) -> Writers:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self, timeout: float = 60.0) -> list[Any]:
+        """Tell every writer to stop; what they acknowledged (each write waits at most its
+        client's timeout, so `timeout` bounds the wait for the slowest)."""
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout)
+        return self.acked
+
+
 def load(reference: str | None, root: Path, **options: Any) -> Workload:
     """The workload `module:factory` names (called with `options`), or Idle when none."""
     if not reference:

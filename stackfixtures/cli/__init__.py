@@ -36,6 +36,7 @@ SHORT_HELP = {
     "up": "Start the stack detached; return once ready.",
     "validate": "Check a profile: every mistake, with its line.",
     "shutdown": "Graceful-stop reliability under traffic.",
+    "chaos": "Faults under traffic: leftovers, harm, loss, slow answers.",
     "compose": "A Compose file with health-gated depends_on.",
     "k8s": "Kubernetes objects with probes and stop hooks.",
 }

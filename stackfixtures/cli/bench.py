@@ -5,11 +5,38 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
 from .common import load, main, profile_option
+
+if TYPE_CHECKING:
+    from ..bench.workload import Workload
+    from ..project import Project
+
+
+def _workload(proj: Project, workload: str | None, service: str | None) -> tuple[Workload, int]:
+    """The traffic a benchmark runs (--workload, else the profile's [bench.shutdown]) and how
+    many writers run it; exit 2 saying why when it cannot be loaded."""
+    from ..bench import workload as workloads
+
+    if service is not None and service not in proj.graph:
+        click.echo(f"error: the profile has no service {service!r}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    spec = proj.profile.spec.bench.shutdown if proj.profile else None
+    options = dict(spec.options) if spec else {}
+    if service is not None:
+        options["service"] = service
+    try:
+        traffic = workloads.load(
+            workload or (spec.workload if spec else None), proj.root, **options
+        )
+    except (ImportError, AttributeError, ValueError, TypeError) as e:
+        click.echo(f"error: cannot load the workload: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
+    return traffic, spec.writers if spec else 2
 
 
 @main.group()
@@ -61,23 +88,9 @@ def shutdown(
     slowest stop; appends a Markdown summary to $GITHUB_STEP_SUMMARY when set.
     """
     from ..bench import shutdown as shutdown_bench
-    from ..bench import workload as workloads
 
     proj = load(profile)
-    if service is not None and service not in proj.graph:
-        click.echo(f"error: the profile has no service {service!r}", err=True)
-        sys.exit(EXIT_DEFINITION)
-    spec = proj.profile.spec.bench.shutdown if proj.profile else None
-    options = dict(spec.options) if spec else {}
-    if service is not None:
-        options["service"] = service
-    try:
-        traffic = workloads.load(
-            workload or (spec.workload if spec else None), proj.root, **options
-        )
-    except (ImportError, AttributeError, ValueError, TypeError) as e:
-        click.echo(f"error: cannot load the workload: {e}", err=True)
-        sys.exit(EXIT_DEFINITION)
+    traffic, writers = _workload(proj, workload, service)
     import shutil
     import tempfile
 
@@ -91,7 +104,7 @@ def shutdown(
             runs,
             where,
             traffic,
-            writers=spec.writers if spec else 2,
+            writers=writers,
             log=click.echo,
         )
     except RuntimeError as e:
@@ -116,4 +129,107 @@ def shutdown(
     )
     click.echo(json.dumps({k: v for k, v in summary.items() if k != "per_run"}))
     if min_success is not None and summary["success_rate"] < min_success:
+        sys.exit(1)
+
+
+WORKLOAD_HELP = (
+    "module:factory of the traffic and its check (default: the profile's "
+    "[bench.shutdown] workload; none: no traffic)."
+)
+
+
+@bench.command()
+@profile_option
+@click.option("--runs", type=int, required=True, help="How many faults to inject, one a run.")
+@click.option("--seed", type=int, default=None, help="Replay the faults of this seed.")
+@click.option("--json", "json_file", default=None, help="Also write the summary to this file.")
+@click.option("--allow-failures", is_flag=True, help="Only report: exit 0 even when a check fails.")
+@click.option("--workload", default=None, help=WORKLOAD_HELP)
+@click.option("--service", default=None, help="The service the workload writes to.")
+@click.option(
+    "--bound",
+    type=click.FloatRange(min=1),
+    default=10.0,
+    show_default=True,
+    help="Seconds within which `stack status` and `stack down` must answer.",
+)
+@click.option(
+    "--max-pause",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Longest time a SIGSTOPped process stays stopped before its SIGCONT.",
+)
+@click.option(
+    "--signal",
+    "signals",
+    multiple=True,
+    type=click.Choice(["SIGKILL", "SIGSTOP"]),
+    help="Only these signals (repeatable; default: both).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    type=click.Choice(["launcher", "watchdog", "service"]),
+    help="Only faults of these processes (repeatable; default: all three).",
+)
+@click.option(
+    "--phase",
+    "phases",
+    multiple=True,
+    type=click.Choice(["start", "steady", "restart", "stop"]),
+    help="Only faults in these phases (repeatable; default: all four).",
+)
+def chaos(
+    profile: str | None,
+    runs: int,
+    seed: int | None,
+    json_file: str | None,
+    allow_failures: bool,
+    workload: str | None,
+    service: str | None,
+    bound: float,
+    max_pause: float,
+    signals: tuple[str, ...],
+    targets: tuple[str, ...],
+    phases: tuple[str, ...],
+) -> None:
+    """Inject faults under traffic, with a neighbour stack running: check nothing is left,
+    the neighbour is untouched, no acknowledged write is lost, every client answers in time.
+
+    Each run: SIGKILL or SIGSTOP (then SIGCONT) of the launcher, its watchdog or a service,
+    during start, steady state, `stack restart` or `stack down`, drawn from --seed (printed,
+    to replay). Prints each run and a JSON summary; exits 1 when a check failed.
+    """
+    import random
+
+    from ..bench import chaos as chaos_bench
+    from ..bench import shutdown as shutdown_bench
+
+    proj = load(profile)
+    traffic, writers = _workload(proj, workload, service)
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    only = {k: v for k, v in (("signals", signals), ("targets", targets), ("phases", phases)) if v}
+    click.echo(f"chaos: seed {seed}, {runs} runs, profile {proj.label}")
+    try:
+        summary = chaos_bench.run(
+            proj.root,
+            str(proj.profile.path) if proj.profile else None,
+            proj.graph.closure(proj.selected),
+            runs,
+            seed,
+            traffic,
+            writers=writers,
+            bound=bound,
+            max_pause=max_pause,
+            only=only,
+            log=click.echo,
+        )
+    except RuntimeError as e:  # the neighbour did not start: no run could be made
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
+    shutdown_bench.write_summary(summary, json_file, chaos_bench.markdown)
+    click.echo(json.dumps(summary))
+    if not summary["passed"] and not allow_failures:
         sys.exit(1)

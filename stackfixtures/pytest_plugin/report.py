@@ -22,8 +22,20 @@ from .shared import shared_dir
 MARKS = pytest.StashKey[tuple[str | None, dict[str, int]]]()
 
 
+DRIVERS = ("stack", "private_stack")
+"""Fixtures through which a test may start, restart or break any service by name."""
+
+TAIL = 200
+"""Lines of each service's log a failing test's report shows at most."""
+
+
 def _used(plugin: StackPlugin, item: pytest.Item) -> list[str]:
-    names = [n for n in getattr(item, "fixturenames", ()) if n in plugin.project.graph]
+    """The services a test used: those it named as fixtures (with their dependencies), or all
+    of them when it drives the stack itself (`stack.handle("web")`, `stack.restart(...)`)."""
+    fixtures = getattr(item, "fixturenames", ())
+    if any(d in fixtures for d in DRIVERS):
+        return list(plugin.project.graph.names)
+    names = [n for n in fixtures if n in plugin.project.graph]
     return plugin.project.graph.closure(names) if names else []
 
 
@@ -84,10 +96,11 @@ def pytest_runtest_makereport(
     if plugin is None or not report.failed or report.when not in ("setup", "call"):
         return report
     mode, marks = item.stash.get(MARKS, (_item_mode(plugin, item), {}))
-    if plugin.running(mode) is None and item.stash.get(ROUTE, None) is None:
+    private = _private(item)
+    if plugin.running(mode) is None and item.stash.get(ROUTE, None) is None and not private:
         return report
     time.sleep(0.1)  # output reaches the log asynchronously: let the test's last lines land
-    for name in _used(plugin, item):
+    for name in _used(plugin, item) if plugin.running(mode) or item.stash.get(ROUTE, None) else []:
         control = _output_of(plugin, item, mode, name)
         if control is None:
             continue
@@ -95,11 +108,27 @@ def pytest_runtest_makereport(
             lines = control.logs([name], since={name: marks.get(name, 0)})[name]["lines"]
         except Exception:  # a report must never fail because a log could not be read
             continue
-        if lines:
-            report.sections.append(
-                (f"stackfixtures: {name} log during this test", "\n".join(lines[-200:]))
-            )
+        _section(report, f"stackfixtures: {name} log during this test", lines)
+    for control in private:  # the test's own stack: everything it logged is this test's
+        try:
+            chunks = control.logs(None, n=TAIL)
+        except Exception:
+            continue
+        for name, chunk in chunks.items():
+            _section(report, f"stackfixtures: {name} log (private stack)", chunk["lines"])
     return report
+
+
+def _section(report: pytest.TestReport, title: str, lines: list[str]) -> None:
+    if lines:
+        report.sections.append((title, "\n".join(lines[-TAIL:])))
+
+
+def _private(item: pytest.Item) -> list[StackControl]:
+    """The controls of the `private_stack` a test used (still running while it reports)."""
+    fixture = getattr(item, "funcargs", {}).get("private_stack")
+    own = getattr(fixture, "_own", None)
+    return list(own.controls()) if own is not None else []
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

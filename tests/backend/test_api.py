@@ -91,7 +91,7 @@ def test_health_reports_each_dependency(api_client: httpx.Client, agents: sf.Han
         "nats": "ok",
     }
     for url in agents.urls:  # in multi mode each agent answers its own /health
-        agent_health = httpx.get(url + "/health").json()
+        agent_health = httpx.get(url + "/health", timeout=10, trust_env=False).json()
         assert agent_health["status"] == "ok"
 
 

@@ -1,0 +1,316 @@
+"""`stack bench chaos`: faults injected into a running stack, and what they must not break.
+
+Each run brings the profile's stack up with the real `stack up` on one state dir, runs the
+project's shutdown workload against it (bench/workload.py), and injects one fault drawn from a
+seeded plan (bench/faults.py): SIGKILL or SIGSTOP (resumed after a moment) of the launcher, its
+watchdog or a service, during the start, in steady state, during a `stack restart` or during a
+`stack down`. A neighbour stack of the same profile runs on another state dir all along. After
+`stack status` and `stack down`, it checks:
+
+- nothing of the stack is left (bench/processes.py: by parent, ledger, group and marker);
+- the neighbour is untouched: the same launcher, watchdog and service processes, answering;
+- nothing acknowledged was lost (the stack is started again on the same state dir to look);
+- every client command answered within its bound.
+
+Everything it started is stopped by pid or group, whatever happens; its directory (state
+dirs, the registry of crashed stacks its stacks share) is removed at the end.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..control.remote import connect
+from . import faults as chaos_faults
+from .clients import Answer, Clients, Running
+from .faults import Fault
+from .processes import Identity, StackProcesses, describe, identities
+from .shutdown import ready_handles
+from .workload import Workload, Writers
+
+UP_BOUND = 180.0
+"""Seconds a `stack up` may take (it waits for the whole stack, initdb included)."""
+RESTART_BOUND = 60.0
+SETTLE = 10.0
+"""Seconds after `stack down` answered within which every process of the stack must be gone."""
+TRAFFIC = 0.5
+"""Seconds of writes before a restart or stop begins."""
+ANSWERS = ("status", "down")
+"""The client commands whose answers are held to the bound (up and restart wait for
+services, which take what they take)."""
+
+
+@dataclass
+class ChaosRun:
+    run: int
+    fault: dict[str, Any]
+    kind: str
+    injected: bool = False
+    target_pid: int = 0
+    target_service: str = ""
+    acknowledged: int = 0
+    lost: int = 0
+    leftovers: list[dict[str, Any]] = field(default_factory=list)
+    neighbour_harmed: list[str] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    late: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def success(self) -> bool:
+        return not (self.leftovers or self.neighbour_harmed or self.lost or self.late or self.error)
+
+
+class Chaos:
+    """The stack under test and its neighbour, both of one profile, in `base`."""
+
+    def __init__(
+        self,
+        root: Path,
+        profile: str | None,
+        base: Path,
+        workload: Workload,
+        writers: int,
+        bound: float,
+        log: Any,
+    ) -> None:
+        self.base = base
+        self.workload = workload
+        self.writers = writers
+        self.bound = bound
+        self.log = log
+        self.state = base / "stack"
+        self.neighbour = base / "neighbour"
+        # The stacks' registry of crashed stacks is the bench's own: it sweeps no one else's,
+        # and leaves nothing in the user's.
+        self.clients = Clients(root, profile, {"STACKFIXTURES_REGISTRY": str(base / "registry")})
+        self.started: list[StackProcesses] = []  # every launcher, to stop whatever happens
+        self.neighbour_ids: list[Identity] = []
+
+    # -- the stacks ------------------------------------------------------------------------
+
+    def up(self, state_dir: Path) -> tuple[StackProcesses, Running]:
+        """`stack up` on `state_dir`, its launcher found as soon as it exists."""
+        procs = StackProcesses(state_dir)
+        self.started.append(procs)
+        running = self.clients.start(state_dir, "up", "--timeout", f"{UP_BOUND - 10:g}")
+        procs.find_launcher(running.pid, timeout=30)
+        return procs, running
+
+    def up_ready(self, state_dir: Path) -> StackProcesses:
+        procs, running = self.up(state_dir)
+        answer = self.clients.finish(running, UP_BOUND)
+        procs.sample()
+        if answer.exit_code != 0:
+            said = answer.why() if answer.in_time else f"no answer within {UP_BOUND:g}s"
+            raise RuntimeError(
+                f"`stack up` on {state_dir} failed (exit {answer.exit_code}):\n{said}"
+            )
+        return procs
+
+    def down(self, state_dir: Path) -> Answer:
+        return self.clients.run(
+            state_dir, "down", "--timeout", f"{self.bound:g}", bound=self.bound + 5
+        )
+
+    def start_neighbour(self) -> None:
+        procs = self.up_ready(self.neighbour)
+        self.neighbour_ids = identities(procs)
+
+    def neighbour_harm(self) -> list[str]:
+        """What of the neighbour is no longer as it was (then it is brought back)."""
+        harmed = [f"{i.what} pid {i.pid} is gone" for i in self.neighbour_ids if not i.same()]
+        status = self.clients.run(self.neighbour, "status", "--json", bound=self.bound)
+        if status.exit_code != 0:
+            harmed.append(f"`stack status` of the neighbour: exit {status.exit_code}")
+        elif '"state": "failed"' in status.output or '"state": "stopped"' in status.output:
+            harmed.append("the neighbour has a failed or stopped service")
+        if harmed:
+            self.down(self.neighbour)
+            for procs in self.started:
+                if procs.state_dir == self.neighbour:
+                    procs.kill()
+            self.start_neighbour()
+        return harmed
+
+    # -- one run ---------------------------------------------------------------------------
+
+    def one_run(self, n: int, fault: Fault) -> ChaosRun:
+        record = ChaosRun(run=n, fault=asdict(fault), kind=fault.kind)
+        first_answer = len(self.clients.answers)
+        writers: Writers | None = None
+        procs: StackProcesses | None = None
+        try:
+            if fault.phase == "start":
+                procs, up = self.up(self.state)
+                time.sleep(fault.delay)
+                self._inject(procs, fault, record)
+                self.clients.finish(up, UP_BOUND)
+            else:
+                procs = self.up_ready(self.state)
+                with connect(self.state) as control:
+                    handles = ready_handles(control)
+                writers = Writers(self.workload, handles, self.writers).start()
+                time.sleep(TRAFFIC)
+                during: Running | None = None
+                if fault.phase == "restart":
+                    during = self.clients.start(self.state, "restart", fault.service)
+                elif fault.phase == "stop":
+                    during = self.clients.start(self.state, "down", "--timeout", f"{self.bound:g}")
+                time.sleep(fault.delay)
+                self._inject(procs, fault, record)
+                if during is not None:
+                    bound = RESTART_BOUND if fault.phase == "restart" else self.bound + 5
+                    self.clients.finish(during, bound)
+            procs.sample()
+            self.clients.run(self.state, "status", bound=self.bound)
+            self.down(self.state)
+            if writers is not None:
+                record.acknowledged = len(writers.stop())
+            left = procs.settle(SETTLE)
+            record.leftovers = [describe(p) for p in left]
+            procs.kill()
+            record.neighbour_harmed = self.neighbour_harm()
+            if writers is not None and writers.acked:
+                record.lost = self._verify(writers.acked)
+        except Exception as e:  # a run that could not be carried out failed: say why
+            record.error = f"{type(e).__name__}: {e}"
+        finally:
+            if writers is not None:
+                writers.stop(timeout=15)
+            self.clients.kill_all()
+            for stack in self.started:
+                if stack.state_dir == self.state:
+                    stack.kill()
+        answers = self.clients.answers[first_answer:]
+        record.answers = [{k: v for k, v in asdict(a).items() if k != "output"} for a in answers]
+        record.late = [f"{a.command} took over {a.bound:g}s" for a in answers if not a.in_time]
+        return record
+
+    def _inject(self, procs: StackProcesses, fault: Fault, record: ChaosRun) -> None:
+        hit = chaos_faults.target(procs, fault)
+        procs.sample()  # its stack id and groups, before anything is killed
+        record.target_pid, record.target_service = hit.pid, hit.service
+        record.injected = chaos_faults.send(hit, fault.signal)
+        if not record.injected or fault.signal != "SIGSTOP":
+            return
+        asked = self.clients.start(self.state, "status")  # asked while it is stopped
+        time.sleep(fault.pause)
+        chaos_faults.send(hit, "SIGCONT")
+        self.clients.finish(asked, self.bound)
+
+    def _verify(self, acked: list[Any]) -> int:
+        """Start the stack again on the same state dir; how many acknowledged writes are gone."""
+        procs = self.up_ready(self.state)
+        try:
+            with connect(self.state) as control:
+                return self.workload.verify(ready_handles(control), acked)
+        finally:
+            self.down(self.state)
+            procs.settle(SETTLE)
+            procs.kill()
+
+    def close(self) -> None:
+        """Stop everything this bench started, neighbour included, and forget its state."""
+        self.clients.kill_all()
+        for state_dir in (self.state, self.neighbour):
+            if state_dir.exists():
+                self.down(state_dir)
+        for procs in self.started:
+            procs.kill()
+        self.clients.kill_all()
+        for state_dir in (self.state, self.neighbour):
+            if state_dir.exists():  # what the stacks keep outside it (PostgreSQL's data) too
+                self.clients.run(state_dir, "clean", bound=60)
+
+
+def run(
+    root: Path,
+    profile: str | None,
+    services: list[str],
+    runs: int,
+    seed: int,
+    workload: Workload,
+    writers: int = 2,
+    bound: float = 10.0,
+    max_pause: float = 2.0,
+    only: dict[str, tuple[str, ...]] | None = None,
+    log: Any = print,
+) -> dict[str, Any]:
+    """`runs` faults drawn from `seed` (see the module doc); the summary as a dict."""
+    plan = chaos_faults.plan(random.Random(seed), runs, services, max_pause, **(only or {}))
+    base = Path(tempfile.mkdtemp(prefix="stack-chaos-"))
+    base.chmod(0o755)  # PostgreSQL may run as another user when we are root
+    chaos = Chaos(root, profile, base, workload, writers, bound, log)
+    results: list[ChaosRun] = []
+    try:
+        chaos.start_neighbour()
+        for n, fault in enumerate(plan, 1):
+            result = chaos.one_run(n, fault)
+            results.append(result)
+            log(line(result, runs))
+    finally:
+        chaos.close()
+        shutil.rmtree(base, ignore_errors=True)
+    return summary(results, seed, bound, chaos.clients.answers)
+
+
+def line(r: ChaosRun, runs: int) -> str:
+    said = [
+        f"{r.acknowledged} acknowledged, {r.lost} lost",
+        f"{len(r.leftovers)} left",
+        f"neighbour {'harmed: ' + '; '.join(r.neighbour_harmed) if r.neighbour_harmed else 'ok'}",
+    ]
+    if r.late:
+        said.append("late: " + ", ".join(r.late))
+    if r.error:
+        said.append(r.error)
+    hit = f" ({r.target_service} pid {r.target_pid})" if r.injected else " (nothing to hit)"
+    return f"run {r.run}/{runs}: {'ok' if r.success else 'FAILED'}: {r.kind}{hit}: " + ", ".join(
+        said
+    )
+
+
+def summary(
+    results: list[ChaosRun], seed: int, bound: float, answers: list[Answer]
+) -> dict[str, Any]:
+    held = [a for a in answers if a.command.split()[0] in ANSWERS]
+    slowest = max(held, key=lambda a: a.seconds, default=None)
+    failed = [r for r in results if not r.success]
+    return {
+        "seed": seed,
+        "runs": len(results),
+        "bound_s": bound,
+        "passed": not failed and bool(results),
+        "faults_injected": sum(r.injected for r in results),
+        "faults_by_kind": dict(Counter(r.kind for r in results if r.injected)),
+        "failed_kinds": dict(Counter(r.kind for r in failed)),
+        "leftovers": sum(len(r.leftovers) for r in results),
+        "neighbours_harmed": sum(bool(r.neighbour_harmed) for r in results),
+        "writes_acknowledged": sum(r.acknowledged for r in results),
+        "writes_lost": sum(r.lost for r in results),
+        "late_answers": sum(len(r.late) for r in results),
+        "slowest_answer_s": slowest.seconds if slowest else 0.0,
+        "slowest_answer": slowest.command if slowest else "",
+        "errors": sum(bool(r.error) for r in results),
+        "per_run": [{**asdict(r), "success": r.success} for r in results],
+    }
+
+
+def markdown(s: dict[str, Any]) -> str:
+    return (
+        "### stack bench chaos\n\n"
+        "| runs | seed | faults | leftovers | neighbours harmed | writes lost | late answers "
+        "| slowest answer | passed |\n|---|---|---|---|---|---|---|---|---|\n"
+        f"| {s['runs']} | {s['seed']} | {s['faults_injected']} | {s['leftovers']} "
+        f"| {s['neighbours_harmed']} | {s['writes_lost']} of {s['writes_acknowledged']} "
+        f"| {s['late_answers']} | {s['slowest_answer_s']:.2f} s ({s['slowest_answer']}) "
+        f"| {'yes' if s['passed'] else 'no'} |\n"
+    )

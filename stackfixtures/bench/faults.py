@@ -1,0 +1,121 @@
+"""The faults `stack bench chaos` injects: which signal, to which process of the stack, in which
+phase of its life, and when; drawn from a seeded generator so that a run can be replayed."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from ..engine.cleanup import reaper
+from .processes import StackProcesses, alive
+
+SIGNALS = ("SIGKILL", "SIGSTOP")
+TARGETS = ("launcher", "watchdog", "service")
+PHASES = ("start", "steady", "restart", "stop")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """`signal` to the `target` process, `delay` seconds into the `phase` (a SIGSTOPped
+    process is resumed `pause` seconds later). `service`: the service preferred as the
+    target, and the one `stack restart` restarts in the restart phase."""
+
+    signal: str
+    target: str
+    phase: str
+    delay: float
+    pause: float
+    service: str
+
+    @property
+    def kind(self) -> str:
+        return f"{self.signal} {self.target} during {self.phase}"
+
+
+def plan(
+    rng: random.Random,
+    runs: int,
+    services: list[str],
+    max_pause: float,
+    signals: tuple[str, ...] = SIGNALS,
+    targets: tuple[str, ...] = TARGETS,
+    phases: tuple[str, ...] = PHASES,
+) -> list[Fault]:
+    """`runs` faults drawn from `rng` (the same seed gives the same plan)."""
+    faults = []
+    for _ in range(runs):
+        phase = rng.choice(phases)
+        faults.append(
+            Fault(
+                signal=rng.choice(signals),
+                target=rng.choice(targets),
+                phase=phase,
+                # a start takes seconds: anywhere in it; a restart or stop ~0.1-2 s: early
+                delay=round(
+                    rng.uniform(0.3, 3.0)
+                    if phase in ("start", "steady")
+                    else rng.uniform(0.05, 0.5),
+                    3,
+                ),
+                pause=round(rng.uniform(min(0.5, max_pause), max_pause), 3),
+                service=rng.choice(services),
+            )
+        )
+    return faults
+
+
+@dataclass
+class Hit:
+    """The process a fault was sent to."""
+
+    pid: int = 0
+    service: str = ""
+    process: psutil.Process | None = None
+
+    @property
+    def injected(self) -> bool:
+        return self.process is not None
+
+
+def target(procs: StackProcesses, fault: Fault, timeout: float = 10.0) -> Hit:
+    """The process of `procs` the fault is meant for, once it exists (up to `timeout`): the
+    launcher, its watchdog, or a service's process (`fault.service`'s when it runs)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.sample()
+        found: psutil.Process | None = None
+        if fault.target == "launcher":
+            found = procs.launcher if procs.launcher is not None and alive(procs.launcher) else None
+        elif fault.target == "watchdog":
+            found = procs.watchdog()
+        else:
+            named = {_service(p): p for p in procs.services()}
+            named.pop("", None)
+            if named:
+                found = named.get(fault.service) or named[sorted(named)[0]]
+        if found is not None:
+            return Hit(found.pid, _service(found) or fault.target, found)
+        if procs.launcher is None or not alive(procs.launcher):
+            break  # nothing of the stack will appear any more
+        time.sleep(0.02)
+    return Hit()
+
+
+def _service(p: psutil.Process) -> str:
+    marks = reaper.marks(p.pid)
+    return marks[1] if marks else ""
+
+
+def send(hit: Hit, name: str) -> bool:
+    """Send signal `name` to the hit process; False if it was gone already."""
+    if hit.process is None:
+        return False
+    with contextlib.suppress(psutil.Error):
+        hit.process.send_signal(getattr(signal, name))  # psutil checks it is the same process
+        return True
+    return False
