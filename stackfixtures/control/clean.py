@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+from ..engine.cleanup import lock
 from .endpoint import find
 
 
@@ -63,18 +64,7 @@ def remove_stack_data(state_dir: Path) -> int:
 
 def _launcher_holds(state_dir: Path) -> bool:
     """Whether a launcher holds the state dir's lock (it does for as long as it lives)."""
-    lock_file = state_dir / "launcher.lock"
-    if not lock_file.exists():
-        return False
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(lock_file))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
+    return lock.held(state_dir)
 
 
 def human(n: int) -> str:

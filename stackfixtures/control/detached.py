@@ -5,6 +5,7 @@ benchmark and the pytest workers' shared stack all do, through `launch`."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -12,7 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import ControlError
+from ..engine.cleanup import lock
+from ..errors import ControlError, StateDirBusy
 from . import launcher
 from .console import mask
 from .endpoint import find
@@ -31,6 +33,15 @@ class LauncherExited(Exception):
         self.code = code
         self.tail = tail
         super().__init__(message)
+
+
+class Busy(LauncherExited):
+    """Another process holds the state dir's lock (a launcher, or a `stack up` starting one):
+    no launcher was started."""
+
+    def __init__(self, why: StateDirBusy) -> None:
+        self.pid = why.pid
+        super().__init__(EXIT_DEFINITION, [f"error: {why}"], str(why))
 
 
 class ServiceFailed(Exception):
@@ -65,9 +76,11 @@ def _lines(log: Path | None, since: int) -> list[str]:
         return []
 
 
-def _start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
+def _start(
+    argv: list[str], cwd: Path, log: Path | None, keep: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
     """Start it in a session of its own (no terminal signals), its output appended to `log`
-    (None: to our own output, e.g. `stack exec --logs`)."""
+    (None: to our own output, e.g. `stack exec --logs`); `keep`: file descriptors it gets."""
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") if log is not None else contextlib.nullcontext() as out:
@@ -79,6 +92,7 @@ def _start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[byt
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, "NO_COLOR": "1"},
+            pass_fds=keep,
         )
 
 
@@ -161,15 +175,38 @@ def launch(
     timeout: float,
     until: Callable[[RemoteControl], bool] | None = closure_up,
     on_line: Callable[[str], None] | None = None,
+    fresh_log: bool = False,
 ) -> tuple[subprocess.Popen[bytes], RemoteControl]:
-    """Start a launcher detached, its output appended to `log`, and wait until `until` holds
-    (default: its stack is up; None: its socket answers). LauncherExited says why not, from
-    this run's output alone (its code is 2 for a mistake in the profile or the command, 3 for
-    a start that failed); on a timeout the launcher is stopped (it stops what it started)."""
+    """Start a launcher detached, its output appended to `log` (emptied first with
+    `fresh_log`), and wait until `until` holds (default: its stack is up; None: its socket
+    answers). LauncherExited says why not, from this run's output alone (its code is 2 for a
+    mistake in the profile or the command, 3 for a start that failed); on a timeout the
+    launcher is stopped (it stops what it started).
+
+    The state dir's lock is taken here, before the launcher exists, and handed to it: from
+    this instant the stack counts as starting (`down` stops it, `clean` refuses, another
+    `up` waits). Busy when another process holds it."""
     assert opts.state_dir is not None
-    since = log.stat().st_size if log is not None and log.exists() else 0
-    made = _first_missing(Path(opts.state_dir))
-    proc = _start(launcher.argv(opts), root, log)
+    state_dir = Path(opts.state_dir)
+    made = _first_missing(state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if lock.mine(state_dir) is not None:  # this process runs a stack there itself
+        raise Busy(StateDirBusy(state_dir, os.getpid()))
+    holding = lock.hold(state_dir)
+    if holding is None:
+        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+    try:
+        if fresh_log and log is not None:
+            log.unlink(missing_ok=True)
+        since = log.stat().st_size if log is not None and log.exists() else 0
+        argv = launcher.argv(dataclasses.replace(opts, lock_fd=holding.fd))
+        proc = _start(argv, root, log, keep=(holding.fd,))
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+    finally:
+        holding.release()  # the launcher holds it now: the very same open file
     try:
         return proc, _wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
     except LauncherExited as e:

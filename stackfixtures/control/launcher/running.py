@@ -11,8 +11,10 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 from ... import project as projects
-from ...engine.cleanup import watchdog
+from ...engine.cleanup import reaper, watchdog
 from ...engine.events import Event
 from ...engine.stack import ServiceStop, Stack
 from ...engine.status import endpoints, progress
@@ -67,7 +69,9 @@ class Launcher:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        guard = watchdog.start(stack.ledger.path, stack.stack_id) if stack.ledger else None
+        others = {c.pid for c in psutil.Process().children()}  # none of the stack's
+        reaper.become_subreaper()  # an escaped daemon is re-parented to us, not to init
+        guard = watchdog.start(stack.ledger) if stack.ledger else None
         owner_watch = (
             asyncio.ensure_future(self._watch_owner(self.opts.exit_with))
             if self.opts.exit_with is not None
@@ -126,9 +130,14 @@ class Launcher:
         if self.unreachable and code == EXIT_OK:
             code = EXIT_STARTUP
         closed = False
+        orphans: list[str] = []
         try:
             stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
             closed = True
+            keep = others | ({guard.pid} if guard is not None else set())
+            orphans = await asyncio.to_thread(reaper.stop_orphans, keep)
+            for said in orphans:
+                console.info(f"stopped orphan {said}: it had left its service")
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             if not opening.done():
@@ -153,7 +162,7 @@ class Launcher:
         if self.ended is not None:
             code = self.ended
         self._summary(stops)
-        self._record(stops, code)
+        self._record(stops, code, orphans)
         return code
 
     async def _progress(self) -> None:
@@ -281,6 +290,6 @@ class Launcher:
         else:
             self.console.info(f"stopped {plural(len(stops), 'service')} gracefully")
 
-    def _record(self, stops: list[ServiceStop], code: int) -> None:
+    def _record(self, stops: list[ServiceStop], code: int, orphans: list[str]) -> None:
         """What `stack down` reports after the launcher is gone."""
-        last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops))
+        last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops), orphans)
