@@ -119,16 +119,21 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     import time
 
     from ..control import detached
-    from ..control.endpoint import find
+    from ..control.endpoint import find, read
     from ..control.remote import RemoteControl
     from ..engine.cleanup import lock
-    from ..errors import ControlError
+    from ..errors import ControlError, LauncherStuck
 
     by = f" (pid {pid})" if pid else ""
     click.echo(f"another launcher{by} is starting this stack; waiting for it", err=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ep, _ = find(state_dir)
+        pointer = read(state_dir)
+        stuck = pointer.stuck() if pointer is not None and pointer.alive() else None
+        if stuck:
+            click.echo(f"error: {stuck}", err=True)
+            sys.exit(1)
         if ep is not None:
             control = RemoteControl(ep)
             try:
@@ -137,6 +142,9 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
             except detached.ServiceFailed as e:
                 failed_to_start(e.tail)
                 sys.exit(EXIT_STARTUP)
+            except LauncherStuck as e:
+                click.echo(f"error: {e}", err=True)
+                sys.exit(1)
             except (OSError, ControlError):
                 pass  # going down, or not answering yet: look again
         elif not lock.held(state_dir):

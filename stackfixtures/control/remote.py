@@ -38,6 +38,8 @@ CONNECT = 2.0
 ANSWER = 5.0
 """Seconds a launcher may take to answer a request that asks for no work (a status, a log
 tail): it answers those from its event loop at once; one that does not is hung."""
+REAPED = 3.0
+"""Seconds `down` waits, after the launcher exited, for its parent to reap it."""
 SLICE = 1.0
 """While a request waits for its answer: how often we look whether the launcher is stopped."""
 
@@ -62,6 +64,7 @@ def exchange(
     head = f"{method} {target} HTTP/1.1\r\nhost: stack\r\nconnection: close\r\n"
     if body is not None:
         head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+    timeout = max(timeout, 0.05)  # (0 would make the socket non-blocking)
     deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(min(CONNECT, timeout))
@@ -257,6 +260,12 @@ class RemoteControl:
             if n % 20 == 0:
                 self._stuck()
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        # Its lock is free: it has exited. Its parent reaps it soon (some inits poll: seconds);
+        # wait for that, briefly, so that its pid is gone too; one never reaped (a zombie whose
+        # parent does not wait, as PID 1 without an init) counts as gone all the same.
+        settled = min(deadline, time.monotonic() + REAPED)
+        while self.endpoint.same_process() and time.monotonic() < settled:
+            time.sleep(0.01)
         return True
 
     def close(self) -> None:
