@@ -189,11 +189,11 @@ class NotRunning(ControlError):
 class StateDirBusy(StackError):
     """Another process (a launcher, or a `stack up` starting one) holds the state dir's lock."""
 
-    def __init__(self, state_dir: object, pid: int | None) -> None:
+    def __init__(self, state_dir: object, pid: int | None, why: str = "") -> None:
         self.state_dir = state_dir
         self.pid = pid
         by = f" (pid {pid})" if pid else ""
-        super().__init__(f"another launcher{by} is using state dir {state_dir}")
+        super().__init__(why or f"another launcher{by} is using state dir {state_dir}")
 
 
 class LauncherStuck(ControlError):

@@ -192,7 +192,10 @@ def launch(
     state_dir.mkdir(parents=True, exist_ok=True)
     if lock.mine(state_dir) is not None:  # this process runs a stack there itself
         raise Busy(StateDirBusy(state_dir, os.getpid()))
-    holding = lock.hold(state_dir)
+    try:
+        holding = lock.hold(state_dir)
+    except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
     if holding is None:
         raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
     try:

@@ -64,8 +64,12 @@ def launch(opts: Options, console: Console | None = None) -> int:
             lock.adopt(opts.lock_fd, proj.state_dir)
         except (OSError, ValueError) as e:
             return fail(f"--lock-fd {opts.lock_fd}: {e}")
-    elif lock.hold(proj.state_dir) is None:
-        return fail(str(StateDirBusy(proj.state_dir, lock.holder_pid(proj.state_dir))))
+    else:
+        try:
+            if lock.hold(proj.state_dir) is None:
+                raise StateDirBusy(proj.state_dir, lock.holder_pid(proj.state_dir))
+        except StateDirBusy as e:
+            return fail(str(e))
     running, why = endpoint.find(proj.state_dir)
     if running is not None:
         return fail(

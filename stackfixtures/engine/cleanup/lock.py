@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...errors import StateDirBusy
+
 NAME = "launcher.lock"
 
 
@@ -78,11 +80,15 @@ def _open(path: Path, create: bool) -> int:
 
 def hold(state_dir: Path, wait: float = 1.0) -> Holding | None:
     """Take the state dir's lock (waiting up to `wait` seconds: a check holds it for an
-    instant); None when another process holds it. The same Holding if this process has it."""
+    instant); None when another process holds it. The same Holding if this process has it.
+    StateDirBusy (saying why) when the lock file cannot be opened."""
     path = path_of(state_dir)
     if _key(path) in _mine:
         return _mine[_key(path)]
-    fd = _open(path, create=True)
+    try:
+        fd = _open(path, create=True)
+    except OSError as e:  # e.g. a symlink planted at its name (O_NOFOLLOW)
+        raise StateDirBusy(state_dir, None, f"cannot open {path}: {e.strerror}") from None
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -130,8 +136,10 @@ def _held(path: Path) -> bool:
         return True
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False  # no lock file: nobody holds it
     except OSError:
-        return False  # no lock file (or not a plain one): nobody holds it
+        return True  # unreadable, or a link planted there: in doubt, never call it free
     try:  # shared: checkers running at once never see one another as the holder
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
