@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
-from ..errors import AmbiguousStack, DefinitionError
+from ..errors import AmbiguousStack, DefinitionError, LauncherStuck
 from . import live
 from .common import (
     check_names,
@@ -69,8 +69,12 @@ def up(
     check_names(services, proj.graph.names)
     running, _ = endpoint.find(proj.state_dir)
     if running is not None:  # like `compose up`: bring it in line with the definitions
-        with RemoteControl(running) as control:
-            _refresh(control, proj, as_json)
+        try:
+            with RemoteControl(running) as control:
+                _refresh(control, proj, as_json)
+        except LauncherStuck as e:  # stopped (SIGSTOP) or hung: say so, do not wait on it
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
         return
     log_path = proj.state_dir / "launcher.log"
     opts = launcher.Options(
@@ -122,7 +126,7 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     from ..control.endpoint import find, read
     from ..control.remote import RemoteControl
     from ..engine.cleanup import lock
-    from ..errors import ControlError, LauncherStuck
+    from ..errors import ControlError
 
     by = f" (pid {pid})" if pid else ""
     click.echo(f"another launcher{by} is starting this stack; waiting for it", err=True)

@@ -64,10 +64,7 @@ class Endpoint:
         (SIGSTOP, or a debugger). None otherwise."""
         if not self.same_process() or process_state(self.pid) not in ("T", "t"):
             return None
-        return (
-            f"launcher pid {self.pid} is stopped (SIGSTOP?); resume it with "
-            f"`kill -CONT {self.pid}`, or stop the stack with `stack down --force`"
-        )
+        return f"launcher pid {self.pid} is stopped (SIGSTOP?)"
 
     def answers(self) -> bool:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -87,6 +84,10 @@ def start_ticks(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat[stat.rindex(b")") + 2 :].split()[19])  # field 22, counted after the name
+
+
+def resume_hint(pid: int) -> str:
+    return f"; resume it with `kill -CONT {pid}`, or stop the stack with `stack down --force`"
 
 
 def process_state(pid: int) -> str | None:
@@ -154,7 +155,7 @@ def find(state_dir: Path) -> tuple[Endpoint | None, str]:
             return ep, ""
         stuck = ep.stuck()
         if stuck:
-            return None, stuck
+            return None, stuck + resume_hint(ep.pid)
         return None, f"the stack with state dir {state_dir} (pid {ep.pid}) does not answer"
     if read(state_dir) == ep:  # still the dead launcher's pointer, not a new one's
         withdraw(state_dir, ep.socket)

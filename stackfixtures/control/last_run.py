@@ -34,7 +34,7 @@ def died(state_dir: Path, pid: int, forced: list[str], killed: bool) -> dict[str
     stopped: its watchdog SIGKILLed the services it still listed (`forced`)."""
     note = "killed by its watchdog: the launcher " + ("was killed" if killed else "died")
     stops = [{"service": s, "graceful": False, "duration_s": 0.0, "note": note} for s in forced]
-    return write(state_dir, 1, stops, launcher_died=pid)
+    return write(state_dir, 1, stops, launcher_died=pid, killed=killed)
 
 
 def read(state_dir: Path) -> dict[str, Any]:
@@ -59,9 +59,10 @@ def summary(data: dict[str, Any]) -> str:
     said = f"stopped {plural(len(stops), 'service')}"
     said += f"; forced: {', '.join(forced)}" if forced else " gracefully"
     if data.get("launcher_died"):
+        how = "was killed" if data.get("killed") else "died before it finished stopping"
         said = (
-            f"the launcher (pid {data['launcher_died']}) died before it finished stopping; "
-            f"its watchdog killed what it still ran: {', '.join(forced) or 'nothing'} (forced)"
+            f"the launcher (pid {data['launcher_died']}) {how}; its watchdog killed what it "
+            f"still ran: {', '.join(forced) or 'nothing'} (forced)"
         )
     orphans = data.get("orphans") or []
     if orphans:

@@ -24,7 +24,7 @@ from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
 from ..errors import ControlError, LauncherStuck, NotRunning
 from . import codec
-from .endpoint import Endpoint, find
+from .endpoint import Endpoint, find, resume_hint
 
 if TYPE_CHECKING:
     from ..engine.events import Event
@@ -113,7 +113,7 @@ class RemoteControl:
     def _stuck(self) -> None:
         why = self.endpoint.stuck()
         if why is not None:
-            raise LauncherStuck(why)
+            raise LauncherStuck(why + resume_hint(self.endpoint.pid))
 
     def _request(
         self,

@@ -50,7 +50,7 @@ def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
         gone = control.down(max(0.0, deadline - time.monotonic()))
     except LauncherStuck as e:
         if force:
-            return _kill(ep, str(e))
+            return _kill(ep, ep.stuck() or str(e))
         return Outcome(1, errors=[f"error: {e}"], running=True)
     if not gone:
         if force:
