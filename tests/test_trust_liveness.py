@@ -334,6 +334,9 @@ def test_down_whose_launcher_dies_mid_stop_exits_non_zero_and_says_so(
     started.append(down)
     log = state(stack_up) / "launcher.log"
     wait_until(lambda: "ignoring SIGTERM" in log.read_text(), timeout=30)
+    hurried = run_stack(["down", "-p", "dev", "--timeout", "2"], stack_up, timeout=10, env=env)
+    assert hurried.returncode == 1, hurried.stdout + hurried.stderr  # --timeout honoured
+    assert "still stopping after 2s" in hurried.stderr
     os.kill(pid, signal.SIGKILL)
     assert down.finish(30) != 0, down.output
     assert "web" in down.output and "forced" in down.output, down.output
