@@ -237,6 +237,28 @@ def test_a_daemon_that_left_with_setsid_env_i_is_stopped_with_its_stack(
             os.kill(daemon, signal.SIGKILL)
 
 
+SHORT_LIVED = """
+[services.db]
+command = ["sh", "-c", "(sleep 0.2 &); exec '{PY}' '{APP}' --port ${port}"]
+ready = { tcp = "${port}" }
+"""
+
+
+def test_an_adopted_orphan_that_exits_is_reaped_while_the_stack_runs(
+    stack_up: Path, env: dict[str, str]
+) -> None:
+    """(3c) The launcher adopts orphans as a subreaper: one that exits on its own must not
+    stay a zombie for as long as the stack runs."""
+    write_project(stack_up, SHORT_LIVED)
+    launcher_process = psutil.Process(up(stack_up, env))
+
+    def zombies() -> list[int]:
+        return [c.pid for c in launcher_process.children() if c.status() == "zombie"]
+
+    wait_until(lambda: zombies() != [], timeout=10, step=0.05)  # the sleep, adopted, exited
+    wait_until(lambda: zombies() == [], timeout=30)
+
+
 def starting(root: Path, env: dict[str, str], started: list[StackProcess]) -> StackProcess:
     """`stack up` of DB_WEB, returned once it has started a launcher (before that launcher
     took its lock or published its socket: the window the races were in)."""

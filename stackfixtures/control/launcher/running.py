@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
     from ..server import ControlServer
 
+REAP_EVERY = 5.0
+"""Seconds between looks for adopted orphans that exited (reaped at the second look)."""
+
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
 process group by the terminal, once forwarded by npm), not a second press."""
@@ -102,6 +105,7 @@ class Launcher:
         opening.add_done_callback(self._control_failed)
         interrupted = asyncio.ensure_future(self.stop_now.wait())
         reporter = asyncio.ensure_future(self._progress())
+        reaping = asyncio.ensure_future(self._reap({*others, *([guard.pid] if guard else [])}))
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
         reporter.cancel()
         code = EXIT_OK
@@ -127,6 +131,7 @@ class Launcher:
             interrupted.cancel()
         else:
             code = EXIT_INTERRUPTED
+        reaping.cancel()
         if self.unreachable and code == EXIT_OK:
             code = EXIT_STARTUP
         closed = False
@@ -174,6 +179,13 @@ class Launcher:
                 line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
                 if line:
                     self.console.info(line)
+
+    async def _reap(self, keep: set[int]) -> None:
+        """Reap, now and then, the orphans we adopted (as a subreaper) once they exited."""
+        zombies: set[int] = set()
+        while True:
+            await asyncio.sleep(REAP_EVERY)
+            zombies = await asyncio.to_thread(reaper.reap_orphans, zombies, keep)
 
     def _control_failed(self, opening: asyncio.Future[Any]) -> None:
         """A stack nobody can reach or stop must not run on: stop it, saying why."""

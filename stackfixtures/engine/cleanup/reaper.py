@@ -49,6 +49,23 @@ def stop_orphans(keep: set[int], grace: float = 2.0) -> list[str]:
     return [said for _, said in left]
 
 
+def reap_orphans(seen: set[int], keep: set[int]) -> set[int]:
+    """Reap our zombie children that were zombies at the last look (`seen`) too: orphans we
+    adopted as a subreaper, which nobody else waits for (a child we started is reaped by its
+    own waiter at once, so it is never a zombie twice). `keep`: pids never to reap here.
+    Returns the zombies seen now and left for the next look."""
+    now: set[int] = set()
+    with contextlib.suppress(psutil.Error):
+        for p in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in keep and p.status() == psutil.STATUS_ZOMBIE:
+                    now.add(p.pid)
+    for pid in now & seen:
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, os.WNOHANG)
+    return now - seen
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any process (zombies included) is still in group `pgid`: one cheap syscall."""
     try:
