@@ -24,6 +24,7 @@ from .cli_helpers import STACK, StackProcess, run_stack
 from .conftest import DB_WEB, wait_until, write_project
 
 UNSHARE = shutil.which("unshare")
+IN_NEW_PID_NS = [str(UNSHARE), "--pid", "--fork", "--mount-proc"]
 
 
 @pytest.fixture
@@ -123,7 +124,7 @@ def test_status_from_another_pid_namespace_trusts_a_live_stack(
     live launcher for dead nor remove its control socket."""
     up(stack_up, env)
     inside = subprocess.run(
-        [str(UNSHARE), "--pid", "--fork", "--mount-proc", STACK, "status", "-p", "dev"],
+        [*IN_NEW_PID_NS, STACK, "status", "-p", "dev"],
         cwd=stack_up,
         capture_output=True,
         text=True,
@@ -145,15 +146,7 @@ def test_a_sweep_never_touches_a_live_stack_of_another_pid_namespace(
     write_project(tmp_path, DB_WEB)
     write_project(tmp_path, DB_WEB, name="other")
     container = subprocess.Popen(
-        [
-            str(UNSHARE),
-            "--pid",
-            "--fork",
-            "--mount-proc",
-            "sh",
-            "-c",
-            f"'{STACK}' up -p dev && exec sleep 600",
-        ],
+        [*IN_NEW_PID_NS, "sh", "-c", f"'{STACK}' up -p dev && exec sleep 600"],
         cwd=tmp_path,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
@@ -162,7 +155,12 @@ def test_a_sweep_never_touches_a_live_stack_of_another_pid_namespace(
     try:
         wait_until(lambda: (state(tmp_path) / "control.json").exists(), timeout=60)
         wait_until(lambda: len(service_pids(tmp_path, env)) == 2, timeout=60)
-        services = [p.pid for p in psutil.process_iter() if _service_of(p, tmp_path)]
+        services = [  # (their pids as the host sees them: status says the namespace's)
+            p.pid
+            for p in psutil.process_iter(["environ", "cwd"])
+            if "STACKFIXTURES_SERVICE" in (p.info["environ"] or {})
+            and str(tmp_path) in (p.info["cwd"] or "")
+        ]
         assert len(services) == 2
         swept = run_stack(["down", "-p", "other"], tmp_path, timeout=30, env=env)  # sweeps
         assert "leftover" not in swept.stdout + swept.stderr
@@ -175,12 +173,6 @@ def test_a_sweep_never_touches_a_live_stack_of_another_pid_namespace(
     finally:
         os.killpg(container.pid, signal.SIGKILL)  # its init goes: the namespace goes with it
         container.wait()
-
-
-def _service_of(p: psutil.Process, root: Path) -> bool:
-    with contextlib.suppress(psutil.Error):
-        return "STACKFIXTURES_SERVICE" in p.environ() and str(root) in p.cwd()
-    return False
 
 
 FORKS = """
