@@ -207,6 +207,23 @@ class NotRunning(ControlError):
         super().__init__(message, 503)
 
 
+class StateDirBusy(StackError):
+    """Another process (a launcher, or a `stack up` starting one) holds the state dir's lock."""
+
+    def __init__(self, state_dir: object, pid: int | None, why: str = "") -> None:
+        self.state_dir = state_dir
+        self.pid = pid
+        by = f" (pid {pid})" if pid else ""
+        super().__init__(why or f"another launcher{by} is using state dir {state_dir}")
+
+
+class LauncherStuck(ControlError):
+    """The launcher of a stack does not answer: stopped (SIGSTOP) or hung."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 504)
+
+
 class AmbiguousStack(ControlError):
     """Several stacks of the project run and the command did not say which one."""
 

@@ -250,7 +250,7 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
     )
     unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        ledger_path = tmp_path / ".stack" / "dev" / "processes.json"
+        (ledger_path,) = (tmp_path / ".stack" / "dev").glob("processes-*.json")
         data = json.loads(ledger_path.read_text())
         # A recorded pid now used by someone else (simulated: same pid, other start time).
         data["processes"].append(

@@ -92,7 +92,9 @@ def test_state_files_are_0600_and_unreadable_by_another_user(open_dir: Path) -> 
     assert up.returncode == 0, up.stdout + up.stderr
     state = open_dir / ".stack" / "dev"
     try:
-        private = [state / "logs" / "app.log", state / "events.jsonl", state / "processes.json"]
+        ledgers = list(state.glob("processes-*.json"))
+        assert ledgers, sorted(p.name for p in state.iterdir())
+        private = [state / "logs" / "app.log", state / "events.jsonl", *ledgers]
         private.append(state / "launcher.log")
         with open_to_others(open_dir / ".stack", state, state / "logs"):
             for path in private:

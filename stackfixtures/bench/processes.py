@@ -3,7 +3,7 @@ watchdog, its services; what is left of them after a run; and a neighbour's iden
 
 Everything is found the way the suite's leak check finds it: the launcher by its parent (the
 `stack up` that started it), the stack's id and process groups from its ledger
-(`processes.json`), services by the marker in their environment (engine/cleanup/reaper.py).
+(`processes-ID.json`), services by the marker in their environment (engine/cleanup/reaper.py).
 Every process is named by pid *and* start time, so a reused pid is never taken for ours.
 """
 
@@ -44,8 +44,10 @@ def describe(p: psutil.Process) -> dict[str, Any]:
 
 
 def _ledger(state_dir: Path) -> dict[str, Any]:
+    """The newest launch's ledger in `state_dir` (each launch writes its own, by stack id)."""
     with contextlib.suppress(OSError, ValueError):
-        data = json.loads((state_dir / "processes.json").read_text())
+        newest = max(state_dir.glob("processes-*.json"), key=lambda p: p.stat().st_mtime)
+        data = json.loads(newest.read_text())
         if isinstance(data, dict):
             return data
     return {}

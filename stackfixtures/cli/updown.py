@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
-from ..errors import AmbiguousStack, DefinitionError
+from ..errors import AmbiguousStack, DefinitionError, LauncherStuck
 from . import live
 from .common import (
     SECONDS,
@@ -73,12 +74,15 @@ def up(
     check_names(services, proj.graph.names)
     running, _ = endpoint.find(proj.state_dir)
     if running is not None:  # like `compose up`: bring it in line with the definitions
-        with RemoteControl(running) as control:
-            _refresh(control, proj, as_json)
+        try:
+            with RemoteControl(running) as control:
+                _refresh(control, proj, as_json)
+        except LauncherStuck as e:  # stopped (SIGSTOP) or hung: say so, do not wait on it
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
         return
     log_path = proj.state_dir / "launcher.log"
     check_state_dir(proj.state_dir)  # (nothing is removed from a dir that is not one)
-    log_path.unlink(missing_ok=True)
     opts = launcher.Options(
         profile=str(proj.profile.path) if proj.profile else None,
         state_dir=str(proj.state_dir),
@@ -95,7 +99,13 @@ def up(
             sys.exit(session.launch(proj, opts, detachable=True))
         click.echo("note: --attach needs a terminal; starting detached only", err=True)
     try:
-        proc, control = detached.launch(opts, proj.root, log_path, timeout, on_line=_show_progress)
+        proc, control = detached.launch(
+            opts, proj.root, log_path, timeout, on_line=_show_progress, fresh_log=True
+        )
+    except detached.Busy as e:  # another `stack up` is starting it: wait for that one
+        with _started_by_another(proj.state_dir, e.pid, timeout) as control:
+            _refresh(control, proj, as_json)
+        return
     except detached.LauncherExited as e:
         failed_to_start(e.tail)
         sys.exit(EXIT_STARTUP)
@@ -111,6 +121,52 @@ def up(
         return
     click.echo(f"stack {status['stack']['id']} is up (launcher pid {proc.pid}, log {log_path})")
     _table(status)
+
+
+def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> RemoteControl:
+    """The stack another `stack up` (or launcher, pid `pid`) is starting, once it is up;
+    exits 3 when that start fails or does not end within `timeout` seconds."""
+    import time
+
+    from ..control import detached
+    from ..control.endpoint import find, read
+    from ..control.remote import RemoteControl
+    from ..engine.cleanup import lock
+    from ..errors import ControlError
+
+    by = f" (pid {pid})" if pid else ""
+    click.echo(f"another launcher{by} is starting this stack; waiting for it", err=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ep, _ = find(state_dir)
+        pointer = read(state_dir)
+        stuck = pointer.stuck() if pointer is not None and pointer.alive() else None
+        if stuck:
+            click.echo(f"error: {stuck}", err=True)
+            sys.exit(1)
+        if ep is not None:
+            control = RemoteControl(ep)
+            try:
+                if detached.closure_up(control):
+                    return control
+            except detached.ServiceFailed as e:
+                failed_to_start(e.tail)
+                sys.exit(EXIT_STARTUP)
+            except LauncherStuck as e:
+                click.echo(f"error: {e}", err=True)
+                sys.exit(1)
+            except (OSError, ControlError):
+                pass  # going down, or not answering yet: look again
+        elif not lock.held(state_dir):
+            click.echo(
+                f"error: the start of the stack with state dir {state_dir}{by} failed; "
+                f"see {state_dir / 'launcher.log'}",
+                err=True,
+            )
+            sys.exit(EXIT_STARTUP)
+        time.sleep(0.1)
+    click.echo(f"error: the stack was not up within {timeout:g}s", err=True)
+    sys.exit(EXIT_STARTUP)
 
 
 def _show_progress(line: str) -> None:
@@ -164,49 +220,49 @@ def _table(status: dict[str, Any]) -> None:
     is_flag=True,
     help="Then remove its data, logs and events, wherever they live (like compose down -v).",
 )
-def down(profile: str | None, state_dir: str | None, timeout: float, volumes: bool) -> None:
-    """Stop a detached (or foreground) stack gracefully, in reverse order."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Kill the launcher if it is stopped, hung or still stopping after --timeout "
+    "(its watchdog then kills every service at once).",
+)
+def down(
+    profile: str | None, state_dir: str | None, timeout: float, volumes: bool, force: bool
+) -> None:
+    """Stop a detached (or foreground) stack gracefully, in reverse order. A stack still
+    starting is waited for, then stopped."""
     from ..config.locate import find_root
-    from ..control import last_run
+    from ..control import stopping
     from ..control.console import Console
     from ..control.discover import state_dir_for
     from ..control.launcher import report_sweep
-    from ..control.remote import connect
     from ..engine.cleanup import ledger
     from ..errors import NotRunning
 
-    report_sweep(Console([]), ledger.sweep())
+    root = None
+    with contextlib.suppress(Exception):
+        root = find_root()
+    report_sweep(Console([]), ledger.sweep(), root)
     try:
-        connect(state_dir_for(profile, state_dir)).close()
+        where = state_dir_for(profile, state_dir)
     except NotRunning as e:  # like `compose down`: nothing running is no error
         click.echo(str(e))
-        if volumes and (profile or state_dir):
-            from .clean import remove
-
-            given = Path(os.path.abspath(state_dir)) if state_dir else None  # a link: refused
-            sys.exit(remove(given or state_dir_for(profile, None), [find_root()]))
         sys.exit(EXIT_OK)
     except (DefinitionError, AmbiguousStack) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
-    with control_for(profile, state_dir) as control:
-        where = Path(control.endpoint.state_dir)
-        project = Path(control.endpoint.root)
-        pid = control.endpoint.pid
-        if not control.down(timeout):
-            click.echo(
-                f"error: the launcher (pid {pid}) is still stopping after {timeout:g}s", err=True
-            )
-            sys.exit(1)
-    last = last_run.read(where)
-    code = int(last.get("exit_code", EXIT_OK))
-    if last:
-        click.echo(last_run.summary(last))
-    if volumes:
+    outcome = stopping.down(where, timeout, force)
+    for line in outcome.said:
+        click.echo(line)
+    for line in outcome.errors:
+        click.echo(line, err=True)
+    if volumes and not outcome.running:
         from .clean import remove
 
-        code = max(code, remove(where, [project, find_root()]))
-    sys.exit(code)
+        given = Path(os.path.abspath(state_dir)) if state_dir else None  # a link: refused
+        code = remove(given or where, [root] if root is not None else [])
+        sys.exit(max(outcome.code, code))
+    sys.exit(outcome.code)
 
 
 @main.command()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine.cleanup import lock
 from ..engine.state_dirs import require_ours
 from ..engine.state_homes import linked_home
 from .endpoint import find
@@ -93,18 +94,7 @@ def remove_stack_data(state_dir: Path, project_roots: Iterable[Path] = ()) -> Re
 
 def _launcher_holds(state_dir: Path) -> bool:
     """Whether a launcher holds the state dir's lock (it does for as long as it lives)."""
-    lock_file = state_dir / "launcher.lock"
-    if not lock_file.exists() or lock_file.is_symlink():  # (opening it would follow the link)
-        return False
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(lock_file))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
+    return lock.held(state_dir)
 
 
 def human(n: int) -> str:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..engine import private_files, state_dirs
-from ..errors import ControlError, NotAStateDir
+from ..engine.cleanup import lock
+from ..errors import ControlError, NotAStateDir, StateDirBusy
 from . import launcher
 from .console import mask
 from .endpoint import find
@@ -33,6 +34,15 @@ class LauncherExited(Exception):
         self.code = code
         self.tail = tail
         super().__init__(message)
+
+
+class Busy(LauncherExited):
+    """Another process holds the state dir's lock (a launcher, or a `stack up` starting one):
+    no launcher was started."""
+
+    def __init__(self, why: StateDirBusy) -> None:
+        self.pid = why.pid
+        super().__init__(EXIT_DEFINITION, [f"error: {why}"], str(why))
 
 
 class ServiceFailed(Exception):
@@ -67,9 +77,11 @@ def _lines(log: Path | None, since: int) -> list[str]:
         return []
 
 
-def _start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[bytes]:
+def _start(
+    argv: list[str], cwd: Path, log: Path | None, keep: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
     """Start it in a session of its own (no terminal signals), its output appended to `log`
-    (None: to our own output, e.g. `stack exec --logs`)."""
+    (None: to our own output, e.g. `stack exec --logs`); `keep`: file descriptors it gets."""
     if log is not None:
         log.parent.mkdir(parents=True, exist_ok=True)
     with open(private_files.open_append(log), "ab") if log else contextlib.nullcontext() as out:
@@ -81,6 +93,7 @@ def _start(argv: list[str], cwd: Path, log: Path | None) -> subprocess.Popen[byt
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env={**os.environ, "NO_COLOR": "1"},
+            pass_fds=keep,
         )
 
 
@@ -163,21 +176,46 @@ def launch(
     timeout: float,
     until: Callable[[RemoteControl], bool] | None = closure_up,
     on_line: Callable[[str], None] | None = None,
+    fresh_log: bool = False,
 ) -> tuple[subprocess.Popen[bytes], RemoteControl]:
-    """Start a launcher detached, its output appended to `log`, and wait until `until` holds
-    (default: its stack is up; None: its socket answers). LauncherExited says why not, from
-    this run's output alone (its code is 2 for a mistake in the profile or the command, 3 for
-    a start that failed); on a timeout the launcher is stopped (it stops what it started)."""
+    """Start a launcher detached, its output appended to `log` (emptied first with
+    `fresh_log`), and wait until `until` holds (default: its stack is up; None: its socket
+    answers). LauncherExited says why not, from this run's output alone (its code is 2 for a
+    mistake in the profile or the command, 3 for a start that failed); on a timeout the
+    launcher is stopped (it stops what it started).
+
+    The state dir's lock is taken here, before the launcher exists, and handed to it: from
+    this instant the stack counts as starting (`down` stops it, `clean` refuses, another
+    `up` waits). Busy when another process holds it."""
     if log is not None:  # its log keeps its own lines; the services' are in their logs
         opts = dataclasses.replace(opts, service_lines=False)
     assert opts.state_dir is not None
-    since = log.stat().st_size if log is not None and log.exists() else 0
-    made = _first_missing(Path(opts.state_dir))
-    try:  # before its log is written there
-        state_dirs.make(Path(opts.state_dir), "stack (detached launcher)", _label(opts), root)
+    state_dir = Path(opts.state_dir)
+    made = _first_missing(state_dir)
+    try:  # before its lock and log are made there
+        state_dirs.make(state_dir, "stack (detached launcher)", _label(opts), root)
     except NotAStateDir as e:
         raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
-    proc = _start(launcher.argv(opts), root, log)
+    if lock.mine(state_dir) is not None:  # this process runs a stack there itself
+        raise Busy(StateDirBusy(state_dir, os.getpid()))
+    try:
+        holding = lock.hold(state_dir)
+    except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
+    if holding is None:
+        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+    try:
+        if fresh_log and log is not None:
+            log.unlink(missing_ok=True)
+        since = log.stat().st_size if log is not None and log.exists() else 0
+        argv = launcher.argv(dataclasses.replace(opts, lock_fd=holding.fd))
+        proc = _start(argv, root, log, keep=(holding.fd,))
+    except BaseException:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise
+    finally:
+        holding.release()  # the launcher holds it now: the very same open file
     try:
         return proc, _wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
     except LauncherExited as e:

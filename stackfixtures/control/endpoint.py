@@ -1,7 +1,9 @@
 """Where a running stack's control socket is, and whether the stack behind it is still alive.
 
-The launcher writes `control.json` in the state dir (socket path, its pid and start time). A
-socket whose launcher is gone is stale: it is removed, never trusted.
+The launcher writes `control.json` in the state dir (socket path, its stack id, its pid and
+start time for messages). Whether it is alive is its lock's to say (engine/cleanup/lock.py):
+a pid means nothing in another PID namespace. A socket whose stack's lock is free is stale:
+it is removed, never trusted.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine.cleanup import lock
 from ..engine.private_dirs import short_path
 
 POINTER = "control.json"
@@ -41,7 +44,12 @@ class Endpoint:
     start_ticks: int | None = None  # the launcher's start in clock ticks (/proc/PID/stat)
 
     def alive(self) -> bool:
-        """The launcher that wrote this is still running (same pid *and* start time)."""
+        """The stack that wrote this still runs: its lock is held, by this stack."""
+        return lock.alive(lock.path_of(Path(self.state_dir)), self.stack_id)
+
+    def same_process(self) -> bool:
+        """Whether `pid` is, in our PID namespace, the launcher that wrote this (same start):
+        only then may we look at its state or signal it."""
         if self.start_ticks is not None and Path("/proc/self/stat").exists():
             return start_ticks(self.pid) == self.start_ticks  # no psutil: commands start faster
         import psutil
@@ -50,6 +58,13 @@ class Endpoint:
             return abs(psutil.Process(self.pid).create_time() - self.create_time) < 0.01
         except psutil.Error:
             return False
+
+    def stuck(self) -> str | None:
+        """Why the launcher cannot answer, when we can tell (our PID namespace): it is stopped
+        (SIGSTOP, or a debugger). None otherwise."""
+        if not self.same_process() or process_state(self.pid) not in ("T", "t"):
+            return None
+        return f"launcher pid {self.pid} is stopped (SIGSTOP?)"
 
     def answers(self) -> bool:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -69,6 +84,20 @@ def start_ticks(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat[stat.rindex(b")") + 2 :].split()[19])  # field 22, counted after the name
+
+
+def resume_hint(pid: int) -> str:
+    return f"; resume it with `kill -CONT {pid}`, or stop the stack with `stack down --force`"
+
+
+def process_state(pid: int) -> str | None:
+    """The state letter of process `pid` (/proc/PID/stat: R, S, T, Z, ...), None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat[stat.rindex(b")") + 2 :].split()[0].decode()
 
 
 def publish(state_dir: Path, sock: Path, stack_id: str, profile: str, root: Path) -> None:
@@ -124,6 +153,9 @@ def find(state_dir: Path) -> tuple[Endpoint | None, str]:
     if ep.alive():  # its launcher is there: never delete its files, even if slow to answer
         if ep.answers():
             return ep, ""
+        stuck = ep.stuck()
+        if stuck:
+            return None, stuck + resume_hint(ep.pid)
         return None, f"the stack with state dir {state_dir} (pid {ep.pid}) does not answer"
     if read(state_dir) == ep:  # still the dead launcher's pointer, not a new one's
         withdraw(state_dir, ep.socket)

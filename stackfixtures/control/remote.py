@@ -13,16 +13,18 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from ..engine.cleanup import lock
 from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
-from ..errors import ControlError, NotRunning
+from ..errors import ControlError, LauncherStuck, NotRunning
 from . import codec
-from .endpoint import Endpoint, find
+from .endpoint import Endpoint, find, resume_hint
 
 if TYPE_CHECKING:
     from ..engine.events import Event
@@ -31,11 +33,28 @@ if TYPE_CHECKING:
 TransportError = (OSError,)
 """What a request to a launcher that is gone (or going) raises."""
 
+CONNECT = 2.0
+"""Seconds a launcher may take to accept a connection."""
+ANSWER = 5.0
+"""Seconds a launcher may take to answer a request that asks for no work (a status, a log
+tail): it answers those from its event loop at once; one that does not is hung."""
+REAPED = 3.0
+"""Seconds `down` waits, after the launcher exited, for its parent to reap it."""
+SLICE = 1.0
+"""While a request waits for its answer: how often we look whether the launcher is stopped."""
+
 
 def exchange(
-    path: str, method: str, target: str, body: bytes | None, timeout: float
+    path: str,
+    method: str,
+    target: str,
+    body: bytes | None,
+    timeout: float,
+    check: Callable[[], None] | None = None,
 ) -> tuple[int, str, bytes]:
     """One request on the launcher's Unix socket at `path`: (status, content type, body).
+    TimeoutError after `timeout` seconds without the whole answer; `check` is called each
+    SLICE seconds meanwhile (it raises to give up sooner, e.g. for a stopped launcher).
 
     Written by hand: the peer is always our own server (control/http.py, h11), which answers
     every request with a status line, a content-type and a content-length, and closes the
@@ -45,12 +64,26 @@ def exchange(
     head = f"{method} {target} HTTP/1.1\r\nhost: stack\r\nconnection: close\r\n"
     if body is not None:
         head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+    timeout = max(timeout, 0.05)  # (0 would make the socket non-blocking)
+    deadline = time.monotonic() + timeout
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
+        sock.settimeout(min(CONNECT, timeout))
         sock.connect(path)
         sock.sendall(head.encode() + b"\r\n" + (body or b""))
         answer = bytearray()
-        while chunk := sock.recv(65536):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"no answer within {timeout:g}s")
+            sock.settimeout(min(SLICE, left))
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                if check is not None:
+                    check()
+                continue
+            if not chunk:
+                break
             answer += chunk
     header, sep, data = bytes(answer).partition(b"\r\n\r\n")
     lines = header.decode("latin-1").split("\r\n")
@@ -77,13 +110,37 @@ class RemoteControl:
         self.endpoint = endpoint
         self.timeout = timeout
 
+    def _stuck(self) -> None:
+        why = self.endpoint.stuck()
+        if why is not None:
+            raise LauncherStuck(why + resume_hint(self.endpoint.pid))
+
     def _request(
-        self, method: str, path: str, params: Mapping[str, Any], body: Any, wait: float
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any],
+        body: Any,
+        wait: float,
+        limit: float | None = None,
     ) -> Any:
+        """One request; `limit` bounds the wait for its answer (default: ANSWER seconds for
+        a GET, self.timeout for an operation), `wait` the long poll it asks for on top."""
         target = f"{path}?{urlencode(params)}" if params else path
         payload = json.dumps(body).encode() if body is not None else None
         sock = str(self.endpoint.socket)
-        status, kind, data = exchange(sock, method, target, payload, self.timeout + wait)
+        bound = limit if limit is not None else ANSWER if method == "GET" else self.timeout
+        try:
+            status, kind, data = exchange(
+                sock, method, target, payload, min(bound, self.timeout) + wait, self._stuck
+            )
+        except TimeoutError:
+            self._stuck()
+            raise LauncherStuck(
+                f"the launcher (pid {self.endpoint.pid}) did not answer {method} {path} within "
+                f"{bound + wait:g}s; it may be hung (its log: "
+                f"{Path(self.endpoint.state_dir) / 'launcher.log'})"
+            ) from None
         if kind.startswith("text/"):
             if status >= 400:
                 raise ControlError(data.decode(), status)
@@ -96,8 +153,14 @@ class RemoteControl:
     def _get(self, path: str, **params: Any) -> Any:
         return self._request("GET", path, params, None, float(params.get("wait", 0)))
 
-    def _post(self, path: str, body: dict[str, Any] | None = None, wait: float = 0.0) -> Any:
-        return self._request("POST", path, {}, body or {}, wait)
+    def _post(
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        wait: float = 0.0,
+        limit: float | None = None,
+    ) -> Any:
+        return self._request("POST", path, {}, body or {}, wait, limit)
 
     def status(self) -> dict[str, Any]:
         return dict(self._get("/status"))
@@ -168,25 +231,41 @@ class RemoteControl:
         return dict(self._post("/reload"))
 
     def down(self, timeout: float = 120.0) -> bool:
-        """Ask the launcher to stop everything, then wait until its process is gone."""
+        """Ask the launcher to stop everything, then wait (up to `timeout` seconds) until it
+        is gone: until its lock is free, which a zombie's is too, and which every PID
+        namespace sees. LauncherStuck when it is stopped (SIGSTOP) and cannot do it."""
+        deadline = time.monotonic() + timeout
         try:
-            self._post("/down")
+            self._post("/down", limit=min(ANSWER, timeout))
         except TransportError:
             # Gone already, or going: a launcher with nothing left to stop can close its
             # socket before its answer is out. Or the request never arrived: SIGTERM (the
             # same graceful stop in reverse order) to the very process (pid and start time).
             if not self.endpoint.alive():
                 return True
-            with contextlib.suppress(OSError):
-                os.kill(self.endpoint.pid, signal.SIGTERM)
-        import psutil
+            if self.endpoint.same_process():
+                with contextlib.suppress(OSError):
+                    os.kill(self.endpoint.pid, signal.SIGTERM)
+        return self.wait_gone(deadline)
 
-        try:
-            psutil.Process(self.endpoint.pid).wait(timeout)
-        except psutil.NoSuchProcess:
-            pass
-        except psutil.TimeoutExpired:
-            return False
+    def wait_gone(self, deadline: float) -> bool:
+        """Whether the launcher is gone by `deadline` (time.monotonic()); LauncherStuck if it
+        is found stopped meanwhile."""
+        lock_path = lock.path_of(Path(self.endpoint.state_dir))
+        n = 0
+        while lock.alive(lock_path, self.endpoint.stack_id):
+            if time.monotonic() >= deadline:
+                return False
+            n += 1
+            if n % 20 == 0:
+                self._stuck()
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+        # Its lock is free: it has exited. Its parent reaps it soon (some inits poll: seconds);
+        # wait for that, briefly, so that its pid is gone too; one never reaped (a zombie whose
+        # parent does not wait, as PID 1 without an init) counts as gone all the same.
+        settled = min(deadline, time.monotonic() + REAPED)
+        while self.endpoint.same_process() and time.monotonic() < settled:
+            time.sleep(0.01)
         return True
 
     def close(self) -> None:

@@ -52,7 +52,7 @@ class StackThread:
         self.stack: Stack = self.call(make())
         self.closed = False
         ledger = self.stack.ledger
-        self._guard = watchdog.start(ledger.path, self.stack.stack_id) if ledger else None
+        self._guard = watchdog.start(ledger) if ledger else None
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)

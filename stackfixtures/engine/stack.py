@@ -61,7 +61,7 @@ class Stack:
         self.starting = asyncio.Semaphore(max(1, parallelism))
         self.hurry = asyncio.Event()
         self.mode = mode
-        self.ledger = Ledger(self.state_dir, self.stack_id) if record else None
+        self.ledger = Ledger(self.state_dir, self.stack_id, self.root) if record else None
         self._background: set[asyncio.Task[Any]] = set()
         self.activity = Activity()
         self.events.subscribe(lambda _e: self.activity.poke())

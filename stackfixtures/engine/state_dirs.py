@@ -176,6 +176,8 @@ def _why_not_ours(path: Path) -> str | None:
 def _ours_by_name(name: str) -> bool:
     if name in OUR_DIRS or name in OUR_FILES or name.startswith(MARKER):
         return True
+    if name.startswith("processes-") and name.endswith(".json"):  # a launch's own ledger
+        return True
     return any(name.startswith(f"{ours}.") for ours in OUR_FILES)
 
 

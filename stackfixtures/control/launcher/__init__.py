@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from .options import Options, argv
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ...engine.cleanup.ledger import Leftover
     from ..console import Console
 
@@ -41,11 +43,18 @@ def finish(code: int) -> None:
     os._exit(code)
 
 
-def report_sweep(console: Console, swept: list[Leftover]) -> None:
-    """Say what was left of crashed stacks and has just been stopped."""
+def report_sweep(console: Console, swept: list[Leftover], root: Path | None = None) -> None:
+    """Say what was left of crashed stacks and has just been stopped: of which project (when
+    it is not `root`, the one the command runs for) and which state dir."""
     for stack_id in sorted({s.stack_id for s in swept}):
         mine = [s for s in swept if s.stack_id == stack_id]
+        first = mine[0]
+        where = f" (state dir {first.state_dir})" if first.state_dir else ""
+        if first.root and (root is None or first.root != str(root)):
+            whose = f"a crashed stack of project {first.root}{where}"
+        else:
+            whose = f"crashed stack {stack_id}{where}"
         console.info(
-            f"stopped {len(mine)} leftover process(es) of crashed stack "
-            f"{stack_id}: " + "; ".join(f"{s.service} pid {s.pid}" for s in mine)
+            f"stopped {len(mine)} leftover process(es) of {whose}: "
+            + "; ".join(f"{s.service} pid {s.pid}" for s in mine)
         )

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from ... import project as projects
 from ...config.suggest import unknown_service
 from ...engine import state_dirs
-from ...engine.cleanup import ledger
-from ...errors import DefinitionError, NotAStateDir
+from ...engine.cleanup import ledger, lock
+from ...errors import DefinitionError, NotAStateDir, StateDirBusy
 from ...project import replace as replaces
 from .. import endpoint, last_run
 from ..console import Console, error_text
@@ -24,8 +24,6 @@ from .running import Launcher
 def launch(opts: Options, console: Console | None = None) -> int:
     """Run the stack until it is stopped; returns the exit code (see control/exits.py)."""
     from pathlib import Path
-
-    from filelock import FileLock, Timeout
 
     out = console or Console([])
 
@@ -63,11 +61,19 @@ def launch(opts: Options, console: Console | None = None) -> int:
         state_dirs.make(proj.state_dir, "stack launcher", proj.label, proj.root)
     except NotAStateDir as e:
         return fail(str(e))
-    lifetime = FileLock(str(proj.state_dir / "launcher.lock"))
-    try:  # held while this launcher lives: two launchers never share a state dir
-        lifetime.acquire(timeout=0)
-    except Timeout:
-        return fail(f"another launcher is using state dir {proj.state_dir}")
+    # Held while this launcher lives (the kernel lets go when it dies, however): two
+    # launchers never share a state dir, and this stack is alive exactly as long.
+    if opts.lock_fd is not None:  # taken for us by `stack up` before it started us
+        try:
+            lock.adopt(opts.lock_fd, proj.state_dir)
+        except (OSError, ValueError) as e:
+            return fail(f"--lock-fd {opts.lock_fd}: {e}")
+    else:
+        try:
+            if lock.hold(proj.state_dir) is None:
+                raise StateDirBusy(proj.state_dir, lock.holder_pid(proj.state_dir))
+        except StateDirBusy as e:
+            return fail(str(e))
     running, why = endpoint.find(proj.state_dir)
     if running is not None:
         return fail(
@@ -76,7 +82,7 @@ def launch(opts: Options, console: Console | None = None) -> int:
         )
     if "stale" in why:
         out.info(why)
-    report_sweep(out, ledger.sweep())
+    report_sweep(out, ledger.sweep(), proj.root)
     last_run.forget(proj.state_dir)  # `stack down` reads this run's
     return asyncio.run(Launcher(proj, wanted, opts).run())
 
@@ -94,6 +100,7 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--watch", action="store_true")
     ap.add_argument("--no-service-lines", dest="service_lines", action="store_false")
     ap.add_argument("--replace", action="append", default=[], metavar="NAME=URL")
+    ap.add_argument("--lock-fd", type=int, help="the state dir's lock, already held (lock.py)")
     ap.add_argument("services", nargs="*")
     ns = ap.parse_args(args)
     try:

@@ -21,6 +21,7 @@ class Options:
     watch: bool = False  # restart services whose `watch` files change (control/watch.py)
     replace: dict[str, str] = field(default_factory=dict)  # service -> URL it is replaced by
     service_lines: bool = True  # print services' output (not when detached: their logs have it)
+    lock_fd: int | None = None  # the state dir's lock, taken by whoever started us (lock.py)
 
 
 def argv(opts: Options) -> list[str]:
@@ -32,6 +33,7 @@ def argv(opts: Options) -> list[str]:
         ("--mode", opts.mode),
         ("--exit-with", opts.exit_with),
         ("--exit-code-from", opts.exit_code_from),
+        ("--lock-fd", opts.lock_fd),
     ):
         if value is not None:
             out += [flag, str(value)]

@@ -11,8 +11,10 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any
 
+import psutil
+
 from ... import project as projects
-from ...engine.cleanup import watchdog
+from ...engine.cleanup import reaper, watchdog
 from ...engine.events import Event
 from ...engine.stack import ServiceStop, Stack
 from ...engine.status import endpoints, progress
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..server import ControlServer
+
+REAP_EVERY = 5.0
+"""Seconds between looks for adopted orphans that exited (reaped at the second look)."""
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -67,7 +72,9 @@ class Launcher:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        guard = watchdog.start(stack.ledger.path, stack.stack_id) if stack.ledger else None
+        others = {c.pid for c in psutil.Process().children()}  # none of the stack's
+        reaper.become_subreaper()  # an escaped daemon is re-parented to us, not to init
+        guard = watchdog.start(stack.ledger) if stack.ledger else None
         owner_watch = (
             asyncio.ensure_future(self._watch_owner(self.opts.exit_with))
             if self.opts.exit_with is not None
@@ -98,6 +105,7 @@ class Launcher:
         opening.add_done_callback(self._control_failed)
         interrupted = asyncio.ensure_future(self.stop_now.wait())
         reporter = asyncio.ensure_future(self._progress())
+        reaping = asyncio.ensure_future(self._reap({*others, *([guard.pid] if guard else [])}))
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
         reporter.cancel()
         code = EXIT_OK
@@ -123,12 +131,18 @@ class Launcher:
             interrupted.cancel()
         else:
             code = EXIT_INTERRUPTED
+        reaping.cancel()
         if self.unreachable and code == EXIT_OK:
             code = EXIT_STARTUP
         closed = False
+        orphans: list[str] = []
         try:
             stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
             closed = True
+            keep = others | ({guard.pid} if guard is not None else set())
+            orphans = await asyncio.to_thread(reaper.stop_orphans, keep)
+            for said in orphans:
+                console.info(f"stopped orphan {said}: it had left its service")
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             if not opening.done():
@@ -153,7 +167,7 @@ class Launcher:
         if self.ended is not None:
             code = self.ended
         self._summary(stops)
-        self._record(stops, code)
+        self._record(stops, code, orphans)
         return code
 
     async def _progress(self) -> None:
@@ -165,6 +179,13 @@ class Launcher:
                 line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
                 if line:
                     self.console.info(line)
+
+    async def _reap(self, keep: set[int]) -> None:
+        """Reap, now and then, the orphans we adopted (as a subreaper) once they exited."""
+        zombies: set[int] = set()
+        while True:
+            await asyncio.sleep(REAP_EVERY)
+            zombies = await asyncio.to_thread(reaper.reap_orphans, zombies, keep)
 
     def _control_failed(self, opening: asyncio.Future[Any]) -> None:
         """A stack nobody can reach or stop must not run on: stop it, saying why."""
@@ -281,6 +302,6 @@ class Launcher:
         else:
             self.console.info(f"stopped {plural(len(stops), 'service')} gracefully")
 
-    def _record(self, stops: list[ServiceStop], code: int) -> None:
+    def _record(self, stops: list[ServiceStop], code: int, orphans: list[str]) -> None:
         """What `stack down` reports after the launcher is gone."""
-        last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops))
+        last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops), orphans)

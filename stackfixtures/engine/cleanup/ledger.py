@@ -1,10 +1,11 @@
 """What a stack started, written down so that nothing survives it unnoticed.
 
-Each stack keeps a ledger (`processes.json` in its state dir: pid, start time and process group
-of every process it started) and registers it in a per-user directory. Whoever starts next —
-`stack run`, `stack down`, a pytest session — sweeps the ledgers of stacks whose launcher is
-gone: it kills recorded processes whose start time still matches (a reused pid is never
-touched) and anything carrying the dead stack's environment marker.
+Each stack keeps a ledger (`processes-STACKID.json` in its state dir: pid, start time and
+process group of every process it started) and registers it in a per-user directory, with its
+state dir, project and lock. Whoever starts next — `stack run`, `stack down`, a pytest session —
+sweeps the ledgers of dead stacks (whose lock is free: see lock.py): it kills recorded processes
+whose start time still matches (a reused pid is never touched) and anything carrying the dead
+stack's environment marker.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from typing import Any
 
 import psutil
 
+from ...errors import StateDirBusy
 from .. import private_files, state_dirs
 from ..private_dirs import private_dir, user_tmp
-from . import reaper
+from . import lock, reaper
 
 
 def registry_dir() -> Path:
@@ -43,22 +45,51 @@ def _atomic_write(path: Path, data: Any) -> None:
     private_files.write(path, json.dumps(data))
 
 
-class Ledger:
-    """The live record of one stack's processes."""
+def path_for(state_dir: Path, stack_id: str) -> Path:
+    """The ledger of stack `stack_id` in its state dir."""
+    return Path(state_dir) / f"processes-{stack_id}.json"
 
-    def __init__(self, state_dir: Path, stack_id: str) -> None:
-        self.path = state_dir / "processes.json"
+
+class Ledger:
+    """The live record of one stack's processes: a file of its own in the state dir (named by
+    the stack id: a watchdog or sweeper of an older stack on the same state dir never reads
+    this one's), registered in the per-user registry with the lock that says it is alive."""
+
+    def __init__(self, state_dir: Path, stack_id: str, root: Path | None = None) -> None:
+        self.path = path_for(state_dir, stack_id)
         self.stack_id = stack_id
         self._lock = threading.Lock()
         self._entries: dict[int, dict[str, Any]] = {}
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
         state_dirs.make(state_dir, "Ledger")
+        holding = lock.mine(state_dir)  # a launcher took it before it made the stack
+        self._took = holding is None
+        if holding is None:
+            holding = lock.hold(state_dir)
+        if holding is None:
+            raise StateDirBusy(state_dir, lock.holder_pid(state_dir))
+        self._holding = holding
+        holding.name(stack_id)  # first: the registry entry must never outrun it
+        self._registered = {
+            "stack_id": stack_id,
+            "ledger": str(self.path),
+            "state_dir": str(state_dir),
+            "lock": str(lock.path_of(state_dir)),
+            "root": str(root) if root is not None else "",
+            **self._launcher,
+        }
         self._flush()
-        _atomic_write(
-            registry_dir() / f"{stack_id}.json",
-            {"ledger": str(self.path), "stack_id": stack_id, **self._launcher},
-        )
+        self._register()
+
+    def _register(self) -> None:
+        _atomic_write(registry_dir() / f"{self.stack_id}.json", self._registered)
+
+    def guarded_by(self, pid: int) -> None:
+        """Record the stack's watchdog: a sweep of this stack, once it is dead, kills a
+        watchdog still there (one paused meanwhile must never wake up and act later)."""
+        self._registered["watchdog"] = {"pid": pid, "create_time": _start_time(pid)}
+        self._register()
 
     def add(self, service: str, pid: int, pgid: int) -> None:
         with self._lock:
@@ -92,7 +123,20 @@ class Ledger:
             (registry_dir() / f"{self.stack_id}.json").unlink()
         with self._lock:
             self._entries.clear()
-            self._flush()
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        if self._took:  # ours alone (an in-process stack): a launcher keeps it until it exits
+            self._holding.release()
+
+
+def recorded(ledger_path: Path) -> list[str]:
+    """The services whose processes the ledger still lists (those a dead launcher left to its
+    watchdog: what was forced)."""
+    try:
+        data = json.loads(Path(ledger_path).read_text())
+        return sorted({str(p["service"]) for p in data.get("processes", [])})
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 @dataclass(frozen=True)
@@ -101,43 +145,57 @@ class Leftover:
     service: str
     pid: int
     command: str
+    root: str = ""  # the project it belongs to ("" when unknown)
+    state_dir: str = ""
 
 
-def _alive(launcher: dict[str, Any]) -> bool:
-    started = _start_time(int(launcher["pid"]))
-    return started is not None and abs(started - float(launcher["create_time"])) < 0.01
+def _lock_of(info: dict[str, Any]) -> Path:
+    """The lock that says whether a registered stack lives (entries from before locks were
+    recorded: the one in its ledger's state dir)."""
+    if info.get("lock"):
+        return Path(info["lock"])
+    return Path(info["ledger"]).parent / lock.NAME
 
 
-def collect(ledger_path: Path) -> list[tuple[Leftover, psutil.Process]]:
-    """The live leftovers of the stack recorded in `ledger_path` (empty while it runs)."""
+def _alive(info: dict[str, Any]) -> bool:
+    return lock.alive(_lock_of(info), str(info["stack_id"]))
+
+
+def _same_process(recorded: dict[str, Any] | None) -> psutil.Process | None:
+    """The process `recorded` ({pid, create_time}) names, if it is still that very one."""
+    if not recorded or recorded.get("create_time") is None:
+        return None
+    with contextlib.suppress(psutil.Error, KeyError, TypeError, ValueError):
+        p = psutil.Process(int(recorded["pid"]))
+        if abs(p.create_time() - float(recorded["create_time"])) < 0.01:
+            return p
+    return None
+
+
+def collect(info: dict[str, Any]) -> list[tuple[Leftover, psutil.Process]]:
+    """The live leftovers of the dead stack registered as `info`: the processes its ledger
+    recorded (start time checked: a reused pid is never touched) and those carrying its
+    marker. Only call it for a stack whose lock is free (see `sweep`)."""
+    stack_id = str(info["stack_id"])
+    where = {"root": str(info.get("root", "")), "state_dir": str(info.get("state_dir", ""))}
     try:
-        data = json.loads(ledger_path.read_text())
-    except (OSError, ValueError):
-        return []
-    if _alive(data["launcher"]):
-        return []
+        entries = json.loads(Path(info["ledger"]).read_text()).get("processes", [])
+    except (OSError, ValueError, AttributeError):
+        entries = []
     found: dict[int, tuple[Leftover, psutil.Process]] = {}
-    for entry in data.get("processes", []):
-        pid = int(entry["pid"])
-        started = _start_time(pid)
-        if started is None or entry.get("create_time") is None:
-            continue
-        if abs(started - float(entry["create_time"])) >= 0.01:
-            continue  # the pid now belongs to someone else: never touch it
+    for entry in entries:
+        p = _same_process(entry)
+        if p is None:
+            continue  # gone, or the pid now belongs to someone else: never touch it
         with contextlib.suppress(psutil.Error):
-            p = psutil.Process(pid)
-            found[pid] = (
-                Leftover(data["stack_id"], entry["service"], pid, " ".join(p.cmdline())[:120]),
-                p,
-            )
-    for p in reaper.marked(data["stack_id"]):
+            command = " ".join(p.cmdline())[:120]
+            found[p.pid] = (Leftover(stack_id, entry["service"], p.pid, command, **where), p)
+    for p in reaper.marked(stack_id):
         if p.pid not in found:
             with contextlib.suppress(psutil.Error):
                 service = p.environ().get("STACKFIXTURES_SERVICE", "?")
-                found[p.pid] = (
-                    Leftover(data["stack_id"], service, p.pid, " ".join(p.cmdline())[:120]),
-                    p,
-                )
+                command = " ".join(p.cmdline())[:120]
+                found[p.pid] = (Leftover(stack_id, service, p.pid, command, **where), p)
     return list(found.values())
 
 
@@ -168,16 +226,25 @@ def _still_there(p: psutil.Process) -> bool:
 
 
 def sweep() -> list[Leftover]:
-    """Stop every leftover of every crashed stack of this user; returns what was stopped."""
+    """Stop every leftover of every dead stack of this user; returns what was stopped.
+
+    A stack is dead when its lock is free (or held by a newer stack of its state dir): never
+    by a pid, which another PID namespace sees as someone else's. Its watchdog, if it is
+    still there (paused?), is killed first: it must never wake up and act on a newer stack.
+    """
     stopped: list[Leftover] = []
     for entry in sorted(registry_dir().glob("*.json")):
         try:
             info = json.loads(entry.read_text())
-        except (OSError, ValueError):
+            if _alive(info):
+                continue
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        if _alive(info):
-            continue
-        leftovers = collect(Path(info["ledger"]))
+        guard = _same_process(info.get("watchdog"))
+        if guard is not None:
+            with contextlib.suppress(psutil.Error):
+                guard.kill()
+        leftovers = collect(info)
         if leftovers:
             procs = {p.pid: p for _, p in leftovers}
             for p in list(procs.values()):  # their children go with them
@@ -187,6 +254,10 @@ def sweep() -> list[Leftover]:
             stopped += [leftover for leftover, _ in leftovers]
             if any(_still_there(p) for p in procs.values()):
                 continue  # not all gone (permissions?): try again next time
+        ledger_path = Path(info["ledger"])
+        if ledger_path.name != "processes.json":  # (one of its own, not a shared one)
+            with contextlib.suppress(OSError):
+                ledger_path.unlink()
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
     return stopped

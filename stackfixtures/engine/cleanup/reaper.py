@@ -13,6 +13,7 @@ import psutil
 from ..markers import SERVICE_ENV, STACK_ENV
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _prctl = _libc.prctl
 
@@ -20,6 +21,49 @@ _prctl = _libc.prctl
 def die_with_parent() -> None:
     """In a forked child before exec: get SIGKILL when the launcher's thread dies (Linux)."""
     _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def become_subreaper() -> bool:
+    """Make orphans of our descendants our children, not init's (Linux): a daemon that left
+    its service's group, session and environment (`setsid env -i ...`) stays findable."""
+    return bool(_prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
+
+
+def stop_orphans(keep: set[int], grace: float = 2.0) -> list[str]:
+    """After every service stopped: SIGTERM, then after `grace` SIGKILL, whatever is left
+    among our descendants except `keep` (the watchdog, processes that are not the stack's)
+    and theirs; returns each as `pid N (command)`."""
+    me = psutil.Process()
+    spared = set(keep)
+    for pid in keep:
+        with contextlib.suppress(psutil.Error):
+            spared.update(c.pid for c in psutil.Process(pid).children(recursive=True))
+    left = []
+    with contextlib.suppress(psutil.Error):
+        for p in me.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in spared and p.status() != psutil.STATUS_ZOMBIE:
+                    left.append((p, f"pid {p.pid} ({' '.join(p.cmdline())[:80]})"))
+    if left:
+        kill_all([p for p, _ in left], timeout=grace)
+    return [said for _, said in left]
+
+
+def reap_orphans(seen: set[int], keep: set[int]) -> set[int]:
+    """Reap our zombie children that were zombies at the last look (`seen`) too: orphans we
+    adopted as a subreaper, which nobody else waits for (a child we started is reaped by its
+    own waiter at once, so it is never a zombie twice). `keep`: pids never to reap here.
+    Returns the zombies seen now and left for the next look."""
+    now: set[int] = set()
+    with contextlib.suppress(psutil.Error):
+        for p in psutil.Process().children():
+            with contextlib.suppress(psutil.Error):
+                if p.pid not in keep and p.status() == psutil.STATUS_ZOMBIE:
+                    now.add(p.pid)
+    for pid in now & seen:
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, os.WNOHANG)
+    return now - seen
 
 
 def group_alive(pgid: int) -> bool:

@@ -9,6 +9,7 @@ included). Direct children also die by their own parent-death signal; this catch
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -16,21 +17,27 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the watchdog process itself imports almost nothing while it waits
     import subprocess
-    from pathlib import Path
+
+    from .ledger import Ledger
 
 
-def start(ledger: Path, stack_id: str) -> subprocess.Popen[bytes]:
-    """Start the watchdog for a stack (call from the launcher, keep the returned object)."""
+def start(ledger: Ledger) -> subprocess.Popen[bytes]:
+    """Start the watchdog for a stack (call from the launcher, keep the returned object). It
+    is recorded in the stack's registry entry: a sweep after the stack died kills it if it is
+    still there (paused, say), so that it never acts on a later stack of the same state dir."""
     import subprocess
 
-    return subprocess.Popen(
-        [sys.executable, "-m", "stackfixtures.engine.cleanup.watchdog", str(ledger), stack_id],
+    module = "stackfixtures.engine.cleanup.watchdog"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, str(ledger.path), ledger.stack_id],
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
     )
+    ledger.guarded_by(proc.pid)
+    return proc
 
 
 DONE = b"done"
@@ -47,7 +54,8 @@ def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
             proc.stdin.flush()
         except OSError:
             pass  # already gone
-        proc.stdin.close()
+        with contextlib.suppress(OSError):  # (close flushes again what a failed write left)
+            proc.stdin.close()
     if not wait:
         return
     import subprocess
@@ -78,12 +86,15 @@ def main() -> None:
     said = b""
     while chunk := os.read(0, 4096):  # b"" once the launcher's end is closed
         said = (said + chunk)[-len(DONE) :]
-    import contextlib
     import json
+    from pathlib import Path
 
-    from . import reaper  # imported only when needed: the watchdog waits in ~11 MB
+    from . import lock, reaper  # imported only when needed: the watchdog waits in ~11 MB
 
     entries = []
+    newer = lock.holder(Path(ledger).parent)
+    if newer is not None and newer.stack_id not in (None, stack_id):
+        return  # woken late (paused?): a newer stack runs there and has swept ours already
     if said != DONE:  # the launcher died: kill its services' groups (it stopped them if done)
         try:
             with open(ledger) as f:
