@@ -42,3 +42,24 @@ def test_a_directory_others_may_write_is_refused(tmp_path: Path) -> None:
     shared.chmod(0o777)
     with pytest.raises(UnsafePath, match="writable by others"):
         private_dir(shared)
+
+
+def test_a_long_tmpdir_still_gives_a_control_socket_that_fits(tmp_path: Path) -> None:
+    """A state dir and a $TMPDIR both too long for a socket's 107 bytes (seen: the chaos bench
+    under pytest): the socket goes to this user's private dir in /tmp, and the stack answers."""
+    from .cli_helpers import run_stack
+    from .conftest import DB_WEB, write_project
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    tmpdir = deep / "tmp"
+    tmpdir.mkdir(parents=True)
+    write_project(deep, DB_WEB)
+    env = {"TMPDIR": str(tmpdir)}
+    up = run_stack(["up", "-p", "dev"], deep, timeout=120, env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        status = run_stack(["status", "-p", "dev"], deep, env=env)
+        assert status.returncode == 0 and "ready" in status.stdout, status.stdout + status.stderr
+    finally:
+        down = run_stack(["down", "-p", "dev"], deep, timeout=120, env=env)
+    assert down.returncode == 0, down.stdout + down.stderr

@@ -346,7 +346,7 @@ def test_down_whose_launcher_dies_mid_stop_exits_non_zero_and_says_so(
     pid = up(stack_up, env)
     down = StackProcess(["down", "-p", "dev"], cwd=stack_up, env=env)
     started.append(down)
-    log = state(stack_up) / "launcher.log"
+    log = state(stack_up) / "logs" / "web.log"  # (the launcher's own log keeps its own lines)
     wait_until(lambda: "ignoring SIGTERM" in log.read_text(), timeout=30)
     hurried = run_stack(["down", "-p", "dev", "--timeout", "2"], stack_up, timeout=10, env=env)
     assert hurried.returncode == 1, hurried.stdout + hurried.stderr  # --timeout honoured

@@ -28,7 +28,7 @@ def socket_path(state_dir: Path) -> Path:
     inside = state_dir / "control.sock"
     if len(str(inside)) <= MAX_SOCKET_PATH:
         return inside
-    return short_path(state_dir, suffix=".sock", digits=16)
+    return short_path(state_dir, suffix=".sock", digits=16, fits=MAX_SOCKET_PATH)
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,14 @@ def user_tmp() -> Path:
     return private_dir(Path(tempfile.gettempdir()) / f"stackfixtures-{os.getuid()}")
 
 
-def short_path(state_dir: Path, prefix: str = "", suffix: str = "", digits: int = 12) -> Path:
+def short_path(
+    state_dir: Path, prefix: str = "", suffix: str = "", digits: int = 12, fits: int = 0
+) -> Path:
     """A short path in user_tmp() standing for `state_dir`, for what must fit the 107 bytes of
-    a Unix socket's path when the state dir's own path is too long."""
+    a Unix socket's path when the state dir's own path is too long. When even that is longer
+    than `fits` characters (a long $TMPDIR), the same name in this user's private dir in /tmp."""
     digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:digits]
-    return user_tmp() / f"{prefix}{digest}{suffix}"
+    path = user_tmp() / f"{prefix}{digest}{suffix}"
+    if fits and len(str(path)) > fits:
+        path = private_dir(Path("/tmp") / f"stackfixtures-{os.getuid()}") / path.name
+    return path
