@@ -53,10 +53,14 @@ def interrupt_when_ready(argv: list[str], cwd: Path) -> tuple[int, str]:
 
 
 def stop_lines(output: str) -> list[str]:
+    """This stack's stop lines (not a sweep's report of some other, crashed stack's leftovers:
+    whether there is one depends on what else ran on the machine)."""
     return [
         line.split("  (")[0]
         for line in output.splitlines()
-        if line.startswith("[stack]") and ("-> stopp" in line or "stopped " in line)
+        if line.startswith("[stack]")
+        and ("-> stopp" in line or "stopped " in line)
+        and "leftover" not in line
     ]
 
 
