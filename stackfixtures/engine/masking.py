@@ -4,11 +4,12 @@ they appear, e.g. a service that prints `PGPASSWORD=...` or echoes the password 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, quote_plus, unquote
 
 HIDDEN = "***"
 _URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
@@ -43,7 +44,21 @@ def secrets_in(values: Mapping[str, Any]) -> set[str]:
         if "://" in value:
             for m in _URL_SECRET.finditer(value):
                 found |= {m.group(2), unquote(m.group(2))}
-    return {s for s in found if len(s) >= MIN_SECRET and s != HIDDEN}
+    return {form for s in found if len(s) >= MIN_SECRET and s != HIDDEN for form in forms(s)}
+
+
+def forms(secret: str) -> set[str]:
+    """`secret` as a program may write it: as is, percent-encoded (a URL it builds itself, a
+    form), escaped in JSON (structured logs; ASCII-only or not) or in a Python repr."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+    }
 
 
 class Secrets:
