@@ -4,10 +4,16 @@ marker, a directory swapped while `clean` runs, ...)."""
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from .conftest import PY
+from .cli_helpers import STACK
+from .conftest import PY, write_project
+
+MARKER = ".stackfixtures-state"
 
 # A password with what encoders change: a quote, a backslash, `$`, a slash, a plus, a space,
 # an ampersand and a non-ASCII letter.
@@ -50,3 +56,34 @@ ready = {{ log = "done" }}
     for form in ("quoted", "plus", "json", "json-utf8", "repr"):
         assert "***" in lines[form], (form, lines[form])
     assert "Pa$$w" not in log and "Pa%24%24w" not in log and "Pa%24%24w" not in log, log
+
+
+def limited_memory() -> None:
+    """(In the child) an address space of 1 GiB: a command that reads a huge file whole fails
+    rather than taking the machine's memory."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_a_huge_marker_is_refused_without_being_read(tmp_path: Path) -> None:
+    """A marker is a few hundred bytes; one of 3 GiB (sparse, so cheap to plant: any user can
+    in a dir of their own) was read whole, a MemoryError traceback, or the memory of the
+    machine that runs `stack clean --all` as root."""
+    write_project(tmp_path / "proj", "[services.a]\ncommand = ['sleep', '60']\n")
+    state = tmp_path / "proj" / ".stack" / "dev"
+    state.mkdir(parents=True)
+    with open(state / MARKER, "wb") as marker:
+        marker.truncate(3 << 30)
+    (state / "keep.txt").write_text("precious\n")
+    for args in (["clean", "--state-dir", str(state)], ["clean", "--all"]):
+        done = subprocess.run(
+            [STACK, *args],
+            cwd=tmp_path / "proj",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=limited_memory,
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr
+        assert "is not a stackfixtures state dir" in done.stderr, done.stderr
+        assert (state / "keep.txt").read_text() == "precious\n"

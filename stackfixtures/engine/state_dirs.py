@@ -24,6 +24,9 @@ from ..errors import NotAStateDir
 
 MARKER = ".stackfixtures-state"
 MADE_BY = "stackfixtures"
+MARKER_MAX = 64 * 1024
+"""A marker is a few hundred bytes; a larger one is not read (any user can plant a huge sparse
+file in a directory of their own)."""
 
 OUR_FILES = frozenset(
     {
@@ -159,15 +162,22 @@ def _why_not_ours(path: Path) -> str | None:
     if why:
         return why
     try:
-        marker = (path / MARKER).lstat()
-    except OSError:
+        fd = os.open(path / MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
         return "is not a stackfixtures state dir (no marker)"
-    if not stat.S_ISREG(marker.st_mode) or marker.st_uid != path.lstat().st_uid:
+    except OSError:  # a link (ELOOP), or one we may not read
         return "is not a stackfixtures state dir (its marker is not a file of the dir's owner)"
-    try:
-        record = json.loads((path / MARKER).read_text())
+    try:  # what was opened is what is judged: a file swapped in after a check is not read
+        marker = os.fstat(fd)
+        if not stat.S_ISREG(marker.st_mode) or marker.st_uid != path.lstat().st_uid:
+            return "is not a stackfixtures state dir (its marker is not a file of the dir's owner)"
+        if marker.st_size > MARKER_MAX:
+            return f"is not a stackfixtures state dir (its marker is {marker.st_size} bytes)"
+        record = json.loads(os.read(fd, MARKER_MAX + 1))
     except (OSError, ValueError):
         return "is not a stackfixtures state dir (its marker is unreadable)"
+    finally:
+        os.close(fd)
     if not isinstance(record, dict) or record.get("made_by") != MADE_BY:
         return "is not a stackfixtures state dir (its marker is not stackfixtures')"
     return None
