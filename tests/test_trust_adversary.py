@@ -4,9 +4,13 @@ marker, a directory swapped while `clean` runs, ...)."""
 
 from __future__ import annotations
 
+import errno
+import json
 import os
 import resource
 import subprocess
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +91,62 @@ def test_a_huge_marker_is_refused_without_being_read(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr
         assert "is not a stackfixtures state dir" in done.stderr, done.stderr
         assert (state / "keep.txt").read_text() == "precious\n"
+
+
+def swap_parent_when_read(fifo: Path, parent: Path, to: Path, done: threading.Event) -> None:
+    """(The attacker, who owns `parent`) once a reader opens `fifo`, replace `parent` by a
+    symlink to `to`, then let the reader go on (it reads no stack pointer)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:  # ENXIO: nobody reads it yet
+                raise
+            time.sleep(0.01)
+            continue
+        parent.rename(parent.with_name(parent.name + "-was"))
+        parent.symlink_to(to)
+        os.write(fd, b"not a pointer")
+        os.close(fd)
+        done.set()
+        return
+
+
+def test_clean_removes_the_dir_it_checked_even_if_a_parent_is_swapped_for_a_link(
+    tmp_path: Path,
+) -> None:
+    """The user who owns a state dir's parent (a checkout of another account, a shared dir)
+    swaps that parent for a symlink after `clean` checked the marker and before it removes:
+    `clean` removed by name again, so through the link, e.g. /etc for `--state-dir P/etc`.
+    The window is held open here with a fifo at the stack pointer's name, which `clean` reads
+    in between; any slow step (a big tree to walk) opens it too."""
+    write_project(tmp_path / "proj", "[services.a]\ncommand = ['sleep', '60']\n")
+    system = tmp_path / "system"
+    (system / "etc").mkdir(parents=True)
+    (system / "etc" / "keep.txt").write_text("precious\n")
+    theirs = tmp_path / "theirs"
+    state = theirs / "etc"
+    state.mkdir(parents=True)
+    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    os.mkfifo(state / "control.json")
+    swapped = threading.Event()
+    attacker = threading.Thread(
+        target=swap_parent_when_read,
+        args=(state / "control.json", theirs, system, swapped),
+        daemon=True,
+    )
+    attacker.start()
+    done = subprocess.run(
+        [STACK, "clean", "--state-dir", str(state)],
+        cwd=tmp_path / "proj",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    attacker.join(timeout=30)
+    assert (system / "etc" / "keep.txt").read_text() == "precious\n", (
+        swapped.is_set(),
+        done.stdout + done.stderr,
+    )
+    assert "Traceback" not in done.stderr, done.stderr

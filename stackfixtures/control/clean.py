@@ -2,7 +2,9 @@
 services keep outside it (e.g. PostgreSQL's data dir in a directory only root may enter,
 linked from the state dir), and the kinds' shared cache (initdb'd clusters).
 
-Only a marked state dir is removed (engine.state_dir.require_ours), never by following a link:
+Only a marked state dir is removed (engine.state_dirs.hold), never by following a link, and
+the very directory that was checked (held open; a parent swapped for a link meanwhile leads
+nowhere):
 a symlink in it is removed as a link, unless the tool made it to a home that names this state
 dir as its owner (engine.state_homes), which then goes whole. What could not be removed is
 reported, never ignored.
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..engine.state_dirs import require_ours
+from ..engine.state_dirs import Held, hold
 from ..engine.state_homes import linked_home
 from .endpoint import find
 
@@ -77,18 +79,45 @@ def remove_stack_data(state_dir: Path, project_roots: Iterable[Path] = ()) -> Re
     """Remove a stopped stack's data wherever it lives. NotAStateDir (nothing removed) for a
     directory that is not a marked state dir, or that must never be removed; RuntimeError
     for a stack that runs."""
-    state_dir = require_ours(state_dir, project_roots)
-    ep, _ = find(state_dir)
-    if ep is not None:
-        raise RuntimeError(f"a stack is running with state dir {state_dir} (pid {ep.pid})")
-    if _launcher_holds(state_dir):  # starting, or not answering: its socket is not up yet
-        raise RuntimeError(f"a launcher is using state dir {state_dir}")
-    done = Removed()
-    for part in [*linked_homes(state_dir), state_dir]:
-        removed = remove_tree(part)
+    held = hold(state_dir, project_roots)
+    try:
+        ep, _ = find(held.path)
+        if ep is not None:
+            raise RuntimeError(f"a stack is running with state dir {held.path} (pid {ep.pid})")
+        if _launcher_holds(held.here):  # starting, or not answering: its socket is not up yet
+            raise RuntimeError(f"a launcher is using state dir {held.path}")
+        done = Removed()
+        for part in linked_homes(held.here):
+            removed = remove_tree(part)
+            done.freed += removed.freed
+            done.failed += removed.failed
+        removed = _remove_held(held)
         done.freed += removed.freed
         done.failed += removed.failed
-    return done
+        return done
+    finally:
+        held.close()
+
+
+def _remove_held(held: Held) -> Removed:
+    """Remove the held state dir by its entry in the held parent, if that entry is still it."""
+    if not held.still_there():
+        return Removed(0, [f"{held.path}: moved or replaced while it was being removed; left"])
+    before = size_of(held.here)
+    failed: list[str] = []
+
+    def note(_func: Any, where: str, error: BaseException) -> None:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+        failed.append(f"{held.path.parent / where}: {reason}")
+
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(held.name, onexc=note, dir_fd=held.parent_fd)
+    else:
+        shutil.rmtree(
+            held.name, onerror=lambda f, w, info: note(f, w, info[1]), dir_fd=held.parent_fd
+        )
+    left = size_of(held.here) if held.still_there() else 0
+    return Removed(before - left, failed)
 
 
 def _launcher_holds(state_dir: Path) -> bool:
