@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .cli_helpers import STACK
+import pytest
+
+from .cli_helpers import STACK, run_stack
 from .conftest import PY, write_project
 
 MARKER = ".stackfixtures-state"
@@ -150,3 +152,38 @@ def test_clean_removes_the_dir_it_checked_even_if_a_parent_is_swapped_for_a_link
         done.stdout + done.stderr,
     )
     assert "Traceback" not in done.stderr, done.stderr
+
+
+LIVENESS = "control/endpoint.py trusts control.json (owned by the trust-liveness part)"
+
+
+@pytest.mark.xfail(strict=True, reason=LIVENESS)
+def test_a_planted_stack_pointer_removes_no_file_outside_the_state_dir(tmp_path: Path) -> None:
+    """control.json names the socket to remove once its launcher is gone: whoever can write
+    the state dir (its owner, when root runs `stack status` in another account's checkout)
+    had root unlink any file, e.g. /etc/shadow."""
+    write_project(tmp_path, "[services.a]\ncommand = ['sleep', '60']\n")
+    precious = tmp_path / "system" / "shadow"
+    precious.parent.mkdir()
+    precious.write_text("precious\n")
+    state = tmp_path / ".stack" / "dev"
+    state.mkdir(parents=True)
+    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    pointer = {"socket": str(precious), "pid": 2**22 + 1, "create_time": 1.0, "stack_id": "x"}
+    pointer |= {"profile": "dev", "root": "/", "state_dir": "/", "started": 1.0}
+    (state / "control.json").write_text(json.dumps(pointer))
+    run_stack(["status", "-p", "dev"], tmp_path)
+    assert precious.exists()
+
+
+@pytest.mark.xfail(strict=True, reason=LIVENESS)
+@pytest.mark.parametrize("pointer", ["{}", "[1]", '{"socket": 1}'])
+def test_a_malformed_stack_pointer_is_no_traceback(tmp_path: Path, pointer: str) -> None:
+    write_project(tmp_path, "[services.a]\ncommand = ['sleep', '60']\n")
+    state = tmp_path / ".stack" / "dev"
+    state.mkdir(parents=True)
+    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    (state / "control.json").write_text(pointer)
+    for args in (["status", "-p", "dev"], ["clean", "-p", "dev"]):
+        done = run_stack(args, tmp_path)
+        assert "Traceback" not in done.stderr, done.stderr
