@@ -187,3 +187,29 @@ def test_a_malformed_stack_pointer_is_no_traceback(tmp_path: Path, pointer: str)
     for args in (["status", "-p", "dev"], ["clean", "-p", "dev"]):
         done = run_stack(args, tmp_path)
         assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_clean_does_not_empty_a_directory_mounted_in_the_state_dir(tmp_path: Path) -> None:
+    """A directory mounted inside a state dir (a CI cache or a dataset bound into a service's
+    dir) is not the stack's: clean emptied it (then failed on the busy mount point), as it
+    would have followed a symlink."""
+    write_project(tmp_path, "[services.a]\ncommand = ['sleep', '60']\n")
+    state = tmp_path / ".stack" / "dev"
+    state.mkdir(parents=True)
+    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    (state / "logs").mkdir()
+    (state / "logs" / "a.log").write_text("a line\n")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "keep.txt").write_text("precious\n")
+    mount_point = state / "services" / "a" / "cache"
+    mount_point.mkdir(parents=True)
+    subprocess.run(["mount", "--bind", str(shared), str(mount_point)], check=True, timeout=30)
+    try:
+        done = run_stack(["clean", "-p", "dev"], tmp_path)
+        assert (shared / "keep.txt").read_text() == "precious\n", done.stdout + done.stderr
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"{mount_point}: a mount point" in done.stderr, done.stderr
+        assert not (state / "logs").exists() and not (state / MARKER).exists()
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True, timeout=30)

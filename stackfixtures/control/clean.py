@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -100,24 +102,91 @@ def remove_stack_data(state_dir: Path, project_roots: Iterable[Path] = ()) -> Re
 
 
 def _remove_held(held: Held) -> Removed:
-    """Remove the held state dir by its entry in the held parent, if that entry is still it."""
+    """Remove the held state dir by its entry in the held parent, if that entry is still it:
+    links are removed as links, and a directory mounted in it (another filesystem, or a bind
+    mount) is left as it is and named."""
     if not held.still_there():
         return Removed(0, [f"{held.path}: moved or replaced while it was being removed; left"])
     before = size_of(held.here)
     failed: list[str] = []
-
-    def note(_func: Any, where: str, error: BaseException) -> None:
-        reason = error.strerror if isinstance(error, OSError) and error.strerror else error
-        failed.append(f"{held.path.parent / where}: {reason}")
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(held.name, onexc=note, dir_fd=held.parent_fd)
-    else:
-        shutil.rmtree(
-            held.name, onerror=lambda f, w, info: note(f, w, info[1]), dir_fd=held.parent_fd
-        )
+    mounts = _mount_points_under(Path(os.path.realpath(held.here)))
+    _remove_entry(held.parent_fd, held.name, held.path, os.fstat(held.fd).st_dev, mounts, failed)
     left = size_of(held.here) if held.still_there() else 0
     return Removed(before - left, failed)
+
+
+def _remove_entry(
+    parent_fd: int,
+    name: str,
+    where: Path,
+    dev: int,
+    mounts: set[tuple[int, int]],
+    failed: list[str],
+) -> None:
+    """Remove `name` in the directory open at `parent_fd` (`where` names it for people), and
+    all it holds, without following a link or entering a mount point."""
+
+    def note(e: OSError) -> None:
+        failed.append(f"{where}: {e.strerror or e}")
+
+    try:
+        info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        return note(e)
+    if not stat.S_ISDIR(info.st_mode):
+        try:
+            os.unlink(name, dir_fd=parent_fd)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            note(e)
+        return
+    if info.st_dev != dev or (info.st_dev, info.st_ino) in mounts:
+        failed.append(f"{where}: a mount point, left as it is with what it holds (unmount it)")
+        return
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd
+        )
+    except OSError as e:
+        return note(e)
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            failed.append(f"{where}: replaced while it was being removed; left")
+            return
+        for entry in os.listdir(fd):
+            _remove_entry(fd, entry, where / entry, dev, mounts, failed)
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(name, dir_fd=parent_fd)
+    except OSError as e:
+        if not any(f.startswith(f"{where}/") for f in failed):  # its content says why
+            note(e)
+
+
+def _mount_points_under(top: Path) -> set[tuple[int, int]]:
+    """The identities (device, inode) of the mount points under `top` (from this process's
+    /proc/self/mountinfo): a bind mount of the same filesystem keeps the device, so the
+    device alone does not tell one."""
+    found: set[tuple[int, int]] = set()
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+        if top in point.parents:
+            with contextlib.suppress(OSError):
+                info = os.stat(point, follow_symlinks=False)
+                found.add((info.st_dev, info.st_ino))
+    return found
 
 
 def _launcher_holds(state_dir: Path) -> bool:
