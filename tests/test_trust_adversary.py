@@ -213,3 +213,43 @@ def test_clean_does_not_empty_a_directory_mounted_in_the_state_dir(tmp_path: Pat
         assert not (state / "logs").exists() and not (state / MARKER).exists()
     finally:
         subprocess.run(["umount", str(mount_point)], check=True, timeout=30)
+
+
+LONG_LINE = """
+import os, sys, time
+unit = "0123456789" + os.environ["APP_PASSWORD"]
+sys.stdout.write(unit * {n} + "\\n")
+sys.stdout.write("done\\n")
+sys.stdout.flush()
+time.sleep(60)
+"""
+
+
+async def test_a_line_over_a_mebibyte_is_kept_whole_and_masked_whole(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    """A line longer than the reader's buffer (1 MiB: a JSON dump, a minified page) lost its
+    first mebibyte, and its rest was masked in 64 KiB pieces, each on its own: a password
+    cut by a piece's end reached the file in two halves."""
+    n = 100_000  # 3 MB, the password 100,000 times, 10 characters apart
+    (tmp_path / "app.py").write_text(LONG_LINE.format(n=n))
+    secret = "hunter2-Secret-pw"
+    stack = await make_stack(
+        tmp_path,
+        f"""
+[services.app]
+command = ["{PY}", "app.py"]
+cwd = "{tmp_path}"
+env = {{ APP_PASSWORD = "{secret}" }}
+ready = {{ log = "^done$" }}
+""",
+    )
+    await stack.start(["app"])
+    await stack.close()
+    log = (tmp_path / "state" / "logs" / "app.log").read_text()
+    body = "".join(
+        line for line in log.splitlines() if line.startswith(("0", "*")) or "0123" in line
+    )
+    assert body.count("0123456789") == n, body.count("0123456789")
+    assert body.count("***") == n, body.count("***")
+    assert "hunter" not in log and "Secret-pw" not in log

@@ -78,3 +78,22 @@ class Secrets:
 
     def mask(self, text: str) -> str:
         return mask(text, self._values)
+
+    def cut(self, data: bytes) -> int:
+        """Where a piece of a longer line may end so that masking it alone hides every secret
+        in it: before any secret it holds part of (one cut short by the piece's end, or one
+        that could begin in its last bytes and go on in the next piece), and on a character
+        boundary. 0 when no such place is found (the piece is kept whole for the next)."""
+        values = [v.encode() for v in self._values]
+        longest = max((len(v) for v in values), default=1)
+        cut = len(data) - (longest - 1)
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            for v in values:  # a secret across the cut: cut before it
+                i = data.find(v, max(cut - len(v) + 1, 0), cut + len(v) - 1)
+                if i != -1 and i < cut:
+                    cut, moved = i, True
+        while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:  # in a UTF-8 sequence
+            cut -= 1
+        return max(cut, 0)
