@@ -4,6 +4,7 @@ marker, a directory swapped while `clean` runs, ...)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -253,3 +254,24 @@ ready = {{ log = "^done$" }}
     assert body.count("0123456789") == n, body.count("0123456789")
     assert body.count("***") == n, body.count("***")
     assert "hunter" not in log and "Secret-pw" not in log
+
+
+def test_a_state_dir_on_a_full_disk_is_an_error_naming_it_not_a_traceback(tmp_path: Path) -> None:
+    """The marker is the first thing written in a new state dir: on a full disk `stack up`
+    ended in an OSError traceback from _mark."""
+    write_project(tmp_path, "[services.a]\ncommand = ['sleep', '60']\n")
+    full = tmp_path / "full"
+    full.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(full)], check=True)
+    try:
+        with contextlib.suppress(OSError), open(full / "fill", "wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        done = run_stack(["up", "-p", "dev", "--state-dir", str(full / "s")], tmp_path)
+        assert done.returncode in (2, 3), done.stdout + done.stderr  # not started, said why
+        assert "Traceback" not in done.stderr, done.stderr
+        assert f"state dir {full / 's'}" in done.stderr and "No space left" in done.stderr
+        assert not (full / "s").exists() or not any((full / "s").iterdir())  # no half marker
+    finally:
+        subprocess.run(["umount", str(full)], check=True, timeout=30)

@@ -51,12 +51,20 @@ def make(path: Path, made_by: str, profile: str | None = None, root: Path | None
     """Create the state dir `path` (0700, missing parents 0700 too) with its marker, or check
     that the existing one is a state dir (adopting an older version's). NotAStateDir if it is
     not a directory, or a non-empty directory that is not a stack's. (A link is used as the
-    directory it leads to; only deleting refuses links.)"""
-    path = subdir(Path(os.path.realpath(path)))
-    if not check(path):
-        _mark(path, made_by, profile, root)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)
+    directory it leads to; only deleting refuses links.) NotAStateDir too, naming it and the
+    error, if it cannot be made (a full disk, a read-only place)."""
+    path = Path(os.path.realpath(path))
+    try:
+        subdir(path)
+        if not check(path):
+            _mark(path, made_by, profile, root)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            path.chmod(0o700)
+    except OSError as e:
+        raise NotAStateDir(
+            f"state dir {path}: cannot be made ({e.strerror or e}); free space there, or pass "
+            "--state-dir DIR (or set STACK_STATE_DIR) to keep it elsewhere"
+        ) from None
     return path
 
 
