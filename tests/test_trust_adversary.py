@@ -275,3 +275,24 @@ def test_a_state_dir_on_a_full_disk_is_an_error_naming_it_not_a_traceback(tmp_pa
         assert not (full / "s").exists() or not any((full / "s").iterdir())  # no half marker
     finally:
         subprocess.run(["umount", str(full)], check=True, timeout=30)
+
+
+def test_a_state_dir_another_user_made_is_refused_not_adopted(tmp_path: Path) -> None:
+    """`stack up --state-dir /tmp/ci-state` as root: another user who made that (predictable)
+    directory first, with a marker and `logs` linked to a directory of root's choosing, had
+    root adopt it and create its service logs there; they can change anything in it later."""
+    write_project(tmp_path, "[services.a]\ncommand = ['sh', '-c', 'echo hello; sleep 60']\n")
+    elsewhere = tmp_path / "etc"
+    elsewhere.mkdir()
+    planted = tmp_path / "ci-state"
+    planted.mkdir()
+    (planted / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    (planted / "logs").symlink_to(elsewhere)
+    for path in (planted, planted / MARKER, planted / "logs"):
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    done = run_stack(["up", "-p", "dev", "--state-dir", str(planted)], tmp_path)
+    if done.returncode == 0:  # (the old code) stop what it started
+        run_stack(["down", "--state-dir", str(planted)], tmp_path)
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "belongs to uid 65534" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert list(elsewhere.iterdir()) == []

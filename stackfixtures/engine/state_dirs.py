@@ -56,6 +56,12 @@ def make(path: Path, made_by: str, profile: str | None = None, root: Path | None
     path = Path(os.path.realpath(path))
     try:
         subdir(path)
+        owner = path.stat().st_uid
+        if owner != os.geteuid():
+            raise NotAStateDir(
+                f"state dir {path} belongs to uid {owner}, not to you (uid {os.geteuid()}): "
+                "its owner could change what a stack writes there; use a directory of your own"
+            )
         if not check(path):
             _mark(path, made_by, profile, root)
         if stat.S_IMODE(path.stat().st_mode) != 0o700:
