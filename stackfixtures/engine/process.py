@@ -23,7 +23,6 @@ from .context import ServiceContext, current
 from .probes import Probe, since, wait_ready
 from .records import StopRecord
 
-
 MAX_CARRY = 8 << 20
 """The most of an over-long line held back, looking for a place to cut it."""
 
