@@ -296,3 +296,19 @@ def test_a_state_dir_another_user_made_is_refused_not_adopted(tmp_path: Path) ->
     assert done.returncode != 0, done.stdout + done.stderr
     assert "belongs to uid 65534" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert list(elsewhere.iterdir()) == []
+
+
+def test_every_directory_a_stack_makes_in_its_state_dir_is_private(tmp_path: Path) -> None:
+    """The state dir was 0700, but `logs/` and a service's `data/` were made with the umask
+    (0755): private only as long as the state dir's own mode is never widened."""
+    write_project(tmp_path, "[services.a]\ncommand = ['sh', '-c', 'echo hi; exec sleep 60']\n")
+    done = run_stack(["up", "-p", "dev"], tmp_path)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        run_stack(["down", "-p", "dev"], tmp_path)
+    state = tmp_path / ".stack" / "dev"
+    dirs = [Path(d) for d, _, _ in os.walk(state)]
+    assert state / "logs" in dirs
+    wide = {str(d): oct(d.stat().st_mode & 0o777) for d in dirs if d.stat().st_mode & 0o077}
+    assert wide == {}
