@@ -174,7 +174,8 @@ class NotAStateDir(StackError):
     """A directory given as a stack's state dir is not one: not a directory, a symlink, a
     directory holding other things (a stack would not start there), or one without the
     marker a state dir gets when it is made (nothing deletes it). Also `/`, a home, the
-    project or a parent of it, which nothing deletes even with a marker."""
+    project or a parent of it, which nothing deletes even with a marker; and a state dir that
+    cannot be made (a full disk), with the error."""
 
 
 class UnknownService(StackError, KeyError):

@@ -173,6 +173,9 @@ async def test_a_log_is_rotated_at_its_size_bound(tmp_path: Path, make_stack: An
         ('{ max_size = "lots" }', "not a size: 'lots'"),
         ('{ max_size = "1MB", keep = -1 }', "keep"),
         ('{ max_size = "1MB", every = 3 }', "every"),
+        ('{ max_size = "1MB", keep = true }', "keep"),  # was taken as 1
+        ('{ max_size = "1MB", keep = "3" }', "keep"),  # was taken as 3
+        ("{ max_size = true }", "max_size"),  # was taken as 1 byte
     ],
 )
 def test_a_wrong_logs_setting_is_refused_where_it_is_written(

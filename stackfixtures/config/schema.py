@@ -118,8 +118,8 @@ class LogsSpec(_Strict):
     """`logs = { max_size = "50MB", keep = 3 }`: a service's log file is rotated before it
     grows past max_size (bytes, or "512KB", "50MB", "1GiB"), keeping `keep` older files."""
 
-    max_size: int | str = Field(default="50MB", validate_default=True)
-    keep: int = Field(default=3, ge=0, le=100)
+    max_size: Integer | str = Field(default="50MB", validate_default=True)
+    keep: Annotated[int, Strict(), Field(ge=0, le=100)] = 3
 
     @field_validator("max_size")
     @classmethod

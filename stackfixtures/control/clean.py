@@ -2,7 +2,9 @@
 services keep outside it (e.g. PostgreSQL's data dir in a directory only root may enter,
 linked from the state dir), and the kinds' shared cache (initdb'd clusters).
 
-Only a marked state dir is removed (engine.state_dir.require_ours), never by following a link:
+Only a marked state dir is removed (engine.state_dirs.hold), never by following a link, and
+the very directory that was checked (held open; a parent swapped for a link meanwhile leads
+nowhere):
 a symlink in it is removed as a link, unless the tool made it to a home that names this state
 dir as its owner (engine.state_homes), which then goes whole. What could not be removed is
 reported, never ignored.
@@ -12,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import stat
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.cleanup import lock
-from ..engine.state_dirs import require_ours
+from ..engine.state_dirs import Held, hold
 from ..engine.state_homes import linked_home
 from .endpoint import find
 
@@ -78,18 +82,112 @@ def remove_stack_data(state_dir: Path, project_roots: Iterable[Path] = ()) -> Re
     """Remove a stopped stack's data wherever it lives. NotAStateDir (nothing removed) for a
     directory that is not a marked state dir, or that must never be removed; RuntimeError
     for a stack that runs."""
-    state_dir = require_ours(state_dir, project_roots)
-    ep, _ = find(state_dir)
-    if ep is not None:
-        raise RuntimeError(f"a stack is running with state dir {state_dir} (pid {ep.pid})")
-    if _launcher_holds(state_dir):  # starting, or not answering: its socket is not up yet
-        raise RuntimeError(f"a launcher is using state dir {state_dir}")
-    done = Removed()
-    for part in [*linked_homes(state_dir), state_dir]:
-        removed = remove_tree(part)
+    held = hold(state_dir, project_roots)
+    try:
+        ep, _ = find(held.path)
+        if ep is not None:
+            raise RuntimeError(f"a stack is running with state dir {held.path} (pid {ep.pid})")
+        if _launcher_holds(held.here):  # starting, or not answering: its socket is not up yet
+            raise RuntimeError(f"a launcher is using state dir {held.path}")
+        done = Removed()
+        for part in linked_homes(held.here):
+            removed = remove_tree(part)
+            done.freed += removed.freed
+            done.failed += removed.failed
+        removed = _remove_held(held)
         done.freed += removed.freed
         done.failed += removed.failed
-    return done
+        return done
+    finally:
+        held.close()
+
+
+def _remove_held(held: Held) -> Removed:
+    """Remove the held state dir by its entry in the held parent, if that entry is still it:
+    links are removed as links, and a directory mounted in it (another filesystem, or a bind
+    mount) is left as it is and named."""
+    if not held.still_there():
+        return Removed(0, [f"{held.path}: moved or replaced while it was being removed; left"])
+    before = size_of(held.here)
+    failed: list[str] = []
+    mounts = _mount_points_under(Path(os.path.realpath(held.here)))
+    _remove_entry(held.parent_fd, held.name, held.path, os.fstat(held.fd).st_dev, mounts, failed)
+    left = size_of(held.here) if held.still_there() else 0
+    return Removed(before - left, failed)
+
+
+def _remove_entry(
+    parent_fd: int,
+    name: str,
+    where: Path,
+    dev: int,
+    mounts: set[tuple[int, int]],
+    failed: list[str],
+) -> None:
+    """Remove `name` in the directory open at `parent_fd` (`where` names it for people), and
+    all it holds, without following a link or entering a mount point."""
+
+    def note(e: OSError) -> None:
+        failed.append(f"{where}: {e.strerror or e}")
+
+    try:
+        info = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        return note(e)
+    if not stat.S_ISDIR(info.st_mode):
+        try:
+            os.unlink(name, dir_fd=parent_fd)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            note(e)
+        return
+    if info.st_dev != dev or (info.st_dev, info.st_ino) in mounts:
+        failed.append(f"{where}: a mount point, left as it is with what it holds (unmount it)")
+        return
+    try:
+        fd = os.open(
+            name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd
+        )
+    except OSError as e:
+        return note(e)
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
+            failed.append(f"{where}: replaced while it was being removed; left")
+            return
+        for entry in os.listdir(fd):
+            _remove_entry(fd, entry, where / entry, dev, mounts, failed)
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(name, dir_fd=parent_fd)
+    except OSError as e:
+        if not any(f.startswith(f"{where}/") for f in failed):  # its content says why
+            note(e)
+
+
+def _mount_points_under(top: Path) -> set[tuple[int, int]]:
+    """The identities (device, inode) of the mount points under `top` (from this process's
+    /proc/self/mountinfo): a bind mount of the same filesystem keeps the device, so the
+    device alone does not tell one."""
+    found: set[tuple[int, int]] = set()
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 5:
+            continue
+        point = Path(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+        if top in point.parents:
+            with contextlib.suppress(OSError):
+                info = os.stat(point, follow_symlinks=False)
+                found.add((info.st_dev, info.st_ino))
+    return found
 
 
 def _launcher_holds(state_dir: Path) -> bool:

@@ -16,6 +16,7 @@ from ..define import templates as wiring
 from ..define.policies import StopPolicy, override_stop
 from ..define.service import ServiceDefinition
 from ..errors import PortInUse
+from . import state_dirs
 from .logs import ServiceLog
 from .markers import SERVICE_ENV, STACK_ENV
 from .ports import allocate_port, bindable
@@ -72,9 +73,7 @@ class ServiceContext:
     @property
     def data_dir(self) -> Path:
         """Where the service keeps data that should survive a restart of the same stack."""
-        path = self.state_dir / "data"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return state_dirs.subdir(self.state_dir / "data")  # 0700, as the state dir
 
     @property
     def port(self) -> int:

@@ -4,11 +4,12 @@ they appear, e.g. a service that prints `PGPASSWORD=...` or echoes the password 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, quote_plus, unquote
 
 HIDDEN = "***"
 _URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
@@ -43,7 +44,21 @@ def secrets_in(values: Mapping[str, Any]) -> set[str]:
         if "://" in value:
             for m in _URL_SECRET.finditer(value):
                 found |= {m.group(2), unquote(m.group(2))}
-    return {s for s in found if len(s) >= MIN_SECRET and s != HIDDEN}
+    return {form for s in found if len(s) >= MIN_SECRET and s != HIDDEN for form in forms(s)}
+
+
+def forms(secret: str) -> set[str]:
+    """`secret` as a program may write it: as is, percent-encoded (a URL it builds itself, a
+    form), escaped in JSON (structured logs; ASCII-only or not) or in a Python repr."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+    }
 
 
 class Secrets:
@@ -63,3 +78,22 @@ class Secrets:
 
     def mask(self, text: str) -> str:
         return mask(text, self._values)
+
+    def cut(self, data: bytes) -> int:
+        """Where a piece of a longer line may end so that masking it alone hides every secret
+        in it: before any secret it holds part of (one cut short by the piece's end, or one
+        that could begin in its last bytes and go on in the next piece), and on a character
+        boundary. 0 when no such place is found (the piece is kept whole for the next)."""
+        values = [v.encode() for v in self._values]
+        longest = max((len(v) for v in values), default=1)
+        cut = len(data) - (longest - 1)
+        moved = True
+        while moved and cut > 0:
+            moved = False
+            for v in values:  # a secret across the cut: cut before it
+                i = data.find(v, max(cut - len(v) + 1, 0), cut + len(v) - 1)
+                if i != -1 and i < cut:
+                    cut, moved = i, True
+        while 0 < cut < len(data) and data[cut] & 0xC0 == 0x80:  # in a UTF-8 sequence
+            cut -= 1
+        return max(cut, 0)

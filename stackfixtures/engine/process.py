@@ -23,6 +23,9 @@ from .context import ServiceContext, current
 from .probes import Probe, since, wait_ready
 from .records import StopRecord
 
+MAX_CARRY = 8 << 20
+"""The most of an over-long line held back, looking for a place to cut it."""
+
 
 class _Protocol(asyncio.subprocess.SubprocessStreamProtocol):
     """asyncio's protocol, plus a future set the moment the process exits. On Python 3.11,
@@ -137,14 +140,26 @@ class Process:
     async def _pump_output(self) -> None:
         stream = self.proc.stdout
         assert stream is not None
+        log = self.ctx.log
+        carry = b""  # the part of a line longer than the buffer not written yet
         while True:
             try:
-                raw = await stream.readline()
-            except ValueError:  # a line longer than the buffer: take it in pieces
-                raw = await stream.read(1 << 16)
-            if not raw:
+                raw = carry + await stream.readuntil(b"\n")
+            except asyncio.IncompleteReadError as e:  # the end of the output
+                if carry or e.partial:
+                    log.write((carry + e.partial).decode(errors="replace"))
                 return
-            self.ctx.log.write(raw.decode(errors="replace"))
+            except asyncio.LimitOverrunError as e:  # a line longer than the buffer: in pieces,
+                piece = carry + await stream.readexactly(e.consumed)  # none of it lost, and
+                cut = log.secrets.cut(piece)  # cut where no secret is split in two
+                if not cut and len(piece) > MAX_CARRY:  # (secrets overlapping all along it)
+                    cut = len(piece)
+                if cut:
+                    log.write(piece[:cut].decode(errors="replace"))
+                carry = piece[cut:]
+                continue
+            carry = b""
+            log.write(raw.decode(errors="replace"))
 
     def send(self, sig: int, group: bool = False) -> None:
         """Send `sig` to the process, or to its whole process group."""

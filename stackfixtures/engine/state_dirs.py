@@ -18,12 +18,16 @@ import stat
 import tempfile
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import NotAStateDir
 
 MARKER = ".stackfixtures-state"
 MADE_BY = "stackfixtures"
+MARKER_MAX = 64 * 1024
+"""A marker is a few hundred bytes; a larger one is not read (any user can plant a huge sparse
+file in a directory of their own)."""
 
 OUR_FILES = frozenset(
     {
@@ -47,12 +51,26 @@ def make(path: Path, made_by: str, profile: str | None = None, root: Path | None
     """Create the state dir `path` (0700, missing parents 0700 too) with its marker, or check
     that the existing one is a state dir (adopting an older version's). NotAStateDir if it is
     not a directory, or a non-empty directory that is not a stack's. (A link is used as the
-    directory it leads to; only deleting refuses links.)"""
-    path = subdir(Path(os.path.realpath(path)))
-    if not check(path):
-        _mark(path, made_by, profile, root)
-    if stat.S_IMODE(path.stat().st_mode) != 0o700:
-        path.chmod(0o700)
+    directory it leads to; only deleting refuses links.) NotAStateDir too, naming it and the
+    error, if it cannot be made (a full disk, a read-only place)."""
+    path = Path(os.path.realpath(path))
+    try:
+        subdir(path)
+        owner = path.stat().st_uid
+        if owner != os.geteuid():
+            raise NotAStateDir(
+                f"state dir {path} belongs to uid {owner}, not to you (uid {os.geteuid()}): "
+                "its owner could change what a stack writes there; use a directory of your own"
+            )
+        if not check(path):
+            _mark(path, made_by, profile, root)
+        if stat.S_IMODE(path.stat().st_mode) != 0o700:
+            path.chmod(0o700)
+    except OSError as e:
+        raise NotAStateDir(
+            f"state dir {path}: cannot be made ({e.strerror or e}); free space there, or pass "
+            "--state-dir DIR (or set STACK_STATE_DIR) to keep it elsewhere"
+        ) from None
     return path
 
 
@@ -98,48 +116,118 @@ def is_ours(path: Path) -> bool:
     return _why_not_ours(Path(path)) is None
 
 
-def require_ours(path: Path, project_roots: Iterable[Path] = ()) -> Path:
-    """`path` if something may delete it: a marked state dir that is not `/`, a home, one of
-    `project_roots` or a parent of one (those never, marker or not). Else NotAStateDir, whose
-    message ends with "nothing removed"."""
+@dataclass
+class Held:
+    """A state dir held open while something removes it: `fd` is the directory itself, opened
+    through no link, `parent_fd` the directory holding it and `name` its entry there. What is
+    removed is the directory that was checked, whatever is renamed or linked meanwhile."""
+
+    path: Path
+    parent_fd: int
+    name: str
+    fd: int
+
+    @property
+    def here(self) -> Path:
+        """A path that leads to the held directory itself (Linux's /proc/self/fd)."""
+        return Path(f"/proc/self/fd/{self.fd}")
+
+    def still_there(self) -> bool:
+        """Whether `name` in the held parent is still the held directory."""
+        try:
+            now, held = (
+                os.stat(self.name, dir_fd=self.parent_fd, follow_symlinks=False),
+                os.fstat(self.fd),
+            )
+        except OSError:
+            return False
+        return (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino)
+
+    def close(self) -> None:
+        for fd in (self.fd, self.parent_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def hold(path: Path, project_roots: Iterable[Path] = ()) -> Held:
+    """`path` held open (see Held) if something may delete it: a marked state dir that is not
+    `/`, a home, one of `project_roots` or a parent of one (those never, marker or not), each
+    judged on the very directory held. Else NotAStateDir, whose message ends with "nothing
+    removed"."""
     path = Path(os.path.abspath(path))
-    why = _never(path, project_roots) or _why_not_ours(path)
-    if why:
-        raise NotAStateDir(f"{path} {why}; nothing removed")
-    return path
-
-
-def _never(path: Path, project_roots: Iterable[Path]) -> str | None:
     if path.is_symlink():
-        return "is a symlink (give the state dir itself)"
-    real = path.resolve()
+        raise NotAStateDir(f"{path} is a symlink (give the state dir itself); nothing removed")
+    real = Path(os.path.realpath(path))
     if real == Path(real.anchor):
+        raise NotAStateDir(f"{path} is the filesystem root; nothing removed")
+    try:
+        parent_fd = _open_through_no_link(real.parent)
+    except OSError as e:
+        raise NotAStateDir(
+            f"{path}: {real.parent} changed while it was checked ({e.strerror}); nothing removed"
+        ) from None
+    try:
+        fd = os.open(real.name, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=parent_fd)
+    except OSError:
+        os.close(parent_fd)
+        raise NotAStateDir(
+            f"{path} {_not_a_dir(path) or 'changed while it was checked'}; nothing removed"
+        ) from None
+    held = Held(real, parent_fd, real.name, fd)
+    why = _never(os.fstat(fd), project_roots) or _why_not_ours_fd(fd)
+    if why:
+        held.close()
+        raise NotAStateDir(f"{path} {why}; nothing removed")
+    return held
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def _open_through_no_link(real: Path) -> int:
+    """A descriptor of the directory `real` (an absolute path without links), opened one
+    component at a time, following no link: a component swapped for a link since fails."""
+    fd = os.open("/", _DIR_FLAGS)
+    for part in real.parts[1:]:
+        try:
+            fd_next = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+        finally:
+            os.close(fd)
+        fd = fd_next
+    return fd
+
+
+def _never(held: os.stat_result, project_roots: Iterable[Path]) -> str | None:
+    """Why the directory `held` is must never be removed: `/`, a home, a project root or a
+    parent of one (compared by identity, not by name)."""
+
+    def same(path: Path) -> bool:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return False
+        return (info.st_dev, info.st_ino) == (held.st_dev, held.st_ino)
+
+    if same(Path("/")):
         return "is the filesystem root"
-    if real in _homes(real):
+    if any(same(home) for home in _homes(held.st_uid)):
         return "is a home directory"
     for root in project_roots:
         root = Path(root).resolve()
-        if real == root:
+        if same(root):
             return "is the project root"
-        if real in root.parents:
+        if any(same(parent) for parent in root.parents):
             return f"holds the project {root}"
     return None
 
 
-def _homes(path: Path) -> set[Path]:
-    """Our home ($HOME, and the account's), and the home of the user who owns `path`."""
+def _homes(owner: int) -> set[Path]:
+    """Our home ($HOME, and the account's), and the home of the user `owner`."""
     homes = {Path(os.path.expanduser("~"))}
-    uids = {os.geteuid()}
-    with contextlib.suppress(OSError):
-        uids.add(path.stat().st_uid)
-    for uid in uids:
+    for uid in {os.geteuid(), owner}:
         with contextlib.suppress(KeyError):
             homes.add(Path(pwd.getpwuid(uid).pw_dir))
-    resolved = set()
-    for home in homes:
-        with contextlib.suppress(OSError, RuntimeError):
-            resolved.add(home.resolve())
-    return resolved
+    return homes
 
 
 def _not_a_dir(path: Path) -> str | None:
@@ -159,15 +247,37 @@ def _why_not_ours(path: Path) -> str | None:
     if why:
         return why
     try:
-        marker = (path / MARKER).lstat()
+        fd = os.open(path, _DIR_FLAGS | os.O_NOFOLLOW)
     except OSError:
-        return "is not a stackfixtures state dir (no marker)"
-    if not stat.S_ISREG(marker.st_mode) or marker.st_uid != path.lstat().st_uid:
-        return "is not a stackfixtures state dir (its marker is not a file of the dir's owner)"
+        return "changed while it was checked"
     try:
-        record = json.loads((path / MARKER).read_text())
+        return _why_not_ours_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def _why_not_ours_fd(dir_fd: int) -> str | None:
+    """Why the directory open at `dir_fd` is not a state dir (its marker, read through what
+    was opened), or None."""
+    try:
+        fd = os.open(
+            MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+        )
+    except FileNotFoundError:
+        return "is not a stackfixtures state dir (no marker)"
+    except OSError:  # a link (ELOOP), or one we may not read
+        return "is not a stackfixtures state dir (its marker is not a file of the dir's owner)"
+    try:  # what was opened is what is judged: a file swapped in after a check is not read
+        marker = os.fstat(fd)
+        if not stat.S_ISREG(marker.st_mode) or marker.st_uid != os.fstat(dir_fd).st_uid:
+            return "is not a stackfixtures state dir (its marker is not a file of the dir's owner)"
+        if marker.st_size > MARKER_MAX:
+            return f"is not a stackfixtures state dir (its marker is {marker.st_size} bytes)"
+        record = json.loads(os.read(fd, MARKER_MAX + 1))
     except (OSError, ValueError):
         return "is not a stackfixtures state dir (its marker is unreadable)"
+    finally:
+        os.close(fd)
     if not isinstance(record, dict) or record.get("made_by") != MADE_BY:
         return "is not a stackfixtures state dir (its marker is not stackfixtures')"
     return None
