@@ -3,7 +3,9 @@ that whatever deletes (`stack clean`, `stack down --volumes`) can tell it from a
 directory, and refuses every directory that is not one.
 
 The marker, `.stackfixtures-state` (0600, JSON), says what made the dir, for which profile and
-project, when, and a random id. A state dir an older version made (no marker, only the files
+project, when, a random id, and the real path of the dir it was made for: a marker copied or
+moved elsewhere does not make that other dir a state dir. Nothing deletes a dir holding a
+project (a `pyproject.toml` or `profiles` dir within two levels), marker or not. A state dir an older version made (no marker, only the files
 a stack keeps) is adopted when a stack starts in it; any other non-empty directory is refused.
 """
 
@@ -123,6 +125,35 @@ def _never(path: Path, project_roots: Iterable[Path]) -> str | None:
             return "is the project root"
         if real in root.parents:
             return f"holds the project {root}"
+    inside = _project_inside(real)
+    if inside is not None:
+        return f"holds a project ({inside}): remove it by hand if that is what you want"
+    return None
+
+
+PROJECT_SIGNS = ("pyproject.toml", "profiles")
+OWN_PROFILES = Path("services", "profiles")  # (the dir of a service named "profiles")
+
+
+def _project_inside(top: Path, depth: int = 2) -> Path | None:
+    """A sign of a project (`pyproject.toml`, a `profiles` dir) within `depth` levels under
+    `top`, links not followed; a stack never makes one (a service's own dir
+    `services/profiles` aside)."""
+    level = [top]
+    for _ in range(depth):
+        deeper = []
+        for here in level:
+            try:
+                names = sorted(os.listdir(here))
+            except OSError:
+                continue
+            for name in names:
+                child = here / name
+                if name in PROJECT_SIGNS and child.relative_to(top) != OWN_PROFILES:
+                    return child
+                if child.is_dir() and not child.is_symlink():
+                    deeper.append(child)
+        level = deeper
     return None
 
 
@@ -170,6 +201,18 @@ def _why_not_ours(path: Path) -> str | None:
         return "is not a stackfixtures state dir (its marker is unreadable)"
     if not isinstance(record, dict) or record.get("made_by") != MADE_BY:
         return "is not a stackfixtures state dir (its marker is not stackfixtures')"
+    made_for = record.get("path")
+    if not isinstance(made_for, str):
+        return (
+            "is not a stackfixtures state dir (its marker, from an older stackfixtures, does "
+            "not say for which directory: a `stack up` there adopts it; else remove it by hand)"
+        )
+    if made_for != os.path.realpath(path):
+        return (
+            f"is not a stackfixtures state dir: its marker was made for {made_for} (copied or "
+            f"moved here); if {made_for} is the state dir to remove, run "
+            f"`stack clean --state-dir {made_for}`, else remove it by hand"
+        )
     return None
 
 
@@ -189,6 +232,7 @@ def _mark(path: Path, made_by: str, profile: str | None, root: Path | None) -> N
         "by": made_by,
         "profile": profile,
         "root": str(Path(root).resolve()) if root else None,
+        "path": os.path.realpath(path),  # a marker copied or moved elsewhere is not ours
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "id": uuid.uuid4().hex,
     }
@@ -196,7 +240,10 @@ def _mark(path: Path, made_by: str, profile: str | None, root: Path | None) -> N
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f)
-        with contextlib.suppress(FileExistsError):  # another maker got there first: keep its
+        try:
             os.link(tmp, path / MARKER)
+        except FileExistsError:  # another maker got there first: keep its, if it is ours
+            if _why_not_ours(path) is not None:  # a marker from elsewhere (or an older one)
+                os.replace(tmp, path / MARKER)  # (replaces a link as a link)
     finally:
         os.unlink(tmp)
