@@ -6,7 +6,6 @@ through a link, so `clean` of that real dir agrees."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +176,85 @@ def test_an_in_process_stack_holds_its_lock_while_it_runs(
         assert not alive(app)
     finally:
         stop(session)
+
+
+DAEMONS = """
+[services.db]
+command = ["sh", "-c", "setsid -f sh -c 'echo $$ > ONE; exec env -i sleep 4321'; (setsid sh -c 'echo $$ > TWO; exec env -i sleep 4322' &); exec '{PY}' '{APP}' --port ${port}"]
+ready = { tcp = "${port}" }
+"""  # noqa: E501
+
+
+def escaping(root: Path, env: dict[str, str]) -> tuple[int, list[int]]:
+    """DAEMONS up at `root`: its launcher's pid, and the two daemons' once its ledger lists
+    them (no marker, no group, no session of the stack's: only the subreaper saw them)."""
+    files = [root / "one.pid", root / "two.pid"]
+    profile = DAEMONS.replace("ONE", str(files[0])).replace("TWO", str(files[1]))
+    write_project(root, profile)
+    out = run_stack(["up", "-p", "dev"], root, timeout=60, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    wait_until(lambda: all(f.exists() and f.read_text().strip() for f in files), timeout=10)
+    daemons = [int(f.read_text()) for f in files]
+    state = root / ".stack" / "dev"
+
+    def listed() -> set[int]:
+        found = set()
+        for ledger in state.glob("processes-*.json"):
+            with contextlib.suppress(OSError, ValueError):
+                data = json.loads(ledger.read_text())
+                found |= {p["pid"] for p in data["processes"] if p.get("orphan")}
+        return found
+
+    wait_until(lambda: set(daemons) <= listed(), timeout=15)
+    launcher = int(json.loads((state / "control.json").read_text())["pid"])
+    return launcher, daemons
+
+
+def watchdog_of(root: Path) -> psutil.Process:
+    return next(
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if "stackfixtures.engine.cleanup.watchdog" in " ".join(p.info["cmdline"] or [])
+        and str(root) in " ".join(p.info["cmdline"] or [])
+    )
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[int]]:
+    """Pids of daemons a test's stack let escape: killed afterwards if still there."""
+    pids: list[int] = []
+    yield pids
+    for pid in pids:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_escaped_daemons_die_with_a_launcher_killed_by_sigkill(
+    tmp_path: Path, env: dict[str, str], daemons: list[int]
+) -> None:
+    """`setsid -f env -i` and `(setsid env -i ... &)`: the watchdog stops them too."""
+    launcher, escaped = escaping(tmp_path, env)
+    daemons += escaped
+    assert all(alive(pid) for pid in escaped)
+    os.kill(launcher, signal.SIGKILL)
+    wait_until(lambda: not any(alive(pid) for pid in escaped), timeout=15)
+    run_stack(["down", "-p", "dev"], tmp_path, timeout=30, env=env)
+
+
+def test_escaped_daemons_of_a_crashed_stack_are_swept_as_orphans(
+    tmp_path: Path, env: dict[str, str], daemons: list[int]
+) -> None:
+    """Its watchdog gone too: the next sweep stops them, and says they were orphans."""
+    launcher, escaped = escaping(tmp_path / "theirs", env)
+    daemons += escaped
+    os.kill(watchdog_of(tmp_path / "theirs").pid, signal.SIGKILL)
+    os.kill(launcher, signal.SIGKILL)
+    wait_until(lambda: not alive(launcher), timeout=10)
+    assert all(alive(pid) for pid in escaped)
+    mine = tmp_path / "mine"
+    write_project(mine, DB_WEB)
+    out = run_stack(["down", "-p", "dev"], mine, timeout=30, env=env)
+    said = out.stdout + out.stderr
+    for pid in escaped:
+        assert f"orphan pid {pid}" in said or f"orphan of db pid {pid}" in said, said
+    wait_until(lambda: not any(alive(pid) for pid in escaped), timeout=10)

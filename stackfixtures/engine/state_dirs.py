@@ -5,8 +5,9 @@ directory, and refuses every directory that is not one.
 The marker, `.stackfixtures-state` (0600, JSON), says what made the dir, for which profile and
 project, when, a random id, and the real path of the dir it was made for: a marker copied or
 moved elsewhere does not make that other dir a state dir. Nothing deletes a dir holding a
-project (a `pyproject.toml` or `profiles` dir within two levels), marker or not. A state dir an older version made (no marker, only the files
-a stack keeps) is adopted when a stack starts in it; any other non-empty directory is refused.
+project (a `pyproject.toml` or `profiles` dir within two levels), marker or not. A state dir
+an older version made (no marker, or one without its path; only the files a stack keeps) is
+adopted when a stack starts in it; any other non-empty directory is refused.
 """
 
 from __future__ import annotations

@@ -61,6 +61,7 @@ class Ledger:
         self.stack_id = stack_id
         self._lock = threading.Lock()
         self._entries: dict[int, dict[str, Any]] = {}
+        self._closed = False
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
         state_dirs.make(state_dir, "Ledger")
@@ -102,6 +103,26 @@ class Ledger:
             }
             self._flush()
 
+    def add_orphan(self, pid: int, pgid: int, of: str = "") -> None:
+        """Record a process that escaped its service (adopted by the launcher as subreaper):
+        a watchdog or a sweep stops it with the stack's services."""
+        with self._lock:
+            if self._closed:  # (the stack stopped meanwhile: it stopped this one too)
+                return
+            self._entries[pid] = {
+                "service": f"orphan of {of}" if of else "orphan",
+                "pid": pid,
+                "pgid": pgid,
+                "create_time": _start_time(pid),
+                "orphan": True,
+            }
+            self._flush()
+
+    def recorded(self) -> dict[int, str]:
+        """{pid: service} of what the ledger lists now (orphans as "orphan of ...")."""
+        with self._lock:
+            return {pid: str(e["service"]) for pid, e in self._entries.items()}
+
     def remove(self, pid: int) -> None:
         with self._lock:
             if self._entries.pop(pid, None) is not None:
@@ -123,6 +144,7 @@ class Ledger:
         with contextlib.suppress(FileNotFoundError):
             (registry_dir() / f"{self.stack_id}.json").unlink()
         with self._lock:
+            self._closed = True
             self._entries.clear()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
@@ -135,7 +157,7 @@ def recorded(ledger_path: Path) -> list[str]:
     watchdog: what was forced)."""
     try:
         data = json.loads(Path(ledger_path).read_text())
-        return sorted({str(p["service"]) for p in data.get("processes", [])})
+        return sorted({str(p["service"]) for p in data.get("processes", []) if not p.get("orphan")})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
