@@ -1,13 +1,19 @@
-"""A state dir's marker is its own (issue 21, item 1, as a newcomer found it on main): a marker
-copied from elsewhere (or a state dir moved) is not a state dir's; a directory holding a
-project is never removed, marker or not; `up` records the real path of a state dir given
-through a link, so `clean` of that real dir agrees."""
+"""A state dir is the stack's own, and private (issue 21, items 1 and 7, as a newcomer found
+them on main): a marker copied from elsewhere (or a state dir moved) is not a state dir's; a
+directory holding a project is never removed, marker or not; `up` records the real path of a
+state dir given through a link, so `clean` of that real dir agrees; whatever a stack makes in
+its state dir (and PostgreSQL's home's owner record) is its user's alone."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, write_project
@@ -94,3 +100,45 @@ def test_up_through_a_symlinked_state_dir_records_its_real_path(tmp_path: Path) 
     result = run_stack(["clean", "--state-dir", str(real)], proj)
     assert result.returncode == 0, result.stdout + result.stderr
     assert not real.exists() and link.is_symlink()
+
+
+def modes(top: Path) -> dict[str, str]:
+    """Each directory and regular file under `top` (links not followed) that is not private
+    (0700 / 0600), with its mode."""
+    found = {}
+    for dirpath, dirs, files in os.walk(top):
+        for name in [*dirs, *files]:
+            info = os.lstat(os.path.join(dirpath, name))
+            want = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+            if not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != want:
+                found[os.path.join(dirpath, name)] = oct(stat.S_IMODE(info.st_mode))
+    return found
+
+
+def test_what_a_stack_makes_in_its_state_dir_is_private(tmp_path: Path) -> None:
+    """logs/ was 0755; the services' `port` files and report.html 0644."""
+    proj = tmp_path / "proj"
+    state = stopped_state_dir(proj)
+    report = run_stack(["report", "-p", "dev"], proj)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert (state / "report.html").exists() and list(state.glob("services/*/port"))
+    assert modes(state) == {}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL's home outside the state dir: as root")
+async def test_a_service_data_dir_and_postgres_home_record_are_private(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    """services/*/data was 0755; /var/tmp/stackfixtures-postgres/<hash>/owner 0644 (its dirs
+    stay 0711: the PostgreSQL user must pass through them)."""
+    stack = await make_stack(tmp_path, '[services.db]\nkind = "postgres"\nsource = "wheel"\n')
+    await stack.start()
+    try:
+        data = tmp_path / "state" / "services" / "db" / "data"
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        home = Path(os.readlink(data / "pgdata")).parent
+        assert stat.S_IMODE(home.stat().st_mode) == 0o711
+        assert stat.S_IMODE((home / "owner").stat().st_mode) == 0o600
+    finally:
+        await stack.close()
+    assert modes(tmp_path / "state" / "logs") == {}

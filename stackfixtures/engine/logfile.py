@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..define.policies import LogLimit
-from . import private_files
+from . import private_files, state_dirs
 
 RETRY_EVERY = 1.0
 """Seconds between attempts to write again after a write failed (a full disk)."""
@@ -54,7 +54,7 @@ class LogFile:
 
     def _append(self, data: bytes) -> None:
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            state_dirs.subdir(self.path.parent)  # 0700
             self._fd = private_files.open_append(self.path)
             self._size = os.fstat(self._fd).st_size
         if self._size and self._size + len(data) > self.limit.max_size:
