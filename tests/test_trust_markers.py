@@ -80,6 +80,21 @@ def test_a_state_dir_holding_a_project_is_never_removed(tmp_path: Path) -> None:
     assert not real.exists()
 
 
+def test_a_marker_from_before_it_said_its_path_is_adopted_by_up(tmp_path: Path) -> None:
+    """Such a marker does not let `clean` remove the dir; the next `up` there rewrites it."""
+    state = stopped_state_dir(tmp_path / "proj")
+    record = json.loads((state / MARKER).read_text())
+    del record["path"]
+    (state / MARKER).write_text(json.dumps(record))
+    refused = run_stack(["clean", "-p", "dev"], tmp_path / "proj")
+    assert refused.returncode == 2 and "a `stack up` there adopts it" in refused.stderr
+    state = stopped_state_dir(tmp_path / "proj")
+    assert json.loads((state / MARKER).read_text())["path"] == str(state.resolve())
+    cleaned = run_stack(["clean", "-p", "dev"], tmp_path / "proj")
+    assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+    assert not state.exists()
+
+
 def test_up_through_a_symlinked_state_dir_records_its_real_path(tmp_path: Path) -> None:
     proj = tmp_path / "proj"
     write_project(proj, DB_WEB)

@@ -247,4 +247,5 @@ def _mark(path: Path, made_by: str, profile: str | None, root: Path | None) -> N
             if _why_not_ours(path) is not None:  # a marker from elsewhere (or an older one)
                 os.replace(tmp, path / MARKER)  # (replaces a link as a link)
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):  # (gone when it replaced another)
+            os.unlink(tmp)
