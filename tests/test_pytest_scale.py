@@ -4,6 +4,7 @@ once, even when a worker dies), reuse across runs, service logs in failure repor
 from __future__ import annotations
 
 import json
+import stat
 import textwrap
 from collections import Counter
 from pathlib import Path
@@ -166,6 +167,8 @@ def test_reuse_attaches_next_run_and_restarts_only_what_changed(pytester: pytest
         assert started(events) == {"db": 1, "web": 1, "side": 1}
         ep = read(pytester.path / ".stack" / "pytest-dev")
         assert ep is not None and ep.alive()  # the launcher outlived the run
+        lock = pytester.path / ".stack" / "pytest-dev" / "launch.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600  # private, as all a state dir holds
         running = {
             env.get("STACKFIXTURES_SERVICE")
             for p in psutil.process_iter(["environ"])

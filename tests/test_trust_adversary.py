@@ -131,7 +131,7 @@ def test_clean_removes_the_dir_it_checked_even_if_a_parent_is_swapped_for_a_link
     theirs = tmp_path / "theirs"
     state = theirs / "etc"
     state.mkdir(parents=True)
-    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    mark(state)
     os.mkfifo(state / "control.json")
     swapped = threading.Event()
     attacker = threading.Thread(
@@ -155,6 +155,12 @@ def test_clean_removes_the_dir_it_checked_even_if_a_parent_is_swapped_for_a_link
     assert "Traceback" not in done.stderr, done.stderr
 
 
+def mark(state: Path) -> None:
+    """A marker as a stack writes it (made for this very directory)."""
+    record = {"made_by": "stackfixtures", "path": os.path.realpath(state)}
+    (state / MARKER).write_text(json.dumps(record))
+
+
 LIVENESS = "control/endpoint.py trusts control.json (owned by the trust-liveness part)"
 
 
@@ -169,7 +175,7 @@ def test_a_planted_stack_pointer_removes_no_file_outside_the_state_dir(tmp_path:
     precious.write_text("precious\n")
     state = tmp_path / ".stack" / "dev"
     state.mkdir(parents=True)
-    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    mark(state)
     pointer = {"socket": str(precious), "pid": 2**22 + 1, "create_time": 1.0, "stack_id": "x"}
     pointer |= {"profile": "dev", "root": "/", "state_dir": "/", "started": 1.0}
     (state / "control.json").write_text(json.dumps(pointer))
@@ -183,7 +189,7 @@ def test_a_malformed_stack_pointer_is_no_traceback(tmp_path: Path, pointer: str)
     write_project(tmp_path, "[services.a]\ncommand = ['sleep', '60']\n")
     state = tmp_path / ".stack" / "dev"
     state.mkdir(parents=True)
-    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    mark(state)
     (state / "control.json").write_text(pointer)
     for args in (["status", "-p", "dev"], ["clean", "-p", "dev"]):
         done = run_stack(args, tmp_path)
@@ -197,7 +203,7 @@ def test_clean_does_not_empty_a_directory_mounted_in_the_state_dir(tmp_path: Pat
     write_project(tmp_path, "[services.a]\ncommand = ['sleep', '60']\n")
     state = tmp_path / ".stack" / "dev"
     state.mkdir(parents=True)
-    (state / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    mark(state)
     (state / "logs").mkdir()
     (state / "logs" / "a.log").write_text("a line\n")
     shared = tmp_path / "shared"
@@ -286,7 +292,7 @@ def test_a_state_dir_another_user_made_is_refused_not_adopted(tmp_path: Path) ->
     elsewhere.mkdir()
     planted = tmp_path / "ci-state"
     planted.mkdir()
-    (planted / MARKER).write_text(json.dumps({"made_by": "stackfixtures"}))
+    mark(planted)
     (planted / "logs").symlink_to(elsewhere)
     for path in (planted, planted / MARKER, planted / "logs"):
         os.chown(path, 65534, 65534, follow_symlinks=False)

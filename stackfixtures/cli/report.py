@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
+from ..engine import private_files
 from ..errors import AmbiguousStack, DefinitionError, NotRunning
 from .common import main, profile_option, state_dir_option
 
@@ -62,7 +63,11 @@ def report(profile: str | None, state_dir: str | None, output: str | None) -> No
     if output == "-":
         click.echo(text, nl=False)
         return
-    target = Path(output) if output else where / "report.html"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    if output:
+        target = Path(output)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    else:  # in the state dir: private, as all it holds
+        target = where / "report.html"
+        private_files.write(target, text)
     click.echo(f"wrote {target} ({len(tl.lanes)} services)")

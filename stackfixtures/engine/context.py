@@ -16,7 +16,7 @@ from ..define import templates as wiring
 from ..define.policies import StopPolicy, override_stop
 from ..define.service import ServiceDefinition
 from ..errors import PortInUse
-from . import state_dirs
+from . import private_files, state_dirs
 from .logs import ServiceLog
 from .markers import SERVICE_ENV, STACK_ENV
 from .ports import allocate_port, bindable
@@ -73,7 +73,7 @@ class ServiceContext:
     @property
     def data_dir(self) -> Path:
         """Where the service keeps data that should survive a restart of the same stack."""
-        return state_dirs.subdir(self.state_dir / "data")  # 0700, as the state dir
+        return state_dirs.subdir(self.state_dir / "data")  # 0700, as all a state dir holds
 
     @property
     def port(self) -> int:
@@ -103,7 +103,7 @@ class ServiceContext:
                 if self._port is None:
                     self._port = allocate_port(self.host, owner=str(self.state_dir))
                 with contextlib.suppress(OSError):
-                    saved.write_text(str(self._port))
+                    private_files.write(saved, str(self._port))
         return self._port
 
     @property

@@ -54,7 +54,7 @@ class LogFile:
 
     def _append(self, data: bytes) -> None:
         if self._fd is None:
-            state_dirs.subdir(self.path.parent)  # 0700, as the state dir
+            state_dirs.subdir(self.path.parent)  # 0700
             self._fd = private_files.open_append(self.path)
             self._size = os.fstat(self._fd).st_size
         if self._size and self._size + len(data) > self.limit.max_size:

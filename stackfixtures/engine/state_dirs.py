@@ -3,8 +3,11 @@ that whatever deletes (`stack clean`, `stack down --volumes`) can tell it from a
 directory, and refuses every directory that is not one.
 
 The marker, `.stackfixtures-state` (0600, JSON), says what made the dir, for which profile and
-project, when, and a random id. A state dir an older version made (no marker, only the files
-a stack keeps) is adopted when a stack starts in it; any other non-empty directory is refused.
+project, when, a random id, and the real path of the dir it was made for: a marker copied or
+moved elsewhere does not make that other dir a state dir. Nothing deletes a dir holding a
+project (a `pyproject.toml` or `profiles` dir within two levels), marker or not. A state dir
+an older version made (no marker, or one without its path; only the files a stack keeps) is
+adopted when a stack starts in it; any other non-empty directory is refused.
 """
 
 from __future__ import annotations
@@ -174,7 +177,7 @@ def hold(path: Path, project_roots: Iterable[Path] = ()) -> Held:
             f"{path} {_not_a_dir(path) or 'changed while it was checked'}; nothing removed"
         ) from None
     held = Held(real, parent_fd, real.name, fd)
-    why = _never(os.fstat(fd), project_roots) or _why_not_ours_fd(fd)
+    why = _never(fd, project_roots) or _why_not_ours_fd(fd)
     if why:
         held.close()
         raise NotAStateDir(f"{path} {why}; nothing removed")
@@ -197,9 +200,10 @@ def _open_through_no_link(real: Path) -> int:
     return fd
 
 
-def _never(held: os.stat_result, project_roots: Iterable[Path]) -> str | None:
-    """Why the directory `held` is must never be removed: `/`, a home, a project root or a
-    parent of one (compared by identity, not by name)."""
+def _never(fd: int, project_roots: Iterable[Path]) -> str | None:
+    """Why the directory open at `fd` must never be removed: `/`, a home, a project root or a
+    parent of one (compared by identity, not by name), or one holding a project."""
+    held = os.fstat(fd)
 
     def same(path: Path) -> bool:
         try:
@@ -218,6 +222,35 @@ def _never(held: os.stat_result, project_roots: Iterable[Path]) -> str | None:
             return "is the project root"
         if any(same(parent) for parent in root.parents):
             return f"holds the project {root}"
+    inside = _project_inside(_through(fd))
+    if inside is not None:
+        return f"holds a project ({inside}): remove it by hand if that is what you want"
+    return None
+
+
+PROJECT_SIGNS = ("pyproject.toml", "profiles")
+OWN_PROFILES = Path("services", "profiles")  # (the dir of a service named "profiles")
+
+
+def _project_inside(top: Path, depth: int = 2) -> Path | None:
+    """A sign of a project (`pyproject.toml`, a `profiles` dir) within `depth` levels under
+    `top`, links not followed; a stack never makes one (a service's own dir
+    `services/profiles` aside)."""
+    level = [top]
+    for _ in range(depth):
+        deeper = []
+        for here in level:
+            try:
+                names = sorted(os.listdir(here))
+            except OSError:
+                continue
+            for name in names:
+                child = here / name
+                if name in PROJECT_SIGNS and child.relative_to(top) != OWN_PROFILES:
+                    return child
+                if child.is_dir() and not child.is_symlink():
+                    deeper.append(child)
+        level = deeper
     return None
 
 
@@ -256,6 +289,11 @@ def _why_not_ours(path: Path) -> str | None:
         os.close(fd)
 
 
+def _through(fd: int) -> Path:
+    """A path to the very directory open at `fd` (whatever was renamed or swapped meanwhile)."""
+    return Path(f"/proc/self/fd/{fd}")
+
+
 def _why_not_ours_fd(dir_fd: int) -> str | None:
     """Why the directory open at `dir_fd` is not a state dir (its marker, read through what
     was opened), or None."""
@@ -280,6 +318,18 @@ def _why_not_ours_fd(dir_fd: int) -> str | None:
         os.close(fd)
     if not isinstance(record, dict) or record.get("made_by") != MADE_BY:
         return "is not a stackfixtures state dir (its marker is not stackfixtures')"
+    made_for = record.get("path")
+    if not isinstance(made_for, str):
+        return (
+            "is not a stackfixtures state dir (its marker, from an older stackfixtures, does "
+            "not say for which directory: a `stack up` there adopts it; else remove it by hand)"
+        )
+    if made_for != os.path.realpath(_through(dir_fd)):
+        return (
+            f"is not a stackfixtures state dir: its marker was made for {made_for} (copied or "
+            f"moved here); if {made_for} is the state dir to remove, run "
+            f"`stack clean --state-dir {made_for}`, else remove it by hand"
+        )
     return None
 
 
@@ -299,6 +349,7 @@ def _mark(path: Path, made_by: str, profile: str | None, root: Path | None) -> N
         "by": made_by,
         "profile": profile,
         "root": str(Path(root).resolve()) if root else None,
+        "path": os.path.realpath(path),  # a marker copied or moved elsewhere is not ours
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "id": uuid.uuid4().hex,
     }
@@ -306,7 +357,11 @@ def _mark(path: Path, made_by: str, profile: str | None, root: Path | None) -> N
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(record, f)
-        with contextlib.suppress(FileExistsError):  # another maker got there first: keep its
+        try:
             os.link(tmp, path / MARKER)
+        except FileExistsError:  # another maker got there first: keep its, if it is ours
+            if _why_not_ours(path) is not None:  # a marker from elsewhere (or an older one)
+                os.replace(tmp, path / MARKER)  # (replaces a link as a link)
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):  # (gone when it replaced another)
+            os.unlink(tmp)

@@ -14,6 +14,8 @@ import os
 import stat
 from pathlib import Path
 
+from . import private_files
+
 OWNER = "owner"
 
 
@@ -23,7 +25,7 @@ def home_for(root: Path, state_dir: Path, mode: int = 0o700) -> Path:
     state = str(state_dir.resolve())
     home = root.resolve() / _digest(state)
     home.mkdir(mode=mode, exist_ok=True)
-    (home / OWNER).write_text(state)
+    private_files.write(home / OWNER, state)  # 0600: only the tool reads it
     return home
 
 

@@ -139,7 +139,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     where = str(proj.profile.path) if proj.profile else "conftest.py"
     mode = f", mode {plugin.mode}" if plugin.mode else ""
     lines = [
-        f"stackfixtures: stopped leftover {s.service} (pid {s.pid}) of crashed stack {s.stack_id}"
+        f"stackfixtures: stopped leftover {s.service} (pid {s.pid}) of {s.whose(proj.root)}"
         for s in plugin.swept
     ]
     services = ", ".join(proj.graph.names) or "none"

@@ -159,7 +159,7 @@ class SharedBackend:
         if self._remote is None:
             proj = self.project
             state_dirs.make(self.shared_state_dir, "pytest (shared stack)", proj.label, proj.root)
-            with FileLock(str(self.shared_state_dir / "launch.lock"), timeout=300):
+            with FileLock(str(self.shared_state_dir / "launch.lock"), timeout=300, mode=0o600):
                 try:
                     self._remote = connect(self.shared_state_dir)
                     self.reused = True if self.reused is None else self.reused

@@ -48,13 +48,7 @@ def report_sweep(console: Console, swept: list[Leftover], root: Path | None = No
     it is not `root`, the one the command runs for) and which state dir."""
     for stack_id in sorted({s.stack_id for s in swept}):
         mine = [s for s in swept if s.stack_id == stack_id]
-        first = mine[0]
-        where = f" (state dir {first.state_dir})" if first.state_dir else ""
-        if first.root and (root is None or first.root != str(root)):
-            whose = f"a crashed stack of project {first.root}{where}"
-        else:
-            whose = f"crashed stack {stack_id}{where}"
         console.info(
-            f"stopped {len(mine)} leftover process(es) of {whose}: "
+            f"stopped {len(mine)} leftover process(es) of {mine[0].whose(root)}: "
             + "; ".join(f"{s.service} pid {s.pid}" for s in mine)
         )

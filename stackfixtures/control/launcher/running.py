@@ -24,6 +24,7 @@ from ..console import Console, plural
 from ..exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP, shell_code
 from ..watch import Watcher, watcher_for
 from .options import Options
+from .orphans import OrphanWatch
 
 PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..server import ControlServer
-
-REAP_EVERY = 5.0
-"""Seconds between looks for adopted orphans that exited (reaped at the second look)."""
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -105,7 +103,9 @@ class Launcher:
         opening.add_done_callback(self._control_failed)
         interrupted = asyncio.ensure_future(self.stop_now.wait())
         reporter = asyncio.ensure_future(self._progress())
-        reaping = asyncio.ensure_future(self._reap({*others, *([guard.pid] if guard else [])}))
+        orphans_watch = OrphanWatch(stack, {*others, *([guard.pid] if guard else [])}, console)
+        stack.events.subscribe(orphans_watch.event)
+        reaping = asyncio.ensure_future(orphans_watch.run())
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
         reporter.cancel()
         code = EXIT_OK
@@ -131,7 +131,7 @@ class Launcher:
             interrupted.cancel()
         else:
             code = EXIT_INTERRUPTED
-        reaping.cancel()
+        orphans_watch.reaping = False  # (it still records what the stop leaves)
         if self.unreachable and code == EXIT_OK:
             code = EXIT_STARTUP
         closed = False
@@ -140,10 +140,12 @@ class Launcher:
             stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
             closed = True
             keep = others | ({guard.pid} if guard is not None else set())
+            reaping.cancel()
             orphans = await asyncio.to_thread(reaper.stop_orphans, keep)
             for said in orphans:
                 console.info(f"stopped orphan {said}: it had left its service")
         finally:
+            reaping.cancel()
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             if not opening.done():
                 opening.cancel()
@@ -179,13 +181,6 @@ class Launcher:
                 line = progress(self.stack, self.stack.units[name], now, PROGRESS_EVERY)
                 if line:
                     self.console.info(line)
-
-    async def _reap(self, keep: set[int]) -> None:
-        """Reap, now and then, the orphans we adopted (as a subreaper) once they exited."""
-        zombies: set[int] = set()
-        while True:
-            await asyncio.sleep(REAP_EVERY)
-            zombies = await asyncio.to_thread(reaper.reap_orphans, zombies, keep)
 
     def _control_failed(self, opening: asyncio.Future[Any]) -> None:
         """A stack nobody can reach or stop must not run on: stop it, saying why."""

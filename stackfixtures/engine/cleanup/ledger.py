@@ -3,7 +3,8 @@
 Each stack keeps a ledger (`processes-STACKID.json` in its state dir: pid, start time and
 process group of every process it started) and registers it in a per-user directory, with its
 state dir, project and lock. Whoever starts next — `stack run`, `stack down`, a pytest session —
-sweeps the ledgers of dead stacks (whose lock is free: see lock.py): it kills recorded processes
+sweeps the ledgers of dead stacks (whose lock is free: see lock.py; those registered
+without one are judged by their launcher's pid and start time): it kills recorded processes
 whose start time still matches (a reused pid is never touched) and anything carrying the dead
 stack's environment marker.
 """
@@ -60,6 +61,7 @@ class Ledger:
         self.stack_id = stack_id
         self._lock = threading.Lock()
         self._entries: dict[int, dict[str, Any]] = {}
+        self._closed = False
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
         state_dirs.make(state_dir, "Ledger")
@@ -101,6 +103,26 @@ class Ledger:
             }
             self._flush()
 
+    def add_orphan(self, pid: int, pgid: int, of: str = "") -> None:
+        """Record a process that escaped its service (adopted by the launcher as subreaper):
+        a watchdog or a sweep stops it with the stack's services."""
+        with self._lock:
+            if self._closed:  # (the stack stopped meanwhile: it stopped this one too)
+                return
+            self._entries[pid] = {
+                "service": f"orphan of {of}" if of else "orphan",
+                "pid": pid,
+                "pgid": pgid,
+                "create_time": _start_time(pid),
+                "orphan": True,
+            }
+            self._flush()
+
+    def recorded(self) -> dict[int, str]:
+        """{pid: service} of what the ledger lists now (orphans as "orphan of ...")."""
+        with self._lock:
+            return {pid: str(e["service"]) for pid, e in self._entries.items()}
+
     def remove(self, pid: int) -> None:
         with self._lock:
             if self._entries.pop(pid, None) is not None:
@@ -122,6 +144,7 @@ class Ledger:
         with contextlib.suppress(FileNotFoundError):
             (registry_dir() / f"{self.stack_id}.json").unlink()
         with self._lock:
+            self._closed = True
             self._entries.clear()
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
@@ -134,7 +157,7 @@ def recorded(ledger_path: Path) -> list[str]:
     watchdog: what was forced)."""
     try:
         data = json.loads(Path(ledger_path).read_text())
-        return sorted({str(p["service"]) for p in data.get("processes", [])})
+        return sorted({str(p["service"]) for p in data.get("processes", []) if not p.get("orphan")})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
@@ -148,17 +171,33 @@ class Leftover:
     root: str = ""  # the project it belongs to ("" when unknown)
     state_dir: str = ""
 
-
-def _lock_of(info: dict[str, Any]) -> Path:
-    """The lock that says whether a registered stack lives (entries from before locks were
-    recorded: the one in its ledger's state dir)."""
-    if info.get("lock"):
-        return Path(info["lock"])
-    return Path(info["ledger"]).parent / lock.NAME
+    def whose(self, root: Path | None = None) -> str:
+        """Whose it was, for people: the project (when it is not `root`, the one the command
+        runs for) and the state dir, or "of unknown project" (registered by an older version)."""
+        where = f" (state dir {self.state_dir})" if self.state_dir else ""
+        if self.root and (root is None or self.root != str(root)):
+            return f"a crashed stack of project {self.root}{where}"
+        if self.root:
+            return f"crashed stack {self.stack_id}{where}"
+        return f"crashed stack {self.stack_id} of unknown project{where}"
 
 
 def _alive(info: dict[str, Any]) -> bool:
-    return lock.alive(_lock_of(info), str(info["stack_id"]))
+    """Whether the registered stack `info` may still be running. Its lock says, when there is
+    one to ask; an entry without a lock (written by an older stackfixtures: an in-process
+    `sf.Stack` of a pytest session, say) or whose lock file is gone is judged the old way, by
+    its launcher's pid and start time (reliable within one PID namespace). An entry that
+    cannot be judged at all counts as alive: when in doubt, leave it."""
+    if info.get("lock") and os.path.lexists(info["lock"]):
+        return lock.alive(Path(info["lock"]), str(info["stack_id"]))
+    launcher = {"pid": info.get("pid"), "create_time": info.get("create_time")}
+    if launcher["pid"] is None or launcher["create_time"] is None:
+        return True
+    try:
+        int(launcher["pid"]), float(launcher["create_time"])
+    except (TypeError, ValueError):
+        return True
+    return _same_process(launcher) is not None
 
 
 def _same_process(recorded: dict[str, Any] | None) -> psutil.Process | None:
@@ -177,7 +216,8 @@ def collect(info: dict[str, Any]) -> list[tuple[Leftover, psutil.Process]]:
     recorded (start time checked: a reused pid is never touched) and those carrying its
     marker. Only call it for a stack whose lock is free (see `sweep`)."""
     stack_id = str(info["stack_id"])
-    where = {"root": str(info.get("root", "")), "state_dir": str(info.get("state_dir", ""))}
+    state_dir = info.get("state_dir") or str(Path(info["ledger"]).parent)  # (older entries)
+    where = {"root": str(info.get("root") or ""), "state_dir": str(state_dir)}
     try:
         entries = json.loads(Path(info["ledger"]).read_text()).get("processes", [])
     except (OSError, ValueError, AttributeError):
@@ -229,7 +269,8 @@ def sweep() -> list[Leftover]:
     """Stop every leftover of every dead stack of this user; returns what was stopped.
 
     A stack is dead when its lock is free (or held by a newer stack of its state dir): never
-    by a pid, which another PID namespace sees as someone else's. Its watchdog, if it is
+    by a pid, which another PID namespace sees as someone else's, unless it has no lock to ask
+    (see `_alive`). Its watchdog, if it is
     still there (paused?), is killed first: it must never wake up and act on a newer stack.
     """
     stopped: list[Leftover] = []

@@ -7,6 +7,8 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import time
+from dataclasses import dataclass
 
 import psutil
 
@@ -47,6 +49,40 @@ def stop_orphans(keep: set[int], grace: float = 2.0) -> list[str]:
     if left:
         kill_all([p for p, _ in left], timeout=grace)
     return [said for _, said in left]
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A child of ours we did not start: an orphan of a service's tree, adopted as subreaper."""
+
+    pid: int
+    pgid: int
+    sid: int
+    service: str  # the service its environment marker names ("" when it carries none)
+
+
+def adopted(known: set[int], settled: float = 1.0) -> list[Adopted]:
+    """Our live children that we did not start: not in `known` (the services' processes, the
+    watchdog, ...), not in our own session (our short-lived helpers, like an exec probe, are),
+    and older than `settled` seconds (a service's process just started is recorded at once,
+    but may be seen a moment before)."""
+    me = psutil.Process()
+    mine = os.getsid(0)
+    now = time.time()
+    found = []
+    with contextlib.suppress(psutil.Error):
+        for p in me.children():
+            if p.pid in known:
+                continue
+            with contextlib.suppress(psutil.Error, OSError):
+                if p.status() == psutil.STATUS_ZOMBIE or now - p.create_time() < settled:
+                    continue
+                sid = os.getsid(p.pid)
+                if sid == mine:
+                    continue
+                said = marks(p.pid)
+                found.append(Adopted(p.pid, os.getpgid(p.pid), sid, said[1] if said else ""))
+    return found
 
 
 def reap_orphans(seen: set[int], keep: set[int]) -> set[int]:

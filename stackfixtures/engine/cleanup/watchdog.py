@@ -104,8 +104,12 @@ def main() -> None:
     for entry in entries:
         if not _same_leader(entry):
             continue  # its pid was reused by an unrelated process: leave that alone
+        pid, pgid = int(str(entry["pid"])), int(str(entry["pgid"]))
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(int(entry["pgid"]), signal.SIGKILL)
+            if entry.get("orphan") and pgid != pid:  # (a group it only joined is not its)
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(pgid, signal.SIGKILL)
     left = reaper.marked(stack_id)
     if left:
         reaper.kill_all(left, timeout=0.5)
