@@ -112,6 +112,9 @@ def up(
     except TimeoutError as e:  # the launcher was stopped, and what it started with it
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
+    except LauncherStuck as e:  # stopped (SIGSTOP) while starting: say so, do not wait on it
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         interrupted()
     with control:
@@ -129,7 +132,7 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     import time
 
     from ..control import detached
-    from ..control.endpoint import find, read
+    from ..control.endpoint import find, read, starting
     from ..control.remote import RemoteControl
     from ..engine.cleanup import lock
     from ..errors import ControlError
@@ -141,6 +144,8 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
         ep, _ = find(state_dir)
         pointer = read(state_dir)
         stuck = pointer.stuck() if pointer is not None and pointer.alive() else None
+        begun = starting(state_dir) if ep is None else None
+        stuck = stuck or (str(begun) if begun is not None and begun.stopped else None)
         if stuck:
             click.echo(f"error: {stuck}", err=True)
             sys.exit(1)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ..engine import private_files, state_dirs
 from ..engine.cleanup import lock
-from ..errors import ControlError, NotAStateDir, StateDirBusy
+from ..errors import ControlError, LauncherStuck, NotAStateDir, StateDirBusy
 from . import launcher
 from .console import mask
-from .endpoint import find
+from .endpoint import find, process_state, resume_hint
 from .exits import EXIT_DEFINITION, EXIT_STARTUP
 from .remote import RemoteControl, TransportError
 
@@ -113,9 +113,11 @@ def _wait(
     client: RemoteControl | None = None
     seen = 0
     read = since
+    stopped_at: float | None = None
     while time.monotonic() < deadline:
         if on_line is not None and log is not None:
             read = _follow(log, read, on_line)
+        stopped_at = _check_stopped(proc, stopped_at)
         if proc.poll() is not None:
             if client is not None:
                 client.close()
@@ -138,6 +140,24 @@ def _wait(
     if client is not None:
         client.close()
     raise TimeoutError(f"the launcher was not ready within {timeout:g}s; see {log}")
+
+
+STOPPED_FOR = 2.0
+"""Seconds the launcher must stay stopped (state T) before a start waiting for it says so."""
+
+
+def _check_stopped(proc: subprocess.Popen[bytes], since: float | None) -> float | None:
+    """When the launcher was first seen stopped (SIGSTOP) in a row, or None if it runs;
+    LauncherStuck once it has been for STOPPED_FOR seconds: it would never be ready."""
+    if process_state(proc.pid) not in ("T", "t"):
+        return None
+    now = time.monotonic()
+    if since is not None and now - since >= STOPPED_FOR:
+        raise LauncherStuck(
+            f"launcher pid {proc.pid} is stopped (SIGSTOP?) before its stack was up"
+            + resume_hint(proc.pid)
+        )
+    return since if since is not None else now
 
 
 def _follow(log: Path, offset: int, on_line: Callable[[str], None]) -> int:
@@ -210,6 +230,7 @@ def launch(
         since = log.stat().st_size if log is not None and log.exists() else 0
         argv = launcher.argv(dataclasses.replace(opts, lock_fd=holding.fd))
         proc = _start(argv, root, log, keep=(holding.fd,))
+        holding.hand_to(proc.pid)  # the lock names the launcher from its first instant
     except BaseException:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)

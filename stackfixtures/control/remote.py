@@ -24,7 +24,7 @@ from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
 from ..errors import ControlError, LauncherStuck, NotRunning
 from . import codec
-from .endpoint import Endpoint, find, resume_hint
+from .endpoint import Endpoint, find, resume_hint, starting
 
 if TYPE_CHECKING:
     from ..engine.events import Event
@@ -233,8 +233,24 @@ class RemoteControl:
     def down(self, timeout: float = 120.0) -> bool:
         """Ask the launcher to stop everything, then wait (up to `timeout` seconds) until it
         is gone: until its lock is free, which a zombie's is too, and which every PID
-        namespace sees. LauncherStuck when it is stopped (SIGSTOP) and cannot do it."""
+        namespace sees. LauncherStuck when it is stopped (SIGSTOP) and cannot do it: found
+        before the request is sent, nothing is asked of it (resuming it keeps the stack); found
+        after, it says that the stop is queued."""
         deadline = time.monotonic() + timeout
+        self._stuck()  # a stopped launcher is asked nothing: the hint to resume it stays true
+        try:
+            return self._down(deadline, timeout)
+        except LauncherStuck:
+            if self.endpoint.stuck() is None:  # hung, not stopped: as it said
+                raise
+            pid = self.endpoint.pid
+            raise LauncherStuck(
+                f"launcher pid {pid} was stopped (SIGSTOP?) after it was asked to stop the "
+                f"stack: the stop is queued and happens once it resumes (`kill -CONT {pid}`); "
+                "`stack down --force` kills it now"
+            ) from None
+
+    def _down(self, deadline: float, timeout: float) -> bool:
         try:
             self._post("/down", limit=min(ANSWER, timeout))
         except TransportError:
@@ -282,5 +298,8 @@ def connect(state_dir: Path) -> RemoteControl:
     """The control of the live stack using `state_dir`; NotRunning (saying why) otherwise."""
     endpoint, why = find(state_dir)
     if endpoint is None:
+        begun = starting(state_dir)
+        if begun is not None and begun.stopped:
+            raise LauncherStuck(str(begun))
         raise NotRunning(why)
     return RemoteControl(endpoint)

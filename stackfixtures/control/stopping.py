@@ -17,7 +17,7 @@ from pathlib import Path
 from ..engine.cleanup import ledger, lock
 from ..errors import LauncherStuck
 from . import last_run
-from .endpoint import Endpoint, find, read
+from .endpoint import Endpoint, find, read, starting
 from .exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK
 from .remote import RemoteControl
 
@@ -42,6 +42,9 @@ def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
     try:
         ep, why = _endpoint(state_dir, deadline)
     except LauncherStuck as e:
+        begun = starting(state_dir)
+        if force and begun is not None and begun.here and begun.pid:
+            return _kill_starting(state_dir, begun.pid, str(e))
         return Outcome(1, errors=[f"error: {e}"], running=True)
     if ep is None:
         return Outcome(EXIT_OK, said=[why])
@@ -76,8 +79,11 @@ def _endpoint(state_dir: Path, deadline: float) -> tuple[Endpoint | None, str]:
         pointer = read(state_dir)
         if pointer is not None and pointer.alive():
             return pointer, ""
-        if not lock.held(state_dir):
+        begun = starting(state_dir)
+        if begun is None:
             return None, why
+        if begun.stopped:  # it would never open its socket: named at once
+            raise LauncherStuck(str(begun))
         if time.monotonic() >= deadline:
             by = lock.holder_pid(state_dir)
             raise LauncherStuck(
@@ -85,6 +91,25 @@ def _endpoint(state_dir: Path, deadline: float) -> tuple[Endpoint | None, str]:
                 f"did not open its control socket in time; see {state_dir / 'launcher.log'}"
             )
         time.sleep(0.05)
+
+
+def _kill_starting(state_dir: Path, pid: int, why: str) -> Outcome:
+    """--force on a stack still starting whose lock holder (in our PID namespace) is stuck:
+    SIGKILL it; its watchdog, if it has one yet, kills what it started, and its lock's
+    release lets the next sweep clean up the rest."""
+    stack_id = (lock.holder(state_dir) or lock.Holder(None, None)).stack_id
+    forced = ledger.recorded(ledger.path_for(state_dir, stack_id)) if stack_id else []
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + KILLED_WAIT
+    while lock.held(state_dir):
+        if time.monotonic() >= deadline:
+            return Outcome(1, errors=[f"error: pid {pid} survived SIGKILL"], running=True)
+        time.sleep(0.05)
+    died = last_run.died(state_dir, pid, forced, killed=True)
+    return Outcome(
+        EXIT_FORCED,
+        errors=[f"error: {why}; killed it (--force)", f"error: {last_run.summary(died)}"],
+    )
 
 
 def _kill(ep: Endpoint, why: str) -> Outcome:
