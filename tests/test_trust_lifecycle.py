@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from . import test_trust_liveness as liveness
 from .cli_helpers import StackProcess, run_stack
@@ -105,6 +106,48 @@ def test_a_launcher_stopped_while_it_starts_is_named(
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_down_at_once_after_up_stops_that_start(
+    stack_up: Path, env: dict[str, str], started: list[StackProcess]
+) -> None:
+    """(4, 5) `stack up &; sleep 0.2; stack down`: `up` holds the state dir's lock before it
+    validates the project, so `down` finds the start and stops it; `up` says so (exit 130),
+    not "failed to start"."""
+    first = StackProcess(["up", "-p", "dev"], cwd=stack_up, env=env)
+    started.append(first)
+    time.sleep(0.2)
+    out = run_stack(["down", "-p", "dev"], stack_up, timeout=60, env=env)
+    assert "no stack is running" not in out.stdout, out.stdout + out.stderr
+    assert first.finish(60) == 130, first.output
+    assert "the start was stopped (stack down)" in first.output, first.output
+    assert not lock_held(stack_up)
+    status = run_stack(["status", "-p", "dev"], stack_up, timeout=20, env=env)
+    assert status.returncode == 4, status.stdout + status.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_up_stops_its_start_and_says_so(
+    stack_up: Path, env: dict[str, str], started: list[StackProcess], sig: int
+) -> None:
+    """(5) Ctrl-C (or SIGTERM) of `stack up` while it loads the project or starts: what was
+    started is stopped, `up` says so and exits 130 (not click's "Aborted!" and 1, nor a silent
+    143)."""
+    first = StackProcess(["up", "-p", "dev"], cwd=stack_up, env=env)
+    started.append(first)
+    wait_until(lambda: _catches(first.proc.pid, signal.SIGINT), timeout=10, step=0.005)
+    time.sleep(0.25)  # (Python is up: `up` is loading the project, or starting its launcher)
+    first.signal(sig)
+    assert first.finish(60) == 130, first.output
+    assert "interrupted" in first.output and "Aborted" not in first.output, first.output
+    assert not lock_held(stack_up)
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process `pid` has a handler for `sig` (/proc/PID/status SigCgt)."""
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    return bool(int(caught, 16) >> (sig - 1) & 1)
 
 
 def test_status_names_the_launcher_pid(stack_up: Path, env: dict[str, str]) -> None:

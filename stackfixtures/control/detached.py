@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine import private_files, state_dirs
@@ -197,6 +198,7 @@ def launch(
     until: Callable[[RemoteControl], bool] | None = closure_up,
     on_line: Callable[[str], None] | None = None,
     fresh_log: bool = False,
+    reserved: Reservation | None = None,
 ) -> tuple[subprocess.Popen[bytes], RemoteControl]:
     """Start a launcher detached, its output appended to `log` (emptied first with
     `fresh_log`), and wait until `until` holds (default: its stack is up; None: its socket
@@ -206,24 +208,13 @@ def launch(
 
     The state dir's lock is taken here, before the launcher exists, and handed to it: from
     this instant the stack counts as starting (`down` stops it, `clean` refuses, another
-    `up` waits). Busy when another process holds it."""
+    `up` waits). Busy when another process holds it. `reserved`: the lock, taken already
+    (`stack up` takes it before it validates the project)."""
     if log is not None:  # its log keeps its own lines; the services' are in their logs
         opts = dataclasses.replace(opts, service_lines=False)
     assert opts.state_dir is not None
-    state_dir = Path(opts.state_dir)
-    made = _first_missing(state_dir)
-    try:  # before its lock and log are made there
-        state_dirs.make(state_dir, "stack (detached launcher)", _label(opts), root)
-    except NotAStateDir as e:
-        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
-    if lock.mine(state_dir) is not None:  # this process runs a stack there itself
-        raise Busy(StateDirBusy(state_dir, os.getpid()))
-    try:
-        holding = lock.hold(state_dir)
-    except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
-        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
-    if holding is None:
-        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+    reserved = reserved or reserve(Path(opts.state_dir), _label(opts), root)
+    holding, made = reserved.holding, reserved.made
     try:
         if fresh_log and log is not None:
             log.unlink(missing_ok=True)
@@ -249,6 +240,41 @@ def launch(
     except ServiceFailed as e:
         _stop(proc)
         raise LauncherExited(EXIT_STARTUP, e.tail, f"{e}; the stack was stopped") from None
+
+
+@dataclass
+class Reservation:
+    """A state dir's lock, taken for a start; `made`: the directory made for it (removed if
+    the start is given up before its launcher exists)."""
+
+    holding: lock.Holding
+    made: Path | None
+
+    def release(self) -> None:
+        """Give up the start (before its launcher exists): nothing made for it stays."""
+        if self.made is not None:
+            shutil.rmtree(self.made, ignore_errors=True)
+        self.holding.release()
+
+
+def reserve(state_dir: Path, label: str | None, root: Path) -> Reservation:
+    """Take the lock of `state_dir` (made first, with its marker) for a start: from this
+    instant the stack counts as starting. LauncherExited (code 2) when the dir cannot be a
+    state dir or its lock file cannot be opened; Busy when another process holds it."""
+    made = _first_missing(state_dir)
+    try:  # before its lock and log are made there
+        state_dirs.make(state_dir, "stack (detached launcher)", label, root)
+    except NotAStateDir as e:
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
+    if lock.mine(state_dir) is not None:  # this process runs a stack there itself
+        raise Busy(StateDirBusy(state_dir, os.getpid()))
+    try:
+        holding = lock.hold(state_dir)
+    except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
+    if holding is None:
+        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+    return Reservation(holding, made)
 
 
 def _label(opts: launcher.Options) -> str | None:

@@ -62,9 +62,14 @@ class Holding:
             os.ftruncate(self.fd, len(text))
 
     def release(self) -> None:
-        _mine.pop(_key(self.path), None)
+        """Let go (once: a second call never closes an fd number reused meanwhile)."""
+        if self.fd < 0:
+            return
+        if _mine.get(_key(self.path)) is self:
+            del _mine[_key(self.path)]
         with contextlib.suppress(OSError):
             os.close(self.fd)
+        self.fd = -1
 
 
 @dataclass(frozen=True)
