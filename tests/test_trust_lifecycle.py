@@ -143,6 +143,62 @@ def test_a_signal_to_up_stops_its_start_and_says_so(
     assert not lock_held(stack_up)
 
 
+SLOW = """
+[services.slow]
+command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
+ready = { tcp = "${port}" }
+stop = { grace = 6 }
+"""
+
+
+def test_a_launcher_killed_mid_stop_names_what_its_watchdog_killed(
+    stack_up: Path, env: dict[str, str], started: list[StackProcess]
+) -> None:
+    """(6) kill -9 of the launcher while `down` waits out a 6 s grace: `down` names the
+    service that was still running (not "nothing"), even when the dead stack's ledger was
+    swept (by any other `stack` command) before `down` looked again."""
+    write_project(stack_up, SLOW)
+    write_project(stack_up, SLOW, name="other")
+    pid = up(stack_up, env)
+    down = StackProcess(["down", "-p", "dev"], cwd=stack_up, env=env)
+    started.append(down)
+    log = state(stack_up) / "logs" / "slow.log"
+    wait_until(lambda: "ignoring SIGTERM" in log.read_text(), timeout=30)
+    time.sleep(0.5)  # (`down` has looked at the stack meanwhile)
+    os.kill(down.proc.pid, signal.SIGSTOP)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        wait_until(lambda: not lock_held(stack_up), timeout=10)
+        swept = run_stack(["down", "-p", "other"], stack_up, timeout=30, env=env)
+        assert swept.returncode == 0, swept.stdout + swept.stderr
+    finally:
+        os.kill(down.proc.pid, signal.SIGCONT)
+    assert down.finish(30) == 1, down.output
+    assert "killed what it still ran: slow (forced)" in down.output, down.output
+
+
+def test_a_launcher_stopped_after_down_asked_it_says_the_stop_is_queued(
+    stack_up: Path, env: dict[str, str], started: list[StackProcess]
+) -> None:
+    """(3) kill -STOP of the launcher after `down` sent its request: `down` says the stop is
+    queued (it happens on `kill -CONT`), not that resuming keeps the stack."""
+    write_project(stack_up, SLOW)
+    pid = up(stack_up, env)
+    down = StackProcess(["down", "-p", "dev"], cwd=stack_up, env=env)
+    started.append(down)
+    log = state(stack_up) / "logs" / "slow.log"
+    wait_until(lambda: "ignoring SIGTERM" in log.read_text(), timeout=30)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        assert down.finish(15) == 1, down.output
+        assert "the stop is queued" in down.output, down.output
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    again = run_stack(["down", "-p", "dev"], stack_up, timeout=30, env=env)
+    assert again.returncode in (0, 1), again.stdout + again.stderr
+    assert not lock_held(stack_up)
+
+
 def _catches(pid: int, sig: int) -> bool:
     """Whether process `pid` has a handler for `sig` (/proc/PID/status SigCgt)."""
     with open(f"/proc/{pid}/status") as f:

@@ -230,16 +230,17 @@ class RemoteControl:
     def reload(self) -> dict[str, Any]:
         return dict(self._post("/reload"))
 
-    def down(self, timeout: float = 120.0) -> bool:
+    def down(self, timeout: float = 120.0, watch: Callable[[], None] | None = None) -> bool:
         """Ask the launcher to stop everything, then wait (up to `timeout` seconds) until it
         is gone: until its lock is free, which a zombie's is too, and which every PID
-        namespace sees. LauncherStuck when it is stopped (SIGSTOP) and cannot do it: found
-        before the request is sent, nothing is asked of it (resuming it keeps the stack); found
-        after, it says that the stop is queued."""
+        namespace sees; `watch` is called while it waits (to note what it still runs).
+        LauncherStuck when it is stopped (SIGSTOP) and cannot do it: found before the request
+        is sent, nothing is asked of it (resuming it keeps the stack); found after, it says
+        that the stop is queued."""
         deadline = time.monotonic() + timeout
         self._stuck()  # a stopped launcher is asked nothing: the hint to resume it stays true
         try:
-            return self._down(deadline, timeout)
+            return self._down(deadline, timeout, watch)
         except LauncherStuck:
             if self.endpoint.stuck() is None:  # hung, not stopped: as it said
                 raise
@@ -250,7 +251,7 @@ class RemoteControl:
                 "`stack down --force` kills it now"
             ) from None
 
-    def _down(self, deadline: float, timeout: float) -> bool:
+    def _down(self, deadline: float, timeout: float, watch: Callable[[], None] | None) -> bool:
         try:
             self._post("/down", limit=min(ANSWER, timeout))
         except TransportError:
@@ -262,14 +263,16 @@ class RemoteControl:
             if self.endpoint.same_process():
                 with contextlib.suppress(OSError):
                     os.kill(self.endpoint.pid, signal.SIGTERM)
-        return self.wait_gone(deadline)
+        return self.wait_gone(deadline, watch)
 
-    def wait_gone(self, deadline: float) -> bool:
+    def wait_gone(self, deadline: float, watch: Callable[[], None] | None = None) -> bool:
         """Whether the launcher is gone by `deadline` (time.monotonic()); LauncherStuck if it
-        is found stopped meanwhile."""
+        is found stopped meanwhile. `watch`: called each few looks while it is there."""
         lock_path = lock.path_of(Path(self.endpoint.state_dir))
         n = 0
         while lock.alive(lock_path, self.endpoint.stack_id):
+            if watch is not None and n % 4 == 0:
+                watch()
             if time.monotonic() >= deadline:
                 return False
             n += 1

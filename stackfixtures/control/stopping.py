@@ -49,15 +49,17 @@ def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
     if ep is None:
         return Outcome(EXIT_OK, said=[why])
     control = RemoteControl(ep)
+    running = _Running(ledger.path_for(state_dir, ep.stack_id))
     try:
-        gone = control.down(max(0.0, deadline - time.monotonic()))
+        gone = control.down(max(0.0, deadline - time.monotonic()), running.look)
     except LauncherStuck as e:
         if force:
-            return _kill(ep, ep.stuck() or str(e))
+            return _kill(ep, ep.stuck() or str(e), running)
         return Outcome(1, errors=[f"error: {e}"], running=True)
     if not gone:
         if force:
-            return _kill(ep, f"the launcher (pid {ep.pid}) was still stopping after {timeout:g}s")
+            why = f"the launcher (pid {ep.pid}) was still stopping after {timeout:g}s"
+            return _kill(ep, why, running)
         return Outcome(
             1,
             errors=[
@@ -66,7 +68,24 @@ def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
             ],
             running=True,
         )
-    return _ended(ep, state_dir)
+    return _ended(ep, state_dir, running)
+
+
+class _Running:
+    """What a stack's ledger listed when last looked at while its launcher was there: the
+    services its watchdog kills if it dies (the ledger may be gone by the time we know:
+    swept by another `stack` command)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.services: list[str] = []
+        self.look()
+
+    def look(self) -> None:
+        self.services = ledger.recorded(self.path) or self.services
+
+    def now(self) -> list[str]:
+        return ledger.recorded(self.path) or self.services
 
 
 def _endpoint(state_dir: Path, deadline: float) -> tuple[Endpoint | None, str]:
@@ -112,7 +131,7 @@ def _kill_starting(state_dir: Path, pid: int, why: str) -> Outcome:
     )
 
 
-def _kill(ep: Endpoint, why: str) -> Outcome:
+def _kill(ep: Endpoint, why: str, running: _Running) -> Outcome:
     """--force: SIGKILL the launcher (its watchdog kills its services at once)."""
     state_dir = Path(ep.state_dir)
     if not ep.same_process():
@@ -121,15 +140,16 @@ def _kill(ep: Endpoint, why: str) -> Outcome:
             errors=[f"error: {why}; it runs in another PID namespace: kill it from there"],
             running=True,
         )
+    running.look()
     os.kill(ep.pid, signal.SIGKILL)
     if not RemoteControl(ep).wait_gone(time.monotonic() + KILLED_WAIT):
         return Outcome(1, errors=[f"error: launcher pid {ep.pid} survived SIGKILL"], running=True)
-    outcome = _ended(ep, state_dir, killed=True)
+    outcome = _ended(ep, state_dir, running, killed=True)
     outcome.errors.insert(0, f"error: {why}; killed it (--force)")
     return outcome
 
 
-def _ended(ep: Endpoint, state_dir: Path, killed: bool = False) -> Outcome:
+def _ended(ep: Endpoint, state_dir: Path, running: _Running, killed: bool = False) -> Outcome:
     """The launcher is gone: what its record says, or, when it died before it wrote one,
     what its watchdog had to kill (recorded as forced)."""
     last = last_run.read(state_dir)
@@ -138,6 +158,5 @@ def _ended(ep: Endpoint, state_dir: Path, killed: bool = False) -> Outcome:
         if code == EXIT_INTERRUPTED:  # `down` stopped its start: that is what was asked
             code = EXIT_FORCED if any(not s["graceful"] for s in last["stops"]) else EXIT_OK
         return Outcome(code, said=[last_run.summary(last)])
-    forced = ledger.recorded(ledger.path_for(state_dir, ep.stack_id))
-    died = last_run.died(state_dir, ep.pid, forced, killed)
+    died = last_run.died(state_dir, ep.pid, running.now(), killed)
     return Outcome(EXIT_FORCED, errors=[f"error: {last_run.summary(died)}"])
