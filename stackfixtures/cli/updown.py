@@ -67,7 +67,8 @@ def up(
 
     Like `docker compose up --wait`: if it runs already, exit 0, restarting the services whose
     definition changed since. A service that fails to start ends it at once (exit 3), with
-    nothing left running. Stop it with `stack down`.
+    nothing left running. Stop it with `stack down`. Ctrl-C, SIGTERM or a `stack down` during
+    the start stop it (exit 130); once started, the stack runs on its own (detached).
     """
 
     # SIGTERM stops a start as Ctrl-C does (`kill` of `stack up` leaves nothing starting)

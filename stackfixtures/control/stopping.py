@@ -68,7 +68,9 @@ def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
             ],
             running=True,
         )
-    return _ended(ep, state_dir, running)
+    outcome = _ended(ep, state_dir, running)
+    outcome.said[:0] = [why] if why else []
+    return outcome
 
 
 class _Running:
@@ -90,17 +92,20 @@ class _Running:
 
 def _endpoint(state_dir: Path, deadline: float) -> tuple[Endpoint | None, str]:
     """The stack to stop: the live one, answering or not (down() finds out why not); one
-    still starting is waited for until its socket is up (LauncherStuck at `deadline`)."""
+    still starting is waited for until its socket is up (LauncherStuck at `deadline`); then
+    the second value says so."""
+    note = ""
     while True:
         ep, why = find(state_dir)
         if ep is not None:
-            return ep, ""
+            return ep, note
         pointer = read(state_dir)
         if pointer is not None and pointer.alive():
-            return pointer, ""
+            return pointer, note
         begun = starting(state_dir)
         if begun is None:
             return None, why
+        note = note or f"{begun}: stopped it once it answered"
         if begun.stopped:  # it would never open its socket: named at once
             raise LauncherStuck(str(begun))
         if time.monotonic() >= deadline:
