@@ -135,8 +135,9 @@ def test_a_signal_to_up_stops_its_start_and_says_so(
     143)."""
     first = StackProcess(["up", "-p", "dev"], cwd=stack_up, env=env)
     started.append(first)
-    wait_until(lambda: _catches(first.proc.pid, signal.SIGINT), timeout=10, step=0.005)
-    time.sleep(0.25)  # (Python is up: `up` is loading the project, or starting its launcher)
+    # `up` has begun (it handles SIGTERM from its first line): it is taking the state dir's
+    # lock or loading the project, where the old code said "Aborted!" (or died of SIGTERM)
+    wait_until(lambda: _catches(first.proc.pid, signal.SIGTERM), timeout=20, step=0.005)
     first.signal(sig)
     assert first.finish(60) == 130, first.output
     assert "interrupted" in first.output and "Aborted" not in first.output, first.output

@@ -73,8 +73,9 @@ def up(
 
     # SIGTERM stops a start as Ctrl-C does (`kill` of `stack up` leaves nothing starting)
     signal.signal(signal.SIGTERM, _interrupt)
-    reserved = _reserve(profile, state_dir)
+    reserved = None
     try:
+        reserved = _reserve(profile, state_dir)
         _up(profile, state_dir, mode, as_json, timeout, watch, attach, services, reserved)
         if reserved is not None:
             reserved.holding.release()  # (handed over already, unless nothing was started)
