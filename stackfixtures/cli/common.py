@@ -17,6 +17,7 @@ from ..errors import (
     AmbiguousStack,
     ControlError,
     DefinitionError,
+    LauncherStuck,
     NotRunning,
     ProfileError,
     StackError,
@@ -123,6 +124,9 @@ def control_for(
 
     try:
         control = connect(state_dir_for(profile, state_dir))
+    except LauncherStuck as e:  # stopped (SIGSTOP) while it starts: named, not waited for
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     except NotRunning as e:
         if when_stopped is not None and when_stopped():
             sys.exit(0)

@@ -78,7 +78,7 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
     """Each service's state, pid, endpoint, uptime, restarts, health, RSS, CPU, last exit
     and why it is in its state.
 
-    --json prints {"stack": {...}, "services": [{"name", "state", "pid", "endpoint",
+    --json prints {"stack": {..., "launcher_pid"}, "services": [{"name", "state", "pid", "endpoint",
     "uptime_s", "restarts", "health" (null: no liveness probe), "rss_mb", "cpu_percent",
     "last_exit_code", "reason", ...}]}.
     """
@@ -88,7 +88,10 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
         click.echo(json.dumps(data))
         return
     info = data["stack"]
-    click.echo(f"stack {info['id']} (profile {info['profile']}, up {humanize(info['uptime_s'])})")
+    pid = f", launcher pid {info['launcher_pid']}" if info.get("launcher_pid") else ""
+    click.echo(
+        f"stack {info['id']} (profile {info['profile']}, up {humanize(info['uptime_s'])}{pid})"
+    )
     rows = [_for_people(s) for s in data["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, STATUS_COLUMNS)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
+from ..control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError, LauncherStuck
 from . import live
 from .common import (
@@ -30,6 +31,7 @@ from .common import (
 from .run import mode_option
 
 if TYPE_CHECKING:
+    from ..control import detached
     from ..control.remote import RemoteControl
     from ..project import Project
 
@@ -65,12 +67,71 @@ def up(
 
     Like `docker compose up --wait`: if it runs already, exit 0, restarting the services whose
     definition changed since. A service that fails to start ends it at once (exit 3), with
-    nothing left running. Stop it with `stack down`.
+    nothing left running. Stop it with `stack down`. Ctrl-C, SIGTERM or a `stack down` during
+    the start stop it (exit 130); once started, the stack runs on its own (detached).
     """
+
+    # SIGTERM stops a start as Ctrl-C does (`kill` of `stack up` leaves nothing starting)
+    signal.signal(signal.SIGTERM, _interrupt)
+    reserved = None
+    try:
+        reserved = _reserve(profile, state_dir)
+        _up(profile, state_dir, mode, as_json, timeout, watch, attach, services, reserved)
+        if reserved is not None:
+            reserved.holding.release()  # (handed over already, unless nothing was started)
+    except KeyboardInterrupt:
+        if reserved is not None and reserved.holding.fd >= 0:  # no launcher yet
+            reserved.release()
+            click.echo("interrupted: nothing was started", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        interrupted()
+    except BaseException:
+        if reserved is not None and reserved.holding.fd >= 0:  # (a mistake in the profile)
+            reserved.release()
+        raise
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _reserve(profile: str | None, state_dir: str | None) -> detached.Reservation | None:
+    """The state dir's lock, taken as soon as the state dir is known from the profile's name
+    (before the project is validated): a `down` at once after `up` stops this start. None
+    when it cannot be taken here (the launch then says why, or waits for another start)."""
+    from ..config.locate import find_root
+    from ..control import detached
+    from ..control.discover import state_dir_for
+
+    if not (profile or state_dir):
+        return None
+    try:
+        where = state_dir_for(profile, state_dir)
+        return detached.reserve(where, Path(profile).stem if profile else None, find_root())
+    except Exception:  # (an unreadable profile, a busy state dir: said later, where it is)
+        return None
+
+
+def _up(
+    profile: str | None,
+    state_dir: str | None,
+    mode: str | None,
+    as_json: bool,
+    timeout: float,
+    watch: bool,
+    attach: bool,
+    services: tuple[str, ...],
+    reserved: detached.Reservation | None,
+) -> None:
     from ..control import detached, endpoint, launcher
     from ..control.remote import RemoteControl
 
     proj = load(profile, state_dir)
+    if reserved is not None and os.path.realpath(proj.state_dir) != os.path.realpath(
+        reserved.holding.path.parent
+    ):  # (the profile put it elsewhere after all)
+        reserved.release()
+        reserved = None
     check_names(services, proj.graph.names)
     running, _ = endpoint.find(proj.state_dir)
     if running is not None:  # like `compose up`: bring it in line with the definitions
@@ -96,24 +157,37 @@ def up(
         if live.wanted():
             from .live import session
 
+            if reserved is not None:  # the live view takes the lock itself
+                reserved.release()
+
             sys.exit(session.launch(proj, opts, detachable=True))
         click.echo("note: --attach needs a terminal; starting detached only", err=True)
     try:
         proc, control = detached.launch(
-            opts, proj.root, log_path, timeout, on_line=_show_progress, fresh_log=True
+            opts,
+            proj.root,
+            log_path,
+            timeout,
+            on_line=_show_progress,
+            fresh_log=True,
+            reserved=reserved,
         )
     except detached.Busy as e:  # another `stack up` is starting it: wait for that one
         with _started_by_another(proj.state_dir, e.pid, timeout) as control:
             _refresh(control, proj, as_json)
         return
     except detached.LauncherExited as e:
+        if e.code == EXIT_INTERRUPTED:  # `stack down` (or a signal to the launcher)
+            click.echo("error: the start was stopped (stack down); nothing is running", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         failed_to_start(e.tail)
         sys.exit(EXIT_STARTUP)
     except TimeoutError as e:  # the launcher was stopped, and what it started with it
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
-    except KeyboardInterrupt:
-        interrupted()
+    except LauncherStuck as e:  # stopped (SIGSTOP) while starting: say so, do not wait on it
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     with control:
         status: dict[str, Any] = control.status()
     if as_json:
@@ -129,7 +203,7 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     import time
 
     from ..control import detached
-    from ..control.endpoint import find, read
+    from ..control.endpoint import find, read, starting
     from ..control.remote import RemoteControl
     from ..engine.cleanup import lock
     from ..errors import ControlError
@@ -141,6 +215,8 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
         ep, _ = find(state_dir)
         pointer = read(state_dir)
         stuck = pointer.stuck() if pointer is not None and pointer.alive() else None
+        begun = starting(state_dir) if ep is None else None
+        stuck = stuck or (str(begun) if begun is not None and begun.stopped else None)
         if stuck:
             click.echo(f"error: {stuck}", err=True)
             sys.exit(1)

@@ -11,14 +11,15 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..engine import private_files, state_dirs
 from ..engine.cleanup import lock
-from ..errors import ControlError, NotAStateDir, StateDirBusy
+from ..errors import ControlError, LauncherStuck, NotAStateDir, StateDirBusy
 from . import launcher
 from .console import mask
-from .endpoint import find
+from .endpoint import find, process_state, resume_hint
 from .exits import EXIT_DEFINITION, EXIT_STARTUP
 from .remote import RemoteControl, TransportError
 
@@ -113,9 +114,11 @@ def _wait(
     client: RemoteControl | None = None
     seen = 0
     read = since
+    stopped_at: float | None = None
     while time.monotonic() < deadline:
         if on_line is not None and log is not None:
             read = _follow(log, read, on_line)
+        stopped_at = _check_stopped(proc, stopped_at)
         if proc.poll() is not None:
             if client is not None:
                 client.close()
@@ -138,6 +141,24 @@ def _wait(
     if client is not None:
         client.close()
     raise TimeoutError(f"the launcher was not ready within {timeout:g}s; see {log}")
+
+
+STOPPED_FOR = 2.0
+"""Seconds the launcher must stay stopped (state T) before a start waiting for it says so."""
+
+
+def _check_stopped(proc: subprocess.Popen[bytes], since: float | None) -> float | None:
+    """When the launcher was first seen stopped (SIGSTOP) in a row, or None if it runs;
+    LauncherStuck once it has been for STOPPED_FOR seconds: it would never be ready."""
+    if process_state(proc.pid) not in ("T", "t"):
+        return None
+    now = time.monotonic()
+    if since is not None and now - since >= STOPPED_FOR:
+        raise LauncherStuck(
+            f"launcher pid {proc.pid} is stopped (SIGSTOP?) before its stack was up"
+            + resume_hint(proc.pid)
+        )
+    return since if since is not None else now
 
 
 def _follow(log: Path, offset: int, on_line: Callable[[str], None]) -> int:
@@ -177,6 +198,7 @@ def launch(
     until: Callable[[RemoteControl], bool] | None = closure_up,
     on_line: Callable[[str], None] | None = None,
     fresh_log: bool = False,
+    reserved: Reservation | None = None,
 ) -> tuple[subprocess.Popen[bytes], RemoteControl]:
     """Start a launcher detached, its output appended to `log` (emptied first with
     `fresh_log`), and wait until `until` holds (default: its stack is up; None: its socket
@@ -186,30 +208,20 @@ def launch(
 
     The state dir's lock is taken here, before the launcher exists, and handed to it: from
     this instant the stack counts as starting (`down` stops it, `clean` refuses, another
-    `up` waits). Busy when another process holds it."""
+    `up` waits). Busy when another process holds it. `reserved`: the lock, taken already
+    (`stack up` takes it before it validates the project)."""
     if log is not None:  # its log keeps its own lines; the services' are in their logs
         opts = dataclasses.replace(opts, service_lines=False)
     assert opts.state_dir is not None
-    state_dir = Path(opts.state_dir)
-    made = _first_missing(state_dir)
-    try:  # before its lock and log are made there
-        state_dirs.make(state_dir, "stack (detached launcher)", _label(opts), root)
-    except NotAStateDir as e:
-        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
-    if lock.mine(state_dir) is not None:  # this process runs a stack there itself
-        raise Busy(StateDirBusy(state_dir, os.getpid()))
-    try:
-        holding = lock.hold(state_dir)
-    except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
-        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
-    if holding is None:
-        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+    reserved = reserved or reserve(Path(opts.state_dir), _label(opts), root)
+    holding, made = reserved.holding, reserved.made
     try:
         if fresh_log and log is not None:
             log.unlink(missing_ok=True)
         since = log.stat().st_size if log is not None and log.exists() else 0
         argv = launcher.argv(dataclasses.replace(opts, lock_fd=holding.fd))
         proc = _start(argv, root, log, keep=(holding.fd,))
+        holding.hand_to(proc.pid)  # the lock names the launcher from its first instant
     except BaseException:
         if made is not None:
             shutil.rmtree(made, ignore_errors=True)
@@ -228,6 +240,41 @@ def launch(
     except ServiceFailed as e:
         _stop(proc)
         raise LauncherExited(EXIT_STARTUP, e.tail, f"{e}; the stack was stopped") from None
+
+
+@dataclass
+class Reservation:
+    """A state dir's lock, taken for a start; `made`: the directory made for it (removed if
+    the start is given up before its launcher exists)."""
+
+    holding: lock.Holding
+    made: Path | None
+
+    def release(self) -> None:
+        """Give up the start (before its launcher exists): nothing made for it stays."""
+        if self.made is not None:
+            shutil.rmtree(self.made, ignore_errors=True)
+        self.holding.release()
+
+
+def reserve(state_dir: Path, label: str | None, root: Path) -> Reservation:
+    """Take the lock of `state_dir` (made first, with its marker) for a start: from this
+    instant the stack counts as starting. LauncherExited (code 2) when the dir cannot be a
+    state dir or its lock file cannot be opened; Busy when another process holds it."""
+    made = _first_missing(state_dir)
+    try:  # before its lock and log are made there
+        state_dirs.make(state_dir, "stack (detached launcher)", label, root)
+    except NotAStateDir as e:
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
+    if lock.mine(state_dir) is not None:  # this process runs a stack there itself
+        raise Busy(StateDirBusy(state_dir, os.getpid()))
+    try:
+        holding = lock.hold(state_dir)
+    except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
+        raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
+    if holding is None:
+        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+    return Reservation(holding, made)
 
 
 def _label(opts: launcher.Options) -> str | None:

@@ -3,13 +3,16 @@
 The launcher writes `control.json` in the state dir (socket path, its stack id, its pid and
 start time for messages). Whether it is alive is its lock's to say (engine/cleanup/lock.py):
 a pid means nothing in another PID namespace. A socket whose stack's lock is free is stale:
-it is removed, never trusted.
+it is removed, never trusted. A `control.json` is trusted only in the state dir it names (a
+copy elsewhere is foreign: ignored, never removed) and while that dir's lock is held by the
+stack it names; one whose dir is held by another stack (a newer one starting) is ignored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -44,8 +47,10 @@ class Endpoint:
     start_ticks: int | None = None  # the launcher's start in clock ticks (/proc/PID/stat)
 
     def alive(self) -> bool:
-        """The stack that wrote this still runs: its lock is held, by this stack."""
-        return lock.alive(lock.path_of(Path(self.state_dir)), self.stack_id)
+        """The stack that wrote this still runs: its lock is held, by this stack (which names
+        itself in the lock before it publishes this)."""
+        found = lock.holder(Path(self.state_dir))
+        return found is not None and found.stack_id == self.stack_id
 
     def same_process(self) -> bool:
         """Whether `pid` is, in our PID namespace, the launcher that wrote this (same start):
@@ -127,9 +132,13 @@ def withdraw(state_dir: Path, sock: Path) -> None:
 
 
 def read(state_dir: Path) -> Endpoint | None:
+    """The `control.json` of `state_dir`, when it is that dir's own (a copy of another's,
+    naming another state dir, is foreign: None)."""
     try:
         data: dict[str, Any] = json.loads((state_dir / POINTER).read_text())
-    except (OSError, ValueError):
+        if os.path.realpath(data["state_dir"]) != os.path.realpath(state_dir):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     return Endpoint(
         socket=Path(data["socket"]),
@@ -144,12 +153,48 @@ def read(state_dir: Path) -> Endpoint | None:
     )
 
 
+@dataclass(frozen=True)
+class Starting:
+    """A stack whose lock is held but whose control socket does not answer (yet): `pid` is
+    what its holder wrote (the launcher once `stack up` started it, `stack up` before);
+    `here`: that pid is, in our PID namespace, a process holding the lock file open."""
+
+    state_dir: Path
+    pid: int | None
+    here: bool
+    stopped: bool
+
+    def __str__(self) -> str:
+        if self.stopped:
+            return (
+                f"launcher pid {self.pid} is stopped (SIGSTOP?) while it starts the stack with "
+                f"state dir {self.state_dir}" + resume_hint(self.pid or 0)
+            )
+        by = f" (launcher pid {self.pid})" if self.pid else ""
+        return f"a stack is starting with state dir {self.state_dir}{by}"
+
+
+def starting(state_dir: Path) -> Starting | None:
+    """The stack starting with `state_dir` (its lock held), None when its lock is free."""
+    found = lock.holder(state_dir)
+    if found is None:
+        return None
+    here = found.pid is not None and lock.open_by(found.pid, state_dir)
+    stopped = here and process_state(found.pid or 0) in ("T", "t")
+    return Starting(state_dir, found.pid, here, stopped)
+
+
+def _none_running(state_dir: Path) -> str:
+    return str(starting(state_dir) or f"no stack is running with state dir {state_dir}")
+
+
 def find(state_dir: Path) -> tuple[Endpoint | None, str]:
     """The live endpoint of the stack using `state_dir`, or None and why not (a stale one
-    left by a dead launcher is removed here)."""
+    left by a dead launcher is removed here; a foreign one, a copy or another stack's, is
+    ignored)."""
     ep = read(state_dir)
     if ep is None:
-        return None, f"no stack is running with state dir {state_dir}"
+        return None, _none_running(state_dir)
     if ep.alive():  # its launcher is there: never delete its files, even if slow to answer
         if ep.answers():
             return ep, ""
@@ -157,6 +202,8 @@ def find(state_dir: Path) -> tuple[Endpoint | None, str]:
         if stuck:
             return None, stuck + resume_hint(ep.pid)
         return None, f"the stack with state dir {state_dir} (pid {ep.pid}) does not answer"
+    if lock.held(state_dir):  # another stack's (a newer one starting): not ours to remove
+        return None, _none_running(state_dir)
     if read(state_dir) == ep:  # still the dead launcher's pointer, not a new one's
         withdraw(state_dir, ep.socket)
     return None, (

@@ -13,7 +13,8 @@ EXIT_STARTUP = 3
 EXIT_NOT_RUNNING = 4
 """A command for a running stack found none (a stale control socket, if any, was removed)."""
 EXIT_INTERRUPTED = 130
-"""Ctrl-C or SIGTERM arrived before the stack was ready; what had started was stopped."""
+"""Ctrl-C or SIGTERM (to `stack up` too: not 143) arrived before the stack was ready, or a
+`stack down` stopped the start; what had started was stopped."""
 
 
 def shell_code(returncode: int) -> int:

@@ -8,6 +8,7 @@ them from its worker threads, pytest from the test's thread.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, TypeVar
@@ -64,6 +65,7 @@ class LocalControl:
     def status(self) -> dict[str, Any]:
         async def read() -> dict[str, Any]:
             info = {"id": self.stack.stack_id, "state_dir": str(self.stack.state_dir), **self.info}
+            info["launcher_pid"] = os.getpid()  # (the process running the stack)
             info["uptime_s"] = round(time.time() - info["started"], 3)
             return {"stack": info, "services": [_with_client_env(r) for r in rows.rows(self.stack)]}
 

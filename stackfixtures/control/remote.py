@@ -24,7 +24,7 @@ from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
 from ..errors import ControlError, LauncherStuck, NotRunning
 from . import codec
-from .endpoint import Endpoint, find, resume_hint
+from .endpoint import Endpoint, find, resume_hint, starting
 
 if TYPE_CHECKING:
     from ..engine.events import Event
@@ -230,11 +230,28 @@ class RemoteControl:
     def reload(self) -> dict[str, Any]:
         return dict(self._post("/reload"))
 
-    def down(self, timeout: float = 120.0) -> bool:
+    def down(self, timeout: float = 120.0, watch: Callable[[], None] | None = None) -> bool:
         """Ask the launcher to stop everything, then wait (up to `timeout` seconds) until it
         is gone: until its lock is free, which a zombie's is too, and which every PID
-        namespace sees. LauncherStuck when it is stopped (SIGSTOP) and cannot do it."""
+        namespace sees; `watch` is called while it waits (to note what it still runs).
+        LauncherStuck when it is stopped (SIGSTOP) and cannot do it: found before the request
+        is sent, nothing is asked of it (resuming it keeps the stack); found after, it says
+        that the stop is queued."""
         deadline = time.monotonic() + timeout
+        self._stuck()  # a stopped launcher is asked nothing: the hint to resume it stays true
+        try:
+            return self._down(deadline, timeout, watch)
+        except LauncherStuck:
+            if self.endpoint.stuck() is None:  # hung, not stopped: as it said
+                raise
+            pid = self.endpoint.pid
+            raise LauncherStuck(
+                f"launcher pid {pid} was stopped (SIGSTOP?) after it was asked to stop the "
+                f"stack: the stop is queued and happens once it resumes (`kill -CONT {pid}`); "
+                "`stack down --force` kills it now"
+            ) from None
+
+    def _down(self, deadline: float, timeout: float, watch: Callable[[], None] | None) -> bool:
         try:
             self._post("/down", limit=min(ANSWER, timeout))
         except TransportError:
@@ -246,14 +263,16 @@ class RemoteControl:
             if self.endpoint.same_process():
                 with contextlib.suppress(OSError):
                     os.kill(self.endpoint.pid, signal.SIGTERM)
-        return self.wait_gone(deadline)
+        return self.wait_gone(deadline, watch)
 
-    def wait_gone(self, deadline: float) -> bool:
+    def wait_gone(self, deadline: float, watch: Callable[[], None] | None = None) -> bool:
         """Whether the launcher is gone by `deadline` (time.monotonic()); LauncherStuck if it
-        is found stopped meanwhile."""
+        is found stopped meanwhile. `watch`: called each few looks while it is there."""
         lock_path = lock.path_of(Path(self.endpoint.state_dir))
         n = 0
         while lock.alive(lock_path, self.endpoint.stack_id):
+            if watch is not None and n % 4 == 0:
+                watch()
             if time.monotonic() >= deadline:
                 return False
             n += 1
@@ -282,5 +301,8 @@ def connect(state_dir: Path) -> RemoteControl:
     """The control of the live stack using `state_dir`; NotRunning (saying why) otherwise."""
     endpoint, why = find(state_dir)
     if endpoint is None:
+        begun = starting(state_dir)
+        if begun is not None and begun.stopped:
+            raise LauncherStuck(str(begun))
         raise NotRunning(why)
     return RemoteControl(endpoint)

@@ -50,16 +50,26 @@ class Holding:
         self.stack_id = stack_id
         self._write()
 
-    def _write(self) -> None:
-        text = f"{os.getpid()} {self.stack_id or ''}".strip() + "\n"
+    def hand_to(self, pid: int) -> None:
+        """Name `pid` (the launcher it is passed to, which adopts it) as its holder at once:
+        a stopped or slow launcher is named from its first instant, not its starter."""
+        self._write(pid)
+
+    def _write(self, pid: int | None = None) -> None:
+        text = f"{pid or os.getpid()} {self.stack_id or ''}".strip() + "\n"
         with contextlib.suppress(OSError):
             os.pwrite(self.fd, text.encode(), 0)
             os.ftruncate(self.fd, len(text))
 
     def release(self) -> None:
-        _mine.pop(_key(self.path), None)
+        """Let go (once: a second call never closes an fd number reused meanwhile)."""
+        if self.fd < 0:
+            return
+        if _mine.get(_key(self.path)) is self:
+            del _mine[_key(self.path)]
         with contextlib.suppress(OSError):
             os.close(self.fd)
+        self.fd = -1
 
 
 @dataclass(frozen=True)
@@ -152,6 +162,22 @@ def _held(path: Path) -> bool:
 def holder(state_dir: Path) -> Holder | None:
     """Who holds the state dir's lock (None when nobody does)."""
     return _holder(path_of(state_dir))
+
+
+def open_by(pid: int, state_dir: Path) -> bool:
+    """Whether process `pid`, in our PID namespace, has the state dir's lock file open: only
+    then is the pid its holder wrote that holder here (to look at its state, or signal it)."""
+    try:
+        there = os.stat(path_of(state_dir))
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            st = os.stat(f"/proc/{pid}/fd/{fd}")
+            if (st.st_dev, st.st_ino) == (there.st_dev, there.st_ino):
+                return True
+    return False
 
 
 def holder_pid(state_dir: Path) -> int | None:
