@@ -114,6 +114,7 @@ def test_down_at_once_after_up_stops_that_start(
     """(4, 5) `stack up &; sleep 0.2; stack down`: `up` holds the state dir's lock before it
     validates the project, so `down` finds the start and stops it; `up` says so (exit 130),
     not "failed to start"."""
+    write_project(stack_up, liveness.NEVER_READY)  # still starting whenever `down` comes
     first = StackProcess(["up", "-p", "dev"], cwd=stack_up, env=env)
     started.append(first)
     time.sleep(0.2)

@@ -251,6 +251,15 @@ def test_an_adopted_orphan_that_exits_is_reaped_while_the_stack_runs(
     wait_until(lambda: zombies() == [], timeout=30)
 
 
+NEVER_READY = """
+[services.db]
+command = ["sleep", "300"]
+ready = { tcp = "${port}", timeout = 600 }
+"""
+"""A start that is still going on whenever a `down` arrives, however loaded the machine (with
+DB_WEB, a slow `down` could find the stack already up, and the test then failed)."""
+
+
 def starting(root: Path, env: dict[str, str], started: list[StackProcess]) -> StackProcess:
     """`stack up` of DB_WEB, returned once it has started a launcher (before that launcher
     took its lock or published its socket: the window the races were in)."""
@@ -264,6 +273,7 @@ def test_down_while_up_is_starting_stops_that_start(
     stack_up: Path, env: dict[str, str], started: list[StackProcess]
 ) -> None:
     """(4) `down` right after `up`: not "no stack is running" while the stack comes up."""
+    write_project(stack_up, NEVER_READY)
     p = starting(stack_up, env, started)
     out = run_stack(["down", "-p", "dev"], stack_up, timeout=60, env=env)
     assert "no stack is running" not in out.stdout, out.stdout + out.stderr

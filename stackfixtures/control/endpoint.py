@@ -14,11 +14,13 @@ import contextlib
 import json
 import os
 import socket
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..engine import private_files
 from ..engine.cleanup import lock
 from ..engine.private_dirs import short_path
 
@@ -120,15 +122,19 @@ def publish(state_dir: Path, sock: Path, stack_id: str, profile: str, root: Path
         "state_dir": str(state_dir),
         "started": time.time(),
     }
-    tmp = state_dir / (POINTER + ".tmp")
-    tmp.write_text(json.dumps(data))
-    tmp.replace(state_dir / POINTER)
+    private_files.write(state_dir / POINTER, json.dumps(data))  # 0600, whole, no planted name
 
 
 def withdraw(state_dir: Path, sock: Path) -> None:
-    for path in (sock, state_dir / POINTER):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    """Remove a stack's socket and pointer: only a socket where this state dir's socket goes
+    and a plain pointer file (a control.json naming any other path, e.g. one planted to make
+    root unlink /etc/shadow, removes nothing else)."""
+    for path, kind in ((sock, stat.S_ISSOCK), (state_dir / POINTER, stat.S_ISREG)):
+        if path == sock and path != socket_path(state_dir):
+            continue
+        with contextlib.suppress(OSError):
+            if kind(path.lstat().st_mode):
+                path.unlink()
 
 
 def read(state_dir: Path) -> Endpoint | None:
@@ -136,6 +142,8 @@ def read(state_dir: Path) -> Endpoint | None:
     naming another state dir, is foreign: None)."""
     try:
         data: dict[str, Any] = json.loads((state_dir / POINTER).read_text())
+        if not _well_formed(data):
+            return None
         if os.path.realpath(data["state_dir"]) != os.path.realpath(state_dir):
             return None
     except (OSError, ValueError, KeyError, TypeError):
@@ -150,6 +158,28 @@ def read(state_dir: Path) -> Endpoint | None:
         state_dir=data["state_dir"],
         started=data["started"],
         start_ticks=data.get("start_ticks"),
+    )
+
+
+_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "socket": str,
+    "pid": int,
+    "create_time": (int, float),
+    "stack_id": str,
+    "profile": str,
+    "root": str,
+    "state_dir": str,
+    "started": (int, float),
+}
+
+
+def _well_formed(data: object) -> bool:
+    """A pointer as `publish` writes it (anything else, e.g. `{}` or `[1]`, is not one)."""
+    if not isinstance(data, dict):
+        return False
+    ticks = data.get("start_ticks")
+    return all(isinstance(data.get(k), t) for k, t in _FIELDS.items()) and (
+        ticks is None or isinstance(ticks, int)
     )
 
 
