@@ -1,6 +1,6 @@
-"""The stack: runs a graph's services, each gated on its dependencies being READY, supervises
-them while they run, and stops them dependents-first. Every service is just a generator; the
-engine knows no kinds. One service's life is in life.py, restart decisions in supervisor.py."""
+"""The stack: runs a graph's services, each gated on its dependencies being READY, supervises them
+while they run, and stops them dependents-first. Every service is just a generator; the engine
+knows no kinds. One service's life is in life.py, restart decisions in supervisor.py."""
 
 from __future__ import annotations
 
@@ -119,8 +119,7 @@ class Stack:
 
     async def wait_for(self, name: str, state: State, timeout: float = 30.0) -> None:
         """Return once `name` is in `state`; TimeoutError after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        unit = self.units[name]
+        deadline, unit = time.monotonic() + timeout, self.units[name]
         while unit.state is not state:
             left = deadline - time.monotonic()
             if left <= 0:
