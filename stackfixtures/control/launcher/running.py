@@ -298,5 +298,10 @@ class Launcher:
             self.console.info(f"stopped {plural(len(stops), 'service')} gracefully")
 
     def _record(self, stops: list[ServiceStop], code: int, orphans: list[str]) -> None:
-        """What `stack down` reports after the launcher is gone."""
-        last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops), orphans)
+        """What `stack down` reports after the launcher is gone (a full disk loses the record,
+        said here, not the stop: `down` then reports from the ledger)."""
+        try:
+            last_run.write(self.proj.state_dir, code, codec.stops_to_json(stops), orphans)
+        except OSError as e:
+            where = self.proj.state_dir / last_run.NAME
+            self.console.error(f"cannot record how the stack stopped in {where}: {e.strerror}")
