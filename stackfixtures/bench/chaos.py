@@ -10,7 +10,13 @@ watchdog or a service, during the start, in steady state, during a `stack restar
 - nothing of the stack is left (bench/processes.py: by parent, ledger, group and marker);
 - the neighbour is untouched: the same launcher, watchdog and service processes, answering;
 - nothing acknowledged was lost (the stack is started again on the same state dir to look);
-- every client command answered within its bound.
+- every client command answered within its bound, and told the truth (bench/truth.py): a
+  stopped launcher is named while it is stopped, a `down` whose launcher was SIGKILLed
+  mid-stop exits non-zero saying what was forced;
+- a fault whose target was gone before it landed is recorded as missed, not as injected.
+
+A `down` may refuse (exit 1) to wait on a launcher that is stopped or still stopping; the
+bench then gets the stack stopped all the same with `down --force`, and checks what is left.
 
 Everything it started is stopped by pid or group, whatever happens; its directory (state
 dirs, the registry of crashed stacks its stacks share) is removed at the end.
@@ -27,8 +33,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..control import last_run
 from ..control.remote import connect
+from ..control.stopping import KILLED_WAIT
+from ..engine.cleanup import lock
 from . import faults as chaos_faults
+from . import truth
 from .clients import Answer, Clients, Running
 from .faults import Fault
 from .processes import Identity, StackProcesses, describe, identities
@@ -38,6 +48,8 @@ from .workload import Workload, Writers
 UP_BOUND = 180.0
 """Seconds a `stack up` may take (it waits for the whole stack, initdb included)."""
 RESTART_BOUND = 60.0
+DOWN_SLACK = 1.0 + truth.STARTUP
+"""Seconds past its --timeout by which `stack down` must have answered."""
 SETTLE = 10.0
 """Seconds after `stack down` answered within which every process of the stack must be gone."""
 TRAFFIC = 0.5
@@ -53,6 +65,7 @@ class ChaosRun:
     fault: dict[str, Any]
     kind: str
     injected: bool = False
+    missed: str = ""  # why a fault did not land (its target was gone already)
     target_pid: int = 0
     target_service: str = ""
     acknowledged: int = 0
@@ -61,11 +74,21 @@ class ChaosRun:
     neighbour_harmed: list[str] = field(default_factory=list)
     answers: list[dict[str, Any]] = field(default_factory=list)
     late: list[str] = field(default_factory=list)
+    untrue: list[str] = field(default_factory=list)  # answers that the facts contradict
+    forced_down: bool = False  # `down` refused to wait: `down --force` stopped the stack
+    last_run: str = ""  # how last-run.json says the launcher's run ended
     error: str = ""
 
     @property
     def success(self) -> bool:
-        return not (self.leftovers or self.neighbour_harmed or self.lost or self.late or self.error)
+        return not (
+            self.leftovers
+            or self.neighbour_harmed
+            or self.lost
+            or self.late
+            or self.untrue
+            or self.error
+        )
 
 
 class Chaos:
@@ -115,10 +138,21 @@ class Chaos:
             )
         return procs
 
-    def down(self, state_dir: Path) -> Answer:
+    def down(self, state_dir: Path, *force: str) -> Answer:
+        """`stack down`, held to its --timeout (honoured within a second) and its start-up;
+        with `--force` the wait for the launcher it SIGKILLs too."""
+        bound = self.bound + DOWN_SLACK + (KILLED_WAIT if force else 0)
         return self.clients.run(
-            state_dir, "down", "--timeout", f"{self.bound:g}", bound=self.bound + 5
+            state_dir, "down", "--timeout", f"{self.bound:g}", *force, bound=bound
         )
+
+    def stop_stack(self, record: ChaosRun) -> None:
+        """`down`; when it refused (a launcher stopped or still stopping: exit 1, the stack
+        still there), `down --force`, as a user would."""
+        answer = self.down(self.state)
+        if answer.exit_code != 0 and lock.held(self.state):
+            record.forced_down = True
+            self.down(self.state, "--force")
 
     def start_neighbour(self) -> None:
         procs = self.up_ready(self.neighbour)
@@ -147,6 +181,8 @@ class Chaos:
         first_answer = len(self.clients.answers)
         writers: Writers | None = None
         procs: StackProcesses | None = None
+        during: Running | None = None
+        stopping: Answer | None = None
         try:
             if fault.phase == "start":
                 procs, up = self.up(self.state)
@@ -159,7 +195,6 @@ class Chaos:
                     handles = ready_handles(control)
                 writers = Writers(self.workload, handles, self.writers).start()
                 time.sleep(TRAFFIC)
-                during: Running | None = None
                 if fault.phase == "restart":
                     during = self.clients.start(self.state, "restart", fault.service)
                 elif fault.phase == "stop":
@@ -167,11 +202,13 @@ class Chaos:
                 time.sleep(fault.delay)
                 self._inject(procs, fault, record)
                 if during is not None:
-                    bound = RESTART_BOUND if fault.phase == "restart" else self.bound + 5
-                    self.clients.finish(during, bound)
+                    bound = RESTART_BOUND if fault.phase == "restart" else self.bound + DOWN_SLACK
+                    answer = self.clients.finish(during, bound)
+                    stopping = answer if fault.phase == "stop" else None
             procs.sample()
             self.clients.run(self.state, "status", bound=self.bound)
-            self.down(self.state)
+            self.stop_stack(record)
+            self._check_truth(record, fault, stopping, first_answer)
             if writers is not None:
                 record.acknowledged = len(writers.stop())
             left = procs.settle(SETTLE)
@@ -190,7 +227,7 @@ class Chaos:
                 if stack.state_dir == self.state:
                     stack.kill()
         answers = self.clients.answers[first_answer:]
-        record.answers = [{k: v for k, v in asdict(a).items() if k != "output"} for a in answers]
+        record.answers = [{**asdict(a), "output": a.why(4)[-400:]} for a in answers]
         record.late = [f"{a.command} took over {a.bound:g}s" for a in answers if not a.in_time]
         return record
 
@@ -198,13 +235,33 @@ class Chaos:
         hit = chaos_faults.target(procs, fault)
         procs.sample()  # its stack id and groups, before anything is killed
         record.target_pid, record.target_service = hit.pid, hit.service
-        record.injected = chaos_faults.send(hit, fault.signal)
+        record.missed = chaos_faults.send(hit, fault.signal)
+        record.injected = not record.missed
         if not record.injected or fault.signal != "SIGSTOP":
             return
+        resume_at = time.monotonic() + fault.pause
         asked = self.clients.start(self.state, "status")  # asked while it is stopped
-        time.sleep(fault.pause)
-        chaos_faults.send(hit, "SIGCONT")
-        self.clients.finish(asked, self.bound)
+        while_stopped = asked.wait(fault.pause)
+        time.sleep(max(0.0, resume_at - time.monotonic()))
+        chaos_faults.resume(hit)
+        answer = self.clients.finish(asked, self.bound)
+        if fault.target == "launcher":
+            wrong = truth.named_stopped(answer, hit.pid, while_stopped, fault.pause)
+            record.untrue += [wrong] if wrong else []
+
+    def _check_truth(
+        self, record: ChaosRun, fault: Fault, stopping: Answer | None, first_answer: int
+    ) -> None:
+        """The exit codes of this run's `down`s against last-run.json (read before the
+        stack is started again to count its writes, which forgets it)."""
+        last = last_run.read(self.state)
+        record.last_run = last_run.summary(last) if last else ""
+        downs = [a for a in self.clients.answers[first_answer:] if a.command.startswith("down")]
+        record.untrue += [w for w in map(truth.down_said, downs) if w]
+        killed = record.injected and (fault.target, fault.signal) == ("launcher", "SIGKILL")
+        if stopping is not None and killed:
+            wrong = truth.killed_mid_stop(stopping, record.target_pid, last)
+            record.untrue += [wrong] if wrong else []
 
     def _verify(self, acked: list[Any]) -> int:
         """Start the stack again on the same state dir; how many acknowledged writes are gone."""
@@ -270,9 +327,13 @@ def line(r: ChaosRun, runs: int) -> str:
     ]
     if r.late:
         said.append("late: " + ", ".join(r.late))
+    if r.untrue:
+        said.append("untrue: " + "; ".join(r.untrue))
+    if r.forced_down:
+        said.append("stopped by down --force")
     if r.error:
         said.append(r.error)
-    hit = f" ({r.target_service} pid {r.target_pid})" if r.injected else " (nothing to hit)"
+    hit = f" ({r.target_service} pid {r.target_pid})" if r.injected else f" (missed: {r.missed})"
     return f"run {r.run}/{runs}: {'ok' if r.success else 'FAILED'}: {r.kind}{hit}: " + ", ".join(
         said
     )
@@ -291,12 +352,16 @@ def summary(
         "passed": not failed and bool(results),
         "faults_injected": sum(r.injected for r in results),
         "faults_by_kind": dict(Counter(r.kind for r in results if r.injected)),
+        "faults_missed": sum(not r.injected for r in results),
+        "missed_by_kind": dict(Counter(r.kind for r in results if not r.injected)),
         "failed_kinds": dict(Counter(r.kind for r in failed)),
         "leftovers": sum(len(r.leftovers) for r in results),
         "neighbours_harmed": sum(bool(r.neighbour_harmed) for r in results),
         "writes_acknowledged": sum(r.acknowledged for r in results),
         "writes_lost": sum(r.lost for r in results),
         "late_answers": sum(len(r.late) for r in results),
+        "untrue_answers": sum(len(r.untrue) for r in results),
+        "forced_downs": sum(r.forced_down for r in results),
         "slowest_answer_s": slowest.seconds if slowest else 0.0,
         "slowest_answer": slowest.command if slowest else "",
         "errors": sum(bool(r.error) for r in results),
@@ -307,10 +372,12 @@ def summary(
 def markdown(s: dict[str, Any]) -> str:
     return (
         "### stack bench chaos\n\n"
-        "| runs | seed | faults | leftovers | neighbours harmed | writes lost | late answers "
-        "| slowest answer | passed |\n|---|---|---|---|---|---|---|---|---|\n"
-        f"| {s['runs']} | {s['seed']} | {s['faults_injected']} | {s['leftovers']} "
-        f"| {s['neighbours_harmed']} | {s['writes_lost']} of {s['writes_acknowledged']} "
-        f"| {s['late_answers']} | {s['slowest_answer_s']:.2f} s ({s['slowest_answer']}) "
+        "| runs | seed | faults (missed) | leftovers | neighbours harmed | writes lost "
+        "| late answers | untrue answers | slowest answer | passed |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+        f"| {s['runs']} | {s['seed']} | {s['faults_injected']} ({s['faults_missed']}) "
+        f"| {s['leftovers']} | {s['neighbours_harmed']} "
+        f"| {s['writes_lost']} of {s['writes_acknowledged']} | {s['late_answers']} "
+        f"| {s['untrue_answers']} | {s['slowest_answer_s']:.2f} s ({s['slowest_answer']}) "
         f"| {'yes' if s['passed'] else 'no'} |\n"
     )

@@ -111,11 +111,38 @@ def _service(p: psutil.Process) -> str:
     return marks[1] if marks else ""
 
 
-def send(hit: Hit, name: str) -> bool:
-    """Send signal `name` to the hit process; False if it was gone already."""
+def send(hit: Hit, name: str) -> str:
+    """Send signal `name` to the hit process: "" once it landed, else why it did not (the
+    process had exited already, or, for SIGSTOP, exited before it could be stopped)."""
     if hit.process is None:
-        return False
-    with contextlib.suppress(psutil.Error):
+        return "no such process appeared"
+    if not alive(hit.process):  # a zombie takes a signal but nothing happens to it
+        return f"pid {hit.pid} had exited already"
+    try:
         hit.process.send_signal(getattr(signal, name))  # psutil checks it is the same process
-        return True
+    except psutil.Error:
+        return f"pid {hit.pid} had exited already"
+    if name == "SIGSTOP" and not _stopped(hit.process):
+        return f"pid {hit.pid} exited before it stopped"
+    return ""
+
+
+def _stopped(p: psutil.Process, timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if p.status() == psutil.STATUS_STOPPED:
+                return True
+            if not alive(p):
+                return False
+        except psutil.Error:
+            return False
+        time.sleep(0.005)
     return False
+
+
+def resume(hit: Hit) -> None:
+    """SIGCONT to a process a SIGSTOP landed on (if it is still there)."""
+    if hit.process is not None:
+        with contextlib.suppress(psutil.Error):
+            hit.process.send_signal(signal.SIGCONT)
