@@ -9,10 +9,11 @@ import subprocess
 from pathlib import Path
 
 import psutil
+import pytest
 
 from stackfixtures.bench.clients import Answer
-from stackfixtures.bench.faults import PHASES, SIGNALS, TARGETS, Hit, plan, resume, send
-from stackfixtures.bench.truth import down_said, killed_mid_stop, named_stopped
+from stackfixtures.bench.faults import PHASES, SIGNALS, TARGETS, Hit, Kind, plan, resume, send
+from stackfixtures.bench.truth import down_said, killed_mid_stop, named_stopped, refused_stopped
 
 from .cli_helpers import run_stack
 from .conftest import wait_until
@@ -138,3 +139,19 @@ def test_a_stopped_launcher_must_be_named_while_it_is_stopped() -> None:
     # it waited for the SIGCONT: a long pause makes that a failure, a short one does not
     assert "SIGCONT" in named_stopped(_answer(0, "api ready", "status"), 7, False, 14)
     assert named_stopped(_answer(0, "api ready", "status"), 7, False, 2) == ""
+    # `down` without --force refuses a stopped launcher, naming it; it must not say it stopped
+    assert refused_stopped(_answer(1, named.output), 7) == ""
+    assert "exit 0" in refused_stopped(_answer(0, "stopped 5 services gracefully"), 7)
+
+
+def test_kinds_asked_for_come_first_in_order_then_drawn_ones() -> None:
+    kinds = (Kind.parse("SIGSTOP:launcher:steady:14"), Kind.parse("SIGKILL:service:stop"))
+    faults = plan(random.Random(SEED), 3, ["db"], 2.0, kinds=kinds)
+    assert [(f.signal, f.target, f.phase) for f in faults[:2]] == [
+        ("SIGSTOP", "launcher", "steady"),
+        ("SIGKILL", "service", "stop"),
+    ]
+    assert faults[0].pause == 14 and 0 < faults[1].pause <= 2.0
+    for bad in ("SIGSTOP:launcher", "SIGHUP:launcher:stop", "SIGSTOP:launcher:stop:-1"):
+        with pytest.raises(ValueError, match="SIG"):
+            Kind.parse(bad)

@@ -48,6 +48,8 @@ from .workload import Workload, Writers
 UP_BOUND = 180.0
 """Seconds a `stack up` may take (it waits for the whole stack, initdb included)."""
 RESTART_BOUND = 60.0
+LONG_PAUSE = truth.NAMED + truth.STARTUP + 2.0
+"""A launcher stopped this long is also asked to `down` while stopped (then `down --force`)."""
 DOWN_SLACK = 1.0 + truth.STARTUP
 """Seconds past its --timeout by which `stack down` must have answered."""
 SETTLE = 10.0
@@ -242,12 +244,23 @@ class Chaos:
         resume_at = time.monotonic() + fault.pause
         asked = self.clients.start(self.state, "status")  # asked while it is stopped
         while_stopped = asked.wait(fault.pause)
+        if while_stopped and fault.target == "launcher" and fault.pause >= LONG_PAUSE:
+            self._force_stopped(record, hit.pid)  # a user would not wait for the SIGCONT
         time.sleep(max(0.0, resume_at - time.monotonic()))
         chaos_faults.resume(hit)
         answer = self.clients.finish(asked, self.bound)
         if fault.target == "launcher":
             wrong = truth.named_stopped(answer, hit.pid, while_stopped, fault.pause)
             record.untrue += [wrong] if wrong else []
+
+    def _force_stopped(self, record: ChaosRun, pid: int) -> None:
+        """The launcher is stopped (and stays so): `down` must refuse, naming it, within its
+        bound; then `down --force` stops the stack (its watchdog kills every service)."""
+        refused = self.down(self.state)
+        wrong = truth.refused_stopped(refused, pid)
+        record.untrue += [wrong] if wrong else []
+        record.forced_down = True
+        self.down(self.state, "--force")
 
     def _check_truth(
         self, record: ChaosRun, fault: Fault, stopping: Answer | None, first_answer: int
@@ -298,7 +311,7 @@ def run(
     writers: int = 2,
     bound: float = 10.0,
     max_pause: float = 2.0,
-    only: dict[str, tuple[str, ...]] | None = None,
+    only: dict[str, tuple[Any, ...]] | None = None,
     log: Any = print,
 ) -> dict[str, Any]:
     """`runs` faults drawn from `seed` (see the module doc); the summary as a dict."""

@@ -4,6 +4,7 @@ and `last-run.json`, the record of how the launcher's run ended).
 
 - a `stack status` asked while the launcher was stopped (SIGSTOP) names it ("launcher pid N
   is stopped") and exits non-zero, within NAMED seconds: not only once it is resumed;
+- a `stack down` of a stopped launcher exits 1 naming it (`down --force` then kills it);
 - a `stack down` whose launcher was SIGKILLed while it stopped the stack exits non-zero and
   says what was forced (unless the launcher had recorded a clean end before it was killed);
 - no `down` exits 0 while saying something was forced, none exits non-zero saying nothing.
@@ -34,6 +35,18 @@ def named_stopped(answer: Answer, pid: int, answered_while_stopped: bool, pause:
     if answer.exit_code == 0 or f"launcher pid {pid} is stopped" not in answer.output:
         return (
             f"`status` while launcher pid {pid} was stopped: exit {answer.exit_code}, "
+            f"said {answer.why(3)!r}"
+        )
+    return ""
+
+
+def refused_stopped(answer: Answer, pid: int) -> str:
+    """A `down` (without --force) of stopped launcher `pid`: it must exit 1 naming it."""
+    if answer.exit_code is None:
+        return ""  # late: counted as such
+    if answer.exit_code != 1 or f"launcher pid {pid} is stopped" not in answer.output:
+        return (
+            f"`{answer.command}` of stopped launcher pid {pid}: exit {answer.exit_code}, "
             f"said {answer.why(3)!r}"
         )
     return ""
