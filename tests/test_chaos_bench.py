@@ -56,7 +56,7 @@ def test_two_runs_for_real_leave_nothing_and_lose_nothing(tmp_path: Path) -> Non
             "--json",
             str(out),
             # faults that always find their target (a fast `down` may be over before its
-            # fault lands: then nothing is injected, which the CI's longer run allows)
+            # fault lands: then it is recorded as missed, which the CI's longer run allows)
             "--phase",
             "start",
             "--phase",
@@ -74,9 +74,11 @@ def test_two_runs_for_real_leave_nothing_and_lose_nothing(tmp_path: Path) -> Non
     assert summary["faults_injected"] == 2 == sum(summary["faults_by_kind"].values())
     assert summary["leftovers"] == summary["neighbours_harmed"] == summary["writes_lost"] == 0
     assert summary["late_answers"] == 0 and summary["failed_kinds"] == {}
+    assert summary["untrue_answers"] == 0 and summary["faults_missed"] == 0
     assert 0 < summary["slowest_answer_s"] <= summary["bound_s"] + 5
     for run in summary["per_run"]:
         assert run["success"] and run["injected"] and run["target_pid"] > 0
+        assert run["missed"] == "" and run["untrue"] == []
         fault = run["fault"]
         assert run["kind"] == f"{fault['signal']} {fault['target']} during {fault['phase']}"
         assert {a["command"].split()[0] for a in run["answers"]} >= {"up", "status", "down"}

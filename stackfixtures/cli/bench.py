@@ -219,6 +219,7 @@ def chaos(
     import random
 
     from ..bench import chaos as chaos_bench
+    from ..bench import chaos_summary
     from ..bench import shutdown as shutdown_bench
     from ..bench.faults import Kind
 
@@ -260,7 +261,7 @@ def chaos(
     except RuntimeError as e:  # the neighbour did not start: no run could be made
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
-    shutdown_bench.write_summary(summary, json_file, chaos_bench.markdown)
+    shutdown_bench.write_summary(summary, json_file, chaos_summary.markdown)
     click.echo(json.dumps(summary))
     if not summary["passed"] and not allow_failures:
         sys.exit(1)
