@@ -6,6 +6,7 @@ is applied (the database is created in the existing cluster)."""
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import psycopg
 import pytest
 
 from stackfixtures.errors import StaleDataDir
+from stackfixtures.kinds.postgres.cluster import unprivileged_user
 
 
 def profile(**keys: str) -> str:
@@ -83,3 +85,26 @@ async def test_the_same_identity_reuses_the_data_dir(tmp_path: Path, make_stack:
     db = (await again.start(["db"]))["db"]
     with psycopg.connect(db.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+
+
+async def test_a_stale_postmaster_pid_naming_another_process_does_not_block_the_start(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    """A postmaster killed with SIGKILL (by its watchdog, its launcher gone) leaves
+    postmaster.pid. At the next start its pid may be a zombie not reaped yet, or reused by
+    another process of PostgreSQL's user (a neighbour's backend): PostgreSQL then refused to
+    start ("lock file "postmaster.pid" already exists"; found by the chaos bench). We hold the
+    state dir's lock, so no postmaster of ours runs there: the file is stale."""
+    db = await first_run(tmp_path, make_stack)
+    pgdata = Path(db.data_dir)
+    squatter = subprocess.Popen(["sleep", "60"], user=unprivileged_user(None))
+    try:
+        (pgdata / "postmaster.pid").write_text(f"{squatter.pid}\n{pgdata}\n")
+        again = await make_stack(tmp_path, profile())
+        db = (await again.start(["db"]))["db"]
+        with psycopg.connect(db.dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+        assert squatter.poll() is None  # not ours: untouched
+    finally:
+        squatter.kill()
+        squatter.wait()

@@ -10,7 +10,13 @@ watchdog or a service, during the start, in steady state, during a `stack restar
 - nothing of the stack is left (bench/processes.py: by parent, ledger, group and marker);
 - the neighbour is untouched: the same launcher, watchdog and service processes, answering;
 - nothing acknowledged was lost (the stack is started again on the same state dir to look);
-- every client command answered within its bound.
+- every client command answered within its bound, and told the truth (bench/truth.py): a
+  stopped launcher is named while it is stopped, a `down` whose launcher was SIGKILLed
+  mid-stop exits non-zero saying what was forced;
+- a fault whose target was gone before it landed is recorded as missed, not as injected.
+
+A `down` may refuse (exit 1) to wait on a launcher that is stopped or still stopping; the
+bench then gets the stack stopped all the same with `down --force`, and checks what is left.
 
 Everything it started is stopped by pid or group, whatever happens; its directory (state
 dirs, the registry of crashed stacks its stacks share) is removed at the end.
@@ -18,17 +24,22 @@ dirs, the registry of crashed stacks its stacks share) is removed at the end.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
 import tempfile
 import time
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..control import last_run
 from ..control.remote import connect
+from ..control.stopping import KILLED_WAIT
+from ..engine.cleanup import lock
 from . import faults as chaos_faults
+from . import truth
+from .chaos_summary import ChaosRun, line, summary
 from .clients import Answer, Clients, Running
 from .faults import Fault
 from .processes import Identity, StackProcesses, describe, identities
@@ -38,34 +49,14 @@ from .workload import Workload, Writers
 UP_BOUND = 180.0
 """Seconds a `stack up` may take (it waits for the whole stack, initdb included)."""
 RESTART_BOUND = 60.0
+LONG_PAUSE = truth.NAMED + truth.STARTUP + 2.0
+"""A launcher stopped this long is also asked to `down` while stopped (then `down --force`)."""
+DOWN_SLACK = 1.0 + truth.STARTUP
+"""Seconds past its --timeout by which `stack down` must have answered."""
 SETTLE = 10.0
 """Seconds after `stack down` answered within which every process of the stack must be gone."""
 TRAFFIC = 0.5
 """Seconds of writes before a restart or stop begins."""
-ANSWERS = ("status", "down")
-"""The client commands whose answers are held to the bound (up and restart wait for
-services, which take what they take)."""
-
-
-@dataclass
-class ChaosRun:
-    run: int
-    fault: dict[str, Any]
-    kind: str
-    injected: bool = False
-    target_pid: int = 0
-    target_service: str = ""
-    acknowledged: int = 0
-    lost: int = 0
-    leftovers: list[dict[str, Any]] = field(default_factory=list)
-    neighbour_harmed: list[str] = field(default_factory=list)
-    answers: list[dict[str, Any]] = field(default_factory=list)
-    late: list[str] = field(default_factory=list)
-    error: str = ""
-
-    @property
-    def success(self) -> bool:
-        return not (self.leftovers or self.neighbour_harmed or self.lost or self.late or self.error)
 
 
 class Chaos:
@@ -110,15 +101,27 @@ class Chaos:
         procs.sample()
         if answer.exit_code != 0:
             said = answer.why() if answer.in_time else f"no answer within {UP_BOUND:g}s"
+            said += _log_tails(state_dir, said)
             raise RuntimeError(
                 f"`stack up` on {state_dir} failed (exit {answer.exit_code}):\n{said}"
             )
         return procs
 
-    def down(self, state_dir: Path) -> Answer:
+    def down(self, state_dir: Path, *force: str) -> Answer:
+        """`stack down`, held to its --timeout (honoured within a second) and its start-up;
+        with `--force` the wait for the launcher it SIGKILLs too."""
+        bound = self.bound + DOWN_SLACK + (KILLED_WAIT if force else 0)
         return self.clients.run(
-            state_dir, "down", "--timeout", f"{self.bound:g}", bound=self.bound + 5
+            state_dir, "down", "--timeout", f"{self.bound:g}", *force, bound=bound
         )
+
+    def stop_stack(self, record: ChaosRun) -> None:
+        """`down`; when it refused (a launcher stopped or still stopping: exit 1, the stack
+        still there), `down --force`, as a user would."""
+        answer = self.down(self.state)
+        if answer.exit_code != 0 and lock.held(self.state):
+            record.forced_down = True
+            self.down(self.state, "--force")
 
     def start_neighbour(self) -> None:
         procs = self.up_ready(self.neighbour)
@@ -147,6 +150,8 @@ class Chaos:
         first_answer = len(self.clients.answers)
         writers: Writers | None = None
         procs: StackProcesses | None = None
+        during: Running | None = None
+        stopping: Answer | None = None
         try:
             if fault.phase == "start":
                 procs, up = self.up(self.state)
@@ -159,7 +164,6 @@ class Chaos:
                     handles = ready_handles(control)
                 writers = Writers(self.workload, handles, self.writers).start()
                 time.sleep(TRAFFIC)
-                during: Running | None = None
                 if fault.phase == "restart":
                     during = self.clients.start(self.state, "restart", fault.service)
                 elif fault.phase == "stop":
@@ -167,11 +171,13 @@ class Chaos:
                 time.sleep(fault.delay)
                 self._inject(procs, fault, record)
                 if during is not None:
-                    bound = RESTART_BOUND if fault.phase == "restart" else self.bound + 5
-                    self.clients.finish(during, bound)
+                    bound = RESTART_BOUND if fault.phase == "restart" else self.bound + DOWN_SLACK
+                    answer = self.clients.finish(during, bound)
+                    stopping = answer if fault.phase == "stop" else None
             procs.sample()
             self.clients.run(self.state, "status", bound=self.bound)
-            self.down(self.state)
+            self.stop_stack(record)
+            self._check_truth(record, fault, stopping, first_answer)
             if writers is not None:
                 record.acknowledged = len(writers.stop())
             left = procs.settle(SETTLE)
@@ -190,7 +196,7 @@ class Chaos:
                 if stack.state_dir == self.state:
                     stack.kill()
         answers = self.clients.answers[first_answer:]
-        record.answers = [{k: v for k, v in asdict(a).items() if k != "output"} for a in answers]
+        record.answers = [{**asdict(a), "output": a.why(4)[-400:]} for a in answers]
         record.late = [f"{a.command} took over {a.bound:g}s" for a in answers if not a.in_time]
         return record
 
@@ -198,13 +204,44 @@ class Chaos:
         hit = chaos_faults.target(procs, fault)
         procs.sample()  # its stack id and groups, before anything is killed
         record.target_pid, record.target_service = hit.pid, hit.service
-        record.injected = chaos_faults.send(hit, fault.signal)
+        record.missed = chaos_faults.send(hit, fault.signal)
+        record.injected = not record.missed
         if not record.injected or fault.signal != "SIGSTOP":
             return
+        resume_at = time.monotonic() + fault.pause
         asked = self.clients.start(self.state, "status")  # asked while it is stopped
-        time.sleep(fault.pause)
-        chaos_faults.send(hit, "SIGCONT")
-        self.clients.finish(asked, self.bound)
+        while_stopped = asked.wait(fault.pause)
+        if while_stopped and fault.target == "launcher" and fault.pause >= LONG_PAUSE:
+            self._force_stopped(record, hit.pid)  # a user would not wait for the SIGCONT
+        time.sleep(max(0.0, resume_at - time.monotonic()))
+        chaos_faults.resume(hit)
+        answer = self.clients.finish(asked, self.bound)
+        if fault.target == "launcher":
+            wrong = truth.named_stopped(answer, hit.pid, while_stopped, fault.pause)
+            record.untrue += [wrong] if wrong else []
+
+    def _force_stopped(self, record: ChaosRun, pid: int) -> None:
+        """The launcher is stopped (and stays so): `down` must refuse, naming it, within its
+        bound; then `down --force` stops the stack (its watchdog kills every service)."""
+        refused = self.down(self.state)
+        wrong = truth.refused_stopped(refused, pid)
+        record.untrue += [wrong] if wrong else []
+        record.forced_down = True
+        self.down(self.state, "--force")
+
+    def _check_truth(
+        self, record: ChaosRun, fault: Fault, stopping: Answer | None, first_answer: int
+    ) -> None:
+        """The exit codes of this run's `down`s against last-run.json (read before the
+        stack is started again to count its writes, which forgets it)."""
+        last = last_run.read(self.state)
+        record.last_run = last_run.summary(last) if last else ""
+        downs = [a for a in self.clients.answers[first_answer:] if a.command.startswith("down")]
+        record.untrue += [w for w in map(truth.down_said, downs) if w]
+        killed = record.injected and (fault.target, fault.signal) == ("launcher", "SIGKILL")
+        if stopping is not None and killed:
+            wrong = truth.killed_mid_stop(stopping, record.target_pid, last)
+            record.untrue += [wrong] if wrong else []
 
     def _verify(self, acked: list[Any]) -> int:
         """Start the stack again on the same state dir; how many acknowledged writes are gone."""
@@ -231,6 +268,17 @@ class Chaos:
                 self.clients.run(state_dir, "clean", bound=60)
 
 
+def _log_tails(state_dir: Path, said: str, lines: int = 6) -> str:
+    """The last lines of the logs of the services `said` names (why they failed)."""
+    out = ""
+    for log in sorted((state_dir / "logs").glob("*.log")):
+        if f"'{log.stem}'" in said:
+            with contextlib.suppress(OSError):
+                tail = log.read_text(errors="replace").splitlines()[-lines:]
+                out += f"\n{log}:\n" + "\n".join(f"  | {line}" for line in tail)
+    return out
+
+
 def run(
     root: Path,
     profile: str | None,
@@ -241,7 +289,7 @@ def run(
     writers: int = 2,
     bound: float = 10.0,
     max_pause: float = 2.0,
-    only: dict[str, tuple[str, ...]] | None = None,
+    only: dict[str, tuple[Any, ...]] | None = None,
     log: Any = print,
 ) -> dict[str, Any]:
     """`runs` faults drawn from `seed` (see the module doc); the summary as a dict."""
@@ -260,57 +308,3 @@ def run(
         chaos.close()
         shutil.rmtree(base, ignore_errors=True)
     return summary(results, seed, bound, chaos.clients.answers)
-
-
-def line(r: ChaosRun, runs: int) -> str:
-    said = [
-        f"{r.acknowledged} acknowledged, {r.lost} lost",
-        f"{len(r.leftovers)} left",
-        f"neighbour {'harmed: ' + '; '.join(r.neighbour_harmed) if r.neighbour_harmed else 'ok'}",
-    ]
-    if r.late:
-        said.append("late: " + ", ".join(r.late))
-    if r.error:
-        said.append(r.error)
-    hit = f" ({r.target_service} pid {r.target_pid})" if r.injected else " (nothing to hit)"
-    return f"run {r.run}/{runs}: {'ok' if r.success else 'FAILED'}: {r.kind}{hit}: " + ", ".join(
-        said
-    )
-
-
-def summary(
-    results: list[ChaosRun], seed: int, bound: float, answers: list[Answer]
-) -> dict[str, Any]:
-    held = [a for a in answers if a.command.split()[0] in ANSWERS]
-    slowest = max(held, key=lambda a: a.seconds, default=None)
-    failed = [r for r in results if not r.success]
-    return {
-        "seed": seed,
-        "runs": len(results),
-        "bound_s": bound,
-        "passed": not failed and bool(results),
-        "faults_injected": sum(r.injected for r in results),
-        "faults_by_kind": dict(Counter(r.kind for r in results if r.injected)),
-        "failed_kinds": dict(Counter(r.kind for r in failed)),
-        "leftovers": sum(len(r.leftovers) for r in results),
-        "neighbours_harmed": sum(bool(r.neighbour_harmed) for r in results),
-        "writes_acknowledged": sum(r.acknowledged for r in results),
-        "writes_lost": sum(r.lost for r in results),
-        "late_answers": sum(len(r.late) for r in results),
-        "slowest_answer_s": slowest.seconds if slowest else 0.0,
-        "slowest_answer": slowest.command if slowest else "",
-        "errors": sum(bool(r.error) for r in results),
-        "per_run": [{**asdict(r), "success": r.success} for r in results],
-    }
-
-
-def markdown(s: dict[str, Any]) -> str:
-    return (
-        "### stack bench chaos\n\n"
-        "| runs | seed | faults | leftovers | neighbours harmed | writes lost | late answers "
-        "| slowest answer | passed |\n|---|---|---|---|---|---|---|---|---|\n"
-        f"| {s['runs']} | {s['seed']} | {s['faults_injected']} | {s['leftovers']} "
-        f"| {s['neighbours_harmed']} | {s['writes_lost']} of {s['writes_acknowledged']} "
-        f"| {s['late_answers']} | {s['slowest_answer_s']:.2f} s ({s['slowest_answer']}) "
-        f"| {'yes' if s['passed'] else 'no'} |\n"
-    )

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,16 @@ class Answer:
 
 
 class Running:
-    """A client command started in the background (e.g. `down` while a fault is injected)."""
+    """A client command started in the background (e.g. `down` while a fault is injected).
+    A thread collects its output and notes the moment it exits: its answer time is when it
+    answered, not when the bench got round to looking."""
 
     def __init__(self, command: str, argv: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.command = command
         self.t0 = time.monotonic()
+        self.ended: float | None = None
+        self._out = b""
+        self._done = threading.Event()
         self.proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -53,29 +59,40 @@ class Running:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its group is killed past the bound, and only its group
         )
+        threading.Thread(target=self._collect, daemon=True).start()
+
+    def _collect(self) -> None:
+        out, _ = self.proc.communicate()
+        self._out = out or b""
+        self.ended = time.monotonic()
+        self._done.set()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
+    def wait(self, seconds: float) -> bool:
+        """Whether it has answered within `seconds`."""
+        return self._done.wait(max(0.0, seconds))
+
     def finish(self, bound: float) -> Answer:
-        """Wait for its answer up to `bound` seconds after it started (then kill its group)."""
-        left = max(0.0, bound - (time.monotonic() - self.t0))
-        try:
-            out, _ = self.proc.communicate(timeout=left)
-            code: int | None = self.proc.returncode
-        except subprocess.TimeoutExpired:
-            reaper.kill_group(self.proc.pid, signal.SIGKILL)
-            out, _ = self.proc.communicate()
-            code = None
-        seconds = round(time.monotonic() - self.t0, 3)
-        text = out.decode(errors="replace")[-20000:] if out else ""
+        """Its answer, waited for up to `bound` seconds after it started (then its group is
+        killed, and it counts as late)."""
+        code: int | None = None
+        if self.wait(bound - (time.monotonic() - self.t0)):
+            code = self.proc.returncode
+        else:
+            self.kill()
+        seconds = round((self.ended or time.monotonic()) - self.t0, 3)
+        if seconds > bound:
+            code = None  # it answered, but past its bound
+        text = self._out.decode(errors="replace")[-20000:]
         return Answer(self.command, seconds, code, bound, text)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             reaper.kill_group(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        self._done.wait(10)
 
 
 class Clients:

@@ -37,6 +37,36 @@ class Fault:
         return f"{self.signal} {self.target} during {self.phase}"
 
 
+@dataclass(frozen=True)
+class Kind:
+    """A fault asked for by name (`--kind SIGSTOP:launcher:steady:14`): its signal, target,
+    phase and, for a SIGSTOP, how long the process stays stopped (None: drawn)."""
+
+    signal: str
+    target: str
+    phase: str
+    pause: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Kind:
+        """ValueError (saying what is wrong) unless `text` is SIGNAL:TARGET:PHASE[:PAUSE]."""
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise ValueError(f"{text!r}: expected SIGNAL:TARGET:PHASE[:PAUSE]")
+        for value, allowed in zip(parts, (SIGNALS, TARGETS, PHASES), strict=False):
+            if value not in allowed:
+                raise ValueError(f"{text!r}: {value!r} is not one of {', '.join(allowed)}")
+        pause = None
+        if len(parts) == 4:
+            try:
+                pause = float(parts[3])
+            except ValueError:
+                raise ValueError(f"{text!r}: pause {parts[3]!r} is not a number") from None
+            if not 0 < pause <= 600:
+                raise ValueError(f"{text!r}: pause must be over 0 and at most 600 seconds")
+        return cls(parts[0], parts[1], parts[2], pause)
+
+
 def plan(
     rng: random.Random,
     runs: int,
@@ -45,24 +75,27 @@ def plan(
     signals: tuple[str, ...] = SIGNALS,
     targets: tuple[str, ...] = TARGETS,
     phases: tuple[str, ...] = PHASES,
+    kinds: tuple[Kind, ...] = (),
 ) -> list[Fault]:
-    """`runs` faults drawn from `rng` (the same seed gives the same plan)."""
+    """`runs` faults drawn from `rng` (the same seed gives the same plan): first one of each
+    of `kinds`, in order, then faults of any of `signals`, `targets` and `phases`."""
     faults = []
-    for _ in range(runs):
-        phase = rng.choice(phases)
+    for n in range(runs):
+        kind = kinds[n] if n < len(kinds) else None
+        phase = kind.phase if kind else rng.choice(phases)
+        signal_ = kind.signal if kind else rng.choice(signals)
+        target_ = kind.target if kind else rng.choice(targets)
+        # a start takes seconds: anywhere in it; a restart or stop ~0.1-2 s: early
+        early = phase in ("restart", "stop")
+        delay = round(rng.uniform(0.05, 0.5) if early else rng.uniform(0.3, 3.0), 3)
+        pause = round(rng.uniform(min(0.5, max_pause), max_pause), 3)
         faults.append(
             Fault(
-                signal=rng.choice(signals),
-                target=rng.choice(targets),
+                signal=signal_,
+                target=target_,
                 phase=phase,
-                # a start takes seconds: anywhere in it; a restart or stop ~0.1-2 s: early
-                delay=round(
-                    rng.uniform(0.3, 3.0)
-                    if phase in ("start", "steady")
-                    else rng.uniform(0.05, 0.5),
-                    3,
-                ),
-                pause=round(rng.uniform(min(0.5, max_pause), max_pause), 3),
+                delay=delay,
+                pause=kind.pause if kind and kind.pause else pause,
                 service=rng.choice(services),
             )
         )
@@ -111,11 +144,38 @@ def _service(p: psutil.Process) -> str:
     return marks[1] if marks else ""
 
 
-def send(hit: Hit, name: str) -> bool:
-    """Send signal `name` to the hit process; False if it was gone already."""
+def send(hit: Hit, name: str) -> str:
+    """Send signal `name` to the hit process: "" once it landed, else why it did not (the
+    process had exited already, or, for SIGSTOP, exited before it could be stopped)."""
     if hit.process is None:
-        return False
-    with contextlib.suppress(psutil.Error):
+        return "no such process appeared"
+    if not alive(hit.process):  # a zombie takes a signal but nothing happens to it
+        return f"pid {hit.pid} had exited already"
+    try:
         hit.process.send_signal(getattr(signal, name))  # psutil checks it is the same process
-        return True
+    except psutil.Error:
+        return f"pid {hit.pid} had exited already"
+    if name == "SIGSTOP" and not _stopped(hit.process):
+        return f"pid {hit.pid} exited before it stopped"
+    return ""
+
+
+def _stopped(p: psutil.Process, timeout: float = 2.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if p.status() == psutil.STATUS_STOPPED:
+                return True
+            if not alive(p):
+                return False
+        except psutil.Error:
+            return False
+        time.sleep(0.005)
     return False
+
+
+def resume(hit: Hit) -> None:
+    """SIGCONT to a process a SIGSTOP landed on (if it is still there)."""
+    if hit.process is not None:
+        with contextlib.suppress(psutil.Error):
+            hit.process.send_signal(signal.SIGCONT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -140,7 +140,12 @@ WORKLOAD_HELP = (
 
 @bench.command()
 @profile_option
-@click.option("--runs", type=int, required=True, help="How many faults to inject, one a run.")
+@click.option(
+    "--runs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="How many faults to inject, one a run (default: one per --kind).",
+)
 @click.option("--seed", type=int, default=None, help="Replay the faults of this seed.")
 @click.option("--json", "json_file", default=None, help="Also write the summary to this file.")
 @click.option("--allow-failures", is_flag=True, help="Only report: exit 0 even when a check fails.")
@@ -181,9 +186,17 @@ WORKLOAD_HELP = (
     type=click.Choice(["start", "steady", "restart", "stop"]),
     help="Only faults in these phases (repeatable; default: all four).",
 )
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    metavar="SIGNAL:TARGET:PHASE[:PAUSE]",
+    help="Inject this fault first (repeatable, in order; PAUSE: seconds a SIGSTOP lasts), "
+    "e.g. SIGSTOP:launcher:steady:14; the other runs are drawn.",
+)
 def chaos(
     profile: str | None,
-    runs: int,
+    runs: int | None,
     seed: int | None,
     json_file: str | None,
     allow_failures: bool,
@@ -194,6 +207,7 @@ def chaos(
     signals: tuple[str, ...],
     targets: tuple[str, ...],
     phases: tuple[str, ...],
+    kinds: tuple[str, ...],
 ) -> None:
     """Inject faults under traffic, with a neighbour stack running: check nothing is left,
     the neighbour is untouched, no acknowledged write is lost, every client answers in time.
@@ -205,12 +219,30 @@ def chaos(
     import random
 
     from ..bench import chaos as chaos_bench
+    from ..bench import chaos_summary
     from ..bench import shutdown as shutdown_bench
+    from ..bench.faults import Kind
 
+    try:
+        asked = tuple(Kind.parse(k) for k in kinds)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--kind") from None
+    runs = runs if runs is not None else len(asked)
+    if runs < len(asked) or not runs:
+        raise click.UsageError("--runs: give at least one run, and one for each --kind")
     proj = load(profile)
     traffic, writers = _workload(proj, workload, service)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
-    only = {k: v for k, v in (("signals", signals), ("targets", targets), ("phases", phases)) if v}
+    only: dict[str, tuple[Any, ...]] = {
+        k: v
+        for k, v in (
+            ("signals", signals),
+            ("targets", targets),
+            ("phases", phases),
+            ("kinds", asked),
+        )
+        if v
+    }
     click.echo(f"chaos: seed {seed}, {runs} runs, profile {proj.label}")
     try:
         summary = chaos_bench.run(
@@ -229,7 +261,7 @@ def chaos(
     except RuntimeError as e:  # the neighbour did not start: no run could be made
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
-    shutdown_bench.write_summary(summary, json_file, chaos_bench.markdown)
+    shutdown_bench.write_summary(summary, json_file, chaos_summary.markdown)
     click.echo(json.dumps(summary))
     if not summary["passed"] and not allow_failures:
         sys.exit(1)

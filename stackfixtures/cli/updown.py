@@ -318,16 +318,19 @@ def down(
     root = None
     with contextlib.suppress(Exception):
         root = find_root()
-    report_sweep(Console([]), ledger.sweep(), root)
     try:
         where = state_dir_for(profile, state_dir)
     except NotRunning as e:  # like `compose down`: nothing running is no error
+        report_sweep(Console([]), ledger.sweep(), root)
         click.echo(str(e))
         sys.exit(EXIT_OK)
     except (DefinitionError, AmbiguousStack) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
     outcome = stopping.down(where, timeout, force)
+    # Crashed stacks swept after: a launcher of this state dir that died under us has its
+    # ledger read first (what its watchdog killed is what `down` reports as forced).
+    report_sweep(Console([]), ledger.sweep(), root)
     for line in outcome.said:
         click.echo(line)
     for line in outcome.errors:

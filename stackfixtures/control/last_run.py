@@ -60,7 +60,7 @@ def summary(data: dict[str, Any]) -> str:
     said = f"stopped {plural(len(stops), 'service')}"
     said += f"; forced: {', '.join(forced)}" if forced else " gracefully"
     if data.get("launcher_died"):
-        how = "was killed" if data.get("killed") else "died before it finished stopping"
+        how = "was killed" if data.get("killed") else "died before it stopped the stack"
         said = (
             f"the launcher (pid {data['launcher_died']}) {how}; its watchdog killed what it "
             f"still ran: {', '.join(forced) or 'nothing'} (forced)"

@@ -130,6 +130,10 @@ class RemoteControl:
         payload = json.dumps(body).encode() if body is not None else None
         sock = str(self.endpoint.socket)
         bound = limit if limit is not None else ANSWER if method == "GET" else self.timeout
+        if method != "GET":
+            # An operation sent to a stopped launcher waits in its socket and is carried out
+            # the moment it is resumed, though we report that it failed: never send it.
+            self._stuck()
         try:
             status, kind, data = exchange(
                 sock, method, target, payload, min(bound, self.timeout) + wait, self._stuck
@@ -238,8 +242,7 @@ class RemoteControl:
         is sent, nothing is asked of it (resuming it keeps the stack); found after, it says
         that the stop is queued."""
         deadline = time.monotonic() + timeout
-        self._stuck()  # a stopped launcher is asked nothing: the hint to resume it stays true
-        try:
+        try:  # (like every operation, not sent at all to a stopped launcher: see _request)
             return self._down(deadline, timeout, watch)
         except LauncherStuck:
             if self.endpoint.stuck() is None:  # hung, not stopped: as it said

@@ -39,6 +39,7 @@ class Outcome:
 def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
     """Stop the stack using `state_dir` within `timeout` seconds."""
     deadline = time.monotonic() + timeout
+    last = read(state_dir)  # before find() withdraws a dead launcher's pointer
     try:
         ep, why = _endpoint(state_dir, deadline)
     except LauncherStuck as e:
@@ -47,6 +48,10 @@ def down(state_dir: Path, timeout: float, force: bool = False) -> Outcome:
             return _kill_starting(state_dir, begun.pid, str(e))
         return Outcome(1, errors=[f"error: {e}"], running=True)
     if ep is None:
+        if last is not None and not last.alive() and not lock.held(state_dir):
+            # It died without withdrawing its pointer (SIGKILL, as `down` was asked, say):
+            # its watchdog killed its services; that was no graceful stop, so say so.
+            return _ended(last, state_dir, _Running(ledger.path_for(state_dir, last.stack_id)))
         return Outcome(EXIT_OK, said=[why])
     control = RemoteControl(ep)
     running = _Running(ledger.path_for(state_dir, ep.stack_id))

@@ -63,6 +63,28 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     return home
 
 
+def _clear_stale_lock(ctx: ServiceContext, pgdata: Path) -> None:
+    """Remove postmaster.pid left by a postmaster killed with SIGKILL. PostgreSQL refuses to
+    start while the pid it names is a process its user may signal: a zombie not reaped yet,
+    or the pid reused by another process of that user (a neighbour's backend). We hold the
+    state dir's lock, so no postmaster of ours runs on this data dir; unless that pid is a
+    live process whose command line names this data dir (then PostgreSQL says so), the file
+    is stale."""
+    lock_file = pgdata / "postmaster.pid"
+    try:
+        pid = int(lock_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        p = psutil.Process(pid)
+        if p.status() != psutil.STATUS_ZOMBIE and str(pgdata) in " ".join(p.cmdline()):
+            return
+    except psutil.Error:
+        pass  # gone: stale
+    lock_file.unlink(missing_ok=True)
+    ctx.log.write(f"[stackfixtures] removed stale {lock_file} (pid {pid} is no postmaster of it)")
+
+
 def _prune(root: Path, keep: str) -> None:
     for home in root.iterdir():
         owner = owner_of(home)
@@ -144,6 +166,7 @@ async def prepare_data_dir(
     if (pgdata / "PG_VERSION").exists():
         identity.check(ctx, pgdata, cfg, _initdb_args(cfg))  # made with these settings?
         ctx.log.write(f"[stackfixtures] reusing data dir {pgdata}")
+        _clear_stale_lock(ctx, pgdata)
         return pgdata
     if pgdata.exists():
         shutil.rmtree(pgdata)
