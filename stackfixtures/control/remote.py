@@ -242,7 +242,8 @@ class RemoteControl:
         is sent, nothing is asked of it (resuming it keeps the stack); found after, it says
         that the stop is queued."""
         deadline = time.monotonic() + timeout
-        try:  # (like every operation, not sent at all to a stopped launcher: see _request)
+        self._stuck()  # found before the request: nothing is asked (_request checks too, but
+        try:  # what it finds after this point is a launcher stopped once it was asked)
             return self._down(deadline, timeout, watch)
         except LauncherStuck:
             if self.endpoint.stuck() is None:  # hung, not stopped: as it said
