@@ -4,6 +4,7 @@ runs, and the summary that says what they broke (the CI runs a longer one: see .
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from stackfixtures.bench.clients import Answer
 from stackfixtures.bench.faults import PHASES, SIGNALS, TARGETS, Hit, Kind, plan, resume, send
 from stackfixtures.bench.truth import down_said, killed_mid_stop, named_stopped, refused_stopped
 
-from .cli_helpers import run_stack
+from .cli_helpers import STACK, run_stack
 from .conftest import wait_until
 
 ROOT = Path(__file__).parent.parent
@@ -157,3 +158,30 @@ def test_kinds_asked_for_come_first_in_order_then_drawn_ones() -> None:
     for bad in ("SIGSTOP:launcher", "SIGHUP:launcher:stop", "SIGSTOP:launcher:stop:-1"):
         with pytest.raises(ValueError, match="SIG"):
             Kind.parse(bad)
+
+
+def test_a_sigterm_to_the_bench_stops_its_stacks(tmp_path: Path) -> None:
+    """A CI timeout or a supervisor ends the bench with SIGTERM: its neighbour stack (a
+    detached launcher, up the whole time) was left running; now its clean-up runs."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    bench = subprocess.Popen(
+        [STACK, "bench", "chaos", "-p", "dev", "--runs", "3", "--seed", str(SEED)],
+        cwd=ROOT,
+        env={**os.environ, "TMPDIR": str(tmp)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        neighbour = lambda: list(tmp.glob("stack-chaos-*/neighbour/control.json"))  # noqa: E731
+        wait_until(lambda: bool(neighbour()), timeout=120)
+        launcher = json.loads(neighbour()[0].read_text())["pid"]
+        bench.terminate()
+        assert bench.wait(timeout=120) != 0
+        assert not psutil.pid_exists(launcher) or psutil.Process(launcher).status() == "zombie"
+        assert not list(tmp.glob("stack-chaos-*")), "the bench's own dir is left"
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()

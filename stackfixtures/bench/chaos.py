@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import asdict
@@ -279,6 +280,12 @@ def _log_tails(state_dir: Path, said: str, lines: int = 6) -> str:
     return out
 
 
+def _stop_by_signal(signum: int, _frame: object) -> None:
+    """SIGTERM (a CI timeout, a supervisor) ends the bench through its clean-up: its stacks,
+    the neighbour's included, are stopped, not left running detached."""
+    raise SystemExit(128 + signum)
+
+
 def run(
     root: Path,
     profile: str | None,
@@ -298,6 +305,7 @@ def run(
     base.chmod(0o755)  # PostgreSQL may run as another user when we are root
     chaos = Chaos(root, profile, base, workload, writers, bound, log)
     results: list[ChaosRun] = []
+    stopped = signal.signal(signal.SIGTERM, _stop_by_signal)  # finally: must run on SIGTERM too
     try:
         chaos.start_neighbour()
         for n, fault in enumerate(plan, 1):
@@ -307,4 +315,5 @@ def run(
     finally:
         chaos.close()
         shutil.rmtree(base, ignore_errors=True)
+        signal.signal(signal.SIGTERM, stopped)
     return summary(results, seed, bound, chaos.clients.answers)
