@@ -21,6 +21,7 @@ import pytest
 
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, HTTP_APP, PY, wait_until, write_project
+from .test_trust_liveness import watchdog_of
 
 
 @pytest.fixture
@@ -208,15 +209,6 @@ def escaping(root: Path, env: dict[str, str]) -> tuple[int, list[int]]:
     wait_until(lambda: set(daemons) <= listed(), timeout=15)
     launcher = int(json.loads((state / "control.json").read_text())["pid"])
     return launcher, daemons
-
-
-def watchdog_of(root: Path) -> psutil.Process:
-    return next(
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "stackfixtures.engine.cleanup.watchdog" in " ".join(p.info["cmdline"] or [])
-        and str(root) in " ".join(p.info["cmdline"] or [])
-    )
 
 
 @pytest.fixture
