@@ -215,3 +215,22 @@ def test_status_names_the_launcher_pid(stack_up: Path, env: dict[str, str]) -> N
     assert json.loads(out.stdout)["stack"]["launcher_pid"] == pid
     human = run_stack(["status", "-p", "dev"], stack_up, timeout=20, env=env)
     assert f"launcher pid {pid}" in human.stdout, human.stdout
+
+
+def test_a_start_given_up_removes_only_what_it_made(tmp_path: Path) -> None:
+    """A start that never began undoes its state dir and the new `.stack` above it, but never
+    a sibling stack's state dir made in that new `.stack` meanwhile (rmtree of the outermost
+    new directory removed it)."""
+    from stackfixtures.control import detached
+
+    reserved = detached.reserve(tmp_path / ".stack" / "bad", "bad", tmp_path)
+    assert reserved.made == tmp_path / ".stack"
+    sibling = tmp_path / ".stack" / "other"
+    sibling.mkdir()
+    (sibling / "data").write_text("theirs\n")
+    reserved.release()
+    assert (sibling / "data").read_text() == "theirs\n"
+    assert not (tmp_path / ".stack" / "bad").exists()
+    alone = detached.reserve(tmp_path / "new" / "bad", "bad", tmp_path)
+    alone.release()
+    assert not (tmp_path / "new").exists()  # with nothing else in it, all it made is gone

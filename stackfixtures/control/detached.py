@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -223,16 +222,15 @@ def launch(
         proc = _start(argv, root, log, keep=(holding.fd,))
         holding.hand_to(proc.pid)  # the lock names the launcher from its first instant
     except BaseException:
-        if made is not None:
-            shutil.rmtree(made, ignore_errors=True)
+        _unmake(Path(opts.state_dir), made)
         raise
     finally:
         holding.release()  # the launcher holds it now: the very same open file
     try:
         return proc, _wait(proc, Path(opts.state_dir), log, timeout, until, on_line, since)
     except LauncherExited as e:
-        if e.code == EXIT_DEFINITION and made is not None:  # it said why: nothing to keep
-            shutil.rmtree(made, ignore_errors=True)
+        if e.code == EXIT_DEFINITION:  # it said why: nothing to keep
+            _unmake(Path(opts.state_dir), made)
         raise
     except (TimeoutError, KeyboardInterrupt):  # Ctrl-C while waiting: nothing stays behind
         _stop(proc)
@@ -252,8 +250,7 @@ class Reservation:
 
     def release(self) -> None:
         """Give up the start (before its launcher exists): nothing made for it stays."""
-        if self.made is not None:
-            shutil.rmtree(self.made, ignore_errors=True)
+        _unmake(self.holding.path.parent, self.made)
         self.holding.release()
 
 
@@ -290,6 +287,34 @@ def _first_missing(path: Path) -> Path | None:
     while not path.parent.exists():
         path = path.parent
     return path
+
+
+UNMADE = frozenset({state_dirs.MARKER, lock.NAME, "launcher.log"})
+"""What a start that never began writes in its state dir."""
+
+
+def _unmake(state_dir: Path, made: Path | None) -> None:
+    """Undo the directories made for a start that never began: the state dir while it holds
+    only what such a start writes, then each empty directory above it up to `made` (rmdir,
+    never rmtree: a sibling stack that made its own state dir in a new shared parent, say
+    `.stack`, meanwhile keeps it)."""
+    state_dir = Path(os.path.realpath(state_dir))
+    if made is None or made not in (state_dir, *state_dir.parents):
+        return
+    with contextlib.suppress(OSError):
+        entries = list(os.scandir(state_dir))
+        if all(e.name in UNMADE and e.is_file(follow_symlinks=False) for e in entries):
+            for e in entries:
+                os.unlink(e.path)
+    path = state_dir
+    while True:
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        if path == made:
+            return
+        path = path.parent
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
