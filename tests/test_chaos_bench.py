@@ -185,3 +185,28 @@ def test_a_sigterm_to_the_bench_stops_its_stacks(tmp_path: Path) -> None:
         if bench.poll() is None:
             bench.kill()
             bench.wait()
+
+
+def test_the_bench_never_kills_a_group_whose_number_was_reused(tmp_path: Path) -> None:
+    """The bench kills what is left of a stack by the groups its ledger recorded; a group
+    whose number a new, unrelated leader took since (same pid, another start time) is not
+    the stack's: it stays (as the watchdog's rule says)."""
+    from stackfixtures.bench.processes import StackProcesses
+
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        procs = StackProcesses(tmp_path)
+        born = psutil.Process(stranger.pid).create_time()
+        procs.groups[stranger.pid] = {
+            "pid": stranger.pid,
+            "pgid": stranger.pid,
+            "create_time": born - 100,
+        }
+        assert procs.pgids() == []
+        procs.kill()
+        assert stranger.poll() is None, "an unrelated process group was killed"
+        procs.groups[stranger.pid]["create_time"] = born  # the very leader recorded: its own
+        assert procs.pgids() == [stranger.pid]
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -19,7 +19,7 @@ from typing import Any
 
 import psutil
 
-from ..engine.cleanup import reaper
+from ..engine.cleanup import reaper, watchdog
 
 WATCHDOG = "stackfixtures.engine.cleanup.watchdog"
 
@@ -62,7 +62,7 @@ class StackProcesses:
         self.launcher: psutil.Process | None = None
         self.stack_id = ""
         self.seen: dict[int, psutil.Process] = {}  # pid -> process (with its start time)
-        self.pgids: set[int] = set()
+        self.groups: dict[int, dict[str, Any]] = {}  # pgid -> the ledger entry that led it
 
     def find_launcher(self, client_pid: int, timeout: float) -> psutil.Process | None:
         """The launcher `stack up` (pid `client_pid`) started, as soon as it exists."""
@@ -92,7 +92,7 @@ class StackProcesses:
             found += launcher.children(recursive=True)
         if mine:
             for entry in data.get("processes", []):
-                self.pgids.add(int(entry["pgid"]))
+                self.groups.setdefault(int(entry["pgid"]), entry)
                 with contextlib.suppress(psutil.Error, ValueError, TypeError):
                     p = psutil.Process(int(entry["pid"]))
                     if abs(p.create_time() - float(entry["create_time"])) < 0.01:
@@ -116,13 +116,18 @@ class StackProcesses:
             return [p for p in self.launcher.children() if alive(p)]
         return []
 
+    def pgids(self) -> list[int]:
+        """The recorded groups that are still this stack's: not one whose number a new leader
+        has taken since (the watchdog's rule)."""
+        return [pgid for pgid, entry in self.groups.items() if watchdog.same_leader(entry)]
+
     def left(self) -> list[psutil.Process]:
         """What of this stack is still running: any process seen (same pid and start time),
         any process carrying its marker, any member of a group its ledger recorded."""
         found = {p.pid: p for p in self.seen.values() if alive(p)}
         if self.stack_id:
             found.update({p.pid: p for p in reaper.marked(self.stack_id)})
-        for pgid in self.pgids:
+        for pgid in self.pgids():
             found.update({p.pid: p for p in reaper.group_members(pgid)})
         return list(found.values())
 
@@ -143,7 +148,7 @@ class StackProcesses:
             with contextlib.suppress(psutil.Error):
                 p.send_signal(signal.SIGCONT)
         reaper.kill_all(left, timeout=1.0)
-        for pgid in self.pgids:
+        for pgid in self.pgids():
             if reaper.group_members(pgid):
                 reaper.kill_group(pgid)
         return len(left)

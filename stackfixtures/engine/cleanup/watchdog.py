@@ -67,7 +67,7 @@ def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
         proc.wait()
 
 
-def _same_leader(entry: dict[str, object]) -> bool:
+def same_leader(entry: dict[str, object]) -> bool:
     """True unless the recorded pid is alive with another start time (a reused pid)."""
     import psutil
 
@@ -102,7 +102,7 @@ def main() -> None:
         except (OSError, ValueError):
             entries = []
     for entry in entries:
-        if not _same_leader(entry):
+        if not same_leader(entry):
             continue  # its pid was reused by an unrelated process: leave that alone
         pid, pgid = int(str(entry["pid"])), int(str(entry["pgid"]))
         with contextlib.suppress(ProcessLookupError, PermissionError):
