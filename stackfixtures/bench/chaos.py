@@ -302,7 +302,6 @@ def run(
     """`runs` faults drawn from `seed` (see the module doc); the summary as a dict."""
     plan = chaos_faults.plan(random.Random(seed), runs, services, max_pause, **(only or {}))
     base = Path(tempfile.mkdtemp(prefix="stack-chaos-"))
-    base.chmod(0o755)  # PostgreSQL may run as another user when we are root
     chaos = Chaos(root, profile, base, workload, writers, bound, log)
     results: list[ChaosRun] = []
     stopped = signal.signal(signal.SIGTERM, _stop_by_signal)  # finally: must run on SIGTERM too
