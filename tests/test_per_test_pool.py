@@ -162,3 +162,33 @@ def test_transactional_fixture_rolls_each_test_back(pytester: pytest.Pytester) -
     pytester.makepyfile(test_tx=TX_TESTS)
     result = pytester.runpytest_subprocess("--stack-profile", "dev", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+REUSED_TESTS = """
+import pathlib
+
+import psycopg
+
+def test_{n}(postgres, postgres_db, postgres_tx):
+    pathlib.Path("server.dsn").write_text(postgres.dsn)
+    with psycopg.connect(postgres_db.dsn) as conn:
+        conn.execute("CREATE TABLE t (v int)")  # would clash if two tests shared a database
+    postgres_tx.execute("CREATE TABLE t (v int)")
+"""
+
+
+def test_a_reused_server_keeps_no_per_test_database(pytester: pytest.Pytester) -> None:
+    # --stack-reuse: the server outlives the run; the session's clones, made ahead or used,
+    # and its transactional database do not.
+    (pytester.path / "profiles").mkdir()
+    (pytester.path / "profiles" / "dev.toml").write_text(SERVER)
+    pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
+    pytester.makepyfile(test_reused="".join(REUSED_TESTS.format(n=n) for n in range(4)))
+    args = ("--stack-profile", "dev", "-p", "no:cacheprovider")
+    try:
+        pytester.runpytest_subprocess(*args, "--stack-reuse").assert_outcomes(passed=4)
+        server = (pytester.path / "server.dsn").read_text()
+        left = {n for n in databases(server) if n.startswith(("test_", "tx_"))}
+        assert left == set()
+    finally:
+        assert pytester.runpytest_subprocess(*args, "--stack-reuse=off", "--co", "-q").ret == 0
