@@ -8,6 +8,7 @@ Imported only when a test asks for the fixture: it needs psycopg."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ class RollbackConnection(psycopg.Connection[Any]):
 
     def end_test(self) -> None:
         self._in_test = False
-        if not self.closed:
+        if not (self.closed or self.broken):
             super().rollback()
 
     def commit(self) -> None:
@@ -89,7 +90,8 @@ class TxDatabase:
 
     def close(self) -> None:
         if self._conn is not None:
-            self._conn.end_test()
+            with contextlib.suppress(psycopg.Error):  # a connection a test broke: dropped below
+                self._conn.end_test()
             self._conn.close()
         with psycopg.connect(self.server_dsn, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
