@@ -33,6 +33,15 @@ def _stack(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProces
     )
 
 
+PYENV_SHIM = """#!/usr/bin/env bash
+set -e
+program="${0##*/}"
+export PYENV_ROOT="/nonexistent/.pyenv"
+exec "/nonexistent/.pyenv/libexec/pyenv" exec "$program" "$@"
+"""
+"""What pyenv writes as `~/.pyenv/shims/pytest` (it runs the pytest of pyenv's Python)."""
+
+
 def test_the_activated_virtualenv_comes_before_the_one_stack_runs_from(tmp_path: Path) -> None:
     """A project venv activated, `stack` installed in another: exec's command and a service's
     command find the project's `pytest` first, and stack's own after it (`stack`'s python)."""
@@ -67,16 +76,25 @@ def test_exec_names_a_python_program_from_neither_virtualenv(tmp_path: Path) -> 
     tool = _bin(elsewhere, "globaltool", "#!/usr/bin/python3\nprint('global tool')\n")
     _bin(elsewhere, "shelltool", "#!/bin/sh\necho shell tool\n")
     _bin(elsewhere, "envtool", "#!/usr/bin/env python3\nprint('env tool')\n")
-    write_project(tmp_path, "[services.noop]\ncommand = ['true']\ntask = true\n")
-    path = f"{elsewhere}:/usr/bin:/bin"
-    result = _stack(["exec", "-p", "dev", "--", "globaltool"], tmp_path, PATH=path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "global tool\n"
-    assert f"[stack] note: globaltool is {tool}, a Python program from neither" in result.stderr
-    for quiet in (["shelltool"], ["envtool"], ["python", "-c", "pass"]):
-        result = _stack(["exec", "-p", "dev", "--", *quiet], tmp_path, PATH=path)
+    shim = _bin(tmp_path / ".pyenv" / "shims", "shimtool", PYENV_SHIM)
+    write_project(tmp_path, "[services.noop]\ncommand = ['sleep', '60']\n")
+    path = f"{elsewhere}:{shim.parent}:/usr/bin:/bin"
+    assert _stack(["up", "-p", "dev"], tmp_path).returncode == 0  # one stack for every exec
+    try:
+        result = _stack(["exec", "--", "globaltool"], tmp_path, PATH=path)
         assert result.returncode == 0, result.stderr
-        assert "[stack] note:" not in result.stderr
+        assert result.stdout == "global tool\n"
+        assert f"[stack] note: globaltool is {tool}, a Python program from neither" in (
+            result.stderr
+        )
+        result = _stack(["exec", "--", "shimtool"], tmp_path, PATH=path)
+        assert f"[stack] note: shimtool is {shim}, a Python program from neither" in result.stderr
+        for quiet in (["shelltool"], ["envtool"], ["python", "-c", "pass"]):
+            result = _stack(["exec", "--", *quiet], tmp_path, PATH=path)
+            assert result.returncode == 0, result.stderr
+            assert "[stack] note:" not in result.stderr
+    finally:
+        _stack(["down"], tmp_path)
 
 
 def test_validate_finds_a_program_that_is_not_on_path(tmp_path: Path) -> None:

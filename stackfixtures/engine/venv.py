@@ -58,15 +58,18 @@ def foreign_python(program: str, env: Mapping[str, str]) -> str | None:
 
 
 def _interpreter(program: str, path: str | None) -> str | None:
-    """The Python `program` runs with: itself when it is one, else the one its `#!` line
-    names (through PATH for `#!/usr/bin/env python3`); None for anything else."""
+    """The Python `program` runs with: itself when it is one (or a pyenv shim), else the one
+    its `#!` line names (through PATH for `#!/usr/bin/env python3`); None for anything else."""
     if _PYTHON.match(os.path.basename(program)):
         return program
     try:
         with open(program, "rb") as f:
-            first = f.readline(256)
+            head = f.read(2048)
     except OSError:
         return None
+    if os.path.basename(os.path.dirname(program)) == "shims" and b"pyenv" in head:
+        return program  # pyenv's shim: a Python that pyenv picks, never a virtualenv's
+    first = head.split(b"\n", 1)[0]
     if not first.startswith(b"#!"):
         return None
     words = [w for w in first[2:].decode(errors="replace").split() if not w.startswith("-")]
