@@ -266,27 +266,31 @@ def _run(args: list[str], status: dict[str, Any]) -> int:
     for note in notes:
         click.echo(f"[stack] {note}", err=True)
     env[ATTACH_ENV] = status["stack"]["state_dir"]  # `pytest` under exec uses this stack
-    # Until the signals are blocked below, one that comes is passed on (see _pass_on).
-    early: list[int] = []
-    for sig in _PASSED_ON:
-        signal.signal(sig, lambda signo, _: early.append(signo))
+    # Blocked from before the command starts (it unblocks them for itself), so that exec
+    # sees each signal with its sender (see _pass_on), none lost in between.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     try:
-        child = subprocess.Popen(args, env=own_bin_first(command_env(status, env)))
+        child = subprocess.Popen(
+            args, env=own_bin_first(command_env(status, env)), preexec_fn=_unblock
+        )
     except FileNotFoundError:
         click.echo(f"error: {args[0]}: command not found", err=True)
         return EXIT_NOT_FOUND
     except PermissionError as e:
         click.echo(f"error: {args[0]}: {e.strerror}", err=True)
         return EXIT_NOT_EXECUTABLE
-    signal.pthread_sigmask(signal.SIG_BLOCK, {*_PASSED_ON, signal.SIGCHLD})
-    for signo in early:
-        child.send_signal(signo)
-    passed = _pass_on(child) or (early[-1] if early else None)
+    passed = _pass_on(child)
     code = child.wait()
     return 128 + passed if passed else shell_code(code)
 
 
 _PASSED_ON = (signal.SIGINT, signal.SIGTERM)
+_WATCHED = {*_PASSED_ON, signal.SIGCHLD}
+
+
+def _unblock() -> None:
+    """In the command's process, before it runs: the signals exec blocked are its own again."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _WATCHED)
 
 
 def _pass_on(child: subprocess.Popen[bytes]) -> int | None:
@@ -295,9 +299,8 @@ def _pass_on(child: subprocess.Popen[bytes]) -> int | None:
     reaches the command itself (same process group) and is not sent twice. The signals stay
     blocked afterwards: stopping what exec started is not interrupted, and exec exits then."""
     passed: int | None = None
-    watched = {*_PASSED_ON, signal.SIGCHLD}
     while child.poll() is None:
-        info = signal.sigtimedwait(watched, 1.0)  # SIGCHLD wakes it when the command ends
+        info = signal.sigtimedwait(_WATCHED, 1.0)  # SIGCHLD wakes it when the command ends
         if info is None or info.si_signo == signal.SIGCHLD:
             continue
         if info.si_signo == signal.SIGINT and info.si_code == SI_KERNEL:
