@@ -125,9 +125,37 @@ depends_on = ["migrate"]
     assert "services.migrate.command" in result.stderr
     assert "'migrate-bd' is not a program on PATH; did you mean 'migrate-db'?" in result.stderr
     assert "services.web.ready.exec" in result.stderr and "'chek-ready'" in result.stderr
-    up = _stack(["up", "-p", "dev"], tmp_path, PATH=path)
-    assert up.returncode == 2 and "'migrate-bd' is not a program on PATH" in up.stderr
+    up = _stack(["up", "-p", "dev"], tmp_path, PATH=path)  # the launcher's check
+    assert up.returncode != 0 and "'migrate-bd' is not a program on PATH" in up.stderr
     assert not (tmp_path / ".stack" / "dev" / "logs" / "cache.log").exists()  # nothing started
+
+
+def test_a_replaced_service_needs_no_program(tmp_path: Path) -> None:
+    """`--replace api=URL`: api runs nothing here, so its program need not be installed."""
+    write_project(
+        tmp_path,
+        '[services.api]\ncommand = ["api-server-not-here"]\n'
+        '[services.client]\ncommand = ["sleep", "60"]\ndepends_on = ["api"]\n',
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        port = server.stdout.readline().split(" port ")[1].split()[0]
+        replace = f"api=http://127.0.0.1:{port}/"
+        result = _stack(["exec", "-p", "dev", "--replace", replace, "--", "true"], tmp_path)
+        assert result.returncode == 0, result.stderr
+        result = _stack(["exec", "-p", "dev", "--", "true"], tmp_path)
+        assert result.returncode == 2 and "'api-server-not-here' is not a program" in (
+            result.stderr
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_a_profile_switches_conventional_variables_off_and_unsets_names(tmp_path: Path) -> None:

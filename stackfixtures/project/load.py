@@ -24,7 +24,7 @@ from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..engine.usercode import user_frames
 from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
-from . import checks, programs
+from . import checks
 from .apply import apply_profile
 
 
@@ -165,10 +165,6 @@ def load(
     if code:
         raise ServiceDefinitionError(code)
     assert graph is not None
-    if loaded is not None:  # once the profile is right: are its programs there?
-        programs.check(loaded, graph, [n for n in selected if n in graph])
-        if loaded.problems:
-            raise ProfileError.of(loaded.problems)
     if state_dir is None:
         configured = loaded.spec.stack.state_dir if loaded else None
         state_dir = default_state_dir(root, loaded.name if loaded else "default", configured)

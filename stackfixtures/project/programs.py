@@ -1,6 +1,8 @@
 """The programs a profile runs, looked up before anything starts: a command (or an exec probe)
-whose program is not on the PATH it will run with fails `stack validate` and `up` with the
-closest program there, not after the services it depends on have started.
+whose program is not on the PATH it will run with fails `stack validate` and the launcher
+(`up`, `run`, `exec`) with the closest program there, not after the services it depends on
+have started. Checked once the profile is otherwise right, on what will start: a service
+replaced by an endpoint (`--replace`) runs nothing, and `stack export` needs no local program.
 
 Only bare names are looked up (`psql`, not `./bin/server`: a path may be made by a task that
 runs first), on the PATH a service gets (engine/venv.py: the activated virtualenv, stack's own,
@@ -11,22 +13,26 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Any
 
-from ..config.load import Profile
 from ..config.positions import KeyPath
 from ..config.suggest import did_you_mean
-from ..define.graph import Graph
 from ..engine.venv import own_bin_first
+from ..errors import Problem, ProfileError
+from .load import Project
 
 
-def check(profile: Profile, graph: Graph, selected: Iterable[str]) -> None:
-    """Note on `profile` each program of the entries that will start (`selected` and what they
-    need) that cannot be found."""
-    for name in graph.closure(list(selected)):
+def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -> None:
+    """Raise a ProfileError naming each program that cannot be found, of the profile entries
+    that will start: `names` and what they need, but those `replaced`."""
+    profile = proj.profile
+    if profile is None:
+        return
+    problems: list[Problem] = []
+    for name in proj.graph.closure([n for n in names if n in proj.graph]):
         spec = profile.spec.services.get(name)
-        if spec is None or name in profile.invalid:
+        if spec is None or name in replaced:
             continue
         env = own_bin_first({**os.environ, **{k: str(v) for k, v in spec.env.items()}})
         path = env.get("PATH", os.defpath)
@@ -35,11 +41,15 @@ def check(profile: Profile, graph: Graph, selected: Iterable[str]) -> None:
         for key, program in _programs(("services", name), spec.kind, spec.extras, spec.liveness):
             if "/" in program or "${" in program or shutil.which(program, path=path):
                 continue
-            profile.add(
-                key,
-                f"{program!r} is not a program on PATH{did_you_mean(program, _on(path))} "
-                "(install it, or give its path)",
+            problems.append(
+                profile.problem(
+                    key,
+                    f"{program!r} is not a program on PATH{did_you_mean(program, _on(path))} "
+                    "(install it, or give its path)",
+                )
             )
+    if problems:
+        raise ProfileError.of(problems)
 
 
 def _programs(
