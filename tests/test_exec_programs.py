@@ -185,8 +185,10 @@ kind = "redis"
         redis_url, pghost, pgport, cache_url = result.stdout.split()
         assert (redis_url, pghost, pgport) == ("none", "none", "none")
         assert cache_url.startswith("redis://")
-        variables = json.loads(run_stack(["env", "--format", "json"], tmp_path).stdout)
+        as_json = run_stack(["env", "--format", "json"], tmp_path)
+        variables = json.loads(as_json.stdout)
         assert "REDIS_URL" not in variables and variables["CACHE_URL"] == cache_url
+        assert "unset_env (PGHOST, PGPORT): json cannot unset a name" in as_json.stderr
         sh = run_stack(["env"], tmp_path).stdout.splitlines()
         assert "unset PGHOST" in sh and "unset PGPORT" in sh
     finally:

@@ -122,10 +122,15 @@ def render(
     A name a shell cannot set is left out of every format but json: a `.env` line is run by
     `. ./.env`, and must never be more than an assignment. `gone` (`[stack] unset_env`) are
     `unset` lines for sh, as exec leaves them out of its command's environment."""
-    if fmt == "json":
-        return json.dumps(dict(env), indent=2), []
     lines: list[str] = []
     notes: list[str] = []
+    if gone and fmt != "sh":
+        notes.append(
+            f"[stack] unset_env ({', '.join(gone)}): {fmt} cannot unset a name; unset them "
+            "yourself (--format sh writes `unset` lines)"
+        )
+    if fmt == "json":
+        return json.dumps(dict(env), indent=2), notes
     for key in gone or []:
         if fmt == "sh" and SHELL_NAME.match(key):
             lines.append(f"unset {key}\n")
