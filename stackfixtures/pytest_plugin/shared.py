@@ -161,7 +161,7 @@ class SharedBackend:
             state_dirs.make(self.shared_state_dir, "pytest (shared stack)", proj.label, proj.root)
             with FileLock(str(self.shared_state_dir / "launch.lock"), timeout=300, mode=0o600):
                 try:
-                    self._remote = connect(self.shared_state_dir)
+                    self._remote = connect(self.shared_state_dir, patient=True)
                     self.reused = True if self.reused is None else self.reused
                 except NotRunning:
                     if self.attached:
@@ -169,7 +169,7 @@ class SharedBackend:
                             "<stack exec>", "stopped", "the stack `stack exec` started is gone"
                         ) from None
                     self._launch()
-                    self._remote = connect(self.shared_state_dir)
+                    self._remote = connect(self.shared_state_dir, patient=True)
                     self.reused = False
                 if self.reused and not self.attached:
                     self._refresh()
