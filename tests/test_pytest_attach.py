@@ -15,7 +15,7 @@ from stackfixtures.control.endpoint import read
 from .cli_helpers import run_stack
 from .test_readme_project import TEST, project
 
-PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]  # (not -q: the header)
 
 CHECKS = """
 
@@ -43,8 +43,9 @@ def pinned_port(root: Path) -> int:
 
 
 def started(events: Path) -> Counter[str]:
+    """How many times each kind of service was started in the stack of `events`."""
     rows = map(json.loads, events.read_text().splitlines()) if events.exists() else []
-    return Counter(e["service"] for e in rows if e["to"] == "starting")
+    return Counter(e["kind"] for e in rows if e["to"] == "starting")
 
 
 def test_pytest_beside_stack_up_uses_it_and_leaves_it_running(tmp_path: Path) -> None:
@@ -67,8 +68,21 @@ def test_pytest_beside_stack_up_uses_it_and_leaves_it_running(tmp_path: Path) ->
             ) in result.stdout
             assert "differs" not in result.stdout
             assert read(state) == ep and ep.alive()  # still up, the same launcher
-            assert started(state / "events.jsonl")["db"] == 1  # one PostgreSQL: `stack up`'s
-            assert not any(started(p)["db"] for p in base.rglob("events.jsonl"))
+            assert started(state / "events.jsonl")["postgres"] == 1  # one: `stack up`'s
+            sessions = [started(p) for p in base.rglob("events.jsonl")]
+            assert sessions and not any(s["postgres"] for s in sessions)  # ("attached" there)
+
+        # A session in another mode cannot use it: it says so, and what to do.
+        other = pytest_in(
+            tmp_path, "--basetemp", str(tmp_path / "bt-multi"), "--stack-mode=multi", "--co"
+        )
+        assert (
+            f"stackfixtures: a stack of this profile runs in {state} (launcher pid {ep.pid}) "
+            "in another mode (default) than this session's (multi): the session starts its "
+            "own, whose pinned ports clash with it; run pytest in the stack's mode, or stop "
+            "that stack (`stack down -p dev`)"
+        ) in other.stdout
+        assert read(state) == ep and ep.alive()
 
         # A session whose profile says otherwise than the running stack: it says so, and how
         # to bring the stack in line (or let pytest run its own).
