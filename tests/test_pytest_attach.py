@@ -68,6 +68,7 @@ def test_pytest_beside_stack_up_uses_it_and_leaves_it_running(tmp_path: Path) ->
             ) in result.stdout
             assert "differs" not in result.stdout
             assert read(state) == ep and ep.alive()  # still up, the same launcher
+            assert not (state / "launch.lock").exists()  # nothing of the session's in its dir
             assert started(state / "events.jsonl")["postgres"] == 1  # one: `stack up`'s
             sessions = [started(p) for p in base.rglob("events.jsonl")]
             assert sessions and not any(s["postgres"] for s in sessions)  # ("attached" there)

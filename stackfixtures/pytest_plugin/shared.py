@@ -141,6 +141,17 @@ class SharedBackend:
 
     def remote(self) -> RemoteControl:
         """The shared launcher's control: found, or started by the first worker that asks."""
+        if self._remote is None and self.attached:  # someone else's: nothing made in its dir
+            try:
+                self._remote = connect(self.shared_state_dir, patient=True)
+            except NotRunning:
+                raise StartError(
+                    "<running stack>",
+                    "stopped",
+                    f"the stack this session uses (state dir {self.shared_state_dir}) is gone; "
+                    "start it again (`stack up`), or run pytest without it",
+                ) from None
+            self.reused = True
         if self._remote is None:
             proj = self.project
             state_dirs.make(self.shared_state_dir, "pytest (shared stack)", proj.label, proj.root)
@@ -149,17 +160,10 @@ class SharedBackend:
                     self._remote = connect(self.shared_state_dir, patient=True)
                     self.reused = True if self.reused is None else self.reused
                 except NotRunning:
-                    if self.attached:
-                        raise StartError(
-                            "<running stack>",
-                            "stopped",
-                            f"the stack this session uses (state dir {self.shared_state_dir}) "
-                            "is gone; start it again (`stack up`), or run pytest without it",
-                        ) from None
                     self._launch()
                     self._remote = connect(self.shared_state_dir, patient=True)
                     self.reused = False
-                if self.reused and not self.attached:
+                if self.reused:
                     self._refresh()
         return self._remote
 
