@@ -227,7 +227,9 @@ def test_a_parameter_typo_is_reported_at_its_line_in_conftest(tmp_path: Path) ->
 
 def test_only_the_selected_closure_is_held_against_the_profile(tmp_path: Path) -> None:
     write_conftest(tmp_path, CONFTEST.replace("postgress", "postgres"))
-    write_project(tmp_path, '[stack]\nservices = ["web"]\n[services.postgres]\ncommand = ["x"]\n')
+    write_project(
+        tmp_path, '[stack]\nservices = ["web"]\n[services.postgres]\ncommand = ["true"]\n'
+    )
     write_project(tmp_path, '[services.cache]\ncommand = ["x"]\n', "reporting")
     proj = projects.load("dev", root=tmp_path)
     assert proj.graph.names == ["web", "postgres"]
@@ -280,8 +282,9 @@ def test_a_profile_without_services_says_so(tmp_path: Path) -> None:
 def test_validate_lists_the_closure_and_reports_all_problems_in_json(tmp_path: Path) -> None:
     write_project(
         tmp_path,
-        '[stack]\nservices = ["web"]\n[services.db]\ncommand = ["x"]\n'
-        '[services.web]\ncommand = ["x"]\ndepends_on = ["db"]\n[services.other]\ncommand = ["x"]\n',
+        '[stack]\nservices = ["web"]\n[services.db]\ncommand = ["true"]\n'
+        '[services.web]\ncommand = ["true"]\ndepends_on = ["db"]\n'
+        '[services.other]\ncommand = ["x"]\n',  # not selected: its missing program is not held
     )
     ok = run_stack(["validate", "-p", "dev"], tmp_path)
     assert ok.returncode == 0, ok.stderr

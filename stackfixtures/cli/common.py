@@ -73,18 +73,23 @@ def load(
     state_dir: str | None = None,
     as_json: bool = False,
     writes_state: bool = True,
+    programs: bool = False,
 ) -> projects.Project:
     """The project for a profile, or exit 2 with the file and key of the problem. With
     `writes_state` (a command that starts a stack, or `validate`), also exit 2 when its state
-    dir cannot be written (project/places.py), saying where it could go."""
+    dir cannot be written (project/places.py), saying where it could go; with `programs`
+    (`validate`), when a program its services run is not there (project/programs.py)."""
     from .. import project as projects
     from ..project import places
+    from ..project import programs as runs
 
     try:
         proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
         proj.check_not_empty()
         if writes_state:
             places.check(proj.state_dir)
+        if programs:
+            runs.check(proj, proj.selected)
         return proj
     except DefinitionError as e:
         if as_json:

@@ -75,7 +75,7 @@ def validate(profile: str | None, as_json: bool) -> None:
     {"ok": false, "error", "file", "key", "problems": [{"file", "line", "column", "key",
     "message"}, ...]}).
     """
-    proj = load(profile, as_json=as_json)
+    proj = load(profile, as_json=as_json, programs=True)
     closure = proj.graph.closure(proj.selected)
     levels = proj.graph.levels(closure)
     where = proj.profile.path if proj.profile else proj.root

@@ -87,6 +87,8 @@ class Launcher:
             "started": time.time(),
             "services": self.closure,
             "env": dict(proj.profile.spec.stack.env) if proj.profile else {},
+            "conventional_env": proj.profile.spec.stack.conventional_env if proj.profile else True,
+            "unset_env": list(proj.profile.spec.stack.unset_env) if proj.profile else [],
             "replaced": dict(self.opts.replace),
         }
         watcher = self._watcher() if self.opts.watch else None  # before: status shows it
