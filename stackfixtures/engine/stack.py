@@ -212,7 +212,7 @@ class Stack:
         """`unit` is READY again: start what its failure or restart stopped."""
         if not unit.cascade:
             return
-        names, unit.cascade = sorted(unit.cascade), set()
+        names, unit.cascade = supervisor.restarting(self.units, unit.cascade), set()
         task = asyncio.ensure_future(self._start_quietly(names))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
