@@ -126,6 +126,12 @@ def test_commands_read_pytests_stack_profile_and_offer_did_you_mean(tmp_path: Pa
     assert not (root / ".stack").exists()  # nothing was started
 
 
+def test_pytest_takes_the_only_profile_as_the_commands_do(pytester: pytest.Pytester) -> None:
+    write_project(pytester.path, SHOP)
+    pytester.makepyfile(test_only="def test_db(db, api):\n    assert db.port and api.port\n")
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
 def test_clean_removes_the_only_stopped_stack(tmp_path: Path) -> None:
     write_project(tmp_path, "[services.x]\ncommand = ['true']\ntask = true\n")
     assert words(tmp_path, "up").returncode == 0

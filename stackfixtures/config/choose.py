@@ -42,16 +42,19 @@ def choose(
     ini: str | None = None,
     environ: Mapping[str, str] | None = None,
     start: Path | None = None,
+    read_ini: bool = True,
 ) -> Choice | None:
     """The profile meant, or None when there is no obvious one. `ini`: pytest's own value
-    of `stack_profile` (the plugin has it parsed); without it, pytest's files are read here
-    from `start` (default: the current directory) up to `root`."""
+    of `stack_profile` (the plugin has it parsed: `read_ini=False`); else pytest's files are
+    read here from `start` (default: the current directory) up to `root`."""
     env = os.environ if environ is None else environ
     if given:
-        return Choice(given, "named with -p", True)
+        return Choice(given, "named on the command line", True)
     if env.get(ENV):
         return Choice(env[ENV], f"{ENV}={env[ENV]}", True)
-    found = (ini, "pytest's stack_profile") if ini else pytest_ini_profile(root, start)
+    found = (ini, f"{INI_KEY} of pytest") if ini else None
+    if found is None and read_ini:
+        found = pytest_ini_profile(root, start)
     if found is not None and found[0]:
         return Choice(found[0], found[1], False)
     names = profile_names(root)
