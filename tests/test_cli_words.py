@@ -132,10 +132,11 @@ def test_pytest_takes_the_only_profile_as_the_commands_do(pytester: pytest.Pytes
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
-def test_clean_removes_the_only_stopped_stack(tmp_path: Path) -> None:
+def test_run_and_clean_mean_the_only_profile(tmp_path: Path) -> None:
     write_project(tmp_path, "[services.x]\ncommand = ['true']\ntask = true\n")
-    assert words(tmp_path, "up").returncode == 0
-    assert words(tmp_path, "down").returncode == 0
+    ran = words(tmp_path, "run", "--exit-code-from", "x")  # (no -p: the only profile)
+    assert ran.returncode == 0, ran.stderr
+    assert "[stack] profile dev (the only profile in" in ran.stderr
     result = words(tmp_path, "clean")
     assert result.returncode == 0, result.stderr
     assert "removed" in result.stdout and not (tmp_path / ".stack" / "dev").exists()

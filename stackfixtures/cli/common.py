@@ -90,22 +90,29 @@ SECONDS = click.FloatRange(0, MAX_SECONDS, min_open=True)
 mistake, refused with exit 2 before anything starts)."""
 
 
-def chosen(profile: str | None, state_dir: str | None) -> tuple[str | None, str | None]:
+def chosen(
+    profile: str | None, state_dir: str | None, say: bool = False
+) -> tuple[str | None, str | None]:
     """The profile (and state dir) a command that loads the project means: the one named,
     else the obvious one (config/choose.py), else the only running stack's; (None, ...) for
-    conftest.py's services alone."""
+    conftest.py's services alone. With `say`, a profile not named on the command line is
+    named on stderr, with why (`up`, `run`: what starts is never a surprise)."""
     from ..config.choose import choose
     from ..config.locate import find_root
 
     root = find_root()
     choice = choose(root, profile)
     if choice is not None:
+        if say and not profile:
+            click.echo(f"[stack] profile {choice.profile} ({choice.why})", err=True)
         return choice.profile, state_dir
     if state_dir is None:
         from ..control.discover import running_profile
 
         found = running_profile(root)
         if found is not None:
+            if say:
+                click.echo(f"[stack] profile {found[0]} (the only stack running)", err=True)
             return found[0], str(found[1])
     return None, state_dir
 

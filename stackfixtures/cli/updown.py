@@ -80,7 +80,7 @@ def up(
     signal.signal(signal.SIGTERM, _interrupt)
     reserved = None
     try:
-        profile, state_dir = chosen(profile, state_dir)
+        profile, state_dir = chosen(profile, state_dir, say=not as_json)
         reserved = _reserve(profile, state_dir)
         _up(profile, state_dir, mode, as_json, timeout, watch, attach, services, reserved)
         if reserved is not None:
