@@ -142,6 +142,8 @@ def _last_run_logs(
     if not files:
         return False
     click.echo(f"[stack] not running: the last run's logs, in {where / 'logs'}", err=True)
+    if show.timestamps:
+        click.echo("[stack] log files hold no times: each line's is shown as -", err=True)
     data = {}
     for f in files:
         with f.open(errors="replace") as text:
