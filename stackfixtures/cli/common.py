@@ -34,10 +34,16 @@ ALIASES = {"ps": "status"}
 
 
 class Commands(click.Group):
-    """The `stack` group: Compose's aliases, and a "did you mean" for a mistyped command."""
+    """The `stack` group (and its groups, e.g. `bench`): Compose's aliases, and a "did you
+    mean" for a mistyped command."""
+
+    group_class = type  # `stack bench` is one too
+
+    def aliases(self, ctx: click.Context) -> dict[str, str]:
+        return ALIASES if ctx.parent is None else {}
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+        return super().get_command(ctx, self.aliases(ctx).get(cmd_name, cmd_name))
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -46,7 +52,7 @@ class Commands(click.Group):
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
             from ..config.suggest import did_you_mean
 
-            known = [*self.list_commands(ctx), *ALIASES]
+            known = [*self.list_commands(ctx), *self.aliases(ctx)]
             ctx.fail(f"no such command {name!r}{did_you_mean(name, known)}")
         return super().resolve_command(ctx, args)
 
