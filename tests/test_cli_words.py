@@ -205,6 +205,13 @@ def test_a_dependent_restarted_with_its_dependency_counts_a_restart(shop: Path) 
     restarts = {s["name"]: s["restarts"] for s in status}
     assert restarts["cache"] == 1 and restarts["api"] == 1, status
     assert restarts["db"] == 0
+    # an edited definition, brought in line by `up`, restarts api: one more
+    with (shop / "profiles" / "dev.toml").open("a") as profile:
+        profile.write('env = { EDITED = "1" }\n')  # (api's table comes last)
+    again = words(shop, "up")
+    assert again.returncode == 0 and "restarted: api" in again.stdout, again.stdout
+    status = json.loads(words(shop, "status", "--json").stdout)["services"]
+    assert {s["name"]: s["restarts"] for s in status}["api"] == 2, status
 
 
 def test_the_only_running_stack_is_meant_when_no_profile_is_obvious(shop: Path) -> None:

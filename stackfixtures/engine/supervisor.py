@@ -56,6 +56,11 @@ async def sleep_or_stop(unit: Unit, seconds: float) -> bool:
     return not unit.stop_requested.is_set()
 
 
+def restart_edges(affected: Mapping[str, str]) -> set[str]:
+    """Of the services `affected` returns, those that restart (the rest stop)."""
+    return {name for name, edge in affected.items() if edge == "restart"}
+
+
 def restarting(units: Mapping[str, Unit], names: set[str]) -> list[str]:
     """The dependents a service's return brings back (its `cascade`), in order; each counts a
     restart, as one by hand or by its own policy does (status' RESTARTS)."""
