@@ -19,6 +19,7 @@ from .common import (
     SECONDS,
     check_names,
     check_state_dir,
+    chosen,
     control_for,
     failed_to_start,
     interrupted,
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Then show the live view (d detaches, q stops the stack); needs a terminal.",
 )
+@click.option(
+    "-d", "--detach", is_flag=True, help="Accepted as Compose's: `up` always runs detached."
+)
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -61,6 +65,7 @@ def up(
     timeout: float,
     watch: bool,
     attach: bool,
+    detach: bool,
     services: tuple[str, ...],
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
@@ -75,6 +80,7 @@ def up(
     signal.signal(signal.SIGTERM, _interrupt)
     reserved = None
     try:
+        profile, state_dir = chosen(profile, state_dir, say=not as_json)
         reserved = _reserve(profile, state_dir)
         _up(profile, state_dir, mode, as_json, timeout, watch, attach, services, reserved)
         if reserved is not None:
@@ -154,14 +160,15 @@ def _up(
     if watch and not any(proj.graph[n].watch for n in proj.graph.names):
         click.echo(f"warning: --watch: no service of {proj.label} declares `watch`", err=True)
     if attach and not as_json:
-        if live.wanted():
+        why = live.missing()
+        if why is None:
             from .live import session
 
             if reserved is not None:  # the live view takes the lock itself
                 reserved.release()
 
             sys.exit(session.launch(proj, opts, detachable=True))
-        click.echo("note: --attach needs a terminal; starting detached only", err=True)
+        click.echo(f"note: --attach: the live view {why}; starting detached only", err=True)
     try:
         proc, control = detached.launch(
             opts,
@@ -354,8 +361,9 @@ def attach(profile: str | None, state_dir: str | None) -> None:
     d detach (the stack runs on), q quit (stop the stack). Needs a terminal.
     """
     with control_for(profile, state_dir) as control:
-        if not live.wanted():
-            click.echo("error: stack attach needs a terminal (see `stack logs -f`)", err=True)
+        why = live.missing()
+        if why is not None:
+            click.echo(f"error: stack attach {why} (see `stack logs -f`)", err=True)
             sys.exit(EXIT_DEFINITION)
         from .live import session
 

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from .. import project as projects
+from ..config.choose import INI_KEY, choose
 from ..engine.cleanup import ledger
 from ..errors import DefinitionError
 from ..project.per_test import with_per_test
@@ -149,7 +150,10 @@ def session_stack_ids(config: pytest.Config) -> set[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    profile = config.getoption("stack_profile") or config.getini("stack_profile") or None
+    # the one resolver of every `stack` command: option, STACK_PROFILE, ini, the only profile
+    option, ini = config.getoption("stack_profile"), config.getini(INI_KEY)
+    chosen = choose(config.rootpath, option, ini, read_ini=False)
+    profile = chosen.profile if chosen is not None else None
     try:
         proj = projects.load(profile, root=config.rootpath)
         proj.graph = with_per_test(proj.graph)  # postgres_db, redis_db, ... for free
