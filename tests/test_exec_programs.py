@@ -126,7 +126,7 @@ depends_on = ["migrate"]
     assert "'migrate-bd' is not a program on PATH; did you mean 'migrate-db'?" in result.stderr
     assert "services.web.ready.exec" in result.stderr and "'chek-ready'" in result.stderr
     up = _stack(["up", "-p", "dev"], tmp_path, PATH=path)  # the launcher's check
-    assert up.returncode != 0 and "'migrate-bd' is not a program on PATH" in up.stderr
+    assert up.returncode == 2 and "'migrate-bd' is not a program on PATH" in up.stderr
     assert not (tmp_path / ".stack" / "dev" / "logs" / "cache.log").exists()  # nothing started
 
 

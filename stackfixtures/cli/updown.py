@@ -187,6 +187,9 @@ def _up(
         if e.code == EXIT_INTERRUPTED:  # `stack down` (or a signal to the launcher)
             click.echo("error: the start was stopped (stack down); nothing is running", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        if e.code == EXIT_DEFINITION:  # a mistake in the profile (a program not found): as said
+            click.echo("\n".join(e.tail) or f"error: {e}", err=True)
+            sys.exit(EXIT_DEFINITION)
         failed_to_start(e.tail)
         sys.exit(EXIT_STARTUP)
     except TimeoutError as e:  # the launcher was stopped, and what it started with it
