@@ -1,0 +1,197 @@
+"""Per-test templates taken after tasks (migrations), and rebuilt when what they are made of
+changes: the schema file, the hook's module, the tasks (their code, settings and input files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from stackfixtures import project as projects
+from stackfixtures.errors import DefinitionError, ProfileError
+
+from .conftest import write_project
+
+MIGRATE = """\
+import pathlib, sys
+import psycopg
+
+with psycopg.connect(sys.argv[1], autocommit=True) as conn:
+    conn.execute("CREATE TABLE IF NOT EXISTS applied (name text PRIMARY KEY)")
+    done = {r[0] for r in conn.execute("SELECT name FROM applied")}
+    for f in sorted(pathlib.Path("migrations").glob("*.sql")):
+        if f.name not in done:
+            conn.execute(f.read_text())
+            conn.execute("INSERT INTO applied VALUES (%s)", (f.name,))
+"""
+
+PROFILE = """
+[services.db]
+kind = "postgres"
+source = "wheel"
+dbname = "app"
+template = { after = ["migrate"] }
+
+[services.migrate]
+command = ["{PY}", "migrate.py", "${db.dsn}"]
+depends_on = ["db"]
+task = true
+watch = ["migrations/*.sql"]
+
+[services.db_db]
+kind = "postgres_db"
+inject = { postgres = "db" }
+"""
+
+
+def columns(dsn: str, table: str = "items") -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+            "ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def migrations(root: Path, *sql: str, first: int = 1) -> None:
+    (root / "migrations").mkdir(exist_ok=True)
+    for i, text in enumerate(sql, first):
+        (root / "migrations" / f"{i:03}.sql").write_text(text)
+
+
+async def reload(stack: Any, root: Path, recorded: dict[str, str]) -> list[str]:
+    """What the launcher's reload does (control/launcher/running.py): swap in the services
+    whose fingerprint differs from the one recorded at the start; what restarted."""
+    fresh = projects.load("dev", root=root)
+    now = projects.fingerprints(fresh.graph, root)
+    changed = {n: fresh.graph[n] for n, f in now.items() if recorded.get(n) != f}
+    recorded.update(now)
+    return sorted(await stack.replace(changed))
+
+
+async def test_migrations_reach_every_test_database_and_a_new_one_rebuilds_it(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    (tmp_path / "migrate.py").write_text(MIGRATE)
+    migrations(
+        tmp_path,
+        "CREATE TABLE items (id serial PRIMARY KEY, name text);",
+        "ALTER TABLE items ADD COLUMN price numeric;",
+    )
+    stack = await make_stack(tmp_path, PROFILE)
+    recorded = projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
+    one = (await stack.start(["db_db"]))["db_db"]
+    assert columns(one.dsn) == ["id", "name", "price"]  # the migrated schema, in a clone
+    db = stack.handle("db")
+    first_id = db.template_id
+    assert db.template == "stackfixtures_template" and len(first_id) == 12
+    await stack.stop(["db_db"])
+
+    migrations(tmp_path, "ALTER TABLE items ADD COLUMN stock int;", first=3)  # a new one
+    restarted = await reload(stack, tmp_path, recorded)
+    assert {"migrate", "db-template"} <= set(restarted) and "db" not in restarted
+    builder = stack.handle("db-template")
+    assert builder.rebuilt and "task migrate changed" in builder.reason
+    assert stack.handle("db").template_id == builder.template_id != first_id
+    two = (await stack.start(["db_db"]))["db_db"]
+    assert columns(two.dsn) == ["id", "name", "price", "stock"]
+
+
+async def test_schema_edit_rebuilds_and_an_unchanged_template_is_kept(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    (tmp_path / "schema.sql").write_text("CREATE TABLE IF NOT EXISTS items (id int);\n")
+    profile = """
+[services.db]
+kind = "postgres"
+source = "wheel"
+template = { schema_file = "schema.sql" }
+
+[services.db_db]
+kind = "postgres_db"
+inject = { postgres = "db" }
+"""
+    stack = await make_stack(tmp_path, profile)
+    recorded = projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
+    one = (await stack.start(["db_db"]))["db_db"]
+    assert columns(one.dsn) == ["id"]
+    await stack.stop(["db_db"])
+    # an idempotent schema edited: the template starts from a fresh database, so it shows
+    (tmp_path / "schema.sql").write_text("CREATE TABLE IF NOT EXISTS items (id int, sku text);\n")
+    assert await reload(stack, tmp_path, recorded) == ["db-template"]
+    assert stack.handle("db-template").reason == "schema file schema.sql changed"
+    two = (await stack.start(["db_db"]))["db_db"]
+    assert columns(two.dsn) == ["id", "sku"]
+    await stack.close()
+
+    again = await make_stack(tmp_path, profile)  # the same identity: the template is kept
+    await again.start(["db_db"])
+    assert not again.handle("db-template").rebuilt
+    log = (tmp_path / "state" / "logs" / "db-template.log").read_text()
+    assert "template stackfixtures_template of db is up to date" in log
+
+
+def test_a_task_fingerprint_covers_its_input_files(tmp_path: Path) -> None:
+    (tmp_path / "schema.sql").write_text("CREATE TABLE a (id int);\n")
+    write_project(
+        tmp_path,
+        """
+[services.db]
+kind = "postgres"
+
+[services.seed]
+command = ["psql", "${db.dsn}", "-f", "schema.sql"]
+depends_on = ["db"]
+task = true
+
+[services.migrate]
+command = ["alembic", "upgrade", "head"]
+depends_on = ["db"]
+task = true
+watch = ["migrations/**/*.py"]
+""",
+    )
+
+    def prints() -> dict[str, str]:
+        return projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
+
+    before = prints()
+    (tmp_path / "schema.sql").write_text("CREATE TABLE a (id int, b int);\n")
+    after_schema = prints()
+    assert after_schema["seed"] != before["seed"]  # the file its command names
+    assert after_schema["migrate"] == before["migrate"] and after_schema["db"] == before["db"]
+    (tmp_path / "migrations" / "versions").mkdir(parents=True)
+    (tmp_path / "migrations" / "versions" / "001_a.py").write_text("revision = '001'\n")
+    assert prints()["migrate"] != after_schema["migrate"]  # a file its `watch` matches
+
+
+@pytest.mark.parametrize(
+    ("after", "said"),
+    [
+        ('["api"]', "template.after names 'api', which is not a task"),
+        ('["migrat"]', "which is no service; did you mean 'migrate'?"),
+    ],
+)
+def test_template_after_must_name_tasks(tmp_path: Path, after: str, said: str) -> None:
+    write_project(
+        tmp_path,
+        f"""
+[services.db]
+kind = "postgres"
+template = {{ after = {after} }}
+
+[services.migrate]
+command = ["true"]
+depends_on = ["db"]
+task = true
+
+[services.api]
+command = ["true"]
+depends_on = ["db"]
+""",
+    )
+    with pytest.raises((DefinitionError, ProfileError), match=said.replace("?", r"\?")):
+        projects.load("dev", root=tmp_path)
