@@ -3,6 +3,7 @@ changes: the schema file, the hook's module, the tasks (their code, settings and
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,16 @@ import psycopg
 import pytest
 
 from stackfixtures import project as projects
+from stackfixtures.engine.ports import allocate_port
 from stackfixtures.errors import DefinitionError, ProfileError
 
+from . import readme
+from .cli_helpers import run_stack
 from .conftest import write_project
+
+WALKTHROUGH = readme.section("## Use it in your own project")
+README_SCHEMA = readme.blocks(WALKTHROUGH, "sql")[0]
+README_PROFILE = readme.blocks(WALKTHROUGH, "toml")[0]
 
 MIGRATE = """\
 import pathlib, sys
@@ -195,3 +203,43 @@ depends_on = ["db"]
     )
     with pytest.raises((DefinitionError, ProfileError), match=said.replace("?", r"\?")):
         projects.load("dev", root=tmp_path)
+
+
+def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path) -> None:
+    """The README's walk-through, up: an edited schema.sql (which the `seed` task's command
+    names) rebuilds the template at the next `stack up` and `stack exec`, said on the way,
+    and the next test's database has the new column."""
+    write_project(tmp_path, README_PROFILE.replace("55432", str(allocate_port())))
+    (tmp_path / "schema.sql").write_text(README_SCHEMA)
+    with (tmp_path / "pyproject.toml").open("a") as f:
+        f.write('\n[tool.pytest.ini_options]\nstack_profile = "dev"\n')
+    try:
+        first = run_stack(["up", "-p", "dev"], tmp_path, timeout=180)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "rebuilt" not in first.stdout
+
+        (tmp_path / "schema.sql").write_text(
+            README_SCHEMA.replace("name text", "name text, sku text")
+        )
+        again = run_stack(["up", "-p", "dev"], tmp_path, timeout=180)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "template stackfixtures_template of db rebuilt: task seed changed" in again.stdout
+
+        (tmp_path / "schema.sql").write_text(
+            README_SCHEMA.replace("name text", "name text, qty int")
+        )
+        (tmp_path / "test_cols.py").write_text(
+            "import psycopg\n\n"
+            "def test_columns(db_db):\n"
+            "    with psycopg.connect(db_db.dsn) as conn:\n"
+            "        conn.execute(\"INSERT INTO items (name, price, qty) VALUES ('x', 1, 2)\")\n"
+        )
+        pytest_cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+        ran = run_stack(["exec", "-p", "dev", "--", *pytest_cmd, "test_cols.py"], tmp_path, 180)
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert "[stack] template stackfixtures_template of db rebuilt: task seed changed" in (
+            ran.stderr
+        )
+        assert "1 passed" in ran.stdout
+    finally:
+        run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
