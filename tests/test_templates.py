@@ -243,3 +243,37 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
         assert "1 passed" in ran.stdout
     finally:
         run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
+
+
+def test_stack_reuse_rebuilds_an_edited_template(pytester: pytest.Pytester) -> None:
+    (pytester.path / "profiles").mkdir()
+    (pytester.path / "profiles" / "dev.toml").write_text(
+        '[services.db]\nkind = "postgres"\nsource = "wheel"\n'
+        'template = { schema_file = "schema.sql" }\n'
+    )
+    pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
+    pytester.makepyfile(
+        test_it="""
+        import pathlib
+        import psycopg
+
+        def test_columns(db_db):
+            with psycopg.connect(db_db.dsn) as conn:
+                cols = [r[0] for r in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'items' ORDER BY ordinal_position")]
+            assert cols == pathlib.Path("expected").read_text().split()
+    """
+    )
+    schema, expected = pytester.path / "schema.sql", pytester.path / "expected"
+    args = ("--stack-profile", "dev", "--stack-reuse", "-p", "no:cacheprovider")
+    try:
+        schema.write_text("CREATE TABLE items (id int);\n")
+        expected.write_text("id")
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+        schema.write_text("CREATE TABLE items (id int, sku text);\n")
+        expected.write_text("id sku")
+        pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)  # the running stack's
+    finally:
+        off = ("--stack-profile", "dev", "--stack-reuse=off", "-p", "no:cacheprovider", "--co")
+        assert pytester.runpytest_subprocess(*off).ret == 0

@@ -48,8 +48,8 @@ async def run_against(
     ctx: ServiceContext, task: ServiceDefinition, server: str, template: Handle
 ) -> None:
     """Run `task` with `template` as the handle of service `server` (its other dependencies'
-        handles are the builder's: it depends on them too). What it starts, it stops itself (run_once
-    and spawn do), as under the engine."""
+    handles are the builder's: it depends on them too). What it starts, it stops itself
+    (run_once and spawn do), as under the engine."""
     deps = {d: template if d == server else ctx.deps[d] for d in task.dependencies}
     sub = dataclasses.replace(
         ctx,
