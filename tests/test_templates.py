@@ -277,3 +277,22 @@ def test_stack_reuse_rebuilds_an_edited_template(pytester: pytest.Pytester) -> N
     finally:
         off = ("--stack-profile", "dev", "--stack-reuse=off", "-p", "no:cacheprovider", "--co")
         assert pytester.runpytest_subprocess(*off).ret == 0
+
+
+def test_stack_kinds_shows_each_option_with_its_keys() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from stackfixtures.cli import main
+
+    text = CliRunner().invoke(main, ["kinds"])
+    assert text.exit_code == 0, text.output
+    assert "template = { after, schema_file, hook, name }" in text.stdout
+    assert "ready = { tcp, http, exec, log, timeout }" in text.stdout  # (command's)
+    listed = {
+        k["name"]: k
+        for k in json.loads(CliRunner().invoke(main, ["kinds", "--json"]).stdout)["kinds"]
+    }
+    assert listed["postgres"]["option_keys"]["template"] == ["after", "schema_file", "hook", "name"]
+    assert "template_id" in listed["postgres"]["handle"]
