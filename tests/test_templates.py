@@ -12,7 +12,7 @@ import pytest
 
 from stackfixtures import project as projects
 from stackfixtures.engine.ports import allocate_port
-from stackfixtures.errors import DefinitionError, ProfileError
+from stackfixtures.errors import ProfileError
 
 from . import readme
 from .cli_helpers import run_stack
@@ -179,11 +179,19 @@ watch = ["migrations/**/*.py"]
 @pytest.mark.parametrize(
     ("after", "said"),
     [
-        ('["api"]', "template.after names 'api', which is not a task"),
-        ('["migrat"]', "which is no service; did you mean 'migrate'?"),
+        (
+            '["api"]',
+            "profiles/dev.toml:4:23: services.db.template.after[0]: 'api' is not a task "
+            "(`task = true`): the template is built once the tasks completed",
+        ),
+        (
+            '["migrate", "migrat"]',
+            "profiles/dev.toml:4:34: services.db.template.after[1]: 'migrat' is no service; "
+            "did you mean 'migrate'?",
+        ),
     ],
 )
-def test_template_after_must_name_tasks(tmp_path: Path, after: str, said: str) -> None:
+def test_template_after_must_name_tasks_said_where(tmp_path: Path, after: str, said: str) -> None:
     write_project(
         tmp_path,
         f"""
@@ -201,8 +209,9 @@ command = ["true"]
 depends_on = ["db"]
 """,
     )
-    with pytest.raises((DefinitionError, ProfileError), match=said.replace("?", r"\?")):
+    with pytest.raises(ProfileError) as info:
         projects.load("dev", root=tmp_path)
+    assert str(info.value).replace(str(tmp_path) + "/", "") == said
 
 
 def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..define.service import ServiceDefinition
 
@@ -54,16 +54,31 @@ def _watched(definition: ServiceDefinition, root: Path) -> list[str]:
 
     include = PathSpec.from_lines("gitignore", definition.watch)
     exclude = PathSpec.from_lines("gitignore", definition.watch_ignore)
-    found: list[str] = []
-    for here, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for f in sorted(files):
-            rel = os.path.relpath(os.path.join(here, f), root).replace(os.sep, "/")
-            if include.match_file(rel) and not exclude.match_file(rel):
-                found.append(rel)
-                if len(found) >= MAX_FILES:
-                    return found
-    return found
+    found: dict[str, None] = {}
+    for start in sorted({_base(p) for p in definition.watch}):
+        for here, dirs, files in os.walk(root / start):
+            dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+            for f in sorted(files):
+                rel = os.path.relpath(os.path.join(here, f), root).replace(os.sep, "/")
+                if include.match_file(rel) and not exclude.match_file(rel):
+                    found[rel] = None
+                    if len(found) >= MAX_FILES:
+                        return list(found)
+    return list(found)
+
+
+def _base(pattern: str) -> str:
+    """The directory a pattern can only match under (`migrations/*.sql` -> `migrations`); ""
+    when it may match at any depth (no slash but a trailing one, as in .gitignore)."""
+    stripped = pattern.strip().lstrip("/")
+    if "/" not in stripped.rstrip("/"):
+        return ""
+    fixed = []
+    for part in PurePosixPath(stripped).parts[:-1]:
+        if set(part) & set("*?["):
+            break
+        fixed.append(part)
+    return "/".join(fixed)
 
 
 def task_inputs(definition: ServiceDefinition, root: Path | None) -> dict[str, str]:

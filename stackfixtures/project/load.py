@@ -27,7 +27,7 @@ from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinit
 from . import checks
 from .apply import apply_profile
 from .inputs import task_inputs
-from .templates import with_builders, with_templates
+from .templates import refuse, with_builders, with_templates
 
 
 @dataclass
@@ -150,7 +150,7 @@ def load(
 
     python = definitions_from_modules(modules, root, fresh, failed)
     defs = apply_profile(loaded, python) if loaded else python
-    defs = with_templates(defs, root, fingerprint)
+    defs = with_templates(defs, root, fingerprint, _after_problems(loaded))
     chosen = list(loaded.spec.stack.services or []) if loaded else []
     selected = list(services or chosen or defs)
     code, aside = checks.dependencies(defs, loaded, root, selected)
@@ -181,6 +181,18 @@ def load(
         mode=loaded.spec.stack.mode if loaded else None,
         aside=aside,
     )
+
+
+def _after_problems(loaded: Profile | None) -> Callable[[str, int, str], None]:
+    """A wrong `template.after` entry: a problem of the profile, where it is written."""
+
+    def wrong(server: str, index: int, why: str) -> None:
+        if loaded is None or server not in loaded.spec.services:
+            refuse(server, index, why)
+        else:
+            loaded.add(("services", server, "template", "after", index), why)
+
+    return wrong
 
 
 def fingerprint(definition: ServiceDefinition, root: Path | None = None) -> str:

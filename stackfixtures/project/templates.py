@@ -64,29 +64,43 @@ def parts(
     return found
 
 
-def _check_after(server: str, spec: TemplateSpec, defs: Mapping[str, ServiceDefinition]) -> None:
+def _wrong_after(
+    server: str, spec: TemplateSpec, defs: Mapping[str, ServiceDefinition]
+) -> dict[int, str]:
+    """What is wrong with each entry of `template.after` that names no task, by index."""
     from ..config.suggest import did_you_mean
 
-    for task in spec.after:
+    wrong = {}
+    for i, task in enumerate(spec.after):
         if task not in defs:
-            raise DefinitionError(
-                f"service {server!r}: template.after names {task!r}, which is no service"
-                + did_you_mean(task, list(defs))
+            wrong[i] = f"{task!r} is no service" + did_you_mean(
+                task, [n for n in defs if n != server]
             )
-        if not defs[task].task:
-            raise DefinitionError(
-                f"service {server!r}: template.after names {task!r}, which is not a task "
-                "(`task = true`): the template is taken once the tasks completed"
+        elif not defs[task].task:
+            wrong[i] = (
+                f"{task!r} is not a task (`task = true`): the template is built once the "
+                "tasks completed"
             )
+    return wrong
+
+
+Wrong = Callable[[str, int, str], None]
+"""Told of a wrong `template.after` entry: (server, index, what is wrong)."""
+
+
+def refuse(server: str, index: int, why: str) -> None:
+    raise DefinitionError(f"service {server!r}: template.after[{index}]: {why}")
 
 
 def with_templates(
     defs: Mapping[str, ServiceDefinition],
     root: Path,
     fingerprint: Callable[[ServiceDefinition, Path], str],
+    wrong: Wrong = refuse,
 ) -> dict[str, ServiceDefinition]:
     """`defs` plus a template builder per postgres service with a `template`, and each
-    `postgres_db` of such a server depending on its builder."""
+    `postgres_db` of such a server depending on its builder. A `template.after` entry that
+    names no task is told to `wrong` (that server then gets no builder)."""
     out = dict(defs)
     builders: dict[str, str] = {}
     for name, d in defs.items():
@@ -94,7 +108,11 @@ def with_templates(
             continue
         cfg = PostgresConfig.model_validate(d.config)
         assert cfg.template is not None
-        _check_after(name, cfg.template, defs)
+        mistakes = _wrong_after(name, cfg.template, defs)
+        for i, why in mistakes.items():
+            wrong(name, i, why)
+        if mistakes:
+            continue
         made = parts(cfg.template, defs, root, fingerprint)
         identity = hashlib.sha256(json.dumps(made, sort_keys=True).encode()).hexdigest()
         build = TemplateBuild(
