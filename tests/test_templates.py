@@ -108,15 +108,26 @@ async def test_migrations_reach_every_test_database_and_a_new_one_rebuilds_it(
     assert columns(two.dsn) == ["id", "name", "price", "stock"]
 
 
-async def test_schema_edit_rebuilds_and_an_unchanged_template_is_kept(
+HOOK = """\
+import psycopg
+
+
+def fill(dsn):
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO items (id) VALUES (1)")
+"""
+
+
+async def test_schema_or_hook_edit_rebuilds_and_an_unchanged_template_is_kept(
     tmp_path: Path, make_stack: Any
 ) -> None:
     (tmp_path / "schema.sql").write_text("CREATE TABLE IF NOT EXISTS items (id int);\n")
+    (tmp_path / "hooks.py").write_text(HOOK)
     profile = """
 [services.db]
 kind = "postgres"
 source = "wheel"
-template = { schema_file = "schema.sql" }
+template = { schema_file = "schema.sql", hook = "hooks:fill" }
 
 [services.db_db]
 kind = "postgres_db"
@@ -133,6 +144,15 @@ inject = { postgres = "db" }
     assert stack.handle("db-template").reason == "schema file schema.sql changed"
     two = (await stack.start(["db_db"]))["db_db"]
     assert columns(two.dsn) == ["id", "sku"]
+    with psycopg.connect(two.dsn) as conn:
+        assert conn.execute("SELECT id FROM items").fetchall() == [(1,)]
+    await stack.stop(["db_db"])
+    (tmp_path / "hooks.py").write_text(HOOK.replace("(1)", "(2)"))  # the hook edited
+    assert await reload(stack, tmp_path, recorded) == ["db-template"]
+    assert stack.handle("db-template").reason == "hook hooks:fill changed"
+    three = (await stack.start(["db_db"]))["db_db"]
+    with psycopg.connect(three.dsn) as conn:
+        assert conn.execute("SELECT id FROM items").fetchall() == [(2,)]
     await stack.close()
 
     again = await make_stack(tmp_path, profile)  # the same identity: the template is kept

@@ -19,6 +19,7 @@ import inspect
 import json
 import sys
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -88,13 +89,27 @@ async def _drop(conn: Any, name: str) -> None:
         await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
+_hooks_seen: dict[str, bytes] = {}
+"""Hook module -> its source when this process last imported it for a template."""
+
+
+def _source(module: Any) -> bytes:
+    try:
+        return Path(module.__file__).read_bytes()
+    except (OSError, TypeError, AttributeError):
+        return b""
+
+
 def _hook(ref: str, ctx: ServiceContext) -> Any:
-    """The hook's function, from its module as it is now (re-read when already imported: a
-    rebuild follows an edit of it)."""
-    module = ref.partition(":")[0]
-    if module in sys.modules:
-        importlib.reload(sys.modules[module])
-    return import_object(ref, ctx.root)
+    """The hook's function, from its module as it is now: one this process imported for a
+    template before is read again when its file changed (a rebuild follows an edit)."""
+    name = ref.partition(":")[0]
+    module = sys.modules.get(name)
+    if module is not None and name in _hooks_seen and _source(module) != _hooks_seen[name]:
+        importlib.reload(module)
+    found = import_object(ref, ctx.root)
+    _hooks_seen[name] = _source(sys.modules[name])
+    return found
 
 
 async def build(
