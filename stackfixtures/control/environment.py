@@ -18,7 +18,8 @@ from ..define.service import Handle
 ATTACH_ENV = "STACKFIXTURES_ATTACH"
 """Set by `stack exec` for its command: the state dir of the stack it runs. A pytest session of
 the same project and profile uses that stack's services instead of starting its own (which
-would clash with it on pinned ports) and leaves it running."""
+would clash with it on pinned ports) and leaves it running; without it, the session looks for
+its profile's stack in the profile's state dir (pytest_plugin/attach.py)."""
 
 
 def prefix(name: str) -> str:
