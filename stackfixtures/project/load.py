@@ -195,7 +195,7 @@ def _after_problems(loaded: Profile | None) -> Callable[[str, int, str], None]:
     return wrong
 
 
-def fingerprint(definition: ServiceDefinition, root: Path | None = None) -> str:
+def fingerprint(definition: ServiceDefinition, root: Path | None) -> str:
     """What a service is: its code and every setting that shapes it, and for a task the
     content of its input files under `root` (inputs.py). Two runs whose services fingerprint
     alike can share a running instance (pytest --stack-reuse)."""
@@ -224,5 +224,5 @@ def fingerprint(definition: ServiceDefinition, root: Path | None = None) -> str:
     return hashlib.sha256(json.dumps(parts, default=repr, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def fingerprints(graph: Graph, root: Path | None = None) -> dict[str, str]:
+def fingerprints(graph: Graph, root: Path | None) -> dict[str, str]:
     return {name: fingerprint(d, root) for name, d in graph.definitions.items()}
