@@ -69,7 +69,11 @@ async def run_against(
         kwargs["ctx"] = sub
     ctx.log.write(f"[stackfixtures] template: running task {task.name} against {template.dbname}")
     token = set_current(sub)
+    gen = task.function(**kwargs)
     try:
-        await _drive(task, task.function(**kwargs))
-    finally:
-        token.var.reset(token)
+        await _drive(task, gen)
+    finally:  # (already finished, unless it failed or was cancelled: then its teardown runs)
+        try:
+            await (gen.aclose() if task.is_async else asyncio.to_thread(gen.close))
+        finally:
+            token.var.reset(token)
