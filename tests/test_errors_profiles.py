@@ -162,7 +162,7 @@ env = { DSN = "${db.dsnn}", R = "${cache.url}", T = "${db.dsn" }
         "${state_dir} or ${service.attribute})",
         "profiles/dev.toml:8:9: services.web.env.DSN: ${db.dsnn}: the handle of 'db' "
         "(postgres) has no 'dsnn'; did you mean 'dsn'? (it has: host, port, user, dbname, dsn, "
-        "url, socket_dir, version, template, data_dir, pid)",
+        "url, socket_dir, version, template, template_id, data_dir, pid)",
         "profiles/dev.toml:8:29: services.web.env.R: ${cache.url} refers to 'cache', which is "
         "not a dependency of 'web' (add 'cache' to depends_on)",
         "profiles/dev.toml:8:49: services.web.env.T: '${db.dsn' is not a template: write "

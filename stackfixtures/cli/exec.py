@@ -125,6 +125,11 @@ def exec_command(
         control = None
     if control is not None and replace:
         _check_replaced(control.status(), replace)
+    if control is not None:  # a template whose identity changed is rebuilt first
+        from .templates import refresh
+
+        for line in refresh(control, profile, state_dir):
+            click.echo(f"[stack] {line}", err=True)
     if control is None:  # start it, and stop it afterwards
         proc, control = _start(profile, state_dir, mode, services, logs, timeout, replace)
     code = EXIT_STARTUP

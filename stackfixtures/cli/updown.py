@@ -267,12 +267,17 @@ def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
 
     theirs = control.status()["stack"].get("fingerprints", {})
     changed: dict[str, Any] = {"changed": [], "restarted": []}
-    if theirs != fingerprints(proj.graph):
+    if theirs != fingerprints(proj.graph, proj.root):
         changed = control.reload()
     status = control.status()
+    from .templates import rebuilt
+
+    templates = rebuilt(control, status, changed["restarted"])
     if as_json:
-        click.echo(json.dumps({**status, **changed}))
+        click.echo(json.dumps({**status, **changed, "templates": templates}))
         return
+    for line in templates:  # (a rebuilt template: the next test's database is cloned from it)
+        click.echo(line)
     if changed["changed"]:
         click.echo(
             f"stack {status['stack']['id']} was running; changed: {', '.join(changed['changed'])}"

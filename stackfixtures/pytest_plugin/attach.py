@@ -102,7 +102,7 @@ def _same(a: str | Path, b: str | Path) -> bool:
 def _differences(proj: projects.Project, theirs: dict[str, str]) -> tuple[list[str], list[str]]:
     """The session-scoped services (those the running stack would serve) whose definition
     differs from the running stack's, and those it does not have."""
-    ours = projects.fingerprints(proj.graph)
+    ours = projects.fingerprints(proj.graph, proj.root)
     shared = [n for n, d in proj.graph.definitions.items() if d.scope == Scope.SESSION]
     changed = sorted(n for n in shared if n in theirs and theirs[n] != ours[n])
     missing = sorted(n for n in shared if n not in theirs)

@@ -187,7 +187,7 @@ class SharedBackend:
         """Reusing a stack from an earlier run: restart the services whose definition changed."""
         assert self._remote is not None
         theirs = self._remote.status()["stack"].get("fingerprints", {})
-        ours = projects.fingerprints(self.project.graph)
+        ours = projects.fingerprints(self.project.graph, self.project.root)
         if any(ours.get(name) != print_ for name, print_ in theirs.items()):
             self._remote.reload()  # the launcher restarts what changed
 
