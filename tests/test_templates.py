@@ -3,6 +3,8 @@ changes: the schema file, the hook's module, the tasks (their code, settings and
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -270,6 +272,31 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
             ran.stderr
         )
         assert "1 passed" in ran.stdout
+
+        # plain pytest beside the running stack rebuilds it too, says so in its header, and
+        # leaves the stack running
+        (tmp_path / "schema.sql").write_text(
+            README_SCHEMA.replace("name text", "name text, qty int, note text")
+        )
+        (tmp_path / "test_cols.py").write_text(
+            "import psycopg\n\n"
+            "def test_columns(db_db):\n"
+            "    with psycopg.connect(db_db.dsn) as conn:\n"
+            "        conn.execute(\"INSERT INTO items (name, price, note) VALUES ('x', 1, 'n')\")\n"
+        )
+        env = {k: v for k, v in os.environ.items() if k != "STACKFIXTURES_ATTACH"}
+        plain = subprocess.run(
+            [*pytest_cmd[:-1], "test_cols.py"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert plain.returncode == 0, plain.stdout + plain.stderr
+        assert "template stackfixtures_template of db rebuilt: task seed changed" in plain.stdout
+        assert "using the stack already running in" in plain.stdout
+        assert run_stack(["status", "-p", "dev"], tmp_path, timeout=60).returncode == 0
     finally:
         run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
 

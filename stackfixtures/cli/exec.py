@@ -126,7 +126,7 @@ def exec_command(
     if control is not None and replace:
         _check_replaced(control.status(), replace)
     if control is not None:  # a template whose identity changed is rebuilt first
-        from .templates import refresh
+        from ..control.templates import refresh
 
         for line in refresh(control, profile, state_dir):
             click.echo(f"[stack] {line}", err=True)

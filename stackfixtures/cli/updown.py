@@ -270,7 +270,7 @@ def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
     if theirs != fingerprints(proj.graph, proj.root):
         changed = control.reload()
     status = control.status()
-    from .templates import rebuilt
+    from ..control.templates import rebuilt
 
     templates = rebuilt(control, status, changed["restarted"])
     if as_json:

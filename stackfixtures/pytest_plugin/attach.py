@@ -3,7 +3,10 @@ runs the session under, else the one already running for the session's project a
 (`stack up`, `stack run`, or any tool that started it). A second stack of the same profile
 would clash with it on pinned ports; the session uses its services, leaves it running, and
 says in its header which stack it uses and how that stack's configuration differs from its
-own (never changing it: that stack is someone else's)."""
+own. It changes nothing in that stack (someone else's) but its per-test templates: when only
+they and tasks changed (an edited schema file or migration), the session's first process
+reruns those tasks and rebuilds the templates, as `stack exec` does, so the tests get
+databases of the new schema; a changed long-running service is only reported."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from .. import project as projects
 from ..control import endpoint
 from ..control.environment import ATTACH_ENV
 from ..control.remote import TransportError, connect
+from ..control.templates import refresh_for
 from ..define.service import Scope
 from ..errors import ControlError
 
@@ -29,6 +33,7 @@ class Running:
     by_exec: bool  # the one `stack exec` runs this session under
     changed: list[str] = field(default_factory=list)  # session services defined otherwise
     missing: list[str] = field(default_factory=list)  # session services it does not have
+    rebuilt: list[str] = field(default_factory=list)  # templates this session rebuilt, in words
 
     def header(self, profile: str, mode: str | None) -> list[str]:
         """What the pytest header says about it, for a session of `profile` in `mode`."""
@@ -46,6 +51,7 @@ class Running:
             f"stackfixtures: using the stack {whose} {self.state_dir} (launcher pid "
             f"{self.pid}); it stays running after the tests"
         ]
+        lines += [f"stackfixtures: {line}" for line in self.rebuilt]
         if self.changed or self.missing:
             what = "; ".join(
                 f"{label}: {', '.join(names)}"
@@ -60,10 +66,11 @@ class Running:
         return lines
 
 
-def running_stack(proj: projects.Project) -> Running | None:
+def running_stack(proj: projects.Project, refresh: bool = True) -> Running | None:
     """The stack this session uses, or None: it runs its own. Under `stack exec`, exec's
     (when it is this project's and profile's); else the one running in the profile's state
-    dir."""
+    dir. With `refresh` (the session's first process, not an xdist worker), its templates are
+    rebuilt when only they changed."""
     value = os.environ.get(ATTACH_ENV)
     places = [(Path(value), True)] if value else []
     places.append((proj.state_dir, False))
@@ -73,12 +80,13 @@ def running_stack(proj: projects.Project) -> Running | None:
             continue
         try:
             with connect(Path(found.state_dir), patient=True) as control:
+                rebuilt = refresh_for(control, proj, only=True) if refresh else []
                 stack = control.status()["stack"]
         except (ControlError, *TransportError):  # gone, going, or stopped: not usable
             continue
         changed, missing = _differences(proj, stack.get("fingerprints") or {})
         return Running(
-            Path(found.state_dir), stack.get("mode"), found.pid, by_exec, changed, missing
+            Path(found.state_dir), stack.get("mode"), found.pid, by_exec, changed, missing, rebuilt
         )
     return None
 

@@ -78,7 +78,8 @@ class StackPlugin:
         self.mode = mode
         self.reuse = config.getoption("stack_reuse") == "on"
         self.worker = hasattr(config, "workerinput")
-        self.attach = running_stack(proj)  # `stack exec`'s or `stack up`'s: not one of ours
+        # `stack exec`'s or `stack up`'s: not one of ours (its templates rebuilt once, here)
+        self.attach = running_stack(proj, refresh=not self.worker)
         self.shared = self.worker or self.reuse
         self._backends: dict[str | None, Backend] = {}
         self.swept: list[ledger.Leftover] = []
