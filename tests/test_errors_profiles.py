@@ -162,7 +162,7 @@ env = { DSN = "${db.dsnn}", R = "${cache.url}", T = "${db.dsn" }
         "${state_dir} or ${service.attribute})",
         "profiles/dev.toml:8:9: services.web.env.DSN: ${db.dsnn}: the handle of 'db' "
         "(postgres) has no 'dsnn'; did you mean 'dsn'? (it has: host, port, user, dbname, dsn, "
-        "url, socket_dir, version, template, data_dir, pid)",
+        "url, socket_dir, version, template, template_id, data_dir, pid)",
         "profiles/dev.toml:8:29: services.web.env.R: ${cache.url} refers to 'cache', which is "
         "not a dependency of 'web' (add 'cache' to depends_on)",
         "profiles/dev.toml:8:49: services.web.env.T: '${db.dsn' is not a template: write "
@@ -227,7 +227,9 @@ def test_a_parameter_typo_is_reported_at_its_line_in_conftest(tmp_path: Path) ->
 
 def test_only_the_selected_closure_is_held_against_the_profile(tmp_path: Path) -> None:
     write_conftest(tmp_path, CONFTEST.replace("postgress", "postgres"))
-    write_project(tmp_path, '[stack]\nservices = ["web"]\n[services.postgres]\ncommand = ["x"]\n')
+    write_project(
+        tmp_path, '[stack]\nservices = ["web"]\n[services.postgres]\ncommand = ["true"]\n'
+    )
     write_project(tmp_path, '[services.cache]\ncommand = ["x"]\n', "reporting")
     proj = projects.load("dev", root=tmp_path)
     assert proj.graph.names == ["web", "postgres"]
@@ -280,8 +282,9 @@ def test_a_profile_without_services_says_so(tmp_path: Path) -> None:
 def test_validate_lists_the_closure_and_reports_all_problems_in_json(tmp_path: Path) -> None:
     write_project(
         tmp_path,
-        '[stack]\nservices = ["web"]\n[services.db]\ncommand = ["x"]\n'
-        '[services.web]\ncommand = ["x"]\ndepends_on = ["db"]\n[services.other]\ncommand = ["x"]\n',
+        '[stack]\nservices = ["web"]\n[services.db]\ncommand = ["true"]\n'
+        '[services.web]\ncommand = ["true"]\ndepends_on = ["db"]\n'
+        '[services.other]\ncommand = ["x"]\n',  # not selected: its missing program is not held
     )
     ok = run_stack(["validate", "-p", "dev"], tmp_path)
     assert ok.returncode == 0, ok.stderr

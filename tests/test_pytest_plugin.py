@@ -195,7 +195,7 @@ def test_fault_injection_from_a_test(pytester: pytest.Pytester) -> None:
             stack.restart("db")
             stack.wait_for("web", "ready")
             stack.wait_for("db", "ready")
-            assert stack.metrics("web")["restarts"] == before
+            assert stack.metrics("web")["restarts"] == before + 1  # restarted with db
             assert httpx.get(web.url + "/health").status_code == 200
     """
     )

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import click
 
-from . import bench, clean, describe, exec, export, operate, report, run, updown  # noqa: F401 - importing registers the commands
+from . import (  # noqa: F401 - importing registers the commands
+    bench,
+    clean,
+    describe,
+    exec,
+    export,
+    logs,
+    operate,
+    report,
+    run,
+    top,
+    updown,
+)
 from .common import main
 
 __all__ = ["main"]
@@ -22,7 +34,7 @@ SHORT_HELP = {
     "init": "Write a starter profile.",
     "kill": "Signal a service's processes (fault injection).",
     "kinds": "The kinds a profile can name.",
-    "logs": "A service's output (all without SERVICE).",
+    "logs": "Services' output (all without SERVICE).",
     "metrics": "The stack's Prometheus metrics.",
     "pause": "Freeze a service with SIGSTOP (a hang).",
     "report": "The stack's timeline as one HTML file.",
@@ -31,8 +43,9 @@ SHORT_HELP = {
     "run": "Start the stack in the foreground.",
     "scale": "Run N replicas of a service.",
     "start": "Start a service (and what it needs) again.",
-    "status": "Each service's state, endpoint, health, why.",
+    "status": "Each service's state, endpoint, health, why (also: ps).",
     "stop": "Stop a service and its dependents, gracefully.",
+    "top": "The processes each service runs.",
     "up": "Start the stack detached; return once ready.",
     "validate": "Check a profile: every mistake, with its line.",
     "shutdown": "Graceful-stop reliability under traffic.",

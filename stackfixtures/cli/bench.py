@@ -95,8 +95,8 @@ def shutdown(
     import tempfile
 
     where = Path(state_dir) if state_dir else Path(tempfile.mkdtemp(prefix="stack-bench-"))
-    where.mkdir(parents=True, exist_ok=True)
-    where.chmod(0o755)  # PostgreSQL may run as another user when we are root
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)  # as root, PostgreSQL's data and
+    # socket live in their own home under /var/tmp: its server user never enters this dir
     try:
         summary = shutdown_bench.run(
             proj.root,

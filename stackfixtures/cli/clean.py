@@ -83,8 +83,11 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
         base = root / ".stack"
         targets += sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
     elif not cache:
-        click.echo("error: say which: -p PROFILE, --state-dir DIR, --all, or --cache", err=True)
-        sys.exit(EXIT_DEFINITION)
+        found = _obvious(root)
+        if found is None:
+            click.echo("error: say which: -p PROFILE, --state-dir DIR, --all, or --cache", err=True)
+            sys.exit(EXIT_DEFINITION)
+        targets.append(found)
     present = [t for t in targets if os.path.lexists(t)]
     code = max([remove(t, [root]) for t in present], default=EXIT_OK)
     if not present and not cache:
@@ -96,3 +99,20 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
         else:
             click.echo(f"removed the cache {where} (0 B freed)")
     sys.exit(code)
+
+
+def _obvious(root: Path) -> Path | None:
+    """The stack `clean` means when none is named: the chosen profile's (config/choose.py),
+    else the only one under the project's .stack/; None when there is no obvious one."""
+    from ..config.choose import choose
+    from ..config.locate import state_dir_of
+
+    choice = choose(root)
+    if choice is not None:
+        try:
+            return state_dir_of(choice.profile, root)
+        except DefinitionError:
+            return None
+    base = root / ".stack"
+    stacks = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    return Path(os.path.abspath(stacks[0])) if len(stacks) == 1 else None

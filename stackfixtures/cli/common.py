@@ -29,7 +29,35 @@ if TYPE_CHECKING:
     from ..control.remote import RemoteControl
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+ALIASES = {"ps": "status"}
+"""Docker Compose's names for our commands, accepted as typed."""
+
+
+class Commands(click.Group):
+    """The `stack` group (and its groups, e.g. `bench`): Compose's aliases, and a "did you
+    mean" for a mistyped command."""
+
+    group_class = type  # `stack bench` is one too
+
+    def aliases(self, ctx: click.Context) -> dict[str, str]:
+        return ALIASES if ctx.parent is None else {}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases(ctx).get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from ..config.suggest import did_you_mean
+
+            known = [*self.list_commands(ctx), *self.aliases(ctx)]
+            ctx.fail(f"no such command {name!r}{did_you_mean(name, known)}")
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="stackfixtures")
 def main() -> None:
     """Start a backend of dependent services in order, and stop it in reverse.
@@ -68,23 +96,56 @@ SECONDS = click.FloatRange(0, MAX_SECONDS, min_open=True)
 mistake, refused with exit 2 before anything starts)."""
 
 
+def chosen(
+    profile: str | None, state_dir: str | None, say: bool = False
+) -> tuple[str | None, str | None]:
+    """The profile (and state dir) a command that loads the project means: the one named,
+    else the obvious one (config/choose.py), else the only running stack's; (None, ...) for
+    conftest.py's services alone. With `say`, a profile not named on the command line is
+    named on stderr, with why (`up`, `run`: what starts is never a surprise)."""
+    from ..config.choose import choose
+    from ..config.locate import find_root
+
+    root = find_root()
+    choice = choose(root, profile)
+    if choice is not None:
+        if say and not profile:
+            click.echo(f"[stack] profile {choice.profile} ({choice.why})", err=True)
+        return choice.profile, state_dir
+    if state_dir is None:
+        from ..control.discover import running_profile
+
+        found = running_profile(root)
+        if found is not None:
+            if say:
+                click.echo(f"[stack] profile {found[0]} (the only stack running)", err=True)
+            return found[0], str(found[1])
+    return None, state_dir
+
+
 def load(
     profile: str | None,
     state_dir: str | None = None,
     as_json: bool = False,
     writes_state: bool = True,
+    programs: bool = False,
 ) -> projects.Project:
     """The project for a profile, or exit 2 with the file and key of the problem. With
     `writes_state` (a command that starts a stack, or `validate`), also exit 2 when its state
-    dir cannot be written (project/places.py), saying where it could go."""
+    dir cannot be written (project/places.py), saying where it could go; with `programs`
+    (`validate`), when a program its services run is not there (project/programs.py)."""
     from .. import project as projects
     from ..project import places
+    from ..project import programs as runs
 
+    profile, state_dir = chosen(profile, state_dir)
     try:
         proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
         proj.check_not_empty()
         if writes_state:
             places.check(proj.state_dir)
+        if programs:
+            runs.check(proj, proj.selected)
         return proj
     except DefinitionError as e:
         if as_json:

@@ -90,6 +90,28 @@ def init(name: str, force: bool) -> None:
     click.echo(f"wrote {path}; try: stack validate -p {name} && stack run -p {name}")
 
 
+def option_keys(model: Any) -> dict[str, list[str]]:
+    """The keys of each option that is a table (`template` -> after, schema_file, ...)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    found: dict[str, list[str]] = {}
+    for name, field in model.model_fields.items():
+        for t in (field.annotation, *typing.get_args(field.annotation)):
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                found[name] = list(t.model_fields)
+    return found
+
+
+def options_text(model: Any) -> str:
+    """`bin_dir, ..., template = { after, schema_file, hook, name }, cache`."""
+    keys = option_keys(model)
+    return ", ".join(
+        f"{n} = {{ {', '.join(keys[n])} }}" if n in keys else n for n in model.model_fields
+    )
+
+
 def describe_kind(kind: Kind) -> dict[str, Any]:
     """What `stack kinds --json` says of one kind."""
     from ..kinds import builtin_names
@@ -103,6 +125,7 @@ def describe_kind(kind: Kind) -> dict[str, Any]:
         "schemes": list(kind.schemes),
         "default_port": kind.default_port,
         "options": list(options.model_fields) if options is not None else [],
+        "option_keys": option_keys(options) if options is not None else {},
         "scope": str(kind.service.scope),
         "per_test": kind.per_test,
         "export": kind.container is not None,
@@ -136,7 +159,7 @@ def kinds_command(as_json: bool) -> None:
             pad = " " * (width + 2)
             click.echo(f"{pad}handle: {', '.join(kind.handle) or '-'}")
             if kind.options is not None:
-                click.echo(f"{pad}options: {', '.join(kind.options.model_fields)}")
+                click.echo(f"{pad}options: {options_text(kind.options)}")
             if kind.binaries:
                 click.echo(f"{pad}binaries: {kind.binaries}")
             if kind.schemes:

@@ -55,14 +55,15 @@ def env_command(
 ) -> None:
     """The running stack's endpoints as environment variables: <NAME>_URL/_HOST/_PORT per
     service, the variables each kind's clients read (DATABASE_URL, PGHOST, REDIS_URL,
-    NATS_URL, ...) and the profile's [stack.env]."""
-    from ..control.environment import endpoint_env, render
+    NATS_URL, ...; off with `[stack] conventional_env = false`) and the profile's [stack.env].
+    With --format sh, the names of `[stack] unset_env` are `unset` lines."""
+    from ..control.environment import endpoint_env, render, unset
 
     with control_for(profile, state_dir) as control:
         status = control.status()
     check_names(services, [s["name"] for s in status["services"]])
     env, notes = endpoint_env(status, list(services) or None)
-    text, more = render(env, fmt)
+    text, more = render(env, fmt, unset(status))
     for note in notes + more:
         click.echo(f"# {note}", err=True)
     click.echo(text, nl=False)
@@ -78,7 +79,11 @@ def env_command(
 @click.option(
     "--service", "-s", "services", multiple=True, help="Start only these (and what they need)."
 )
-@click.option("--logs", is_flag=True, help="Show the services' output too (default: logs only).")
+@click.option(
+    "--logs",
+    is_flag=True,
+    help="Show the services' output here too (without it, it goes only to their log files).",
+)
 @click.option(
     "--timeout", type=SECONDS, default=300.0, show_default=True, help="Seconds to wait for ready."
 )
@@ -98,7 +103,10 @@ def exec_command(
 
     Starts the profile's stack if it is not running (and stops it afterwards, gracefully, in
     reverse order); if it runs already, uses it and leaves it running. Ctrl-C reaches COMMAND
-    first; then the stack stops. Example: `stack exec -p test -- pytest -x`.
+    first; then the stack stops. SIGINT or SIGTERM sent to exec alone (a supervisor,
+    `timeout -s INT`) is passed on to COMMAND; exec then stops the stack it started and exits
+    130 or 143. COMMAND is looked up first in the activated virtualenv, then in stack's own.
+    Example: `stack exec -p test -- pytest -x`.
     """
     from ..control.discover import state_dir_for
     from ..control.remote import connect
@@ -117,6 +125,11 @@ def exec_command(
         control = None
     if control is not None and replace:
         _check_replaced(control.status(), replace)
+    if control is not None:  # a template whose identity changed is rebuilt first
+        from ..control.templates import refresh
+
+        for line in refresh(control, profile, state_dir):
+            click.echo(f"[stack] {line}", err=True)
     if control is None:  # start it, and stop it afterwards
         proc, control = _start(profile, state_dir, mode, services, logs, timeout, replace)
     code = EXIT_STARTUP
@@ -145,15 +158,26 @@ def _said_stopped(state: Path) -> None:
 
 def _check_command(args: list[str]) -> None:
     """A command that cannot be found fails before a stack is started for it (127, as a
-    shell), looked up on the PATH it will run with."""
+    shell), looked up on the PATH it will run with; a Python program from neither the
+    activated virtualenv nor stack's own is named (it sees another Python's packages)."""
     import shutil
 
-    from ..engine.venv import own_bin_first
+    from ..engine.venv import foreign_python, own_bin_first, venv_bins
 
-    path = own_bin_first(dict(os.environ)).get("PATH")
-    if args and "/" not in args[0] and shutil.which(args[0], path=path) is None:
+    env = own_bin_first(dict(os.environ))
+    if args and "/" not in args[0] and shutil.which(args[0], path=env.get("PATH")) is None:
         click.echo(f"error: {args[0]}: command not found", err=True)
         sys.exit(EXIT_NOT_FOUND)
+    found = foreign_python(args[0], env) if args else None
+    if found is not None:
+        searched = " nor ".join(os.path.dirname(b) for b in venv_bins(env))
+        click.echo(
+            f"[stack] note: {args[0]} is {found}, a Python program from neither {searched}: "
+            "it runs with that Python's packages (the project's, and stackfixtures' pytest "
+            f"plugin, only if installed there); install {os.path.basename(args[0])} in the "
+            "virtualenv to use its packages",
+            err=True,
+        )
 
 
 def _start(
@@ -232,26 +256,60 @@ def _check_replaced(status: dict[str, Any], replace: dict[str, str]) -> None:
         sys.exit(EXIT_DEFINITION)
 
 
+SI_KERNEL = 0x80
+"""siginfo's si_code of a signal the kernel sent: a terminal's Ctrl-C (sent to the whole
+foreground process group, so the command has it already), unlike kill(2)'s SI_USER."""
+
+
 def _run(args: list[str], status: dict[str, Any]) -> int:
-    """Run the command in the foreground with the endpoints in its environment; its code."""
-    from ..control.environment import ATTACH_ENV, endpoint_env
+    """Run the command in the foreground with the endpoints in its environment; its code, or
+    128 + the signal passed on to it (130 for SIGINT, 143 for SIGTERM)."""
+    from ..control.environment import ATTACH_ENV, command_env, endpoint_env
     from ..engine.venv import own_bin_first
 
     env, notes = endpoint_env(status)
     for note in notes:
         click.echo(f"[stack] {note}", err=True)
     env[ATTACH_ENV] = status["stack"]["state_dir"]  # `pytest` under exec uses this stack
+    # Blocked from before the command starts (it unblocks them for itself), so that exec
+    # sees each signal with its sender (see _pass_on), none lost in between.
+    signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)
     try:
-        child = subprocess.Popen(args, env=own_bin_first({**os.environ, **env}))
+        child = subprocess.Popen(
+            args, env=own_bin_first(command_env(status, env)), preexec_fn=_unblock
+        )
     except FileNotFoundError:
         click.echo(f"error: {args[0]}: command not found", err=True)
         return EXIT_NOT_FOUND
     except PermissionError as e:
         click.echo(f"error: {args[0]}: {e.strerror}", err=True)
         return EXIT_NOT_EXECUTABLE
-    # The terminal's Ctrl-C reaches the command itself (same process group): we only wait for
-    # it to finish. A SIGTERM sent to us alone is passed on.
-    signal.signal(signal.SIGINT, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+    passed = _pass_on(child)
     code = child.wait()
-    return shell_code(code)
+    return 128 + passed if passed else shell_code(code)
+
+
+_PASSED_ON = (signal.SIGINT, signal.SIGTERM)
+_WATCHED = {*_PASSED_ON, signal.SIGCHLD}
+
+
+def _unblock() -> None:
+    """In the command's process, before it runs: the signals exec blocked are its own again."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _WATCHED)
+
+
+def _pass_on(child: subprocess.Popen[bytes]) -> int | None:
+    """Wait for the command, passing on to it SIGINT and SIGTERM sent to exec (by a
+    supervisor, `timeout -s INT`, `kill`): the last one passed on, if any. A terminal's Ctrl-C
+    reaches the command itself (same process group) and is not sent twice. The signals stay
+    blocked afterwards: stopping what exec started is not interrupted, and exec exits then."""
+    passed: int | None = None
+    while child.poll() is None:
+        info = signal.sigtimedwait(_WATCHED, 1.0)  # SIGCHLD wakes it when the command ends
+        if info is None or info.si_signo == signal.SIGCHLD:
+            continue
+        if info.si_signo == signal.SIGINT and info.si_code == SI_KERNEL:
+            continue  # the terminal's Ctrl-C: the command got it too
+        child.send_signal(info.si_signo)
+        passed = int(info.si_signo)
+    return passed

@@ -1,5 +1,6 @@
 """Commands for a running stack, through the control protocol (never importing the project's
-code): status, logs, events, metrics, restart/stop/start/kill/pause/resume, scale."""
+code): status (`ps`), metrics, restart/stop/start/kill/pause/resume, scale. Its output is
+logs.py's, its processes top.py's."""
 
 from __future__ import annotations
 
@@ -7,16 +8,13 @@ import contextlib
 import json
 import signal
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ..control.console import Console
 from ..control.exits import EXIT_DEFINITION
 from .common import control_for, json_option, main, profile_option, state_dir_option
-
-if TYPE_CHECKING:
-    from ..engine.events import Event
 
 STATUS_COLUMNS = [
     "name",
@@ -94,110 +92,6 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
     )
     rows = [_for_people(s) for s in data["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, STATUS_COLUMNS)
-
-
-@main.command()
-@stack_options
-@click.argument("service", required=False)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option(
-    "-n",
-    "--lines",
-    type=click.IntRange(min=0),
-    default=50,
-    show_default=True,
-    help="How many lines first.",
-)
-@json_option
-def logs(
-    profile: str | None,
-    state_dir: str | None,
-    service: str | None,
-    follow: bool,
-    lines: int,
-    as_json: bool,
-) -> None:
-    """A service's output (all services without SERVICE), prefixed with its name. With no
-    stack running: its last run's, from the files it left (as `compose logs` does)."""
-    names = [service] if service else None
-
-    def from_files() -> bool:
-        return _last_run_logs(profile, state_dir, service, lines, as_json)
-
-    with control_for(profile, state_dir, when_stopped=from_files) as control:
-        data = control.logs(names, n=lines)
-        console = Console(list(data))
-        _print_logs(console, data, as_json)
-        while follow:
-            marks = {n: v["mark"] for n, v in data.items()}
-            data = control.logs(names, since=marks, wait=10)
-            _print_logs(console, data, as_json)
-
-
-def _last_run_logs(
-    profile: str | None, state_dir: str | None, service: str | None, lines: int, as_json: bool
-) -> bool:
-    """No stack runs: print the last `lines` of each service's log file of the stack meant
-    (-p, --state-dir, else the project's most recently run) and return True; False when there
-    is nothing to print (control_for then says that nothing runs)."""
-    from collections import deque
-    from pathlib import Path
-
-    from ..config.locate import find_root
-    from ..control.discover import state_dir_for
-
-    if profile or state_dir:
-        where = state_dir_for(profile, state_dir)
-    else:
-        runs = [d for d in (find_root() / ".stack").glob("*/logs") if any(d.glob("*.log"))]
-        if not runs:
-            return False
-        where = max(runs, key=lambda d: d.stat().st_mtime).parent
-    files = sorted(Path(where, "logs").glob("*.log"))
-    files = [f for f in files if service is None or f.stem == service]
-    if not files:
-        return False
-    click.echo(f"[stack] not running: the last run's logs, in {where / 'logs'}", err=True)
-    data = {}
-    for f in files:
-        with f.open(errors="replace") as text:
-            data[f.stem] = {"lines": [x.rstrip("\n") for x in deque(text, maxlen=lines)]}
-    _print_logs(Console(list(data)), data, as_json)
-    return True
-
-
-def _print_logs(console: Console, data: dict[str, Any], as_json: bool) -> None:
-    for name, part in data.items():
-        for line in part["lines"]:
-            if as_json:
-                click.echo(json.dumps({"service": name, "line": line}))
-            else:
-                console.line(name, line)
-
-
-@main.command()
-@stack_options
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new events.")
-@json_option
-def events(profile: str | None, state_dir: str | None, follow: bool, as_json: bool) -> None:
-    """Every state change so far (JSON lines with --json: time, service, from, to, reason)."""
-    with control_for(profile, state_dir) as control:
-        seen = 0
-        console = Console([])
-        while True:
-            batch = control.events(since=seen, wait=10 if follow and seen else 0)
-            for e in batch:
-                _print_event(console, e, as_json)
-            seen += len(batch)
-            if not follow:
-                return
-
-
-def _print_event(console: Console, e: Event, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(e.to_json()))
-    else:
-        console.event(e, stamp=True)
 
 
 @main.command()

@@ -29,21 +29,22 @@ def report(profile: str | None, state_dir: str | None, output: str | None) -> No
     startup critical chain, start and stop times. Opens offline: no external resources.
 
     From the running stack if there is one, else from the state dir's events.jsonl (the last
-    run in it). Exit 4 when nothing was recorded.
+    run in it; without -p, of the stack that ran last, as `stack logs`). Exit 4 when nothing
+    was recorded.
     """
-    from ..control.discover import state_dir_for
+    from ..control.discover import last_run
     from ..control.remote import connect
     from ..engine.events import read_events
     from ..report import html, timeline
 
     try:
-        where = state_dir_for(profile, state_dir)
-    except NotRunning as e:
-        click.echo(f"error: {e} (or name a stopped one with -p or --state-dir)", err=True)
-        sys.exit(EXIT_NOT_RUNNING)
+        where = last_run(profile, state_dir)
     except (AmbiguousStack, DefinitionError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
+    if where is None:
+        click.echo("error: no stack has run here (or name one with -p or --state-dir)", err=True)
+        sys.exit(EXIT_NOT_RUNNING)
     label = where.name
     try:
         with connect(where) as control:

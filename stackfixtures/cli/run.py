@@ -10,7 +10,7 @@ import click
 
 from ..control.console import plural
 from . import live
-from .common import json_option, load, main, profile_option, state_dir_option
+from .common import chosen, json_option, load, main, profile_option, state_dir_option
 
 no_tui_option = click.option(
     "--no-tui",
@@ -75,7 +75,7 @@ def validate(profile: str | None, as_json: bool) -> None:
     {"ok": false, "error", "file", "key", "problems": [{"file", "line", "column", "key",
     "message"}, ...]}).
     """
-    proj = load(profile, as_json=as_json)
+    proj = load(profile, as_json=as_json, programs=True)
     closure = proj.graph.closure(proj.selected)
     levels = proj.graph.levels(closure)
     where = proj.profile.path if proj.profile else proj.root
@@ -156,6 +156,7 @@ def run(
     """
     from ..control.launcher import Options, finish, launch
 
+    profile, state_dir = chosen(profile, state_dir, say=not as_json)
     opts = Options(
         profile,
         state_dir,

@@ -19,6 +19,7 @@ from .common import (
     SECONDS,
     check_names,
     check_state_dir,
+    chosen,
     control_for,
     failed_to_start,
     interrupted,
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Then show the live view (d detaches, q stops the stack); needs a terminal.",
 )
+@click.option(
+    "-d", "--detach", is_flag=True, help="Accepted as Compose's: `up` always runs detached."
+)
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -61,6 +65,7 @@ def up(
     timeout: float,
     watch: bool,
     attach: bool,
+    detach: bool,
     services: tuple[str, ...],
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
@@ -75,6 +80,7 @@ def up(
     signal.signal(signal.SIGTERM, _interrupt)
     reserved = None
     try:
+        profile, state_dir = chosen(profile, state_dir, say=not as_json)
         reserved = _reserve(profile, state_dir)
         _up(profile, state_dir, mode, as_json, timeout, watch, attach, services, reserved)
         if reserved is not None:
@@ -154,14 +160,15 @@ def _up(
     if watch and not any(proj.graph[n].watch for n in proj.graph.names):
         click.echo(f"warning: --watch: no service of {proj.label} declares `watch`", err=True)
     if attach and not as_json:
-        if live.wanted():
+        why = live.missing()
+        if why is None:
             from .live import session
 
             if reserved is not None:  # the live view takes the lock itself
                 reserved.release()
 
             sys.exit(session.launch(proj, opts, detachable=True))
-        click.echo("note: --attach needs a terminal; starting detached only", err=True)
+        click.echo(f"note: --attach: the live view {why}; starting detached only", err=True)
     try:
         proc, control = detached.launch(
             opts,
@@ -180,6 +187,9 @@ def _up(
         if e.code == EXIT_INTERRUPTED:  # `stack down` (or a signal to the launcher)
             click.echo("error: the start was stopped (stack down); nothing is running", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        if e.code == EXIT_DEFINITION:  # a mistake in the profile (a program not found): as said
+            click.echo("\n".join(e.tail) or f"error: {e}", err=True)
+            sys.exit(EXIT_DEFINITION)
         failed_to_start(e.tail)
         sys.exit(EXIT_STARTUP)
     except TimeoutError as e:  # the launcher was stopped, and what it started with it
@@ -257,12 +267,17 @@ def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
 
     theirs = control.status()["stack"].get("fingerprints", {})
     changed: dict[str, Any] = {"changed": [], "restarted": []}
-    if theirs != fingerprints(proj.graph):
+    if theirs != fingerprints(proj.graph, proj.root):
         changed = control.reload()
     status = control.status()
+    from ..control.templates import rebuilt
+
+    templates = rebuilt(control, status, changed["restarted"])
     if as_json:
-        click.echo(json.dumps({**status, **changed}))
+        click.echo(json.dumps({**status, **changed, "templates": templates}))
         return
+    for line in templates:  # (a rebuilt template: the next test's database is cloned from it)
+        click.echo(line)
     if changed["changed"]:
         click.echo(
             f"stack {status['stack']['id']} was running; changed: {', '.join(changed['changed'])}"
@@ -354,8 +369,9 @@ def attach(profile: str | None, state_dir: str | None) -> None:
     d detach (the stack runs on), q quit (stop the stack). Needs a terminal.
     """
     with control_for(profile, state_dir) as control:
-        if not live.wanted():
-            click.echo("error: stack attach needs a terminal (see `stack logs -f`)", err=True)
+        why = live.missing()
+        if why is not None:
+            click.echo(f"error: stack attach {why} (see `stack logs -f`)", err=True)
             sys.exit(EXIT_DEFINITION)
         from .live import session
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import ProfileError
 from .positions import KeyPath, SourceMap
+from .suggest import did_you_mean
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
@@ -83,7 +84,7 @@ def missing(path: Path) -> str:
     """Why `path` cannot be read as a profile: it does not exist (and which ones do)."""
     available = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
     hint = f" (profiles here: {', '.join(available)})" if available else ""
-    return f"no such profile file{hint}"
+    return f"no such profile file{hint}{did_you_mean(path.stem, available)}"
 
 
 def file_kind(mode: int) -> str:

@@ -210,6 +210,16 @@ class ExportSpec(_Strict):
     ready: ProbeSpec | None = None
 
 
+def _env_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"{value!r} is not a variable name (letters, digits and _)")
+    return value
+
+
+EnvName = Annotated[str, AfterValidator(_env_name)]
+"""The name of an environment variable, as a shell can unset it."""
+
+
 class StackSpec(_Strict):
     """The `[stack]` table."""
 
@@ -221,7 +231,20 @@ class StackSpec(_Strict):
     extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"
+    # `stack env`/`exec` give the variables each kind's clients read (PGHOST, DATABASE_URL,
+    # REDIS_URL, NATS_URL, ...) unless false; `unset_env` names are neither given nor inherited
+    conventional_env: Annotated[bool, Strict()] = True
+    unset_env: list[EnvName] = []
     logs: LogsSpec = LogsSpec()  # every service's log size bound, unless it sets its own
+
+    @model_validator(mode="after")
+    def _set_and_unset(self) -> StackSpec:
+        both = sorted(set(self.env) & set(self.unset_env))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)}: both in env and in unset_env; keep it in one of them"
+            )
+        return self
 
 
 class ShutdownBenchSpec(_Strict):

@@ -1,12 +1,14 @@
 """The endpoint environment of a running stack: what `stack exec` gives its command and
 `stack env` prints. Per service `<NAME>_URL`, `<NAME>_HOST`, `<NAME>_PORT`; the variables each
 kind's clients read by convention (DATABASE_URL, PGHOST, REDIS_URL, NATS_URL, ...) when exactly
-one service of that kind runs (an external one counting as its URL's kind); and the profile's
-own names (`[stack.env]`)."""
+one service of that kind runs (an external one counting as its URL's kind), unless the profile
+switches them off (`[stack] conventional_env = false`); and the profile's own names
+(`[stack.env]`). Names in `[stack] unset_env` are neither given nor inherited."""
 
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +20,8 @@ from ..define.service import Handle
 ATTACH_ENV = "STACKFIXTURES_ATTACH"
 """Set by `stack exec` for its command: the state dir of the stack it runs. A pytest session of
 the same project and profile uses that stack's services instead of starting its own (which
-would clash with it on pinned ports) and leaves it running."""
+would clash with it on pinned ports) and leaves it running; without it, the session looks for
+its profile's stack in the profile's state dir (pytest_plugin/attach.py)."""
 
 
 def prefix(name: str) -> str:
@@ -55,6 +58,8 @@ def endpoint_env(
         if row.get("client_env") and "." not in name:
             by_kind.setdefault(row.get("client_kind") or row["kind"], []).append(name)
             conventional[name] = row["client_env"]
+    if status["stack"].get("conventional_env") is False:
+        by_kind.clear()  # the profile switched them off
     for kind_name, names in sorted(by_kind.items()):
         if len(names) > 1:
             notes.append(
@@ -64,7 +69,21 @@ def endpoint_env(
             continue
         env.update(conventional[names[0]])
     env.update(_profile_env(status["stack"].get("env") or {}, handles, notes))
+    for key in unset(status):
+        env.pop(key, None)
     return env, notes
+
+
+def unset(status: Mapping[str, Any]) -> list[str]:
+    """`[stack] unset_env` of the running stack: names its commands must not have at all."""
+    return list(status["stack"].get("unset_env") or [])
+
+
+def command_env(status: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a command run against the stack: ours with `env` over it, without
+    the names of `[stack] unset_env` (e.g. a PGHOST of the caller's shell)."""
+    gone = set(unset(status))
+    return {k: v for k, v in {**os.environ, **env}.items() if k not in gone}
 
 
 def _profile_env(
@@ -97,14 +116,25 @@ _PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 specially (so a URL stays readable, and docker's --env-file reads such a line alike)."""
 
 
-def render(env: Mapping[str, str], fmt: str) -> tuple[str, list[str]]:
+def render(
+    env: Mapping[str, str], fmt: str, gone: list[str] | None = None
+) -> tuple[str, list[str]]:
     """`env` in one of FORMATS, and notes on what was left out or cannot be read back exactly.
     A name a shell cannot set is left out of every format but json: a `.env` line is run by
-    `. ./.env`, and must never be more than an assignment."""
-    if fmt == "json":
-        return json.dumps(dict(env), indent=2), []
+    `. ./.env`, and must never be more than an assignment. `gone` (`[stack] unset_env`) are
+    `unset` lines for sh, as exec leaves them out of its command's environment."""
     lines: list[str] = []
     notes: list[str] = []
+    if gone and fmt != "sh":
+        notes.append(
+            f"[stack] unset_env ({', '.join(gone)}): {fmt} cannot unset a name; unset them "
+            "yourself (--format sh writes `unset` lines)"
+        )
+    if fmt == "json":
+        return json.dumps(dict(env), indent=2), notes
+    for key in gone or []:
+        if fmt == "sh" and SHELL_NAME.match(key):
+            lines.append(f"unset {key}\n")
     for key, value in sorted(env.items()):
         if not SHELL_NAME.match(key):
             notes.append(f"{key!r}: left out: not a variable name a shell can set")

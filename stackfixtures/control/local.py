@@ -140,8 +140,8 @@ class LocalControl:
             out: dict[str, LogChunk] = {}
             for s in wanted:
                 log = units[s].log
-                lines = log.since(marks[s]) if s in marks else log.tail(n)
-                out[s] = {"lines": lines, "mark": log.mark}
+                lines, times, mark = log.read(marks.get(s), n)
+                out[s] = {"lines": lines, "mark": mark, "times": times}
             return out
 
         return self._run(read())

@@ -9,7 +9,7 @@ fixture, `private_stack` and the xdist-shared services are thin users of it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, Protocol, TypedDict
 
 if TYPE_CHECKING:  # the protocol is for type checkers; its users import what they use
     from ..engine.events import Event
@@ -18,10 +18,12 @@ if TYPE_CHECKING:  # the protocol is for type checkers; its users import what th
 
 
 class LogChunk(TypedDict):
-    """A service's lines, and the mark to pass as `since` to get only what comes after."""
+    """A service's lines, when each was written (epoch seconds; absent from an older
+    launcher), and the mark to pass as `since` to get only what comes after."""
 
     lines: list[str]
     mark: int
+    times: NotRequired[list[float]]
 
 
 class StackControl(Protocol):

@@ -20,13 +20,14 @@ def critical_chain(
     events: Iterable[Event], dependencies: Callable[[str], Iterable[str]]
 ) -> list[Link]:
     """From the service that became ready last back to one that waited for nothing: at each
-    step, the dependency that became ready last (the one it really waited for)."""
+    step, the dependency that became ready last (the one it really waited for). A task is
+    ready when it completed: its dependents waited for that."""
     starting: dict[str, float] = {}
     ready: dict[str, float] = {}
     for e in events:
         if e.target == "starting":
             starting.setdefault(e.service, e.time)
-        elif e.target == "ready" and e.source == "starting":
+        elif e.target in ("ready", "completed") and e.source == "starting":  # (a task: done)
             ready.setdefault(e.service, e.time)
     if not ready:
         return []

@@ -7,6 +7,7 @@ import collections
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ class ServiceLog:
         self.path = path
         self.secrets = secrets or Secrets()
         self._tail: collections.deque[str] = collections.deque(maxlen=keep)
+        self._times: collections.deque[float] = collections.deque(maxlen=keep)  # epoch, per line
         self._count = 0
         self._listeners: list[LineListener] = []
         self._lock = threading.Lock()
@@ -57,6 +59,7 @@ class ServiceLog:
         line = self.secrets.mask(line.rstrip("\r\n"))
         with self._lock:
             self._tail.append(line)
+            self._times.append(time.time())
             self._count += 1
             if self._file is not None:
                 self._file.write(line)
@@ -81,6 +84,16 @@ class ServiceLog:
     def tail(self, n: int = 20) -> list[str]:
         with self._lock:
             return list(self._tail)[-n:] if n > 0 else []
+
+    def read(self, mark: int | None, n: int) -> tuple[list[str], list[float], int]:
+        """At once: the lines after `mark` (else the last `n`), when each was written (epoch
+        seconds, for `stack logs -t`), and the mark to read on from."""
+        with self._lock:
+            count = self._count - mark if mark is not None else n
+            count = max(0, min(count, len(self._tail)))
+            if not count:
+                return [], [], self._count
+            return list(self._tail)[-count:], list(self._times)[-count:], self._count
 
     def search(self, pattern: re.Pattern[str], since: int = 0) -> re.Match[str] | None:
         for line in self.since(since):

@@ -205,14 +205,14 @@ class Stack:
         why = cause or f"{unit.name} is down"
         for name in affected:
             self.units[name].log.write(f"[stackfixtures] stopping: {why}")
-        unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
+        unit.cascade |= supervisor.restart_edges(affected)
         await self._stop_set(list(affected), dict.fromkeys(affected, why))
 
     def restart_dependents(self, unit: Unit) -> None:
         """`unit` is READY again: start what its failure or restart stopped."""
         if not unit.cascade:
             return
-        names, unit.cascade = sorted(unit.cascade), set()
+        names, unit.cascade = supervisor.restarting(self.units, unit.cascade), set()
         task = asyncio.ensure_future(self._start_quietly(names))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -230,7 +230,7 @@ class Stack:
         unit = self.units[name]
         unit.start_reason = reason
         affected = supervisor.affected(self.graph, self.units, name)
-        unit.cascade |= {n for n, edge in affected.items() if edge == "restart"}
+        unit.cascade |= supervisor.restart_edges(affected)
         reasons = dict.fromkeys(affected, f"{name} is restarting")
         await self._stop_set([*affected, name], {**reasons, name: reason or "restart requested"})
         supervisor.close_circuit(unit)
@@ -259,7 +259,7 @@ class Stack:
         await self._stop_set(list(affected), reasons)
         for name in changed:
             self.units[name].definition = self.graph.definitions[name] = definitions[name]
-        again = sorted(n for n, edge in affected.items() if edge == "restart")
+        again = supervisor.restarting(self.units, supervisor.restart_edges(affected))
         if again:
             await self.start(again)
         return again

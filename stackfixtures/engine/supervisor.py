@@ -56,6 +56,20 @@ async def sleep_or_stop(unit: Unit, seconds: float) -> bool:
     return not unit.stop_requested.is_set()
 
 
+def restart_edges(affected: Mapping[str, str]) -> set[str]:
+    """Of the services `affected` returns, those that restart (the rest stop)."""
+    return {name for name, edge in affected.items() if edge == "restart"}
+
+
+def restarting(units: Mapping[str, Unit], names: set[str]) -> list[str]:
+    """The dependents a service's return brings back (its `cascade`), in order; each counts a
+    restart, as one by hand or by its own policy does (status' RESTARTS)."""
+    for name in names:
+        if name in units:
+            units[name].restarts += 1
+    return sorted(names)
+
+
 def affected(graph: Graph, units: Mapping[str, Unit], name: str) -> dict[str, str]:
     """Running services that must react when `name` goes down, with how: each follows its own
     edge ("restart" or "stop"; "ignore" keeps it running), transitively."""

@@ -88,8 +88,8 @@ def containers(proj: Project, namer: Namer = str) -> list[Container]:
         if d.kind == "external":
             attrs[name] = handle_for(str(d.config["url"]))
             continue
-        if d.scope != Scope.SESSION:
-            continue  # per-test services (postgres_db, ...) are not deployed
+        if d.scope != Scope.SESSION or d.kind == "postgres_template":
+            continue  # per-test services (postgres_db, ...) and their templates are not deployed
         exp = dict(d.export)
         own = _own_container(d) if "image" not in exp else None
         container = own(d, host) if own is not None else _app(name, d, exp, host, file, attrs)

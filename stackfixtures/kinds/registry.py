@@ -22,6 +22,7 @@ BUILTIN = {
     "command": "stackfixtures.kinds.command:COMMAND",
     "postgres": "stackfixtures.kinds.postgres:POSTGRES",
     "postgres_db": "stackfixtures.kinds.postgres:POSTGRES_DB",
+    "postgres_template": "stackfixtures.kinds.postgres:POSTGRES_TEMPLATE",
     "redis": "stackfixtures.kinds.redis:REDIS",
     "redis_db": "stackfixtures.kinds.redis:REDIS_DB",
     "nats": "stackfixtures.kinds.nats:NATS",

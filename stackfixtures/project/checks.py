@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import kinds
+from ..config.choose import profile_names
 from ..config.load import Profile, name_too_long
 from ..config.positions import KeyPath
 from ..config.read import raw_profile
@@ -120,11 +121,6 @@ def _elsewhere(root: Path, name: str, current: Profile | None) -> list[str]:
             if isinstance(services, dict) and name in services:
                 found.append(path.stem)
     return found
-
-
-def profile_names(root: Path) -> list[str]:
-    """The profiles of the project: profiles/*.toml under its root."""
-    return sorted(p.stem for p in (root / "profiles").glob("*.toml"))
 
 
 def nothing_to_run(root: Path, profile: Profile | None) -> str:

@@ -26,6 +26,8 @@ from ..engine.usercode import user_frames
 from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
 from . import checks
 from .apply import apply_profile
+from .inputs import task_inputs
+from .templates import refuse, with_builders, with_templates
 
 
 @dataclass
@@ -148,6 +150,7 @@ def load(
 
     python = definitions_from_modules(modules, root, fresh, failed)
     defs = apply_profile(loaded, python) if loaded else python
+    defs = with_templates(defs, root, fingerprint, _after_problems(loaded))
     chosen = list(loaded.spec.stack.services or []) if loaded else []
     selected = list(services or chosen or defs)
     code, aside = checks.dependencies(defs, loaded, root, selected)
@@ -172,7 +175,7 @@ def load(
         root=root,
         profile=loaded,
         graph=graph,
-        selected=[n for n in chosen if n in graph] or graph.names,
+        selected=with_builders([n for n in chosen if n in graph] or graph.names, graph),
         state_dir=state_dir,
         parallelism=loaded.spec.stack.parallelism if loaded else 4,
         mode=loaded.spec.stack.mode if loaded else None,
@@ -180,9 +183,22 @@ def load(
     )
 
 
-def fingerprint(definition: ServiceDefinition) -> str:
-    """What a service is: its code and every setting that shapes it. Two runs whose services
-    fingerprint alike can share a running instance (pytest --stack-reuse)."""
+def _after_problems(loaded: Profile | None) -> Callable[[str, int, str], None]:
+    """A wrong `template.after` entry: a problem of the profile, where it is written."""
+
+    def wrong(server: str, index: int, why: str) -> None:
+        if loaded is None or server not in loaded.spec.services:
+            refuse(server, index, why)
+        else:
+            loaded.add(("services", server, "template", "after", index), why)
+
+    return wrong
+
+
+def fingerprint(definition: ServiceDefinition, root: Path | None) -> str:
+    """What a service is: its code and every setting that shapes it, and for a task the
+    content of its input files under `root` (inputs.py). Two runs whose services fingerprint
+    alike can share a running instance (pytest --stack-reuse)."""
     try:
         code = inspect.getsource(definition.function)
     except (OSError, TypeError):
@@ -203,9 +219,10 @@ def fingerprint(definition: ServiceDefinition) -> str:
         definition.start_timeout,
         definition.port,
         definition.task,
+        task_inputs(definition, root),
     ]
     return hashlib.sha256(json.dumps(parts, default=repr, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def fingerprints(graph: Graph) -> dict[str, str]:
-    return {name: fingerprint(d) for name, d in graph.definitions.items()}
+def fingerprints(graph: Graph, root: Path | None) -> dict[str, str]:
+    return {name: fingerprint(d, root) for name, d in graph.definitions.items()}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from .. import kinds
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
+from .templates import builders_of, needs_template
 
 
 def fixture_name(service: str, kind: str, per_test: str) -> str:
@@ -19,6 +20,7 @@ def fixture_name(service: str, kind: str, per_test: str) -> str:
 def with_per_test(graph: Graph) -> Graph:
     """`graph` plus a per-test fixture for every service whose kind has one."""
     added: dict[str, ServiceDefinition] = {}
+    builders = builders_of(graph.definitions)  # a postgres_db waits for its template
     for name, d in graph.definitions.items():
         if d.kind is None or "." in name:
             continue
@@ -31,10 +33,13 @@ def with_per_test(graph: Graph) -> Graph:
             continue
         base = per_test.service
         param = base.params[0]  # the server it works on, e.g. `postgres`
-        added[fixture] = base.evolve(
-            name=fixture,
-            kind=per_test.name,
-            inject={param: name} if param != name else {},
-            start_timeout=d.start_timeout,
+        added[fixture] = needs_template(
+            base.evolve(
+                name=fixture,
+                kind=per_test.name,
+                inject={param: name} if param != name else {},
+                start_timeout=d.start_timeout,
+            ),
+            builders,
         )
     return Graph({**graph.definitions, **added}) if added else graph

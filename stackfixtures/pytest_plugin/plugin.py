@@ -3,7 +3,8 @@
 Services start when a test first needs them (their dependencies in parallel, each gated on
 readiness) and stop, dependents first, when their fixture scope ends. Under pytest-xdist the
 session-scoped services run once for all workers; with --stack-reuse they outlive the run;
-under `stack exec` they are the ones exec runs.
+beside a stack of the profile that already runs (`stack up`, `stack exec`, ...) they are
+that stack's, left running.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from typing import Any
 import pytest
 
 from .. import project as projects
+from ..config.choose import INI_KEY, choose
 from ..engine.cleanup import ledger
 from ..errors import DefinitionError
 from ..project.per_test import with_per_test
+from .attach import running_stack
 from .fixtures import StackFixture, service_fixture, transactional_fixtures
 from .routes import MARK_HELP, Swaps
-from .shared import Backend, LocalBackend, SharedBackend, exec_stack, shared_dir, stop_shared
+from .shared import Backend, LocalBackend, SharedBackend, shared_dir, stop_shared
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,7 +78,8 @@ class StackPlugin:
         self.mode = mode
         self.reuse = config.getoption("stack_reuse") == "on"
         self.worker = hasattr(config, "workerinput")
-        self.attach = exec_stack(proj)  # run under `stack exec`: its stack, not one of ours
+        # `stack exec`'s or `stack up`'s: not one of ours (its templates rebuilt once, here)
+        self.attach = running_stack(proj, refresh=not self.worker)
         self.shared = self.worker or self.reuse
         self._backends: dict[str | None, Backend] = {}
         self.swept: list[ledger.Leftover] = []
@@ -88,9 +92,9 @@ class StackPlugin:
         if mode not in self._backends:
             local = self.basetemp() / ("stack" + (f"-{mode}" if mode else ""))
             owner = os.getppid() if self.worker else None  # the xdist controller
-            if self.attach is not None and self.attach[1] == mode:
+            if self.attach is not None and self.attach.mode == mode:
                 self._backends[mode] = SharedBackend(
-                    self.project, local, self.attach[0], mode, owner, True, attached=True
+                    self.project, local, self.attach.state_dir, mode, owner, True, attached=True
                 )
             elif self.shared:
                 self._backends[mode] = SharedBackend(
@@ -147,7 +151,10 @@ def session_stack_ids(config: pytest.Config) -> set[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    profile = config.getoption("stack_profile") or config.getini("stack_profile") or None
+    # the one resolver of every `stack` command: option, STACK_PROFILE, ini, the only profile
+    option, ini = config.getoption("stack_profile"), config.getini(INI_KEY)
+    chosen = choose(config.rootpath, option, ini, read_ini=False)
+    profile = chosen.profile if chosen is not None else None
     try:
         proj = projects.load(profile, root=config.rootpath)
         proj.graph = with_per_test(proj.graph)  # postgres_db, redis_db, ... for free

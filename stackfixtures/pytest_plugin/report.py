@@ -15,6 +15,7 @@ from ..control.protocol import StackControl
 from ..engine.chain import critical_chain, describe
 from ..engine.events import Event, read_events
 from . import timeline
+from .attach import profile_option
 from .plugin import PLUGIN, StackPlugin
 from .routes import ROUTE
 from .shared import shared_dir
@@ -144,6 +145,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
     services = ", ".join(proj.graph.names) or "none"
     lines.append(f"stackfixtures: profile {proj.label} ({where}){mode}; services: {services}")
+    if plugin.attach is not None:  # a running stack's services, not ones of this session
+        lines += plugin.attach.header(profile_option(proj), plugin.mode)
     chain = _chain(plugin)
     lines.append(
         "stackfixtures: critical chain: "

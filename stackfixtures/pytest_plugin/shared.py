@@ -3,7 +3,8 @@
 LocalBackend: a stack in this process's own thread and event loop (plain `pytest`).
 SharedBackend: session-scoped services in one launcher process shared by every xdist worker
 (started by the first worker that needs it, under a file lock) or kept between runs
-(--stack-reuse), or the stack `stack exec` runs the session under; narrower-scoped services
+(--stack-reuse), or a stack already running for the session's profile (`stack exec`'s, `stack
+up`'s: see attach.py), used as it is; narrower-scoped services
 still run locally, their session-scoped dependencies attached from the shared launcher.
 Both hand out StackControls (control/protocol.py); no verb is implemented here.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,7 @@ from typing import Any
 from filelock import FileLock
 
 from .. import project as projects
-from ..control import detached, endpoint, launcher
-from ..control.environment import ATTACH_ENV
+from ..control import detached, launcher
 from ..control.local import LocalControl
 from ..control.protocol import StackControl
 from ..control.remote import RemoteControl, TransportError, connect
@@ -95,20 +94,6 @@ def shared_dir(config: Any, proj: projects.Project, mode: str | None, reuse: boo
     return base / f"stack-shared{suffix}"
 
 
-def exec_stack(proj: projects.Project) -> tuple[Path, str | None] | None:
-    """The state dir and mode of the stack `stack exec` runs this session under, when it is
-    this project's and profile's and still runs (else None: the session runs its own)."""
-    value = os.environ.get(ATTACH_ENV)
-    found = endpoint.read(Path(value)) if value else None
-    if found is None or found.profile != proj.label or Path(found.root) != proj.root:
-        return None
-    try:
-        with connect(Path(found.state_dir)) as control:
-            return Path(found.state_dir), control.status()["stack"].get("mode")
-    except (NotRunning, ControlError, *TransportError):
-        return None
-
-
 class SharedBackend:
     """Session-scoped services in a shared launcher; the rest locally (see the module doc)."""
 
@@ -127,7 +112,7 @@ class SharedBackend:
         self.shared_state_dir = shared
         self.owner = owner
         self.reuse = reuse
-        self.attached = attached  # `stack exec`'s stack: used as it is, never started here
+        self.attached = attached  # a running stack (attach.py): used as it is, never started
         self._remote: RemoteControl | None = None
         self.reused: bool | None = None  # whether we attached to a stack from an earlier run
         local = {
@@ -156,22 +141,29 @@ class SharedBackend:
 
     def remote(self) -> RemoteControl:
         """The shared launcher's control: found, or started by the first worker that asks."""
+        if self._remote is None and self.attached:  # someone else's: nothing made in its dir
+            try:
+                self._remote = connect(self.shared_state_dir, patient=True)
+            except NotRunning:
+                raise StartError(
+                    "<running stack>",
+                    "stopped",
+                    f"the stack this session uses (state dir {self.shared_state_dir}) is gone; "
+                    "start it again (`stack up`), or run pytest without it",
+                ) from None
+            self.reused = True
         if self._remote is None:
             proj = self.project
             state_dirs.make(self.shared_state_dir, "pytest (shared stack)", proj.label, proj.root)
             with FileLock(str(self.shared_state_dir / "launch.lock"), timeout=300, mode=0o600):
                 try:
-                    self._remote = connect(self.shared_state_dir)
+                    self._remote = connect(self.shared_state_dir, patient=True)
                     self.reused = True if self.reused is None else self.reused
                 except NotRunning:
-                    if self.attached:
-                        raise StartError(
-                            "<stack exec>", "stopped", "the stack `stack exec` started is gone"
-                        ) from None
                     self._launch()
-                    self._remote = connect(self.shared_state_dir)
+                    self._remote = connect(self.shared_state_dir, patient=True)
                     self.reused = False
-                if self.reused and not self.attached:
+                if self.reused:
                     self._refresh()
         return self._remote
 
@@ -195,7 +187,7 @@ class SharedBackend:
         """Reusing a stack from an earlier run: restart the services whose definition changed."""
         assert self._remote is not None
         theirs = self._remote.status()["stack"].get("fingerprints", {})
-        ours = projects.fingerprints(self.project.graph)
+        ours = projects.fingerprints(self.project.graph, self.project.root)
         if any(ours.get(name) != print_ for name, print_ in theirs.items()):
             self._remote.reload()  # the launcher restarts what changed
 

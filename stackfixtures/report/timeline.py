@@ -40,7 +40,7 @@ class Lane:
     service: str
     spans: list[Span] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
-    starts: list[float] = field(default_factory=list)  # seconds from starting to ready, each time
+    starts: list[float] = field(default_factory=list)  # starting to ready (a task: completed)
     stops: list[float] = field(default_factory=list)  # seconds from stopping to stopped
     graceful: bool | None = None  # how its last stop went
     depends_on: list[str] = field(default_factory=list)
@@ -139,7 +139,7 @@ def _close(lane: Lane, before: Event, after: Event, origin: float) -> None:
             Span(before.target, before.time - origin, after.time - origin, before.reason)
         )
     took = after.time - before.time
-    if before.target == "starting" and after.target == "ready":
+    if before.target == "starting" and after.target in ("ready", "completed"):  # (a task)
         lane.starts.append(float(after.extra.get("ready_s", took)))
     elif before.target == "stopping" and after.target == "stopped":
         lane.stops.append(float(after.extra.get("duration_s", took)))

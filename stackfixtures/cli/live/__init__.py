@@ -22,16 +22,23 @@ def terminal() -> bool:
     return os.environ.get("TERM", "dumb") not in ("dumb", "")
 
 
+NEEDS_TEXTUAL = "needs Textual: pip install 'stackfixtures[live]'"
+
+
+def missing() -> str | None:
+    """Why the live view cannot be shown here, said once (`needs a terminal`, or `needs
+    Textual: ...`), or None when it can."""
+    if not terminal():
+        return "needs a terminal"
+    return None if available() else NEEDS_TEXTUAL
+
+
 def wanted(no_tui: bool = False) -> bool:
     """Show the live view: at a terminal, not turned off, and Textual installed (else a note
     on stderr and the plain prefixed lines)."""
     if no_tui or not terminal():
         return False
     if not available():
-        print(
-            "[stack] the live view needs Textual: pip install 'stackfixtures[live]' "
-            "(showing plain output)",
-            file=sys.stderr,
-        )
+        print(f"[stack] the live view {NEEDS_TEXTUAL} (showing plain output)", file=sys.stderr)
         return False
     return True

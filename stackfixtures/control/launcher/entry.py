@@ -12,6 +12,7 @@ from ...config.suggest import unknown_service
 from ...engine import state_dirs
 from ...engine.cleanup import ledger, lock
 from ...errors import DefinitionError, NotAStateDir, StateDirBusy
+from ...project import programs
 from ...project import replace as replaces
 from .. import endpoint, last_run
 from ..console import Console, error_text
@@ -48,6 +49,7 @@ def launch(opts: Options, console: Console | None = None) -> int:
         wanted.append(opts.exit_code_from)
     try:
         notes = replaces.apply(proj, opts.replace, None if opts.on_demand else wanted)
+        programs.check(proj, wanted, opts.replace)  # before anything starts
     except DefinitionError as e:
         return fail(e)
     for note in notes:

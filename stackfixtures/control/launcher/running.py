@@ -87,6 +87,8 @@ class Launcher:
             "started": time.time(),
             "services": self.closure,
             "env": dict(proj.profile.spec.stack.env) if proj.profile else {},
+            "conventional_env": proj.profile.spec.stack.conventional_env if proj.profile else True,
+            "unset_env": list(proj.profile.spec.stack.unset_env) if proj.profile else [],
             "replaced": dict(self.opts.replace),
         }
         watcher = self._watcher() if self.opts.watch else None  # before: status shows it
@@ -197,7 +199,7 @@ class Launcher:
         from ..server import ControlServer
 
         proj = self.proj
-        self.info["fingerprints"] = projects.fingerprints(proj.graph)
+        self.info["fingerprints"] = projects.fingerprints(proj.graph, proj.root)
         loop = asyncio.get_running_loop()
         control = LocalControl(
             self.stack, loop, info=self.info, on_down=self.stop_now.set, on_reload=self._reload
@@ -280,11 +282,13 @@ class Launcher:
             fresh=True,
         )
         replaces.apply(fresh, self.opts.replace, None)  # replaced services stay replaced
-        old = projects.fingerprints(self.stack.graph)
-        new = projects.fingerprints(fresh.graph)
+        # what it runs, as recorded when it started (a task's input files are read now, so
+        # they are compared with what they were then, not with themselves)
+        old = self.info.get("fingerprints") or projects.fingerprints(self.stack.graph, proj.root)
+        new = projects.fingerprints(fresh.graph, proj.root)
         changed = {n: fresh.graph[n] for n, f in new.items() if old.get(n) != f}
         restarted = await self.stack.replace(changed)
-        self.info["fingerprints"] = projects.fingerprints(self.stack.graph)
+        self.info["fingerprints"] = {**old, **new}
         return {"changed": sorted(changed), "restarted": restarted}
 
     def _summary(self, stops: list[ServiceStop]) -> None:

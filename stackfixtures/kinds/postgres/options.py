@@ -9,11 +9,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class TemplateSpec(BaseModel):
+    """What each test's database is cloned from, built in this order: `schema_file`, then the
+    `after` tasks (run against it, once they completed on `dbname`), then `hook`. Rebuilt when
+    any of them (the file's content, the tasks' fingerprints, the hook's module) changed."""
+
     model_config = ConfigDict(extra="forbid")
 
-    schema_file: str | None = None  # SQL file, relative to the project root
-    hook: str | None = None  # "module:function", called with the template database's dsn
-    name: str = "stackfixtures_template"
+    after: list[str] = Field(
+        default=[], description="tasks (e.g. migrations) run against it, in this order"
+    )
+    schema_file: str | None = Field(
+        default=None, description="an SQL file, relative to the project root, run in it"
+    )
+    hook: str | None = Field(
+        default=None, description='"module:function", called with its dsn (may be async)'
+    )
+    name: str = Field(default="stackfixtures_template", description="its database's name")
 
 
 class PostgresConfig(BaseModel):

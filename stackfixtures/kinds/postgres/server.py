@@ -1,17 +1,16 @@
 """postgres: a real PostgreSQL server, ready when SELECT 1 runs, stopped by its own fast
-shutdown; an optional template database built from a schema file and/or a hook."""
+shutdown. Its per-test template database is built by the `postgres_template` task the project
+adds beside it (template.py), which sets `template_id` on this handle."""
 
 from __future__ import annotations
 
 import asyncio
 import importlib
 import importlib.util
-import inspect
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from ...config.imports import import_object
 from ...define.policies import stop
 from ...define.service import Handle, service
 from ...engine import probes
@@ -70,39 +69,6 @@ async def ensure_database(maintenance: str, name: str) -> None:
             await conn.execute(f'CREATE DATABASE "{name}"')
 
 
-async def prepare_template(
-    ctx: ServiceContext, base_dsn: str, host: str, port: int, cfg: PostgresConfig
-) -> str | None:
-    """Create the template database from a schema file and/or a hook; None when not configured."""
-    spec = cfg.template
-    if spec is None:
-        return None
-    psycopg = _psycopg()
-    async with await psycopg.AsyncConnection.connect(base_dsn, autocommit=True) as conn:
-        exists = await (
-            await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (spec.name,))
-        ).fetchone()
-        if exists:
-            await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE false')
-            await conn.execute(f'DROP DATABASE "{spec.name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{spec.name}"')
-    template_dsn = dsn(host, port, cfg.user, spec.name, cfg.password)
-    if spec.schema_file:
-        sql = (ctx.root / spec.schema_file).read_text()
-        async with await psycopg.AsyncConnection.connect(template_dsn, autocommit=True) as conn:
-            await conn.execute(sql)
-        ctx.log.write(f"[stackfixtures] template {spec.name}: applied {spec.schema_file}")
-    if spec.hook:
-        fn = import_object(spec.hook, ctx.root)
-        result = fn(template_dsn)
-        if inspect.isawaitable(result):
-            await result
-        ctx.log.write(f"[stackfixtures] template {spec.name}: ran {spec.hook}")
-    async with await psycopg.AsyncConnection.connect(base_dsn, autocommit=True) as conn:
-        await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE true')
-    return spec.name
-
-
 @service(config=PostgresConfig)
 async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """PostgreSQL: ready when SELECT 1 runs; stopped by its own fast shutdown (SIGINT)."""
@@ -145,7 +111,6 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     ) as proc:
         await preload
         await ensure_database(maintenance, cfg.dbname)
-        template = await prepare_template(ctx, url, host, port, cfg)
         extra = {"password": cfg.password} if cfg.password else {}
         yield Handle(
             host=host,
@@ -156,7 +121,8 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
             url=url,
             socket_dir=str(sockets),
             version=version,
-            template=template,
+            template=cfg.template.name if cfg.template else None,
+            template_id=None,  # set by its template's builder once it is built
             data_dir=str(pgdata),
             pid=proc.pid,
             **extra,

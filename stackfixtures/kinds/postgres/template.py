@@ -1,0 +1,188 @@
+"""postgres_template (a task): builds a postgres server's per-test template database -- its
+schema file, then its `after` tasks run once more against it (template_tasks.py), then its
+hook -- once those tasks completed on the server's own database, and again whenever the
+template's identity changed.
+
+The project adds one per postgres service with a `template` (named `<server>-template`, see
+project/templates.py), its config carrying the identity: a digest of each part (the `after`
+tasks' fingerprints, the schema file's content, the hook's module). The template database keeps
+that identity as its comment, so a start whose identity is the same keeps it, and one whose
+identity differs rebuilds it, saying what changed. The server's handle is told the template's
+name and `template_id` (a short hex of the identity): a clone made from another identity is
+stale.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ...config.imports import import_object
+from ...define.service import Handle, ServiceDefinition, ServiceFunction, service
+from ...engine.context import ServiceContext
+from .options import TemplateSpec
+from .server import _psycopg, dsn
+from .template_tasks import run_against, template_handle
+
+MARK = "stackfixtures template"
+
+
+class TemplateBuild(BaseModel):
+    """What the project hands the builder (not written in profiles)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: str  # the postgres service it belongs to
+    template: TemplateSpec
+    identity: str  # hex digest of `parts`
+    parts: dict[str, str]  # what it is made of ("schema file schema.sql") -> its digest
+
+
+def template_id(identity: str) -> str:
+    """The short hex the server's handle carries."""
+    return identity[:12]
+
+
+def why_rebuilt(stored: dict[str, Any] | None, parts: dict[str, str]) -> str:
+    """What changed since the template was built (`stored`: its recorded identity)."""
+    if stored is None:
+        return "first build"
+    old = stored.get("parts") or {}
+    if not isinstance(old, dict):
+        return "built by another version"
+    said = [f"{k} changed" for k, v in parts.items() if k in old and old[k] != v]
+    said += [f"{k} added" for k in parts if k not in old]
+    said += [f"{k} removed" for k in old if k not in parts]
+    return ", ".join(said) or "built with other options"
+
+
+async def _stored(conn: Any, name: str) -> dict[str, Any] | None:
+    """The identity recorded on database `name` (None: no such database, or none recorded)."""
+    row = await (
+        await conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            (name,),
+        )
+    ).fetchone()
+    if row is None or not row[0] or not str(row[0]).startswith(MARK + " "):
+        return None
+    try:
+        data = json.loads(str(row[0])[len(MARK) + 1 :])
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+async def _drop(conn: Any, name: str) -> None:
+    exists = await (
+        await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+    ).fetchone()
+    if exists:
+        await conn.execute(f'ALTER DATABASE "{name}" IS_TEMPLATE false')
+        await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+_hooks_seen: dict[str, bytes] = {}
+"""Hook module -> its source when this process last imported it for a template."""
+
+
+def _source(module: Any) -> bytes:
+    try:
+        return Path(module.__file__).read_bytes()
+    except (OSError, TypeError, AttributeError):
+        return b""
+
+
+def _hook(ref: str, ctx: ServiceContext) -> Any:
+    """The hook's function, from its module as it is now: one this process imported for a
+    template before is read again when its file changed (a rebuild follows an edit)."""
+    name = ref.partition(":")[0]
+    module = sys.modules.get(name)
+    if module is not None and name in _hooks_seen and _source(module) != _hooks_seen[name]:
+        importlib.reload(module)
+    found = import_object(ref, ctx.root)
+    _hooks_seen[name] = _source(sys.modules[name])
+    return found
+
+
+async def build(
+    ctx: ServiceContext, server: Handle, cfg: TemplateBuild, tasks: Sequence[ServiceDefinition]
+) -> None:
+    """Make the template afresh, in this order: the schema file, the `after` tasks (run against
+    it), the hook; built under another name, then put in place of the old one."""
+    psycopg = _psycopg()
+    spec = cfg.template
+    building = f"{spec.name}_next"[:63]
+    async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
+        await _drop(conn, building)
+        await conn.execute(f'CREATE DATABASE "{building}"')
+    url = dsn(server.host, server.port, server.user, building, server.as_dict().get("password"))
+    if spec.schema_file:
+        sql = (ctx.root / spec.schema_file).read_text()
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute(sql)
+        ctx.log.write(f"[stackfixtures] template {spec.name}: applied {spec.schema_file}")
+    for task in tasks:
+        await run_against(ctx, task, cfg.server, template_handle(server, building, url))
+    if spec.hook:
+        result = _hook(spec.hook, ctx)(url)
+        if inspect.isawaitable(result):
+            await result
+        ctx.log.write(f"[stackfixtures] template {spec.name}: ran {spec.hook}")
+    record = MARK + " " + json.dumps({"identity": cfg.identity, "parts": cfg.parts})
+    async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
+        await _drop(conn, spec.name)
+        await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{spec.name}"')
+        await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE true')
+        await conn.execute(f'COMMENT ON DATABASE "{spec.name}" IS {_quote(record)}')
+
+
+def _quote(text: str) -> str:
+    """An SQL string literal (COMMENT takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def serve(
+    postgres: Handle, ctx: ServiceContext, tasks: Sequence[ServiceDefinition]
+) -> AsyncIterator[Handle]:
+    """Build the server's template unless it has this identity already; tell the server's
+    handle which template it has."""
+    cfg = TemplateBuild.model_validate(ctx.config)
+    name, tid = cfg.template.name, template_id(cfg.identity)
+    if getattr(postgres, "external", False):  # a server not ours: nothing is built on it
+        ctx.log.write(f"[stackfixtures] {cfg.server} is external: no template is built")
+        yield Handle(server=cfg.server, template=None, template_id=None, rebuilt=False, reason="")
+        return
+    async with await _psycopg().AsyncConnection.connect(postgres.dsn, autocommit=True) as conn:
+        stored = await _stored(conn, name)
+    rebuilt = stored is None or stored.get("identity") != cfg.identity
+    reason = why_rebuilt(stored, cfg.parts) if rebuilt else ""
+    if rebuilt:
+        ctx.log.write(f"[stackfixtures] building template {name} of {cfg.server}: {reason}")
+        await build(ctx, postgres, cfg, tasks)
+    else:
+        ctx.log.write(f"[stackfixtures] template {name} of {cfg.server} is up to date ({tid})")
+    vars(postgres).update(template=name, template_id=tid)  # what clones are made from now
+    yield Handle(server=cfg.server, template=name, template_id=tid, rebuilt=rebuilt, reason=reason)
+
+
+def builder(tasks: Sequence[ServiceDefinition]) -> ServiceFunction:
+    """The builder's function for a template whose `after` tasks are `tasks` (in order)."""
+
+    async def postgres_template(postgres: Handle, ctx: ServiceContext) -> AsyncIterator[Handle]:
+        """Build the server's template (after its tasks, which run against it)."""
+        async for handle in serve(postgres, ctx, tuple(tasks)):
+            yield handle
+
+    return postgres_template
+
+
+postgres_template = service(task=True, config=TemplateBuild)(builder(()))
+"""The kind's service: a template without `after` tasks (the project makes one per server)."""
