@@ -11,9 +11,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from stackfixtures import project as projects
 from stackfixtures.engine.cleanup import reaper
 
 from .conftest import until
+from .test_templates import reload
 
 SERVER = """
 [services.postgres]
@@ -77,14 +79,13 @@ async def test_a_rebuilt_template_never_hands_out_an_old_clone(
         + 'template = { schema_file = "schema.sql" }\n'
         + '[services.postgres_db]\nkind = "postgres_db"\n',
     )
+    recorded = projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
     server = (await stack.start(["postgres"]))["postgres"]
     first = (await stack.start(["postgres_db"]))["postgres_db"]
     await stack.stop(["postgres_db"])
-    await until(
-        lambda: len(clones(server.dsn) - {first.dbname}) > 0, timeout=30
-    )  # one ready, old schema
+    await until(lambda: len(clones(server.dsn) - {first.dbname}) > 0, timeout=30)  # old schema
     (tmp_path / "schema.sql").write_text("CREATE TABLE items (id int, price int);\n")
-    server = await stack.restart("postgres")  # the template is made again from the new file
+    assert await reload(stack, tmp_path, recorded) == ["postgres-template"]  # rebuilt
     fresh = (await stack.start(["postgres_db"]))["postgres_db"]
     with psycopg.connect(fresh.dsn) as conn:
         conn.execute("SELECT price FROM items")

@@ -16,6 +16,7 @@ from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
 from ..errors import StartError
 from ..project.per_test import fixture_name
+from ..project.templates import builder_name
 from .shared import Backend
 
 BackendFor = Callable[[str | None], Backend]
@@ -139,17 +140,22 @@ def transactional_fixtures(project: projects.Project) -> dict[str, Any]:
         name = fixture_name(server, "postgres", "postgres_tx")
         if d.kind != "postgres" or "." in server or name in project.graph:
             continue
-        found[f"_{name}_database"], found[name] = _transactional(server, name)
+        builder = builder_name(server)  # the template's builder, when it has one
+        built = builder if builder in project.graph else None
+        found[f"_{name}_database"], found[name] = _transactional(server, built, name)
     return found
 
 
-def _transactional(server: str, name: str) -> tuple[Any, Any]:
+def _transactional(server: str, builder: str | None, name: str) -> tuple[Any, Any]:
     holder = f"_{name}_database"
 
     def database(request: pytest.FixtureRequest) -> Iterator[Any]:
         from .rollback import TxDatabase  # psycopg: only for the tests that use one
 
-        db = TxDatabase(request.getfixturevalue(server))
+        handle = request.getfixturevalue(server)
+        built = request.getfixturevalue(builder) if builder else None  # its template is ready
+        template = getattr(built, "template", None) or getattr(handle, "template", None)
+        db = TxDatabase(handle, template)
         try:
             yield db
         finally:

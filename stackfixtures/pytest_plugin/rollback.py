@@ -72,10 +72,10 @@ class RollbackConnection(psycopg.Connection[Any]):
 class TxDatabase:
     """One database cloned from the server's template for a session's transactional tests."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, template: str | None) -> None:
         self.server_dsn = str(server.dsn)
         self.name = f"tx_{uuid.uuid4().hex[:12]}"
-        template = getattr(server, "template", None) or "template1"
+        template = template or "template1"
         password = server.as_dict().get("password") if hasattr(server, "as_dict") else None
         self.url = dsn(server.host, server.port, server.user, self.name, password)
         with psycopg.connect(self.server_dsn, autocommit=True) as admin:
