@@ -6,7 +6,10 @@ work is rolled back), and pytest-postgresql's `postgresql` fixture (its template
 test), for a 1-table template and a 50-table one. For each: the medians of the tests' setup and
 teardown (pytest's own phase durations) and the suite's wall time.
 
-Prints one JSON object. Usage: python bench/per_test.py [--tests 200] [--fsync]
+`--work-ms N` gives each test N ms of work of its own (a sleep): the pool makes clones while
+tests run, so setup is a hand-over once tests are slower than a clone is made.
+
+Prints one JSON object. Usage: python bench/per_test.py [--tests 200] [--fsync] [--work-ms 0]
 """
 
 from __future__ import annotations
@@ -71,17 +74,20 @@ TESTS = {
 import psycopg
 
 def test_{n}(postgres_db):
+    time.sleep({work})
     with psycopg.connect(postgres_db.dsn) as conn:
         conn.execute("INSERT INTO t0 (name) VALUES ('x')")
         assert conn.execute("SELECT count(*) FROM t0").fetchone() == (1,)
 """,
     "postgres_tx": """
 def test_{n}(postgres_tx):
+    time.sleep({work})
     postgres_tx.execute("INSERT INTO t0 (name) VALUES ('x')")
     assert postgres_tx.execute("SELECT count(*) FROM t0").fetchone() == (1,)
 """,
     "pytest_postgresql": """
 def test_{n}(postgresql):
+    time.sleep({work})
     postgresql.execute("INSERT INTO t0 (name) VALUES ('x')")
     assert postgresql.execute("SELECT count(*) FROM t0").fetchone() == (1,)
 """,
@@ -100,7 +106,9 @@ def median_ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2) if values else float("nan")
 
 
-def suite(root: Path, fixture: str, tests: int, tables: int, fsync: bool, strategy: str) -> dict:
+def suite(
+    root: Path, fixture: str, tests: int, tables: int, fsync: bool, strategy: str, work: float
+) -> dict:
     """One pytest run of `tests` tests on `fixture`, in a fresh project: its medians and wall."""
     project = root / f"{fixture}-{strategy}-{tables}"
     (project / "profiles").mkdir(parents=True)
@@ -114,8 +122,8 @@ def suite(root: Path, fixture: str, tests: int, tables: int, fsync: bool, strate
     )
     conftest = RECORDER + (PYTEST_POSTGRESQL if fixture == "pytest_postgresql" else "")
     (project / "conftest.py").write_text(conftest)
-    body = "".join(TESTS[fixture].format(n=n) for n in range(tests))
-    (project / "test_many.py").write_text("import psycopg\n" + body)
+    body = "".join(TESTS[fixture].format(n=n, work=work) for n in range(tests))
+    (project / "test_many.py").write_text("import time\n\nimport psycopg\n" + body)
     durations = project / "durations.jsonl"
     env = {**os.environ, "PER_TEST_DURATIONS": str(durations)}
     args = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", "--basetemp", str(project / "bt")]
@@ -147,25 +155,23 @@ def main() -> None:
     ap.add_argument("--tests", type=int, default=200, help="tests per suite")
     ap.add_argument("--fsync", action="store_true", help="the server with fsync on")
     ap.add_argument("--tables", type=int, nargs="*", default=[1, 50], help="template sizes")
+    ap.add_argument("--work-ms", type=float, default=0.0, help="each test's own work (a sleep)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="stackfixtures-per-test-"))
     root.chmod(0o755)
-    out: dict = {"tests": args.tests, "fsync": args.fsync}
+    out: dict = {"tests": args.tests, "fsync": args.fsync, "work_ms": args.work_ms}
     try:
         for tables in args.tables:
+            plan = {
+                "postgres_db_file_copy": ("postgres_db", "file_copy"),
+                "postgres_db_wal_log": ("postgres_db", "wal_log"),
+                "postgres_tx": ("postgres_tx", "file_copy"),
+                "pytest_postgresql": ("pytest_postgresql", "file_copy"),
+            }
+            work = args.work_ms / 1000
             runs = {
-                "postgres_db_file_copy": suite(
-                    root, "postgres_db", args.tests, tables, args.fsync, "file_copy"
-                ),
-                "postgres_db_wal_log": suite(
-                    root, "postgres_db", args.tests, tables, args.fsync, "wal_log"
-                ),
-                "postgres_tx": suite(
-                    root, "postgres_tx", args.tests, tables, args.fsync, "wal_log"
-                ),
-                "pytest_postgresql": suite(
-                    root, "pytest_postgresql", args.tests, tables, args.fsync, "wal_log"
-                ),
+                name: suite(root, fixture, args.tests, tables, args.fsync, strategy, work)
+                for name, (fixture, strategy) in plan.items()
             }
             anchor = runs["pytest_postgresql"]["per_test_ms"]
             for name, run in runs.items():
