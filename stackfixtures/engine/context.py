@@ -16,11 +16,12 @@ from ..define import templates as wiring
 from ..define.policies import StopPolicy, override_stop
 from ..define.service import ServiceDefinition
 from ..errors import PortInUse
-from . import private_files, state_dirs
+from . import private_files, resources, state_dirs
 from .logs import ServiceLog
 from .markers import SERVICE_ENV, STACK_ENV
 from .ports import allocate_port, bindable
 from .records import StopRecord
+from .resources import Resources
 from .venv import own_bin_first
 
 _current: contextvars.ContextVar[ServiceContext] = contextvars.ContextVar("stackfixtures_service")
@@ -48,6 +49,7 @@ class ServiceContext:
     crash: tuple[int, int | None] | None = None  # (pid, exit code) of the first such exit
     waiting_for: str = ""  # the readiness probe being polled now (resolved), for progress lines
     last_probe_error: str = ""  # its last answer
+    marked: bool = False  # environment() handed out the stack's marker: a stop sweeps for it
     _port: int | None = None
 
     def process_exited(self, pid: int, returncode: int | None, expected: bool) -> None:
@@ -119,6 +121,11 @@ class ServiceContext:
         """Another free loopback port, for services that listen on more than one."""
         return allocate_port(self.host)
 
+    @property
+    def resources(self) -> Resources:
+        """Helpers the services of this stack share across incarnations (engine/resources.py)."""
+        return resources.of(self.stack_id)
+
     def stop_policy(self, default: StopPolicy | None = None) -> StopPolicy:
         """The code's policy (`default`, else the definition's) with the profile's overrides."""
         base = default or self.definition.stop_policy or StopPolicy()
@@ -149,6 +156,7 @@ class ServiceContext:
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a child process: ours, the definition's env, `extra`, markers."""
+        self.marked = True
         env = own_bin_first(dict(os.environ))
         for k, v in {**self.definition.env, **(extra or {})}.items():
             env[k] = self.render(str(v))

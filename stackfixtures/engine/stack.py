@@ -16,7 +16,7 @@ from typing import Any
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..errors import ServiceError, StartError
-from . import state_dirs, supervisor
+from . import resources, state_dirs, supervisor
 from .activity import Activity
 from .cleanup import reaper
 from .cleanup.ledger import Ledger
@@ -366,10 +366,9 @@ class Stack:
     async def _sweep(self, stops: list[ServiceStop]) -> None:
         """Kill what the stopped services left behind outside their process groups (e.g. a
         double-forked daemon), found by the env marker every process of theirs inherits."""
-        names = {s.service for s in stops}
-        left = await asyncio.to_thread(reaper.marked, self.stack_id, names)
-        if not left:
-            return
+        names = {s.service for s in stops if (c := self.units[s.service].ctx) and c.marked}
+        if not names or not (left := await asyncio.to_thread(reaper.marked, self.stack_id, names)):
+            return  # only a process given this stack's marker (ctx.environment()) can carry it
         by_service: dict[str, int] = {}
         for p in left:
             with contextlib.suppress(Exception):
@@ -387,6 +386,7 @@ class Stack:
         """Stop everything and close the event log."""
         for task in list(self._background):
             task.cancel()
+        await resources.close(self.stack_id)  # shared helpers first: they use the services
         stops = await self.stop(sweep=sweep)
         for unit in self.units.values():
             unit.log.close()

@@ -15,6 +15,8 @@ from ..engine.events import Event
 from ..engine.lifecycle import State
 from ..engine.records import ServiceStop
 from ..errors import StartError
+from ..project.per_test import fixture_name
+from ..project.templates import builder_name
 from .shared import Backend
 
 BackendFor = Callable[[str | None], Backend]
@@ -127,3 +129,53 @@ def service_fixture(name: str, project: projects.Project, backend: BackendFor) -
     fixture.__doc__ = f"stackfixtures service {name!r} ({scope} scope): its handle."
     setattr(fixture, SERVICE, name)
     return pytest.fixture(scope=scope, name=name)(fixture)  # type: ignore[call-overload]
+
+
+def transactional_fixtures(project: projects.Project) -> dict[str, Any]:
+    """`<server>_tx` for each postgres server (`postgres_tx`, `db_tx`, ...): a connection whose
+    work in the test is rolled back afterwards (see rollback.py), unless the project defines
+    that name itself; plus the session fixture holding each one's database."""
+    found: dict[str, Any] = {}
+    for server, d in project.graph.definitions.items():
+        name = fixture_name(server, "postgres", "postgres_tx")
+        if d.kind != "postgres" or "." in server or name in project.graph:
+            continue
+        builder = builder_name(server)  # the template's builder, when it has one
+        built = builder if builder in project.graph else None
+        found[f"_{name}_database"], found[name] = _transactional(server, built, name)
+    return found
+
+
+def _transactional(server: str, builder: str | None, name: str) -> tuple[Any, Any]:
+    holder = f"_{name}_database"
+
+    def database(request: pytest.FixtureRequest) -> Iterator[Any]:
+        from .rollback import TxDatabase  # psycopg: only for the tests that use one
+
+        handle = request.getfixturevalue(server)
+        built = request.getfixturevalue(builder) if builder else None  # its template is ready
+        template = getattr(built, "template", None) or getattr(handle, "template", None)
+        db = TxDatabase(handle, template)
+        try:
+            yield db
+        finally:
+            db.close()
+
+    def transactional(request: pytest.FixtureRequest) -> Iterator[Any]:
+        db = request.getfixturevalue(holder)
+        conn = db.connection()
+        conn.begin_test()
+        try:
+            yield conn
+        finally:
+            conn.end_test()
+
+    database.__name__, transactional.__name__ = holder, name
+    transactional.__doc__ = (
+        f"A psycopg connection to a database cloned from {server!r}'s template, its work "
+        "rolled back after the test (commit() and rollback() become savepoints)."
+    )
+    return (
+        pytest.fixture(scope="session", name=holder)(database),
+        pytest.fixture(name=name)(transactional),
+    )

@@ -23,7 +23,7 @@ from ..engine.cleanup import ledger
 from ..errors import DefinitionError
 from ..project.per_test import with_per_test
 from .attach import running_stack
-from .fixtures import StackFixture, service_fixture
+from .fixtures import StackFixture, service_fixture, transactional_fixtures
 from .routes import MARK_HELP, Swaps
 from .shared import Backend, LocalBackend, SharedBackend, shared_dir, stop_shared
 
@@ -173,6 +173,8 @@ def pytest_configure(config: pytest.Config) -> None:
         setattr(holder, name, plugin.service_fixture(name))
     for name, why in proj.aside.items():
         setattr(holder, name, aside_fixture(name, why))
+    for name, fixture in transactional_fixtures(proj).items():  # `<server>_tx`
+        setattr(holder, name, fixture)
 
     @pytest.fixture(scope="session", name="stack_mode")
     def stack_mode_fixture() -> str | None:

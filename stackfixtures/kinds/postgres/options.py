@@ -47,3 +47,6 @@ class PostgresDbConfig(BaseModel):
     # PostgreSQL 15+: FILE_COPY copies the template's files (two checkpoints, no WAL);
     # WAL_LOG writes it through the WAL. bench/services.py measures both.
     strategy: Literal["file_copy", "wal_log"] = "file_copy"
+    # Clones kept ready ahead of the tests that take them, at most (the pool grows to it while
+    # tests take clones faster than they are made); 0: each clone made when a test asks.
+    pool: int = Field(default=8, ge=0, le=64)
