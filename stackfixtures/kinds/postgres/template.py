@@ -14,7 +14,6 @@ stale.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import sys
@@ -100,13 +99,27 @@ def _source(module: Any) -> bytes:
         return b""
 
 
+def _inside(module: Any, root: Path) -> bool:
+    """Whether `module` is the one of that name in the project at `root` (or the project has
+    none of that name: then an installed one is meant)."""
+    rel = Path(*module.__name__.split("."))
+    mine = [root / rel.with_suffix(".py"), root / rel / "__init__.py"]
+    found = [m.resolve() for m in mine if m.is_file()]
+    where = getattr(module, "__file__", None)
+    return not found or (where is not None and Path(where).resolve() in found)
+
+
 def _hook(ref: str, ctx: ServiceContext) -> Any:
     """The hook's function, from its module as it is now: one this process imported for a
     template before is read again when its file changed (a rebuild follows an edit)."""
     name = ref.partition(":")[0]
     module = sys.modules.get(name)
-    if module is not None and name in _hooks_seen and _source(module) != _hooks_seen[name]:
-        importlib.reload(module)
+    if module is not None and not _inside(module, ctx.root):  # another project's, same name
+        del sys.modules[name]
+    elif module is not None and name in _hooks_seen and _source(module) != _hooks_seen[name]:
+        # its source run again in its namespace: not importlib.reload, which takes the cached
+        # bytecode when an edit kept the file's size within the same second
+        exec(compile(_source(module), module.__file__, "exec"), vars(module))
     found = import_object(ref, ctx.root)
     _hooks_seen[name] = _source(sys.modules[name])
     return found
