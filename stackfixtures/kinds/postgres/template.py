@@ -119,7 +119,7 @@ def _hook(ref: str, ctx: ServiceContext) -> Any:
     elif module is not None and name in _hooks_seen and _source(module) != _hooks_seen[name]:
         # its source run again in its namespace: not importlib.reload, which takes the cached
         # bytecode when an edit kept the file's size within the same second
-        exec(compile(_source(module), module.__file__, "exec"), vars(module))
+        exec(compile(_source(module), str(module.__file__), "exec"), vars(module))
     found = import_object(ref, ctx.root)
     _hooks_seen[name] = _source(sys.modules[name])
     return found
