@@ -236,6 +236,17 @@ depends_on = ["db"]
     assert str(info.value).replace(str(tmp_path) + "/", "") == said
 
 
+def _inserting(root: Path, column: str, value: str) -> None:
+    """test_cols.py: a test that writes `column` in its own database."""
+    (root / "test_cols.py").write_text(
+        "import psycopg\n\n"
+        "def test_columns(db_db):\n"
+        "    with psycopg.connect(db_db.dsn) as conn:\n"
+        '        conn.execute("INSERT INTO items (name, price, '
+        f"{column}) VALUES ('x', 1, {value})\")\n"
+    )
+
+
 def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path) -> None:
     """The README's walk-through, up: an edited schema.sql (which the `seed` task's command
     names) rebuilds the template at the next `stack up` and `stack exec`, said on the way,
@@ -259,12 +270,7 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
         (tmp_path / "schema.sql").write_text(
             README_SCHEMA.replace("name text", "name text, qty int")
         )
-        (tmp_path / "test_cols.py").write_text(
-            "import psycopg\n\n"
-            "def test_columns(db_db):\n"
-            "    with psycopg.connect(db_db.dsn) as conn:\n"
-            "        conn.execute(\"INSERT INTO items (name, price, qty) VALUES ('x', 1, 2)\")\n"
-        )
+        _inserting(tmp_path, "qty", "2")
         pytest_cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
         ran = run_stack(["exec", "-p", "dev", "--", *pytest_cmd, "test_cols.py"], tmp_path, 180)
         assert ran.returncode == 0, ran.stdout + ran.stderr
@@ -278,12 +284,7 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
         (tmp_path / "schema.sql").write_text(
             README_SCHEMA.replace("name text", "name text, qty int, note text")
         )
-        (tmp_path / "test_cols.py").write_text(
-            "import psycopg\n\n"
-            "def test_columns(db_db):\n"
-            "    with psycopg.connect(db_db.dsn) as conn:\n"
-            "        conn.execute(\"INSERT INTO items (name, price, note) VALUES ('x', 1, 'n')\")\n"
-        )
+        _inserting(tmp_path, "note", "'n'")
         env = {k: v for k, v in os.environ.items() if k != "STACKFIXTURES_ATTACH"}
         plain = subprocess.run(
             [*pytest_cmd[:-1], "test_cols.py"],

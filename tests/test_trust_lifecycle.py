@@ -78,8 +78,17 @@ def test_a_launcher_stopped_while_it_starts_is_named(
     first = StackProcess(["up", "-p", "dev"], cwd=stack_up, env=env)
     started.append(first)
     cli = psutil.Process(first.proc.pid)
-    wait_until(lambda: cli.children() != [], timeout=30, step=0.005)
-    pid = cli.children()[0].pid
+    pid = 0
+
+    def launcher_spawned() -> bool:  # (not a passing helper child, such as ldconfig was)
+        nonlocal pid
+        for child in cli.children():
+            with contextlib.suppress(psutil.Error):
+                if "stackfixtures.control.launcher" in child.cmdline():
+                    pid = child.pid
+        return pid != 0
+
+    wait_until(launcher_spawned, timeout=30, step=0.005)
     os.kill(pid, signal.SIGSTOP)
     try:
         assert not (state(stack_up) / "control.json").exists()  # (the window under test)
