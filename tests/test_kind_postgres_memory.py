@@ -60,7 +60,7 @@ async def test_data_in_memory_serves_per_test_databases_and_clean_removes_only_i
     (home,) = memory_root.iterdir()
     assert Path(server.data_dir) == home / "pgdata" == link.resolve()
     assert (home / "pgdata" / "PG_VERSION").is_file()
-    assert (home / "owner").read_text() == str((tmp_path / "state" / "services" / "db"))
+    assert (home / "owner").read_text() == str(tmp_path / "state" / "services" / "db")
     assert oct(memory_root.stat().st_mode & 0o777) == ("0o711" if os.geteuid() == 0 else "0o700")
     with psycopg.connect(first.dsn) as conn:  # a clone of the template, in memory
         conn.execute("INSERT INTO items VALUES (1)")
