@@ -155,6 +155,11 @@ def suite(
         timeout=1800,
     )
     wall = time.perf_counter() - t0
+    state = project / "bt" / "stack"
+    if state.is_dir():  # its data (in memory: RAM) goes now, not at the next start's pruning
+        from stackfixtures.control.clean import remove_stack_data
+
+        remove_stack_data(state)
     if result.returncode != 0:
         raise SystemExit(f"{fixture} suite failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     rows = [json.loads(line) for line in durations.read_text().splitlines()]
