@@ -38,6 +38,10 @@ task = true
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { tcp = "${port}" }
 
+[services.vault]                      # secrets on its command line, for `top`
+command = ["{PY}", "-c", "import time; time.sleep(600)", "--api-token", "tok-s3cr3t-1",
+           "postgresql://u:pw-s3cr3t-2@127.0.0.1/db", "SECRET_KEY=k-s3cr3t-3"]
+
 [services.api]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 depends_on = ["seed", "cache"]
@@ -155,7 +159,13 @@ def test_ps_is_status(shop: Path) -> None:
     result = words(shop, "ps", "--json")
     assert result.returncode == 0, result.stderr
     states = {s["name"]: s["state"] for s in json.loads(result.stdout)["services"]}
-    assert states == {"db": "ready", "seed": "completed", "cache": "ready", "api": "ready"}
+    assert states == {
+        "db": "ready",
+        "seed": "completed",
+        "cache": "ready",
+        "vault": "ready",
+        "api": "ready",
+    }
 
 
 def test_logs_of_several_services_with_tail_and_timestamps(shop: Path) -> None:
@@ -179,6 +189,9 @@ def test_top_lists_each_services_processes(shop: Path) -> None:
     assert rows[0]["service"] == "db" and "http_app.py" in rows[0]["command"]
     table = words(shop, "top")
     assert table.returncode == 0 and "COMMAND" in table.stdout and "api" in table.stdout
+    vault = json.loads(words(shop, "top", "vault", "--json").stdout)["processes"]
+    assert "--api-token ***" in vault[0]["command"], vault  # (printed in the clear before)
+    assert "s3cr3t" not in table.stdout + json.dumps(vault)
 
 
 def test_logs_follow_ends_quietly_on_ctrl_c(shop: Path) -> None:
