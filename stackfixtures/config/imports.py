@@ -19,3 +19,15 @@ def import_object(ref: str, root: Path | None = None) -> Any:
     for part in attr.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def project_module(name: str, root: Path) -> Path | None:
+    """The file of module `name` in the project at `root` (`root/a/b.py` or
+    `root/a/b/__init__.py` for `a.b`), or None when the project has none of that name (an
+    installed one is meant). Another project's module imported first under the same name (in
+    this process) is not it."""
+    rel = Path(*name.split("."))
+    for candidate in (root / rel.with_suffix(".py"), root / rel / "__init__.py"):
+        if candidate.is_file():
+            return candidate.resolve()
+    return None

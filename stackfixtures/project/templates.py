@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from ..config.imports import project_module
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..errors import DefinitionError
@@ -35,6 +36,9 @@ def builder_name(server: str) -> str:
 def _hook_digest(ref: str, root: Path) -> str:
     """The hook's module file, as a digest ("missing" when it cannot be found)."""
     module = ref.partition(":")[0]
+    mine = project_module(module, root)
+    if mine is not None:  # (not another project's of that name, imported first here)
+        return digest(mine)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ...config.imports import import_object
+from ...config.imports import import_object, project_module
 from ...define.service import Handle, ServiceDefinition, ServiceFunction, service
 from ...engine.context import ServiceContext
 from .options import TemplateSpec
@@ -102,11 +102,9 @@ def _source(module: Any) -> bytes:
 def _inside(module: Any, root: Path) -> bool:
     """Whether `module` is the one of that name in the project at `root` (or the project has
     none of that name: then an installed one is meant)."""
-    rel = Path(*module.__name__.split("."))
-    mine = [root / rel.with_suffix(".py"), root / rel / "__init__.py"]
-    found = [m.resolve() for m in mine if m.is_file()]
+    mine = project_module(module.__name__, root)
     where = getattr(module, "__file__", None)
-    return not found or (where is not None and Path(where).resolve() in found)
+    return mine is None or (where is not None and Path(where).resolve() == mine)
 
 
 def _hook(ref: str, ctx: ServiceContext) -> Any:
