@@ -3,6 +3,7 @@ changes: the schema file, the hook's module, the tasks (their code, settings and
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -279,25 +280,60 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
         )
         assert "1 passed" in ran.stdout
 
-        # plain pytest beside the running stack rebuilds it too, says so in its header, and
-        # leaves the stack running
-        (tmp_path / "schema.sql").write_text(
-            README_SCHEMA.replace("name text", "name text, qty int, note text")
+        # plain pytest beside it: api depends on seed, so rerunning seed would restart api,
+        # a long-running service of someone else's stack: the session only says what differs
+        api = _pid_of(tmp_path, "api")
+        (tmp_path / "schema.sql").write_text(README_SCHEMA.replace("name text", "name text, n int"))
+        plain = _plain_pytest(tmp_path, "test_cols.py")
+        assert plain.returncode == 0, plain.stdout + plain.stderr
+        assert "configuration differs from this session's (changed: db-template, seed)" in (
+            plain.stdout
         )
-        _inserting(tmp_path, "note", "'n'")
-        env = {k: v for k, v in os.environ.items() if k != "STACKFIXTURES_ATTACH"}
-        plain = subprocess.run(
-            [*pytest_cmd[:-1], "test_cols.py"],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        assert "rebuilt" not in plain.stdout
+        assert _pid_of(tmp_path, "api") == api  # (a reload restarted it with seed before)
+    finally:
+        run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
+
+
+def _pid_of(root: Path, service: str) -> int:
+    status = run_stack(["status", "-p", "dev", "--json"], root, timeout=60)
+    assert status.returncode == 0, status.stderr
+    return int(
+        next(s["pid"] for s in json.loads(status.stdout)["services"] if s["name"] == service)
+    )
+
+
+def _plain_pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest in `root` as a developer runs it (not under `stack exec`)."""
+    env = {k: v for k, v in os.environ.items() if k != "STACKFIXTURES_ATTACH"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_plain_pytest_beside_a_running_stack_rebuilds_its_template(tmp_path: Path) -> None:
+    """When no long-running service depends on the changed tasks (api needs db, not seed),
+    plain pytest reruns them and rebuilds the template, says so in its header, and its test
+    sees the new column; the stack runs on, api untouched."""
+    profile = README_PROFILE.replace("55432", str(allocate_port()))
+    write_project(tmp_path, profile.replace('["seed", "cache"]', '["db", "cache"]'))
+    (tmp_path / "schema.sql").write_text(README_SCHEMA)
+    try:
+        up = run_stack(["up", "-p", "dev"], tmp_path, timeout=180)
+        assert up.returncode == 0, up.stdout + up.stderr
+        api = _pid_of(tmp_path, "api")
+        (tmp_path / "schema.sql").write_text(README_SCHEMA.replace("name text", "name text, n int"))
+        _inserting(tmp_path, "n", "3")
+        plain = _plain_pytest(tmp_path, "--stack-profile", "dev", "test_cols.py")
         assert plain.returncode == 0, plain.stdout + plain.stderr
         assert "template stackfixtures_template of db rebuilt: task seed changed" in plain.stdout
         assert "using the stack already running in" in plain.stdout
-        assert run_stack(["status", "-p", "dev"], tmp_path, timeout=60).returncode == 0
+        assert _pid_of(tmp_path, "api") == api
     finally:
         run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
 

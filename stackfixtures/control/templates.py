@@ -53,9 +53,9 @@ def refresh_for(
     control: Any, proj: Any, status: dict[str, Any] | None = None, only: bool = False
 ) -> list[str]:
     """`refresh` for a project already loaded. With `only`, the stack is reloaded only when
-    every service whose definition changed is a template builder or a task (a pytest session
-    beside someone else's stack reruns its changed migrations and rebuilds its templates, and
-    restarts no long-running service)."""
+    no long-running service would restart: every service whose definition changed is a
+    template builder or a task and none depends on them (a pytest session beside someone
+    else's stack reruns its changed migrations and rebuilds its templates, nothing more)."""
     from .. import project as projects
 
     status = control.status() if status is None else status
@@ -66,12 +66,17 @@ def refresh_for(
         return []
     if all(theirs.get(b) == ours.get(b) for b in builders):
         return []
-    tasks = {n for n, d in proj.graph.definitions.items() if d.task}
-    others = [n for n in theirs if n in ours and theirs[n] != ours[n] and n not in builders]
-    if only and any(n not in tasks for n in others):
+    changed = [n for n in theirs if n in ours and theirs[n] != ours[n]]
+    if only and _disturbs(proj.graph, changed, set(builders), set(theirs)):
         return []
-    changed = control.reload()
-    return rebuilt(control, control.status(), changed["restarted"])
+    return rebuilt(control, control.status(), control.reload()["restarted"])
+
+
+def _disturbs(graph: Any, changed: list[str], builders: set[str], running: set[str]) -> bool:
+    """Whether reloading `changed` would restart a long-running service of the stack: one of
+    them, or one that depends on them (a reload restarts dependents along their edges)."""
+    hit = set(changed) | set(graph.dependents_closure(changed))
+    return any(n in running and n not in builders and not graph.definitions[n].task for n in hit)
 
 
 def _builders(status: dict[str, Any]) -> list[str]:
