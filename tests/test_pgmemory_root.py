@@ -17,6 +17,8 @@ import pytest
 from stackfixtures.kinds.postgres import placement
 from stackfixtures.kinds.postgres.memory_root import MEMORY_ROOT_VARIABLE, RECORD
 
+from .cli_helpers import run_stack
+
 SHM = Path("/dev/shm")
 SHARED = os.geteuid() == 0  # as root the server runs as another OS user, who passes through
 MODE = 0o711 if SHARED else 0o700
@@ -62,8 +64,12 @@ async def test_a_root_planted_by_another_user_does_not_block_memory(
         root = Path((private_tmp / RECORD).read_text())
         assert root.parent == SHM and root != planted
         assert root.stat().st_uid == os.geteuid() and root.stat().st_mode & 0o777 == MODE
-        assert Path(server.data_dir).parent.parent == root
+        home = Path(server.data_dir).parent
+        assert home.parent == root
         await stack.close()
+        clean = run_stack(["clean", "--state-dir", str(tmp_path / "state")], tmp_path, timeout=120)
+        assert clean.returncode == 0, clean.stdout + clean.stderr
+        assert not home.exists() and root.is_dir()  # the link followed to its home, only
     finally:
         if ours:
             planted.rmdir()
