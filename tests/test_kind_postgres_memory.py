@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from stackfixtures.kinds.postgres.placement import MEMORY_ROOT_VARIABLE
+from stackfixtures.kinds.postgres.memory_root import MEMORY_ROOT_VARIABLE
 
 from .cli_helpers import run_stack
 from .conftest import write_project

@@ -1,6 +1,6 @@
 """Where a cluster's data dir lives: `pgdata/` in the service's state dir, or a home outside it
 (engine.state_homes) that `pgdata` links to -- as root, a home the server's OS user may enter
-(cluster.unprivileged_home); with `memory = true`, a home on a tmpfs (/dev/shm), for root and
+(cluster.unprivileged_home); with `memory = true`, a home on a tmpfs (memory_root), for root and
 non-root alike. A change of placement moves the data dir along (the cluster is kept)."""
 
 from __future__ import annotations
@@ -12,49 +12,9 @@ from pathlib import Path
 import psutil
 
 from ...engine.context import ServiceContext
-from ...engine.private_dirs import private_dir
 from ...engine.state_homes import OWNER, home_for, linked_home, owner_of
-from ...errors import KindUnavailable
 from . import identity
-
-MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
-
-MEMORY_ROOT_VARIABLE = "STACKFIXTURES_PGMEMORY_ROOT"
-
-
-def memory_root(shared: bool) -> Path:
-    """This user's private directory on the tmpfs for clusters kept in memory
-    (`/dev/shm/stackfixtures-postgres-<uid>`, or where STACKFIXTURES_PGMEMORY_ROOT points);
-    traversable by others when `shared` (the server runs as another OS user), writable by us
-    alone. KindUnavailable where that place is not on a tmpfs."""
-    default = Path("/dev/shm") / f"stackfixtures-postgres-{os.getuid()}"
-    root = Path(os.environ.get(MEMORY_ROOT_VARIABLE) or default)
-    fstype = _filesystem_of(root)
-    if fstype not in MEMORY_FILESYSTEMS:
-        where = f"{root} is on {fstype}" if fstype else f"{root.parent} does not exist"
-        raise KindUnavailable(
-            f"memory = true keeps PostgreSQL's data on a tmpfs, and {where}, not a tmpfs: "
-            f"mount one at /dev/shm, or set {MEMORY_ROOT_VARIABLE} to a directory on a tmpfs, "
-            "or drop `memory` to keep the data on disk"
-        )
-    return private_dir(root, mode=0o711 if shared else 0o700)
-
-
-def _filesystem_of(path: Path) -> str | None:
-    """The type of the filesystem the nearest existing ancestor of `path` is on."""
-    here = Path(os.path.abspath(path))
-    while not here.exists():
-        if here.parent == here:
-            return None
-        here = here.parent
-    real = os.path.realpath(here)
-    best, fstype = "", None
-    for part in psutil.disk_partitions(all=True):
-        mount = part.mountpoint
-        inside = real == mount or real.startswith(mount.rstrip("/") + "/")
-        if inside and len(mount) >= len(best):
-            best, fstype = mount, part.fstype
-    return fstype
+from .memory_root import memory_root
 
 
 def memory_home(ctx: ServiceContext, shared: bool) -> Path:
