@@ -273,12 +273,19 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
         )
         _inserting(tmp_path, "qty", "2")
         pytest_cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
-        ran = run_stack(["exec", "-p", "dev", "--", *pytest_cmd, "test_cols.py"], tmp_path, 180)
+        ran = run_stack(["exec", "--", *pytest_cmd, "test_cols.py"], tmp_path, 180)  # (no -p)
         assert ran.returncode == 0, ran.stdout + ran.stderr
         assert "[stack] template stackfixtures_template of db rebuilt: task seed changed" in (
             ran.stderr
         )
         assert "1 passed" in ran.stdout
+        # the command (a pytest, say) is told the profile the stack runs, whatever its ini says
+        said = run_stack(
+            ["exec", "--", sys.executable, "-c", "import os; print(os.environ['STACK_PROFILE'])"],
+            tmp_path,
+            60,
+        )
+        assert said.stdout.strip() == str(tmp_path / "profiles" / "dev.toml"), said.stderr
 
         # plain pytest beside it: api depends on seed, so rerunning seed would restart api,
         # a long-running service of someone else's stack: the session only says what differs
@@ -291,6 +298,13 @@ def test_stack_up_and_exec_rebuild_an_edited_template_and_say_so(tmp_path: Path)
         )
         assert "rebuilt" not in plain.stdout
         assert _pid_of(tmp_path, "api") == api  # (a reload restarted it with seed before)
+
+        # an edited migration that fails: exec says so and exits 3 (it was a traceback)
+        (tmp_path / "schema.sql").write_text("CREATE TABLE items (id serial, oops;\n")
+        broken = run_stack(["exec", "--", sys.executable, "-c", "pass"], tmp_path, 180)
+        assert broken.returncode == 3, broken.stdout + broken.stderr
+        assert "error: the template rebuild failed:" in broken.stderr
+        assert "Traceback" not in broken.stderr
     finally:
         run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
 

@@ -126,10 +126,7 @@ def exec_command(
     if control is not None and replace:
         _check_replaced(control.status(), replace)
     if control is not None:  # a template whose identity changed is rebuilt first
-        from ..control.templates import refresh
-
-        for line in refresh(control, profile, state_dir):
-            click.echo(f"[stack] {line}", err=True)
+        _refresh_templates(control, profile, state_dir)
     if control is None:  # start it, and stop it afterwards
         proc, control = _start(profile, state_dir, mode, services, logs, timeout, replace)
     code = EXIT_STARTUP
@@ -178,6 +175,20 @@ def _check_command(args: list[str]) -> None:
             "virtualenv to use its packages",
             err=True,
         )
+
+
+def _refresh_templates(control: RemoteControl, profile: str | None, state_dir: str | None) -> None:
+    """Rebuild the running stack's templates whose identity changed, saying so; exit 3 when a
+    rebuild fails (an edited migration's SQL error: the builder's error, not a traceback)."""
+    from ..control.templates import refresh
+    from ..errors import StackError
+
+    try:
+        for line in refresh(control, profile, state_dir):
+            click.echo(f"[stack] {line}", err=True)
+    except (StackError, TimeoutError) as e:
+        click.echo(f"error: the template rebuild failed: {e}", err=True)
+        sys.exit(EXIT_STARTUP)
 
 
 def _start(
@@ -271,6 +282,8 @@ def _run(args: list[str], status: dict[str, Any]) -> int:
     for note in notes:
         click.echo(f"[stack] {note}", err=True)
     env[ATTACH_ENV] = status["stack"]["state_dir"]  # `pytest` under exec uses this stack
+    if status["stack"].get("profile_path"):  # ... and its profile, whatever its ini names
+        env["STACK_PROFILE"] = status["stack"]["profile_path"]
     # Blocked from before the command starts (it unblocks them for itself), so that exec
     # sees each signal with its sender (see _pass_on), none lost in between.
     signal.pthread_sigmask(signal.SIG_BLOCK, _WATCHED)

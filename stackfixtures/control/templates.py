@@ -42,6 +42,7 @@ def refresh(control: Any, profile: str | None, state_dir: str | None) -> list[st
     status: dict[str, Any] = control.status()
     if not _builders(status):
         return []
+    profile = profile or status["stack"].get("profile_path")  # (the one it runs, not conftest's)
     try:
         proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
     except DefinitionError as e:  # (the stack runs on as it is; `stack validate` says more)

@@ -17,10 +17,10 @@ from pathlib import Path
 from .. import project as projects
 from ..control import endpoint
 from ..control.environment import ATTACH_ENV
-from ..control.remote import TransportError, connect
+from ..control.remote import RemoteControl, TransportError, connect
 from ..control.templates import refresh_for
 from ..define.service import Scope
-from ..errors import ControlError
+from ..errors import ControlError, StackError
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def running_stack(proj: projects.Project, refresh: bool = True) -> Running | Non
             continue
         try:
             with connect(Path(found.state_dir), patient=True) as control:
-                rebuilt = refresh_for(control, proj, only=True) if refresh else []
+                rebuilt = _rebuild(control, proj) if refresh else []
                 stack = control.status()["stack"]
         except (ControlError, *TransportError):  # gone, going, or stopped: not usable
             continue
@@ -89,6 +89,16 @@ def running_stack(proj: projects.Project, refresh: bool = True) -> Running | Non
             Path(found.state_dir), stack.get("mode"), found.pid, by_exec, changed, missing, rebuilt
         )
     return None
+
+
+def _rebuild(control: RemoteControl, proj: projects.Project) -> list[str]:
+    """What rebuilding the stack's templates did, in words; a rebuild that failed (an edited
+    migration's SQL error, say) is said too: the stack is still the one to use (a second
+    would clash with it), and the tests that need the template get the builder's error."""
+    try:
+        return refresh_for(control, proj, only=True)
+    except StackError as e:  # (one line: the builder's log says the rest)
+        return [f"the template rebuild failed: {str(e).splitlines()[0]}"]
 
 
 def profile_option(proj: projects.Project) -> str:

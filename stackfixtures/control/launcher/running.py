@@ -81,6 +81,7 @@ class Launcher:
         self.info: dict[str, Any] = {
             "id": stack.stack_id,
             "profile": proj.label,
+            "profile_path": str(proj.profile.path) if proj.profile else None,
             "root": str(proj.root),
             "state_dir": str(proj.state_dir),
             "mode": proj.mode,

@@ -39,7 +39,7 @@ class PostgresConfig(BaseModel):
     run_as: str | None = None  # the OS user when started as root (default: postgres or nobody)
     template: TemplateSpec | None = None
     cache: bool = True  # copy a cached initdb instead of running initdb for each new instance
-    # The data dir on a tmpfs (/dev/shm, or STACKFIXTURES_PGMEMORY_ROOT) instead of disk: a clone
+    # The data dir on a tmpfs (kinds/postgres/memory_root.py) instead of disk: a clone
     # per test costs memory, not the filesystem. Lost on reboot; the initdb cache stays on disk.
     memory: bool = False
 
