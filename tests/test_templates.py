@@ -183,8 +183,15 @@ command = ["alembic", "upgrade", "head"]
 depends_on = ["db"]
 task = true
 watch = ["migrations/**/*.py"]
+
+[services.dump]                       # files it writes are no inputs: it would rerun forever
+command = ["pg_dump", "${db.dsn}", "-f", "snapshot.sql", "--output=out.json", "-o", "o.txt"]
+depends_on = ["db"]
+task = true
 """,
     )
+    for written in ("snapshot.sql", "out.json", "o.txt"):
+        (tmp_path / written).write_text("written by the task\n")
 
     def prints() -> dict[str, str]:
         return projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
@@ -197,6 +204,9 @@ watch = ["migrations/**/*.py"]
     (tmp_path / "migrations" / "versions").mkdir(parents=True)
     (tmp_path / "migrations" / "versions" / "001_a.py").write_text("revision = '001'\n")
     assert prints()["migrate"] != after_schema["migrate"]  # a file its `watch` matches
+    for written in ("snapshot.sql", "out.json", "o.txt"):
+        (tmp_path / written).write_text("written again\n")
+    assert prints()["dump"] == before["dump"]
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,15 @@
 task re-runs when they change (`stack up` on a running stack, pytest --stack-reuse) and a
 template taken after it is rebuilt.
 
-They are the files its command names (`psql -f schema.sql`: `schema.sql`) and those its
+They are the files its command names (`psql -f schema.sql`: `schema.sql`; not a file it writes,
+after `-o`/`--output` or a dumper's `-f`) and those its
 `watch` patterns match (`watch = ["migrations/*.sql"]`, gitignore-style, as `stack run --watch`
 reads them)."""
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from pathlib import Path, PurePosixPath
 
@@ -30,13 +32,32 @@ def digest(path: Path) -> str:
         return "missing"
 
 
+OUTPUT_FLAGS = frozenset({"-o", "--output", "--out", "--outfile", "--output-file"})
+"""Flags whose value is a file the command writes: no input (it would change the fingerprint
+at every run, and the task would run again each time)."""
+DUMPERS = frozenset({"pg_dump", "pg_dumpall", "mysqldump"})
+"""Programs whose `-f`/`--file` names their output (psql's `-f` is its input)."""
+
+
+def _writes(program: str, flag: str) -> bool:
+    """Whether the value of `flag` (`-o`, `--output=`) names a file `program` writes."""
+    name = flag.split("=", 1)[0]
+    return name in OUTPUT_FLAGS or (
+        os.path.basename(program) in DUMPERS and name in ("-f", "--file")
+    )
+
+
 def _named(definition: ServiceDefinition, root: Path) -> list[str]:
-    """The command's arguments that are files under the root (relative paths)."""
+    """The command's arguments that are files under the root (relative paths), but for those
+    it writes (after `-o`, `--output`, a dumper's `-f`)."""
     command = definition.config.get("command")
     if not isinstance(command, (list, tuple)):
         return []
     found = []
-    for arg in command[1:]:
+    program = str(command[0]) if command else ""
+    for before, arg in itertools.pairwise(command):
+        if _writes(program, str(before)) or ("=" in str(arg) and _writes(program, str(arg))):
+            continue
         text = str(arg).split("=", 1)[-1] if str(arg).startswith("--") else str(arg)
         if not text or "${" in text or text.startswith("-") or os.path.isabs(text):
             continue
