@@ -20,6 +20,7 @@ from psycopg import Transaction
 from ..kinds.postgres import dsn
 
 SAVEPOINT = "stackfixtures_test"
+CONNECT = 5  # seconds a connection may take (a paused server: an error, not a hang)
 NESTED = "Explicit {0}() forbidden within a Transaction context"  # psycopg's own rule
 
 
@@ -78,14 +79,14 @@ class TxDatabase:
         template = template or "template1"
         password = server.as_dict().get("password") if hasattr(server, "as_dict") else None
         self.url = dsn(server.host, server.port, server.user, self.name, password)
-        with psycopg.connect(self.server_dsn, autocommit=True) as admin:
+        with psycopg.connect(self.server_dsn, autocommit=True, connect_timeout=CONNECT) as admin:
             admin.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
         self._conn: RollbackConnection | None = None
 
     def connection(self) -> RollbackConnection:
         """The session's connection, opened again if a test broke it."""
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = RollbackConnection.connect(self.url)
+            self._conn = RollbackConnection.connect(self.url, connect_timeout=CONNECT)
         return self._conn
 
     def close(self) -> None:
@@ -93,5 +94,5 @@ class TxDatabase:
             with contextlib.suppress(psycopg.Error):  # a connection a test broke: dropped below
                 self._conn.end_test()
             self._conn.close()
-        with psycopg.connect(self.server_dsn, autocommit=True) as admin:
+        with psycopg.connect(self.server_dsn, autocommit=True, connect_timeout=CONNECT) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

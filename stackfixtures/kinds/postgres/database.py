@@ -18,6 +18,7 @@ from .pool import ClonePool, PoolKey
 from .server import _psycopg, dsn
 
 POOLS = "postgres_db"  # the kind's key among the stack's shared helpers
+CONNECT = 5  # seconds a connection of the pool may take (a paused server: no hang)
 
 
 @service(scope="function", config=PostgresDbConfig)
@@ -92,7 +93,7 @@ async def _pool(ctx: ServiceContext, key: PoolKey, maximum: int) -> ClonePool:
     psycopg = _psycopg()
 
     def connect(url: str) -> Any:
-        return psycopg.AsyncConnection.connect(url, autocommit=True)
+        return psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=CONNECT)
 
     pool = ClonePool(key, maximum, connect, ctx.log.write)
     shared.add((POOLS, key), pool)

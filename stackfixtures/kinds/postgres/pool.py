@@ -62,6 +62,7 @@ class ClonePool:
         self._wake_makers = asyncio.Event()
         self._wake_dropper = asyncio.Event()
         self._closing = False
+        self._aborted = False
         self._tasks: list[asyncio.Task[None]] = []
         self.error: BaseException | None = None
         self.made = 0
@@ -216,34 +217,49 @@ class ClonePool:
                 raise
             self._log(f"[stackfixtures] could not drop database {name}: {e}")
 
+    def abort(self) -> None:
+        """Cut a close short (a second Ctrl-C): the tasks cancelled; clones left are named."""
+        self._aborted = True
+        for task in self._tasks:
+            task.cancel()
+
     async def aclose(self) -> None:
-        """Stop making clones, drop the unused and the released ones (bounded), await the
-        tasks. Clones not dropped in time are named in the log."""
+        """Stop making clones, drop the unused and the released ones (bounded, or cut short by
+        abort()), await the tasks. Clones not dropped are named in the log."""
         self._closing = True
         self._drops.extend(name for name, _ in self._ready)
         self._ready.clear()
         self._fail(StackError(f"the pool of {self.key.template} clones is closing"))
         self._wake_makers.set()
         self._wake_dropper.set()
-        tasks, self._tasks = self._tasks, []
-        if not tasks:
+        if not self._tasks:
             return
         why = ""
         try:
             async with asyncio.timeout(CLOSE_BOUND):
-                await asyncio.wait(tasks)
-                if self._drops:  # the dropper had stopped (its server restarted): once more
-                    async with await self._connect(self.key.dsn) as conn:
-                        while self._drops:
-                            await self._drop(conn, self._drops[0])
-                            self._drops.popleft()
+                await asyncio.wait(self._tasks)
+                if self._drops and not self._aborted:  # the dropper had stopped: once more
+                    self._tasks.append(asyncio.create_task(self._drop_rest(), name="pool:drops"))
+                    await asyncio.wait(self._tasks)
+                    self._tasks[-1].result()
         except TimeoutError:
             why = f"not done in {CLOSE_BOUND:g}s"
+        except asyncio.CancelledError:
+            why = "cut short"
+            raise
         except Exception as e:  # the server is gone (stopped before the stack closed)
             why = str(e).strip()
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks)
-        if self._drops:
-            left = ", ".join(self._drops)
-            self._log(f"[stackfixtures] clones not dropped ({why}): {left}")
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.wait(self._tasks)
+            if self._drops:
+                why = why or ("cut short" if self._aborted else "")
+                left = ", ".join(self._drops)
+                self._log(f"[stackfixtures] clones not dropped ({why}): {left}")
+
+    async def _drop_rest(self) -> None:
+        async with await self._connect(self.key.dsn) as conn:
+            while self._drops:
+                await self._drop(conn, self._drops[0])
+                self._drops.popleft()
