@@ -28,6 +28,8 @@ from ...errors import StackError
 PRODUCERS = 2
 DROP_BACKLOG = 16  # released clones left waiting at most while clones are wanted
 CLOSE_BOUND = 60.0  # seconds a closing pool spends dropping what it made
+NO_DATABASE = "3D000"  # psycopg.errors.InvalidCatalogName's SQLSTATE
+RETRY_AFTER = 0.5  # seconds before a clone whose template did not exist is tried once more
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,14 @@ class ClonePool:
         clone is filed under the template it really copies (a rebuild needs a new oid)."""
         name = new_name()
         template = self.key.template
-        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{self.key.strategy}')
+        create = f'CREATE DATABASE "{name}" TEMPLATE "{template}"{self.key.strategy}'
+        try:
+            await conn.execute(create)
+        except Exception as e:  # no template this instant (another builder swaps it): once more
+            if getattr(e, "sqlstate", None) != NO_DATABASE:
+                raise
+            await asyncio.sleep(RETRY_AFTER)
+            await conn.execute(create)
         self.made += 1
         row = await (
             await conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (template,))
