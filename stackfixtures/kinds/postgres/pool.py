@@ -29,6 +29,7 @@ PRODUCERS = 2
 DROP_BACKLOG = 16  # released clones left waiting at most while clones are wanted
 CLOSE_BOUND = 60.0  # seconds a closing pool spends dropping what it made
 NO_DATABASE = "3D000"  # psycopg.errors.InvalidCatalogName's SQLSTATE
+OID = "SELECT oid FROM pg_database WHERE datname = %s"
 RETRY_AFTER = 0.5  # seconds before a clone whose template did not exist is tried once more
 
 
@@ -61,6 +62,8 @@ class ClonePool:
         self._drops: deque[str] = deque()
         self._making = 0
         self._oid: int | None = None
+        self._checker: Any = None  # the connection take() checks the template's oid on
+        self._checking = asyncio.Lock()
         self._wake_makers = asyncio.Event()
         self._wake_dropper = asyncio.Event()
         self._closing = False
@@ -81,9 +84,10 @@ class ClonePool:
         self._start()
         if self.error is not None:
             raise self.error
+        current = await self._current_oid() if self._ready else None
         while self._ready:
             name, oid = self._ready.popleft()
-            if oid == self._oid:
+            if oid == current:
                 self._wake_makers.set()
                 return name
             self._drops.append(name)  # made from a template rebuilt since
@@ -146,32 +150,61 @@ class ClonePool:
             self._wake_dropper.set()  # it may be waiting for the last clone made to drop it
 
     async def _make(self, conn: Any) -> tuple[str, int]:
-        """CREATE DATABASE from the template; the template's oid is read after the copy, so a
-        clone is filed under the template it really copies (a rebuild needs a new oid)."""
-        name = new_name()
+        """CREATE DATABASE from the template, filed under the template's oid read before and
+        after the copy: a clone made while the template was swapped (either one copied) is
+        dropped and made again, so none is filed under a template it does not copy."""
         template = self.key.template
-        create = f'CREATE DATABASE "{name}" TEMPLATE "{template}"{self.key.strategy}'
-        try:
-            await conn.execute(create)
-        except Exception as e:  # no template this instant (another builder swaps it): once more
-            if getattr(e, "sqlstate", None) != NO_DATABASE:
-                raise
-            await asyncio.sleep(RETRY_AFTER)
-            await conn.execute(create)
-        self.made += 1
-        row = await (
-            await conn.execute("SELECT oid FROM pg_database WHERE datname = %s", (template,))
-        ).fetchone()
-        oid = int(row[0]) if row else -1
-        if self._oid is None or oid != self._oid:
-            if self._oid is not None:
-                self._log(f"[stackfixtures] template {template} was rebuilt: new clones from now")
-            self._oid = oid
-            stale = [n for n, o in self._ready if o != oid]
-            self._ready = deque((n, o) for n, o in self._ready if o == oid)
-            self._drops.extend(stale)
+        while True:
+            before = await self._oid_on(conn)
+            name = new_name()
+            create = f'CREATE DATABASE "{name}" TEMPLATE "{template}"{self.key.strategy}'
+            try:
+                await conn.execute(create)
+            except Exception as e:  # no template this instant (a builder swaps it): once more
+                if getattr(e, "sqlstate", None) != NO_DATABASE:
+                    raise
+                await asyncio.sleep(RETRY_AFTER)
+                before = await self._oid_on(conn)
+                await conn.execute(create)
+            self.made += 1
+            oid = await self._oid_on(conn)
+            self._template_is(oid)
+            if oid == before:
+                return name, oid
+            self._drops.append(name)
             self._wake_dropper.set()
-        return name, oid
+
+    async def _oid_on(self, conn: Any) -> int:
+        row = await (await conn.execute(OID, (self.key.template,))).fetchone()
+        return int(row[0]) if row else -1
+
+    def _template_is(self, oid: int) -> None:
+        """The template's oid is `oid` now: clones of another one are dropped."""
+        if self._oid is not None and oid == self._oid:
+            return
+        if self._oid is not None:
+            template = self.key.template
+            self._log(f"[stackfixtures] template {template} was rebuilt: new clones from now")
+        self._oid = oid
+        stale = [n for n, o in self._ready if o != oid]
+        self._ready = deque((n, o) for n, o in self._ready if o == oid)
+        self._drops.extend(stale)
+        self._wake_dropper.set()
+
+    async def _current_oid(self) -> int:
+        """The template's oid now, by one query on a connection kept for it (a fraction of a
+        millisecond): a template rebuilt since the ready clones were made -- by another
+        process too, say `stack up` beside this pytest -- is noticed before one is handed out."""
+        try:
+            async with self._checking:  # (takes at once: one connection made, one query each)
+                if self._checker is None or self._checker.closed:
+                    self._checker = await self._connect(self.key.dsn)
+                oid = await self._oid_on(self._checker)
+        except Exception as e:  # the server went away: this pool is done (another replaces it)
+            self._fail(e)
+            raise
+        self._template_is(oid)
+        return oid
 
     def _deliver(self, name: str, oid: int) -> None:
         while self._waiters:
@@ -241,6 +274,9 @@ class ClonePool:
         self._fail(StackError(f"the pool of {self.key.template} clones is closing"))
         self._wake_makers.set()
         self._wake_dropper.set()
+        checker, self._checker = self._checker, None
+        if checker is not None:
+            await checker.close()
         if not self._tasks:
             return
         why = ""
