@@ -9,7 +9,6 @@ Imported only when a test asks for the fixture: it needs psycopg."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import Transaction
 
-from ..kinds.postgres import dsn
+from ..kinds.postgres import dsn, owners
 
 SAVEPOINT = "stackfixtures_test"
 CONNECT = 5  # seconds a connection may take (a paused server: an error, not a hang)
@@ -75,7 +74,7 @@ class TxDatabase:
 
     def __init__(self, server: Any, template: str | None) -> None:
         self.server_dsn = str(server.dsn)
-        self.name = f"tx_{uuid.uuid4().hex[:12]}"
+        self.name = owners.new_name("tx")
         template = template or "template1"
         password = server.as_dict().get("password") if hasattr(server, "as_dict") else None
         self.url = dsn(server.host, server.port, server.user, self.name, password)

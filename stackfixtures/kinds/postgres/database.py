@@ -6,13 +6,13 @@ keeps up; `pool = 0` makes and drops each one on the test's path instead."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ...define.service import Handle, service
 from ...engine.context import ServiceContext
 from ...errors import StartupCrashed
+from . import owners
 from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey
 from .server import _psycopg, dsn
@@ -102,7 +102,7 @@ async def _pool(ctx: ServiceContext, key: PoolKey, maximum: int) -> ClonePool:
 
 async def _clone(ctx: ServiceContext, server: str, template: str, strategy: str) -> str:
     psycopg = _psycopg()
-    name = f"test_{uuid.uuid4().hex[:12]}"
+    name = owners.new_name("test")
     async with await psycopg.AsyncConnection.connect(server, autocommit=True) as conn:
         try:
             await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ...errors import StackError
+from . import owners
 
 PRODUCERS = 2
 DROP_BACKLOG = 16  # released clones left waiting at most while clones are wanted
@@ -40,10 +40,6 @@ class PoolKey:
     template_id: str  # the template's identity (the server handle's), "" when it has none
     strategy: str  # the CREATE DATABASE clause, "" before PostgreSQL 15
     pid: int  # the server process (0: not known): a restarted server gets a pool of its own
-
-
-def new_name() -> str:
-    return f"test_{uuid.uuid4().hex[:12]}"
 
 
 class ClonePool:
@@ -156,7 +152,7 @@ class ClonePool:
         template = self.key.template
         while True:
             before = await self._oid_on(conn)
-            name = new_name()
+            name = owners.new_name("test")
             create = f'CREATE DATABASE "{name}" TEMPLATE "{template}"{self.key.strategy}'
             try:
                 await conn.execute(create)
@@ -237,6 +233,8 @@ class ClonePool:
         """Drop released clones in bursts, each on a connection of its own; when closing,
         until none is left (a server gone: they are named in the log instead)."""
         try:
+            async with await self._connect(self.key.dsn) as conn:
+                await self._orphans(conn)
             while True:
                 if not self._drops or self._busy():
                     if not self._drops and self._closing and not self._making:
@@ -250,6 +248,20 @@ class ClonePool:
                         self._drops.popleft()
         except Exception as e:
             self._fail(e)
+
+    async def _orphans(self, conn: Any) -> None:
+        """Queue the per-test databases left on the server by processes of this host that are
+        gone (killed before they dropped them: see owners.py)."""
+        rows = await (
+            await conn.execute(
+                "SELECT datname FROM pg_database WHERE datname ~ %s", (owners.LISTED,)
+            )
+        ).fetchall()
+        if left := owners.orphans(r[0] for r in rows):
+            self._log(
+                f"[stackfixtures] dropping databases left by processes gone: {', '.join(left)}"
+            )
+            self._drops.extend(left)
 
     async def _drop(self, conn: Any, name: str) -> None:
         try:
