@@ -4,6 +4,7 @@ awaited) by the stack before it stops its services, so none outlives the stack's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable
 from typing import Protocol
 
@@ -12,6 +13,9 @@ class Owned(Protocol):
     """A helper with background work of its own: `aclose` stops it and awaits its tasks."""
 
     async def aclose(self) -> None: ...
+
+    def abort(self) -> None:
+        """Cut a close short (a second Ctrl-C): its tasks cancelled now, `aclose` ends soon."""
 
 
 class Resources:
@@ -34,9 +38,17 @@ class Resources:
 
     async def discard(self, key: Hashable) -> None:
         """Close and forget the helper under `key` (e.g. one for a server that changed)."""
-        item = self._items.pop(key, None)
+        item = self._items.get(key)
         if item is not None:
-            await item.aclose()
+            try:  # kept until closed: abort() reaches it meanwhile
+                await item.aclose()
+            finally:
+                self._items.pop(key, None)
+
+    def abort(self) -> None:
+        """Cut every helper's close short (see Owned.abort)."""
+        for item in list(self._items.values()):
+            item.abort()
 
     async def aclose(self) -> None:
         self.closed = True
@@ -56,8 +68,19 @@ def of(stack_id: str) -> Resources:
     return found
 
 
-async def close(stack_id: str) -> None:
-    """Close every helper of the stack `stack_id` (the stack calls this as it closes)."""
+async def close(stack_id: str, hurry: asyncio.Event | None = None) -> None:
+    """Close every helper of the stack `stack_id` (the stack calls this as it closes); cut
+    short (their tasks cancelled, then awaited) once `hurry` is set (a second Ctrl-C)."""
     found = _BY_STACK.pop(stack_id, None)
-    if found is not None:
-        await found.aclose()
+    if found is None:
+        return
+    closing = asyncio.create_task(found.aclose(), name="resources:close")
+    hurried = asyncio.create_task((hurry or asyncio.Event()).wait(), name="resources:hurry")
+    try:
+        await asyncio.wait({closing, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # cancelled ourselves, or hurried: the helpers' tasks cancelled, then awaited
+        hurried.cancel()
+        if not closing.done():
+            found.abort()
+        await asyncio.wait({closing, hurried})
+    closing.result()  # its error, if any

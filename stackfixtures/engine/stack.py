@@ -128,8 +128,7 @@ class Stack:
 
     async def exit_noticed(self, name: str, timeout: float) -> bool:
         """Wait until the engine has noticed a process of `name` exit on its own (a crash)."""
-        ctx = self.units[name].ctx
-        if ctx is None:
+        if (ctx := self.units[name].ctx) is None:
             return False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ctx.crashed.wait(), timeout)
@@ -323,8 +322,7 @@ class Stack:
         A service is asked to stop only after all its running dependents have stopped;
         independent branches stop in parallel. Returns one record per service stopped.
         `sweep=False` leaves the search for processes that left their groups to the caller
-        (the launcher hands it to its watchdog, off the critical path of its exit).
-        """
+        (the launcher hands it to its watchdog, off the critical path of its exit)."""
         asked = list(self.graph.names if names is None else names)
         targets = self.graph.dependents_closure(asked)
         for unit in self.units.values():  # stopped on purpose: no cascade brings them back
@@ -386,8 +384,10 @@ class Stack:
         """Stop everything and close the event log."""
         for task in list(self._background):
             task.cancel()
-        await resources.close(self.stack_id)  # shared helpers first: they use the services
-        stops = await self.stop(sweep=sweep)
+        try:  # shared helpers first (they use the services), cut short by a hurry
+            await resources.close(self.stack_id, self.hurry)
+        finally:
+            stops = await self.stop(sweep=sweep)
         for unit in self.units.values():
             unit.log.close()
         self.events.close()

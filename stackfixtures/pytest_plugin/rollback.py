@@ -9,7 +9,6 @@ Imported only when a test asks for the fixture: it needs psycopg."""
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 import psycopg
 from psycopg import Transaction
 
-from ..kinds.postgres import dsn
+from ..kinds.postgres import dsn, owners
 
 SAVEPOINT = "stackfixtures_test"
+CONNECT = 5  # seconds a connection may take (a paused server: an error, not a hang)
 NESTED = "Explicit {0}() forbidden within a Transaction context"  # psycopg's own rule
 
 
@@ -74,18 +74,18 @@ class TxDatabase:
 
     def __init__(self, server: Any, template: str | None) -> None:
         self.server_dsn = str(server.dsn)
-        self.name = f"tx_{uuid.uuid4().hex[:12]}"
+        self.name = owners.new_name("tx")
         template = template or "template1"
         password = server.as_dict().get("password") if hasattr(server, "as_dict") else None
         self.url = dsn(server.host, server.port, server.user, self.name, password)
-        with psycopg.connect(self.server_dsn, autocommit=True) as admin:
+        with psycopg.connect(self.server_dsn, autocommit=True, connect_timeout=CONNECT) as admin:
             admin.execute(f'CREATE DATABASE "{self.name}" TEMPLATE "{template}"')
         self._conn: RollbackConnection | None = None
 
     def connection(self) -> RollbackConnection:
         """The session's connection, opened again if a test broke it."""
         if self._conn is None or self._conn.closed or self._conn.broken:
-            self._conn = RollbackConnection.connect(self.url)
+            self._conn = RollbackConnection.connect(self.url, connect_timeout=CONNECT)
         return self._conn
 
     def close(self) -> None:
@@ -93,5 +93,5 @@ class TxDatabase:
             with contextlib.suppress(psycopg.Error):  # a connection a test broke: dropped below
                 self._conn.end_test()
             self._conn.close()
-        with psycopg.connect(self.server_dsn, autocommit=True) as admin:
+        with psycopg.connect(self.server_dsn, autocommit=True, connect_timeout=CONNECT) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

@@ -6,18 +6,19 @@ keeps up; `pool = 0` makes and drops each one on the test's path instead."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ...define.service import Handle, service
 from ...engine.context import ServiceContext
 from ...errors import StartupCrashed
+from . import owners
 from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey
 from .server import _psycopg, dsn
 
 POOLS = "postgres_db"  # the kind's key among the stack's shared helpers
+CONNECT = 5  # seconds a connection of the pool may take (a paused server: no hang)
 
 
 @service(scope="function", config=PostgresDbConfig)
@@ -92,7 +93,7 @@ async def _pool(ctx: ServiceContext, key: PoolKey, maximum: int) -> ClonePool:
     psycopg = _psycopg()
 
     def connect(url: str) -> Any:
-        return psycopg.AsyncConnection.connect(url, autocommit=True)
+        return psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=CONNECT)
 
     pool = ClonePool(key, maximum, connect, ctx.log.write)
     shared.add((POOLS, key), pool)
@@ -101,7 +102,7 @@ async def _pool(ctx: ServiceContext, key: PoolKey, maximum: int) -> ClonePool:
 
 async def _clone(ctx: ServiceContext, server: str, template: str, strategy: str) -> str:
     psycopg = _psycopg()
-    name = f"test_{uuid.uuid4().hex[:12]}"
+    name = owners.new_name("test")
     async with await psycopg.AsyncConnection.connect(server, autocommit=True) as conn:
         try:
             await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')

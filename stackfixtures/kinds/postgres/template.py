@@ -79,11 +79,15 @@ async def _stored(conn: Any, name: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def _drop(conn: Any, name: str) -> None:
-    exists = await (
+async def _exists(conn: Any, name: str) -> bool:
+    found = await (
         await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
     ).fetchone()
-    if exists:
+    return found is not None
+
+
+async def _drop(conn: Any, name: str) -> None:
+    if await _exists(conn, name):
         await conn.execute(f'ALTER DATABASE "{name}" IS_TEMPLATE false')
         await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
@@ -148,11 +152,16 @@ async def build(
             await result
         ctx.log.write(f"[stackfixtures] template {spec.name}: ran {spec.hook}")
     record = MARK + " " + json.dumps({"identity": cfg.identity, "parts": cfg.parts})
+    old = f"{spec.name}_old"[:63]
     async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
-        await _drop(conn, spec.name)
-        await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{spec.name}"')
-        await conn.execute(f'ALTER DATABASE "{spec.name}" IS_TEMPLATE true')
-        await conn.execute(f'COMMENT ON DATABASE "{spec.name}" IS {_quote(record)}')
+        await conn.execute(f'ALTER DATABASE "{building}" IS_TEMPLATE true')
+        await conn.execute(f'COMMENT ON DATABASE "{building}" IS {_quote(record)}')
+        await _drop(conn, old)
+        async with conn.transaction():  # one swap: a clone made meanwhile finds one or the other
+            if await _exists(conn, spec.name):
+                await conn.execute(f'ALTER DATABASE "{spec.name}" RENAME TO "{old}"')
+            await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{spec.name}"')
+        await _drop(conn, old)
 
 
 def _quote(text: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from ...define.service import Handle, ServiceDefinition
@@ -69,11 +70,25 @@ async def run_against(
         kwargs["ctx"] = sub
     ctx.log.write(f"[stackfixtures] template: running task {task.name} against {template.dbname}")
     token = set_current(sub)
-    gen = task.function(**kwargs)
+    try:
+        await run_task(task, task.function(**kwargs), ctx.log.write)
+    finally:
+        token.var.reset(token)
+
+
+async def run_task(task: ServiceDefinition, gen: Any, log: Callable[[str], None]) -> None:
+    """Drive `gen` (the task's generator) through its work and teardown. A cancellation is
+    never replaced: a sync task's generator still running in its thread is not closed (it
+    cannot be), the thread is left to finish and the log says so."""
     try:
         await _drive(task, gen)
     finally:  # (already finished, unless it failed or was cancelled: then its teardown runs)
-        try:
-            await (gen.aclose() if task.is_async else asyncio.to_thread(gen.close))
-        finally:
-            token.var.reset(token)
+        if task.is_async:
+            await gen.aclose()
+        elif gen.gi_running:
+            log(
+                f"[stackfixtures] template: task {task.name} was interrupted while its code ran "
+                "in a thread: that thread is left to finish (its teardown does not run)"
+            )
+        else:
+            await asyncio.to_thread(gen.close)
