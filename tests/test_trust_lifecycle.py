@@ -78,23 +78,15 @@ def test_a_launcher_stopped_while_it_starts_is_named(
     first = StackProcess(["up", "-p", "dev"], cwd=stack_up, env=env)
     started.append(first)
     cli = psutil.Process(first.proc.pid)
-    pid = 0
-
-    def launcher_spawned() -> bool:  # (not a passing helper child, such as ldconfig was)
-        nonlocal pid
-        for child in cli.children():
-            with contextlib.suppress(psutil.Error):
-                if "stackfixtures.control.launcher" in child.cmdline():
-                    pid = child.pid
-        return pid != 0
-
-    wait_until(launcher_spawned, timeout=30, step=0.005)
+    wait_until(lambda: cli.children() != [], timeout=30, step=0.005)
+    pid = min(cli.children(), key=lambda c: c.create_time()).pid  # its first: the launcher
     os.kill(pid, signal.SIGSTOP)
     try:
         assert not (state(stack_up) / "control.json").exists()  # (the window under test)
         wait_until(lambda: lock_held(stack_up), timeout=10, step=0.01)
-        named = (state(stack_up) / "launcher.lock").read_text().split()
-        assert named[0] == str(pid)
+        lock = state(stack_up) / "launcher.lock"
+        # `up` names the launcher in the lock right after spawning it (it held it until then)
+        wait_until(lambda: lock.read_text().split()[:1] == [str(pid)], timeout=10, step=0.01)
         first.wait_for(f"launcher pid {pid} is stopped", timeout=15)
         assert first.finish(10) == 1, first.output
         assert "kill -CONT" in first.output
