@@ -24,6 +24,25 @@ source = "wheel"
 settings = { fsync = false }
 """
 
+TEMPLATED = (
+    SERVER
+    + 'template = { schema_file = "schema.sql" }\n'
+    + '[services.postgres_db]\nkind = "postgres_db"\n'
+)
+"""SERVER with a template from schema.sql, and its per-test databases."""
+
+
+def external(dsn: str) -> str:
+    """A profile whose postgres is the server at `dsn` (another stack's), with per-test
+    databases on it: what they leave behind there can be seen after this stack closed."""
+    return f"""
+[services.postgres]
+kind = "postgres"
+external = "{dsn}"
+[services.postgres_db]
+kind = "postgres_db"
+"""
+
 
 def databases(dsn: str) -> set[str]:
     with psycopg.connect(dsn) as conn:
@@ -41,16 +60,7 @@ async def test_clones_are_made_ahead_dropped_after_and_none_left_behind(
     # on the server can be seen after it closed.
     owner = await make_stack(tmp_path / "owner", SERVER)
     server = (await owner.start(["postgres"]))["postgres"]
-    user = await make_stack(
-        tmp_path / "user",
-        f"""
-[services.postgres]
-kind = "postgres"
-external = "{server.dsn}"
-[services.postgres_db]
-kind = "postgres_db"
-""",
-    )
+    user = await make_stack(tmp_path / "user", external(server.dsn))
     first = (await user.start(["postgres_db"]))["postgres_db"]
     with psycopg.connect(first.dsn) as conn:
         conn.execute("CREATE TABLE mine (v int)")
@@ -75,9 +85,7 @@ async def test_a_rebuilt_template_never_hands_out_an_old_clone(
     (tmp_path / "schema.sql").write_text("CREATE TABLE items (id int);\n")
     stack = await make_stack(
         tmp_path,
-        SERVER
-        + 'template = { schema_file = "schema.sql" }\n'
-        + '[services.postgres_db]\nkind = "postgres_db"\n',
+        TEMPLATED,
     )
     recorded = projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
     server = (await stack.start(["postgres"]))["postgres"]

@@ -14,7 +14,7 @@ import psycopg
 from stackfixtures.kinds.postgres import owners
 
 from .conftest import until
-from .test_per_test_pool import SERVER, databases
+from .test_per_test_pool import SERVER, databases, external
 
 
 def owned_by(pid: int, started: int, prefix: str = "test") -> str:
@@ -40,16 +40,7 @@ async def test_a_pool_drops_the_databases_of_processes_gone(
     with psycopg.connect(server.dsn, autocommit=True) as conn:
         for name in dead + kept:
             conn.execute(f'CREATE DATABASE "{name}"')
-    user = await make_stack(
-        tmp_path / "user",
-        f"""
-[services.postgres]
-kind = "postgres"
-external = "{server.dsn}"
-[services.postgres_db]
-kind = "postgres_db"
-""",
-    )
+    user = await make_stack(tmp_path / "user", external(server.dsn))
     await user.start(["postgres_db"])
     await until(lambda: not set(dead) & databases(server.dsn), timeout=30)
     assert set(kept) <= databases(server.dsn)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from .conftest import until
-from .test_per_test_pool import SERVER, clones
+from .test_per_test_pool import TEMPLATED, clones
 
 
 def rebuild_elsewhere(server_dsn: str, template: str, url_of: Any) -> None:
@@ -32,9 +32,7 @@ async def test_ready_clones_of_a_template_rebuilt_elsewhere_are_not_handed_out(
     (tmp_path / "schema.sql").write_text("CREATE TABLE items (id int);\n")
     stack = await make_stack(
         tmp_path,
-        SERVER
-        + 'template = { schema_file = "schema.sql" }\n'
-        + '[services.postgres_db]\nkind = "postgres_db"\n',
+        TEMPLATED,
     )
     first = (await stack.start(["postgres_db"]))["postgres_db"]
     server = stack.handles()["postgres"]
