@@ -5,6 +5,7 @@ is applied (the database is created in the existing cluster)."""
 
 from __future__ import annotations
 
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -85,6 +86,28 @@ async def test_the_same_identity_reuses_the_data_dir(tmp_path: Path, make_stack:
     db = (await again.start(["db"]))["db"]
     with psycopg.connect(db.dsn) as conn:
         assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+
+
+@pytest.mark.parametrize("memory", [False, True])
+async def test_a_state_dir_made_anew_at_the_same_path_starts_with_no_data(
+    tmp_path: Path, make_stack: Any, memory: bool
+) -> None:
+    """A state dir removed without `stack clean` (pytest deleting its basetemp, `rm -rf
+    .stack`) and made again at the same path: its cluster starts empty. The data home outside
+    it (as root, or in memory) named that path, and the new stack took the old data over."""
+    keys = {"memory": "true"} if memory else {}
+    text = profile().replace('"true"', "true") + "".join(f"{k} = {v}\n" for k, v in keys.items())
+    first = await make_stack(tmp_path, text)
+    db = (await first.start(["db"]))["db"]
+    with psycopg.connect(db.dsn) as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+    await first.close()
+    shutil.rmtree(tmp_path / "state")
+    again = await make_stack(tmp_path, text)
+    db = (await again.start(["db"]))["db"]
+    with psycopg.connect(db.dsn) as conn:
+        assert conn.execute("SELECT to_regclass('kept')").fetchone() == (None,)
+    await again.close()
 
 
 async def test_a_stale_postmaster_pid_naming_another_process_does_not_block_the_start(

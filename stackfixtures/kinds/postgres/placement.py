@@ -44,7 +44,8 @@ def place(ctx: ServiceContext, home: Path | None) -> Path:
     """Make `pgdata` in the service's data dir lead to the data dir in `home` (a link to
     HOME/pgdata), or be the data dir itself when `home` is None; a data dir found at the other
     place (a link the tool made to a home of this state dir, or a directory in place) is moved
-    there. The data dir's path, resolved (it may not exist yet)."""
+    there; one in `home` that no link leads to (the state dir was removed and made anew) is
+    another stack's, and discarded. The data dir's path, resolved (it may not exist yet)."""
     link = ctx.data_dir / "pgdata"
     target = home / "pgdata" if home is not None else link
     if link.is_symlink():
@@ -58,9 +59,18 @@ def place(ctx: ServiceContext, home: Path | None) -> Path:
                 shutil.rmtree(old)
     elif home is not None and link.exists():
         _move(link, target)  # a cluster kept in place before
+    elif home is not None and target.exists():  # no link to it: its state dir was removed
+        _discard(target)  # (without `stack clean`) and made anew at the same path
     if home is not None:
         link.symlink_to(target)
     return target
+
+
+def _discard(data: Path) -> None:
+    """A data dir in a home whose state dir was made anew: another stack's data, not this
+    one's (the home is ours: made under our root, named for this path)."""
+    shutil.rmtree(data)
+    data.with_name(identity.NAME).unlink(missing_ok=True)
 
 
 def _move(source: Path, target: Path) -> None:
