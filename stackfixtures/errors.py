@@ -158,6 +158,12 @@ class UnsafePath(StackError):
     writable by others. It is refused, never followed; the message names it and what to do."""
 
 
+class ForeignDatabase(StackError):
+    """A database a template build would replace or drop (the template's name, its `_next` or
+    `_old`) was not made by stackfixtures (it carries no template mark): refused, nothing
+    dropped; the message names it and says to give `template.name` another name."""
+
+
 class IllegalTransition(StackError):
     """The engine attempted a lifecycle transition its table does not allow. Always a bug."""
 

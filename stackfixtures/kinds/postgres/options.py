@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+NOT_OURS = ("postgres", "template0", "template1")
+"""Databases every PostgreSQL server has: a template build never takes one of their names."""
 
 
 class TemplateSpec(BaseModel):
@@ -26,6 +29,16 @@ class TemplateSpec(BaseModel):
     )
     name: str = Field(default="stackfixtures_template", description="its database's name")
 
+    @field_validator("name")
+    @classmethod
+    def _its_own(cls, name: str) -> str:
+        if name in NOT_OURS:
+            raise ValueError(
+                f"{name!r} is not a database of its own (every server has one): the template "
+                "build replaces the database of this name; choose another"
+            )
+        return name
+
 
 class PostgresConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -38,6 +51,18 @@ class PostgresConfig(BaseModel):
     settings: dict[str, str | int | float | bool] = {}
     run_as: str | None = None  # the OS user when started as root (default: postgres or nobody)
     template: TemplateSpec | None = None
+
+    @field_validator("template")
+    @classmethod
+    def _not_dbname(cls, spec: TemplateSpec | None, info: ValidationInfo) -> TemplateSpec | None:
+        dbname = info.data.get("dbname")
+        if spec is not None and spec.name == dbname:
+            raise ValueError(
+                f"its name {dbname!r} is the server's own database (`dbname`), which the "
+                "template build would replace; give `template.name` another name"
+            )
+        return spec
+
     cache: bool = True  # copy a cached initdb instead of running initdb for each new instance
     # The data dir on a tmpfs (kinds/postgres/memory_root.py) instead of disk: a clone
     # per test costs memory, not the filesystem. Lost on reboot; the initdb cache stays on disk.

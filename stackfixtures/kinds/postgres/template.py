@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 from ...config.imports import import_object, project_module
 from ...define.service import Handle, ServiceDefinition, ServiceFunction, service
 from ...engine.context import ServiceContext
+from ...errors import ForeignDatabase
 from .options import TemplateSpec
 from .server import _psycopg, dsn
 from .template_tasks import run_against, template_handle
@@ -79,15 +80,30 @@ async def _stored(conn: Any, name: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def _exists(conn: Any, name: str) -> bool:
-    found = await (
-        await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+async def _exists(conn: Any, name: str, server: str) -> bool:
+    """Whether database `name` exists; ForeignDatabase when it does but a template build did
+    not make it (its comment carries no MARK; a template database without any comment is one
+    an older version built): only what the build made is ever replaced or dropped."""
+    row = await (
+        await conn.execute(
+            "SELECT datistemplate, shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = %s",
+            (name,),
+        )
     ).fetchone()
-    return found is not None
+    if row is None:
+        return False
+    template, comment = bool(row[0]), row[1]
+    if (comment or "").startswith(MARK) or (template and comment is None):
+        return True
+    raise ForeignDatabase(
+        f"database {name!r} on the server of {server} was not made by stackfixtures (it has no "
+        "template mark): nothing was replaced or dropped; give `template.name` another name"
+    )
 
 
-async def _drop(conn: Any, name: str) -> None:
-    if await _exists(conn, name):
+async def _drop(conn: Any, name: str, server: str) -> None:
+    if await _exists(conn, name, server):
         await conn.execute(f'ALTER DATABASE "{name}" IS_TEMPLATE false')
         await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
@@ -135,9 +151,14 @@ async def build(
     psycopg = _psycopg()
     spec = cfg.template
     building = f"{spec.name}_next"[:63]
+    owner = cfg.server
+    old = f"{spec.name}_old"[:63]
     async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
-        await _drop(conn, building)
+        for name in (spec.name, old):  # (refused before anything is built, if not ours)
+            await _exists(conn, name, owner)
+        await _drop(conn, building, owner)
         await conn.execute(f'CREATE DATABASE "{building}"')
+        await conn.execute(f'COMMENT ON DATABASE "{building}" IS {_quote(MARK + " (building)")}')
     url = dsn(server.host, server.port, server.user, building, server.as_dict().get("password"))
     if spec.schema_file:
         sql = (ctx.root / spec.schema_file).read_text()
@@ -152,16 +173,15 @@ async def build(
             await result
         ctx.log.write(f"[stackfixtures] template {spec.name}: ran {spec.hook}")
     record = MARK + " " + json.dumps({"identity": cfg.identity, "parts": cfg.parts})
-    old = f"{spec.name}_old"[:63]
     async with await psycopg.AsyncConnection.connect(server.dsn, autocommit=True) as conn:
         await conn.execute(f'ALTER DATABASE "{building}" IS_TEMPLATE true')
         await conn.execute(f'COMMENT ON DATABASE "{building}" IS {_quote(record)}')
-        await _drop(conn, old)
+        await _drop(conn, old, owner)
         async with conn.transaction():  # one swap: a clone made meanwhile finds one or the other
-            if await _exists(conn, spec.name):
+            if await _exists(conn, spec.name, owner):
                 await conn.execute(f'ALTER DATABASE "{spec.name}" RENAME TO "{old}"')
             await conn.execute(f'ALTER DATABASE "{building}" RENAME TO "{spec.name}"')
-        await _drop(conn, old)
+        await _drop(conn, old, owner)
 
 
 def _quote(text: str) -> str:
