@@ -2,11 +2,12 @@
 pid and the start time of the process that made it). A process killed before it dropped its
 clones (a SIGKILLed pytest beside a server that outlives it: `--stack-reuse`, `stack up`)
 leaves them behind; the next pool on that server finds them by name and drops them -- only
-names of exactly this pattern, of this host, whose process is gone (no process with that pid,
-or one started at another time)."""
+names of exactly this pattern, of this host and pid namespace, whose process is gone (no
+process with that pid, or one started at another time)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -20,8 +21,15 @@ PATTERN = re.compile(r"^(test|tx)_([0-9a-f]{6})_(\d+)_(\d+)_[0-9a-f]{8}$")
 LISTED = r"^(test|tx)_[0-9a-f]{6}_"  # the server-side filter (PATTERN decides)
 
 
+@functools.cache
 def _host() -> str:
-    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+    """This host and pid namespace: a pid means this process only here (a container of the
+    same hostname, with pids of its own, gets another token; its clones are never ours)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = ""
+    return hashlib.sha256(f"{socket.gethostname()} {namespace}".encode()).hexdigest()[:6]
 
 
 def _started(pid: int) -> int:
