@@ -125,7 +125,6 @@ def suite(
     `server`: the postgres service's fsync, source and memory."""
     project = root / f"{fixture}-{strategy}-{tables}-{'memory' if server['memory'] else 'disk'}"
     (project / "profiles").mkdir(parents=True)
-    project.chmod(0o755)  # as root, PostgreSQL runs as another user and reads schema.sql
     (project / "profiles" / "bench.toml").write_text(
         PROFILE.format(
             fsync=str(server["fsync"]).lower(),
@@ -199,8 +198,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     places = list(PLACES) if args.place == "both" else [args.place]
-    root = Path(tempfile.mkdtemp(prefix="stackfixtures-per-test-"))
-    root.chmod(0o755)
+    root = Path(tempfile.mkdtemp(prefix="stackfixtures-per-test-"))  # 0700: the server's data
+    # lives in its own home (as root, or in memory), and schema.sql is read by our clients
     out: dict = {
         "tests": args.tests,
         "fsync": args.fsync,
