@@ -32,6 +32,12 @@ TEMPLATED = (
 """SERVER with a template from schema.sql, and its per-test databases."""
 
 
+async def templated(root: Path, make_stack: Any) -> Any:
+    """A stack (not started) of TEMPLATED, its schema.sql one table `items (id int)`."""
+    (root / "schema.sql").write_text("CREATE TABLE items (id int);\n")
+    return await make_stack(root, TEMPLATED)
+
+
 def external(dsn: str) -> str:
     """A profile whose postgres is the server at `dsn` (another stack's), with per-test
     databases on it: what they leave behind there can be seen after this stack closed."""
@@ -82,11 +88,7 @@ async def test_clones_are_made_ahead_dropped_after_and_none_left_behind(
 async def test_a_rebuilt_template_never_hands_out_an_old_clone(
     tmp_path: Path, make_stack: Any
 ) -> None:
-    (tmp_path / "schema.sql").write_text("CREATE TABLE items (id int);\n")
-    stack = await make_stack(
-        tmp_path,
-        TEMPLATED,
-    )
+    stack = await templated(tmp_path, make_stack)
     recorded = projects.fingerprints(projects.load("dev", root=tmp_path).graph, tmp_path)
     server = (await stack.start(["postgres"]))["postgres"]
     first = (await stack.start(["postgres_db"]))["postgres_db"]

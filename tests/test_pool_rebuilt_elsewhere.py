@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from .conftest import until
-from .test_per_test_pool import TEMPLATED, clones
+from .test_per_test_pool import clones, templated
 
 
 def rebuild_elsewhere(server_dsn: str, template: str, url_of: Any) -> None:
@@ -29,11 +29,7 @@ def rebuild_elsewhere(server_dsn: str, template: str, url_of: Any) -> None:
 async def test_ready_clones_of_a_template_rebuilt_elsewhere_are_not_handed_out(
     tmp_path: Path, make_stack: Any
 ) -> None:
-    (tmp_path / "schema.sql").write_text("CREATE TABLE items (id int);\n")
-    stack = await make_stack(
-        tmp_path,
-        TEMPLATED,
-    )
+    stack = await templated(tmp_path, make_stack)
     first = (await stack.start(["postgres_db"]))["postgres_db"]
     server = stack.handles()["postgres"]
     await stack.stop(["postgres_db"])

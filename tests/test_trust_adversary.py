@@ -39,26 +39,32 @@ time.sleep(60)
 """
 
 
+async def logged(root: Path, make_stack: Any, script: str, secret: str, ready: str) -> str:
+    """The log file of `script` run as a service given `secret` as APP_PASSWORD, once it
+    printed `ready` and the stack closed."""
+    (root / "app.py").write_text(script)
+    toml_secret = secret.replace("\\", "\\\\").replace('"', '\\"')
+    stack = await make_stack(
+        root,
+        f"""
+[services.app]
+command = ["{PY}", "app.py"]
+cwd = "{root}"
+env = {{ APP_PASSWORD = "{toml_secret}" }}
+ready = {{ log = "{ready}" }}
+""",
+    )
+    await stack.start(["app"])
+    await stack.close()
+    return (root / "state" / "logs" / "app.log").read_text()
+
+
 async def test_a_password_printed_encoded_is_masked_in_the_log_file(
     tmp_path: Path, make_stack: Any
 ) -> None:
     """A service that logs its settings as JSON (structured logging), or builds a URL of its
     own, writes its password escaped or percent-encoded: that is the password too."""
-    (tmp_path / "app.py").write_text(PRINTS_ENCODED)
-    toml_secret = SECRET.replace("\\", "\\\\").replace('"', '\\"')
-    stack = await make_stack(
-        tmp_path,
-        f"""
-[services.app]
-command = ["{PY}", "app.py"]
-cwd = "{tmp_path}"
-env = {{ APP_PASSWORD = "{toml_secret}" }}
-ready = {{ log = "done" }}
-""",
-    )
-    await stack.start(["app"])
-    await stack.close()
-    log = (tmp_path / "state" / "logs" / "app.log").read_text()
+    log = await logged(tmp_path, make_stack, PRINTS_ENCODED, SECRET, "done")
     lines = {line.split(" ", 1)[0]: line for line in log.splitlines() if " " in line}
     for form in ("quoted", "plus", "json", "json-utf8", "repr"):
         assert "***" in lines[form], (form, lines[form])
@@ -234,21 +240,7 @@ async def test_a_line_over_a_mebibyte_is_kept_whole_and_masked_whole(
     first mebibyte, and its rest was masked in 64 KiB pieces, each on its own: a password
     cut by a piece's end reached the file in two halves."""
     n = 100_000  # 3 MB, the password 100,000 times, 10 characters apart
-    (tmp_path / "app.py").write_text(LONG_LINE.format(n=n))
-    secret = "hunter2-Secret-pw"
-    stack = await make_stack(
-        tmp_path,
-        f"""
-[services.app]
-command = ["{PY}", "app.py"]
-cwd = "{tmp_path}"
-env = {{ APP_PASSWORD = "{secret}" }}
-ready = {{ log = "^done$" }}
-""",
-    )
-    await stack.start(["app"])
-    await stack.close()
-    log = (tmp_path / "state" / "logs" / "app.log").read_text()
+    log = await logged(tmp_path, make_stack, LONG_LINE.format(n=n), "hunter2-Secret-pw", "^done$")
     body = "".join(
         line for line in log.splitlines() if line.startswith(("0", "*")) or "0123" in line
     )
