@@ -52,7 +52,8 @@ def close_circuit(unit: Unit) -> None:
 async def sleep_or_stop(unit: Unit, seconds: float) -> bool:
     """Wait `seconds`; False if a stop was requested meanwhile."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(unit.stop_requested.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await unit.stop_requested.wait()
     return not unit.stop_requested.is_set()
 
 
