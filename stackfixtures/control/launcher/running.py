@@ -158,17 +158,19 @@ class Launcher:
                 console.info(f"stopped orphan {said}: it had left its service")
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
-            await cancel_and_wait(reaping, None if opening.done() else opening)
-            if not opening.cancelled() and opening.exception() is None:
-                server, listening = opening.result()
-                listening.close()
-                with contextlib.suppress(OSError):
-                    await listening.wait_closed()
-                server.close()
-            if guard is not None and closed:  # "done": it only sweeps
-                watchdog.stop(guard, wait=False)
-            elif guard is not None and guard.stdin is not None:  # as if we died: it kills
-                guard.stdin.close()
+            try:  # (a cancellation of ours is raised once they are over, the guard told)
+                await cancel_and_wait(reaping, None if opening.done() else opening)
+                if not opening.cancelled() and opening.exception() is None:
+                    server, listening = opening.result()
+                    listening.close()
+                    with contextlib.suppress(OSError):
+                        await listening.wait_closed()
+                    server.close()
+            finally:
+                if guard is not None and closed:  # "done": it only sweeps
+                    watchdog.stop(guard, wait=False)
+                elif guard is not None and guard.stdin is not None:  # as if we died: it kills
+                    guard.stdin.close()
         await cancel_and_wait(starting)  # over by now (the close stopped it); its error seen
         if any(not s.graceful for s in stops) and code == EXIT_OK:
             code = EXIT_FORCED
