@@ -120,11 +120,18 @@ async def test_cancelling_a_life_during_its_stop_raises_and_kills(tmp_path: Path
 
 
 async def test_cancelling_a_restart_raises_cancelled_error(tmp_path: Path) -> None:
-    stack = stack_of(tmp_path, server("svc", sf.probe.log("up")))
+    starts: list[int] = []
+
+    async def run(ctx: sf.ServiceContext) -> AsyncIterator[sf.Handle]:
+        starts.append(1)
+        if len(starts) > 1:  # the restart's start: still under way when it is cancelled
+            await asyncio.Event().wait()
+        yield sf.Handle()
+
+    stack = stack_of(tmp_path, sf.ServiceDefinition(name="svc", function=run, params=()))
     await stack.start()
-    stack.force()  # stops take no grace
     restarting = asyncio.create_task(stack.restart("svc"))
-    await until(lambda: stack.units["svc"].restarts == 1)
+    await until(lambda: len(starts) == 2)
     restarting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await restarting
@@ -176,3 +183,17 @@ async def test_an_abandoned_sync_thread_is_said_and_bounded(tmp_path: Path) -> N
         release.set()
         await stack.close()
     await until(lambda: stack.threads.busy == 0)
+
+
+async def test_a_process_pump_is_over_once_its_output_is_let_go(tmp_path: Path) -> None:
+    """finish_output gives a pipe held open (the process still runs) a second, then ends the
+    pump: over when it returns, not merely asked to stop."""
+    stack = stack_of(tmp_path, server("svc", sf.probe.log("up")))
+    ctx = stack.context_for(stack.units["svc"])
+    proc = await Process.start(ctx, [PY, "-c", STUBBORN], None, ".", None)
+    try:
+        await proc.finish_output()
+        assert proc._pump.done()
+    finally:
+        await proc.kill_now()
+    await stack.close()

@@ -110,9 +110,7 @@ class Process:
     async def finish_output(self) -> None:
         """Take what is left of its output (briefly: a daemon may hold the pipe open), then
         let go of the pipe."""
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(1.0):
-                await asyncio.shield(self._pump)
+        await asyncio.wait([self._pump], timeout=1.0)  # (over already, if called before)
         await cancel_and_wait(self._pump)
         transport = getattr(self.proc, "_transport", None)
         if transport is not None:
