@@ -182,7 +182,7 @@ class ServiceLife:
         try:
             unit.handle = starter.result()
             unit.log.secrets.add(attributes(unit.handle))  # the stack's: masked from now on
-        except BaseException as e:
+        except BaseException as e:  # the finished starter's outcome (ours was not cancelled)
             err = self._start_error(ctx, e)
             unit.last_error = err
             unit.last_exit_code = ctx.crash[1] if ctx.crash else getattr(err, "returncode", None)
