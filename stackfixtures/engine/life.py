@@ -211,10 +211,15 @@ class ServiceLife:
         watcher = asyncio.ensure_future(watch(unit, ctx, live)) if live else None
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
         crash_wait = asyncio.ensure_future(ctx.crashed.wait())
+        helpers = (stop_wait, crash_wait, watcher)
         try:
             await asyncio.wait({stop_wait, crash_wait}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            await cancel_and_wait(stop_wait, crash_wait, watcher)
+        except asyncio.CancelledError:
+            await cancel_and_wait(*helpers)
+            raise
+        for helper in helpers:  # asked to end now (no state move of the watcher's can follow),
+            if helper is not None:  # awaited once the state says what happened, at once
+                helper.cancel()
         if ctx.crash is not None and not unit.stop_requested.is_set():
             pid, code = ctx.crash
             unit.last_exit_code = code
@@ -226,6 +231,7 @@ class ServiceLife:
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down
             unit.lifecycle.move(State.FAILED, reason, exit_code=code)
+            await cancel_and_wait(*helpers)
             await self.host.stop_dependents(unit, f"{unit.name} failed: {how}")
             error = await self._teardown(gen)
             if error:
@@ -235,6 +241,7 @@ class ServiceLife:
         t0 = time.monotonic()
         unit.fresh_ready()
         unit.lifecycle.move(State.STOPPING, unit.stop_reason or "stop requested")
+        await cancel_and_wait(*helpers)
         error = await self._teardown(gen)
         await self._finish(ctx, t0, error)
         return "stopped"

@@ -130,12 +130,7 @@ class Stack:
 
     async def exit_noticed(self, name: str, timeout: float) -> bool:
         """Wait until the engine has noticed a process of `name` exit on its own (a crash)."""
-        if (ctx := self.units[name].ctx) is None:
-            return False
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await ctx.crashed.wait()
-        return ctx.crash is not None
+        return await supervisor.crash_noticed(self.units[name], self.activity, timeout)
 
     def context_for(self, unit: Unit) -> ServiceContext:
         """A fresh context for the next incarnation of `unit` (its port kept if still free)."""
