@@ -22,6 +22,8 @@ from .cli_helpers import run_stack
 from .conftest import DB_WEB, until, write_project
 from .pty_helpers import Terminal
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 TWO = '[stack]\nservices = ["web"]\n' + DB_WEB
 
 

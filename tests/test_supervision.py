@@ -20,6 +20,8 @@ from stackfixtures.engine.lifecycle import State
 
 from .conftest import HTTP_APP, PY, until
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 QUICK = RestartPolicy("on-failure", max_restarts=3, window=60, backoff="fixed", delay=0.2, jitter=0)
 
 

@@ -21,6 +21,8 @@ from .cli_helpers import StackProcess, run_stack
 from .conftest import wait_until, write_project
 from .test_trust_liveness import alive, lock_held, service_pids, state, up
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 env = liveness.env  # (its fixtures, shared)
 stack_up = liveness.stack_up
 

@@ -23,6 +23,8 @@ from .cli_helpers import run_stack
 from .conftest import DB_WEB, HTTP_APP, PY, wait_until, write_project
 from .test_trust_liveness import watchdog_of
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
