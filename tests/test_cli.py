@@ -12,6 +12,8 @@ import pytest
 from .cli_helpers import StackProcess, run_stack
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 TWO = """
 [stack]
 services = ["web"]
@@ -35,6 +37,16 @@ def launch(
     p = StackProcess(["run", *args], cwd=root, env=env)
     started.append(p)
     return p
+
+
+def stubborn(grace: float) -> str:
+    """A profile of one service that ignores SIGTERM, given `grace` seconds to stop."""
+    return f"""
+[services.stubborn]
+command = ["{{PY}}", "{{APP}}", "--port", "${{port}}", "--ignore-term"]
+ready = {{ tcp = "${{port}}" }}
+stop = {{ grace = {grace} }}
+"""
 
 
 def endpoint(line: str) -> str:
@@ -80,15 +92,7 @@ def test_named_service_starts_its_closure_only(tmp_path: Path, started: list[Sta
 
 
 def test_forced_stop_exits_non_zero(tmp_path: Path, started: list[StackProcess]) -> None:
-    write_project(
-        tmp_path,
-        """
-[services.stubborn]
-command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
-ready = { tcp = "${port}" }
-stop = { grace = 0.3 }
-""",
-    )
+    write_project(tmp_path, stubborn(grace=0.3))
     p = launch(started, tmp_path, "-p", "dev")
     p.wait_for("NAME")
     p.signal(signal.SIGINT)
@@ -98,15 +102,7 @@ stop = { grace = 0.3 }
 
 
 def test_second_ctrl_c_skips_the_grace(tmp_path: Path, started: list[StackProcess]) -> None:
-    write_project(
-        tmp_path,
-        """
-[services.stubborn]
-command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
-ready = { tcp = "${port}" }
-stop = { grace = 300 }
-""",
-    )
+    write_project(tmp_path, stubborn(grace=300))
     p = launch(started, tmp_path, "-p", "dev")
     p.wait_for("NAME")
     p.signal(signal.SIGINT)
