@@ -126,6 +126,16 @@ ready = { http = "http://127.0.0.1:${port}/health" }
 the test HTTP app. A test adds keys to `web` by appending lines (its table comes last)."""
 
 
+def stubborn(grace: float, name: str = "stubborn") -> str:
+    """A profile of one service that ignores SIGTERM, given `grace` seconds to stop."""
+    return f"""
+[services.{name}]
+command = ["{{PY}}", "{{APP}}", "--port", "${{port}}", "--ignore-term"]
+ready = {{ tcp = "${{port}}" }}
+stop = {{ grace = {grace} }}
+"""
+
+
 def filled(profile: str) -> str:
     """A test profile with {PY} (this interpreter) and {APP} (the test HTTP app) filled in."""
     return textwrap.dedent(profile).replace("{APP}", HTTP_APP).replace("{PY}", PY)

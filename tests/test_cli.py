@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from .cli_helpers import StackProcess, run_stack
-from .conftest import write_project
+from .conftest import stubborn, write_project
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
@@ -37,16 +37,6 @@ def launch(
     p = StackProcess(["run", *args], cwd=root, env=env)
     started.append(p)
     return p
-
-
-def stubborn(grace: float) -> str:
-    """A profile of one service that ignores SIGTERM, given `grace` seconds to stop."""
-    return f"""
-[services.stubborn]
-command = ["{{PY}}", "{{APP}}", "--port", "${{port}}", "--ignore-term"]
-ready = {{ tcp = "${{port}}" }}
-stop = {{ grace = {grace} }}
-"""
 
 
 def endpoint(line: str) -> str:
@@ -188,6 +178,12 @@ ready = { tcp = "${port}" }
 """
 
 
+def write_grandparent(root: Path) -> None:
+    """A project running GRANDPARENT: its grandchild's and its daemon's pids in `root`."""
+    profile = GRANDPARENT.replace("GRANDCHILD", str(root / "gc.pid"))
+    write_project(root, profile.replace("DAEMON", str(root / "daemon.pid")))
+
+
 def test_sigkill_of_the_launcher_leaves_nothing(
     tmp_path: Path, started: list[StackProcess]
 ) -> None:
@@ -195,12 +191,7 @@ def test_sigkill_of_the_launcher_leaves_nothing(
 
     import psutil
 
-    write_project(
-        tmp_path,
-        GRANDPARENT.replace("GRANDCHILD", str(tmp_path / "gc.pid")).replace(
-            "DAEMON", str(tmp_path / "daemon.pid")
-        ),
-    )
+    write_grandparent(tmp_path)
     p = launch(started, tmp_path, "-p", "dev")
     p.wait_for("NAME")
     launcher = psutil.Process(p.proc.pid)
@@ -225,12 +216,7 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
 
     import psutil
 
-    write_project(
-        tmp_path,
-        GRANDPARENT.replace("GRANDCHILD", str(tmp_path / "gc.pid")).replace(
-            "DAEMON", str(tmp_path / "daemon.pid")
-        ),
-    )
+    write_grandparent(tmp_path)
     # A registry of its own: other tests' runs sweep crashed stacks too, and must not take
     # this test's leftovers before its own second run does.
     registry = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}

@@ -126,11 +126,7 @@ async def test_a_process_that_exits_before_ready_fails_without_waiting(tmp_path:
     assert str(info.value).rstrip().endswith("| bye")
 
 
-@pytest.mark.slow
-async def test_dependents_stopped_by_a_killed_dependency_say_so(make_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    stack = await make_stack(
-        tmp_path,
-        """
+DB_WEB_STOP = """
 [services.db]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { tcp = "${port}" }
@@ -138,8 +134,13 @@ ready = { tcp = "${port}" }
 command = ["{PY}", "{APP}", "--port", "${port}"]
 depends_on = { db = "stop" }
 ready = { tcp = "${port}" }
-""",
-    )
+"""
+"""`web` stops when `db` goes down (its `stop` edge); both the test HTTP app, tcp probes."""
+
+
+@pytest.mark.slow
+async def test_dependents_stopped_by_a_killed_dependency_say_so(make_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stack = await make_stack(tmp_path, DB_WEB_STOP)
     await stack.start()
     stack.kill("db", signal.SIGKILL)
     await stack.wait_for("web", sf.State.STOPPED)
@@ -153,19 +154,15 @@ ready = { tcp = "${port}" }
     assert web["reason"] == "graceful (db failed: killed by SIGKILL)" and web["health"] is None
 
 
-STATUS = """
-[services.db]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-ready = { tcp = "${port}" }
-[services.web]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-depends_on = { db = "stop" }
-ready = { tcp = "${port}" }
+STATUS = (
+    DB_WEB_STOP
+    + """
 [services.idle]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { tcp = "${port}" }
 liveness = { tcp = "${port}", period = 0.2 }
 """
+)
 
 
 @pytest.mark.slow
