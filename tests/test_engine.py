@@ -17,35 +17,9 @@ from stackfixtures.engine.events import Event
 from stackfixtures.engine.lifecycle import Lifecycle, State
 
 from .conftest import HTTP_APP, PY
+from .engine_helpers import app, stack_of
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
-
-
-def app(
-    name: str,
-    *args: str,
-    deps: tuple[str, ...] = (),
-    grace: float = 5.0,
-    probe: sf.probe.Probe | None = None,
-    timeout: float = 30.0,
-) -> sf.ServiceDefinition:
-    """A service running tests/apps/http_app.py, ready when /health answers."""
-
-    async def run(ctx: sf.ServiceContext) -> AsyncIterator[sf.Handle]:
-        async with sf.spawn(
-            [PY, HTTP_APP, "--port", "${port}", *args],
-            ready=probe or sf.probe.http("/health"),
-            stop=sf.stop("SIGTERM", grace),
-        ) as proc:
-            yield sf.Handle(url=proc.url, port=proc.port, pid=proc.pid)
-
-    return sf.ServiceDefinition(
-        name=name, function=run, params=(), extra_deps=deps, start_timeout=timeout
-    )
-
-
-def stack_of(tmp_path: Path, *defs: sf.ServiceDefinition) -> sf.Stack:
-    return sf.Stack(Graph({d.name: d for d in defs}), state_dir=tmp_path / "state", root=tmp_path)
 
 
 def first(events: list[Event], service: str, target: str) -> int:
