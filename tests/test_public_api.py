@@ -6,6 +6,7 @@ equality."""
 from __future__ import annotations
 
 import importlib
+import re
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,6 +54,13 @@ def test_all_is_exactly_what_the_module_exports_and_every_name_imports(name: str
     assert {n for n in star if n.isidentifier() and not n.startswith("__")} == set(names)
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
         module.Nope  # noqa: B018
+
+
+def test_kind_api_documents_every_name_it_exports() -> None:
+    import stackfixtures.kind_api as kind_api
+
+    documented = set(re.findall(r"\w+", kind_api.__doc__ or ""))
+    assert [n for n in kind_api.__all__ if n not in documented] == []
 
 
 def walk(cls: type) -> Iterator[type]:
@@ -113,3 +121,26 @@ def test_a_handle_hashes_as_it_compares() -> None:
         hash(a)  # equal by value and mutable: no hash (an identity hash let a set keep both)
     with pytest.raises(TypeError):
         {a, b}  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from .errors import StackError",  # not re-exported for type checkers
+        "from .errors import StackError as Error",  # ditto: another name needs `Error = _x`
+        "import json",  # not a name of the package's
+        "Error = StackError",  # an alias of nothing the block hid
+    ],
+)
+def test_a_public_name_not_written_as_exported_is_refused(tmp_path: Path, line: str) -> None:
+    from stackfixtures import lazy
+
+    module = tmp_path / "module.py"
+    module.write_text(f"if TYPE_CHECKING:\n    from .define import graph as graph\n    {line}\n")
+    with pytest.raises(ImportError, match=f"{module}:3: "):
+        lazy.exports(module)
+    module.write_text(
+        "if TYPE_CHECKING:\n    from .errors import StackError as _E\n\n    Error = _E\n"
+        "if not TYPE_CHECKING:\n    x = 1\n"
+    )
+    assert lazy.exports(module) == {"Error": (".errors", "StackError")}
