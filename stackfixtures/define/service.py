@@ -58,10 +58,12 @@ class Handle:
         return f"Handle({inner})"
 
     def __eq__(self, other: object) -> bool:
+        """Handles with the same attributes are equal (two stacks' handles of one service)."""
         return isinstance(other, Handle) and other.__dict__ == self.__dict__
 
-    def __hash__(self) -> int:
-        return id(self)
+    # Equal by value and mutable, so not hashable (as `types.SimpleNamespace`, a dict): a hash
+    # by identity broke `a == b` => `hash(a) == hash(b)` (a set kept two equal handles).
+    __hash__ = None  # type: ignore[assignment]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
-from ..define.container import Container
-from ..define.service import Handle, ServiceDefinition
+from ..kind_api import Container, Handle, ServiceDefinition
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ..engine.probes import Probe
+    from ..kind_api import Probe
 
 
 @dataclass(frozen=True)

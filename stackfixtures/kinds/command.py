@@ -7,11 +7,17 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..config.schema import Argv, ProbeSpec, Text
-from ..define.service import Handle, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import run_once, spawn
+from ..kind_api import (
+    Argv,
+    Handle,
+    ProfileProbe,
+    ServiceContext,
+    Text,
+    probes,
+    run_once,
+    service,
+    spawn,
+)
 from .base import Kind
 
 
@@ -20,7 +26,7 @@ class CommandConfig(BaseModel):
 
     command: Argv | Text
     cwd: Text | None = None
-    ready: ProbeSpec | None = None
+    ready: ProfileProbe | None = None
 
     @field_validator("command")
     @classmethod

@@ -16,12 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config.schema import Seconds
-from ..define.policies import stop
-from ..define.service import Handle, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import spawn
+from ..kind_api import Handle, Seconds, ServiceContext, probes, service, spawn, stop
 from .base import Kind
 
 log = logging.getLogger("stackfixtures.components")

@@ -13,10 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.service import Handle, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.probes import wait_ready
+from ..kind_api import Handle, ServiceContext, probes, service, wait_ready
 from .base import Kind
 from .registry import for_scheme
 

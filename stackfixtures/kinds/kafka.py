@@ -16,14 +16,21 @@ from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.container import Container, ProbeSpec, data_container
-from ..define.policies import stop
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.ports import allocate_port
-from ..engine.process import run_once, spawn
 from ..errors import KindUnavailable
+from ..kind_api import (
+    Container,
+    Handle,
+    ProbeSpec,
+    ServiceContext,
+    ServiceDefinition,
+    allocate_port,
+    data_container,
+    probes,
+    run_once,
+    service,
+    spawn,
+    stop,
+)
 from . import kafkaproto
 from .base import Kind
 

@@ -12,12 +12,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.container import Container, ProbeSpec, data_container
-from ..define.policies import stop
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import spawn
+from ..kind_api import (
+    Container,
+    Handle,
+    ProbeSpec,
+    ServiceContext,
+    ServiceDefinition,
+    data_container,
+    probes,
+    service,
+    spawn,
+    stop,
+)
 from . import binaries, natsproto
 from .base import Kind
 

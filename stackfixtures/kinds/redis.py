@@ -13,13 +13,20 @@ from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config.schema import Count
-from ..define.container import Container, ProbeSpec, data_container
-from ..define.policies import stop
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import Process, spawn
+from ..kind_api import (
+    Container,
+    Count,
+    Handle,
+    ProbeSpec,
+    Process,
+    ServiceContext,
+    ServiceDefinition,
+    data_container,
+    probes,
+    service,
+    spawn,
+    stop,
+)
 from . import binaries, resp
 from .base import Kind
 

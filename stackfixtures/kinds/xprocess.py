@@ -25,12 +25,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config.imports import import_object
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import spawn
 from ..errors import StartupCrashed
+from ..kind_api import (
+    Handle,
+    ServiceContext,
+    ServiceDefinition,
+    import_object,
+    probes,
+    service,
+    spawn,
+)
 from .base import Kind
 
 

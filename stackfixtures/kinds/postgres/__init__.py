@@ -14,10 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
-from ...define.container import Container, ProbeSpec, data_container
-from ...define.policies import stop
-from ...define.service import Handle, ServiceDefinition
-from ...engine.probes import Probe
+from ...kind_api import Container, Handle, Probe, ProbeSpec, ServiceDefinition, data_container, stop
 from ..base import Kind
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user

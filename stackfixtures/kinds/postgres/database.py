@@ -9,9 +9,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ...define.service import Handle, service
-from ...engine.context import ServiceContext
 from ...errors import StartupCrashed
+from ...kind_api import Handle, ServiceContext, service
 from . import owners
 from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey

@@ -11,12 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from ...define.policies import stop
-from ...define.service import Handle, service
-from ...engine import probes
-from ...engine.context import ServiceContext
-from ...engine.process import spawn
 from ...errors import KindUnavailable
+from ...kind_api import Handle, ServiceContext, probes, service, spawn, stop
 from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .options import PostgresConfig

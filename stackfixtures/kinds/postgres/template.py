@@ -23,10 +23,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ...config.imports import import_object, project_module
-from ...define.service import Handle, ServiceDefinition, ServiceFunction, service
-from ...engine.context import ServiceContext
 from ...errors import ForeignDatabase
+from ...kind_api import (
+    Handle,
+    ServiceContext,
+    ServiceDefinition,
+    ServiceFunction,
+    import_object,
+    project_module,
+    service,
+)
 from .options import TemplateSpec
 from .server import _psycopg, dsn
 from .template_tasks import run_against, template_handle
