@@ -7,12 +7,15 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..config.schema import Argv, ProbeSpec, Text
+from ..config.schema import Argv, Text, checked_table
 from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import run_once, spawn
 from .base import Kind
+
+ReadyTable = checked_table(probes.registry.fields())
+"""`ready = { ... }`: the probe keys the registry knows (engine/probes/registry.py)."""
 
 
 class CommandConfig(BaseModel):
@@ -20,7 +23,7 @@ class CommandConfig(BaseModel):
 
     command: Argv | Text
     cwd: Text | None = None
-    ready: ProbeSpec | None = None
+    ready: ReadyTable | None = None  # type: ignore[valid-type]
 
     @field_validator("command")
     @classmethod

@@ -16,7 +16,7 @@ from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.container import Container, ProbeSpec, data_container
+from ..define.container import Container, ContainerProbe, data_container
 from ..define.policies import stop
 from ..define.service import Handle, ServiceDefinition, service
 from ..engine import probes
@@ -155,7 +155,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="apache/kafka:4.0.0",
         port=PORT,
         env=env,
-        ready=ProbeSpec("exec", PORT, argv=probe),
+        ready=ContainerProbe("exec", PORT, argv=probe),
         stop=stop("SIGTERM", 60),
         volume="/var/lib/kafka/data",
         attrs={

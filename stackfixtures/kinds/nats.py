@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.container import Container, ProbeSpec, data_container
+from ..define.container import Container, ContainerProbe, data_container
 from ..define.policies import stop
 from ..define.service import Handle, ServiceDefinition, service
 from ..engine import probes
@@ -112,7 +112,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="nats:2-alpine",
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
-        ready=ProbeSpec("http", 8222, "/healthz"),
+        ready=ContainerProbe("http", 8222, "/healthz"),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"nats://{host}:{PORT}"},

@@ -14,7 +14,7 @@ from urllib.parse import SplitResult
 from pydantic import BaseModel, ConfigDict
 
 from ..config.schema import Count
-from ..define.container import Container, ProbeSpec, data_container
+from ..define.container import Container, ContainerProbe, data_container
 from ..define.policies import stop
 from ..define.service import Handle, ServiceDefinition, service
 from ..engine import probes
@@ -161,7 +161,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="valkey/valkey:8",
         command=["valkey-server", "--appendonly", "yes"],
         port=PORT,
-        ready=ProbeSpec("exec", PORT, argv=("valkey-cli", "ping")),
+        ready=ContainerProbe("exec", PORT, argv=("valkey-cli", "ping")),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"redis://{host}:{PORT}/0", "db": 0},

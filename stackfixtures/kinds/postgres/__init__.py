@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
-from ...define.container import Container, ProbeSpec, data_container
+from ...define.container import Container, ContainerProbe, data_container
 from ...define.policies import stop
 from ...define.service import Handle, ServiceDefinition
 from ...engine.probes import Probe
@@ -57,7 +57,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="postgres:18",
         port=PORT,
         env={"POSTGRES_USER": user, "POSTGRES_DB": db, "POSTGRES_HOST_AUTH_METHOD": "trust"},
-        ready=ProbeSpec("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
+        ready=ContainerProbe("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
         stop=stop("SIGINT", 30),
         volume="/var/lib/postgresql",
         attrs={"host": host, "port": PORT, "user": user, "dbname": db, "dsn": url, "url": url},
