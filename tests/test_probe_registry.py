@@ -15,6 +15,7 @@ import pytest
 
 from stackfixtures import project as projects
 from stackfixtures.config.schema import LivenessSpec, ProbeTable, checked_table
+from stackfixtures.define.container import ContainerProbe
 from stackfixtures.engine import probes
 from stackfixtures.engine.lifecycle import State
 from stackfixtures.engine.probes import registry
@@ -118,6 +119,15 @@ def test_a_container_gets_the_most_thorough_check_it_can_run() -> None:
     both = registry.container_probe({"tcp": 8000, "http": "/health"}, 8000, same)
     assert both is not None and (both.kind, both.path) == ("http", "/health")
     assert registry.container_probe({"log": "ready"}, 8000, same) is None  # no container form
+
+
+def test_a_probe_s_container_form_is_complete_and_asked_for_by_kind() -> None:
+    tcp = registry.get("tcp")
+    with pytest.raises(ValueError, match="says how Compose and Kubernetes run it"):
+        registry.ProbeType("udp", 60, str, tcp.parse, container=tcp.container)
+    with pytest.raises(ValueError, match="no probe says how a container runs it"):
+        registry.compose_test(ContainerProbe("log", 8000))
+    assert registry.k8s_action(ContainerProbe("tcp", 8000)) == {"tcpSocket": {"port": 8000}}
 
 
 @pytest.mark.usefixtures("path_probe")

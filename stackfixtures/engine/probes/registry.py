@@ -22,6 +22,10 @@ from .base import Probe
 
 Render = Callable[[str], str]
 """Fills a profile's `${...}` templates as the container sees them."""
+Compose = Callable[[ContainerProbe], list[str]]
+"""A container probe as a Compose healthcheck `test`."""
+K8s = Callable[[ContainerProbe], dict[str, Any]]
+"""A container probe as a Kubernetes probe's action (`{"httpGet": {...}}`)."""
 
 
 def _no_container(value: Any, port: int | None, render: Render) -> ContainerProbe | None:
@@ -49,12 +53,20 @@ class ProbeType:
     container: Callable[[Any, int | None, Render], ContainerProbe | None] = _no_container
     """The value as a container probe (for `stack export`), given the container's port; None
     when a container cannot run it."""
-    compose: Callable[[ContainerProbe], list[str]] | None = None
+    compose: Compose | None = None
     """A container probe of this key as a Compose healthcheck `test`."""
-    k8s: Callable[[ContainerProbe], dict[str, Any]] | None = None
+    k8s: K8s | None = None
     """A container probe of this key as a Kubernetes probe's action (`{"httpGet": ...}`)."""
     program: Callable[[Any], str | None] = _no_program
     """The program the probe runs, checked on PATH before anything starts (None: none)."""
+
+    def __post_init__(self) -> None:
+        runs_in_container = self.container is not _no_container
+        if runs_in_container and (self.compose is None or self.k8s is None):
+            raise ValueError(
+                f"probe {self.key!r}: a probe with a container form says how Compose and "
+                "Kubernetes run it (compose and k8s)"
+            )
 
 
 @functools.cache
@@ -64,8 +76,13 @@ def types() -> tuple[ProbeType, ...]:
     for info in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
         module = importlib.import_module(f"{__package__}.{info.name}")
         declared = getattr(module, "PROBE", None)
-        if isinstance(declared, ProbeType):
-            found.append(declared)
+        if not isinstance(declared, ProbeType):
+            continue
+        if any(t.key == declared.key for t in found):
+            raise ValueError(
+                f"two probes declare the key {declared.key!r} (one in {module.__name__})"
+            )
+        found.append(declared)
     return tuple(sorted(found, key=lambda t: (t.order, t.key)))
 
 
@@ -114,17 +131,23 @@ def programs(spec: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(key, program) for key, program in found if program]
 
 
+def _container_forms(probe: ContainerProbe) -> tuple[Compose, K8s]:
+    """How Compose and Kubernetes run `probe`, as the probe of its kind says."""
+    for t in types():
+        if t.key == probe.kind and t.compose is not None and t.k8s is not None:
+            return t.compose, t.k8s
+    runnable = [t.key for t in types() if t.compose is not None]
+    raise ValueError(
+        f"a container probe of kind {probe.kind!r}: no probe says how a container runs it "
+        f"(one of: {', '.join(runnable)})"
+    )
+
+
 def compose_test(probe: ContainerProbe) -> list[str]:
     """A container probe as a Compose healthcheck `test`."""
-    how = get(probe.kind).compose
-    if how is None:
-        raise ValueError(f"a {probe.kind} probe has no Compose healthcheck")
-    return how(probe)
+    return _container_forms(probe)[0](probe)
 
 
 def k8s_action(probe: ContainerProbe) -> dict[str, Any]:
     """A container probe as a Kubernetes probe's action."""
-    how = get(probe.kind).k8s
-    if how is None:
-        raise ValueError(f"a {probe.kind} probe has no Kubernetes probe")
-    return how(probe)
+    return _container_forms(probe)[1](probe)
