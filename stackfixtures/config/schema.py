@@ -79,7 +79,7 @@ class ProbeTable(BaseModel):
         return {k: v for k, v in {**written, **(self.model_extra or {})}.items() if v is not None}
 
 
-def strict(annotation: Any) -> Any:
+def strict_type(annotation: Any) -> Any:
     """A probe value's plain type as the profile takes it: a string that says something, an
     integer that is not a boolean, a list that is not empty (through unions)."""
     if annotation is str:
@@ -89,7 +89,7 @@ def strict(annotation: Any) -> Any:
     if get_origin(annotation) is list:
         return Argv if get_args(annotation) == (str,) else annotation
     if get_origin(annotation) in (Union, types.UnionType):
-        members = [strict(a) for a in get_args(annotation)]
+        members = [strict_type(a) for a in get_args(annotation)]
         return functools.reduce(operator.or_, members)
     return annotation
 
@@ -118,7 +118,7 @@ def _checked(
     base: type[ProbeTable], fields: tuple[tuple[str, Any, Callable[[Any], Any]], ...]
 ) -> type[ProbeTable]:
     probes: dict[str, Any] = {
-        key: (Annotated[strict(value) | None, AfterValidator(_checked_by(check))], None)
+        key: (Annotated[strict_type(value) | None, AfterValidator(_checked_by(check))], None)
         for key, value, check in fields
     }
     namespace = {"model_config": ConfigDict(extra="forbid"), "__module__": base.__module__}

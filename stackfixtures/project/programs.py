@@ -74,11 +74,9 @@ def _programs(
 
 
 def _probes(key: KeyPath, table: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """The programs the probes of a table run (an exec probe's), as the registry says; values
-    of the wrong type are the schema's to report."""
+    """The programs the probes of a table run (an exec probe's), as each probe says."""
     for probe, program in registry.programs(table):
-        if isinstance(program, str):
-            yield (*key, probe), program
+        yield (*key, probe), program
 
 
 def _on(path: str) -> list[str]:
