@@ -13,9 +13,10 @@ Running its processes
 Telling when it is ready
     probes (tcp, http, exec, log, call, all_), Probe, wait_ready
 Options a profile sets on it (pydantic field types, checked as the profile's own keys)
-    Argv, Text, Count, Seconds, ProfileProbe (a `ready = {...}` table)
+    Argv, Text, Count, Seconds, checked_table (a model of probe keys, e.g. a `ready = {...}`
+    table from `probes.registry.fields()`)
 Its container, for `stack export`
-    Container, ProbeSpec, data_container
+    Container, ContainerProbe, data_container
 Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link)
     private_dir, private_file, private_files (write, open_append), user_tmp, state_subdir,
     home_for, linked_home, owner_of, OWNER (a service's data kept outside its state dir:
@@ -34,11 +35,11 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .config.imports import project_module as project_module
     from .config.schema import Argv as Argv
     from .config.schema import Count as Count
-    from .config.schema import ProbeSpec as _ProfileProbe
     from .config.schema import Seconds as Seconds
     from .config.schema import Text as Text
+    from .config.schema import checked_table as checked_table
     from .define.container import Container as Container
-    from .define.container import ProbeSpec as ProbeSpec
+    from .define.container import ContainerProbe as ContainerProbe
     from .define.container import data_container as data_container
     from .define.policies import stop as stop
     from .define.service import Handle as Handle
@@ -65,7 +66,6 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .engine.state_homes import linked_home as linked_home
     from .engine.state_homes import owner_of as owner_of
 
-    ProfileProbe = _ProfileProbe  # (the profile's ProbeSpec; ProbeSpec is the container's)
     state_subdir = _subdir
 
 if not _typing.TYPE_CHECKING:  # (so that a name not above is a type checker's error)

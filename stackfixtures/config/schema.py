@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
-from typing import Annotated, Any, Literal
+import types
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -11,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -55,28 +60,80 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProbeSpec(_Strict):
-    """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`."""
+class ProbeTable(BaseModel):
+    """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`:
+    one or more probe keys and how long a check may take. Which keys there are, and what their
+    values may be, is the probe registry's to say (engine/probes/registry.py): this table takes
+    them as they are written, and `checked_table` makes the model that checks them."""
 
-    tcp: Text | Integer | None = None
-    http: Text | None = None
-    exec: Argv | Text | None = None
-    log: Text | None = None
+    model_config = ConfigDict(extra="allow")
+
+    probe_keys: ClassVar[tuple[str, ...]] = ()
+    """The probe keys a checked table knows (none here: every extra key is one)."""
+
     timeout: Seconds | None = None
 
+    def as_probe_dict(self) -> dict[str, Any]:
+        """The probe keys written, and their values."""
+        written = {k: getattr(self, k) for k in self.probe_keys}
+        return {k: v for k, v in {**written, **(self.model_extra or {})}.items() if v is not None}
+
+
+def strict_type(annotation: Any) -> Any:
+    """A probe value's plain type as the profile takes it: a string that says something, an
+    integer that is not a boolean, a list that is not empty (through unions)."""
+    if annotation is str:
+        return Text
+    if annotation is int:
+        return Integer
+    if get_origin(annotation) is list:
+        return Argv if get_args(annotation) == (str,) else annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [strict_type(a) for a in get_args(annotation)]
+        return functools.reduce(operator.or_, members)
+    return annotation
+
+
+def _checked_by(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        check(value)
+        return value
+
+    return checked
+
+
+class _Checked(ProbeTable):
+    """What a checked table adds: at least one probe (and, set where it is made, no key beyond
+    its own)."""
+
     @model_validator(mode="after")
-    def _one_kind(self) -> ProbeSpec:
-        if self.tcp is None and self.http is None and self.exec is None and self.log is None:
-            raise ValueError("a probe needs one of: tcp, http, exec, log")
-        if self.log is not None:
-            try:
-                re.compile(self.log)
-            except re.error as e:
-                raise ValueError(f"log: not a valid regex: {e}") from None
+    def _one_kind(self) -> _Checked:
+        if not self.as_probe_dict():
+            raise ValueError("a probe needs one of: " + ", ".join(self.probe_keys))
         return self
 
-    def as_probe_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None and k != "timeout"}
+
+@functools.cache
+def _checked(
+    base: type[ProbeTable], fields: tuple[tuple[str, Any, Callable[[Any], Any]], ...]
+) -> type[ProbeTable]:
+    probes: dict[str, Any] = {
+        key: (Annotated[strict_type(value) | None, AfterValidator(_checked_by(check))], None)
+        for key, value, check in fields
+    }
+    namespace = {"model_config": ConfigDict(extra="forbid"), "__module__": base.__module__}
+    closed: type[ProbeTable] = type(base.__name__, (_Checked, base), namespace)
+    model = create_model(base.__name__, __base__=closed, __module__=base.__module__, **probes)
+    model.probe_keys = tuple(key for key, _, _ in fields)
+    return model
+
+
+def checked_table(
+    fields: dict[str, tuple[Any, Callable[[Any], Any]]], base: type[ProbeTable] = ProbeTable
+) -> type[ProbeTable]:
+    """`base` with the probe keys of `fields` (key: its value's plain type and its check, which
+    raises ValueError for a value that says nothing useful) and no other keys."""
+    return _checked(base, tuple((key, value, check) for key, (value, check) in fields.items()))
 
 
 class StopSpec(_Strict):
@@ -147,18 +204,11 @@ class RestartSpec(_Strict):
     half_open_after: Seconds | None = None
 
 
-class LivenessSpec(ProbeSpec):
+class LivenessSpec(ProbeTable):
     """`liveness = { http = "/health", period = 5, timeout = 2, failure_threshold = 3 }`."""
 
     period: Seconds = 5.0
     failure_threshold: Annotated[Integer, Field(ge=1)] = 3
-
-    def as_probe_dict(self) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in super().as_probe_dict().items()
-            if k not in ("period", "failure_threshold")
-        }
 
 
 class ServiceSpec(BaseModel):
@@ -207,7 +257,7 @@ class ExportSpec(_Strict):
     port: Port | None = None
     env: dict[str, EnvValue] = {}
     replicas: Count | None = None
-    ready: ProbeSpec | None = None
+    ready: ProbeTable | None = None
 
 
 def _env_name(value: str) -> str:

@@ -6,7 +6,7 @@ binaries) and is described by a `Kind`; the registry finds them by name or URL s
 
 from __future__ import annotations
 
-from ..kind_api import Container, ProbeSpec, data_container
+from ..kind_api import Container, ContainerProbe, data_container
 from .base import Kind
 from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names, of_handle
 
@@ -14,8 +14,8 @@ __all__ = [
     "BUILTIN",
     "GROUP",
     "Container",
+    "ContainerProbe",
     "Kind",
-    "ProbeSpec",
     "builtin_names",
     "data_container",
     "for_scheme",

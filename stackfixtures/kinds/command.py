@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from ..kind_api import (
     Argv,
     Handle,
-    ProfileProbe,
     ServiceContext,
     Text,
+    checked_table,
     probes,
     run_once,
     service,
@@ -20,13 +20,16 @@ from ..kind_api import (
 )
 from .base import Kind
 
+ReadyTable = checked_table(probes.registry.fields())
+"""`ready = { ... }`: the probe keys the registry knows (engine/probes/registry.py)."""
+
 
 class CommandConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: Argv | Text
     cwd: Text | None = None
-    ready: ProfileProbe | None = None
+    ready: ReadyTable | None = None  # type: ignore[valid-type]
 
     @field_validator("command")
     @classmethod

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict
 from ..errors import KindUnavailable
 from ..kind_api import (
     Container,
+    ContainerProbe,
     Handle,
-    ProbeSpec,
     ServiceContext,
     ServiceDefinition,
     allocate_port,
@@ -162,7 +162,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="apache/kafka:4.0.0",
         port=PORT,
         env=env,
-        ready=ProbeSpec("exec", PORT, argv=probe),
+        ready=ContainerProbe("exec", PORT, argv=probe),
         stop=stop("SIGTERM", 60),
         volume="/var/lib/kafka/data",
         attrs={

@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from ..kind_api import (
     Container,
+    ContainerProbe,
     Handle,
-    ProbeSpec,
     ServiceContext,
     ServiceDefinition,
     data_container,
@@ -118,7 +118,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="nats:2-alpine",
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
-        ready=ProbeSpec("http", 8222, "/healthz"),
+        ready=ContainerProbe("http", 8222, "/healthz"),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"nats://{host}:{PORT}"},

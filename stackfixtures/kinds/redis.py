@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ..kind_api import (
     Container,
+    ContainerProbe,
     Count,
     Handle,
-    ProbeSpec,
     Process,
     ServiceContext,
     ServiceDefinition,
@@ -168,7 +168,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="valkey/valkey:8",
         command=["valkey-server", "--appendonly", "yes"],
         port=PORT,
-        ready=ProbeSpec("exec", PORT, argv=("valkey-cli", "ping")),
+        ready=ContainerProbe("exec", PORT, argv=("valkey-cli", "ping")),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"redis://{host}:{PORT}/0", "db": 0},

@@ -20,6 +20,7 @@ from ..config.suggest import closest, did_you_mean
 from ..define.policies import LivenessPolicy, LogLimit, RestartPolicy
 from ..define.service import Scope, ServiceDefinition
 from ..errors import DefinitionError
+from . import probe_tables
 
 GENERIC = tuple(ServiceSpec.model_fields)
 """Keys every service takes, whatever its kind."""
@@ -161,6 +162,7 @@ def apply_profile(
             continue
         base, kind, model = found
         config = _config(profile, name, base, model, spec)
+        probe_tables.check(profile, name, spec)
         for param in spec.inject:
             if param not in base.params:
                 params = ", ".join(base.params) or "none"

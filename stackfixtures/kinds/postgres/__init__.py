@@ -14,7 +14,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
-from ...kind_api import Container, Handle, Probe, ProbeSpec, ServiceDefinition, data_container, stop
+from ...kind_api import (
+    Container,
+    ContainerProbe,
+    Handle,
+    Probe,
+    ServiceDefinition,
+    data_container,
+    stop,
+)
 from ..base import Kind
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
@@ -54,7 +62,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="postgres:18",
         port=PORT,
         env={"POSTGRES_USER": user, "POSTGRES_DB": db, "POSTGRES_HOST_AUTH_METHOD": "trust"},
-        ready=ProbeSpec("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
+        ready=ContainerProbe("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
         stop=stop("SIGINT", 30),
         volume="/var/lib/postgresql",
         attrs={"host": host, "port": PORT, "user": user, "dbname": db, "dsn": url, "url": url},
