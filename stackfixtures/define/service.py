@@ -8,7 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
-from .policies import DEFAULT_EDGE, LivenessPolicy, LogLimit, RestartPolicy, StopPolicy
+from .policies import (
+    DEFAULT_EDGE,
+    NO_RESTART,
+    LivenessPolicy,
+    LogLimit,
+    RestartPolicy,
+    StopPolicy,
+)
 
 RESERVED_PARAMS = frozenset({"ctx"})
 """Parameter names a service function may take that are not dependencies."""
@@ -98,7 +105,7 @@ class ServiceDefinition:
     stop_policy: StopPolicy | None = None
     stop_overrides: Mapping[str, Any] = field(default_factory=dict)  # from a profile's `stop`
     inject: Mapping[str, str] = field(default_factory=dict)  # parameter -> service it receives
-    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    restart: RestartPolicy = NO_RESTART
     liveness: LivenessPolicy | None = None
     edges: Mapping[str, str] = field(default_factory=dict)  # dependency -> restart|stop|ignore
     export: Mapping[str, Any] = field(default_factory=dict)  # container settings for exports
@@ -220,7 +227,7 @@ def service(
             source=f"{fn.__module__}:{fn.__qualname__}",
             replicas_allowed=replicas,
             config_model=config,
-            restart=restart or RestartPolicy(),
+            restart=restart or NO_RESTART,
             liveness=liveness,
             edges=dict(edges or {}),
             task=task,
