@@ -115,6 +115,8 @@ class ServiceDefinition:
     replicas_allowed: bool = False
     replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
+    # `config` validated by `config_model`, once (project/apply.py): what the kind reads, typed
+    options: Any = None
     task: bool = False  # runs to completion: done (COMPLETED) when its code yields after exit 0
     port: int | None = None  # a fixed main port (profile `port = N`), else a free one
     watch: tuple[str, ...] = ()  # file patterns whose changes restart it (`stack run` watches)
@@ -149,6 +151,8 @@ class ServiceDefinition:
         return inspect.isasyncgenfunction(self.function)
 
     def evolve(self, **changes: Any) -> ServiceDefinition:
+        if "config" in changes and "options" not in changes:
+            changes["options"] = None  # they were validated from the old config
         return replace(self, **changes)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

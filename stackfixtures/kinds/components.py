@@ -22,7 +22,7 @@ from ..define.service import Handle, service
 from ..engine import probes
 from ..engine.context import ServiceContext
 from ..engine.process import spawn
-from .base import Kind
+from .base import Kind, options_of
 
 log = logging.getLogger("stackfixtures.components")
 
@@ -132,7 +132,7 @@ class ComponentsConfig(BaseModel):
 async def components(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A process hosting components, declared in a profile:
     `kind = "components"`, `factory = "app:components"`, `components = ["api"]`."""
-    cfg = ComponentsConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, ComponentsConfig)
     async with host(cfg.factory, cfg.components, grace=cfg.grace) as proc:
         yield Handle(
             host=ctx.host,

@@ -98,11 +98,16 @@ def _base_for(
     return None
 
 
+Options = tuple[dict[str, Any], Any]
+"""A service's kind-specific keys as a dict (for fingerprints, exports, masking) and the
+validated options object its kind reads (`kinds.base.options_of`), or None without a model."""
+
+
 def _config(
     profile: Profile, name: str, base: ServiceDefinition, model: Any, spec: ServiceSpec
-) -> dict[str, Any] | None:
-    """The kind-specific keys of a profile entry, validated by the kind's options model (None
-    when they are wrong; the problems are noted)."""
+) -> Options | None:
+    """The kind-specific keys of a profile entry, validated once by the kind's options model
+    (None when they are wrong; the problems are noted)."""
     key = ("services", name)
     extras = spec.extras
     if "external" in extras:
@@ -118,7 +123,7 @@ def _config(
     if model is None:
         for other in sorted(extras):
             profile.add((*key, other), "unknown key" + did_you_mean(other, GENERIC))
-        return None if extras else dict(base.config)
+        return None if extras else (dict(base.config), base.options)
     data = {**base.config, **extras}
     try:
         validated = model.model_validate(data)
@@ -127,7 +132,7 @@ def _config(
         for rel, message in found:
             profile.add((*key, *rel), message)
         return None
-    return dict(validated.model_dump(exclude_none=True))
+    return dict(validated.model_dump(exclude_none=True)), validated
 
 
 def apply_profile(
@@ -142,7 +147,7 @@ def apply_profile(
             defs[name] = stub(name)
             continue
         base, kind, model = found
-        config = _config(profile, name, base, model, spec)
+        config, options = _config(profile, name, base, model, spec) or (dict(base.config), None)
         for param in spec.inject:
             if param not in base.params:
                 params = ", ".join(base.params) or "none"
@@ -157,7 +162,8 @@ def apply_profile(
             edges={**base.edges, **spec.edges},
             restart=spec.restart.to_policy() if spec.restart else base.restart,
             liveness=spec.liveness.to_policy() if spec.liveness else base.liveness,
-            config=config if config is not None else dict(base.config),
+            config=config,
+            options=options,
             env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
             stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},
             inject={**base.inject, **spec.inject},

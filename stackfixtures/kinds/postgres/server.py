@@ -17,6 +17,7 @@ from ...engine import probes
 from ...engine.context import ServiceContext
 from ...engine.process import spawn
 from ...errors import KindUnavailable
+from ..base import options_of
 from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .options import PostgresConfig
@@ -72,7 +73,7 @@ async def ensure_database(maintenance: str, name: str) -> None:
 @service(config=PostgresConfig)
 async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """PostgreSQL: ready when SELECT 1 runs; stopped by its own fast shutdown (SIGINT)."""
-    cfg = PostgresConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, PostgresConfig)
     server, initdb, origin = find_binaries(cfg.bin_dir, cfg.source)
     run_as = unprivileged_user(cfg.run_as)
     version = await server_version(server)
