@@ -14,7 +14,14 @@ from pydantic import BaseModel
 
 import stackfixtures as sf
 from stackfixtures import project as projects
-from stackfixtures.config.schema import LivenessSpec, LogsSpec, ProbeSpec, RestartSpec, StopSpec
+from stackfixtures.config.schema import (
+    LivenessSpec,
+    LogsSpec,
+    ProbeSpec,
+    RestartSpec,
+    StackSpec,
+    StopSpec,
+)
 from stackfixtures.define.policies import (
     NO_RESTART,
     LivenessPolicy,
@@ -24,6 +31,7 @@ from stackfixtures.define.policies import (
     parse_signal,
     parse_size,
 )
+from stackfixtures.define.service import DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT
 
 from .conftest import write_project
 from .readme import blocks, section
@@ -97,3 +105,6 @@ def test_the_readme_states_the_defaults() -> None:
     assert "`restart = {}`, or `sf.restart()` in Python) means `on-failure`" in supervision
     stack = tomllib.loads(blocks(section("## Profiles"), "toml")[0])["stack"]
     assert LogsSpec(**stack["logs"]).to_limit() == LogLimit()
+    said = (stack["parallelism"], stack["start_timeout"])
+    assert said == (DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT)
+    assert (StackSpec().parallelism, StackSpec().start_timeout) == said

@@ -26,6 +26,7 @@ from ..define.policies import (
     parse_signal,
     parse_size,
 )
+from ..define.service import DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT
 
 
 def _not_blank(value: str) -> str:
@@ -259,8 +260,8 @@ class StackSpec(_Strict):
     services: list[str] | None = None
     modules: list[Text] | None = None
     state_dir: Text | None = None
-    parallelism: Count = 4
-    start_timeout: Seconds = 60.0
+    parallelism: Count = DEFAULT_PARALLELISM
+    start_timeout: Seconds = DEFAULT_START_TIMEOUT
     extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"

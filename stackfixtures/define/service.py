@@ -85,6 +85,9 @@ def attributes(handle: Any) -> dict[str, Any]:
 
 ServiceFunction = Callable[..., Any]
 DEFAULT_START_TIMEOUT = 60.0
+"""Seconds a service may take from starting to ready, unless it or its stack says otherwise."""
+DEFAULT_PARALLELISM = 4
+"""How many services may be starting at once, unless the stack says otherwise."""
 
 
 @dataclass(frozen=True)
