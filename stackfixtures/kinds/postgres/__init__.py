@@ -18,7 +18,7 @@ from ...define.container import Container, ProbeSpec, data_container
 from ...define.policies import stop
 from ...define.service import Handle, ServiceDefinition
 from ...engine.probes import Probe
-from ..base import Kind
+from ..base import Kind, options_of
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .database import postgres_db
@@ -50,7 +50,8 @@ def _probe(handle: Handle) -> Probe:
 
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image, trusting connections like the local server; its data on a volume."""
-    user, db = d.config.get("user", "postgres"), d.config.get("dbname", "postgres")
+    options = options_of(d, PostgresConfig)
+    user, db = options.user, options.dbname
     url = dsn(host, PORT, user, db)
     return data_container(
         d,
