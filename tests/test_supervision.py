@@ -14,7 +14,7 @@ import pytest
 
 import stackfixtures as sf
 from stackfixtures.define.graph import Graph
-from stackfixtures.define.policies import RestartPolicy
+from stackfixtures.define.policies import NO_RESTART, RestartPolicy
 from stackfixtures.engine.events import Event
 from stackfixtures.engine.lifecycle import State
 
@@ -42,7 +42,7 @@ def app(
         function=run,
         params=(),
         extra_deps=deps,
-        restart=restart or RestartPolicy(),
+        restart=restart or NO_RESTART,
         edges=edges or {},
         liveness=liveness,
         start_timeout=30,

@@ -20,7 +20,18 @@ from pydantic import (
     model_validator,
 )
 
-from ..define.policies import parse_duration, parse_signal, parse_size
+from ..define.policies import (
+    Backoff,
+    LivenessPolicy,
+    LogLimit,
+    RestartMode,
+    RestartPolicy,
+    StopPolicy,
+    parse_duration,
+    parse_signal,
+    parse_size,
+)
+from ..define.service import DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT
 
 
 def _not_blank(value: str) -> str:
@@ -136,12 +147,23 @@ def checked_table(
     return _checked(base, tuple((key, value, check) for key, (value, check) in fields.items()))
 
 
-class StopSpec(_Strict):
-    """`stop = { signal = "SIGTERM", grace = 5, mode = "mixed" }`; grace in seconds or "5s"."""
+class _Table(_Strict):
+    """A table that validates one of define/policies.py's dataclasses (the runtime form). Its
+    defaults are read from that dataclass, never restated, and only the keys a profile wrote
+    are handed on, so the dataclass's defaults are the only ones that ever apply."""
 
-    signal: str | Integer = "SIGTERM"
-    grace: Annotated[float, Strict()] | str = 10.0
-    mode: Literal["mixed", "group"] = "mixed"
+    def written(self) -> dict[str, Any]:
+        """The keys the profile wrote, validated."""
+        return {k: getattr(self, k) for k in self.model_fields_set}
+
+
+class StopSpec(_Table):
+    """`stop = { signal = "SIGTERM", grace = 5, mode = "mixed" }`; grace in seconds or "5s".
+    The keys written refine the service's own StopPolicy (`override_stop`)."""
+
+    signal: str | Integer = StopPolicy.signal.name
+    grace: Annotated[float, Strict()] | str = StopPolicy.grace
+    mode: Literal["mixed", "group"] = StopPolicy.mode  # type: ignore[assignment]
 
     @field_validator("signal")
     @classmethod
@@ -171,12 +193,15 @@ class StopSpec(_Strict):
 EnvValue = str | int | float | bool
 
 
-class LogsSpec(_Strict):
+class LogsSpec(_Table):
     """`logs = { max_size = "50MB", keep = 3 }`: a service's log file is rotated before it
     grows past max_size (bytes, or "512KB", "50MB", "1GiB"), keeping `keep` older files."""
 
-    max_size: Integer | str = Field(default="50MB", validate_default=True)
-    keep: Annotated[int, Strict(), Field(ge=0, le=100)] = 3
+    max_size: Integer | str = LogLimit.max_size
+    keep: Annotated[int, Strict(), Field(ge=0, le=100)] = LogLimit.keep
+
+    def to_limit(self) -> LogLimit:
+        return LogLimit(**self.written())
 
     @field_validator("max_size")
     @classmethod
@@ -190,25 +215,34 @@ class LogsSpec(_Strict):
         return size
 
 
-class RestartSpec(_Strict):
+class RestartSpec(_Table):
     """`restart = { policy = "on-failure", max_restarts = 5, window = 60, backoff = "exponential",
-    delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`."""
+    delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`: a RestartPolicy."""
 
-    policy: Literal["no", "on-failure", "always"] = "on-failure"
-    max_restarts: Annotated[Integer, Field(ge=0)] = 5
-    window: Seconds = 60.0
-    backoff: Literal["fixed", "exponential", "linear"] = "exponential"
-    delay: Seconds = 0.5
-    max_delay: Seconds = 30.0
-    jitter: Fraction = 0.1
-    half_open_after: Seconds | None = None
+    policy: RestartMode = RestartPolicy.policy
+    max_restarts: Annotated[Integer, Field(ge=0)] = RestartPolicy.max_restarts
+    window: Seconds = RestartPolicy.window
+    backoff: Backoff = RestartPolicy.backoff
+    delay: Seconds = RestartPolicy.delay
+    max_delay: Seconds = RestartPolicy.max_delay
+    jitter: Fraction = RestartPolicy.jitter
+    half_open_after: Seconds | None = RestartPolicy.half_open_after
+
+    def to_policy(self) -> RestartPolicy:
+        return RestartPolicy(**self.written())
 
 
 class LivenessSpec(ProbeTable):
     """`liveness = { http = "/health", period = 5, timeout = 2, failure_threshold = 3 }`."""
 
-    period: Seconds = 5.0
-    failure_threshold: Annotated[Integer, Field(ge=1)] = 3
+    period: Seconds = LivenessPolicy.period
+    failure_threshold: Annotated[Integer, Field(ge=1)] = LivenessPolicy.failure_threshold
+
+    def to_policy(self) -> LivenessPolicy:
+        """The LivenessPolicy: the keys written, LivenessPolicy's defaults for the others."""
+        timing = ("period", "timeout", "failure_threshold")
+        written = {k: getattr(self, k) for k in timing if k in self.model_fields_set}
+        return LivenessPolicy(self.as_probe_dict(), **written)
 
 
 class ServiceSpec(BaseModel):
@@ -276,8 +310,8 @@ class StackSpec(_Strict):
     services: list[str] | None = None
     modules: list[Text] | None = None
     state_dir: Text | None = None
-    parallelism: Count = 4
-    start_timeout: Seconds = 60.0
+    parallelism: Count = DEFAULT_PARALLELISM
+    start_timeout: Seconds = DEFAULT_START_TIMEOUT
     extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"

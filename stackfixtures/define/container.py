@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .policies import RestartPolicy, StopPolicy, override_stop
+from .policies import LivenessPolicy, RestartPolicy, StopPolicy, override_stop
 from .service import ServiceDefinition
 
 
@@ -21,9 +21,9 @@ class ContainerProbe:
     port: int | None = None
     path: str = "/"
     argv: tuple[str, ...] = ()
-    period: float = 5.0
-    timeout: float = 2.0
-    failures: int = 3
+    period: float = LivenessPolicy.period  # as the service's own checks, unless it says
+    timeout: float = LivenessPolicy.timeout
+    failures: int = LivenessPolicy.failure_threshold
 
 
 @dataclass

@@ -7,7 +7,7 @@ binaries) and is described by a `Kind`; the registry finds them by name or URL s
 from __future__ import annotations
 
 from ..kind_api import Container, ContainerProbe, data_container
-from .base import Kind
+from .base import Kind, options_of
 from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names, of_handle
 
 __all__ = [
@@ -22,4 +22,5 @@ __all__ = [
     "get",
     "names",
     "of_handle",
+    "options_of",
 ]

@@ -18,7 +18,7 @@ from ..kind_api import (
     service,
     spawn,
 )
-from .base import Kind
+from .base import Kind, options_of
 
 ReadyTable = checked_table(probes.registry.fields())
 """`ready = { ... }`: the probe keys the registry knows (engine/probes/registry.py)."""
@@ -50,7 +50,7 @@ async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Run `command`; ready when its `ready` probe passes (or as soon as it is spawned). With
     `task = true` it runs to completion instead (migrations, seed data, a test suite): done
     when it exits 0, failed with its exit code otherwise."""
-    cfg = CommandConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, CommandConfig)
     argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
     if ctx.definition.task:
         await run_once(argv, ctx=ctx, cwd=cfg.cwd)

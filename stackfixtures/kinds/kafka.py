@@ -32,7 +32,7 @@ from ..kind_api import (
     stop,
 )
 from . import kafkaproto
-from .base import Kind
+from .base import Kind, options_of
 
 INSTALL_HINT = (
     "Kafka is not installed: download an Apache Kafka 3.x or 4.x binary release, unpack it, and "
@@ -82,7 +82,7 @@ def _ports(ctx: ServiceContext) -> tuple[int, int]:
 @service(config=KafkaConfig)
 async def kafka(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Kafka (KRaft, one node): storage formatted once; SIGTERM runs a controlled shutdown."""
-    cfg = KafkaConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, KafkaConfig)
     home = find_home(cfg.home)
     host = ctx.host
     port, cport = _ports(ctx)

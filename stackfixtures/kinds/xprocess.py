@@ -35,7 +35,7 @@ from ..kind_api import (
     service,
     spawn,
 )
-from .base import Kind
+from .base import Kind, options_of
 
 
 class XprocessConfig(BaseModel):
@@ -126,7 +126,7 @@ async def run_starter(starter_cls: type, ctx: ServiceContext) -> AsyncIterator[H
 @service(config=XprocessConfig)
 async def xprocess(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A pytest-xprocess starter, run by the engine (see the module doc)."""
-    cfg = XprocessConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, XprocessConfig)
     starter_cls = import_object(cfg.starter, ctx.root)
     async for handle in run_starter(starter_cls, ctx):
         yield handle

@@ -23,7 +23,7 @@ from ...kind_api import (
     data_container,
     stop,
 )
-from ..base import Kind
+from ..base import Kind, options_of
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .database import postgres_db
@@ -55,7 +55,8 @@ def _probe(handle: Handle) -> Probe:
 
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image, trusting connections like the local server; its data on a volume."""
-    user, db = d.config.get("user", "postgres"), d.config.get("dbname", "postgres")
+    options = options_of(d, PostgresConfig)
+    user, db = options.user, options.dbname
     url = dsn(host, PORT, user, db)
     return data_container(
         d,
