@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +17,8 @@ import pytest
 from stackfixtures import errors
 from stackfixtures.control import codec
 from stackfixtures.control.http import Request, serve_unix
+from stackfixtures.control.local import LoopControl
+from stackfixtures.control.server import ControlServer
 from stackfixtures.define.ended import exit_name, how_it_ended
 
 
@@ -143,3 +147,28 @@ async def test_files_made_while_the_socket_opens_keep_the_umask(tmp_path: Path) 
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_malformed_requests_are_refused_naming_what_is_wrong(
+    tmp_path: Path, make_stack: Callable[..., Awaitable[Any]]
+) -> None:
+    """What our own client never sends (a field missing, of the wrong type, a body that is
+    not JSON) is refused by name; the server answers in the stack's loop, nothing started."""
+    stack = await make_stack(tmp_path, '[services.web]\ncommand = ["true"]\nreplicas = 1\n')
+    server = ControlServer(SimpleNamespace(verbs=LoopControl(stack)))  # type: ignore[arg-type]
+    for method, target, body, said in (
+        ("POST", "/scale", b'{"service": "web", "replicas": "many"}', "'replicas' must be int"),
+        ("POST", "/scale", b'{"service": "web"}', "lacks 'replicas'"),
+        ("POST", "/services/web/kill", b"{not json", "not JSON"),
+        ("POST", "/stop", b'{"names": "web"}', "'names' must be a list"),
+        ("GET", "/logs?n=ten", b"", "'n' must be int, not 'ten'"),
+    ):
+        path, _, query = target.partition("?")
+        request = Request(method, path, dict([query.split("=")]) if query else {}, body)
+        status, answer = await server(request)
+        error = codec.error_from_json(answer, status)
+        assert status == 400 and isinstance(error, errors.RequestRefused), answer
+        assert said in str(error)
+    status, answer = await server(Request("POST", "/start", {}, b'{"names": ["ghost"]}'))
+    assert status == 404
+    assert isinstance(codec.error_from_json(answer, status), errors.UnknownService)

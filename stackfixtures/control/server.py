@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from ..errors import StackError
+from ..errors import RequestRefused, StackError
 from . import codec
 from .http import Reply, Request, serve_unix
 
@@ -35,18 +35,47 @@ if TYPE_CHECKING:
 
     from .local import LocalControl, LoopControl
 
+T = TypeVar("T")
 Action = Callable[["LoopControl", dict[str, str], Request], Any]
 """A route's work: (the verbs, the path's named groups, the request) -> a JSON-able answer, or
 a coroutine giving one (awaited in the stack's loop)."""
 
 
+def _arg(values: Mapping[str, Any], key: str, kind: Callable[[Any], T], *default: T) -> T:
+    """A request's argument (from its JSON body or its query) as `kind`: RequestRefused naming
+    it when it is missing or malformed (what our own client never sends), so that only such
+    a request is answered "refused", never a bug in a verb."""
+    if key not in values:
+        if default:
+            return default[0]
+        raise RequestRefused(f"the request lacks {key!r}")
+    try:
+        return kind(values[key])
+    except (TypeError, ValueError):
+        raise RequestRefused(f"{key!r} must be {kind.__name__}, not {values[key]!r}") from None
+
+
+def _body(req: Request) -> dict[str, Any]:
+    try:
+        body = req.json()
+    except ValueError:
+        raise RequestRefused("the request's body is not JSON") from None
+    if not isinstance(body, dict):
+        raise RequestRefused("the request's body is not a JSON object")
+    return body
+
+
 def _since(req: Request) -> dict[str, int]:
-    return {k[6:]: int(v) for k, v in req.query.items() if k.startswith("since.")}
+    return {k[6:]: _arg(req.query, k, int) for k in req.query if k.startswith("since.")}
 
 
 def _names(req: Request) -> list[str] | None:
-    names = req.json().get("names")
-    return None if names is None else [str(n) for n in names]
+    names = _body(req).get("names")
+    if names is None:
+        return None
+    if not isinstance(names, list):
+        raise RequestRefused(f"'names' must be a list, not {names!r}")
+    return [str(n) for n in names]
 
 
 async def _started(c: LoopControl, p: dict[str, str], r: Request) -> Any:
@@ -68,9 +97,9 @@ async def _restarted(c: LoopControl, p: dict[str, str], r: Request) -> Any:
 
 
 async def _killed(c: LoopControl, p: dict[str, str], r: Request) -> Any:
-    body = r.json()
+    body = _body(r)
     signal = body.get("signal", "SIGKILL")
-    pids = await c.kill(p["name"], signal, float(body.get("wait", 0)))
+    pids = await c.kill(p["name"], signal, _arg(body, "wait", float, 0.0))
     return codec.signalled_to_json(pids, signal)
 
 
@@ -83,15 +112,16 @@ async def _resumed(c: LoopControl, p: dict[str, str], r: Request) -> Any:
 
 
 async def _waited(c: LoopControl, p: dict[str, str], r: Request) -> Any:
-    body = r.json()
-    await c.wait_for(p["name"], str(body["state"]), float(body.get("timeout", 30)))
-    return {"service": p["name"], "state": str(body["state"])}
+    body = _body(r)
+    state = _arg(body, "state", str)
+    await c.wait_for(p["name"], state, _arg(body, "timeout", float, 30.0))
+    return {"service": p["name"], "state": state}
 
 
 async def _scaled(c: LoopControl, p: dict[str, str], r: Request) -> Any:
-    body = r.json()
-    name = str(body["service"])
-    return codec.scaled_to_json(name, await c.scale(name, int(body["replicas"])))
+    body = _body(r)
+    name = _arg(body, "service", str)
+    return codec.scaled_to_json(name, await c.scale(name, _arg(body, "replicas", int)))
 
 
 async def _logs(c: LoopControl, p: dict[str, str], r: Request) -> Any:
@@ -99,11 +129,12 @@ async def _logs(c: LoopControl, p: dict[str, str], r: Request) -> Any:
     if names is None and r.query.get("names"):
         names = r.query["names"].split(",")
     q = r.query
-    return await c.logs(names, int(q.get("n", 100)), _since(r), float(q.get("wait", 0)))
+    return await c.logs(names, _arg(q, "n", int, 100), _since(r), _arg(q, "wait", float, 0.0))
 
 
 async def _events(c: LoopControl, p: dict[str, str], r: Request) -> Any:
-    events = await c.events(int(r.query.get("since", 0)), float(r.query.get("wait", 0)))
+    q = r.query
+    events = await c.events(_arg(q, "since", int, 0), _arg(q, "wait", float, 0.0))
     return [e.to_json() for e in events]
 
 
@@ -156,8 +187,6 @@ class ControlServer:
                     body = await body
             except (StackError, TimeoutError) as e:
                 return codec.error_status(e), codec.error_to_json(e)
-            except (KeyError, ValueError) as e:  # a request our own client would not send
-                return 400, {"error": f"bad request: {e}", "type": type(e).__name__}
             return (202 if req.path == "/down" else 200), body
         return 404, {"error": f"no such endpoint: {req.method} {req.path}"}
 
