@@ -115,9 +115,10 @@ class LoopControl:
         return {n: str(self.stack.state(n)) for n in names}
 
     async def metrics(self) -> str:
-        from .prometheus import exposition  # prometheus_client loads only when scraped
-
-        return exposition(self.stack.stack_id, (await self.status())["services"])
+        """The one verb that blocks (prometheus_client loads on the first scrape, ~60 ms; the
+        text is built by it): in a worker thread, awaited here."""
+        rows = (await self.status())["services"]
+        return await asyncio.to_thread(_exposition, self.stack.stack_id, rows)
 
     async def logs(
         self,
@@ -244,6 +245,12 @@ class LocalControl:
             return closing.result(timeout)  # on a timeout it goes on closing: not cut short
         except TimeoutError:
             return False
+
+
+def _exposition(stack_id: str, rows: list[dict[str, Any]]) -> str:
+    from .prometheus import exposition  # prometheus_client loads only when scraped
+
+    return exposition(stack_id, rows)
 
 
 def _with_client_env(row: dict[str, Any]) -> dict[str, Any]:

@@ -170,7 +170,8 @@ _COMPILED = [(m, re.compile(pattern + "$"), action) for m, pattern, action in RO
 
 class ControlServer:
     """Answers requests by routing them to `control`'s verbs, awaited in the stack's own loop
-    (this server's): none blocks it, and a long poll (`logs -f`, `events -f`) holds no thread."""
+    (this server's) with no thread in between: a long poll (`logs -f`, `events -f`) holds no
+    thread; only a metrics scrape, which blocks, builds its text in a worker thread."""
 
     def __init__(self, control: LocalControl) -> None:
         self.control = control
