@@ -49,6 +49,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import Problem as Problem
     from .errors import ProcessExited as ProcessExited
     from .errors import ProfileError as ProfileError
+    from .errors import RequestRefused as RequestRefused
     from .errors import ScopeMismatch as ScopeMismatch
     from .errors import ServiceDefinitionError as ServiceDefinitionError
     from .errors import ServiceError as ServiceError

@@ -19,6 +19,7 @@
     ├── UnknownService           an operation named a service the stack does not have
     ├── StateDirBusy             another launcher holds the state dir's lock
     ├── ControlError             a running stack refused or failed an operation (its message)
+    │   ├── RequestRefused           an argument it cannot take (0 replicas, a bad signal)
     │   ├── NotRunning               no live stack answers for this state dir
     │   ├── LauncherStuck            the stack's launcher does not answer (stopped or hung)
     │   └── AmbiguousStack           several stacks run and none was chosen (-p / --state-dir)
@@ -208,6 +209,15 @@ class ControlError(StackError):
     def __init__(self, message: str, status: int = 409) -> None:
         self.status = status
         super().__init__(message)
+
+
+class RequestRefused(ControlError):
+    """An operation was asked with an argument the stack cannot take (0 replicas, an unknown
+    signal or state); the message says which. The same error whether the stack runs in this
+    process or behind its control socket."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 400)
 
 
 class NotRunning(ControlError):
