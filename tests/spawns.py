@@ -44,7 +44,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 sys.addaudithook(_audit)  # hooks cannot be removed: installed once, when conftest imports this
 
 _spawning_fixtures: dict[Any, str] = {}
-"""FixtureDefs whose setup started a process (what it was), across the whole session."""
+"""FixtureDefs wider than a function whose setup started a process (what it was), across the
+whole session: a later test that uses one is served what that process runs."""
 
 
 @pytest.hookimpl(wrapper=True)
@@ -53,8 +54,8 @@ def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Ite
     try:
         return (yield)
     finally:
-        if len(started) > before:
-            _spawning_fixtures.setdefault(fixturedef, started[before])
+        if len(started) > before and fixturedef.scope != "function":  # (set up per test:
+            _spawning_fixtures.setdefault(fixturedef, started[before])  # counted with it)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

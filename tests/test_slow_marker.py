@@ -46,6 +46,21 @@ def test_marked_first_user(server):
 
 def test_unmarked_later_user(server):  # starts nothing now: its fixture did, for another test
     assert server == "up"
+
+
+@pytest.fixture
+def per_test(request):  # starts a process only for a slow test, set up again for each
+    if request.node.get_closest_marker("slow"):
+        subprocess.run(["true"], check=True)
+
+
+@pytest.mark.slow
+def test_marked_per_test(per_test):
+    pass
+
+
+def test_unmarked_per_test(per_test):  # its fixture starts nothing for it
+    pass
 """
 
 
@@ -67,6 +82,8 @@ def test_an_unmarked_test_that_starts_a_process_fails(pytester: pytest.Pytester)
         "test_unmarked_asyncio_spawn": "failed",
         "test_marked_first_user": "passed",
         "test_unmarked_later_user": "failed",
+        "test_marked_per_test": "passed",
+        "test_unmarked_per_test": "passed",
     }
     result.stdout.fnmatch_lines(
         [
