@@ -30,6 +30,8 @@ from stackfixtures.errors import (
 
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PROFILE = """
 [services.db]
 command = ["{PY}", "{APP}", "--port", "${port}"]

@@ -130,6 +130,7 @@ def test_a_probe_s_container_form_is_complete_and_asked_for_by_kind() -> None:
     assert registry.k8s_action(ContainerProbe("tcp", 8000)) == {"tcpSocket": {"port": 8000}}
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("path_probe")
 async def test_a_new_probe_is_one_module(tmp_path: Path, make_stack: Any) -> None:
     assert registry.keys()[-1] == "path"

@@ -93,6 +93,7 @@ command = ["{PY}", "-c", "import time; time.sleep(600)"]
 """
 
 
+@pytest.mark.slow
 def test_the_cli_reports_unknown_services_but_not_a_key_error_from_a_bug(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
