@@ -33,7 +33,6 @@ from hypothesis import strategies as st
 
 from stackfixtures import Stack
 from stackfixtures import project as projects
-from stackfixtures.config.schema import ProbeSpec
 from stackfixtures.define.graph import Graph
 from stackfixtures.define.service import Handle
 from stackfixtures.engine import probes
@@ -41,6 +40,7 @@ from stackfixtures.engine.context import ServiceContext
 from stackfixtures.engine.logs import ServiceLog
 from stackfixtures.engine.probes.base import describe_for
 from stackfixtures.errors import DefinitionError, StackError, StartupCrashed
+from stackfixtures.kinds.command import ReadyTable
 
 NAMES = ["db", "cache", "web", "api", "worker", "bus"]
 OWN = ["${port}", "${host}", "${state_dir}", "${data_dir}", "${root}", "${name}"]
@@ -279,7 +279,7 @@ def before_start(proj: projects.Project) -> None:
                 argv = [ctx.render(str(a)) for a in command]
                 assert argv and argv[0], f"{name}: empty argv {argv!r}"
             if isinstance(config.get("ready"), dict):
-                probe = probes.from_spec(ProbeSpec.model_validate(config["ready"]).as_probe_dict())
+                probe = probes.from_spec(ReadyTable.model_validate(config["ready"]).as_probe_dict())
                 describe_for(probe, ctx)
             d.restart.delay_for(1)
             handles[name] = Handle(host="127.0.0.1", port=40000, url="http://x", pid=1)

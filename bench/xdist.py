@@ -16,31 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PROFILE = """
-[stack]
-modules = ["backend.services"]
-mode = "single"
-
-[services.postgres]
-kind = "postgres"
-source = "wheel"
-settings = { fsync = false }
-
-[services.redis]
-kind = "redis"
-
-[services.nats]
-kind = "nats"
-
-[services.postgres_db]
-kind = "postgres_db"
-
-[services.redis_db]
-kind = "redis_db"
-
-[services.api_gateway]
-agents = 1
-"""
+PROFILE = Path(__file__).parent / "apps" / "backend_per_test.toml"
 
 TESTS = """
 import time
@@ -116,7 +92,7 @@ def main() -> None:
     project.chmod(0o755)
     try:
         (project / "profiles").mkdir()
-        (project / "profiles" / "dev.toml").write_text(PROFILE)
+        (project / "profiles" / "dev.toml").write_text(PROFILE.read_text())
         (project / "pyproject.toml").write_text(
             "[project]\nname='x'\nversion='0'\n[tool.pytest.ini_options]\nstack_profile='dev'\n"
         )

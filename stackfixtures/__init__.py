@@ -5,135 +5,66 @@ yields a handle, and the code after `yield` is its teardown. Run the graph from 
 service is a fixture) or with `stack run`.
 """
 
-from __future__ import annotations
+import typing as _typing
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from . import lazy as _lazy
 
-if TYPE_CHECKING:  # for type checkers and IDEs; at run time each name loads on first use
-    from .define.graph import Graph
-    from .define.policies import LivenessPolicy, RestartPolicy, StopPolicy, liveness, restart, stop
-    from .define.service import Handle, Scope, ServiceDefinition, service
-    from .engine import probes as probe
-    from .engine.context import ServiceContext, current
-    from .engine.lifecycle import State
-    from .engine.process import Process, spawn
-    from .engine.stack import ServiceStop, Stack
-    from .engine.together import together
-    from .errors import (
-        DefinitionError,
-        DependencyCycle,
-        DependencyFailed,
-        GraphError,
-        IllegalTransition,
-        KindUnavailable,
-        ProbeTimeout,
-        ProcessExited,
-        ProfileError,
-        ScopeMismatch,
-        ServiceError,
-        StackError,
-        StartError,
-        StartupCrashed,
-        StopError,
-        UnknownDependency,
-    )
+if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and by `lazy.public`
+    from .define.graph import Graph as Graph
+    from .define.policies import LivenessPolicy as LivenessPolicy
+    from .define.policies import RestartPolicy as RestartPolicy
+    from .define.policies import StopPolicy as StopPolicy
+    from .define.policies import liveness as liveness
+    from .define.policies import restart as restart
+    from .define.policies import stop as stop
+    from .define.service import Handle as Handle
+    from .define.service import Scope as Scope
+    from .define.service import ServiceDefinition as ServiceDefinition
+    from .define.service import service as service
+    from .engine import probes as _probes
+    from .engine.context import ServiceContext as ServiceContext
+    from .engine.context import current as current
+    from .engine.lifecycle import State as State
+    from .engine.process import Process as Process
+    from .engine.process import spawn as spawn
+    from .engine.stack import ServiceStop as ServiceStop
+    from .engine.stack import Stack as Stack
+    from .engine.together import together as together
+    from .errors import AmbiguousStack as AmbiguousStack
+    from .errors import CommandFailed as CommandFailed
+    from .errors import ControlError as ControlError
+    from .errors import DefinitionError as DefinitionError
+    from .errors import DependencyCycle as DependencyCycle
+    from .errors import DependencyFailed as DependencyFailed
+    from .errors import ForeignDatabase as ForeignDatabase
+    from .errors import GraphError as GraphError
+    from .errors import IllegalTransition as IllegalTransition
+    from .errors import KindUnavailable as KindUnavailable
+    from .errors import LauncherStuck as LauncherStuck
+    from .errors import NotAStateDir as NotAStateDir
+    from .errors import NothingToRun as NothingToRun
+    from .errors import NotRunning as NotRunning
+    from .errors import PortInUse as PortInUse
+    from .errors import ProbeTimeout as ProbeTimeout
+    from .errors import Problem as Problem
+    from .errors import ProcessExited as ProcessExited
+    from .errors import ProfileError as ProfileError
+    from .errors import RequestRefused as RequestRefused
+    from .errors import ScopeMismatch as ScopeMismatch
+    from .errors import ServiceDefinitionError as ServiceDefinitionError
+    from .errors import ServiceError as ServiceError
+    from .errors import StackError as StackError
+    from .errors import StaleDataDir as StaleDataDir
+    from .errors import StartError as StartError
+    from .errors import StartupCrashed as StartupCrashed
+    from .errors import StateDirBusy as StateDirBusy
+    from .errors import StateDirUnusable as StateDirUnusable
+    from .errors import StopError as StopError
+    from .errors import UnknownDependency as UnknownDependency
+    from .errors import UnknownService as UnknownService
+    from .errors import UnsafePath as UnsafePath
 
-_EXPORTS: dict[str, tuple[str, str]] = {
-    "DefinitionError": (".errors", "DefinitionError"),
-    "DependencyCycle": (".errors", "DependencyCycle"),
-    "DependencyFailed": (".errors", "DependencyFailed"),
-    "Graph": (".define.graph", "Graph"),
-    "GraphError": (".errors", "GraphError"),
-    "Handle": (".define.service", "Handle"),
-    "IllegalTransition": (".errors", "IllegalTransition"),
-    "KindUnavailable": (".errors", "KindUnavailable"),
-    "LivenessPolicy": (".define.policies", "LivenessPolicy"),
-    "ProbeTimeout": (".errors", "ProbeTimeout"),
-    "Process": (".engine.process", "Process"),
-    "ProcessExited": (".errors", "ProcessExited"),
-    "ProfileError": (".errors", "ProfileError"),
-    "RestartPolicy": (".define.policies", "RestartPolicy"),
-    "Scope": (".define.service", "Scope"),
-    "ScopeMismatch": (".errors", "ScopeMismatch"),
-    "ServiceContext": (".engine.context", "ServiceContext"),
-    "ServiceDefinition": (".define.service", "ServiceDefinition"),
-    "ServiceError": (".errors", "ServiceError"),
-    "ServiceStop": (".engine.stack", "ServiceStop"),
-    "Stack": (".engine.stack", "Stack"),
-    "StackError": (".errors", "StackError"),
-    "StartError": (".errors", "StartError"),
-    "StartupCrashed": (".errors", "StartupCrashed"),
-    "State": (".engine.lifecycle", "State"),
-    "StopError": (".errors", "StopError"),
-    "StopPolicy": (".define.policies", "StopPolicy"),
-    "UnknownDependency": (".errors", "UnknownDependency"),
-    "current": (".engine.context", "current"),
-    "liveness": (".define.policies", "liveness"),
-    "probe": (".engine", "probes"),
-    "restart": (".define.policies", "restart"),
-    "service": (".define.service", "service"),
-    "spawn": (".engine.process", "spawn"),
-    "stop": (".define.policies", "stop"),
-    "together": (".engine.together", "together"),
-}
-"""Public name -> (module, attribute). Loaded on first use (PEP 562), so that `stack --help`,
-the watchdog and the launcher import only what they need."""
+    probe = _probes  # `sf.probe.tcp(...)`
 
-
-def __getattr__(name: str) -> Any:
-    try:
-        module, attribute = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module 'stackfixtures' has no attribute {name!r}") from None
-    owner = importlib.import_module(module, __name__)
-    try:
-        value = getattr(owner, attribute)
-    except AttributeError:  # a submodule, e.g. `probe`
-        value = importlib.import_module(f"{module}.{attribute}", __name__)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
-
-
-__all__ = [
-    "DefinitionError",
-    "DependencyCycle",
-    "DependencyFailed",
-    "Graph",
-    "GraphError",
-    "Handle",
-    "IllegalTransition",
-    "KindUnavailable",
-    "LivenessPolicy",
-    "ProbeTimeout",
-    "Process",
-    "ProcessExited",
-    "ProfileError",
-    "RestartPolicy",
-    "Scope",
-    "ScopeMismatch",
-    "ServiceContext",
-    "ServiceDefinition",
-    "ServiceError",
-    "ServiceStop",
-    "Stack",
-    "StackError",
-    "StartError",
-    "StartupCrashed",
-    "State",
-    "StopError",
-    "StopPolicy",
-    "UnknownDependency",
-    "current",
-    "liveness",
-    "probe",
-    "restart",
-    "service",
-    "spawn",
-    "stop",
-    "together",
-]
+if not _typing.TYPE_CHECKING:  # (so that a name not above is a type checker's error)
+    __all__, __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())

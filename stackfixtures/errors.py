@@ -9,17 +9,23 @@
     │   │   ├── UnknownDependency    a service names a dependency nobody defines
     │   │   ├── DependencyCycle      services depend on each other in a loop
     │   │   └── ScopeMismatch        a wider-scoped service depends on a narrower one
+    │   ├── NothingToRun         a command that runs a stack found no service (no profile named)
     │   └── StateDirUnusable     the state dir is not a directory it can write, or cannot be made
     ├── UnsafePath               a fixed-path file or dir (leases, locks, caches) is not ours alone
+    ├── ForeignDatabase          a database a template build would drop was not made by us
     ├── IllegalTransition        the engine tried a lifecycle move its table forbids (a bug)
     ├── KindUnavailable          a built-in kind cannot run here (no binary); says how to fix
     ├── NotAStateDir             a directory a stack would use or delete is not a state dir
     ├── UnknownService           an operation named a service the stack does not have
+    ├── StateDirBusy             another launcher holds the state dir's lock
     ├── ControlError             a running stack refused or failed an operation (its message)
+    │   ├── RequestRefused           an argument it cannot take (0 replicas, a bad signal)
     │   ├── NotRunning               no live stack answers for this state dir
+    │   ├── LauncherStuck            the stack's launcher does not answer (stopped or hung)
     │   └── AmbiguousStack           several stacks run and none was chosen (-p / --state-dir)
     └── ServiceError             a service misbehaved; names it and its state, ends with its log
         ├── StartError           it did not become ready
+        │   ├── StaleDataDir         its data dir was made with identity settings it no longer has
         │   ├── ProbeTimeout         its readiness probe never passed in time
         │   ├── ProcessExited        its process exited before it was ready
         │   ├── PortInUse            its fixed port is taken, or another process answers there
@@ -28,6 +34,7 @@
         │       └── CommandFailed        a command it ran to completion (a task, initdb) failed
         └── StopError            its teardown raised
 
+Every class here is exported by the package (`stackfixtures.PortInUse`), with `Problem`.
 Messages are written for people: they say what happened and what to look at.
 """
 
@@ -184,19 +191,16 @@ class NotAStateDir(StackError):
     cannot be made (a full disk), with the error."""
 
 
-class UnknownService(StackError, KeyError):
+class UnknownService(StackError):
     """An operation or a command named a service the stack does not have; lists the ones it
-    has (and `hint`, a "did you mean": config.suggest.unknown_service builds both)."""
+    has (and `hint`, a "did you mean": config.suggest.unknown_service builds both). Not a
+    KeyError: an `except KeyError` meant for a missing key must not take a bug for it."""
 
     def __init__(self, name: str, known: Sequence[str], hint: str = "") -> None:
         self.name = name
         self.known = list(known)
         self.hint = hint
-        self.message = f"unknown service {name!r} (defined: {', '.join(known) or 'none'}){hint}"
-        super().__init__(self.message)
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return self.message
+        super().__init__(f"unknown service {name!r} (defined: {', '.join(known) or 'none'}){hint}")
 
 
 class ControlError(StackError):
@@ -205,6 +209,15 @@ class ControlError(StackError):
     def __init__(self, message: str, status: int = 409) -> None:
         self.status = status
         super().__init__(message)
+
+
+class RequestRefused(ControlError):
+    """An operation was asked with an argument the stack cannot take (0 replicas, an unknown
+    signal or state); the message says which. The same error whether the stack runs in this
+    process or behind its control socket."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 400)
 
 
 class NotRunning(ControlError):

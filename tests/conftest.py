@@ -20,7 +20,7 @@ from stackfixtures.pytest_plugin import session_stack_ids
 
 from .cli_helpers import StackProcess
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "tests.spawns"]  # spawns: the `slow` marker's guard
 
 RUN_MARK = "STACKFIXTURES_TEST_RUN"
 os.environ[RUN_MARK] = uuid.uuid4().hex  # per process: each xdist worker checks its own
@@ -124,6 +124,16 @@ ready = { http = "http://127.0.0.1:${port}/health" }
 """
 """The two-service profile many tests run: `web` (http probe) needs `db` (tcp probe); both
 the test HTTP app. A test adds keys to `web` by appending lines (its table comes last)."""
+
+
+def stubborn(grace: float, name: str = "stubborn") -> str:
+    """A profile of one service that ignores SIGTERM, given `grace` seconds to stop."""
+    return f"""
+[services.{name}]
+command = ["{{PY}}", "{{APP}}", "--port", "${{port}}", "--ignore-term"]
+ready = {{ tcp = "${{port}}" }}
+stop = {{ grace = {grace} }}
+"""
 
 
 def filled(profile: str) -> str:

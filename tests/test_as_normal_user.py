@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = [
     "tests/test_engine.py",

@@ -19,6 +19,8 @@ from stackfixtures.bench.truth import down_said, killed_mid_stop, named_stopped,
 from .cli_helpers import STACK, run_stack
 from .conftest import wait_until
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 ROOT = Path(__file__).parent.parent
 SEED = 21
 

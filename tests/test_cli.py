@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from .cli_helpers import StackProcess, run_stack
-from .conftest import write_project
+from .conftest import stubborn, write_project
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 TWO = """
 [stack]
@@ -80,15 +82,7 @@ def test_named_service_starts_its_closure_only(tmp_path: Path, started: list[Sta
 
 
 def test_forced_stop_exits_non_zero(tmp_path: Path, started: list[StackProcess]) -> None:
-    write_project(
-        tmp_path,
-        """
-[services.stubborn]
-command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
-ready = { tcp = "${port}" }
-stop = { grace = 0.3 }
-""",
-    )
+    write_project(tmp_path, stubborn(grace=0.3))
     p = launch(started, tmp_path, "-p", "dev")
     p.wait_for("NAME")
     p.signal(signal.SIGINT)
@@ -98,15 +92,7 @@ stop = { grace = 0.3 }
 
 
 def test_second_ctrl_c_skips_the_grace(tmp_path: Path, started: list[StackProcess]) -> None:
-    write_project(
-        tmp_path,
-        """
-[services.stubborn]
-command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
-ready = { tcp = "${port}" }
-stop = { grace = 300 }
-""",
-    )
+    write_project(tmp_path, stubborn(grace=300))
     p = launch(started, tmp_path, "-p", "dev")
     p.wait_for("NAME")
     p.signal(signal.SIGINT)
@@ -192,6 +178,12 @@ ready = { tcp = "${port}" }
 """
 
 
+def write_grandparent(root: Path) -> None:
+    """A project running GRANDPARENT: its grandchild's and its daemon's pids in `root`."""
+    profile = GRANDPARENT.replace("GRANDCHILD", str(root / "gc.pid"))
+    write_project(root, profile.replace("DAEMON", str(root / "daemon.pid")))
+
+
 def test_sigkill_of_the_launcher_leaves_nothing(
     tmp_path: Path, started: list[StackProcess]
 ) -> None:
@@ -199,12 +191,7 @@ def test_sigkill_of_the_launcher_leaves_nothing(
 
     import psutil
 
-    write_project(
-        tmp_path,
-        GRANDPARENT.replace("GRANDCHILD", str(tmp_path / "gc.pid")).replace(
-            "DAEMON", str(tmp_path / "daemon.pid")
-        ),
-    )
+    write_grandparent(tmp_path)
     p = launch(started, tmp_path, "-p", "dev")
     p.wait_for("NAME")
     launcher = psutil.Process(p.proc.pid)
@@ -229,12 +216,7 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
 
     import psutil
 
-    write_project(
-        tmp_path,
-        GRANDPARENT.replace("GRANDCHILD", str(tmp_path / "gc.pid")).replace(
-            "DAEMON", str(tmp_path / "daemon.pid")
-        ),
-    )
+    write_grandparent(tmp_path)
     # A registry of its own: other tests' runs sweep crashed stacks too, and must not take
     # this test's leftovers before its own second run does.
     registry = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}

@@ -118,6 +118,7 @@ def test_the_profile_is_chosen_in_order(tmp_path: Path) -> None:
     assert only is not None and only.profile == "dev" and not only.explicit
 
 
+@pytest.mark.slow
 def test_commands_read_pytests_stack_profile_and_offer_did_you_mean(tmp_path: Path) -> None:
     pyproject = "[project]\nname = 'x'\n[tool.pytest.ini_options]\nstack_profile = 'ci'\n"
     root = ini_project(tmp_path, {"pyproject.toml": pyproject}, ("dev", "ci"))
@@ -130,12 +131,14 @@ def test_commands_read_pytests_stack_profile_and_offer_did_you_mean(tmp_path: Pa
     assert not (root / ".stack").exists()  # nothing was started
 
 
+@pytest.mark.slow
 def test_pytest_takes_the_only_profile_as_the_commands_do(pytester: pytest.Pytester) -> None:
     write_project(pytester.path, SHOP)
     pytester.makepyfile(test_only="def test_db(db, api):\n    assert db.port and api.port\n")
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_run_and_clean_mean_the_only_profile(tmp_path: Path) -> None:
     write_project(tmp_path, "[services.x]\ncommand = ['true']\ntask = true\n")
     ran = words(tmp_path, "run", "--exit-code-from", "x")  # (no -p: the only profile)
@@ -146,6 +149,7 @@ def test_run_and_clean_mean_the_only_profile(tmp_path: Path) -> None:
     assert "removed" in result.stdout and not (tmp_path / ".stack" / "dev").exists()
 
 
+@pytest.mark.slow
 def test_unknown_command_gets_did_you_mean(tmp_path: Path) -> None:
     result = words(tmp_path, "stauts")
     assert result.returncode == 2
@@ -155,6 +159,7 @@ def test_unknown_command_gets_did_you_mean(tmp_path: Path) -> None:
 # ------------------------------------------------------------- Compose's words
 
 
+@pytest.mark.slow
 def test_ps_is_status(shop: Path) -> None:
     result = words(shop, "ps", "--json")
     assert result.returncode == 0, result.stderr
@@ -168,6 +173,7 @@ def test_ps_is_status(shop: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_logs_of_several_services_with_tail_and_timestamps(shop: Path) -> None:
     result = words(shop, "logs", "db", "cache", "--tail", "1", "-t")
     assert result.returncode == 0, result.stderr
@@ -179,6 +185,7 @@ def test_logs_of_several_services_with_tail_and_timestamps(shop: Path) -> None:
     assert everything.returncode == 0 and "seeded" in everything.stdout
 
 
+@pytest.mark.slow
 def test_top_lists_each_services_processes(shop: Path) -> None:
     result = words(shop, "top", "db", "--json")
     assert result.returncode == 0, result.stderr
@@ -194,6 +201,7 @@ def test_top_lists_each_services_processes(shop: Path) -> None:
     assert "s3cr3t" not in table.stdout + json.dumps(vault)
 
 
+@pytest.mark.slow
 def test_logs_follow_ends_quietly_on_ctrl_c(shop: Path) -> None:
     proc = subprocess.Popen(
         [STACK, "logs", "-f", "api"],
@@ -212,6 +220,7 @@ def test_logs_follow_ends_quietly_on_ctrl_c(shop: Path) -> None:
     assert "Aborted" not in out.output
 
 
+@pytest.mark.slow
 def test_a_dependent_restarted_with_its_dependency_counts_a_restart(shop: Path) -> None:
     assert words(shop, "restart", "cache").returncode == 0
     status = json.loads(words(shop, "status", "--json").stdout)["services"]
@@ -227,6 +236,7 @@ def test_a_dependent_restarted_with_its_dependency_counts_a_restart(shop: Path) 
     assert {s["name"]: s["restarts"] for s in status}["api"] == 2, status
 
 
+@pytest.mark.slow
 def test_the_only_running_stack_is_meant_when_no_profile_is_obvious(shop: Path) -> None:
     other = shop / "profiles" / "other.toml"
     other.write_text("[services.x]\ncommand = ['true']\ntask = true\n")
@@ -239,6 +249,7 @@ def test_the_only_running_stack_is_meant_when_no_profile_is_obvious(shop: Path) 
         other.unlink()
 
 
+@pytest.mark.slow
 def test_the_critical_chain_and_the_report_table_have_tasks(shop: Path) -> None:
     """api waited for the task seed, which waited for db (not for cache, ready sooner)."""
     report = words(shop, "report", "-o", "-")
@@ -252,6 +263,7 @@ def test_the_critical_chain_and_the_report_table_have_tasks(shop: Path) -> None:
     assert first_start.endswith(" s") and starts == "1", row.group(0)
 
 
+@pytest.mark.slow
 def test_events_and_report_read_the_last_run_of_a_stopped_stack(shop: Path) -> None:
     assert words(shop, "down").returncode == 0
     events = words(shop, "events", "--json")
@@ -266,6 +278,7 @@ def test_events_and_report_read_the_last_run_of_a_stopped_stack(shop: Path) -> N
 # ------------------------------------------------------------- the live view
 
 
+@pytest.mark.slow
 def test_the_live_view_without_textual_says_only_that(shop: Path) -> None:
     """`stack attach` at a terminal, Textual not installed: one reason, not two."""
     again = run_stack(["up", "-p", "dev"], shop, env={RUN_MARK: os.environ[MODULE_MARK]})

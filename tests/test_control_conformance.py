@@ -20,9 +20,17 @@ from stackfixtures.control.local import LocalControl
 from stackfixtures.control.protocol import StackControl
 from stackfixtures.engine.lifecycle import State
 from stackfixtures.engine.runner import StackThread
-from stackfixtures.errors import ServiceError, UnknownService
+from stackfixtures.errors import (
+    DependencyFailed,
+    ProbeTimeout,
+    RequestRefused,
+    ServiceError,
+    UnknownService,
+)
 
 from .conftest import write_project
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 PROFILE = """
 [services.db]
@@ -40,6 +48,15 @@ command = ["{PY}", "{APP}", "--port", "${port}"]
 depends_on = { db = "ignore" }
 ready = { tcp = "${port}" }
 replicas = 1
+
+[services.deaf]
+command = ["{PY}", "-c", "import time; time.sleep(60)"]
+ready = { tcp = "${port}" }
+start_timeout = 0.5
+
+[services.needy]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+depends_on = ["deaf"]
 """
 
 
@@ -240,3 +257,39 @@ def test_a_paused_service_stops_gracefully(control: StackControl) -> None:
     assert stopped(pid)
     [stop] = control.stop(["db"])
     assert stop.graceful, stop  # its stop signal is not left pending behind SIGSTOP
+
+
+def test_refused_requests_raise_the_same_error(control: StackControl) -> None:
+    for call, said in (
+        (lambda: control.scale("worker", 0), "at least 1"),
+        (lambda: control.kill("db", "SIGNOPE"), "unknown signal 'SIGNOPE'"),
+        (lambda: control.kill("db", 4096), "unknown signal 4096"),
+        (lambda: control.wait_for("db", "asleep", timeout=1), "unknown state 'asleep'"),
+    ):
+        with pytest.raises(RequestRefused, match=said) as info:
+            call()
+        assert info.value.status == 400
+    with pytest.raises(ServiceError, match="does not allow replicas"):
+        control.scale("db", 2)
+
+
+def test_a_failed_start_arrives_as_itself(control: StackControl) -> None:
+    with pytest.raises(DependencyFailed) as info:
+        control.start(["needy"])
+    failed = info.value
+    assert failed.service == "needy" and failed.dependency == "deaf"
+    assert isinstance(failed.cause, ProbeTimeout)
+    assert failed.cause.service == "deaf" and 0 < failed.cause.timeout <= 0.5
+    assert failed.cause.probe.startswith("tcp ") and "${port}" not in failed.cause.probe
+    assert str(failed).startswith("service 'needy' (waiting): dependency 'deaf' failed")
+
+
+def test_a_list_is_started_together(control: StackControl) -> None:
+    """web and worker both wait for db only: started in one request, the engine starts the
+    second while the first is still coming up, as it does for one local call."""
+    control.start(["web", "worker"])
+    events = [(e.service, e.target) for e in control.events()]
+    assert events.index(("worker", "starting")) < events.index(("web", "ready")), events
+    stops = control.stop(["web", "worker"])
+    assert {s.service for s in stops} == {"web", "worker"}
+    assert control.state("db") is State.READY

@@ -9,8 +9,11 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .cli_helpers import StackProcess
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ def bench() -> ModuleType:
     return module
 
 
+@pytest.mark.slow
 def test_fuzzed_profiles_are_rejected_with_positions_and_never_a_traceback(
     tmp_path: Path,
 ) -> None:

@@ -257,6 +257,7 @@ def test_without_a_profile_an_undefined_dependency_says_how_to_pick_one(tmp_path
     assert first.endswith("(profiles here: dev)")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["validate"], ["up"], ["run", "--no-tui"], ["exec", "true"]])
 def test_a_command_with_no_profile_named_lists_the_profiles(
     tmp_path: Path, command: list[str]
@@ -272,6 +273,7 @@ def test_a_command_with_no_profile_named_lists_the_profiles(
     assert not (tmp_path / ".stack").exists()  # nothing was started, nothing left
 
 
+@pytest.mark.slow
 def test_a_profile_without_services_says_so(tmp_path: Path) -> None:
     path = write_project(tmp_path, "[stack]\nparallelism = 2\n", "dev")
     result = run_stack(["up", "-p", "dev"], tmp_path)
@@ -279,6 +281,7 @@ def test_a_profile_without_services_says_so(tmp_path: Path) -> None:
     assert f"{path}: defines no services" in result.stderr
 
 
+@pytest.mark.slow
 def test_validate_lists_the_closure_and_reports_all_problems_in_json(tmp_path: Path) -> None:
     write_project(
         tmp_path,

@@ -35,6 +35,7 @@ async def echo(ctx):
 """
 
 
+@pytest.mark.slow
 def test_user_code_traceback_appears_once_in_a_pytest_report(pytester: pytest.Pytester) -> None:
     pytester.makepyprojecttoml("[project]\nname = 'x'\nversion = '0'\n")
     pytester.makeconftest(BROKEN_CONFTEST)
@@ -54,6 +55,7 @@ def test_user_code_traceback_appears_once_in_a_pytest_report(pytester: pytest.Py
     assert report.count("at conftest.py:5 in helper") == 1
 
 
+@pytest.mark.slow
 def test_user_code_traceback_in_stack_run(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '0'\n")
     (tmp_path / "conftest.py").write_text(BROKEN_CONFTEST)
@@ -67,6 +69,7 @@ def test_user_code_traceback_in_stack_run(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_progress_while_waiting_and_a_timeout_that_says_what_happened(tmp_path: Path) -> None:
     write_project(
         tmp_path,
@@ -101,6 +104,7 @@ depends_on = ["slow"]
     ), error
 
 
+@pytest.mark.slow
 async def test_a_process_that_exits_before_ready_fails_without_waiting(tmp_path: Path) -> None:
     @sf.service(start_timeout=3)
     async def quitter() -> object:
@@ -122,10 +126,7 @@ async def test_a_process_that_exits_before_ready_fails_without_waiting(tmp_path:
     assert str(info.value).rstrip().endswith("| bye")
 
 
-async def test_dependents_stopped_by_a_killed_dependency_say_so(make_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    stack = await make_stack(
-        tmp_path,
-        """
+DB_WEB_STOP = """
 [services.db]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { tcp = "${port}" }
@@ -133,8 +134,13 @@ ready = { tcp = "${port}" }
 command = ["{PY}", "{APP}", "--port", "${port}"]
 depends_on = { db = "stop" }
 ready = { tcp = "${port}" }
-""",
-    )
+"""
+"""`web` stops when `db` goes down (its `stop` edge); both the test HTTP app, tcp probes."""
+
+
+@pytest.mark.slow
+async def test_dependents_stopped_by_a_killed_dependency_say_so(make_stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    stack = await make_stack(tmp_path, DB_WEB_STOP)
     await stack.start()
     stack.kill("db", signal.SIGKILL)
     await stack.wait_for("web", sf.State.STOPPED)
@@ -148,21 +154,18 @@ ready = { tcp = "${port}" }
     assert web["reason"] == "graceful (db failed: killed by SIGKILL)" and web["health"] is None
 
 
-STATUS = """
-[services.db]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-ready = { tcp = "${port}" }
-[services.web]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-depends_on = { db = "stop" }
-ready = { tcp = "${port}" }
+STATUS = (
+    DB_WEB_STOP
+    + """
 [services.idle]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { tcp = "${port}" }
 liveness = { tcp = "${port}", period = 0.2 }
 """
+)
 
 
+@pytest.mark.slow
 def test_status_and_events_say_why_and_when(tmp_path: Path) -> None:
     write_project(tmp_path, STATUS)
     assert run_stack(["up", "-p", "dev"], tmp_path).returncode == 0
@@ -194,6 +197,7 @@ def test_status_and_events_say_why_and_when(tmp_path: Path) -> None:
     assert "stopped 1 service gracefully" in down.stdout, down.stdout  # only idle was running
 
 
+@pytest.mark.slow
 def test_help_lines_fit_and_exec_lines_are_quoted_and_mermaid_is_plain(tmp_path: Path) -> None:
     def commands(group: click.Group) -> list[str]:
         out = []

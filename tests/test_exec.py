@@ -12,11 +12,14 @@ import textwrap
 from pathlib import Path
 
 import psutil
+import pytest
 
 from stackfixtures.control.endpoint import read
 
 from .cli_helpers import STACK, run_stack
 from .conftest import wait_until, write_project
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 DATA = """
 [services.postgres]

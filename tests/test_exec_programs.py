@@ -10,8 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .cli_helpers import STACK, run_stack
 from .conftest import write_project
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 OWN_BIN = str(Path(sys.prefix) / "bin")
 

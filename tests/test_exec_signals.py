@@ -22,6 +22,8 @@ from stackfixtures.control.endpoint import read
 from .cli_helpers import STACK
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PROFILE = """
 [services.worker]
 command = ["sleep", "60"]

@@ -120,6 +120,7 @@ def test_a_dependency_order_change_shows_up_in_both(
     assert first_init[0]["command"][2].startswith("until nc -z second 9000")
 
 
+@pytest.mark.slow
 def test_a_command_service_without_an_image_is_named(tmp_path: Path) -> None:
     path = write_project(tmp_path, '[services.web]\ncommand = ["python", "web.py"]\n')
     with pytest.raises(ProfileError) as info:
@@ -129,6 +130,7 @@ def test_a_command_service_without_an_image_is_named(tmp_path: Path) -> None:
     assert result.returncode == 2 and "services.web.export.image" in result.stderr
 
 
+@pytest.mark.slow
 def test_cli_writes_the_files(tmp_path: Path) -> None:
     out = tmp_path / "compose.yaml"
     result = run_stack(["export", "compose", "--profile", "ci", "-o", str(out)], ROOT)

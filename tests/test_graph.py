@@ -69,6 +69,23 @@ def test_closure_levels_and_stop_order() -> None:
     assert stop.index("web") < stop.index("db") and stop.index("worker") < stop.index("db")
 
 
+def test_reach_ends_at_replaced_services_and_names_those_it_met() -> None:
+    """What a test's service runs on when some are replaced (pytest_plugin/swap.py): the same
+    walk as the closures, which does not go past a replaced service."""
+    g = graph(
+        define("db"),
+        define("cache", ("db",)),
+        define("api", ("db", "cache")),
+        define("web", ("api",)),
+    )
+    assert g.reach("web", {"cache"}) == (["db", "api", "web"], {"cache"})
+    assert g.reach("web", {"api"}) == (["web"], {"api"})
+    assert g.reach("web", set()) == (g.closure(["web"]), set())
+    assert g.dependents_closure(["cache"]) == ["web", "api", "cache"]
+    with pytest.raises(sf.UnknownDependency, match="'nope'"):
+        g.closure(["web", "nope"])
+
+
 def test_parameters_name_dependencies() -> None:
     @sf.service
     def web(db, cache, ctx):  # type: ignore[no-untyped-def]

@@ -17,6 +17,8 @@ from stackfixtures.kinds.external import handle_for
 
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 async def test_any_kind_switched_to_external(tmp_path: Path, make_stack: Any) -> None:
     # A real server started by one stack plays "the server you already run" for another.

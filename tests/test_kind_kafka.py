@@ -11,6 +11,8 @@ import pytest
 import stackfixtures as sf
 from stackfixtures.kinds import kafkaproto
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 HAVE_KAFKA = (
     bool(os.environ.get("KAFKA_HOME"))
     and Path(os.environ.get("KAFKA_HOME", "/nonexistent"), "bin", "kafka-server-start.sh").is_file()

@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import pytest
 
 from stackfixtures.kinds import natsproto
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 
 async def test_stream_messages_survive_graceful_restart(tmp_path: Path, make_stack: Any) -> None:

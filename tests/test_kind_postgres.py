@@ -14,6 +14,8 @@ from stackfixtures.kinds.postgres import find_binaries
 
 from .conftest import until
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 def sources() -> list[str]:
     found = ["wheel"]

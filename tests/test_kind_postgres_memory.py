@@ -28,9 +28,12 @@ settings = { fsync = false }
 template = { schema_file = "schema.sql" }
 """
 
-pytestmark = pytest.mark.skipif(
-    not Path("/dev/shm").is_dir(), reason="no /dev/shm here: memory = true says so (tested)"
-)
+pytestmark = [
+    pytest.mark.slow,  # starts processes (tests/spawns.py)
+    pytest.mark.skipif(
+        not Path("/dev/shm").is_dir(), reason="no /dev/shm here: memory = true says so (tested)"
+    ),
+]
 
 
 @pytest.fixture

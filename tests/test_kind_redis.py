@@ -12,6 +12,8 @@ import redis
 
 from stackfixtures.kinds.redis import find_binary
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 def sources() -> list[str]:
     return (

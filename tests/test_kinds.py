@@ -75,6 +75,7 @@ def test_every_builtin_kind_describes_itself() -> None:
     assert kinds.for_scheme("http") is None
 
 
+@pytest.mark.slow
 def test_importing_the_registry_imports_no_kind() -> None:
     code = (
         "import sys, stackfixtures.kinds\n"
@@ -132,6 +133,7 @@ inject = { nats = "bus" }
 """
 
 
+@pytest.mark.slow
 async def test_handles_have_exactly_the_declared_fields(tmp_path: Path, make_stack: Any) -> None:
     stack = await make_stack(tmp_path, STACK)
     handles = await stack.start()

@@ -19,8 +19,10 @@ from stackfixtures.control import detached, endpoint, launcher
 from stackfixtures.control.remote import RemoteControl
 
 from .cli_helpers import run_stack
-from .conftest import DB_WEB, until, write_project
+from .conftest import DB_WEB, stubborn, until, write_project
 from .pty_helpers import Terminal
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 TWO = '[stack]\nservices = ["web"]\n' + DB_WEB
 
@@ -191,15 +193,7 @@ ready = { tcp = "${port}" }
 def test_quit_twice_leaves_the_view_and_ctrl_c_twice_skips_the_grace(
     tmp_path: Path, terminals: list[Terminal]
 ) -> None:
-    write_project(
-        tmp_path,
-        """
-[services.stubborn]
-command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
-ready = { tcp = "${port}" }
-stop = { grace = 300 }
-""",
-    )
+    write_project(tmp_path, stubborn(grace=300))
     term = Terminal(["run", "-p", "dev"], tmp_path)
     terminals.append(term)
     term.wait_for("1/1 ready")

@@ -18,6 +18,8 @@ from .cli_helpers import STACK
 from .conftest import write_project
 from .test_cli import TWO
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PACKAGE = {
     "name": "frontend",
     "private": True,

@@ -20,6 +20,8 @@ from stackfixtures.control.endpoint import read
 from .cli_helpers import run_stack
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 OPS = """
 [services.db]
 command = ["{PY}", "{APP}", "--port", "${port}"]

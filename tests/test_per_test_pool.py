@@ -17,6 +17,8 @@ from stackfixtures.engine.cleanup import reaper
 from .conftest import until
 from .test_templates import reload
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 SERVER = """
 [services.postgres]
 kind = "postgres"

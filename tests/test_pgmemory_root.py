@@ -23,9 +23,10 @@ SHM = Path("/dev/shm")
 SHARED = os.geteuid() == 0  # as root the server runs as another OS user, who passes through
 MODE = 0o711 if SHARED else 0o700
 
-pytestmark = pytest.mark.skipif(
-    not SHM.is_dir(), reason="no /dev/shm here: memory = true says so (tested)"
-)
+pytestmark = [
+    pytest.mark.slow,  # starts processes (tests/spawns.py)
+    pytest.mark.skipif(not SHM.is_dir(), reason="no /dev/shm here: memory = true says so (tested)"),
+]
 
 
 @pytest.fixture

@@ -10,11 +10,14 @@ from typing import Any
 
 import psutil
 import psycopg
+import pytest
 
 from stackfixtures.kinds.postgres import owners
 
 from .conftest import until
 from .test_per_test_pool import SERVER, databases, external
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 
 def owned_by(pid: int, started: int, prefix: str = "test") -> str:

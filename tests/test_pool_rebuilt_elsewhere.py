@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from .conftest import until
 from .test_per_test_pool import clones, templated
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 
 def rebuild_elsewhere(server_dsn: str, template: str, url_of: Any) -> None:

@@ -19,6 +19,8 @@ from stackfixtures.engine.ports import allocate_port
 from .cli_helpers import run_stack
 from .conftest import APPS, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 SERVER = """
 [services.web]
 command = ["{PY}", "{APP}", "--port", "${port}"]
@@ -191,9 +193,11 @@ depends_on = ["migrate"]
     )
     result = run_stack(["run", "-p", "dev"], tmp_path, timeout=120)
     assert result.returncode == 3
-    assert "python exited with code 5" in result.stdout or "exited with code 5" in result.stdout
-    assert "| bad migration" in result.stdout
-    assert "web: waiting -> failed" in result.stdout
+    out = result.stdout
+    assert "migrate: starting -> failed  (python exited with code 5)" in out  # named, its code
+    assert "web: waiting -> failed  (service 'web' (waiting): dependency 'migrate' failed" in out
+    error = out[out.index("error: service 'migrate' (starting): python exited with code 5") :]
+    assert "\n  | bad migration\n" in error  # its log tail, under the error (not only its output)
 
 
 def test_a_task_that_never_exits_says_it_is_a_task(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ def test_a_directory_others_may_write_is_refused(tmp_path: Path) -> None:
         private_dir(shared)
 
 
+@pytest.mark.slow
 def test_a_long_tmpdir_still_gives_a_control_socket_that_fits(tmp_path: Path) -> None:
     """A state dir and a $TMPDIR both too long for a socket's 107 bytes (seen: the chaos bench
     under pytest): the socket goes to this user's private dir in /tmp, and the stack answers."""

@@ -10,10 +10,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from stackfixtures.control.endpoint import read
 
 from .cli_helpers import run_stack
 from .test_readme_project import TEST, project
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]  # (not -q: the header)
 

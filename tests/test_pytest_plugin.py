@@ -8,6 +8,8 @@ import pytest
 
 from .conftest import HTTP_APP, PY
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PROFILE = f"""
 [services.db]
 command = ["{PY}", "{HTTP_APP}", "--port", "${{port}}"]

@@ -13,6 +13,8 @@ import pytest
 from .conftest import HTTP_APP, PY
 from .outside import redis_server, serves
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PROFILE = f"""
 [services.redis]
 kind = "redis"

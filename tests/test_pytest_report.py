@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import DB_WEB, filled
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 TESTS = """
 import httpx
 

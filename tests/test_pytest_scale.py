@@ -16,31 +16,10 @@ from stackfixtures.control.endpoint import find, read
 
 from .conftest import HTTP_APP, PY
 
-BACKEND = """
-[stack]
-modules = ["backend.services"]
-mode = "single"
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
-[services.postgres]
-kind = "postgres"
-source = "wheel"
-settings = { fsync = false }
-
-[services.redis]
-kind = "redis"
-
-[services.nats]
-kind = "nats"
-
-[services.postgres_db]
-kind = "postgres_db"
-
-[services.redis_db]
-kind = "redis_db"
-
-[services.api_gateway]
-agents = 1
-"""
+BACKEND = Path(__file__).parents[1] / "bench" / "apps" / "backend_per_test.toml"
+"""The reference backend with per-test databases (bench/xdist.py times the same)."""
 
 USERS = """
 import httpx
@@ -69,7 +48,7 @@ def test_gateway_{n}(api_gateway):
 
 def backend_project(pytester: pytest.Pytester, files: int = 4) -> None:
     (pytester.path / "profiles").mkdir()
-    (pytester.path / "profiles" / "dev.toml").write_text(BACKEND)
+    (pytester.path / "profiles" / "dev.toml").write_text(BACKEND.read_text())
     pytester.makepyprojecttoml(
         "[project]\nname = 'x'\nversion = '0'\n[tool.pytest.ini_options]\nstack_profile = 'dev'\n"
     )

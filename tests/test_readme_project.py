@@ -13,6 +13,8 @@ from stackfixtures.engine.ports import allocate_port
 from . import readme
 from .cli_helpers import run_stack
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 SECTION = readme.section("## Use it in your own project")
 SCHEMA = readme.blocks(SECTION, "sql")[0]
 PROFILE = readme.blocks(SECTION, "toml")[0]

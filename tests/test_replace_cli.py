@@ -15,6 +15,8 @@ from .cli_helpers import StackProcess, run_stack
 from .conftest import write_project
 from .outside import redis_server, serves
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PROFILE = """
 [services.cache]
 kind = "redis"

@@ -13,6 +13,8 @@ from bs4 import BeautifulSoup
 from .cli_helpers import StackProcess, run_stack
 from .conftest import DB_WEB, filled, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 PROFILE = (
     '[stack]\nservices = ["web"]\n' + DB_WEB + 'restart = { policy = "on-failure", delay = 0.1 }\n'
 )

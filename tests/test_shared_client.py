@@ -16,6 +16,8 @@ from stackfixtures.pytest_plugin.shared import SharedBackend
 from .cli_helpers import run_stack
 from .conftest import wait_until
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 BUSY = """
 import pathlib, time
 import stackfixtures as sf

@@ -14,6 +14,8 @@ from stackfixtures.engine import resources
 
 from .test_engine import app, stack_of
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 class Helper:
     """A helper with a background task of its own whose close fails or never ends."""

@@ -6,51 +6,22 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
 from stackfixtures.define.policies import RestartPolicy
 from stackfixtures.engine.events import Event
 from stackfixtures.engine.lifecycle import State
 
-from .conftest import HTTP_APP, PY, until
+from .conftest import until
+from .engine_helpers import app, stack_of
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 QUICK = RestartPolicy("on-failure", max_restarts=3, window=60, backoff="fixed", delay=0.2, jitter=0)
-
-
-def app(
-    name: str,
-    *args: str,
-    deps: tuple[str, ...] = (),
-    restart: RestartPolicy | None = None,
-    edges: dict[str, str] | None = None,
-    liveness: sf.LivenessPolicy | None = None,
-) -> sf.ServiceDefinition:
-    async def run(ctx: sf.ServiceContext) -> AsyncIterator[sf.Handle]:
-        async with sf.spawn(
-            [PY, HTTP_APP, "--port", "${port}", *args], ready=sf.probe.http("/health")
-        ) as proc:
-            yield sf.Handle(url=proc.url, pid=proc.pid)
-
-    return sf.ServiceDefinition(
-        name=name,
-        function=run,
-        params=(),
-        extra_deps=deps,
-        restart=restart or RestartPolicy(),
-        edges=edges or {},
-        liveness=liveness,
-        start_timeout=30,
-    )
-
-
-def stack_of(tmp_path: Path, *defs: sf.ServiceDefinition) -> sf.Stack:
-    return sf.Stack(Graph({d.name: d for d in defs}), state_dir=tmp_path / "state", root=tmp_path)
 
 
 def moves(events: list[Event], after: int = 0) -> list[tuple[str, str]]:

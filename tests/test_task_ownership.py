@@ -20,6 +20,8 @@ from stackfixtures.engine.process import Process
 
 from .conftest import PY, until
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 STUBBORN = (
     "import signal, sys, time\n"
     "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"

@@ -16,6 +16,8 @@ from stackfixtures.errors import ProfileError, StartError
 
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 SERVER = """
 [services.db]
 kind = "postgres"

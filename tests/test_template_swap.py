@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 
 from stackfixtures import project as projects
 
 from .test_per_test_pool import SERVER
 from .test_templates import reload
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 
 def clone_until(dsn: str, template: str, stop: threading.Event, errors: list[str]) -> int:

@@ -21,6 +21,8 @@ from . import readme
 from .cli_helpers import run_stack
 from .conftest import write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 WALKTHROUGH = readme.section("## Use it in your own project")
 README_SCHEMA = readme.blocks(WALKTHROUGH, "sql")[0]
 README_PROFILE = readme.blocks(WALKTHROUGH, "toml")[0]

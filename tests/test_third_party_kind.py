@@ -23,6 +23,8 @@ import yaml
 from . import readme
 from .cli_helpers import Output
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = "hello from a third-party kind\n"
 

@@ -20,6 +20,8 @@ import pytest
 from .cli_helpers import STACK, run_stack
 from .conftest import PY, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 MARKER = ".stackfixtures-state"
 
 # A password with what encoders change: a quote, a backslash, `$`, a slash, a plus, a space,

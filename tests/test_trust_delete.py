@@ -23,6 +23,8 @@ from stackfixtures.errors import NotAStateDir
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 MARKER = ".stackfixtures-state"
 REFUSED = "is not a stackfixtures state dir (no marker); nothing removed"
 

@@ -9,9 +9,13 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, wait_until, write_project
 from .test_trust_liveness import alive, lock_held, service_pids, state, up
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 
 def test_down_just_after_its_launcher_was_killed_says_what_was_forced(tmp_path: Path) -> None:

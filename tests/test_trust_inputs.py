@@ -51,6 +51,7 @@ def _up_down(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str
 # --- item 2: the port leases --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_symlinks_planted_at_the_old_shared_lease_names_are_never_followed(
     tmp_path: Path, shared_tmp: Path
 ) -> None:
@@ -71,6 +72,7 @@ def test_symlinks_planted_at_the_old_shared_lease_names_are_never_followed(
     assert oct(private.stat().st_mode & 0o777) == "0o700"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["ports.json", "ports.json.lock"])
 def test_a_symlink_at_the_lease_or_its_lock_is_refused_with_the_path(
     tmp_path: Path, shared_tmp: Path, name: str
@@ -89,6 +91,7 @@ def test_a_symlink_at_the_lease_or_its_lock_is_refused_with_the_path(
     assert sentinel.read_text() == "precious\n"
 
 
+@pytest.mark.slow
 def test_a_private_dir_that_is_a_symlink_or_not_ours_is_refused(
     tmp_path: Path, shared_tmp: Path
 ) -> None:
@@ -103,6 +106,7 @@ def test_a_private_dir_that_is_a_symlink_or_not_ours_is_refused(
     assert list(elsewhere.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_the_ports_dir_variable_is_checked_as_private(tmp_path: Path, shared_tmp: Path) -> None:
     write_project(tmp_path / "p", WEB)
     up = _up_down(tmp_path / "p", {"STACKFIXTURES_PORTS_DIR": str(shared_tmp)})
@@ -142,6 +146,7 @@ def test_the_initdb_cache_is_private(tmp_path: Path) -> None:
 LONG = "a" * 300
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "where"),
     [
@@ -239,6 +244,7 @@ def test_validate_and_up_refuse_what_the_runtime_cannot_do(
     assert not (tmp_path / ".stack").exists()
 
 
+@pytest.mark.slow
 def test_names_in_use_by_the_profiles_stay_valid(tmp_path: Path) -> None:
     name = "a" * 63
     write_project(tmp_path, f"[services.{name}]\ncommand = ['true']\ntask = true\n")
@@ -246,6 +252,7 @@ def test_names_in_use_by_the_profiles_stay_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["a" * 64, "has space", "dotted.name"])
 def test_an_at_service_name_is_checked_too(tmp_path: Path, name: str) -> None:
     write_project(tmp_path, "[services.db]\ncommand = ['true']\n")
@@ -259,6 +266,7 @@ def test_an_at_service_name_is_checked_too(tmp_path: Path, name: str) -> None:
     assert "at most 63 characters" in result.stderr or "letters, digits" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
 def test_a_profile_that_is_not_a_regular_file_is_refused_before_reading(
     tmp_path: Path, device: str
@@ -270,6 +278,7 @@ def test_a_profile_that_is_not_a_regular_file_is_refused_before_reading(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_a_profile_over_one_mib_is_refused(tmp_path: Path) -> None:
     path = write_project(tmp_path, WEB)
     with path.open("a") as f:
@@ -286,6 +295,7 @@ def test_a_profile_over_one_mib_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and f"{base}: too large" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["/dev/null", "file"])
 def test_a_state_dir_that_is_not_a_directory_is_refused(tmp_path: Path, target: str) -> None:
     write_project(tmp_path, WEB)
@@ -316,6 +326,7 @@ def read_only_project(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(root)], check=True)
 
 
+@pytest.mark.slow
 def test_a_read_only_project_says_where_state_could_go(
     read_only_project: Path, tmp_path: Path
 ) -> None:
@@ -331,6 +342,7 @@ def test_a_read_only_project_says_where_state_could_go(
     assert run_stack(["down", "--state-dir", elsewhere], read_only_project).returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -348,6 +360,7 @@ def test_negative_or_absurd_cli_durations_are_refused(tmp_path: Path, args: list
     assert not (tmp_path / ".stack").exists()
 
 
+@pytest.mark.slow
 def test_a_negative_line_count_is_refused(tmp_path: Path) -> None:
     write_project(tmp_path, WEB)
     result = run_stack(["logs", "-p", "dev", "-n", "-1"], tmp_path)
@@ -386,6 +399,7 @@ def _sourced(tmp_path: Path, dotenv: str) -> dict[str, str]:
     return dict(json.loads(out.stdout))
 
 
+@pytest.mark.slow
 def test_dotenv_is_safe_to_source_and_round_trips(tmp_path: Path) -> None:
     text, notes = render(NASTY, "dotenv")
     assert _sourced(tmp_path, text) == NASTY
@@ -403,6 +417,7 @@ def test_dotenv_is_safe_to_source_and_round_trips(tmp_path: Path) -> None:
     assert render({"PLAIN": NASTY["PLAIN"]}, "dotenv")[0] == f"PLAIN={NASTY['PLAIN']}\n"
 
 
+@pytest.mark.slow
 def test_sh_format_round_trips_too(tmp_path: Path) -> None:
     text, notes = render(NASTY, "sh")
     assert _sourced(tmp_path, text) == NASTY and notes == []
@@ -421,6 +436,7 @@ def test_keys_that_are_not_shell_names_are_left_out() -> None:
     assert notes == ["'X;touch PWNED': left out: not a variable name a shell can set"]
 
 
+@pytest.mark.slow
 def test_stack_env_dotenv_through_the_cli_is_sourced_safely(tmp_path: Path) -> None:
     nasty = 'a $(touch PWNED) `touch PWNED2` it\'s "q" \\ x\nline ${web.port}'
     write_project(tmp_path, WEB + f"[stack]\nenv = {{ NASTY = {json.dumps(nasty)} }}\n")

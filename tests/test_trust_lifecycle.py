@@ -18,8 +18,10 @@ import pytest
 
 from . import test_trust_liveness as liveness
 from .cli_helpers import StackProcess, run_stack
-from .conftest import wait_until, write_project
+from .conftest import stubborn, wait_until, write_project
 from .test_trust_liveness import alive, lock_held, service_pids, state, up
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
 env = liveness.env  # (its fixtures, shared)
 stack_up = liveness.stack_up
@@ -146,12 +148,7 @@ def test_a_signal_to_up_stops_its_start_and_says_so(
     assert not lock_held(stack_up)
 
 
-SLOW = """
-[services.slow]
-command = ["{PY}", "{APP}", "--port", "${port}", "--ignore-term"]
-ready = { tcp = "${port}" }
-stop = { grace = 6 }
-"""
+SLOW = stubborn(grace=6, name="slow")
 
 
 def test_a_launcher_killed_mid_stop_names_what_its_watchdog_killed(

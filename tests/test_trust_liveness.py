@@ -23,6 +23,8 @@ from stackfixtures.engine.cleanup import watchdog
 from .cli_helpers import STACK, StackProcess, run_stack
 from .conftest import DB_WEB, wait_until, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 UNSHARE = shutil.which("unshare")
 IN_NEW_PID_NS = [str(UNSHARE), "--pid", "--fork", "--mount-proc"]
 

@@ -24,6 +24,8 @@ from stackfixtures.errors import DefinitionError, StartError
 from .cli_helpers import run_stack
 from .conftest import PY, until, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 SECRET = "hunter2-Secret"
 SAYS = f"echo PGPASSWORD={SECRET}; echo url=$DATABASE_URL; echo bare {SECRET}; sleep 60"
 

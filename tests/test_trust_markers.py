@@ -18,6 +18,8 @@ import pytest
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, write_project
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 MARKER = ".stackfixtures-state"
 
 

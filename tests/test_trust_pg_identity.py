@@ -17,6 +17,8 @@ import pytest
 from stackfixtures.errors import StaleDataDir
 from stackfixtures.kinds.postgres.cluster import unprivileged_user
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 def profile(**keys: str) -> str:
     lines = ["[services.db]", 'kind = "postgres"', 'source = "wheel"', "start_timeout = 60"]

@@ -19,22 +19,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from . import test_trust_liveness as liveness
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, HTTP_APP, PY, wait_until, write_project
-from .test_trust_liveness import watchdog_of
+from .test_trust_liveness import alive, watchdog_of
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    """A registry of crashed stacks of the test's own (others' sweeps must not interfere)."""
-    return {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+env = liveness.env  # (its fixture, shared)
 
 
 def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:

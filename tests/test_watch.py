@@ -80,6 +80,7 @@ def test_patterns_are_gitignore_style_under_the_root() -> None:
     assert not w.matches("bench/backend/x.py")
 
 
+@pytest.mark.slow
 def test_an_edit_restarts_the_service_its_dependents_follow_and_a_burst_is_one_restart(
     served: Path, started: list[StackProcess]
 ) -> None:
@@ -103,6 +104,7 @@ def test_an_edit_restarts_the_service_its_dependents_follow_and_a_burst_is_one_r
     assert "db: ready -> stopping  (restarting" not in out  # what it depends on is untouched
 
 
+@pytest.mark.slow
 def test_a_change_during_a_restart_is_not_lost(served: Path, started: list[StackProcess]) -> None:
     p, url = run(started, served.parent.parent)
     served.write_text("two")
@@ -114,6 +116,7 @@ def test_a_change_during_a_restart_is_not_lost(served: Path, started: list[Stack
     assert p.finish() == 0, p.output
 
 
+@pytest.mark.slow
 def test_stack_up_watch_ignores_what_the_profile_ignores(served: Path) -> None:
     root = served.parent.parent
     up = run_stack(["up", "--watch", "-p", "dev", "--json"], cwd=root)
@@ -134,6 +137,7 @@ def test_stack_up_watch_ignores_what_the_profile_ignores(served: Path) -> None:
     assert restarts == ["restarting (changed: data/served.txt)", "stop requested"]
 
 
+@pytest.mark.slow
 def test_a_pattern_that_matches_nothing_is_a_warning(tmp_path: Path) -> None:
     write_project(
         tmp_path,

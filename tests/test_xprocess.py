@@ -12,6 +12,8 @@ import pytest
 from .cli_helpers import StackProcess
 from .conftest import HTTP_APP, PY
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 STARTERS = f"""
 import os
 import socket

@@ -204,13 +204,10 @@ def control_for(
     except ControlError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION if e.status < 500 else 1)
-    except KeyError as e:  # UnknownService
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_DEFINITION)
     except StartError as e:  # `stack start` or `restart` of a service that did not come up
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
-    except StackError as e:  # e.g. pausing a service that runs no process
+    except StackError as e:  # an unknown service; pausing a service that runs no process
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
     except TimeoutError as e:

@@ -100,7 +100,8 @@ def option_keys(model: Any) -> dict[str, list[str]]:
     for name, field in model.model_fields.items():
         for t in (field.annotation, *typing.get_args(field.annotation)):
             if isinstance(t, type) and issubclass(t, BaseModel):
-                found[name] = list(t.model_fields)
+                first = getattr(t, "probe_keys", ())  # a probe table: its probes, then timeout
+                found[name] = [*first, *(k for k in t.model_fields if k not in first)]
     return found
 
 

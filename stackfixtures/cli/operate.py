@@ -4,16 +4,16 @@ logs.py's, its processes top.py's."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
 from typing import Any
 
 import click
 
+from ..control import codec
 from ..control.console import Console
 from ..control.exits import EXIT_DEFINITION
+from ..define.ended import exit_name
 from .common import control_for, json_option, main, profile_option, state_dir_option
 
 STATUS_COLUMNS = [
@@ -43,16 +43,6 @@ def humanize(seconds: float) -> str:
     return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
-def exit_text(code: int | None) -> str:
-    """`0`, `3`, `SIGKILL`: how a service's last process ended ("" when none has)."""
-    if code is None:
-        return ""
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return signal.Signals(-code).name
-    return str(code)
-
-
 def _for_people(row: dict[str, Any]) -> dict[str, Any]:
     """A status row as the table shows it: uptime humanized, `-` for no health probe."""
     up = row.get("uptime_s") or 0.0
@@ -60,7 +50,7 @@ def _for_people(row: dict[str, Any]) -> dict[str, Any]:
         **row,
         "uptime": humanize(up) if up else "",
         "health": row.get("health") or "-",
-        "last_exit": exit_text(row.get("last_exit_code")),
+        "last_exit": exit_name(row.get("last_exit_code")),
         "reason": row.get("reason") or "",
     }
 
@@ -114,22 +104,14 @@ ACTIONS = {
 
 
 def _operate(action: str, service: str, control: Any) -> tuple[dict[str, Any], str]:
-    """Run one verb; its JSON answer and the line people read."""
+    """Run one verb; its JSON answer (the control server's, codec's) and the line people read."""
     if action in ("pause", "resume"):
         pids = getattr(control, action)(service)
-        sig = "SIGSTOP" if action == "pause" else "SIGCONT"
-        return {"signalled": pids, "signal": sig}, _sent(service, sig, pids)
+        reply = codec.signalled_to_json(pids, "SIGSTOP" if action == "pause" else "SIGCONT")
+        return reply, _sent(service, reply)
     if action == "stop":
-        from ..control import codec
-
-        stops = control.stop([service])
-        names = [s.service for s in stops]
-        reply = {
-            "stopped": names,
-            "graceful": all(s.graceful for s in stops),
-            "stops": codec.stops_to_json(stops),
-        }
-        return reply, f"stopped {', '.join(names) or 'nothing'}"
+        reply = codec.stopped_to_json(control.stop([service]))
+        return reply, f"stopped {', '.join(reply['stopped']) or 'nothing'}"
     if action == "start":
         control.start([service])
     else:
@@ -138,8 +120,8 @@ def _operate(action: str, service: str, control: Any) -> tuple[dict[str, Any], s
     return {"service": service, "state": state}, f"{service}: {state}"
 
 
-def _sent(service: str, sig: str, pids: list[int]) -> str:
-    return f"{service}: sent {sig} to {', '.join(map(str, pids))}"
+def _sent(service: str, reply: dict[str, Any]) -> str:
+    return f"{service}: sent {reply['signal']} to {', '.join(map(str, reply['signalled']))}"
 
 
 def _action(name: str, help_text: str) -> None:
@@ -164,13 +146,9 @@ for _name, _help in ACTIONS.items():
 @json_option
 def kill(profile: str | None, state_dir: str | None, service: str, sig: str, as_json: bool) -> None:
     """Send a signal to SERVICE's processes (fault injection; the supervisor reacts)."""
-    from ..define.policies import parse_signal
-
     with control_for(profile, state_dir) as control:
-        pids = control.kill(service, sig)
-    name = parse_signal(sig).name
-    reply = {"signalled": pids, "signal": name}
-    click.echo(json.dumps(reply) if as_json else _sent(service, name, pids))
+        reply = codec.signalled_to_json(control.kill(service, sig), sig)
+    click.echo(json.dumps(reply) if as_json else _sent(service, reply))
 
 
 @main.command()
@@ -186,7 +164,7 @@ def scale(profile: str | None, state_dir: str | None, assignment: str, as_json: 
     with control_for(profile, state_dir) as control:
         states = control.scale(name, int(count))
     if as_json:
-        click.echo(json.dumps({"service": name, "replicas": list(states), "states": states}))
+        click.echo(json.dumps(codec.scaled_to_json(name, states)))
     else:
         click.echo(
             f"{name}: {len(states)} replicas: " + ", ".join(f"{n} ({s})" for n, s in states.items())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
-from typing import Annotated, Any, Literal
+import types
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -11,11 +15,23 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from ..define.policies import parse_duration, parse_signal, parse_size
+from ..define.policies import (
+    Backoff,
+    LivenessPolicy,
+    LogLimit,
+    RestartMode,
+    RestartPolicy,
+    StopPolicy,
+    parse_duration,
+    parse_signal,
+    parse_size,
+)
+from ..define.service import DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT
 
 
 def _not_blank(value: str) -> str:
@@ -55,36 +71,99 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProbeSpec(_Strict):
-    """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`."""
+class ProbeTable(BaseModel):
+    """`ready = { tcp = "${port}" }`, `{ http = url }`, `{ exec = [...] }`, `{ log = "regex" }`:
+    one or more probe keys and how long a check may take. Which keys there are, and what their
+    values may be, is the probe registry's to say (engine/probes/registry.py): this table takes
+    them as they are written, and `checked_table` makes the model that checks them."""
 
-    tcp: Text | Integer | None = None
-    http: Text | None = None
-    exec: Argv | Text | None = None
-    log: Text | None = None
+    model_config = ConfigDict(extra="allow")
+
+    probe_keys: ClassVar[tuple[str, ...]] = ()
+    """The probe keys a checked table knows (none here: every extra key is one)."""
+
     timeout: Seconds | None = None
 
+    def as_probe_dict(self) -> dict[str, Any]:
+        """The probe keys written, and their values."""
+        written = {k: getattr(self, k) for k in self.probe_keys}
+        return {k: v for k, v in {**written, **(self.model_extra or {})}.items() if v is not None}
+
+
+def strict_type(annotation: Any) -> Any:
+    """A probe value's plain type as the profile takes it: a string that says something, an
+    integer that is not a boolean, a list that is not empty (through unions)."""
+    if annotation is str:
+        return Text
+    if annotation is int:
+        return Integer
+    if get_origin(annotation) is list:
+        return Argv if get_args(annotation) == (str,) else annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        members = [strict_type(a) for a in get_args(annotation)]
+        return functools.reduce(operator.or_, members)
+    return annotation
+
+
+def _checked_by(check: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def checked(value: Any) -> Any:
+        check(value)
+        return value
+
+    return checked
+
+
+class _Checked(ProbeTable):
+    """What a checked table adds: at least one probe (and, set where it is made, no key beyond
+    its own)."""
+
     @model_validator(mode="after")
-    def _one_kind(self) -> ProbeSpec:
-        if self.tcp is None and self.http is None and self.exec is None and self.log is None:
-            raise ValueError("a probe needs one of: tcp, http, exec, log")
-        if self.log is not None:
-            try:
-                re.compile(self.log)
-            except re.error as e:
-                raise ValueError(f"log: not a valid regex: {e}") from None
+    def _one_kind(self) -> _Checked:
+        if not self.as_probe_dict():
+            raise ValueError("a probe needs one of: " + ", ".join(self.probe_keys))
         return self
 
-    def as_probe_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump().items() if v is not None and k != "timeout"}
+
+@functools.cache
+def _checked(
+    base: type[ProbeTable], fields: tuple[tuple[str, Any, Callable[[Any], Any]], ...]
+) -> type[ProbeTable]:
+    probes: dict[str, Any] = {
+        key: (Annotated[strict_type(value) | None, AfterValidator(_checked_by(check))], None)
+        for key, value, check in fields
+    }
+    namespace = {"model_config": ConfigDict(extra="forbid"), "__module__": base.__module__}
+    closed: type[ProbeTable] = type(base.__name__, (_Checked, base), namespace)
+    model = create_model(base.__name__, __base__=closed, __module__=base.__module__, **probes)
+    model.probe_keys = tuple(key for key, _, _ in fields)
+    return model
 
 
-class StopSpec(_Strict):
-    """`stop = { signal = "SIGTERM", grace = 5, mode = "mixed" }`; grace in seconds or "5s"."""
+def checked_table(
+    fields: dict[str, tuple[Any, Callable[[Any], Any]]], base: type[ProbeTable] = ProbeTable
+) -> type[ProbeTable]:
+    """`base` with the probe keys of `fields` (key: its value's plain type and its check, which
+    raises ValueError for a value that says nothing useful) and no other keys."""
+    return _checked(base, tuple((key, value, check) for key, (value, check) in fields.items()))
 
-    signal: str | Integer = "SIGTERM"
-    grace: Annotated[float, Strict()] | str = 10.0
-    mode: Literal["mixed", "group"] = "mixed"
+
+class _Table(_Strict):
+    """A table that validates one of define/policies.py's dataclasses (the runtime form). Its
+    defaults are read from that dataclass, never restated, and only the keys a profile wrote
+    are handed on, so the dataclass's defaults are the only ones that ever apply."""
+
+    def written(self) -> dict[str, Any]:
+        """The keys the profile wrote, validated."""
+        return {k: getattr(self, k) for k in self.model_fields_set}
+
+
+class StopSpec(_Table):
+    """`stop = { signal = "SIGTERM", grace = 5, mode = "mixed" }`; grace in seconds or "5s".
+    The keys written refine the service's own StopPolicy (`override_stop`)."""
+
+    signal: str | Integer = StopPolicy.signal.name
+    grace: Annotated[float, Strict()] | str = StopPolicy.grace
+    mode: Literal["mixed", "group"] = StopPolicy.mode  # type: ignore[assignment]
 
     @field_validator("signal")
     @classmethod
@@ -114,12 +193,15 @@ class StopSpec(_Strict):
 EnvValue = str | int | float | bool
 
 
-class LogsSpec(_Strict):
+class LogsSpec(_Table):
     """`logs = { max_size = "50MB", keep = 3 }`: a service's log file is rotated before it
     grows past max_size (bytes, or "512KB", "50MB", "1GiB"), keeping `keep` older files."""
 
-    max_size: Integer | str = Field(default="50MB", validate_default=True)
-    keep: Annotated[int, Strict(), Field(ge=0, le=100)] = 3
+    max_size: Integer | str = LogLimit.max_size
+    keep: Annotated[int, Strict(), Field(ge=0, le=100)] = LogLimit.keep
+
+    def to_limit(self) -> LogLimit:
+        return LogLimit(**self.written())
 
     @field_validator("max_size")
     @classmethod
@@ -133,32 +215,34 @@ class LogsSpec(_Strict):
         return size
 
 
-class RestartSpec(_Strict):
+class RestartSpec(_Table):
     """`restart = { policy = "on-failure", max_restarts = 5, window = 60, backoff = "exponential",
-    delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`."""
+    delay = 0.5, max_delay = 30, jitter = 0.1, half_open_after = 60 }`: a RestartPolicy."""
 
-    policy: Literal["no", "on-failure", "always"] = "on-failure"
-    max_restarts: Annotated[Integer, Field(ge=0)] = 5
-    window: Seconds = 60.0
-    backoff: Literal["fixed", "exponential", "linear"] = "exponential"
-    delay: Seconds = 0.5
-    max_delay: Seconds = 30.0
-    jitter: Fraction = 0.1
-    half_open_after: Seconds | None = None
+    policy: RestartMode = RestartPolicy.policy
+    max_restarts: Annotated[Integer, Field(ge=0)] = RestartPolicy.max_restarts
+    window: Seconds = RestartPolicy.window
+    backoff: Backoff = RestartPolicy.backoff
+    delay: Seconds = RestartPolicy.delay
+    max_delay: Seconds = RestartPolicy.max_delay
+    jitter: Fraction = RestartPolicy.jitter
+    half_open_after: Seconds | None = RestartPolicy.half_open_after
+
+    def to_policy(self) -> RestartPolicy:
+        return RestartPolicy(**self.written())
 
 
-class LivenessSpec(ProbeSpec):
+class LivenessSpec(ProbeTable):
     """`liveness = { http = "/health", period = 5, timeout = 2, failure_threshold = 3 }`."""
 
-    period: Seconds = 5.0
-    failure_threshold: Annotated[Integer, Field(ge=1)] = 3
+    period: Seconds = LivenessPolicy.period
+    failure_threshold: Annotated[Integer, Field(ge=1)] = LivenessPolicy.failure_threshold
 
-    def as_probe_dict(self) -> dict[str, Any]:
-        return {
-            k: v
-            for k, v in super().as_probe_dict().items()
-            if k not in ("period", "failure_threshold")
-        }
+    def to_policy(self) -> LivenessPolicy:
+        """The LivenessPolicy: the keys written, LivenessPolicy's defaults for the others."""
+        timing = ("period", "timeout", "failure_threshold")
+        written = {k: getattr(self, k) for k in timing if k in self.model_fields_set}
+        return LivenessPolicy(self.as_probe_dict(), **written)
 
 
 class ServiceSpec(BaseModel):
@@ -207,7 +291,7 @@ class ExportSpec(_Strict):
     port: Port | None = None
     env: dict[str, EnvValue] = {}
     replicas: Count | None = None
-    ready: ProbeSpec | None = None
+    ready: ProbeTable | None = None
 
 
 def _env_name(value: str) -> str:
@@ -226,8 +310,8 @@ class StackSpec(_Strict):
     services: list[str] | None = None
     modules: list[Text] | None = None
     state_dir: Text | None = None
-    parallelism: Count = 4
-    start_timeout: Seconds = 60.0
+    parallelism: Count = DEFAULT_PARALLELISM
+    start_timeout: Seconds = DEFAULT_START_TIMEOUT
     extends: Text | None = None
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,15 +102,19 @@ async def _serve_connection(
 
 
 async def serve_unix(path: Path, handler: Handler) -> asyncio.Server:
-    """Listen on `path` (created mode 0600: only its owner may control the stack)."""
+    """Listen on `path`, mode 0600: only its owner may control the stack. Bound, made 0600,
+    and only then listened on: nobody can connect before it is private (a bound socket that
+    does not listen refuses every connection), and the process-wide umask is never changed
+    (services start meanwhile: a file one makes would get the wrong mode)."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    old = os.umask(0o177)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        server = await asyncio.start_unix_server(
-            lambda r, w: _serve_connection(handler, r, w), path=str(path)
+        sock.bind(str(path))
+        path.chmod(0o600)
+        return await asyncio.start_unix_server(
+            lambda r, w: _serve_connection(handler, r, w), sock=sock
         )
-    finally:
-        os.umask(old)
-    path.chmod(0o600)
-    return server
+    except BaseException:
+        sock.close()
+        raise

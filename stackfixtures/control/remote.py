@@ -190,21 +190,13 @@ class RemoteControl:
         return codec.handle_from_json(self._get(f"/handles/{_q(name)}")["handle"])
 
     def start(self, names: Sequence[str]) -> dict[str, Any]:
-        return {
-            n: codec.handle_from_json(self._post(f"/services/{_q(n)}/start")["handle"])
-            for n in names
-        }
+        """One request for them all: the engine starts them together, as a local one does."""
+        reply = self._post("/start", {"names": list(names)})
+        return {n: codec.handle_from_json(h) for n, h in reply["handles"].items()}
 
     def stop(self, names: Sequence[str] | None = None) -> list[ServiceStop]:
-        if names is None:
-            names = [s["name"] for s in self.status()["services"]]
-        stops: list[ServiceStop] = []
-        for name in names:
-            if any(s.service == name for s in stops):
-                continue  # already stopped as a dependent of an earlier one
-            reply = self._post(f"/services/{_q(name)}/stop")
-            stops += [codec.stop_from_json(s) for s in reply["stops"]]
-        return stops
+        reply = self._post("/stop", {"names": None if names is None else list(names)})
+        return [codec.stop_from_json(s) for s in reply["stops"]]
 
     def restart(self, name: str) -> Any:
         return codec.handle_from_json(self._post(f"/services/{_q(name)}/restart")["handle"])

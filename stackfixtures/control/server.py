@@ -1,6 +1,6 @@
 """The control server: a route table over the control protocol, served on the launcher's Unix
-socket. Each route parses its request, calls one protocol verb in a worker thread (the verbs
-block until the stack's loop has done the work), and encodes the answer.
+socket. Each route parses its request, awaits one protocol verb in the stack's loop (which is
+the server's: no thread in between), and encodes the answer.
 
 GET  /status                          {"stack": {...}, "services": [...]}
 GET  /events?since=N&wait=S           events after the N-th (long-polls up to S seconds)
@@ -8,8 +8,10 @@ GET  /logs[/NAME]?n=N&since.NAME=M&wait=S
 GET  /metrics                         Prometheus text
 GET  /handles/NAME                    {"handle": {...}}
 GET  /services/NAME/state             {"state": ...}
-POST /services/NAME/ACTION            start, stop, restart, kill ({"signal", "wait"}), pause,
-                                      resume, wait ({"state", "timeout"})
+POST /start                           {"names": [...]}: started together, as the engine does
+POST /stop                            {"names": [...] or null (all)}: one stop, dependents first
+POST /services/NAME/ACTION            restart, kill ({"signal", "wait"}), pause, resume,
+                                      wait ({"state", "timeout"})
 POST /scale                           {"service": NAME, "replicas": N}
 POST /reload                          re-read the definitions, restart what changed
 POST /down                            stop the stack and its launcher
@@ -17,57 +19,76 @@ POST /down                            stop the stack and its launcher
 
 from __future__ import annotations
 
-import asyncio
+import inspect
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from ..errors import StackError, UnknownService
+from ..errors import RequestRefused, StackError
 from . import codec
 from .http import Reply, Request, serve_unix
-from .protocol import StackControl
 
-Action = Callable[[StackControl, dict[str, str], Request], Any]
-"""A route's work: (the control, the path's named groups, the request) -> a JSON-able answer."""
+if TYPE_CHECKING:
+    import asyncio
+
+    from .local import LocalControl, LoopControl
+
+T = TypeVar("T")
+Action = Callable[["LoopControl", dict[str, str], Request], Any]
+"""A route's work: (the verbs, the path's named groups, the request) -> a JSON-able answer, or
+a coroutine giving one (awaited in the stack's loop)."""
+
+
+def _arg(values: Mapping[str, Any], key: str, kind: Callable[[Any], T], *default: T) -> T:
+    """A request's argument (from its JSON body or its query) as `kind`: RequestRefused naming
+    it when it is missing or malformed (what our own client never sends), so that only such
+    a request is answered "refused", never a bug in a verb."""
+    if key not in values:
+        if default:
+            return default[0]
+        raise RequestRefused(f"the request lacks {key!r}")
+    try:
+        return kind(values[key])
+    except (TypeError, ValueError):
+        raise RequestRefused(f"{key!r} must be {kind.__name__}, not {values[key]!r}") from None
+
+
+def _body(req: Request) -> dict[str, Any]:
+    try:
+        body = req.json()
+    except ValueError:
+        raise RequestRefused("the request's body is not JSON") from None
+    if not isinstance(body, dict):
+        raise RequestRefused("the request's body is not a JSON object")
+    return body
 
 
 def _since(req: Request) -> dict[str, int]:
-    return {k[6:]: int(v) for k, v in req.query.items() if k.startswith("since.")}
+    return {k[6:]: _arg(req.query, k, int) for k in req.query if k.startswith("since.")}
 
 
-def _signalled(sig: str) -> Action:
-    def act(c: StackControl, p: dict[str, str], r: Request) -> Any:
-        body = r.json()
-        if sig == "kill":
-            signal = body.get("signal", "SIGKILL")
-            pids = c.kill(p["name"], signal, float(body.get("wait", 0)))
-            return {"signalled": pids, "signal": _signal_name(signal)}
-        pids = c.pause(p["name"]) if sig == "pause" else c.resume(p["name"])
-        return {"signalled": pids, "signal": "SIGSTOP" if sig == "pause" else "SIGCONT"}
-
-    return act
+def _names(req: Request) -> list[str] | None:
+    names = _body(req).get("names")
+    if names is None:
+        return None
+    if not isinstance(names, list):
+        raise RequestRefused(f"'names' must be a list, not {names!r}")
+    return [str(n) for n in names]
 
 
-def _signal_name(value: str | int) -> str:
-    from ..define.policies import parse_signal
-
-    return parse_signal(value).name
-
-
-def _stopped(c: StackControl, p: dict[str, str], r: Request) -> Any:
-    stops = c.stop([p["name"]])
-    return {
-        "stopped": [s.service for s in stops],
-        "graceful": all(s.graceful for s in stops),
-        "stops": codec.stops_to_json(stops),
-    }
+async def _started(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    handles = await c.start(_names(r) or [])
+    return codec.started_to_json(handles, {n: c.state(n) for n in handles})
 
 
-def _started(c: StackControl, p: dict[str, str], r: Request) -> Any:
-    handle = c.start([p["name"]])[p["name"]]
+async def _stopped(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    return codec.stopped_to_json(await c.stop(_names(r)))
+
+
+async def _restarted(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    handle = await c.restart(p["name"])
     return {
         "service": p["name"],
         "state": str(c.state(p["name"])),
@@ -75,38 +96,50 @@ def _started(c: StackControl, p: dict[str, str], r: Request) -> Any:
     }
 
 
-def _restarted(c: StackControl, p: dict[str, str], r: Request) -> Any:
-    handle = c.restart(p["name"])
-    return {
-        "service": p["name"],
-        "state": str(c.state(p["name"])),
-        "handle": codec.handle_to_json(handle),
-    }
+async def _killed(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    body = _body(r)
+    signal = body.get("signal", "SIGKILL")
+    pids = await c.kill(p["name"], signal, _arg(body, "wait", float, 0.0))
+    return codec.signalled_to_json(pids, signal)
 
 
-def _waited(c: StackControl, p: dict[str, str], r: Request) -> Any:
-    body = r.json()
-    c.wait_for(p["name"], str(body["state"]), float(body.get("timeout", 30)))
-    return {"service": p["name"], "state": str(body["state"])}
+async def _paused(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    return codec.signalled_to_json(await c.pause(p["name"]), "SIGSTOP")
 
 
-def _scaled(c: StackControl, p: dict[str, str], r: Request) -> Any:
-    body = r.json()
-    states = c.scale(str(body["service"]), int(body["replicas"]))
-    return {"service": body["service"], "replicas": list(states), "states": states}
+async def _resumed(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    return codec.signalled_to_json(await c.resume(p["name"]), "SIGCONT")
 
 
-def _logs(c: StackControl, p: dict[str, str], r: Request) -> Any:
+async def _waited(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    body = _body(r)
+    state = _arg(body, "state", str)
+    await c.wait_for(p["name"], state, _arg(body, "timeout", float, 30.0))
+    return {"service": p["name"], "state": state}
+
+
+async def _scaled(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    body = _body(r)
+    name = _arg(body, "service", str)
+    return codec.scaled_to_json(name, await c.scale(name, _arg(body, "replicas", int)))
+
+
+async def _logs(c: LoopControl, p: dict[str, str], r: Request) -> Any:
     names = [p["name"]] if p.get("name") else None
     if names is None and r.query.get("names"):
         names = r.query["names"].split(",")
     q = r.query
-    return c.logs(names, int(q.get("n", 100)), _since(r), float(q.get("wait", 0)))
+    return await c.logs(names, _arg(q, "n", int, 100), _since(r), _arg(q, "wait", float, 0.0))
 
 
-def _events(c: StackControl, p: dict[str, str], r: Request) -> Any:
-    events = c.events(int(r.query.get("since", 0)), float(r.query.get("wait", 0)))
+async def _events(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    q = r.query
+    events = await c.events(_arg(q, "since", int, 0), _arg(q, "wait", float, 0.0))
     return [e.to_json() for e in events]
+
+
+async def _down(c: LoopControl, p: dict[str, str], r: Request) -> Any:
+    return {"stopping": await c.down()}
 
 
 SERVICE = r"/services/(?P<name>[^/]+)"
@@ -121,27 +154,27 @@ ROUTES: list[tuple[str, str, Action]] = [
         lambda c, p, r: {"handle": codec.handle_to_json(c.handle(p["name"]))},
     ),
     ("GET", SERVICE + "/state", lambda c, p, r: {"state": str(c.state(p["name"]))}),
-    ("POST", SERVICE + "/start", _started),
-    ("POST", SERVICE + "/stop", _stopped),
+    ("POST", r"/start", _started),
+    ("POST", r"/stop", _stopped),
     ("POST", SERVICE + "/restart", _restarted),
-    ("POST", SERVICE + "/kill", _signalled("kill")),
-    ("POST", SERVICE + "/pause", _signalled("pause")),
-    ("POST", SERVICE + "/resume", _signalled("resume")),
+    ("POST", SERVICE + "/kill", _killed),
+    ("POST", SERVICE + "/pause", _paused),
+    ("POST", SERVICE + "/resume", _resumed),
     ("POST", SERVICE + "/wait", _waited),
     ("POST", r"/scale", _scaled),
     ("POST", r"/reload", lambda c, p, r: c.reload()),
-    ("POST", r"/down", lambda c, p, r: {"stopping": c.down()}),
+    ("POST", r"/down", _down),
 ]
 _COMPILED = [(m, re.compile(pattern + "$"), action) for m, pattern, action in ROUTES]
 
 
 class ControlServer:
-    """Answers requests by routing them to `control`'s verbs, each in a worker thread."""
+    """Answers requests by routing them to `control`'s verbs, awaited in the stack's own loop
+    (this server's) with no thread in between: a long poll (`logs -f`, `events -f`) holds no
+    thread; only a metrics scrape, which blocks, builds its text in a worker thread."""
 
-    def __init__(self, control: StackControl) -> None:
+    def __init__(self, control: LocalControl) -> None:
         self.control = control
-        # Long polls (`logs -f`, `events -f`) hold a thread each while they wait.
-        self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="stack-control")
 
     async def __call__(self, req: Request) -> Reply:
         for method, pattern, action in _COMPILED:
@@ -149,17 +182,12 @@ class ControlServer:
             if match is None or method != req.method:
                 continue
             params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
-            loop = asyncio.get_running_loop()
             try:
-                body = await loop.run_in_executor(self._pool, action, self.control, params, req)
-            except UnknownService as e:
-                return 404, codec.error_to_json(e)
-            except StackError as e:
-                return 409, codec.error_to_json(e)
-            except TimeoutError as e:
-                return 408, codec.error_to_json(e)
-            except (KeyError, ValueError) as e:
-                return 400, {"error": f"bad request: {e}", "type": type(e).__name__}
+                body = action(self.control.verbs, params, req)
+                if inspect.isawaitable(body):
+                    body = await body
+            except (StackError, TimeoutError) as e:
+                return codec.error_status(e), codec.error_to_json(e)
             return (202 if req.path == "/down" else 200), body
         return 404, {"error": f"no such endpoint: {req.method} {req.path}"}
 
@@ -167,4 +195,4 @@ class ControlServer:
         return await serve_unix(path, self)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: each request is awaited by its own connection."""

@@ -7,21 +7,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .policies import RestartPolicy, StopPolicy, override_stop
+from .policies import LivenessPolicy, RestartPolicy, StopPolicy, override_stop
 from .service import ServiceDefinition
 
 
 @dataclass(frozen=True)
-class ProbeSpec:
-    """A container probe (a Compose healthcheck, a Kubernetes readiness or liveness probe)."""
+class ContainerProbe:
+    """A container probe (a Compose healthcheck, a Kubernetes readiness or liveness probe).
+    `kind` is the key of the probe that says how it runs (engine/probes' registry: "tcp",
+    "http", "exec")."""
 
-    kind: str  # "http" | "tcp" | "exec"
+    kind: str
     port: int | None = None
     path: str = "/"
     argv: tuple[str, ...] = ()
-    period: float = 5.0
-    timeout: float = 2.0
-    failures: int = 3
+    period: float = LivenessPolicy.period  # as the service's own checks, unless it says
+    timeout: float = LivenessPolicy.timeout
+    failures: int = LivenessPolicy.failure_threshold
 
 
 @dataclass
@@ -34,8 +36,8 @@ class Container:
     command: list[str] | None
     port: int | None
     env: dict[str, str]
-    ready: ProbeSpec | None
-    live: ProbeSpec | None
+    ready: ContainerProbe | None
+    live: ContainerProbe | None
     stop: StopPolicy
     restart: RestartPolicy
     start_period: float
@@ -51,7 +53,7 @@ def data_container(
     *,
     image: str,
     port: int,
-    ready: ProbeSpec,
+    ready: ContainerProbe,
     stop: StopPolicy,
     attrs: dict[str, Any],
     command: list[str] | None = None,

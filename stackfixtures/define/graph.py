@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 
 from ..errors import DependencyCycle, ScopeMismatch, UnknownDependency
 from .service import ServiceDefinition
+
+
+def walk(
+    starts: Iterable[str], step: Callable[[str], Iterable[str]], leaves: Collection[str] = ()
+) -> tuple[set[str], set[str]]:
+    """The one walk of a dependency graph: `starts` and all that `step` leads to from them
+    (a service's dependencies, or its dependents), transitively, never past one of `leaves`.
+    Returns what it reached (leaves left out) and the leaves it met on the way."""
+    seen: set[str] = set()
+    met: set[str] = set()
+    todo = list(starts)
+    while todo:
+        n = todo.pop()
+        if n in leaves:
+            met.add(n)
+        elif n not in seen:
+            seen.add(n)
+            todo.extend(step(n))
+    return seen, met
 
 
 class Graph:
@@ -46,30 +65,23 @@ class Graph:
 
     def closure(self, names: Iterable[str]) -> list[str]:
         """`names` and everything they depend on, transitively, in a valid start order."""
-        wanted: set[str] = set()
-        stack = list(names)
-        for name in stack:
+        names = list(names)
+        for name in names:
             if name not in self.definitions:
                 raise UnknownDependency("<selection>", name, self.names)
-        while stack:
-            name = stack.pop()
-            if name in wanted:
-                continue
-            wanted.add(name)
-            stack.extend(self.definitions[name].dependencies)
+        wanted, _ = walk(names, self.dependencies)
         return [n for n in self.start_order() if n in wanted]
 
     def dependents_closure(self, names: Iterable[str]) -> list[str]:
         """`names` and everything that depends on them, transitively, in a valid stop order."""
-        wanted = set(names)
-        changed = True
-        while changed:
-            changed = False
-            for n, d in self.definitions.items():
-                if n not in wanted and wanted.intersection(d.dependencies):
-                    wanted.add(n)
-                    changed = True
+        wanted, _ = walk(names, self.dependents)
         return [n for n in reversed(self.start_order()) if n in wanted]
+
+    def reach(self, name: str, leaves: Collection[str]) -> tuple[list[str], set[str]]:
+        """What `name` runs on when the `leaves` (replaced services) end the walk: the services
+        in start order (itself included, leaves not), and the leaves it meets."""
+        seen, met = walk([name], self.dependencies, leaves)
+        return [n for n in self.start_order() if n in seen], met
 
     def levels(self, names: Iterable[str] | None = None) -> list[list[str]]:
         """Groups that can start in parallel: each level depends only on earlier levels."""

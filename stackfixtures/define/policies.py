@@ -47,9 +47,9 @@ class StopPolicy:
 
 
 def stop(
-    signal: str | int = "SIGTERM",
-    grace: float | str = 10.0,
-    mode: str = "mixed",
+    signal: str | int = StopPolicy.signal,
+    grace: float | str = StopPolicy.grace,
+    mode: str = StopPolicy.mode,
     action: Callable[[Any], Awaitable[None]] | None = None,
 ) -> StopPolicy:
     """Build a StopPolicy; `grace` takes seconds or strings like `"10s"`, `"500ms"`."""
@@ -96,9 +96,13 @@ class RestartPolicy:
     """`policy` decides whether a failed service is restarted; at most `max_restarts` within
     `window` seconds, waiting `delay` (fixed), `delay * n` (linear) or `delay * 2**(n-1)`
     (exponential), capped at `max_delay`, +/- `jitter` (a fraction). Past the limit the circuit
-    opens: FAILED until restarted by hand, or one try after `half_open_after` seconds."""
+    opens: FAILED until restarted by hand, or one try after `half_open_after` seconds.
 
-    policy: RestartMode = "no"
+    These defaults are the only ones: a profile's `restart` table and `restart()` take theirs
+    from here. Asking for a restart policy without naming one (`restart = {}`, `restart()`)
+    means "on-failure"; a service that asks for none is never restarted (NO_RESTART)."""
+
+    policy: RestartMode = "on-failure"
     max_restarts: int = 5
     window: float = 60.0
     backoff: Backoff = "exponential"
@@ -158,14 +162,22 @@ class LivenessPolicy:
 
 
 def liveness(
-    probe: Any, period: float = 5.0, timeout: float = 2.0, failure_threshold: int = 3
+    probe: Any,
+    period: float = LivenessPolicy.period,
+    timeout: float = LivenessPolicy.timeout,
+    failure_threshold: int = LivenessPolicy.failure_threshold,
 ) -> LivenessPolicy:
     """A liveness check for `@service(liveness=...)`."""
     return LivenessPolicy(probe, period, timeout, failure_threshold)
 
 
-def restart(policy: RestartMode = "on-failure", **options: Any) -> RestartPolicy:
-    """A restart policy for `@service(restart=...)`."""
+NO_RESTART = RestartPolicy(policy="no")
+"""The restart policy of a service that asks for none: never restarted (like compose and
+systemd)."""
+
+
+def restart(policy: RestartMode = RestartPolicy.policy, **options: Any) -> RestartPolicy:
+    """A restart policy for `@service(restart=...)`; the defaults are RestartPolicy's."""
     return RestartPolicy(policy, **options)
 
 

@@ -8,7 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
-from .policies import DEFAULT_EDGE, LivenessPolicy, LogLimit, RestartPolicy, StopPolicy
+from .policies import (
+    DEFAULT_EDGE,
+    NO_RESTART,
+    LivenessPolicy,
+    LogLimit,
+    RestartPolicy,
+    StopPolicy,
+)
 
 RESERVED_PARAMS = frozenset({"ctx"})
 """Parameter names a service function may take that are not dependencies."""
@@ -58,10 +65,12 @@ class Handle:
         return f"Handle({inner})"
 
     def __eq__(self, other: object) -> bool:
+        """Handles with the same attributes are equal (two stacks' handles of one service)."""
         return isinstance(other, Handle) and other.__dict__ == self.__dict__
 
-    def __hash__(self) -> int:
-        return id(self)
+    # Equal by value and mutable, so not hashable (as `types.SimpleNamespace`, a dict): a hash
+    # by identity broke `a == b` => `hash(a) == hash(b)` (a set kept two equal handles).
+    __hash__ = None  # type: ignore[assignment]
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -78,6 +87,9 @@ def attributes(handle: Any) -> dict[str, Any]:
 
 ServiceFunction = Callable[..., Any]
 DEFAULT_START_TIMEOUT = 60.0
+"""Seconds a service may take from starting to ready, unless it or its stack says otherwise."""
+DEFAULT_PARALLELISM = 4
+"""How many services may be starting at once, unless the stack says otherwise."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +110,7 @@ class ServiceDefinition:
     stop_policy: StopPolicy | None = None
     stop_overrides: Mapping[str, Any] = field(default_factory=dict)  # from a profile's `stop`
     inject: Mapping[str, str] = field(default_factory=dict)  # parameter -> service it receives
-    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    restart: RestartPolicy = NO_RESTART
     liveness: LivenessPolicy | None = None
     edges: Mapping[str, str] = field(default_factory=dict)  # dependency -> restart|stop|ignore
     export: Mapping[str, Any] = field(default_factory=dict)  # container settings for exports
@@ -108,6 +120,8 @@ class ServiceDefinition:
     replicas_allowed: bool = False
     replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
+    # `config` validated by `config_model`, once (project/apply.py): what the kind reads, typed
+    options: Any = None
     task: bool = False  # runs to completion: done (COMPLETED) when its code yields after exit 0
     port: int | None = None  # a fixed main port (profile `port = N`), else a free one
     watch: tuple[str, ...] = ()  # file patterns whose changes restart it (`stack run` watches)
@@ -142,6 +156,8 @@ class ServiceDefinition:
         return inspect.isasyncgenfunction(self.function)
 
     def evolve(self, **changes: Any) -> ServiceDefinition:
+        if "config" in changes and "options" not in changes:
+            changes["options"] = None  # they were validated from the old config
         return replace(self, **changes)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -220,7 +236,7 @@ def service(
             source=f"{fn.__module__}:{fn.__qualname__}",
             replicas_allowed=replicas,
             config_model=config,
-            restart=restart or RestartPolicy(),
+            restart=restart or NO_RESTART,
             liveness=liveness,
             edges=dict(edges or {}),
             task=task,

@@ -4,11 +4,11 @@ separated by the restarts its policy allows. The stack creates one ServiceLife p
 from __future__ import annotations
 
 import asyncio
-import signal
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from ..define.ended import how_it_ended
 from ..define.service import attributes
 from ..errors import DependencyFailed, StartError, StartupCrashed, StopError, UnsafePath
 from . import supervisor
@@ -358,18 +358,6 @@ class ServiceLife:
             ctx.log.tail(),
             trace=user_frames(e, ctx.root),
         )
-
-
-def how_it_ended(code: int | None) -> str:
-    """`killed by SIGKILL`, `exited with code 3`: how a process ended, for people."""
-    if code is None:
-        return "exited"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 def _next(gen: Any) -> Any:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..define.graph import Graph
+from ..define.service import DEFAULT_PARALLELISM
 from .cleanup import watchdog
 from .logs import LineListener
 from .stack import ServiceStop, Stack
@@ -29,7 +30,7 @@ class StackThread:
         *,
         state_dir: Path,
         root: Path,
-        parallelism: int = 4,
+        parallelism: int = DEFAULT_PARALLELISM,
         mode: str | None = None,
         on_output: LineListener | None = None,
     ) -> None:

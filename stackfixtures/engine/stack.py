@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..define.graph import Graph
-from ..define.service import ServiceDefinition
+from ..define.service import DEFAULT_PARALLELISM, ServiceDefinition
 from ..errors import ServiceError, StartError
 from . import resources, state_dirs, supervisor
 from .activity import Activity
@@ -45,7 +45,7 @@ class Stack:
         *,
         state_dir: Path,
         root: Path | None = None,
-        parallelism: int = 4,
+        parallelism: int = DEFAULT_PARALLELISM,
         on_output: LineListener | None = None,
         stack_id: str | None = None,
         events: EventLog | None = None,

@@ -5,31 +5,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..define.container import Container, ProbeSpec
+from ..define.container import Container
+from ..engine.probes.registry import compose_test
 from ..project import Project
 from .containers import containers
 
 
 def _seconds(value: float) -> str:
     return f"{value:g}s"
-
-
-def healthcheck_test(probe: ProbeSpec) -> list[str]:
-    """A probe as a Compose healthcheck command that works in most images."""
-    if probe.kind == "exec":
-        return ["CMD", *probe.argv]
-    if probe.kind == "http":
-        url = f"http://localhost:{probe.port}{probe.path}"
-        return [
-            "CMD-SHELL",
-            f"curl -fsS {url} >/dev/null 2>&1 || wget -q -O /dev/null {url} || "
-            f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}')\"",
-        ]
-    return [
-        "CMD-SHELL",
-        f"nc -z localhost {probe.port} 2>/dev/null || "
-        f"python3 -c \"import socket; socket.create_connection(('localhost', {probe.port}))\"",
-    ]
 
 
 def _restart(c: Container) -> str:
@@ -63,7 +46,7 @@ def document(proj: Project) -> dict[str, Any]:
             svc["expose"] = [str(c.port)]
         if c.ready is not None:
             svc["healthcheck"] = {
-                "test": healthcheck_test(c.ready),
+                "test": compose_test(c.ready),
                 "interval": _seconds(c.ready.period),
                 "timeout": _seconds(c.ready.timeout),
                 "retries": c.ready.failures,

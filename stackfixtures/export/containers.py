@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from .. import kinds
 from ..define import templates as wiring
-from ..define.container import Container, ProbeSpec
+from ..define.container import Container, ContainerProbe
 from ..define.graph import Graph
 from ..define.policies import override_stop, stop
 from ..define.service import Scope, ServiceDefinition
+from ..engine.probes import registry
 from ..errors import ProfileError
 from ..kinds.external import handle_for
 from ..project import Project
@@ -35,39 +36,13 @@ def _probe(
     period: float = 5.0,
     timeout: float = 2.0,
     failures: int = 3,
-) -> ProbeSpec | None:
-    """A profile probe table as a container probe (log probes have no container equivalent)."""
-    if not spec:
+) -> ContainerProbe | None:
+    """A profile probe table as a container probe, as its probe says it runs in a container
+    (engine/probes/registry.py; a log probe has no container equivalent)."""
+    found = registry.container_probe(spec, port, render) if spec else None
+    if found is None:
         return None
-    if "http" in spec:
-        url = render(str(spec["http"]))
-        if url.startswith("/"):
-            return ProbeSpec("http", port, url, period=period, timeout=timeout, failures=failures)
-        parts = urlsplit(url)
-        return ProbeSpec(
-            "http",
-            parts.port or port,
-            parts.path or "/",
-            period=period,
-            timeout=timeout,
-            failures=failures,
-        )
-    if "tcp" in spec:
-        text = render(str(spec["tcp"]))
-        return ProbeSpec(
-            "tcp", int(text.rpartition(":")[2]), period=period, timeout=timeout, failures=failures
-        )
-    if "exec" in spec:
-        argv = spec["exec"] if isinstance(spec["exec"], list) else shlex.split(spec["exec"])
-        return ProbeSpec(
-            "exec",
-            port,
-            argv=tuple(render(a) for a in argv),
-            period=period,
-            timeout=timeout,
-            failures=failures,
-        )
-    return None
+    return replace(found, period=period, timeout=timeout, failures=failures)
 
 
 def _render_all(value: Any, render: Callable[[str], str]) -> Any:

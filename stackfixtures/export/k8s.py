@@ -7,7 +7,8 @@ import math
 import re
 from typing import Any
 
-from ..define.container import Container, ProbeSpec
+from ..define.container import Container, ContainerProbe
+from ..engine.probes.registry import k8s_action
 from ..project import Project
 from .containers import containers
 
@@ -19,15 +20,9 @@ def k8s_name(name: str) -> str:
     return re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")[:63] or "service"
 
 
-def _probe(p: ProbeSpec) -> dict[str, Any]:
-    if p.kind == "http":
-        action: dict[str, Any] = {"httpGet": {"path": p.path, "port": p.port}}
-    elif p.kind == "tcp":
-        action = {"tcpSocket": {"port": p.port}}
-    else:
-        action = {"exec": {"command": list(p.argv)}}
+def _probe(p: ContainerProbe) -> dict[str, Any]:
     return {
-        **action,
+        **k8s_action(p),
         "periodSeconds": max(1, math.ceil(p.period)),
         "timeoutSeconds": max(1, math.ceil(p.timeout)),
         "failureThreshold": p.failures,

@@ -6,20 +6,21 @@ binaries) and is described by a `Kind`; the registry finds them by name or URL s
 
 from __future__ import annotations
 
-from ..define.container import Container, ProbeSpec, data_container
-from .base import Kind
+from ..kind_api import Container, ContainerProbe, data_container
+from .base import Kind, options_of
 from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names, of_handle
 
 __all__ = [
     "BUILTIN",
     "GROUP",
     "Container",
+    "ContainerProbe",
     "Kind",
-    "ProbeSpec",
     "builtin_names",
     "data_container",
     "for_scheme",
     "get",
     "names",
     "of_handle",
+    "options_of",
 ]

@@ -9,16 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import SplitResult
 
-from ..define.container import Container
-from ..define.service import Handle, ServiceDefinition
+from ..kind_api import Container, Handle, ServiceDefinition
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from ..engine.probes import Probe
+    from ..kind_api import Probe
+
+Options = TypeVar("Options", bound="BaseModel")
+
+
+def options_of(definition: ServiceDefinition, model: type[Options]) -> Options:
+    """A service's options, typed: those its profile entry was validated into, once, by its
+    kind's model (project/apply.py). Only a definition made in code, which no profile
+    configured, has its `config` validated here."""
+    found = definition.options
+    if isinstance(found, model):
+        return found
+    return model.model_validate(definition.config)
 
 
 @dataclass(frozen=True)

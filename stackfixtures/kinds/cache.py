@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..engine.private_dirs import private_dir
+from ..kind_api import private_dir
 
 
 def cache_root() -> Path:

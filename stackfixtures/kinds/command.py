@@ -7,12 +7,21 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from ..config.schema import Argv, ProbeSpec, Text
-from ..define.service import Handle, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import run_once, spawn
-from .base import Kind
+from ..kind_api import (
+    Argv,
+    Handle,
+    ServiceContext,
+    Text,
+    checked_table,
+    probes,
+    run_once,
+    service,
+    spawn,
+)
+from .base import Kind, options_of
+
+ReadyTable = checked_table(probes.registry.fields())
+"""`ready = { ... }`: the probe keys the registry knows (engine/probes/registry.py)."""
 
 
 class CommandConfig(BaseModel):
@@ -20,7 +29,7 @@ class CommandConfig(BaseModel):
 
     command: Argv | Text
     cwd: Text | None = None
-    ready: ProbeSpec | None = None
+    ready: ReadyTable | None = None  # type: ignore[valid-type]
 
     @field_validator("command")
     @classmethod
@@ -41,7 +50,7 @@ async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Run `command`; ready when its `ready` probe passes (or as soon as it is spawned). With
     `task = true` it runs to completion instead (migrations, seed data, a test suite): done
     when it exits 0, failed with its exit code otherwise."""
-    cfg = CommandConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, CommandConfig)
     argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
     if ctx.definition.task:
         await run_once(argv, ctx=ctx, cwd=cfg.cwd)

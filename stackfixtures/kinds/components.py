@@ -16,13 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config.schema import Seconds
-from ..define.policies import stop
-from ..define.service import Handle, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import spawn
-from .base import Kind
+from ..kind_api import Handle, Seconds, ServiceContext, probes, service, spawn, stop
+from .base import Kind, options_of
 
 log = logging.getLogger("stackfixtures.components")
 
@@ -132,7 +127,7 @@ class ComponentsConfig(BaseModel):
 async def components(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A process hosting components, declared in a profile:
     `kind = "components"`, `factory = "app:components"`, `components = ["api"]`."""
-    cfg = ComponentsConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, ComponentsConfig)
     async with host(cfg.factory, cfg.components, grace=cfg.grace) as proc:
         yield Handle(
             host=ctx.host,

@@ -13,11 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.service import Handle, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.probes import wait_ready
-from .base import Kind
+from ..kind_api import Handle, ServiceContext, probes, service, wait_ready
+from .base import Kind, options_of
 from .registry import for_scheme
 
 GENERIC_PORTS = {"http": 80, "https": 443, "tcp": 0}
@@ -64,7 +61,7 @@ def probe_for(handle: Handle) -> probes.Probe:
 @service(config=ExternalConfig)
 async def external(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Use `url` as it is; wait until it answers; leave it running afterwards."""
-    cfg = ExternalConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, ExternalConfig)
     handle = handle_for(cfg.url)
     if cfg.ready:
         probe = probe_for(handle)

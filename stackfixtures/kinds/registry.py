@@ -10,9 +10,8 @@ import functools
 from importlib.metadata import EntryPoint, entry_points
 from urllib.parse import urlsplit
 
-from ..config.imports import import_object
-from ..define.service import ServiceDefinition
 from ..errors import DefinitionError
+from ..kind_api import ServiceDefinition, import_object
 from .base import Kind
 
 GROUP = "stackfixtures.kinds"

@@ -25,13 +25,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config.imports import import_object
-from ..define.service import Handle, ServiceDefinition, service
-from ..engine import probes
-from ..engine.context import ServiceContext
-from ..engine.process import spawn
 from ..errors import StartupCrashed
-from .base import Kind
+from ..kind_api import (
+    Handle,
+    ServiceContext,
+    ServiceDefinition,
+    import_object,
+    probes,
+    service,
+    spawn,
+)
+from .base import Kind, options_of
 
 
 class XprocessConfig(BaseModel):
@@ -122,7 +126,7 @@ async def run_starter(starter_cls: type, ctx: ServiceContext) -> AsyncIterator[H
 @service(config=XprocessConfig)
 async def xprocess(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A pytest-xprocess starter, run by the engine (see the module doc)."""
-    cfg = XprocessConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, XprocessConfig)
     starter_cls = import_object(cfg.starter, ctx.root)
     async for handle in run_starter(starter_cls, ctx):
         yield handle

@@ -17,9 +17,10 @@ from ..config.explain import explain
 from ..config.load import Profile
 from ..config.schema import ServiceSpec
 from ..config.suggest import closest, did_you_mean
-from ..define.policies import LivenessPolicy, LogLimit, RestartPolicy
+from ..define.policies import LogLimit
 from ..define.service import Scope, ServiceDefinition
 from ..errors import DefinitionError
+from . import probe_tables
 
 GENERIC = tuple(ServiceSpec.model_fields)
 """Keys every service takes, whatever its kind."""
@@ -37,27 +38,9 @@ def stub(name: str) -> ServiceDefinition:
     return ServiceDefinition(name=name, function=_never_runs, params=(), kind="invalid")
 
 
-def _restart(spec: ServiceSpec) -> RestartPolicy | None:
-    return RestartPolicy(**spec.restart.model_dump()) if spec.restart else None
-
-
-def _liveness(spec: ServiceSpec) -> LivenessPolicy | None:
-    live = spec.liveness
-    if live is None:
-        return None
-    return LivenessPolicy(
-        probe=live.as_probe_dict(),
-        period=live.period,
-        timeout=live.timeout or 2.0,
-        failure_threshold=live.failure_threshold,
-    )
-
-
 def _stop_overrides(spec: ServiceSpec) -> dict[str, Any]:
     """Only the stop fields the profile wrote: they refine the service's own policy."""
-    if spec.stop is None:
-        return {}
-    return {k: getattr(spec.stop, k) for k in spec.stop.model_fields_set}
+    return spec.stop.written() if spec.stop is not None else {}
 
 
 def _kind(profile: Profile, key: tuple[str, ...], name: str) -> kinds.Kind | None:
@@ -116,11 +99,16 @@ def _base_for(
     return None
 
 
+Options = tuple[dict[str, Any], Any]
+"""A service's kind-specific keys as a dict (for fingerprints, exports, masking) and the
+validated options object its kind reads (`kinds.base.options_of`), or None without a model."""
+
+
 def _config(
     profile: Profile, name: str, base: ServiceDefinition, model: Any, spec: ServiceSpec
-) -> dict[str, Any] | None:
-    """The kind-specific keys of a profile entry, validated by the kind's options model (None
-    when they are wrong; the problems are noted)."""
+) -> Options | None:
+    """The kind-specific keys of a profile entry, validated once by the kind's options model
+    (None when they are wrong; the problems are noted)."""
     key = ("services", name)
     extras = spec.extras
     if "external" in extras:
@@ -136,7 +124,7 @@ def _config(
     if model is None:
         for other in sorted(extras):
             profile.add((*key, other), "unknown key" + did_you_mean(other, GENERIC))
-        return None if extras else dict(base.config)
+        return None if extras else (dict(base.config), base.options)
     data = {**base.config, **extras}
     try:
         validated = model.model_validate(data)
@@ -145,7 +133,7 @@ def _config(
         for rel, message in found:
             profile.add((*key, *rel), message)
         return None
-    return dict(validated.model_dump(exclude_none=True))
+    return dict(validated.model_dump(exclude_none=True)), validated
 
 
 def apply_profile(
@@ -160,7 +148,8 @@ def apply_profile(
             defs[name] = stub(name)
             continue
         base, kind, model = found
-        config = _config(profile, name, base, model, spec)
+        config, options = _config(profile, name, base, model, spec) or (dict(base.config), None)
+        probe_tables.check(profile, name, spec)
         for param in spec.inject:
             if param not in base.params:
                 params = ", ".join(base.params) or "none"
@@ -173,9 +162,10 @@ def apply_profile(
             name=name,
             extra_deps=tuple(dict.fromkeys((*base.extra_deps, *spec.dependency_names))),
             edges={**base.edges, **spec.edges},
-            restart=_restart(spec) or base.restart,
-            liveness=_liveness(spec) or base.liveness,
-            config=config if config is not None else dict(base.config),
+            restart=spec.restart.to_policy() if spec.restart else base.restart,
+            liveness=spec.liveness.to_policy() if spec.liveness else base.liveness,
+            config=config,
+            options=options,
             env={**base.env, **{k: _env_text(v) for k, v in spec.env.items()}},
             stop_overrides={**base.stop_overrides, **_stop_overrides(spec)},
             inject={**base.inject, **spec.inject},
@@ -202,9 +192,8 @@ def apply_profile(
 
 
 def _logs(spec: Any) -> LogLimit | None:
-    """The `logs` table of a service or of [stack] (sizes already in bytes), if it has one."""
-    logs = spec.logs
-    return None if logs is None else LogLimit(max_size=int(logs.max_size), keep=logs.keep)
+    """The `logs` table of a service or of [stack], if it has one."""
+    return None if spec.logs is None else spec.logs.to_limit()
 
 
 def _env_text(v: Any) -> str:

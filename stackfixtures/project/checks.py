@@ -23,7 +23,7 @@ from ..config.positions import KeyPath
 from ..config.read import raw_profile
 from ..config.suggest import closest, did_you_mean
 from ..define import templates
-from ..define.graph import Graph
+from ..define.graph import Graph, walk
 from ..define.service import ServiceDefinition, attributes
 from ..errors import DefinitionError, DependencyCycle, Problem, ScopeMismatch
 from .apply import stub
@@ -97,18 +97,6 @@ def names(
     return problems
 
 
-def _closure(defs: Mapping[str, ServiceDefinition], names: Iterable[str]) -> set[str]:
-    """`names` and what they depend on, skipping names nothing defines."""
-    seen: set[str] = set()
-    todo = [n for n in names if n in defs]
-    while todo:
-        n = todo.pop()
-        if n not in seen:
-            seen.add(n)
-            todo += [d for d in defs[n].dependencies if d in defs]
-    return seen
-
-
 def _elsewhere(root: Path, name: str, current: Profile | None) -> list[str]:
     """The other profiles of the project that define a service called `name`."""
     found = []
@@ -163,7 +151,9 @@ def dependencies(
     of the code, and the Python services set aside (outside the selected closure) with why."""
     declared = profile.spec.services if profile else {}
     invalid = profile.invalid if profile else set()
-    wanted = _closure(defs, selected)
+    wanted, _ = walk(  # what nothing defines is reported below, not walked
+        [n for n in selected if n in defs], lambda n: [d for d in defs[n].dependencies if d in defs]
+    )
     problems: list[Problem] = []
     aside: dict[str, str] = {}
     for name, d in defs.items():

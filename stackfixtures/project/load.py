@@ -21,7 +21,7 @@ from ..config.load import Profile
 from ..config.locate import default_state_dir, find_root
 from ..config.suggest import unknown_service
 from ..define.graph import Graph
-from ..define.service import ServiceDefinition
+from ..define.service import DEFAULT_PARALLELISM, ServiceDefinition
 from ..engine.usercode import user_frames
 from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
 from . import checks
@@ -177,7 +177,7 @@ def load(
         graph=graph,
         selected=with_builders([n for n in chosen if n in graph] or graph.names, graph),
         state_dir=state_dir,
-        parallelism=loaded.spec.stack.parallelism if loaded else 4,
+        parallelism=loaded.spec.stack.parallelism if loaded else DEFAULT_PARALLELISM,
         mode=loaded.spec.stack.mode if loaded else None,
         aside=aside,
     )

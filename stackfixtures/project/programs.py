@@ -18,6 +18,7 @@ from typing import Any
 
 from ..config.positions import KeyPath
 from ..config.suggest import did_you_mean
+from ..engine.probes import registry
 from ..engine.venv import own_bin_first
 from ..errors import Problem, ProfileError
 from .load import Project
@@ -67,18 +68,15 @@ def _programs(
             yield (*base, "command"), command[0]
         ready = extras.get("ready")
         if isinstance(ready, dict):
-            yield from _probe((*base, "ready", "exec"), ready.get("exec"))
+            yield from _probes((*base, "ready"), ready)
     if liveness is not None:
-        yield from _probe((*base, "liveness", "exec"), liveness.exec)
+        yield from _probes((*base, "liveness"), liveness.as_probe_dict())
 
 
-def _probe(key: KeyPath, argv: object) -> Iterator[tuple[KeyPath, str]]:
-    """An exec probe's program: the string itself (it is run as one program), or the list's
-    first item."""
-    if isinstance(argv, str):
-        yield key, argv
-    elif isinstance(argv, list) and argv and isinstance(argv[0], str):
-        yield key, argv[0]
+def _probes(key: KeyPath, table: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
+    """The programs the probes of a table run (an exec probe's), as each probe says."""
+    for probe, program in registry.programs(table):
+        yield (*key, probe), program
 
 
 def _on(path: str) -> list[str]:

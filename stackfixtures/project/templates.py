@@ -22,6 +22,7 @@ from ..config.imports import project_module
 from ..define.graph import Graph
 from ..define.service import ServiceDefinition
 from ..errors import DefinitionError
+from ..kinds.base import options_of
 from ..kinds.postgres.options import PostgresConfig, TemplateSpec
 from ..kinds.postgres.template import TemplateBuild, builder, postgres_template
 from .inputs import digest
@@ -110,7 +111,7 @@ def with_templates(
     for name, d in defs.items():
         if d.kind != "postgres" or not d.config.get("template"):
             continue
-        cfg = PostgresConfig.model_validate(d.config)
+        cfg = options_of(d, PostgresConfig)
         assert cfg.template is not None
         mistakes = _wrong_after(name, cfg.template, defs)
         for i, why in mistakes.items():
@@ -142,6 +143,7 @@ def with_templates(
             extra_deps=tuple(needs),
             config=build.model_dump(),
             config_model=TemplateBuild,
+            options=build,
             start_timeout=sum(t.timeout for t in tasks) + d.timeout,
             source=d.source,
         )

@@ -4,7 +4,7 @@ protocol on whichever control runs that service."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +108,28 @@ class StackFixture:
 def service_fixture(name: str, project: projects.Project, backend: BackendFor) -> Any:
     """The pytest fixture for service `name`: started when first needed, its handle returned,
     stopped when its scope ends (after its dependents, which pytest tears down first)."""
-    deps = project.graph.dependencies(name)
     scope = str(project.graph[name].scope)
+    doc = f"stackfixtures service {name!r} ({scope} scope): its handle."
+    # Started first, its dependencies with it (in parallel), then asked of pytest.
+    after = project.graph.dependencies(name)
+    return fixture_for(name, name, scope, doc, lambda _, mode: backend(mode), after)
+
+
+RunsOn = Callable[[pytest.FixtureRequest, str | None], Backend]
+"""Where a service fixture's service runs, given the test's request and stack mode (it may ask
+pytest for fixtures first)."""
+
+
+def fixture_for(
+    name: str, fixture_name: str, scope: str, doc: str, runs_on: RunsOn, after: Sequence[str] = ()
+) -> Any:
+    """A pytest fixture `fixture_name` serving service `name` from what `runs_on` gives: its
+    handle, or the test failed with the StartError's words (once, not chained); the fixtures
+    `after` are asked for once it started (so pytest tears `name` down before each of them);
+    the end of `scope` is told to what ran it."""
 
     def fixture(request: pytest.FixtureRequest, stack_mode: str | None) -> Iterator[Any]:
-        runs = backend(stack_mode)
+        runs = runs_on(request, stack_mode)
         failure = ""
         try:
             handle = runs.start(name)
@@ -120,15 +137,15 @@ def service_fixture(name: str, project: projects.Project, backend: BackendFor) -
             failure = str(e)
         if failure:  # outside the `except`: reported once, not chained to the StartError
             pytest.fail(failure, pytrace=False)
-        for dep in deps:  # tell pytest: `name` is torn down before each dependency
+        for dep in after:
             request.getfixturevalue(dep)
         yield handle
         runs.end_scope(name)
 
-    fixture.__name__ = name
-    fixture.__doc__ = f"stackfixtures service {name!r} ({scope} scope): its handle."
+    fixture.__name__ = fixture_name
+    fixture.__doc__ = doc
     setattr(fixture, SERVICE, name)
-    return pytest.fixture(scope=scope, name=name)(fixture)  # type: ignore[call-overload]
+    return pytest.fixture(scope=scope, name=fixture_name)(fixture)  # type: ignore[call-overload]
 
 
 def transactional_fixtures(project: projects.Project) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from .. import project as projects
 from ..project import checks
 from ..project import replace as replaces
 from .fixtures import SERVICE
-from .swap import Key, Replacement, Swap, narrowest, reach, refusal, variant_fixture
+from .swap import Key, Replacement, Swap, narrowest, refusal, variant_fixture
 
 FAILURE = pytest.StashKey[str]()
 ROUTE = pytest.StashKey["Route"]()
@@ -170,11 +170,11 @@ class Swaps:
         names = item._fixtureinfo.names_closure  # type: ignore[attr-defined]
         seen: set[str] = set()
         for name in (n for n in names if n in graph):
-            below, met = reach(graph, name, set(replaced))
+            below, met = graph.reach(name, set(replaced))
             seen |= {*below, *met}
         for r in replaced.values():
             self._used[r] = self._used.get(r, False) or r.name in seen
-        affected = {n for n in seen if n not in replaced and reach(graph, n, set(replaced))[1]}
+        affected = {n for n in seen if n not in replaced and graph.reach(n, set(replaced))[1]}
         wanted = affected | {n for n in seen if n in marks}
         if not wanted:
             return None
@@ -233,7 +233,7 @@ class Swaps:
             deps: tuple[str, ...] = ()  # an URL's endpoint needs nothing
             met = {name}
             if name not in replaced:  # it lives no longer than what it runs on
-                deps, met = graph.dependencies(name), reach(graph, name, set(replaced))[1]
+                deps, met = graph.dependencies(name), graph.reach(name, set(replaced))[1]
             scope = narrowest(str(graph[name].scope), *(replaced[n].scope for n in met))
             fixture = variant_fixture(self.swap, self.project, key, name, fixture_name, scope, deps)
             setattr(holder, f"variant_{i}", fixture)

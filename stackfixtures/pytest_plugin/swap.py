@@ -5,7 +5,7 @@ that set is handed in by pytest: a replacement fixture's value, a shared service
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,9 @@ import pytest
 from .. import project as projects
 from ..define.graph import Graph
 from ..define.service import Scope, ServiceDefinition
-from ..errors import StartError
 from ..project import checks
 from ..project import replace as replaces
-from .fixtures import SERVICE
+from .fixtures import fixture_for
 from .shared import LocalBackend
 
 SCOPES = ("function", "class", "module", "package", "session")
@@ -44,22 +43,6 @@ class Replacement:
 
 Key = tuple[Replacement, ...]
 """A distinct set of replacements (sorted by name): one Swap per key and mode."""
-
-
-def reach(graph: Graph, name: str, replaced: set[str]) -> tuple[list[str], set[str]]:
-    """What `name` runs on when the `replaced` services are leaves: the services (itself
-    included, replaced ones not), and the replaced ones it meets."""
-    seen: set[str] = set()
-    met: set[str] = set()
-    todo = [name]
-    while todo:
-        n = todo.pop()
-        if n in replaced:
-            met.add(n)
-        elif n not in seen:
-            seen.add(n)
-            todo += graph.dependencies(n)
-    return [n for n in graph.start_order() if n in seen], met
 
 
 class Swap:
@@ -122,7 +105,7 @@ def check(proj: projects.Project, key: Key, request: pytest.FixtureRequest, name
     """Fail the test before anything of `name` starts when a template of it (or of what it
     runs on) needs an attribute that a replacement fixture's value lacks."""
     fixtures = {r.name: r for r in key if r.fixture is not None}
-    below, met = reach(proj.graph, name, set(fixtures))
+    below, met = proj.graph.reach(name, set(fixtures))
     if not met:
         return
     values = {n: request.getfixturevalue(n) for n in sorted(met)}
@@ -144,31 +127,21 @@ def variant_fixture(
     deps: Sequence[str],
 ) -> Any:
     """The fixture that serves service `name` to the tests whose replacements are `key`:
-    started in their Swap, with what it depends on asked of pytest (so pytest tears it down
-    first); stopped when `scope` ends. `swap_for(key, mode)` finds (or starts) the Swap."""
+    started in their Swap, with what it depends on asked of pytest first (so pytest tears it
+    down first); stopped when `scope` ends. `swap_for(key, mode)` finds (or starts) the Swap."""
 
-    def fixture(request: pytest.FixtureRequest, stack_mode: str | None) -> Iterator[Any]:
+    def runs_on(request: pytest.FixtureRequest, stack_mode: str | None) -> LocalBackend:
         check(proj, key, request, name)
         swap: Swap = swap_for(key, stack_mode)
         for dep in deps:  # a variant, a replacement, or a shared service's handle
             value = request.getfixturevalue(dep)
             if not swap.runs(dep):
                 swap.give(dep, value)
-        failure = ""
-        try:
-            handle = swap.backend.start(name)
-        except StartError as e:
-            failure = str(e)
-        if failure:  # outside the `except`: reported once, not chained to the StartError
-            pytest.fail(failure, pytrace=False)
-        yield handle
-        swap.backend.end_scope(name)
+        return swap.backend
 
     replaced = ", ".join(r.name for r in key)
-    fixture.__name__ = fixture_name
-    fixture.__doc__ = (
+    doc = (
         f"stackfixtures service {name!r} for the tests that replace {replaced} "
         f"({scope} scope): an instance of their own."
     )
-    setattr(fixture, SERVICE, name)
-    return pytest.fixture(scope=scope, name=fixture_name)(fixture)  # type: ignore[call-overload]
+    return fixture_for(name, fixture_name, scope, doc, runs_on)

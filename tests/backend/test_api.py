@@ -15,6 +15,8 @@ import pytest
 
 import stackfixtures as sf
 
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
 
 def digest(payload: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()

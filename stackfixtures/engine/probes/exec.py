@@ -6,7 +6,9 @@ import asyncio
 import shlex
 from dataclasses import dataclass
 
+from ...define.container import ContainerProbe
 from ..context import ServiceContext
+from .registry import ProbeType, Render
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,34 @@ def exec_(*argv: str, timeout: float = 5.0) -> ExecProbe:
     if len(argv) == 1 and not isinstance(argv[0], str):
         argv = tuple(argv[0])
     return ExecProbe(tuple(argv), timeout)
+
+
+def _parse(value: str | list[str]) -> ExecProbe:
+    """A list is a program and its arguments; a string is run as one program."""
+    return exec_(*([value] if isinstance(value, str) else value))
+
+
+def _container(value: str | list[str], port: int | None, render: Render) -> ContainerProbe:
+    """In a container a string is split like a shell line (a healthcheck's CMD)."""
+    argv = shlex.split(value) if isinstance(value, str) else value
+    return ContainerProbe("exec", port, argv=tuple(render(a) for a in argv))
+
+
+def _program(value: object) -> str | None:
+    """The program a string (run as one program) or a list's first item names."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else None
+
+
+PROBE = ProbeType(
+    key="exec",
+    order=30,
+    value=list[str] | str,
+    parse=_parse,
+    container=_container,
+    compose=lambda p: ["CMD", *p.argv],
+    k8s=lambda p: {"exec": {"command": list(p.argv)}},
+    program=_program,
+)
+"""`ready = { exec = ["pg_isready", "-h", "${host}"] }`: the program must be on PATH."""

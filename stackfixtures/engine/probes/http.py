@@ -13,8 +13,10 @@ import contextlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ...define.container import ContainerProbe
 from ..context import ServiceContext
 from .base import why_not
+from .registry import ProbeType, Render
 
 
 class NoAnswer(Exception):
@@ -111,3 +113,34 @@ def http(
 ) -> HttpProbe:
     """Ready when GET `url` answers with a status in `status` (default: below 400)."""
     return HttpProbe(url, tuple(status), timeout)
+
+
+def _container(value: str, port: int | None, render: Render) -> ContainerProbe:
+    """A path is on the container's own port; a URL says its port (else the container's)."""
+    url = render(value)
+    if url.startswith("/"):
+        return ContainerProbe("http", port, url)
+    parts = urlsplit(url)
+    return ContainerProbe("http", parts.port or port, parts.path or "/")
+
+
+def _compose(p: ContainerProbe) -> list[str]:
+    """A GET with what most images have: curl, else wget, else Python."""
+    url = f"http://localhost:{p.port}{p.path}"
+    return [
+        "CMD-SHELL",
+        f"curl -fsS {url} >/dev/null 2>&1 || wget -q -O /dev/null {url} || "
+        f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}')\"",
+    ]
+
+
+PROBE = ProbeType(
+    key="http",
+    order=20,
+    value=str,
+    parse=http,
+    container=_container,
+    compose=_compose,
+    k8s=lambda p: {"httpGet": {"path": p.path, "port": p.port}},
+)
+"""`ready = { http = "/health" }` (a path on the service's port, or a URL)."""

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..context import ServiceContext
+from .registry import ProbeType
 
 
 @dataclass(frozen=True)
@@ -32,3 +33,14 @@ class LogProbe:
 def log(pattern: str) -> LogProbe:
     """Ready when a line of the service's output matches `pattern` (a Python regex)."""
     return LogProbe(pattern)
+
+
+def _parse(pattern: str) -> LogProbe:
+    try:
+        return log(pattern)
+    except re.error as e:
+        raise ValueError(f"not a valid regex: {e}") from None
+
+
+PROBE = ProbeType(key="log", order=40, value=str, parse=_parse)
+"""`ready = { log = "regex" }`. No container probe: a container's log is not its health."""

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
+from ...define.container import ContainerProbe
 from ..context import ServiceContext
 from .base import why_not
+from .registry import ProbeType, Render
 
 
 @dataclass(frozen=True)
@@ -45,3 +47,27 @@ class TcpProbe:
 def tcp(target: str | int = "${port}", timeout: float = 1.0) -> TcpProbe:
     """Ready when `target` (a port, or host:port) accepts a TCP connection."""
     return TcpProbe(str(target), timeout)
+
+
+def _container(value: str | int, port: int | None, render: Render) -> ContainerProbe:
+    return ContainerProbe("tcp", int(render(str(value)).rpartition(":")[2]))
+
+
+def _compose(p: ContainerProbe) -> list[str]:
+    return [
+        "CMD-SHELL",
+        f"nc -z localhost {p.port} 2>/dev/null || "
+        f"python3 -c \"import socket; socket.create_connection(('localhost', {p.port}))\"",
+    ]
+
+
+PROBE = ProbeType(
+    key="tcp",
+    order=10,
+    value=str | int,
+    parse=tcp,
+    container=_container,
+    compose=_compose,
+    k8s=lambda p: {"tcpSocket": {"port": p.port}},
+)
+"""`ready = { tcp = "${port}" }` (or a port, or "host:port")."""

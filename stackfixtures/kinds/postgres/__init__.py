@@ -14,11 +14,16 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
-from ...define.container import Container, ProbeSpec, data_container
-from ...define.policies import stop
-from ...define.service import Handle, ServiceDefinition
-from ...engine.probes import Probe
-from ..base import Kind
+from ...kind_api import (
+    Container,
+    ContainerProbe,
+    Handle,
+    Probe,
+    ServiceDefinition,
+    data_container,
+    stop,
+)
+from ..base import Kind, options_of
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .database import postgres_db
@@ -50,14 +55,15 @@ def _probe(handle: Handle) -> Probe:
 
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image, trusting connections like the local server; its data on a volume."""
-    user, db = d.config.get("user", "postgres"), d.config.get("dbname", "postgres")
+    options = options_of(d, PostgresConfig)
+    user, db = options.user, options.dbname
     url = dsn(host, PORT, user, db)
     return data_container(
         d,
         image="postgres:18",
         port=PORT,
         env={"POSTGRES_USER": user, "POSTGRES_DB": db, "POSTGRES_HOST_AUTH_METHOD": "trust"},
-        ready=ProbeSpec("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
+        ready=ContainerProbe("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
         stop=stop("SIGINT", 30),
         volume="/var/lib/postgresql",
         attrs={"host": host, "port": PORT, "user": user, "dbname": db, "dsn": url, "url": url},

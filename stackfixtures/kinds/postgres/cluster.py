@@ -14,11 +14,8 @@ from pathlib import Path
 import psutil
 from filelock import FileLock
 
-from ...engine.context import ServiceContext
-from ...engine.private_dirs import private_dir, user_tmp
-from ...engine.process import run_once
-from ...engine.state_homes import home_for
 from ...errors import KindUnavailable
+from ...kind_api import ServiceContext, home_for, private_dir, run_once, user_tmp
 from ..cache import cache_dir
 from . import identity
 from .binaries import server_version

@@ -9,9 +9,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ...define.service import Handle, service
-from ...engine.context import ServiceContext
 from ...errors import StartupCrashed
+from ...kind_api import Handle, ServiceContext, service
+from ..base import options_of
 from . import owners
 from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey
@@ -24,7 +24,7 @@ CONNECT = 5  # seconds a connection of the pool may take (a paused server: no ha
 @service(scope="function", config=PostgresDbConfig)
 async def postgres_db(postgres: Handle, ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A fresh database for one test, cloned from the server's template, dropped afterwards."""
-    cfg = PostgresDbConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, PostgresDbConfig)
     template = getattr(postgres, "template", None) or "template1"
     strategy = f" STRATEGY = {cfg.strategy.upper()}" if _major(postgres) >= 15 else ""
     if cfg.pool:

@@ -16,9 +16,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from ...engine import private_files
-from ...engine.context import ServiceContext
 from ...errors import StaleDataDir
+from ...kind_api import ServiceContext, private_files
 from .options import PostgresConfig
 
 NAME = "identity.json"

@@ -19,9 +19,8 @@ from pathlib import Path
 import psutil
 from filelock import FileLock
 
-from ...engine import private_files
-from ...engine.private_dirs import private_dir, private_file, user_tmp
 from ...errors import KindUnavailable
+from ...kind_api import private_dir, private_file, private_files, user_tmp
 
 MEMORY_FILESYSTEMS = ("tmpfs", "ramfs")
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import psutil
 
-from ...engine.context import ServiceContext
-from ...engine.state_homes import OWNER, home_for, linked_home, owner_of
+from ...kind_api import OWNER, ServiceContext, home_for, linked_home, owner_of
 from . import identity
 from .memory_root import memory_root
 

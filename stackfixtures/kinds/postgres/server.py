@@ -11,12 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
-from ...define.policies import stop
-from ...define.service import Handle, service
-from ...engine import probes
-from ...engine.context import ServiceContext
-from ...engine.process import spawn
 from ...errors import KindUnavailable
+from ...kind_api import Handle, ServiceContext, probes, service, spawn, stop
+from ..base import options_of
 from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .options import PostgresConfig
@@ -72,7 +69,7 @@ async def ensure_database(maintenance: str, name: str) -> None:
 @service(config=PostgresConfig)
 async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """PostgreSQL: ready when SELECT 1 runs; stopped by its own fast shutdown (SIGINT)."""
-    cfg = PostgresConfig.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, PostgresConfig)
     server, initdb, origin = find_binaries(cfg.bin_dir, cfg.source)
     run_as = unprivileged_user(cfg.run_as)
     version = await server_version(server)

@@ -23,10 +23,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ...config.imports import import_object, project_module
-from ...define.service import Handle, ServiceDefinition, ServiceFunction, service
-from ...engine.context import ServiceContext
 from ...errors import ForeignDatabase
+from ...kind_api import (
+    Handle,
+    ServiceContext,
+    ServiceDefinition,
+    ServiceFunction,
+    import_object,
+    project_module,
+    service,
+)
+from ..base import options_of
 from .options import TemplateSpec
 from .server import _psycopg, dsn
 from .template_tasks import run_against, template_handle
@@ -194,7 +201,7 @@ async def serve(
 ) -> AsyncIterator[Handle]:
     """Build the server's template unless it has this identity already; tell the server's
     handle which template it has."""
-    cfg = TemplateBuild.model_validate(ctx.config)
+    cfg = options_of(ctx.definition, TemplateBuild)
     name, tid = cfg.template.name, template_id(cfg.identity)
     if getattr(postgres, "external", False):  # a server not ours: nothing is built on it
         ctx.log.write(f"[stackfixtures] {cfg.server} is external: no template is built")

@@ -11,9 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from ...define.service import Handle, ServiceDefinition
-from ...engine import state_dirs
-from ...engine.context import ServiceContext, set_current
+from ...kind_api import Handle, ServiceContext, ServiceDefinition, set_current, state_subdir
 
 _DONE = object()
 
@@ -56,7 +54,7 @@ async def run_against(
         ctx,
         definition=task,
         deps=deps,
-        state_dir=state_dirs.subdir(ctx.state_dir / "tasks" / task.name),
+        state_dir=state_subdir(ctx.state_dir / "tasks" / task.name),
         processes=[],
         stop_records=[],
         crashed=asyncio.Event(),

@@ -1,0 +1,28 @@
+"""How a process ended, in words: the one place that turns an exit code (Popen's: -N when
+signal N killed it) into what people read."""
+
+from __future__ import annotations
+
+import signal
+
+
+def exit_name(code: int | None) -> str:
+    """`0`, `3`, `SIGKILL` (`signal 99` for a number no signal has): a process's exit, short,
+    as a table shows it; "" when it has not ended."""
+    if code is None:
+        return ""
+    if code < 0:
+        try:
+            return signal.Signals(-code).name
+        except ValueError:
+            return f"signal {-code}"
+    return str(code)
+
+
+def how_it_ended(code: int | None) -> str:
+    """`killed by SIGKILL`, `exited with code 3`: how a process ended, in a sentence."""
+    if code is None:
+        return "exited"
+    if code < 0:
+        return f"killed by {exit_name(code)}"
+    return f"exited with code {code}"

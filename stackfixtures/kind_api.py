@@ -1,0 +1,72 @@
+"""What a kind is written with: the public API for kind authors, built-in and third-party.
+
+The built-in kinds (`stackfixtures/kinds/`) import only this module, `stackfixtures.errors`
+and each other (import-linter checks it: pyproject's `[tool.importlinter]`), so whatever they
+need to run a service is here, public and documented, for any other kind too. The `Kind` that
+describes a kind, and the registry, are in `stackfixtures.kinds`.
+
+Writing the service
+    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop
+Running its processes
+    spawn (a long-running process), run_once (a command to completion), Process,
+    allocate_port (a free port, leased so parallel stacks do not take the same one)
+Telling when it is ready
+    probes (tcp, http, exec, log, call, all_), Probe, wait_ready
+Options a profile sets on it (pydantic field types, checked as the profile's own keys)
+    Argv, Text, Count, Seconds, checked_table (a model of probe keys, e.g. a `ready = {...}`
+    table from `probes.registry.fields()`)
+Its container, for `stack export`
+    Container, ContainerProbe, data_container
+Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link)
+    private_dir, private_file, private_files (write, open_append), user_tmp, state_subdir,
+    home_for, linked_home, owner_of, OWNER (a service's data kept outside its state dir:
+    named for the state dir, with a record of its owner)
+Code it imports or runs on a project's behalf
+    import_object ("module:attr" from the project), project_module, set_current (run code as
+    a service whose context is given, e.g. a task run against a template)
+"""
+
+import typing as _typing
+
+from . import lazy as _lazy
+
+if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and `lazy.public`
+    from .config.imports import import_object as import_object
+    from .config.imports import project_module as project_module
+    from .config.schema import Argv as Argv
+    from .config.schema import Count as Count
+    from .config.schema import Seconds as Seconds
+    from .config.schema import Text as Text
+    from .config.schema import checked_table as checked_table
+    from .define.container import Container as Container
+    from .define.container import ContainerProbe as ContainerProbe
+    from .define.container import data_container as data_container
+    from .define.policies import stop as stop
+    from .define.service import Handle as Handle
+    from .define.service import ServiceDefinition as ServiceDefinition
+    from .define.service import ServiceFunction as ServiceFunction
+    from .define.service import service as service
+    from .engine import private_files as private_files
+    from .engine import probes as probes
+    from .engine.context import ServiceContext as ServiceContext
+    from .engine.context import current as current
+    from .engine.context import set_current as set_current
+    from .engine.ports import allocate_port as allocate_port
+    from .engine.private_dirs import private_dir as private_dir
+    from .engine.private_dirs import private_file as private_file
+    from .engine.private_dirs import user_tmp as user_tmp
+    from .engine.probes import Probe as Probe
+    from .engine.probes import wait_ready as wait_ready
+    from .engine.process import Process as Process
+    from .engine.process import run_once as run_once
+    from .engine.process import spawn as spawn
+    from .engine.state_dirs import subdir as _subdir
+    from .engine.state_homes import OWNER as OWNER
+    from .engine.state_homes import home_for as home_for
+    from .engine.state_homes import linked_home as linked_home
+    from .engine.state_homes import owner_of as owner_of
+
+    state_subdir = _subdir
+
+if not _typing.TYPE_CHECKING:  # (so that a name not above is a type checker's error)
+    __all__, __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())
