@@ -7,7 +7,6 @@ edges. Runs in the launcher's event loop; watchfiles and pathspec load only when
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..engine.lifecycle import State
+from ..engine.tasks import cancel_and_wait
 from ..errors import ServiceError
 
 if TYPE_CHECKING:
@@ -162,11 +162,7 @@ class Watcher:
                     self.pending[service].update(files)
                     self.wake[service].set()
         finally:
-            for task in restarters:
-                task.cancel()
-            for task in restarters:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(*restarters)
 
     async def _restarter(self, service: str) -> None:
         """Restarts `service` once its files have been quiet for QUIET seconds. Changes that
@@ -177,7 +173,8 @@ class Watcher:
             while True:  # quiet period: a burst of saves is one restart
                 wake.clear()
                 try:
-                    await asyncio.wait_for(wake.wait(), QUIET)
+                    async with asyncio.timeout(QUIET):
+                        await wake.wait()
                 except TimeoutError:
                     break
             files, self.pending[service] = sorted(self.pending[service]), set()

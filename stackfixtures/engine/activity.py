@@ -33,4 +33,5 @@ class Activity:
             return
         pulse = self._pulse
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(pulse.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await pulse.wait()

@@ -4,7 +4,6 @@ separated by the restarts its policy allows. The stack creates one ServiceLife p
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -19,6 +18,8 @@ from .events import EventLog
 from .lifecycle import UP, State
 from .liveness import watch
 from .records import ServiceStop
+from .tasks import cancel_and_wait
+from .threads import SyncThreads
 from .unit import Outcome, Unit
 from .usercode import user_frames
 
@@ -43,6 +44,11 @@ class Host(Protocol):
 
     @property
     def stack_id(self) -> str: ...
+
+    @property
+    def threads(self) -> SyncThreads:
+        """Where the code of sync services runs (bounded; abandoned out loud)."""
+        ...
 
     def context_for(self, unit: Unit) -> ServiceContext: ...
 
@@ -82,6 +88,10 @@ class ServiceLife:
                         unit.lifecycle.move(State.STOPPED, "stopped during back-off")
                         return
                 unit.restarts += 1
+        except asyncio.CancelledError:  # (the loop is going away): nothing of it may linger
+            if unit.ctx is not None:
+                await asyncio.shield(self._kill_left(unit.ctx))
+            raise
         finally:
             if not unit.ready.done():  # stopped or cancelled before it was ever ready
                 unit.ready.set_exception(
@@ -119,13 +129,11 @@ class ServiceLife:
         why, unit.start_reason = unit.start_reason, None
         lc.move(State.WAITING, f"{why}; {waiting}" if why else waiting, depends_on=list(deps))
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
+        waiter = asyncio.ensure_future(self._await_dependencies())
         try:
-            waiter = asyncio.ensure_future(self._await_dependencies())
             await asyncio.wait({waiter, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
             if not waiter.done():
-                waiter.cancel()
-                with contextlib.suppress(BaseException):
-                    await waiter
+                await cancel_and_wait(waiter)
                 lc.move(State.STOPPED, "stopped before it started")
                 return "stopped"
             try:
@@ -134,7 +142,7 @@ class ServiceLife:
                 return self._dependency_failed(e)
             return await self._start_and_serve(stop_wait)
         finally:
-            stop_wait.cancel()
+            await cancel_and_wait(stop_wait, waiter)
 
     def _dependency_failed(self, error: DependencyFailed) -> Outcome:
         """This service cannot start: a dependency failed or went away (its readiness waiters
@@ -164,19 +172,17 @@ class ServiceLife:
             try:
                 await asyncio.wait({starter, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
-                starter.cancel()
+                await cancel_and_wait(starter)
                 raise
         if not starter.done():  # stop requested while starting: cancel the start
-            starter.cancel()
-            with contextlib.suppress(BaseException):
-                await starter
+            await cancel_and_wait(starter)
             lc.move(State.STOPPING, f"{unit.stop_reason or 'stop requested'} during start")
             await self._finish(ctx, t0=time.monotonic())
             return "stopped"
         try:
             unit.handle = starter.result()
             unit.log.secrets.add(attributes(unit.handle))  # the stack's: masked from now on
-        except BaseException as e:
+        except BaseException as e:  # the finished starter's outcome (ours was not cancelled)
             err = self._start_error(ctx, e)
             unit.last_error = err
             unit.last_exit_code = ctx.crash[1] if ctx.crash else getattr(err, "returncode", None)
@@ -205,12 +211,15 @@ class ServiceLife:
         watcher = asyncio.ensure_future(watch(unit, ctx, live)) if live else None
         stop_wait = asyncio.ensure_future(unit.stop_requested.wait())
         crash_wait = asyncio.ensure_future(ctx.crashed.wait())
+        helpers = (stop_wait, crash_wait, watcher)
         try:
             await asyncio.wait({stop_wait, crash_wait}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for f in (stop_wait, crash_wait, watcher):
-                if f is not None:
-                    f.cancel()
+        except asyncio.CancelledError:
+            await cancel_and_wait(*helpers)
+            raise
+        for helper in helpers:  # asked to end now (no state move of the watcher's can follow),
+            if helper is not None:  # awaited once the state says what happened, at once
+                helper.cancel()
         if ctx.crash is not None and not unit.stop_requested.is_set():
             pid, code = ctx.crash
             unit.last_exit_code = code
@@ -222,6 +231,7 @@ class ServiceLife:
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down
             unit.lifecycle.move(State.FAILED, reason, exit_code=code)
+            await cancel_and_wait(*helpers)
             await self.host.stop_dependents(unit, f"{unit.name} failed: {how}")
             error = await self._teardown(gen)
             if error:
@@ -231,6 +241,7 @@ class ServiceLife:
         t0 = time.monotonic()
         unit.fresh_ready()
         unit.lifecycle.move(State.STOPPING, unit.stop_reason or "stop requested")
+        await cancel_and_wait(*helpers)
         error = await self._teardown(gen)
         await self._finish(ctx, t0, error)
         return "stopped"
@@ -239,6 +250,8 @@ class ServiceLife:
         """Run the code after `yield`; returns what went wrong, if anything."""
         try:
             await self._advance(gen, first=False)
+        except asyncio.CancelledError:
+            raise  # (run() kills what is left)
         except BaseException as e:
             where = user_frames(e, self.unit.ctx.root if self.unit.ctx else None)
             return f"teardown raised {type(e).__name__}: {e}" + (
@@ -254,6 +267,12 @@ class ServiceLife:
         if left:
             await asyncio.to_thread(reaper.kill_all, left)
             self.unit.log.write(f"[stackfixtures] swept {len(left)} leftover process(es)")
+
+    async def _kill_left(self, ctx: ServiceContext) -> None:
+        """Cancelled (the loop is going away): kill its processes at once, no grace."""
+        for proc in list(ctx.processes):
+            if proc.returncode is None:
+                await proc.kill_now()
 
     async def _finish(self, ctx: ServiceContext, t0: float, error: str = "") -> None:
         """Stopped: record how. Anything the service code forgot to stop is stopped here,
@@ -300,7 +319,9 @@ class ServiceLife:
                 except StopAsyncIteration:
                     value = _DONE
         else:
-            value = await asyncio.wait_for(asyncio.to_thread(_next, gen), timeout)
+            value = await self.host.threads.call(
+                _next, gen, timeout=timeout, abandoned=self._abandoned, name=self.unit.name
+            )
         name = self.unit.name
         if first and value is _DONE:
             raise StartupCrashed(
@@ -309,6 +330,12 @@ class ServiceLife:
         if not first and value is not _DONE:
             raise StopError(name, "stopping", "the service function yielded more than once")
         return value
+
+    def _abandoned(self, why: str) -> None:
+        """A thread running this service's code is left behind (Python cannot stop it)."""
+        self.unit.log.write(f"[stackfixtures] {self.unit.name}: its sync code {why}")
+        state = str(self.unit.state)
+        self.host.events.emit(self.unit.name, state, state, why, thread="abandoned")
 
     def _start_error(self, ctx: ServiceContext, e: BaseException) -> StartError:
         unit = self.unit

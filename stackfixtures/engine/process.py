@@ -22,6 +22,7 @@ from .cleanup import reaper
 from .context import ServiceContext, current
 from .probes import Probe, since, wait_ready
 from .records import StopRecord
+from .tasks import cancel_and_wait
 
 MAX_CARRY = 8 << 20
 """The most of an over-long line held back, looking for a place to cut it."""
@@ -61,7 +62,8 @@ class Process:
         self.pgid = proc.pid  # start_new_session: the child leads its own group
         self.started = time.monotonic()
         self.stopping = False  # set once we ask it to stop: its exit is then expected
-        self._pump = asyncio.ensure_future(self._pump_output())
+        # owned by this Process: release() (every way a process ends) cancels and awaits it
+        self._pump = ctx.loop.create_task(self._pump_output(), name=f"pump:{ctx.name}:{self.pid}")
         self._exit: asyncio.Future[Any] = exited  # process_exited: wait() also awaits pipes
         self._exit.add_done_callback(self._exited)
         if ctx.ledger is not None:
@@ -108,9 +110,8 @@ class Process:
     async def finish_output(self) -> None:
         """Take what is left of its output (briefly: a daemon may hold the pipe open), then
         let go of the pipe."""
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self._pump), 1.0)
-        self._pump.cancel()
+        await asyncio.wait([self._pump], timeout=1.0)  # (over already, if called before)
+        await cancel_and_wait(self._pump)
         transport = getattr(self.proc, "_transport", None)
         if transport is not None:
             transport.close()
@@ -191,7 +192,7 @@ class Process:
                     {self._exit, hurry}, timeout=left, return_when=asyncio.FIRST_COMPLETED
                 )
             finally:
-                hurry.cancel()
+                await cancel_and_wait(hurry)
             if self.returncode is None:
                 graceful = False
                 note = "hurried" if self.ctx.hurry.is_set() else f"grace {policy.grace:g}s expired"
@@ -217,7 +218,8 @@ class Process:
         """The server's own shutdown protocol if the policy has one, else the stop signal."""
         if policy.action is not None:
             try:
-                await asyncio.wait_for(policy.action(self), timeout=max(policy.grace, 0.1))
+                async with asyncio.timeout(max(policy.grace, 0.1)):
+                    await policy.action(self)
                 return
             except Exception as e:
                 self.ctx.log.write(
@@ -278,7 +280,8 @@ async def run_once(
     proc = await Process.start(ctx, argv, env, where, user)
     proc.stopping = True  # its exit is expected: it is not a crash of the service
     try:
-        code = await asyncio.wait_for(proc.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            code = await proc.wait()
     except BaseException:
         await asyncio.shield(proc.kill_now())
         raise
@@ -351,7 +354,11 @@ class spawn:
         ctx = self.process.ctx
         try:
             if et is None or not issubclass(et, asyncio.CancelledError):
-                await self.process.stop(ctx.stop_policy(self.stop_policy))
+                try:
+                    await self.process.stop(ctx.stop_policy(self.stop_policy))
+                except asyncio.CancelledError:  # cancelled mid-stop: no grace left to give
+                    await asyncio.shield(self.process.kill_now())
+                    raise
             else:
                 await asyncio.shield(self.process.kill_now())
         finally:

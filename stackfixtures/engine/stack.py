@@ -29,6 +29,8 @@ from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
 from .records import ServiceStop
+from .tasks import TaskOwner
+from .threads import SyncThreads
 from .unit import Unit
 
 __all__ = ["ServiceStop", "Stack", "Unit"]
@@ -59,10 +61,10 @@ class Stack:
         self.logs = Logs(self.state_dir / "logs", self.events)  # masks the events too
         self._on_output = on_output
         self.starting = asyncio.Semaphore(max(1, parallelism))
-        self.hurry = asyncio.Event()
-        self.mode = mode
+        self.hurry, self.mode = asyncio.Event(), mode
+        self.threads = SyncThreads()  # where sync services' code runs: bounded, abandoned aloud
         self.ledger = Ledger(self.state_dir, self.stack_id, self.root) if record else None
-        self._background: set[asyncio.Task[Any]] = set()
+        self.lives, self.background = TaskOwner("service"), TaskOwner("restart-dependents")
         self.activity = Activity()
         self.events.subscribe(lambda _e: self.activity.poke())
         self.meter = Meter()
@@ -128,11 +130,7 @@ class Stack:
 
     async def exit_noticed(self, name: str, timeout: float) -> bool:
         """Wait until the engine has noticed a process of `name` exit on its own (a crash)."""
-        if (ctx := self.units[name].ctx) is None:
-            return False
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ctx.crashed.wait(), timeout)
-        return ctx.crash is not None
+        return await supervisor.crash_noticed(self.units[name], self.activity, timeout)
 
     def context_for(self, unit: Unit) -> ServiceContext:
         """A fresh context for the next incarnation of `unit` (its port kept if still free)."""
@@ -184,7 +182,7 @@ class Stack:
             if unit.state in (State.STOPPED, State.FAILED, State.PENDING):
                 unit.reset()
             unit.circuit_open = False
-            unit.task = asyncio.create_task(ServiceLife(self, unit).run(), name=f"service:{name}")
+            unit.task = self.lives.spawn(ServiceLife(self, unit).run(), name)
         await asyncio.wait([self.units[n].ready for n in order])
         for name in [*wanted, *order]:
             fut = self.units[name].ready
@@ -209,12 +207,10 @@ class Stack:
 
     def restart_dependents(self, unit: Unit) -> None:
         """`unit` is READY again: start what its failure or restart stopped."""
-        if not unit.cascade:
+        if not unit.cascade or self.background.closed:  # (closing: nothing comes back)
             return
         names, unit.cascade = supervisor.restarting(self.units, unit.cascade), set()
-        task = asyncio.ensure_future(self._start_quietly(names))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.background.spawn(self._start_quietly(names), ",".join(names))
 
     async def _start_quietly(self, names: list[str]) -> None:
         with contextlib.suppress(StartError):
@@ -235,9 +231,8 @@ class Stack:
         supervisor.close_circuit(unit)
         unit.restarts += 1
         handles = await self.start([name])
-        for task in list(self._background):  # the dependents it brought back
-            with contextlib.suppress(Exception):
-                await task
+        if brought_back := self.background.running():  # the dependents it brought back
+            await asyncio.wait(brought_back)
         return handles[name]
 
     async def replace(self, definitions: dict[str, ServiceDefinition]) -> list[str]:
@@ -382,12 +377,12 @@ class Stack:
 
     async def close(self, sweep: bool = True) -> list[ServiceStop]:
         """Stop everything and close the event log."""
-        for task in list(self._background):
-            task.cancel()
         try:  # shared helpers first (they use the services), cut short by a hurry
+            await self.background.aclose()  # the starts a restart's return began: cancelled
             await resources.close(self.stack_id, self.hurry)
         finally:
             stops = await self.stop(sweep=sweep)
+            await self.lives.aclose()  # each unit's life: ended by the stop, awaited here
         for unit in self.units.values():
             unit.log.close()
         self.events.close()

@@ -10,7 +10,9 @@ from collections.abc import Mapping
 
 from ..define.graph import Graph
 from ..errors import StartError
+from .activity import Activity
 from .events import EventLog
+from .lifecycle import UP
 from .unit import Unit
 
 
@@ -52,8 +54,22 @@ def close_circuit(unit: Unit) -> None:
 async def sleep_or_stop(unit: Unit, seconds: float) -> bool:
     """Wait `seconds`; False if a stop was requested meanwhile."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(unit.stop_requested.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await unit.stop_requested.wait()
     return not unit.stop_requested.is_set()
+
+
+async def crash_noticed(unit: Unit, activity: Activity, timeout: float) -> bool:
+    """Wait (up to `timeout`) until a process of `unit` has exited on its own and the engine has
+    acted on it: the unit is no longer up, so a following wait for READY waits for its return."""
+    if (ctx := unit.ctx) is None:
+        return False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await ctx.crashed.wait()
+            while unit.ctx is ctx and unit.state in UP:
+                await activity.wait(0.05)
+    return ctx.crash is not None
 
 
 def restart_edges(affected: Mapping[str, str]) -> set[str]:

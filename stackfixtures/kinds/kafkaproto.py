@@ -45,4 +45,5 @@ async def brokers(host: str, port: int, timeout: float = 2.0) -> list[tuple[int,
             found.append((node, bhost or "", bport))
         return found
 
-    return await asyncio.wait_for(go(), timeout)
+    async with asyncio.timeout(timeout):
+        return await go()

@@ -26,7 +26,8 @@ async def info(host: str, port: int, timeout: float = 1.0) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(line[5:])
         return data
 
-    return await asyncio.wait_for(go(), timeout)
+    async with asyncio.timeout(timeout):
+        return await go()
 
 
 async def request(
@@ -72,7 +73,8 @@ async def request(
         finally:
             writer.close()
 
-    return await asyncio.wait_for(go(), timeout)
+    async with asyncio.timeout(timeout):
+        return await go()
 
 
 async def jetstream(

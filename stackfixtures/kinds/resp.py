@@ -59,18 +59,21 @@ async def call(
         finally:
             writer.close()
 
-    return await asyncio.wait_for(go(), timeout)
+    async with asyncio.timeout(timeout):
+        return await go()
 
 
 async def shutdown(host: str, port: int, timeout: float = 2.0) -> None:
     """Ask the server to SHUTDOWN (it persists its data first). The reply is the connection
     closing; an error reply means it refused."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    async with asyncio.timeout(timeout):
+        reader, writer = await asyncio.open_connection(host, port)
     try:
         writer.write(encode("SHUTDOWN"))
         await writer.drain()
         try:
-            await asyncio.wait_for(read_reply(reader), timeout)
+            async with asyncio.timeout(timeout):
+                await read_reply(reader)
         except (ConnectionError, asyncio.IncompleteReadError):
             return
     finally:

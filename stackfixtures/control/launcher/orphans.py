@@ -48,7 +48,8 @@ class OrphanWatch:
         reaped = time.monotonic()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.poke.wait(), LOOK_EVERY)
+                async with asyncio.timeout(LOOK_EVERY):
+                    await self.poke.wait()
             self.poke.clear()
             await self.look()
             if self.reaping and time.monotonic() - reaped >= REAP_EVERY:

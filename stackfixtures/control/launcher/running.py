@@ -18,6 +18,7 @@ from ...engine.cleanup import reaper, watchdog
 from ...engine.events import Event
 from ...engine.stack import ServiceStop, Stack
 from ...engine.status import endpoints, progress
+from ...engine.tasks import TaskOwner, cancel_and_wait
 from ...project import replace as replaces
 from .. import codec, endpoint, last_run
 from ..console import Console, plural
@@ -30,6 +31,7 @@ PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
 
 if TYPE_CHECKING:
+    import subprocess
     from pathlib import Path
 
     from ..server import ControlServer
@@ -73,11 +75,22 @@ class Launcher:
         others = {c.pid for c in psutil.Process().children()}  # none of the stack's
         reaper.become_subreaper()  # an escaped daemon is re-parented to us, not to init
         guard = watchdog.start(stack.ledger) if stack.ledger else None
-        owner_watch = (
-            asyncio.ensure_future(self._watch_owner(self.opts.exit_with))
-            if self.opts.exit_with is not None
-            else None
-        )
+        tasks = TaskOwner("launcher")  # every task below: cancelled and awaited before we end
+        try:
+            return await self._run(stack, tasks, others, guard)
+        finally:
+            await tasks.aclose()
+
+    async def _run(
+        self,
+        stack: Stack,
+        tasks: TaskOwner,
+        others: set[int],
+        guard: subprocess.Popen[bytes] | None,
+    ) -> int:
+        proj, console = self.proj, self.console
+        if self.opts.exit_with is not None:
+            tasks.spawn(self._watch_owner(self.opts.exit_with), "owner")
         self.info: dict[str, Any] = {
             "id": stack.stack_id,
             "profile": proj.label,
@@ -99,18 +112,18 @@ class Launcher:
             f"(state in {proj.state_dir})"
         )
         sock = endpoint.socket_path(proj.state_dir)
-        starting = asyncio.ensure_future(stack.start(self.wanted))
+        starting = tasks.spawn(stack.start(self.wanted), "start")
         # The control socket opens right after: its set-up (the server's modules, the
         # definitions' fingerprints) then runs while the first servers boot, not before them.
-        opening = asyncio.ensure_future(self._open_control(sock))
+        opening = tasks.spawn(self._open_control(sock), "control")
         opening.add_done_callback(self._control_failed)
-        interrupted = asyncio.ensure_future(self.stop_now.wait())
-        reporter = asyncio.ensure_future(self._progress())
+        interrupted = tasks.spawn(self.stop_now.wait(), "interrupted")
+        reporter = tasks.spawn(self._progress(), "progress")
         orphans_watch = OrphanWatch(stack, {*others, *([guard.pid] if guard else [])}, console)
         stack.events.subscribe(orphans_watch.event)
-        reaping = asyncio.ensure_future(orphans_watch.run())
+        reaping = tasks.spawn(orphans_watch.run(), "orphans")
         await asyncio.wait({starting, interrupted}, return_when=asyncio.FIRST_COMPLETED)
-        reporter.cancel()
+        await cancel_and_wait(reporter)
         code = EXIT_OK
         if starting.done() and starting.exception() is None:
             console.info("ready")
@@ -118,20 +131,16 @@ class Launcher:
                 console.table(endpoints(stack, self.closure), ["name", "state", "endpoint", "pid"])
             else:
                 console.info(f"serving on demand at {sock}")
-            watching = asyncio.ensure_future(watcher.run(self.stop_now)) if watcher else None
+            watching = tasks.spawn(watcher.run(self.stop_now), "watch") if watcher else None
             await interrupted
             if watching is not None:  # no restart may begin while the stack stops
-                watching.cancel()
-                try:
-                    await watching
-                except asyncio.CancelledError:
-                    pass
-                except Exception as e:  # a broken watcher must not skip the graceful stop
-                    console.error(f"the file watcher failed: {type(e).__name__}: {e}")
+                await cancel_and_wait(watching)
+                broken = None if watching.cancelled() else watching.exception()
+                if broken is not None:  # a broken watcher must not skip the graceful stop
+                    console.error(f"the file watcher failed: {type(broken).__name__}: {broken}")
         elif starting.done():
             console.error(str(starting.exception()))
             code = EXIT_STARTUP
-            interrupted.cancel()
         else:
             code = EXIT_INTERRUPTED
         orphans_watch.reaping = False  # (it still records what the stop leaves)
@@ -143,30 +152,26 @@ class Launcher:
             stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
             closed = True
             keep = others | ({guard.pid} if guard is not None else set())
-            reaping.cancel()
+            await cancel_and_wait(reaping)
             orphans = await asyncio.to_thread(reaper.stop_orphans, keep)
             for said in orphans:
                 console.info(f"stopped orphan {said}: it had left its service")
         finally:
-            reaping.cancel()
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
-            if not opening.done():
-                opening.cancel()
-            with contextlib.suppress(BaseException):
-                server, listening = await opening
-                listening.close()
-                await listening.wait_closed()
-                server.close()
-            if guard is not None and closed:  # "done": it only sweeps
-                watchdog.stop(guard, wait=False)
-            elif guard is not None and guard.stdin is not None:  # as if we died: it kills
-                guard.stdin.close()
-            if owner_watch is not None:
-                owner_watch.cancel()
-        if not starting.done():
-            starting.cancel()
-        if starting.done() and not starting.cancelled():
-            starting.exception()  # retrieved
+            try:  # (a cancellation of ours is raised once they are over, the guard told)
+                await cancel_and_wait(reaping, None if opening.done() else opening)
+                if not opening.cancelled() and opening.exception() is None:
+                    server, listening = opening.result()
+                    listening.close()
+                    with contextlib.suppress(OSError):
+                        await listening.wait_closed()
+                    server.close()
+            finally:
+                if guard is not None and closed:  # "done": it only sweeps
+                    watchdog.stop(guard, wait=False)
+                elif guard is not None and guard.stdin is not None:  # as if we died: it kills
+                    guard.stdin.close()
+        await cancel_and_wait(starting)  # over by now (the close stopped it); its error seen
         if any(not s.graceful for s in stops) and code == EXIT_OK:
             code = EXIT_FORCED
         if self.ended is not None:

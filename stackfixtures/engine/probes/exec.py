@@ -35,7 +35,8 @@ class ExecProbe:
         except OSError as e:
             return f"cannot run {argv[0]}: {e}"
         try:
-            out, _ = await asyncio.wait_for(proc.communicate(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                out, _ = await proc.communicate()
         except TimeoutError:
             proc.kill()
             await proc.wait()

@@ -32,7 +32,8 @@ class TcpProbe:
     async def check(self, ctx: ServiceContext) -> str | None:
         host, port = self.address(ctx)
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                _, writer = await asyncio.open_connection(host, port)
         except TimeoutError:
             return f"connect {host}:{port}: timed out after {self.timeout:g}s"
         except OSError as e:

@@ -7,13 +7,13 @@ launcher's progress lines print); a process that exits meanwhile ends the wait a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ...errors import PortInUse, ProbeTimeout, ProcessExited
 from ..context import ServiceContext
+from ..tasks import cancel_and_wait
 from .base import Probe, describe_for
 
 FAST_DELAY = 0.003
@@ -83,15 +83,16 @@ async def wait_ready(
                     ctx.log.tail(tail),
                     alive=_liveness_of(ctx),
                 )
-            check = asyncio.ensure_future(asyncio.wait_for(probe.check(ctx), remaining))
+            check = asyncio.ensure_future(_check_within(probe, ctx, remaining))
             waiting: set[asyncio.Future[Any]] = {check}
             if exit_future is not None:
                 waiting.add(exit_future)
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            if not check.done():  # the process exited meanwhile: the loop's top says so
-                check.cancel()
-                with contextlib.suppress(BaseException):
-                    await check
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # cancelled, or the process exited meanwhile (the loop's top says so)
+                if not check.done():
+                    await cancel_and_wait(check)
+            if check.cancelled():
                 continue
             try:
                 why = check.result()
@@ -108,6 +109,11 @@ async def wait_ready(
             )
     finally:
         ctx.waiting_for = ""
+
+
+async def _check_within(probe: Probe, ctx: ServiceContext, seconds: float) -> str | None:
+    async with asyncio.timeout(seconds):
+        return await probe.check(ctx)
 
 
 def _check_listener(ctx: ServiceContext) -> None:

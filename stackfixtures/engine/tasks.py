@@ -1,0 +1,69 @@
+"""Task ownership: every task the engine starts has an owner that cancels AND awaits it, and
+a cancellation of the owner itself is never swallowed on the way.
+
+`cancel_and_wait` is the one way to end tasks early; `TaskOwner` holds the tasks of something
+that is not an `async with` block (a stack between its start and its close)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def being_cancelled() -> bool:
+    """Whether the running task itself has been asked to stop (Task.cancel was called on it)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
+    """Cancel `tasks` and await them all: their outcome (their cancellation, their error) is
+    theirs, retrieved here and dropped. If the caller is cancelled meanwhile, or already was,
+    the wait still completes and then CancelledError is raised: never swallowed."""
+    found = [t for t in tasks if t is not None]
+    for task in found:
+        task.cancel()
+    pending = {t for t in found if not t.done()}
+    cancelled = False
+    while pending:
+        try:
+            await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            cancelled = True  # ours: finish the wait first, so nothing is left running
+        pending = {t for t in pending if not t.done()}
+    for task in found:
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller chose to end it
+    if cancelled or being_cancelled():
+        raise asyncio.CancelledError
+
+
+class TaskOwner:
+    """The owner of tasks that outlive the call that started them: `aclose` cancels and awaits
+    what is still running. (An error of a task nobody awaited is reported by asyncio, as
+    ever: "Task exception was never retrieved".)"""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
+
+    def spawn(self, coro: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        if self.closed:
+            coro.close()
+            raise RuntimeError(f"{self.name} is closed: no new tasks")
+        task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def running(self) -> list[asyncio.Task[Any]]:
+        return [t for t in self._tasks if not t.done()]
+
+    async def aclose(self) -> None:
+        """Cancel and await every task still running; no new task can start afterwards."""
+        self.closed = True
+        await cancel_and_wait(*self._tasks)
