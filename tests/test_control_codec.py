@@ -10,7 +10,7 @@ import pytest
 
 from stackfixtures import errors
 from stackfixtures.control import codec
-from stackfixtures.define.ended import exit_name, how_it_ended
+from stackfixtures.ended import exit_name, how_it_ended
 
 
 def _subclasses(cls: type[errors.StackError]) -> list[type[errors.StackError]]:
