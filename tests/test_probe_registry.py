@@ -118,6 +118,13 @@ def test_a_container_gets_the_most_thorough_check_it_can_run() -> None:
 
     both = registry.container_probe({"tcp": 8000, "http": "/health"}, 8000, same)
     assert both is not None and (both.kind, both.path) == ("http", "/health")
+    # an exec check runs the host's program: a container gets it only when nothing else runs
+    http_exec = registry.container_probe({"http": "/health", "exec": ["pg_isready"]}, 8000, same)
+    assert http_exec is not None and (http_exec.kind, http_exec.path) == ("http", "/health")
+    tcp_exec = registry.container_probe({"tcp": 8000, "exec": "check"}, 8000, same)
+    assert tcp_exec is not None and tcp_exec.kind == "tcp"
+    only_exec = registry.container_probe({"exec": "check --now", "log": "up"}, 8000, same)
+    assert only_exec is not None and only_exec.argv == ("check", "--now")
     assert registry.container_probe({"log": "ready"}, 8000, same) is None  # no container form
 
 
