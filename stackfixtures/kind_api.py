@@ -21,6 +21,9 @@ Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link
     private_dir, private_file, private_files (write, open_append), user_tmp, state_subdir,
     home_for, linked_home, owner_of, OWNER (a service's data kept outside its state dir:
     named for the state dir, with a record of its owner)
+Owning its tasks (every task awaited by its owner; a cancellation never swallowed)
+    cancel_and_wait (cancel tasks and await them), cancel_and_wait_out (and await others to
+    their end, uncancelled, e.g. a thread's work)
 Code it imports or runs on a project's behalf
     import_object ("module:attr" from the project), project_module, set_current (run code as
     a service whose context is given, e.g. a task run against a template)
@@ -65,6 +68,8 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .engine.state_homes import home_for as home_for
     from .engine.state_homes import linked_home as linked_home
     from .engine.state_homes import owner_of as owner_of
+    from .engine.tasks import cancel_and_wait as cancel_and_wait
+    from .engine.tasks import cancel_and_wait_out as cancel_and_wait_out
 
     state_subdir = _subdir
 
