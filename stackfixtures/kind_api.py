@@ -14,7 +14,7 @@ Telling when it is ready
     probes (tcp, http, exec, log, call, all_), Probe, wait_ready
 Options a profile sets on it (pydantic field types, checked as the profile's own keys)
     Argv, Text, Count, Seconds, checked_table (a model of probe keys, e.g. a `ready = {...}`
-    table from `probes.registry.fields()`)
+    table from `probes.registry.fields()`), ProbeTable (such a table as written, unchecked)
 Its container, for `stack export`
     Container, ContainerProbe, data_container
 Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link)
@@ -38,6 +38,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .config.imports import project_module as project_module
     from .config.schema import Argv as Argv
     from .config.schema import Count as Count
+    from .config.schema import ProbeTable as ProbeTable
     from .config.schema import Seconds as Seconds
     from .config.schema import Text as Text
     from .config.schema import checked_table as checked_table
