@@ -6,12 +6,14 @@ need to run a service is here, public and documented, for any other kind too. Th
 describes a kind, and the registry, are in `stackfixtures.kinds`.
 
 Writing the service
-    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop
+    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop,
+    options_of (its options, typed: validated once by its kind's model)
 Running its processes
     spawn (a long-running process), run_once (a command to completion), Process,
     allocate_port (a free port, leased so parallel stacks do not take the same one)
 Telling when it is ready
-    probes (tcp, http, exec, log, call, all_), Probe, wait_ready
+    probes (tcp, http, exec, log, call, all_; the module users know as `sf.probe`, named
+    for the module here, since a kind's code holds a `probe` of its own), Probe, wait_ready
 Options a profile sets on it (pydantic field types, checked as the profile's own keys)
     Argv, Text, Count, Seconds, checked_table (a model of probe keys, e.g. a `ready = {...}`
     table from `probes.registry.fields()`), ProbeTable (such a table as written, unchecked)
@@ -45,6 +47,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .define.container import Container as Container
     from .define.container import ContainerProbe as ContainerProbe
     from .define.container import data_container as data_container
+    from .define.options import options_of as options_of
     from .define.policies import stop as stop
     from .define.service import Handle as Handle
     from .define.service import ServiceDefinition as ServiceDefinition

@@ -15,12 +15,13 @@ from ..kind_api import (
     ServiceContext,
     Text,
     checked_table,
+    options_of,
     probes,
     run_once,
     service,
     spawn,
 )
-from .base import Kind, options_of
+from .base import Kind
 
 
 def ready_table() -> type[ProbeTable]:

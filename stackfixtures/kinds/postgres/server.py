@@ -16,12 +16,12 @@ from ...kind_api import (
     Handle,
     ServiceContext,
     cancel_and_wait_out,
+    options_of,
     probes,
     service,
     spawn,
     stop,
 )
-from ..base import options_of
 from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .options import PostgresConfig
