@@ -12,6 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from stackfixtures import errors
 from stackfixtures.control import codec
 from stackfixtures.control.http import Request, serve_unix
@@ -161,3 +163,14 @@ async def test_a_verbs_task_group_error_arrives_as_its_stack_error() -> None:
     assert status == 404 and isinstance(
         codec.error_from_json(answer, status), errors.UnknownService
     )
+
+
+async def test_the_engine_refuses_zero_replicas_as_the_controls_do(
+    tmp_path: Path, make_stack: Callable[..., Awaitable[Any]]
+) -> None:
+    """Stack.scale itself refuses 0 replicas with RequestRefused (not ValueError): the same
+    error in Python as through either control. Refused before anything starts."""
+    stack = await make_stack(tmp_path, PROFILE)
+    with pytest.raises(errors.RequestRefused, match="at least 1") as info:
+        await stack.scale("web", 0)
+    assert info.value.status == 400
