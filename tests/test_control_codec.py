@@ -4,6 +4,7 @@ its attributes (tested over the codec's JSON, no process needed)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ SAMPLES: dict[str, Any] = {
     "int | None": 3,
     "float": 1.5,
     "bool": True,
-    "object": "/srv/state",
+    "object": Path("/srv/state"),  # a state dir: arrives as a Path, not its text
     "Sequence[str]": ["one", "two"],
     "Sequence[Problem]": PROBLEMS,
     "BaseException": errors.ProbeTimeout("db", "tcp 127.0.0.1:5", 2.0, "refused", ["log"]),
