@@ -13,12 +13,11 @@ import click
 import pytest
 
 import stackfixtures as sf
-from stackfixtures import Stack
 from stackfixtures import project as projects
 from stackfixtures.cli import SHORT_HELP, main
 
 from .cli_helpers import run_stack
-from .conftest import write_project
+from .conftest import start_error, write_project
 
 BROKEN_CONFTEST = """\
 import stackfixtures as sf
@@ -113,17 +112,12 @@ async def test_a_process_that_exits_before_ready_fails_without_waiting(tmp_path:
         async with sf.spawn(["sh", "-c", "sleep 0.2; echo bye; exit 2"], ready=probe) as p:
             yield sf.Handle(pid=p.pid)
 
-    stack = Stack(sf.Graph({"quitter": quitter}), state_dir=tmp_path / "state", root=tmp_path)
-    try:
-        with pytest.raises(sf.ProcessExited) as info:
-            await stack.start()
-    finally:
-        await stack.close()
-    assert str(info.value).startswith(
+    said = str(await start_error(tmp_path, quitter, sf.ProcessExited))
+    assert said.startswith(
         "service 'quitter' (starting): process exited with code 2 before readiness probe "
         "exec sleep 30 passed"
     )
-    assert str(info.value).rstrip().endswith("| bye")
+    assert said.rstrip().endswith("| bye")
 
 
 DB_WEB_STOP = """

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 import stackfixtures as sf
-from stackfixtures import Stack, kind_api
+from stackfixtures import kind_api
+
+from .conftest import start_error
 
 
 @pytest.mark.slow
@@ -19,17 +21,11 @@ async def test_a_process_killed_before_ready_says_which_signal(tmp_path: Path) -
         async with sf.spawn(["sh", "-c", "sleep 0.1; kill -KILL $$"], ready=probe) as p:
             yield sf.Handle(pid=p.pid)
 
-    stack = Stack(sf.Graph({"victim": victim}), state_dir=tmp_path / "state", root=tmp_path)
-    try:
-        with pytest.raises(sf.ProcessExited) as info:
-            await stack.start()
-    finally:
-        await stack.close()
-    assert info.value.returncode == -9
-    assert "process killed by SIGKILL before readiness probe exec sleep 30 passed" in str(
-        info.value
-    ), str(info.value)
-    assert "-9" not in str(info.value).splitlines()[0]
+    error = await start_error(tmp_path, victim, sf.ProcessExited)
+    assert isinstance(error, sf.ProcessExited) and error.returncode == -9
+    said = str(error)
+    assert "process killed by SIGKILL before readiness probe exec sleep 30 passed" in said, said
+    assert "-9" not in said.splitlines()[0]
 
 
 @pytest.mark.slow
@@ -39,13 +35,8 @@ async def test_a_command_killed_by_a_signal_says_which(tmp_path: Path) -> None:
         await kind_api.run_once(["sh", "-c", "kill -TERM $$"])
         yield sf.Handle()
 
-    stack = Stack(sf.Graph({"task": task}), state_dir=tmp_path / "state", root=tmp_path)
-    try:
-        with pytest.raises(sf.CommandFailed) as info:
-            await stack.start()
-    finally:
-        await stack.close()
-    assert "sh killed by SIGTERM" in str(info.value), str(info.value)
+    said = str(await start_error(tmp_path, task, sf.CommandFailed))
+    assert "sh killed by SIGTERM" in said, said
 
 
 def test_exit_words() -> None:
