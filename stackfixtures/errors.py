@@ -43,6 +43,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .ended import how_it_ended
+
 
 class StackError(Exception):
     """Base class of every error stackfixtures raises on purpose."""
@@ -316,7 +318,7 @@ class ProcessExited(StartError):
         super().__init__(
             service,
             "starting",
-            f"process exited with code {returncode} before readiness probe {probe} passed",
+            f"process {how_it_ended(returncode)} before readiness probe {probe} passed",
             log_tail,
         )
 
@@ -388,7 +390,7 @@ class CommandFailed(StartupCrashed):
     ) -> None:
         self.command = command
         self.returncode = returncode
-        super().__init__(service, "starting", f"{command} exited with code {returncode}", log_tail)
+        super().__init__(service, "starting", f"{command} {how_it_ended(returncode)}", log_tail)
 
 
 class StopError(ServiceError):

@@ -6,21 +6,26 @@ need to run a service is here, public and documented, for any other kind too. Th
 describes a kind, and the registry, are in `stackfixtures.kinds`.
 
 Writing the service
-    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop
+    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop,
+    options_of (its options, typed: validated once by its kind's model)
 Running its processes
     spawn (a long-running process), run_once (a command to completion), Process,
     allocate_port (a free port, leased so parallel stacks do not take the same one)
 Telling when it is ready
-    probes (tcp, http, exec, log, call, all_), Probe, wait_ready
+    probes (tcp, http, exec, log, call, all_; the module users know as `sf.probe`, named
+    for the module here, since a kind's code holds a `probe` of its own), Probe, wait_ready
 Options a profile sets on it (pydantic field types, checked as the profile's own keys)
     Argv, Text, Count, Seconds, checked_table (a model of probe keys, e.g. a `ready = {...}`
-    table from `probes.registry.fields()`)
+    table from `probes.registry.fields()`), ProbeTable (such a table as written, unchecked)
 Its container, for `stack export`
     Container, ContainerProbe, data_container
 Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link)
     private_dir, private_file, private_files (write, open_append), user_tmp, state_subdir,
     home_for, linked_home, owner_of, OWNER (a service's data kept outside its state dir:
     named for the state dir, with a record of its owner)
+Owning its tasks (every task awaited by its owner; a cancellation never swallowed)
+    cancel_and_wait (cancel tasks and await them), cancel_and_wait_out (and await others to
+    their end, uncancelled, e.g. a thread's work)
 Code it imports or runs on a project's behalf
     import_object ("module:attr" from the project), project_module, set_current (run code as
     a service whose context is given, e.g. a task run against a template)
@@ -35,12 +40,14 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .config.imports import project_module as project_module
     from .config.schema import Argv as Argv
     from .config.schema import Count as Count
+    from .config.schema import ProbeTable as ProbeTable
     from .config.schema import Seconds as Seconds
     from .config.schema import Text as Text
     from .config.schema import checked_table as checked_table
     from .define.container import Container as Container
     from .define.container import ContainerProbe as ContainerProbe
     from .define.container import data_container as data_container
+    from .define.options import options_of as options_of
     from .define.policies import stop as stop
     from .define.service import Handle as Handle
     from .define.service import ServiceDefinition as ServiceDefinition
@@ -65,6 +72,8 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .engine.state_homes import home_for as home_for
     from .engine.state_homes import linked_home as linked_home
     from .engine.state_homes import owner_of as owner_of
+    from .engine.tasks import cancel_and_wait as cancel_and_wait
+    from .engine.tasks import cancel_and_wait_out as cancel_and_wait_out
 
     state_subdir = _subdir
 

@@ -188,6 +188,23 @@ def wait_until(check: Callable[[], bool], timeout: float = 60.0, step: float = 0
         time.sleep(step)
 
 
+async def start_error(
+    tmp_path: Path, service: Any, error: type[BaseException] = BaseException
+) -> BaseException:
+    """The error of `error`'s type that starting a stack of the one `service` raises (the
+    stack closed after, whatever happened)."""
+    import stackfixtures as sf
+
+    graph = sf.Graph({service.name: service})
+    stack = sf.Stack(graph, state_dir=tmp_path / "state", root=tmp_path)
+    try:
+        with pytest.raises(error) as info:
+            await stack.start()
+    finally:
+        await stack.close()
+    return info.value
+
+
 async def until(check: Callable[[], bool], timeout: float = 60.0, step: float = 0.05) -> None:
     """wait_until for a test running in an event loop (it keeps the loop going)."""
     deadline = time.monotonic() + timeout

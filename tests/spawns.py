@@ -2,7 +2,8 @@
 
 An audit hook (sys.addaudithook) counts every process this interpreter starts (subprocess,
 asyncio's subprocesses, posix_spawn, fork, exec, os.system). A test not marked `slow` fails
-when one was started during its setup or its call, or when it uses a fixture whose setup
+when one was started during its setup or its call, or by the teardown of one of its own
+(function-scoped) fixtures (an error at teardown), or when it uses a fixture whose setup
 started one (in this test or in an earlier one: a session service started by a slow test is
 still a spawning fixture for the fast tests that ask for it). So `pytest -m "not slow"` runs
 only tests that start nothing, and a new spawning test cannot slip into it unmarked.
@@ -30,6 +31,7 @@ EVENTS = frozenset(
 )
 MARK = "slow"
 _FIRST = pytest.StashKey[int]()  # how many had started when the test's setup began
+_TORN = pytest.StashKey[list[str]]()  # what its fixtures' teardowns started
 
 started: list[str] = []
 """What this interpreter started, in order (event and command, for the failure message)."""
@@ -48,6 +50,10 @@ _spawning_fixtures: dict[Any, str] = {}
 whole session: a later test that uses one is served what that process runs."""
 
 
+_teardown_began: dict[Any, int] = {}
+"""Function-scoped FixtureDefs being torn down: how many had started when it began."""
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     before = len(started)
@@ -56,6 +62,26 @@ def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> Ite
     finally:
         if len(started) > before and fixturedef.scope != "function":  # (set up per test:
             _spawning_fixtures.setdefault(fixturedef, started[before])  # counted with it)
+        if fixturedef.scope == "function":  # its finalizers run last-added first: this one
+            fixturedef.addfinalizer(  # before its teardown, pytest_fixture_post_finalizer after
+                lambda: _teardown_began.__setitem__(fixturedef, len(started))
+            )
+
+
+def pytest_fixture_post_finalizer(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    first = _teardown_began.pop(fixturedef, None)
+    if first is not None and len(started) > first:
+        torn = request.node.stash.setdefault(_TORN, [])
+        torn.append(f"fixture {fixturedef.argname}'s teardown: {started[first]}")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    result = yield
+    torn = item.stash.get(_TORN, [])
+    if item.get_closest_marker(MARK) is None and torn:
+        _fail(torn[0])
+    return result
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -68,13 +94,17 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     result = yield
     if item.get_closest_marker(MARK) is None and (why := spawned(item)):
-        pytest.fail(
-            f"this test starts processes ({why}) but is not marked `{MARK}`: mark it "
-            f"(`@pytest.mark.{MARK}`, or `pytestmark = pytest.mark.{MARK}` for the module) "
-            "so that `pytest -m 'not slow'` stays the tier that starts nothing",
-            pytrace=False,
-        )
+        _fail(why)
     return result
+
+
+def _fail(why: str) -> None:
+    pytest.fail(
+        f"this test starts processes ({why}) but is not marked `{MARK}`: mark it "
+        f"(`@pytest.mark.{MARK}`, or `pytestmark = pytest.mark.{MARK}` for the module) "
+        "so that `pytest -m 'not slow'` stays the tier that starts nothing",
+        pytrace=False,
+    )
 
 
 def spawned(item: pytest.Item) -> str:

@@ -65,3 +65,38 @@ async def test_an_owner_cancels_and_awaits_and_then_refuses() -> None:
     coro = late()
     with pytest.raises(RuntimeError, match="closed"):
         owner.spawn(coro, "late")
+
+
+async def test_a_stack_s_helpers_close_to_their_end_even_when_cancelled_twice() -> None:
+    """resources.close cut short by its caller's cancellation (a second one arriving while it
+    waits for the aborted close): every helper's close still runs to its end, awaited, and
+    the cancellation is raised afterwards."""
+    from stackfixtures.engine import resources
+
+    release, closed, aborted = asyncio.Event(), [], []
+
+    class Helper:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def aclose(self) -> None:
+            await release.wait()
+            closed.append(self.name)
+
+        def abort(self) -> None:
+            aborted.append(self.name)
+
+    held = resources.of("test-stack")
+    held.add("a", Helper("a"))
+    held.add("b", Helper("b"))
+    closing = asyncio.create_task(resources.close("test-stack"))
+    await asyncio.sleep(0.01)
+    closing.cancel()  # the first: the close is aborted, then awaited
+    await asyncio.sleep(0.01)
+    closing.cancel()  # the second, while it waits
+    await asyncio.sleep(0.01)
+    assert not closing.done()  # still waiting for the helpers' close
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert closed == ["b", "a"] and sorted(aborted) == ["a", "b"]

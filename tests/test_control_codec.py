@@ -4,13 +4,14 @@ its attributes (tested over the codec's JSON, no process needed)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stackfixtures import errors
 from stackfixtures.control import codec
-from stackfixtures.define.ended import exit_name, how_it_ended
+from stackfixtures.ended import exit_name, how_it_ended
 
 
 def _subclasses(cls: type[errors.StackError]) -> list[type[errors.StackError]]:
@@ -29,7 +30,7 @@ SAMPLES: dict[str, Any] = {
     "int | None": 3,
     "float": 1.5,
     "bool": True,
-    "object": "/srv/state",
+    "object": Path("/srv/state"),  # a state dir: arrives as a Path, not its text
     "Sequence[str]": ["one", "two"],
     "Sequence[Problem]": PROBLEMS,
     "BaseException": errors.ProbeTimeout("db", "tcp 127.0.0.1:5", 2.0, "refused", ["log"]),

@@ -12,13 +12,23 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from stackfixtures import errors
 from stackfixtures.control import codec
 from stackfixtures.control.http import Request, serve_unix
 from stackfixtures.control.local import LoopControl
 from stackfixtures.control.server import ControlServer
+from stackfixtures.engine.tasks import TaskOwner
 
 PROFILE = '[services.web]\ncommand = ["true"]\nreplicas = 1\n'
+
+
+def pool_threads() -> set[str]:
+    """The worker threads a verb could be run in: the loop's default executor's (`asyncio_N`,
+    what to_thread uses), any ThreadPoolExecutor's, and the verbs' own pool as it once was."""
+    pools = ("asyncio_", "ThreadPoolExecutor", "stack-control")
+    return {t.name for t in threading.enumerate() if t.name.startswith(pools)}
 
 
 def server_for(stack: Any) -> ControlServer:
@@ -34,6 +44,7 @@ async def test_files_made_while_the_socket_opens_keep_the_umask(tmp_path: Path) 
 
     made: list[int] = []
     opened = False
+    connections = TaskOwner("test")
 
     async def make_files() -> None:
         while not opened:
@@ -46,7 +57,7 @@ async def test_files_made_while_the_socket_opens_keep_the_umask(tmp_path: Path) 
     try:
         maker = asyncio.create_task(make_files())
         await asyncio.sleep(0)  # it makes its first file, then one each time the loop turns
-        server = await serve_unix(tmp_path / "control.sock", answer)
+        server = await serve_unix(tmp_path / "control.sock", answer, connections)
         opened = True
         await maker
     finally:
@@ -62,6 +73,7 @@ async def test_files_made_while_the_socket_opens_keep_the_umask(tmp_path: Path) 
     finally:
         server.close()
         await server.wait_closed()
+        await connections.aclose()
 
 
 async def test_malformed_requests_are_refused_naming_what_is_wrong(
@@ -94,7 +106,7 @@ async def test_long_polls_hold_no_thread(
     """Forty `events -f` waiting at once (more than the 32 worker threads the verbs once ran
     in): no thread is started for them, and a status is answered meanwhile."""
     server = server_for(await make_stack(tmp_path, PROFILE))
-    threads = threading.active_count()
+    threads = pool_threads()
     polls = [
         asyncio.create_task(server(Request("GET", "/events", {"wait": "60"}, b"")))
         for _ in range(40)
@@ -102,7 +114,7 @@ async def test_long_polls_hold_no_thread(
     try:
         await asyncio.sleep(0.1)  # every poll is waiting now
         assert not any(p.done() for p in polls)
-        assert threading.active_count() == threads
+        assert pool_threads() == threads  # (other threads of the process may come and go)
         async with asyncio.timeout(10):  # (a bound: it answers at once)
             status, answer = await server(Request("GET", "/status", {}, b""))
         assert status == 200 and [s["name"] for s in answer["services"]] == ["web"]
@@ -110,3 +122,62 @@ async def test_long_polls_hold_no_thread(
         for p in polls:
             p.cancel()
         await asyncio.gather(*polls, return_exceptions=True)
+
+
+async def test_a_verb_cancelled_mid_way_is_cancelled_and_awaited(tmp_path: Path) -> None:
+    """Closing the server cancels a verb still running in its connection: the verb sees the
+    cancellation, and the connection's task ends cancelled (never swallowed), awaited."""
+    entered, seen = asyncio.Event(), []
+
+    async def verb(request: Request) -> tuple[int, Any]:
+        entered.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+        return 200, {}
+
+    connections = TaskOwner("test")
+    server = await serve_unix(tmp_path / "control.sock", verb, connections)
+    reader, writer = await asyncio.open_unix_connection(str(tmp_path / "control.sock"))
+    try:
+        writer.write(b"POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n")
+        async with asyncio.timeout(10):
+            await entered.wait()
+        [task] = connections.running()
+        server.close()
+        await server.wait_closed()
+        await connections.aclose()
+        assert seen == ["cancelled"] and task.cancelled()
+        assert await reader.read() == b""  # the connection was closed, no answer sent
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+async def test_a_verbs_task_group_error_arrives_as_its_stack_error() -> None:
+    """A TaskGroup inside a verb wraps its one error in a group: the client gets the error."""
+
+    async def restart(name: str) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.sleep(0))
+            raise errors.UnknownService(name, ["web"])
+
+    verbs = SimpleNamespace(restart=restart)
+    server = ControlServer(SimpleNamespace(verbs=verbs))  # type: ignore[arg-type]
+    status, answer = await server(Request("POST", "/services/ghost/restart", {}, b""))
+    assert status == 404 and isinstance(
+        codec.error_from_json(answer, status), errors.UnknownService
+    )
+
+
+async def test_the_engine_refuses_zero_replicas_as_the_controls_do(
+    tmp_path: Path, make_stack: Callable[..., Awaitable[Any]]
+) -> None:
+    """Stack.scale itself refuses 0 replicas with RequestRefused (not ValueError): the same
+    error in Python as through either control. Refused before anything starts."""
+    stack = await make_stack(tmp_path, PROFILE)
+    with pytest.raises(errors.RequestRefused, match="at least 1") as info:
+        await stack.scale("web", 0)
+    assert info.value.status == 400

@@ -165,3 +165,20 @@ export = { image = "app:1", port = 8000 }
     assert doc["services"]["migrate"]["restart"] == "no"
     condition = doc["services"]["web"]["depends_on"]["migrate"]["condition"]
     assert condition == "service_completed_successfully"
+
+
+def test_a_container_probe_keeps_its_own_timing_unless_the_service_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The exporter overrides only the timing the service set (its liveness policy); anything
+    else is the container probe's own (define/container.py: LivenessPolicy's defaults)."""
+    from stackfixtures.define.container import ContainerProbe
+    from stackfixtures.engine.probes import registry
+    from stackfixtures.export import containers
+
+    own = ContainerProbe("tcp", 8000, period=1.5, timeout=0.5, failures=7)
+    monkeypatch.setattr(registry, "container_probe", lambda spec, port, render: own)
+    assert containers._probe({"tcp": 8000}, 8000, str) == own
+    live = containers._probe({"tcp": 8000}, 8000, str, period=9.0, failures=2)
+    assert live == ContainerProbe("tcp", 8000, period=9.0, timeout=0.5, failures=2)
+    assert containers._probe(None, 8000, str) is None

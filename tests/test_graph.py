@@ -98,3 +98,30 @@ def test_parameters_name_dependencies() -> None:
 def test_service_must_be_a_generator() -> None:
     with pytest.raises(TypeError, match="must be a generator"):
         sf.service(lambda: None)
+
+
+def test_what_a_service_going_down_takes_with_it() -> None:
+    """supervisor.affected: each running dependent follows its own edge, transitively; below
+    one that stops, a "restart" edge stops too; "ignore" and stopped services are left alone."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from stackfixtures.engine.supervisor import affected
+
+    defs = [
+        define("db"),
+        replace(define("api", ("db",)), edges={"db": "restart"}),
+        replace(define("web", ("api",)), edges={"api": "restart"}),
+        replace(define("jobs", ("db",)), edges={"db": "stop"}),
+        replace(define("mail", ("jobs",)), edges={"jobs": "restart"}),
+        replace(define("audit", ("db",)), edges={"db": "ignore"}),
+        replace(define("idle", ("api",)), edges={"api": "restart"}),
+    ]
+    g = graph(*defs)
+    units = {d.name: SimpleNamespace(definition=d, active=d.name != "idle") for d in defs}
+    assert affected(g, units, "db") == {  # type: ignore[arg-type]
+        "api": "restart",
+        "web": "restart",
+        "jobs": "stop",
+        "mail": "stop",
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from stackfixtures import kinds
 from stackfixtures import project as projects
-from stackfixtures.kinds.base import options_of
+from stackfixtures.kind_api import options_of
 from stackfixtures.kinds.command import CommandConfig
 from stackfixtures.kinds.redis import RedisConfig
 

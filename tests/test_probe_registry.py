@@ -21,7 +21,7 @@ from stackfixtures.engine.lifecycle import State
 from stackfixtures.engine.probes import registry
 from stackfixtures.errors import ProfileError
 from stackfixtures.export import compose, k8s
-from stackfixtures.kinds.command import ReadyTable
+from stackfixtures.kinds.command import ready_table
 
 from .conftest import write_project
 
@@ -68,7 +68,8 @@ PROBE = ProbeType(
 
 PROFILE = """
 [services.app]
-command = ["sleep", "60"]
+command = ["sh", "-c", "touch ${state_dir}/started; exec sleep 60"]
+ready = { path = "${state_dir}/started" }
 liveness = { path = "${state_dir}/alive", period = 0.05, timeout = 1, failure_threshold = 1 }
 export = { image = "busybox:1.36", ready = { path = "/tmp/ready" } }
 """
@@ -94,8 +95,8 @@ def path_probe(tmp_path: Path) -> Iterator[None]:
 def test_the_schema_takes_the_registry_s_keys() -> None:
     keys = registry.keys()
     assert keys == ("tcp", "http", "exec", "log")  # the check order of several keys
-    assert ReadyTable is checked_table(registry.fields())
-    assert set(ReadyTable.model_fields) == {"timeout", *keys}
+    assert ready_table() is checked_table(registry.fields())
+    assert set(ready_table().model_fields) == {"timeout", *keys}
     assert set(checked_table(registry.fields(), LivenessSpec).model_fields) == {
         "timeout",
         "period",
@@ -118,6 +119,13 @@ def test_a_container_gets_the_most_thorough_check_it_can_run() -> None:
 
     both = registry.container_probe({"tcp": 8000, "http": "/health"}, 8000, same)
     assert both is not None and (both.kind, both.path) == ("http", "/health")
+    # an exec check runs the host's program: a container gets it only when nothing else runs
+    http_exec = registry.container_probe({"http": "/health", "exec": ["pg_isready"]}, 8000, same)
+    assert http_exec is not None and (http_exec.kind, http_exec.path) == ("http", "/health")
+    tcp_exec = registry.container_probe({"tcp": 8000, "exec": "check"}, 8000, same)
+    assert tcp_exec is not None and tcp_exec.kind == "tcp"
+    only_exec = registry.container_probe({"exec": "check --now", "log": "up"}, 8000, same)
+    assert only_exec is not None and only_exec.argv == ("check", "--now")
     assert registry.container_probe({"log": "ready"}, 8000, same) is None  # no container form
 
 
@@ -136,8 +144,9 @@ async def test_a_new_probe_is_one_module(tmp_path: Path, make_stack: Any) -> Non
     assert registry.keys()[-1] == "path"
 
     stack = await make_stack(tmp_path, PROFILE)
-    await stack.start()
+    await stack.start()  # ready once the file its `ready = { path = ... }` names is there
     try:
+        assert (stack.units["app"].ctx.state_dir / "started").exists()
         alive = stack.units["app"].ctx.state_dir / "alive"
         # it runs: no file, the liveness probe fails; the file written, it passes again
         await stack.wait_for("app", State.DEGRADED, timeout=30)

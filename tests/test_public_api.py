@@ -145,3 +145,18 @@ def test_a_public_name_not_written_as_exported_is_refused(tmp_path: Path, line: 
         "if not TYPE_CHECKING:\n    x = 1\n"
     )
     assert lazy.exports(module) == {"Error": (".errors", "StackError")}
+
+
+def test_kind_api_gives_what_every_kind_calls() -> None:
+    """`options_of` (every kind reads its options with it) is the kind author's API, the one
+    the built-in kinds and README's example import; `kinds.options_of` is the same function."""
+    import stackfixtures.kind_api as kind_api
+    from stackfixtures import kinds
+
+    assert "options_of" in kind_api.__all__
+    assert kinds.options_of is kind_api.options_of
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert (
+        "from stackfixtures.kind_api import Container, ContainerProbe, data_container, options_of"
+        in readme
+    )

@@ -75,7 +75,7 @@ def test_report_of_a_running_stack_and_after_the_fact(tmp_path: Path) -> None:
         durations = soup.select("section.stack table")[0]
         rows = [[td.get_text() for td in tr.find_all("td")] for tr in durations.select("tbody tr")]
         incidents = soup.select("section.stack table")[1].get_text()
-        assert "process" in incidents and "exited with code -9" in incidents  # the kill
+        assert "process" in incidents and "killed by SIGKILL" in incidents  # the kill
         assert [r[0] for r in rows] == ["db", "web"]
         assert {r[0]: r[4] for r in rows} == {"db": "0", "web": "2"}  # restarts
     stopped = lanes(parse(tmp_path / "after.html"))

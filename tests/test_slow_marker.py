@@ -61,6 +61,21 @@ def test_marked_per_test(per_test):
 
 def test_unmarked_per_test(per_test):  # its fixture starts nothing for it
     pass
+
+
+@pytest.fixture
+def cleaned_up_by_a_process():
+    yield
+    subprocess.run(["true"], check=True)  # (e.g. `stack down` in a fixture's teardown)
+
+
+def test_unmarked_teardown_spawn(cleaned_up_by_a_process):
+    pass
+
+
+@pytest.mark.slow
+def test_marked_teardown_spawn(cleaned_up_by_a_process):
+    pass
 """
 
 
@@ -70,11 +85,9 @@ def test_an_unmarked_test_that_starts_a_process_fails(pytester: pytest.Pytester)
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
     )
     result = pytester.runpytest("-p", "tests.spawns", "-p", "no:xdist")
-    outcomes = {
-        r.nodeid.split("::")[1]: r.outcome
-        for r in result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
-        if r.when == "call"
-    }
+    reports = result.reprec.getreports("pytest_runtest_logreport")  # type: ignore[attr-defined]
+    outcomes = {r.nodeid.split("::")[1]: r.outcome for r in reports if r.when == "call"}
+    torn_down = {r.nodeid.split("::")[1]: r.outcome for r in reports if r.when == "teardown"}
     assert outcomes == {
         "test_pure": "passed",
         "test_unmarked_spawn": "failed",
@@ -84,9 +97,19 @@ def test_an_unmarked_test_that_starts_a_process_fails(pytester: pytest.Pytester)
         "test_unmarked_later_user": "failed",
         "test_marked_per_test": "passed",
         "test_unmarked_per_test": "passed",
+        "test_unmarked_teardown_spawn": "passed",
+        "test_marked_teardown_spawn": "passed",
     }
+    assert torn_down["test_unmarked_teardown_spawn"] == "failed"
+    assert torn_down["test_marked_teardown_spawn"] == "passed"
+    assert [n for n, outcome in torn_down.items() if outcome == "failed"] == [
+        "test_unmarked_teardown_spawn"
+    ]
     result.stdout.fnmatch_lines(
-        [
+        [  # (pytest shows errors, as at a teardown, before failures)
+            "*ERROR at teardown of test_unmarked_teardown_spawn*",
+            "this test starts processes (fixture cleaned_up_by_a_process's teardown: "
+            "subprocess.Popen *'true'*)*",
             "*_ test_unmarked_spawn _*",
             "this test starts processes (subprocess.Popen *'true'*) but is not marked `slow`*",
             "*_ test_unmarked_asyncio_spawn _*",

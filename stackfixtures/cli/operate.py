@@ -13,7 +13,7 @@ import click
 from ..control import codec
 from ..control.console import Console
 from ..control.exits import EXIT_DEFINITION
-from ..define.ended import exit_name
+from ..ended import exit_name
 from .common import control_for, json_option, main, profile_option, state_dir_option
 
 STATUS_COLUMNS = [

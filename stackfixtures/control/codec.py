@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
@@ -135,7 +136,8 @@ def _stack_error(name: str) -> type[errors.StackError] | None:
 
 def _to_json(value: Any) -> Any:
     """An error's attribute as JSON: as itself when JSON has it, a nested error (a
-    DependencyFailed's cause) or an errors.py dataclass (a Problem) tagged, else its str."""
+    DependencyFailed's cause), an errors.py dataclass (a Problem) or a Path (a state dir)
+    tagged, so each arrives as itself; anything else as its str."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
@@ -149,7 +151,9 @@ def _to_json(value: Any) -> Any:
     ):
         fields = {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return {"$value": type(value).__name__, "fields": fields}
-    return str(value)  # (a Path: its text)
+    if isinstance(value, PurePath):
+        return {"$path": str(value)}
+    return str(value)
 
 
 def _from_json(value: Any) -> Any:
@@ -159,6 +163,8 @@ def _from_json(value: Any) -> Any:
         return value
     if "$error" in value:
         return _nested_error(value["$error"])
+    if "$path" in value:
+        return Path(value["$path"])
     if "$value" in value:
         cls = getattr(errors, str(value["$value"]), None)
         if isinstance(cls, type) and dataclasses.is_dataclass(cls):

@@ -25,6 +25,11 @@ from ..engine.cleanup import lock
 from ..engine.private_dirs import short_path
 
 POINTER = "control.json"
+PROTOCOL = 2
+"""The control protocol's number, in control.json: raised when a route or the error encoding
+changes, so a `stack` of one version names a launcher of another instead of failing on a
+route it lacks. 1: unnumbered (routes per service for start/stop); 2: `POST /start|/stop` take
+a list of names, every StackError crosses by name (issue 23)."""
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux; keep a margin
 
 
@@ -47,6 +52,18 @@ class Endpoint:
     state_dir: str
     started: float
     start_ticks: int | None = None  # the launcher's start in clock ticks (/proc/PID/stat)
+    protocol: int = 1  # the control protocol it speaks (1: written before it was numbered)
+    version: str = ""  # the stackfixtures it runs ("": not said)
+
+    def mismatch(self) -> str | None:
+        """Why this `stack` cannot talk to that launcher, if they speak different protocols."""
+        if self.protocol == PROTOCOL:
+            return None
+        which = f"stackfixtures {self.version}'s" if self.version else "an earlier stackfixtures's"
+        return (
+            f"the stack in {self.state_dir} runs {which} launcher (protocol {self.protocol}); "
+            f"this `stack` speaks protocol {PROTOCOL}: restart the stack (stack down && stack up)"
+        )
 
     def alive(self) -> bool:
         """The stack that wrote this still runs: its lock is held, by this stack (which names
@@ -121,8 +138,19 @@ def publish(state_dir: Path, sock: Path, stack_id: str, profile: str, root: Path
         "root": str(root),
         "state_dir": str(state_dir),
         "started": time.time(),
+        "protocol": PROTOCOL,
+        "version": _version(),
     }
     private_files.write(state_dir / POINTER, json.dumps(data))  # 0600, whole, no planted name
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("stackfixtures")
+    except metadata.PackageNotFoundError:
+        return ""
 
 
 def withdraw(state_dir: Path, sock: Path) -> None:
@@ -158,6 +186,8 @@ def read(state_dir: Path) -> Endpoint | None:
         state_dir=data["state_dir"],
         started=data["started"],
         start_ticks=data.get("start_ticks"),
+        protocol=data["protocol"] if isinstance(data.get("protocol"), int) else 1,
+        version=data["version"] if isinstance(data.get("version"), str) else "",
     )
 
 

@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
+from ..engine.tasks import TaskOwner
+
 log = logging.getLogger("stackfixtures.control")
 
 
@@ -90,31 +92,35 @@ async def _serve_connection(
             conn.start_next_cycle()
     except (ConnectionError, h11.RemoteProtocolError, asyncio.IncompleteReadError):
         return
-    except asyncio.CancelledError:
-        # The launcher is closing (its executor dropped the request, or asyncio.run cancels
-        # what is left). Ending quietly matters: Python 3.11's stream server logs a cancelled
-        # connection task as "Exception in callback ..." with a traceback.
-        return
-    finally:
-        writer.close()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
+    finally:  # a cancellation (the server closing mid-verb) is raised after the close: its
+        writer.close()  # owner (`connections`) awaits it
+        with contextlib.suppress(Exception):
             await writer.wait_closed()
 
 
-async def serve_unix(path: Path, handler: Handler) -> asyncio.Server:
+async def serve_unix(path: Path, handler: Handler, connections: TaskOwner) -> asyncio.Server:
     """Listen on `path`, mode 0600: only its owner may control the stack. Bound, made 0600,
     and only then listened on: nobody can connect before it is private (a bound socket that
     does not listen refuses every connection), and the process-wide umask is never changed
-    (services start meanwhile: a file one makes would get the wrong mode)."""
+    (services start meanwhile: a file one makes would get the wrong mode).
+
+    Each connection (and the verb it runs) is a task of `connections`, whose `aclose` cancels
+    and awaits them: asyncio's own connection tasks have no owner, and Python 3.11 logs one
+    that ends cancelled as "Exception in callback"."""
+
+    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if connections.closed:  # closing: no new request starts
+            writer.close()
+            return
+        connections.spawn(_serve_connection(handler, reader, writer), "connection")
+
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(str(path))
         path.chmod(0o600)
-        return await asyncio.start_unix_server(
-            lambda r, w: _serve_connection(handler, r, w), sock=sock
-        )
+        return await asyncio.start_unix_server(connected, sock=sock)
     except BaseException:
         sock.close()
         raise

@@ -106,12 +106,7 @@ class LoopControl:
 
     async def scale(self, name: str, replicas: int) -> dict[str, str]:
         self._known(name)
-        if replicas < 1:
-            raise RequestRefused(
-                f"cannot scale {name!r} to {replicas} replicas: at least 1 (`stack stop` it "
-                "to run none)"
-            )
-        names = await self.stack.scale(name, replicas)
+        names = await self.stack.scale(name, replicas)  # refuses 0 (RequestRefused)
         return {n: str(self.stack.state(n)) for n in names}
 
     async def metrics(self) -> str:

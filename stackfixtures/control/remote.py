@@ -132,6 +132,9 @@ class RemoteControl:
         asks a GET again while the launcher is alive and not stopped, until self.timeout: a
         launcher whose loop is busy for a while on a loaded machine is slow, not hung. Only a
         GET: it asks for no work, so the unanswered first one does no harm."""
+        mismatch = self.endpoint.mismatch()
+        if mismatch and path != "/down":  # `down` is the same in every protocol: the fix
+            raise ControlError(mismatch, 409)
         target = f"{path}?{urlencode(params)}" if params else path
         payload = json.dumps(body).encode() if body is not None else None
         sock = str(self.endpoint.socket)

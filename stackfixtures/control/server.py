@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
+from ..engine.tasks import TaskOwner
 from ..errors import RequestRefused, StackError
 from . import codec
 from .http import Reply, Request, serve_unix
@@ -168,6 +169,13 @@ ROUTES: list[tuple[str, str, Action]] = [
 _COMPILED = [(m, re.compile(pattern + "$"), action) for m, pattern, action in ROUTES]
 
 
+def _sole(error: BaseException) -> BaseException:
+    """The one exception a group of one (nested or not) holds; a larger group is itself."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
 class ControlServer:
     """Answers requests by routing them to `control`'s verbs, awaited in the stack's own loop
     (this server's) with no thread in between: a long poll (`logs -f`, `events -f`) holds no
@@ -175,6 +183,7 @@ class ControlServer:
 
     def __init__(self, control: LocalControl) -> None:
         self.control = control
+        self.connections = TaskOwner("control")
 
     async def __call__(self, req: Request) -> Reply:
         for method, pattern, action in _COMPILED:
@@ -188,11 +197,18 @@ class ControlServer:
                     body = await body
             except (StackError, TimeoutError) as e:
                 return codec.error_status(e), codec.error_to_json(e)
+            except BaseExceptionGroup as group:  # a TaskGroup's in a verb: its one error is it
+                sole = _sole(group)
+                if not isinstance(sole, (StackError, TimeoutError)):
+                    raise
+                return codec.error_status(sole), codec.error_to_json(sole)
             return (202 if req.path == "/down" else 200), body
         return 404, {"error": f"no such endpoint: {req.method} {req.path}"}
 
     async def serve(self, path: Path) -> asyncio.Server:
-        return await serve_unix(path, self)
+        return await serve_unix(path, self, self.connections)
 
-    def close(self) -> None:
-        """Nothing to release: each request is awaited by its own connection."""
+    async def aclose(self) -> None:
+        """Cancel and await the connections still open (a long poll, a verb mid-way): each
+        verb sees its cancellation, and none outlives the server."""
+        await self.connections.aclose()

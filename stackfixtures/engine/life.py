@@ -8,8 +8,8 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from ..define.ended import how_it_ended
 from ..define.service import attributes
+from ..ended import how_it_ended
 from ..errors import DependencyFailed, StartError, StartupCrashed, StopError, UnsafePath
 from . import supervisor
 from .cleanup import reaper
@@ -224,9 +224,7 @@ class ServiceLife:
             pid, code = ctx.crash
             unit.last_exit_code = code
             how = how_it_ended(code)
-            reason = f"process {pid} exited with code {code}"
-            if code is not None and code < 0:
-                reason += f" ({how})"
+            reason = f"process {pid} {how}"
             unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Hashable
 from typing import Protocol
 
+from .tasks import cancel_and_wait_out
+
 
 class Owned(Protocol):
     """A helper with background work of its own: `aclose` stops it and awaits its tasks."""
@@ -78,9 +80,8 @@ async def close(stack_id: str, hurry: asyncio.Event | None = None) -> None:
     hurried = asyncio.create_task((hurry or asyncio.Event()).wait(), name="resources:hurry")
     try:
         await asyncio.wait({closing, hurried}, return_when=asyncio.FIRST_COMPLETED)
-    finally:  # cancelled ourselves, or hurried: the helpers' tasks cancelled, then awaited
-        hurried.cancel()
-        if not closing.done():
+    finally:  # cancelled ourselves, or hurried: the helpers' tasks cancelled (abort), and the
+        if not closing.done():  # close awaited to its end (not cut off: every helper closes)
             found.abort()
-        await asyncio.wait({closing, hurried})
+        await cancel_and_wait_out([hurried], wait_out=[closing])
     closing.result()  # its error, if any

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..define.graph import Graph
 from ..define.service import DEFAULT_PARALLELISM, ServiceDefinition
-from ..errors import ServiceError, StartError
+from ..errors import RequestRefused, ServiceError, StartError
 from . import resources, state_dirs, supervisor
 from .activity import Activity
 from .cleanup import reaper
@@ -271,7 +271,8 @@ class Stack:
                 name, str(self.state(name)), "does not allow replicas (declare it with replicas)"
             )
         if replicas < 1:
-            raise ValueError("replicas must be at least 1")
+            why = f"cannot scale {name!r} to {replicas} replicas: at least 1 (`stack stop` it"
+            raise RequestRefused(why + " to run none)")
         current = self.replicas(name)
         for i in range(len(current) + 1, replicas + 1):
             self._add_replica(base, i)

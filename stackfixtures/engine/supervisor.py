@@ -8,7 +8,7 @@ import contextlib
 import time
 from collections.abc import Mapping
 
-from ..define.graph import Graph
+from ..define.graph import Graph, walk
 from ..errors import StartError
 from .activity import Activity
 from .events import EventLog
@@ -90,13 +90,18 @@ def affected(graph: Graph, units: Mapping[str, Unit], name: str) -> dict[str, st
     """Running services that must react when `name` goes down, with how: each follows its own
     edge ("restart" or "stop"; "ignore" keeps it running), transitively."""
     found: dict[str, str] = {}
-    frontier = [name]
-    while frontier:
-        current = frontier.pop()
+
+    def step(current: str) -> list[str]:
+        """The running dependents `current` takes down with it, each labelled as it is met:
+        its own edge, or "stop" below one that stops (it will not come back to restart for)."""
+        reached = []
         for dependent in graph.dependents(current):
             edge = units[dependent].definition.edge(current)
             if edge == "ignore" or dependent in found or not units[dependent].active:
                 continue
             found[dependent] = edge if found.get(current, "restart") == "restart" else "stop"
-            frontier.append(dependent)
+            reached.append(dependent)
+        return reached
+
+    walk([name], step)
     return found

@@ -7,7 +7,7 @@ that is not an `async with` block (a stack between its start and its close)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -23,9 +23,19 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any] | None) -> None:
     """Cancel `tasks` and await them all: their outcome (their cancellation, their error) is
     theirs, retrieved here and dropped. If the caller is cancelled meanwhile, or already was,
     the wait still completes and then CancelledError is raised: never swallowed."""
-    found = [t for t in tasks if t is not None]
+    await cancel_and_wait_out(tasks)
+
+
+async def cancel_and_wait_out(
+    cancel: Iterable[asyncio.Future[Any] | None], wait_out: Iterable[asyncio.Future[Any]] = ()
+) -> None:
+    """As cancel_and_wait for `cancel`, awaiting `wait_out` to its end too, uncancelled (work
+    that ends soon by itself and must not be cut off half-way). Every outcome is marked
+    retrieved (asyncio reports none); `wait_out`'s stay for their callers (`.result()`)."""
+    found = [t for t in cancel if t is not None]
     for task in found:
         task.cancel()
+    found += list(wait_out)
     pending = {t for t in found if not t.done()}
     cancelled = False
     while pending:

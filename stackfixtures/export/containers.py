@@ -33,16 +33,23 @@ def _probe(
     spec: dict[str, Any] | None,
     port: int | None,
     render: Callable[[str], str],
-    period: float = 5.0,
-    timeout: float = 2.0,
-    failures: int = 3,
+    period: float | None = None,
+    timeout: float | None = None,
+    failures: int | None = None,
 ) -> ContainerProbe | None:
     """A profile probe table as a container probe, as its probe says it runs in a container
-    (engine/probes/registry.py; a log probe has no container equivalent)."""
+    (engine/probes/registry.py; a log probe has no container equivalent). The timing given
+    (a liveness policy's) replaces the probe's; what is not given stays the container probe's
+    own (define/container.py: LivenessPolicy's defaults)."""
     found = registry.container_probe(spec, port, render) if spec else None
     if found is None:
         return None
-    return replace(found, period=period, timeout=timeout, failures=failures)
+    return replace(
+        found,
+        period=found.period if period is None else period,
+        timeout=found.timeout if timeout is None else timeout,
+        failures=found.failures if failures is None else failures,
+    )
 
 
 def _render_all(value: Any, render: Callable[[str], str]) -> Any:

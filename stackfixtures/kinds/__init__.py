@@ -6,8 +6,8 @@ binaries) and is described by a `Kind`; the registry finds them by name or URL s
 
 from __future__ import annotations
 
-from ..kind_api import Container, ContainerProbe, data_container
-from .base import Kind, options_of
+from ..kind_api import Container, ContainerProbe, data_container, options_of
+from .base import Kind
 from .registry import BUILTIN, GROUP, builtin_names, for_scheme, get, names, of_handle
 
 __all__ = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
 from ..kind_api import Container, Handle, ServiceDefinition
@@ -18,18 +18,6 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ..kind_api import Probe
-
-Options = TypeVar("Options", bound="BaseModel")
-
-
-def options_of(definition: ServiceDefinition, model: type[Options]) -> Options:
-    """A service's options, typed: those its profile entry was validated into, once, by its
-    kind's model (project/apply.py). Only a definition made in code, which no profile
-    configured, has its `config` validated here."""
-    found = definition.options
-    if isinstance(found, model):
-        return found
-    return model.model_validate(definition.config)
 
 
 @dataclass(frozen=True)

@@ -4,32 +4,46 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import AsyncIterator
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from ..kind_api import (
     Argv,
     Handle,
+    ProbeTable,
     ServiceContext,
     Text,
     checked_table,
+    options_of,
     probes,
     run_once,
     service,
     spawn,
 )
-from .base import Kind, options_of
+from .base import Kind
 
-ReadyTable = checked_table(probes.registry.fields())
-"""`ready = { ... }`: the probe keys the registry knows (engine/probes/registry.py)."""
+
+def ready_table() -> type[ProbeTable]:
+    """`ready = { ... }`: the probe keys the registry knows now (engine/probes/registry.py;
+    one model per registry content, so a probe module added later is a key here too)."""
+    return checked_table(probes.registry.fields())
 
 
 class CommandConfig(BaseModel):
+    """The command kind's options. `ready` follows the probe registry: each validation first
+    makes it `ready_table()` as the registry is now (never the table of import time)."""
+
     model_config = ConfigDict(extra="forbid")
 
     command: Argv | Text
     cwd: Text | None = None
-    ready: ReadyTable | None = None  # type: ignore[valid-type]
+    ready: ProbeTable | None = None  # ready_table(), as of the last model_validate
+
+    @classmethod
+    def model_validate(cls, obj: Any, **how: Any) -> Self:
+        _follow_registry()
+        return super().model_validate(obj, **how)
 
     @field_validator("command")
     @classmethod
@@ -43,6 +57,19 @@ class CommandConfig(BaseModel):
             if not words:
                 raise ValueError("must not be empty (expected a program to run)")
         return v
+
+
+def _follow_registry() -> None:
+    """Make CommandConfig's `ready` the registry's table, if the registry changed since (a
+    probe module added): rebuilt then only, so its errors (explain) name the keys there are."""
+    ready = CommandConfig.model_fields["ready"]
+    wanted: Any = ready_table() | None
+    if ready.annotation != wanted:
+        ready.annotation = wanted
+        CommandConfig.model_rebuild(force=True)
+
+
+_follow_registry()
 
 
 @service(config=CommandConfig)

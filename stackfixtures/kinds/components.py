@@ -16,8 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-from ..kind_api import Handle, Seconds, ServiceContext, probes, service, spawn, stop
-from .base import Kind, options_of
+from ..kind_api import Handle, Seconds, ServiceContext, options_of, probes, service, spawn, stop
+from .base import Kind
 
 log = logging.getLogger("stackfixtures.components")
 

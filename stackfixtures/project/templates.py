@@ -20,9 +20,9 @@ from pathlib import Path
 
 from ..config.imports import project_module
 from ..define.graph import Graph
+from ..define.options import options_of
 from ..define.service import ServiceDefinition
 from ..errors import DefinitionError
-from ..kinds.base import options_of
 from ..kinds.postgres.options import PostgresConfig, TemplateSpec
 from ..kinds.postgres.template import TemplateBuild, builder, postgres_template
 from .inputs import digest

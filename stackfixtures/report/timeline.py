@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ..ended import how_it_ended
 from ..engine.chain import Link, critical_chain
 from ..engine.events import Event
 
@@ -119,7 +120,7 @@ def build(events: list[Event], title: str, now: float | None = None) -> Timeline
             lane.marks.append(Mark("restart", at, e.reason or "restarted"))
         elif e.target == "failed":
             code = e.extra.get("exit_code")
-            known = code is None or f"code {code}" in e.reason
+            known = code is None or how_it_ended(code) in e.reason
             text = e.reason if known else f"{e.reason} (exit code {code})"
             lane.marks.append(Mark("failure", at, text))
         elif e.target == "stopped" and "graceful" in e.extra:

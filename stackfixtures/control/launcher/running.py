@@ -165,7 +165,7 @@ class Launcher:
                     listening.close()
                     with contextlib.suppress(OSError):
                         await listening.wait_closed()
-                    server.close()
+                    await server.aclose()
             finally:
                 if guard is not None and closed:  # "done": it only sweeps
                     watchdog.stop(guard, wait=False)

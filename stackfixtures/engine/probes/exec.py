@@ -81,5 +81,6 @@ PROBE = ProbeType(
     compose=lambda p: ["CMD", *p.argv],
     k8s=lambda p: {"exec": {"command": list(p.argv)}},
     program=_program,
+    export_rank=10,
 )
 """`ready = { exec = ["pg_isready", "-h", "${host}"] }`: the program must be on PATH."""

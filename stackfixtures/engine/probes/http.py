@@ -142,5 +142,6 @@ PROBE = ProbeType(
     container=_container,
     compose=_compose,
     k8s=lambda p: {"httpGet": {"path": p.path, "port": p.port}},
+    export_rank=30,
 )
 """`ready = { http = "/health" }` (a path on the service's port, or a URL)."""

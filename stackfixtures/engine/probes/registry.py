@@ -59,6 +59,11 @@ class ProbeType:
     """A container probe of this key as a Kubernetes probe's action (`{"httpGet": ...}`)."""
     program: Callable[[Any], str | None] = _no_program
     """The program the probe runs, checked on PATH before anything starts (None: none)."""
+    export_rank: int = 0
+    """Which check a container gets when a table has several it can run (`stack export`): the
+    highest rank. Not the check order: that runs cheap checks first, this exports the check
+    that says most of the service as the container sees it (http 30 > tcp 20 > exec 10: an
+    exec check runs a program of the host, which the image may not have)."""
 
     def __post_init__(self) -> None:
         runs_in_container = self.container is not _no_container
@@ -119,10 +124,10 @@ def container_probe(
     spec: Mapping[str, Any], port: int | None, render: Render
 ) -> ContainerProbe | None:
     """A profile probe table as one container probe: of the checks a container can run, the
-    last in check order (the most thorough: `{tcp, http}` exports the http check)."""
-    made = [t.container(spec[t.key], port, render) for t in types() if t.key in spec]
-    found = [p for p in made if p is not None]
-    return found[-1] if found else None
+    one of highest `export_rank` (`{tcp, http}` and `{http, exec}` export the http check)."""
+    ranked = sorted((t for t in types() if t.key in spec), key=lambda t: -t.export_rank)
+    made = (t.container(spec[t.key], port, render) for t in ranked)
+    return next((p for p in made if p is not None), None)
 
 
 def programs(spec: Mapping[str, Any]) -> list[tuple[str, str]]:

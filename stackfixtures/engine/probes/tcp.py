@@ -69,5 +69,6 @@ PROBE = ProbeType(
     container=_container,
     compose=_compose,
     k8s=lambda p: {"tcpSocket": {"port": p.port}},
+    export_rank=20,
 )
 """`ready = { tcp = "${port}" }` (or a port, or "host:port")."""

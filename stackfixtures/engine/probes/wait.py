@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ...ended import how_it_ended
 from ...errors import PortInUse, ProbeTimeout, ProcessExited
 from ..context import ServiceContext
 from ..tasks import cancel_and_wait
@@ -36,7 +37,7 @@ def _liveness_of(ctx: ServiceContext) -> str:
         return f"its process {', '.join(map(str, running))} is still running"
     gone = [p for p in ctx.processes if p.returncode is not None]
     if gone:
-        return f"its process {gone[-1].pid} exited with code {gone[-1].returncode}"
+        return f"its process {gone[-1].pid} {how_it_ended(gone[-1].returncode)}"
     return ""
 
 

@@ -21,9 +21,10 @@ from ...kind_api import (
     Probe,
     ServiceDefinition,
     data_container,
+    options_of,
     stop,
 )
-from ..base import Kind, options_of
+from ..base import Kind
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .database import postgres_db

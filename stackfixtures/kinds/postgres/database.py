@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ...errors import StartupCrashed
-from ...kind_api import Handle, ServiceContext, service
-from ..base import options_of
+from ...kind_api import Handle, ServiceContext, options_of, service
 from . import owners
 from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey

@@ -12,8 +12,16 @@ from typing import Any
 from urllib.parse import quote
 
 from ...errors import KindUnavailable
-from ...kind_api import Handle, ServiceContext, probes, service, spawn, stop
-from ..base import options_of
+from ...kind_api import (
+    Handle,
+    ServiceContext,
+    cancel_and_wait_out,
+    options_of,
+    probes,
+    service,
+    spawn,
+    stop,
+)
 from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .options import PostgresConfig
@@ -103,24 +111,27 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         _psycopg()
     preload = asyncio.ensure_future(asyncio.to_thread(_psycopg))  # while the server starts
     ready = probes.all_(probes.log(READY_LINE), sql_probe(maintenance))
-    async with spawn(
-        argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
-    ) as proc:
-        await preload
-        await ensure_database(maintenance, cfg.dbname)
-        extra = {"password": cfg.password} if cfg.password else {}
-        yield Handle(
-            host=host,
-            port=port,
-            user=cfg.user,
-            dbname=cfg.dbname,
-            dsn=url,
-            url=url,
-            socket_dir=str(sockets),
-            version=version,
-            template=cfg.template.name if cfg.template else None,
-            template_id=None,  # set by its template's builder once it is built
-            data_dir=str(pgdata),
-            pid=proc.pid,
-            **extra,
-        )
+    try:
+        async with spawn(
+            argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
+        ) as proc:
+            await preload
+            await ensure_database(maintenance, cfg.dbname)
+            extra = {"password": cfg.password} if cfg.password else {}
+            yield Handle(
+                host=host,
+                port=port,
+                user=cfg.user,
+                dbname=cfg.dbname,
+                dsn=url,
+                url=url,
+                socket_dir=str(sockets),
+                version=version,
+                template=cfg.template.name if cfg.template else None,
+                template_id=None,  # set by its template's builder once it is built
+                data_dir=str(pgdata),
+                pid=proc.pid,
+                **extra,
+            )
+    finally:  # a spawn that failed leaves the import running: its thread awaited to its end
+        await cancel_and_wait_out([], wait_out=[preload])

@@ -30,10 +30,10 @@ from ...kind_api import (
     ServiceDefinition,
     ServiceFunction,
     import_object,
+    options_of,
     project_module,
     service,
 )
-from ..base import options_of
 from .options import TemplateSpec
 from .server import _psycopg, dsn
 from .template_tasks import run_against, template_handle

@@ -1,5 +1,6 @@
 """How a process ended, in words: the one place that turns an exit code (Popen's: -N when
-signal N killed it) into what people read."""
+signal N killed it) into what people read. A leaf (it imports nothing of the package), so
+errors.py, the engine, the control and the CLI all word an exit through it."""
 
 from __future__ import annotations
 
