@@ -40,6 +40,8 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import GraphError as GraphError
     from .errors import IllegalTransition as IllegalTransition
     from .errors import KindUnavailable as KindUnavailable
+    from .errors import LauncherBusy as LauncherBusy
+    from .errors import LauncherExited as LauncherExited
     from .errors import LauncherStuck as LauncherStuck
     from .errors import NotAStateDir as NotAStateDir
     from .errors import NothingToRun as NothingToRun
@@ -53,6 +55,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import ScopeMismatch as ScopeMismatch
     from .errors import ServiceDefinitionError as ServiceDefinitionError
     from .errors import ServiceError as ServiceError
+    from .errors import ServiceFailed as ServiceFailed
     from .errors import StackError as StackError
     from .errors import StaleDataDir as StaleDataDir
     from .errors import StartError as StartError

@@ -14,8 +14,8 @@ import httpx
 import psutil
 import pytest
 
+from stackfixtures import launcher
 from stackfixtures import project as projects
-from stackfixtures.control import detached, launcher
 from stackfixtures.control.local import LocalControl
 from stackfixtures.control.protocol import StackControl
 from stackfixtures.engine.lifecycle import State
@@ -27,6 +27,7 @@ from stackfixtures.errors import (
     ServiceError,
     UnknownService,
 )
+from stackfixtures.launcher import detached
 
 from .conftest import write_project
 

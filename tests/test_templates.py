@@ -76,7 +76,7 @@ def migrations(root: Path, *sql: str, first: int = 1) -> None:
 
 
 async def reload(stack: Any, root: Path, recorded: dict[str, str]) -> list[str]:
-    """What the launcher's reload does (control/launcher/running.py): swap in the services
+    """What the launcher's reload does (launcher/running.py): swap in the services
     whose fingerprint differs from the one recorded at the start; what restarted."""
     fresh = projects.load("dev", root=root)
     now = projects.fingerprints(fresh.graph, root)

@@ -17,7 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.control import launcher
+from stackfixtures import launcher
 from stackfixtures.engine.cleanup import watchdog
 
 from .cli_helpers import STACK, StackProcess, run_stack

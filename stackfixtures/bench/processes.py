@@ -70,7 +70,7 @@ class StackProcesses:
         while time.monotonic() < deadline:
             with contextlib.suppress(psutil.Error):
                 for child in psutil.Process(client_pid).children():
-                    if "stackfixtures.control.launcher" in " ".join(child.cmdline()):
+                    if "stackfixtures.launcher" in " ".join(child.cmdline()):
                         self.launcher = child
                         self.seen[child.pid] = child
                         return child

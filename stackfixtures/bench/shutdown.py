@@ -21,10 +21,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..control import detached, last_run, launcher
+from .. import launcher
+from ..control import last_run
 from ..control.remote import RemoteControl
 from ..engine import state_dirs
 from ..engine.cleanup import reaper
+from ..launcher import detached
 from .workload import Workload, Writers
 
 

@@ -203,11 +203,12 @@ def _start(
     """Start the stack detached and wait until it is up. With a profile named, the launcher
     alone reads it (one process loading the project, not two); without one, or to check
     replacements first, this process loads it too."""
+    from .. import launcher
     from ..config.locate import find_root, state_dir_of
     from ..config.read import resolve_path
-    from ..control import detached, launcher
     from ..control.console import error_text
     from ..errors import DefinitionError
+    from ..launcher import detached
 
     path: Path | None
     if profile and not replace:

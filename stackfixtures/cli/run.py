@@ -1,4 +1,4 @@
-"""`stack run` (the launcher in the foreground, see control/launcher/) and `stack validate`."""
+"""`stack run` (the launcher in the foreground, see launcher/) and `stack validate`."""
 
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def run(
     plain lines. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
-    from ..control.launcher import Options, finish, launch
+    from ..launcher import Options, finish, launch
 
     profile, state_dir = chosen(profile, state_dir, say=not as_json)
     opts = Options(

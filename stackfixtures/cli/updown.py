@@ -32,8 +32,8 @@ from .common import (
 from .run import mode_option
 
 if TYPE_CHECKING:
-    from ..control import detached
     from ..control.remote import RemoteControl
+    from ..launcher import detached
     from ..project import Project
 
 
@@ -106,8 +106,8 @@ def _reserve(profile: str | None, state_dir: str | None) -> detached.Reservation
     (before the project is validated): a `down` at once after `up` stops this start. None
     when it cannot be taken here (the launch then says why, or waits for another start)."""
     from ..config.locate import find_root
-    from ..control import detached
     from ..control.discover import state_dir_for
+    from ..launcher import detached
 
     if not (profile or state_dir):
         return None
@@ -129,8 +129,10 @@ def _up(
     services: tuple[str, ...],
     reserved: detached.Reservation | None,
 ) -> None:
-    from ..control import detached, endpoint, launcher
+    from .. import launcher
+    from ..control import endpoint
     from ..control.remote import RemoteControl
+    from ..launcher import detached
 
     proj = load(profile, state_dir)
     if reserved is not None and os.path.realpath(proj.state_dir) != os.path.realpath(
@@ -179,7 +181,7 @@ def _up(
             fresh_log=True,
             reserved=reserved,
         )
-    except detached.Busy as e:  # another `stack up` is starting it: wait for that one
+    except detached.LauncherBusy as e:  # another `stack up` is starting it: wait for that one
         with _started_by_another(proj.state_dir, e.pid, timeout) as control:
             _refresh(control, proj, as_json)
         return
@@ -212,11 +214,11 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     exits 3 when that start fails or does not end within `timeout` seconds."""
     import time
 
-    from ..control import detached
     from ..control.endpoint import find, read, starting
     from ..control.remote import RemoteControl
     from ..engine.cleanup import lock
     from ..errors import ControlError
+    from ..launcher import detached
 
     by = f" (pid {pid})" if pid else ""
     click.echo(f"another launcher{by} is starting this stack; waiting for it", err=True)
@@ -326,9 +328,9 @@ def down(
     from ..control import stopping
     from ..control.console import Console
     from ..control.discover import state_dir_for
-    from ..control.launcher import report_sweep
     from ..engine.cleanup import ledger
     from ..errors import NotRunning
+    from ..launcher import report_sweep
 
     root = None
     with contextlib.suppress(Exception):

@@ -19,8 +19,8 @@ from typing import Any
 
 from filelock import FileLock
 
+from .. import launcher
 from .. import project as projects
-from ..control import detached, launcher
 from ..control.local import LocalControl
 from ..control.protocol import StackControl
 from ..control.remote import RemoteControl, TransportError, connect
@@ -29,6 +29,7 @@ from ..define.service import Scope, ServiceDefinition
 from ..engine import state_dirs
 from ..engine.runner import StackThread
 from ..errors import ControlError, NotRunning, StackError, StartError
+from ..launcher import detached
 
 
 class LocalBackend:

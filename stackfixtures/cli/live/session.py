@@ -13,10 +13,12 @@ from pathlib import Path
 import click
 import psutil
 
+from ... import launcher
 from ... import project as projects
-from ...control import detached, last_run, launcher
+from ...control import last_run
 from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
 from ...control.remote import RemoteControl
+from ...launcher import detached
 from ..common import check_state_dir, failed_to_start
 
 

@@ -7,16 +7,16 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from ... import project as projects
-from ...config.suggest import unknown_service
-from ...engine import state_dirs
-from ...engine.cleanup import ledger, lock
-from ...errors import DefinitionError, NotAStateDir, StateDirBusy
-from ...project import programs
-from ...project import replace as replaces
-from .. import endpoint, last_run
-from ..console import Console, error_text
-from ..exits import EXIT_DEFINITION
+from .. import project as projects
+from ..config.suggest import unknown_service
+from ..control import endpoint, last_run
+from ..control.console import Console, error_text
+from ..control.exits import EXIT_DEFINITION
+from ..engine import state_dirs
+from ..engine.cleanup import ledger, lock
+from ..errors import DefinitionError, NotAStateDir, StateDirBusy
+from ..project import programs
+from ..project import replace as replaces
 from . import report_sweep
 from .options import Options
 from .running import Launcher
@@ -90,8 +90,8 @@ def launch(opts: Options, console: Console | None = None) -> int:
 
 
 def main(args: Sequence[str] | None = None) -> None:
-    """`python -m stackfixtures.control.launcher`: what `stack up` and pytest start detached."""
-    ap = argparse.ArgumentParser(prog="stackfixtures.control.launcher", description=__doc__)
+    """`python -m stackfixtures.launcher`: what `stack up` and pytest start detached."""
+    ap = argparse.ArgumentParser(prog="stackfixtures.launcher", description=__doc__)
     ap.add_argument("--profile", "-p")
     ap.add_argument("--state-dir")
     ap.add_argument("--mode", choices=["single", "multi"])

@@ -13,46 +13,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import launcher
+from ..control.console import mask
+from ..control.endpoint import find, process_state, resume_hint
+from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
+from ..control.remote import RemoteControl, TransportError
 from ..engine import private_files, state_dirs
 from ..engine.cleanup import lock
 from ..errors import ControlError, LauncherStuck, NotAStateDir, StateDirBusy
-from . import launcher
-from .console import mask
-from .endpoint import find, process_state, resume_hint
-from .exits import EXIT_DEFINITION, EXIT_STARTUP
-from .remote import RemoteControl, TransportError
+from ..errors import LauncherBusy as LauncherBusy
+from ..errors import LauncherExited as LauncherExited
+from ..errors import ServiceFailed as ServiceFailed
 
 STOP_WAIT = 60.0
 """How long a launcher that timed out may take to stop its services before it is killed."""
 
 
-class LauncherExited(Exception):
-    """The launcher stopped before its stack was up (or was stopped because a service failed
-    meanwhile); `tail` is what it said."""
-
-    def __init__(self, code: int | None, tail: list[str], message: str) -> None:
-        self.code = code
-        self.tail = tail
-        super().__init__(message)
-
-
-class Busy(LauncherExited):
-    """Another process holds the state dir's lock (a launcher, or a `stack up` starting one):
-    no launcher was started."""
-
-    def __init__(self, why: StateDirBusy) -> None:
-        self.pid = why.pid
-        super().__init__(EXIT_DEFINITION, [f"error: {why}"], str(why))
-
-
-class ServiceFailed(Exception):
-    """A service failed for good (the launcher will not start it again on its own) while the
-    stack was starting. `tail`: the error and the service's last lines, passwords masked."""
-
-    def __init__(self, name: str, reason: str, log_tail: list[str]) -> None:
-        said = f"service {name!r} failed: {mask(reason)}"
-        self.tail = [f"error: {said}", *(f"  {mask(x)}" for x in log_tail)]
-        super().__init__(said)
+def _busy(why: StateDirBusy) -> LauncherBusy:
+    return LauncherBusy(EXIT_DEFINITION, [f"error: {why}"], str(why), why.pid)
 
 
 def _exited(code: int | None, log: Path | None, since: int) -> LauncherExited:
@@ -183,9 +161,9 @@ def closure_up(client: RemoteControl) -> bool:
     for row in rows:
         if row["state"] == "failed" and row.get("gave_up"):
             name = row["name"]
-            raise ServiceFailed(
-                name, row.get("reason", ""), client.logs([name], n=20)[name]["lines"]
-            )
+            said = f"service {name!r} failed: {mask(row.get('reason', ''))}"
+            tail = [mask(x) for x in client.logs([name], n=20)[name]["lines"]]
+            raise ServiceFailed(name, said, [f"error: {said}", *(f"  {x}" for x in tail)])
     return len(rows) == len(wanted) and all(r["state"] in ("ready", "completed") for r in rows)
 
 
@@ -207,7 +185,7 @@ def launch(
 
     The state dir's lock is taken here, before the launcher exists, and handed to it: from
     this instant the stack counts as starting (`down` stops it, `clean` refuses, another
-    `up` waits). Busy when another process holds it. `reserved`: the lock, taken already
+    `up` waits). LauncherBusy when another process holds it. `reserved`: the lock, taken already
     (`stack up` takes it before it validates the project)."""
     if log is not None:  # its log keeps its own lines; the services' are in their logs
         opts = dataclasses.replace(opts, service_lines=False)
@@ -257,20 +235,20 @@ class Reservation:
 def reserve(state_dir: Path, label: str | None, root: Path) -> Reservation:
     """Take the lock of `state_dir` (made first, with its marker) for a start: from this
     instant the stack counts as starting. LauncherExited (code 2) when the dir cannot be a
-    state dir or its lock file cannot be opened; Busy when another process holds it."""
+    state dir or its lock file cannot be opened; LauncherBusy when another process holds it."""
     made = _first_missing(state_dir)
     try:  # before its lock and log are made there
         state_dirs.make(state_dir, "stack (detached launcher)", label, root)
     except NotAStateDir as e:
         raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
     if lock.mine(state_dir) is not None:  # this process runs a stack there itself
-        raise Busy(StateDirBusy(state_dir, os.getpid()))
+        raise _busy(StateDirBusy(state_dir, os.getpid()))
     try:
         holding = lock.hold(state_dir)
     except StateDirBusy as e:  # the lock file cannot be opened: not a start to wait for
         raise LauncherExited(EXIT_DEFINITION, [f"error: {e}"], str(e)) from None
     if holding is None:
-        raise Busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
+        raise _busy(StateDirBusy(state_dir, lock.holder_pid(state_dir)))
     return Reservation(holding, made)
 
 

@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from ...engine.cleanup import reaper
+from ..engine.cleanup import reaper
 
 if TYPE_CHECKING:
-    from ...engine.events import Event
-    from ...engine.stack import Stack
-    from ..console import Console
+    from ..control.console import Console
+    from ..engine.events import Event
+    from ..engine.stack import Stack
 
 LOOK_EVERY = 1.0
 """Seconds between looks for adopted orphans (sooner when a service changes state)."""

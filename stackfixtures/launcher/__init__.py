@@ -1,7 +1,7 @@
 """The launcher: the process that runs a stack and serves its control socket.
 
 `stack run` is the launcher in the foreground; `stack up`, pytest's shared stack and the
-shutdown benchmark start the same module detached (`python -m stackfixtures.control.launcher`).
+shutdown benchmark start the same module detached (`python -m stackfixtures.launcher`).
 It prints service output prefixed with names and a line per state change, stops everything in
 reverse order on SIGINT/SIGTERM (a second Ctrl-C skips the remaining grace), and records how
 each stop went in `last-run.json`.
@@ -19,8 +19,8 @@ from .options import Options, argv
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ...engine.cleanup.ledger import Leftover
-    from ..console import Console
+    from ..control.console import Console
+    from ..engine.cleanup.ledger import Leftover
 
 __all__ = ["Options", "argv", "finish", "launch", "report_sweep"]
 

@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from ... import project as projects
-from ...engine.cleanup import reaper, watchdog
-from ...engine.events import Event
-from ...engine.stack import ServiceStop, Stack
-from ...engine.status import endpoints, progress
-from ...engine.tasks import TaskOwner, cancel_and_wait
-from ...project import replace as replaces
-from .. import codec, endpoint, last_run
-from ..console import Console, plural
-from ..exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP, shell_code
-from ..watch import Watcher, watcher_for
+from .. import project as projects
+from ..control import codec, endpoint, last_run
+from ..control.console import Console, plural
+from ..control.exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP, shell_code
+from ..engine.cleanup import reaper, watchdog
+from ..engine.events import Event
+from ..engine.stack import ServiceStop, Stack
+from ..engine.status import endpoints, progress
+from ..engine.tasks import TaskOwner, cancel_and_wait
+from ..project import replace as replaces
 from .options import Options
 from .orphans import OrphanWatch
+from .watch import Watcher, watcher_for
 
 PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import subprocess
     from pathlib import Path
 
-    from ..server import ControlServer
+    from ..control.server import ControlServer
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -201,8 +201,8 @@ class Launcher:
 
     async def _open_control(self, sock: Path) -> tuple[ControlServer, asyncio.Server]:
         """Serve the control protocol on the stack's socket and say where (control.json)."""
-        from ..local import LocalControl
-        from ..server import ControlServer
+        from ..control.local import LocalControl
+        from ..control.server import ControlServer
 
         proj = self.proj
         self.info["fingerprints"] = projects.fingerprints(proj.graph, proj.root)

@@ -18,7 +18,7 @@ class Options:
     on_demand: bool = False  # start nothing; start services when asked (pytest's shared stack)
     exit_with: int | None = None  # stop everything once this process (e.g. pytest) is gone
     exit_code_from: str | None = None  # stop when this service ends; exit with its code
-    watch: bool = False  # restart services whose `watch` files change (control/watch.py)
+    watch: bool = False  # restart services whose `watch` files change (launcher/watch.py)
     replace: dict[str, str] = field(default_factory=dict)  # service -> URL it is replaced by
     service_lines: bool = True  # print services' output (not when detached: their logs have it)
     lock_fd: int | None = None  # the state dir's lock, taken by whoever started us (lock.py)
@@ -26,7 +26,7 @@ class Options:
 
 def argv(opts: Options) -> list[str]:
     """The command that runs this launcher detached with `opts`."""
-    out = [sys.executable, "-m", "stackfixtures.control.launcher"]
+    out = [sys.executable, "-m", "stackfixtures.launcher"]
     for flag, value in (
         ("--profile", opts.profile),
         ("--state-dir", opts.state_dir),

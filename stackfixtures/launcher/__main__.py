@@ -1,0 +1,5 @@
+"""`python -m stackfixtures.launcher`."""
+
+from .entry import main
+
+main()
