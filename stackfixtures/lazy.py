@@ -76,7 +76,7 @@ def public(
     table = exports(Path(source))
     anchor = namespace["__package__"] or package
 
-    def load(name: str) -> Any:
+    def resolve(name: str) -> Any:
         try:
             module, attribute = table[name]
         except KeyError:
@@ -92,4 +92,4 @@ def public(
     def listing() -> list[str]:
         return sorted({*namespace, *table})
 
-    return list(table), load, listing
+    return list(table), resolve, listing

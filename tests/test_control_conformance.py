@@ -75,7 +75,7 @@ def control(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StackCon
             thread.close()
         return
     opts = launcher.Options(profile=str(path), state_dir=str(state), on_demand=True)
-    proc, remote = detached.launch(opts, tmp_path, state / "launcher.log", 60, until=None)
+    proc, remote = detached.start_detached(opts, tmp_path, state / "launcher.log", 60, until=None)
     try:
         yield remote
     finally:

@@ -35,7 +35,7 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], RemoteCo
     write_project(tmp_path, TWO)
     state = tmp_path / ".stack" / "dev"
     opts = launcher.Options(profile="dev", state_dir=str(state))
-    proc, control = detached.launch(opts, tmp_path, state / "launcher.log", 60, until=None)
+    proc, control = detached.start_detached(opts, tmp_path, state / "launcher.log", 60, until=None)
     try:
         yield proc, control
         control.close()
@@ -224,7 +224,7 @@ ready = { http = "http://127.0.0.1:${port}/health" }
     )
     state = tmp_path / ".stack" / "dev"
     opts = launcher.Options(profile="dev", state_dir=str(state))
-    proc, control = detached.launch(opts, tmp_path, state / "launcher.log", timeout=60)
+    proc, control = detached.start_detached(opts, tmp_path, state / "launcher.log", timeout=60)
     try:
         feed = Feed(control)
         lines = [line for _, line in feed.poll().lines]

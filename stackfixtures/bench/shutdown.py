@@ -78,11 +78,11 @@ class Bench:
         self.workload = workload
         self.writers = writers
 
-    def launch(self) -> tuple[subprocess.Popen[bytes], RemoteControl, dict[str, Any]]:
+    def start_launcher(self) -> tuple[subprocess.Popen[bytes], RemoteControl, dict[str, Any]]:
         log = self.state_dir / "bench-launcher.log"
         opts = launcher.Options(profile=self.profile, state_dir=str(self.state_dir))
         try:
-            proc, control = detached.launch(opts, self.root, log, 180)
+            proc, control = detached.start_detached(opts, self.root, log, 180)
         except (detached.LauncherExited, TimeoutError) as e:  # either way, it is gone
             raise RuntimeError(f"the stack did not start: {e}") from None
         return proc, control, ready_handles(control)
@@ -145,10 +145,10 @@ def run(
     bench = Bench(root, profile, state_dir, workload, writers)
     state_dirs.make(state_dir, "stack bench shutdown", profile, root)
     results: list[RunResult] = []
-    proc, control, handles = bench.launch()
+    proc, control, handles = bench.start_launcher()
     for n in range(1, runs + 1):
         result, acked = bench.one_run(n, proc, control, handles)
-        proc, control, handles = bench.launch()  # the restart that verifies this run
+        proc, control, handles = bench.start_launcher()  # the restart that verifies this run
         result.lost = workload.verify(handles, acked)
         results.append(result)
         log(

@@ -65,7 +65,7 @@ class Writers:
         return self.acked
 
 
-def load(reference: str | None, root: Path, **options: Any) -> Workload:
+def workload_for(reference: str | None, root: Path, **options: Any) -> Workload:
     """The workload `module:factory` names (called with `options`), or Idle when none."""
     if not reference:
         return Idle()

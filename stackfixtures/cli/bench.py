@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
-from .common import load, main, profile_option
+from .common import load_or_exit, main, profile_option
 
 if TYPE_CHECKING:
     from ..bench.workload import Workload
@@ -30,7 +30,7 @@ def _workload(proj: Project, workload: str | None, service: str | None) -> tuple
     if service is not None:
         options["service"] = service
     try:
-        traffic = workloads.load(
+        traffic = workloads.workload_for(
             workload or (spec.workload if spec else None), proj.root, **options
         )
     except (ImportError, AttributeError, ValueError, TypeError) as e:
@@ -89,7 +89,7 @@ def shutdown(
     """
     from ..bench import shutdown as shutdown_bench
 
-    proj = load(profile)
+    proj = load_or_exit(profile)
     traffic, writers = _workload(proj, workload, service)
     import shutil
     import tempfile
@@ -230,7 +230,7 @@ def chaos(
     runs = runs if runs is not None else len(asked)
     if runs < len(asked) or not runs:
         raise click.UsageError("--runs: give at least one run, and one for each --kind")
-    proj = load(profile)
+    proj = load_or_exit(profile)
     traffic, writers = _workload(proj, workload, service)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     only: dict[str, tuple[Any, ...]] = {

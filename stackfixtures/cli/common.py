@@ -123,7 +123,7 @@ def chosen(
     return None, state_dir
 
 
-def load(
+def load_or_exit(
     profile: str | None,
     state_dir: str | None = None,
     as_json: bool = False,

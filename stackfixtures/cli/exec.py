@@ -21,7 +21,7 @@ from .common import (
     control_for,
     failed_to_start,
     interrupted,
-    load,
+    load_or_exit,
     main,
     profile_option,
     state_dir_option,
@@ -220,7 +220,7 @@ def _start(
             click.echo(error_text(e), err=True)
             sys.exit(EXIT_DEFINITION)
     else:
-        proj = load(profile, state_dir)
+        proj = load_or_exit(profile, state_dir)
         check_names(services, proj.graph.names)
         check_replacements(proj, replace, list(services) or proj.selected)
         root, state = proj.root, proj.state_dir
@@ -238,7 +238,7 @@ def _start(
         click.echo(f"[stack] starting the stack in {state} (its log: {log.name} there)", err=True)
     t0 = time.monotonic()
     try:
-        started = detached.launch(opts, root, log, timeout)
+        started = detached.start_detached(opts, root, log, timeout)
         if log is not None:
             click.echo(f"[stack] up in {time.monotonic() - t0:.1f}s", err=True)
         return started

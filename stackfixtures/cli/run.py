@@ -10,7 +10,7 @@ import click
 
 from ..control.console import plural
 from . import live
-from .common import chosen, json_option, load, main, profile_option, state_dir_option
+from .common import chosen, json_option, load_or_exit, main, profile_option, state_dir_option
 
 no_tui_option = click.option(
     "--no-tui",
@@ -75,7 +75,7 @@ def validate(profile: str | None, as_json: bool) -> None:
     {"ok": false, "error", "file", "key", "problems": [{"file", "line", "column", "key",
     "message"}, ...]}).
     """
-    proj = load(profile, as_json=as_json, programs=True)
+    proj = load_or_exit(profile, as_json=as_json, programs=True)
     closure = proj.graph.closure(proj.selected)
     levels = proj.graph.levels(closure)
     where = proj.profile.path if proj.profile else proj.root
@@ -174,9 +174,9 @@ def run(
     ):
         from .live import session
 
-        proj = load(profile, state_dir)
+        proj = load_or_exit(profile, state_dir)
         check_replacements(proj, replace, list(services) or proj.selected)
         opts.profile = str(proj.profile.path) if proj.profile else None
         opts.state_dir = str(proj.state_dir)
-        sys.exit(session.launch(proj, opts, detachable=False))
+        sys.exit(session.run_live(proj, opts, detachable=False))
     finish(launch(opts))

@@ -24,7 +24,7 @@ from .common import (
     failed_to_start,
     interrupted,
     json_option,
-    load,
+    load_or_exit,
     main,
     profile_option,
     state_dir_option,
@@ -134,7 +134,7 @@ def _up(
     from ..control.remote import RemoteControl
     from ..launcher import detached
 
-    proj = load(profile, state_dir)
+    proj = load_or_exit(profile, state_dir)
     if reserved is not None and os.path.realpath(proj.state_dir) != os.path.realpath(
         reserved.holding.path.parent
     ):  # (the profile put it elsewhere after all)
@@ -169,10 +169,10 @@ def _up(
             if reserved is not None:  # the live view takes the lock itself
                 reserved.release()
 
-            sys.exit(session.launch(proj, opts, detachable=True))
+            sys.exit(session.run_live(proj, opts, detachable=True))
         click.echo(f"note: --attach: the live view {why}; starting detached only", err=True)
     try:
-        proc, control = detached.launch(
+        proc, control = detached.start_detached(
             opts,
             proj.root,
             log_path,

@@ -22,7 +22,7 @@ from .read import Origins, raw_profile, read_profile, resolve_path
 from .schema import BenchSpec, ProfileSpec, ServiceSpec, StackSpec
 from .suggest import did_you_mean
 
-__all__ = ["Profile", "dump", "load", "raw_profile", "resolve_path"]
+__all__ = ["Profile", "dump", "raw_profile", "resolve_path", "validate_profile"]
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_NAMES = frozenset({"ctx", "stack", "request", "self"})
@@ -120,7 +120,7 @@ def _spec(profile: Profile) -> ProfileSpec:
     return ProfileSpec.model_construct(stack=stack, services=services, bench=bench)
 
 
-def load(profile: str | Path, root: Path, strict: bool = True) -> Profile:
+def validate_profile(profile: str | Path, root: Path, strict: bool = True) -> Profile:
     """Read, merge (`extends`) and validate a profile. Raises ProfileError with every problem
     found, never a traceback; with `strict=False` the problems are left in `.problems` for the
     caller to add its own to (the project's checks) and raise together."""

@@ -28,7 +28,7 @@ __all__ = ["Options", "argv", "finish", "launch", "report_sweep"]
 def launch(opts: Options, console: Console | None = None) -> int:
     """Run the stack until it is stopped; the exit code (see control/exits.py). What it needs
     is imported here, so that `Options` and `argv` stay light for those who only start one."""
-    from .entry import launch as run
+    from .entry import run
 
     return run(opts, console)
 

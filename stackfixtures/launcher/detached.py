@@ -1,6 +1,6 @@
 """Starting a launcher detached (`launcher.argv(...)`), and waiting until its control socket
 answers or its stack is up: what `stack up`, `stack exec`, the live view, the shutdown
-benchmark and the pytest workers' shared stack all do, through `launch`."""
+benchmark and the pytest workers' shared stack all do, through `start_detached`."""
 
 from __future__ import annotations
 
@@ -153,7 +153,7 @@ def _follow(log: Path, offset: int, on_line: Callable[[str], None]) -> int:
 
 
 def closure_up(client: RemoteControl) -> bool:
-    """A `launch(until=...)` condition: every service the launcher is starting is up (ready, or
+    """An `until` of start_detached: every service the launcher is starting is up (ready, or
     a completed task); ServiceFailed when one of them failed and will not be restarted."""
     status = client.status()
     wanted = set(status["stack"].get("services") or [])
@@ -167,7 +167,7 @@ def closure_up(client: RemoteControl) -> bool:
     return len(rows) == len(wanted) and all(r["state"] in ("ready", "completed") for r in rows)
 
 
-def launch(
+def start_detached(
     opts: launcher.Options,
     root: Path,
     log: Path | None,

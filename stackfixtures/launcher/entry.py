@@ -1,4 +1,4 @@
-"""The launcher's entry points: `launch` (what `stack run` calls), `main` (`python -m`)."""
+"""The launcher's entry points: `run` (what `launch` runs), `main` (`python -m`)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from .options import Options
 from .running import Launcher
 
 
-def launch(opts: Options, console: Console | None = None) -> int:
+def run(opts: Options, console: Console | None = None) -> int:
     """Run the stack until it is stopped; returns the exit code (see control/exits.py)."""
     from pathlib import Path
 
@@ -111,4 +111,4 @@ def main(args: Sequence[str] | None = None) -> None:
         ap.error(f"--replace {e}")
     from . import finish
 
-    finish(launch(Options(**vars(ns))))
+    finish(run(Options(**vars(ns))))

@@ -139,7 +139,7 @@ def load(
     Python service outside their closure that cannot run is set aside (`Project.aside`).
     """
     root = (root or find_root()).resolve()
-    loaded = profiles.load(profile, root, strict=False) if profile is not None else None
+    loaded = profiles.validate_profile(profile, root, strict=False) if profile is not None else None
     modules = loaded.spec.stack.modules if loaded else None
     failed = None
     if loaded is not None and modules is not None:

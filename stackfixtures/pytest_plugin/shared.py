@@ -178,7 +178,7 @@ class SharedBackend:
             exit_with=None if self.reuse else self.owner,
         )
         try:
-            detached.launch(opts, self.project.root, log, 60, until=None)[1].close()
+            detached.start_detached(opts, self.project.root, log, 60, until=None)[1].close()
         except detached.LauncherExited as e:
             raise StartError("<shared launcher>", "starting", str(e), e.tail) from None
         except TimeoutError as e:  # the launcher was stopped

@@ -30,7 +30,7 @@ def show(control: RemoteControl, detachable: bool) -> str | None:
     return LiveView(control, detachable=detachable).run()
 
 
-def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> int:
+def run_live(proj: projects.Project, opts: launcher.Options, detachable: bool) -> int:
     """Start the launcher detached, show its stack while it starts and runs, and return its
     exit code once it is stopped (or 0 when the person detached)."""
     log = proj.state_dir / "launcher.log"
@@ -40,7 +40,7 @@ def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> 
     if not detachable:
         opts.exit_with = os.getpid()  # `stack run` killed or its terminal closed: stack stops
     try:
-        proc, control = detached.launch(opts, proj.root, log, 120, until=None)
+        proc, control = detached.start_detached(opts, proj.root, log, 120, until=None)
     except detached.LauncherExited as e:
         failed_to_start(e.tail)
         return e.code if e.code is not None else EXIT_STARTUP
