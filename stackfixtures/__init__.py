@@ -27,9 +27,9 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .engine.lifecycle import State as State
     from .engine.process import Process as Process
     from .engine.process import spawn as spawn
+    from .engine.side_by_side import together as together
     from .engine.stack import ServiceStop as ServiceStop
     from .engine.stack import Stack as Stack
-    from .engine.together import together as together
     from .errors import AmbiguousStack as AmbiguousStack
     from .errors import CommandFailed as CommandFailed
     from .errors import ControlError as ControlError

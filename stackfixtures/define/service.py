@@ -120,7 +120,7 @@ class ServiceDefinition:
     replicas_allowed: bool = False
     replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
     config_model: Any = None  # a pydantic model class validating the profile keys of this service
-    # `config` validated by `config_model`, once (project/apply.py): what the kind reads, typed
+    # `config` validated by `config_model` once (project/apply_profile.py): what the kind reads
     options: Any = None
     task: bool = False  # runs to completion: done (COMPLETED) when its code yields after exit 0
     port: int | None = None  # a fixed main port (profile `port = N`), else a free one

@@ -1,6 +1,6 @@
 """The stack: runs a graph's services, each gated on its dependencies being READY, supervises them
 while they run, and stops them dependents-first. Every service is just a generator; the engine
-knows no kinds. One service's life is in life.py, restart decisions in supervisor.py."""
+knows no kinds. One service's life is in service_life.py, restart decisions in supervisor.py."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ from .cleanup import reaper
 from .cleanup.ledger import Ledger
 from .context import ServiceContext
 from .events import EventLog
-from .life import ServiceLife
 from .lifecycle import UP, Lifecycle, State
 from .logs import LineListener, Logs
 from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
 from .records import ServiceStop
+from .service_life import ServiceLife
 from .tasks import TaskOwner
 from .threads import SyncThreads
 from .unit import Unit

@@ -26,7 +26,7 @@ from ..define import templates
 from ..define.graph import Graph, walk
 from ..define.service import ServiceDefinition, attributes
 from ..errors import DefinitionError, DependencyCycle, Problem, ScopeMismatch
-from .apply import stub
+from .apply_profile import stub
 
 PICK_PROFILE = (
     "pick a profile: `-p NAME` (or STACK_PROFILE) for a stack command, or for pytest "

@@ -25,7 +25,7 @@ from ..define.service import DEFAULT_PARALLELISM, ServiceDefinition
 from ..engine.usercode import user_frames
 from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
 from . import checks
-from .apply import apply_profile
+from .apply_profile import apply_profile
 from .inputs import task_inputs
 from .templates import refuse, with_builders, with_templates
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ..control.protocol import StackControl
-from ..engine.chain import critical_chain, describe
+from ..engine.critical_chain import critical_chain, describe
 from ..engine.events import Event, read_events
 from . import timeline
 from .attach import profile_option

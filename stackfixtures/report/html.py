@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from html import escape
 
-from ..engine.chain import describe
+from ..engine.critical_chain import describe
 from .page import STATE_COLOURS, legend, nice_step, page, seconds, table
 from .timeline import Lane, Timeline
 

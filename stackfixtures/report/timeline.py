@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..engine.chain import Link, critical_chain
+from ..engine.critical_chain import Link, critical_chain
 from ..engine.events import Event
 
 WAITING_FOR = re.compile(r"waiting for (.+)$")
