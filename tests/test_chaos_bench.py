@@ -193,11 +193,11 @@ def test_the_bench_never_kills_a_group_whose_number_was_reused(tmp_path: Path) -
     """The bench kills what is left of a stack by the groups its ledger recorded; a group
     whose number a new, unrelated leader took since (same pid, another start time) is not
     the stack's: it stays (as the watchdog's rule says)."""
-    from stackfixtures.bench.processes import StackProcesses
+    from stackfixtures.bench.processes import LauncherProcesses
 
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        procs = StackProcesses(tmp_path)
+        procs = LauncherProcesses(tmp_path)
         born = psutil.Process(stranger.pid).create_time()
         procs.groups[stranger.pid] = {
             "pid": stranger.pid,

@@ -19,7 +19,7 @@ from stackfixtures import project as projects
 from stackfixtures.control.local import LocalControl
 from stackfixtures.control.protocol import StackControl
 from stackfixtures.engine.lifecycle import State
-from stackfixtures.engine.runner import StackThread
+from stackfixtures.engine.runner import EngineThread
 from stackfixtures.errors import (
     DependencyFailed,
     ProbeTimeout,
@@ -68,7 +68,7 @@ def control(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StackCon
     state = tmp_path / "state"
     if request.param == "local":
         proj = projects.load("ops", root=tmp_path)
-        thread = StackThread(proj.graph, state_dir=state, root=tmp_path)
+        thread = EngineThread(proj.graph, state_dir=state, root=tmp_path)
         try:
             yield LocalControl(thread.stack, thread.loop, info={"profile": "ops"})
         finally:

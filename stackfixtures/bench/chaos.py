@@ -43,7 +43,7 @@ from . import truth
 from .chaos_summary import ChaosRun, line, summary
 from .clients import Answer, Clients, Running
 from .faults import Fault
-from .processes import Identity, StackProcesses, describe, identities
+from .processes import Identity, LauncherProcesses, describe, identities
 from .shutdown import ready_handles
 from .workload import Workload, Writers
 
@@ -83,20 +83,20 @@ class Chaos:
         # The stacks' registry of crashed stacks is the bench's own: it sweeps no one else's,
         # and leaves nothing in the user's.
         self.clients = Clients(root, profile, {"STACKFIXTURES_REGISTRY": str(base / "registry")})
-        self.started: list[StackProcesses] = []  # every launcher, to stop whatever happens
+        self.started: list[LauncherProcesses] = []  # every launcher, to stop whatever happens
         self.neighbour_ids: list[Identity] = []
 
     # -- the stacks ------------------------------------------------------------------------
 
-    def up(self, state_dir: Path) -> tuple[StackProcesses, Running]:
+    def up(self, state_dir: Path) -> tuple[LauncherProcesses, Running]:
         """`stack up` on `state_dir`, its launcher found as soon as it exists."""
-        procs = StackProcesses(state_dir)
+        procs = LauncherProcesses(state_dir)
         self.started.append(procs)
         running = self.clients.start(state_dir, "up", "--timeout", f"{UP_BOUND - 10:g}")
         procs.find_launcher(running.pid, timeout=30)
         return procs, running
 
-    def up_ready(self, state_dir: Path) -> StackProcesses:
+    def up_ready(self, state_dir: Path) -> LauncherProcesses:
         procs, running = self.up(state_dir)
         answer = self.clients.finish(running, UP_BOUND)
         procs.sample()
@@ -150,7 +150,7 @@ class Chaos:
         record = ChaosRun(run=n, fault=asdict(fault), kind=fault.kind)
         first_answer = len(self.clients.answers)
         writers: Writers | None = None
-        procs: StackProcesses | None = None
+        procs: LauncherProcesses | None = None
         during: Running | None = None
         stopping: Answer | None = None
         try:
@@ -201,7 +201,7 @@ class Chaos:
         record.late = [f"{a.command} took over {a.bound:g}s" for a in answers if not a.in_time]
         return record
 
-    def _inject(self, procs: StackProcesses, fault: Fault, record: ChaosRun) -> None:
+    def _inject(self, procs: LauncherProcesses, fault: Fault, record: ChaosRun) -> None:
         hit = chaos_faults.target(procs, fault)
         procs.sample()  # its stack id and groups, before anything is killed
         record.target_pid, record.target_service = hit.pid, hit.service

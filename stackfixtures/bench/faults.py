@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import psutil
 
 from ..engine.cleanup import reaper
-from .processes import StackProcesses, alive
+from .processes import LauncherProcesses, alive
 
 SIGNALS = ("SIGKILL", "SIGSTOP")
 TARGETS = ("launcher", "watchdog", "service")
@@ -115,7 +115,7 @@ class Hit:
         return self.process is not None
 
 
-def target(procs: StackProcesses, fault: Fault, timeout: float = 10.0) -> Hit:
+def target(procs: LauncherProcesses, fault: Fault, timeout: float = 10.0) -> Hit:
     """The process of `procs` the fault is meant for, once it exists (up to `timeout`): the
     launcher, its watchdog, or a service's process (`fault.service`'s when it runs)."""
     deadline = time.monotonic() + timeout

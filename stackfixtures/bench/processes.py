@@ -53,7 +53,7 @@ def _ledger(state_dir: Path) -> dict[str, Any]:
     return {}
 
 
-class StackProcesses:
+class LauncherProcesses:
     """Everything one launcher of a state dir started, collected while it runs (`sample`), so
     that what outlives it can be found (`left`) and stopped (`kill`) afterwards."""
 
@@ -178,7 +178,7 @@ class Identity:
         return False
 
 
-def identities(procs: StackProcesses) -> list[Identity]:
+def identities(procs: LauncherProcesses) -> list[Identity]:
     """The launcher of a running stack and its direct children (its watchdog and each
     service's main process): what must stay the very same processes while others' stacks are
     broken. (Not their children: PostgreSQL's backends come and go on their own.)"""

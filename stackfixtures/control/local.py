@@ -1,6 +1,6 @@
 """LocalControl: the control protocol over an engine running in this process.
 
-The stack lives in an event loop (the launcher's, or a StackThread's); every verb runs there.
+The stack lives in an event loop (the launcher's, or an EngineThread's); every verb runs there.
 LoopControl holds the verbs as coroutines of that loop (the control server awaits them);
 LocalControl's methods are synchronous and must be called from another thread (pytest's).
 """

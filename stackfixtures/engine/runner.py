@@ -20,7 +20,7 @@ from .stack import ServiceStop, Stack
 T = TypeVar("T")
 
 
-class StackThread:
+class EngineThread:
     """Owns an event loop thread and the Stack living in it. Operate the stack through
     `control.local.LocalControl(thread.stack, thread.loop)`; `call` runs a coroutine there."""
 

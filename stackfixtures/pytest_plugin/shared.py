@@ -27,7 +27,7 @@ from ..control.remote import RemoteControl, TransportError, connect
 from ..define.graph import Graph
 from ..define.service import Scope, ServiceDefinition
 from ..engine import state_dirs
-from ..engine.runner import StackThread
+from ..engine.runner import EngineThread
 from ..errors import ControlError, NotRunning, StackError, StartError
 from ..launcher import detached
 
@@ -40,7 +40,7 @@ class LocalBackend:
     def __init__(
         self, proj: projects.Project, state_dir: Path, mode: str | None, graph: Graph | None = None
     ) -> None:
-        self.runner = StackThread(
+        self.runner = EngineThread(
             graph or proj.graph,
             state_dir=state_dir,
             root=proj.root,
