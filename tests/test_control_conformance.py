@@ -14,12 +14,13 @@ import httpx
 import psutil
 import pytest
 
-from stackfixtures import launcher
-from stackfixtures import project as projects
-from stackfixtures.control.local import LocalControl
-from stackfixtures.control.protocol import StackControl
-from stackfixtures.engine.lifecycle import State
-from stackfixtures.engine.runner import EngineThread
+from stackfixtures import _launcher as launcher
+from stackfixtures import _project as projects
+from stackfixtures._control.local import LocalControl
+from stackfixtures._control.protocol import StackControl
+from stackfixtures._engine.lifecycle import State
+from stackfixtures._engine.runner import EngineThread
+from stackfixtures._launcher import detached
 from stackfixtures.errors import (
     DependencyFailed,
     ProbeTimeout,
@@ -27,7 +28,6 @@ from stackfixtures.errors import (
     ServiceError,
     UnknownService,
 )
-from stackfixtures.launcher import detached
 
 from .conftest import write_project
 

@@ -12,9 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
+from stackfixtures._export import compose, k8s
 from stackfixtures.errors import ProfileError
-from stackfixtures.export import compose, k8s
 
 from .cli_helpers import run_stack
 from .conftest import write_project

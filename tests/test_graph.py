@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
+from stackfixtures._define.graph import Graph
 
 
 def define(name: str, deps: tuple[str, ...] = (), scope: str = "session") -> sf.ServiceDefinition:

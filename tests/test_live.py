@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
-from stackfixtures import launcher
+from stackfixtures import _launcher as launcher
+from stackfixtures._control import endpoint
+from stackfixtures._control.remote import RemoteControl
+from stackfixtures._launcher import detached
 from stackfixtures.cli.live.app import STOPPED, LiveView
 from stackfixtures.cli.live.feed import COLUMNS, Feed
-from stackfixtures.control import endpoint
-from stackfixtures.control.remote import RemoteControl
-from stackfixtures.launcher import detached
 
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, stubborn, until, write_project

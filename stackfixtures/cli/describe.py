@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION
+from .._control.exits import EXIT_DEFINITION
 from ..errors import DefinitionError
 from .common import json_option, load_or_exit, main, profile_option
 
@@ -84,7 +84,7 @@ def init(name: str, force: bool) -> None:
         click.echo(f"error: {path} exists (use --force to overwrite)", err=True)
         sys.exit(EXIT_DEFINITION)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..config.load import dump
+    from .._config.load import dump
 
     path.write_text(dump(STARTER))
     click.echo(f"wrote {path}; try: stack validate -p {name} && stack run -p {name}")

@@ -1,4 +1,4 @@
-"""`stack run` (the launcher in the foreground, see launcher/) and `stack validate`."""
+"""`stack run` (the launcher in the foreground, see _launcher/) and `stack validate`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..control.console import plural
+from .._control.console import plural
 from . import live
 from .common import chosen, json_option, load_or_exit, main, profile_option, state_dir_option
 
@@ -29,7 +29,7 @@ mode_option = click.option(
 
 
 def _replacements(ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]) -> Any:
-    from ..project.replace import parse
+    from .._project.replace import parse
 
     try:
         return parse(pairs)
@@ -40,10 +40,10 @@ def _replacements(ctx: click.Context, param: click.Parameter, pairs: tuple[str, 
 def check_replacements(proj: Any, replace: dict[str, str], wanted: list[str]) -> None:
     """Apply --replace to `proj` before a detached launcher starts (it applies them again):
     what is wrong, or changes nothing, is said here rather than in its log."""
-    from ..control.console import error_text
-    from ..control.exits import EXIT_DEFINITION
+    from .._control.console import error_text
+    from .._control.exits import EXIT_DEFINITION
+    from .._project.replace import apply
     from ..errors import DefinitionError
-    from ..project.replace import apply
 
     try:
         notes = apply(proj, replace, wanted)
@@ -154,7 +154,7 @@ def run(
     plain lines. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
-    from ..launcher import Options, finish, launch
+    from .._launcher import Options, finish, launch
 
     profile, state_dir = chosen(profile, state_dir, say=not as_json)
     opts = Options(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
+from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError, LauncherStuck
 from . import live
 from .common import (
@@ -32,9 +32,9 @@ from .common import (
 from .run import mode_option
 
 if TYPE_CHECKING:
-    from ..control.remote import RemoteControl
-    from ..launcher import detached
-    from ..project import Project
+    from .._control.remote import RemoteControl
+    from .._launcher import detached
+    from .._project import Project
 
 
 @main.command()
@@ -105,9 +105,9 @@ def _reserve(profile: str | None, state_dir: str | None) -> detached.Reservation
     """The state dir's lock, taken as soon as the state dir is known from the profile's name
     (before the project is validated): a `down` at once after `up` stops this start. None
     when it cannot be taken here (the launch then says why, or waits for another start)."""
-    from ..config.locate import find_root
-    from ..control.discover import state_dir_for
-    from ..launcher import detached
+    from .._config.locate import find_root
+    from .._control.discover import state_dir_for
+    from .._launcher import detached
 
     if not (profile or state_dir):
         return None
@@ -129,10 +129,10 @@ def _up(
     services: tuple[str, ...],
     reserved: detached.Reservation | None,
 ) -> None:
-    from .. import launcher
-    from ..control import endpoint
-    from ..control.remote import RemoteControl
-    from ..launcher import detached
+    from .. import _launcher as launcher
+    from .._control import endpoint
+    from .._control.remote import RemoteControl
+    from .._launcher import detached
 
     proj = load_or_exit(profile, state_dir)
     if reserved is not None and os.path.realpath(proj.state_dir) != os.path.realpath(
@@ -214,11 +214,11 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     exits 3 when that start fails or does not end within `timeout` seconds."""
     import time
 
-    from ..control.endpoint import find, read, starting
-    from ..control.remote import RemoteControl
-    from ..engine.cleanup import lock
+    from .._control.endpoint import find, read, starting
+    from .._control.remote import RemoteControl
+    from .._engine.cleanup import lock
+    from .._launcher import detached
     from ..errors import ControlError
-    from ..launcher import detached
 
     by = f" (pid {pid})" if pid else ""
     click.echo(f"another launcher{by} is starting this stack; waiting for it", err=True)
@@ -265,14 +265,14 @@ def _show_progress(line: str) -> None:
 
 def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
     """The stack runs already: restart what changed since it started (by fingerprint)."""
-    from ..project import fingerprints
+    from .._project import fingerprints
 
     theirs = control.status()["stack"].get("fingerprints", {})
     changed: dict[str, Any] = {"changed": [], "restarted": []}
     if theirs != fingerprints(proj.graph, proj.root):
         changed = control.reload()
     status = control.status()
-    from ..control.templates import rebuilt
+    from .._control.templates import rebuilt
 
     templates = rebuilt(control, status, changed["restarted"])
     if as_json:
@@ -291,7 +291,7 @@ def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
 
 
 def _table(status: dict[str, Any]) -> None:
-    from ..control.console import Console
+    from .._control.console import Console
 
     rows = [s for s in status["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, ["name", "state", "endpoint", "pid"])
@@ -324,13 +324,13 @@ def down(
 ) -> None:
     """Stop a detached (or foreground) stack gracefully, in reverse order. A stack still
     starting is waited for, then stopped."""
-    from ..config.locate import find_root
-    from ..control import stopping
-    from ..control.console import Console
-    from ..control.discover import state_dir_for
-    from ..engine.cleanup import ledger
+    from .._config.locate import find_root
+    from .._control import stopping
+    from .._control.console import Console
+    from .._control.discover import state_dir_for
+    from .._engine.cleanup import ledger
+    from .._launcher import report_sweep
     from ..errors import NotRunning
-    from ..launcher import report_sweep
 
     root = None
     with contextlib.suppress(Exception):

@@ -21,7 +21,7 @@ from ..kind_api import (
 from .base import Kind, options_of
 
 ReadyTable = checked_table(probes.registry.fields())
-"""`ready = { ... }`: the probe keys the registry knows (engine/probes/registry.py)."""
+"""`ready = { ... }`: the probe keys the registry knows (_engine/probes/registry.py)."""
 
 
 class CommandConfig(BaseModel):

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from .. import project as projects
-from ..config.choose import INI_KEY, choose
-from ..engine.cleanup import ledger
+from .. import _project as projects
+from .._config.choose import INI_KEY, choose
+from .._engine.cleanup import ledger
+from .._project.per_test import with_per_test
 from ..errors import DefinitionError
-from ..project.per_test import with_per_test
 from .attach import running_stack
 from .fixtures import StackFixture, service_fixture, transactional_fixtures
 from .routes import MARK_HELP, Swaps

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from ..control.protocol import StackControl
-from ..engine.critical_chain import critical_chain, describe
-from ..engine.events import Event, read_events
+from .._control.protocol import StackControl
+from .._engine.critical_chain import critical_chain, describe
+from .._engine.events import Event, read_events
 from . import timeline
 from .attach import profile_option
 from .plugin import PLUGIN, Plugin

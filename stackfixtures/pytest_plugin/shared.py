@@ -6,7 +6,7 @@ SharedBackend: session-scoped services in one launcher process shared by every x
 (--stack-reuse), or a stack already running for the session's profile (`stack exec`'s, `stack
 up`'s: see attach.py), used as it is; narrower-scoped services
 still run locally, their session-scoped dependencies attached from the shared launcher.
-Both hand out StackControls (control/protocol.py); no verb is implemented here.
+Both hand out StackControls (_control/protocol.py); no verb is implemented here.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from typing import Any
 
 from filelock import FileLock
 
-from .. import launcher
-from .. import project as projects
-from ..control.local import LocalControl
-from ..control.protocol import StackControl
-from ..control.remote import RemoteControl, TransportError, connect
-from ..define.graph import Graph
-from ..define.service import Scope, ServiceDefinition
-from ..engine import state_dirs
-from ..engine.runner import EngineThread
+from .. import _launcher as launcher
+from .. import _project as projects
+from .._control.local import LocalControl
+from .._control.protocol import StackControl
+from .._control.remote import RemoteControl, TransportError, connect
+from .._define.graph import Graph
+from .._define.service import Scope, ServiceDefinition
+from .._engine import state_dirs
+from .._engine.runner import EngineThread
+from .._launcher import detached
 from ..errors import ControlError, NotRunning, StackError, StartError
-from ..launcher import detached
 
 
 class LocalBackend:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ..engine.events import read_events
-from ..report import html, timeline
+from .._engine.events import read_events
+from .._report import html, timeline
 from .plugin import Plugin
 
 PLACES = (

@@ -13,12 +13,12 @@ from pathlib import Path
 import click
 import psutil
 
-from ... import launcher
-from ... import project as projects
-from ...control import last_run
-from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
-from ...control.remote import RemoteControl
-from ...launcher import detached
+from ... import _launcher as launcher
+from ... import _project as projects
+from ..._control import last_run
+from ..._control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
+from ..._control.remote import RemoteControl
+from ..._launcher import detached
 from ..common import check_state_dir, failed_to_start
 
 

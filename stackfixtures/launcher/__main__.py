@@ -1,5 +1,0 @@
-"""`python -m stackfixtures.launcher`."""
-
-from .entry import main
-
-main()
