@@ -9,9 +9,7 @@ import typing as _typing
 
 from . import _lazy as _lazy
 
-if (
-    _typing.TYPE_CHECKING
-):  # the public names, each once: read by type checkers and by `_lazy.public`
+if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and `_lazy.public`
     from ._define.graph import Graph as Graph
     from ._define.policies import LivenessPolicy as LivenessPolicy
     from ._define.policies import RestartPolicy as RestartPolicy
