@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stackfixtures.engine.process import user_kwargs
+from stackfixtures._engine.process import user_kwargs
 from stackfixtures.kinds import postgres
 
 RUN_AS = postgres.unprivileged_user(None)

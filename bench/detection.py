@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
-from stackfixtures.engine.events import Event
-from stackfixtures.engine.lifecycle import State
+from stackfixtures._define.graph import Graph
+from stackfixtures._engine.events import Event
+from stackfixtures._engine.lifecycle import State
 
 APP = str(Path(__file__).resolve().parent.parent / "tests" / "apps" / "http_app.py")
 LIVE = sf.liveness(sf.probe.http("/health"), period=0.5, timeout=0.5, failure_threshold=3)

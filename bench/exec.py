@@ -24,7 +24,7 @@ import bare
 import psycopg
 import redis as redis_client
 
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures._engine.ports import allocate_port
 from stackfixtures.kinds import redis as redis_kind
 from stackfixtures.kinds import resp
 

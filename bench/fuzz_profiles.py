@@ -32,13 +32,13 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from stackfixtures import Stack
-from stackfixtures import project as projects
-from stackfixtures.define.graph import Graph
-from stackfixtures.define.service import Handle
-from stackfixtures.engine import probes
-from stackfixtures.engine.context import ServiceContext
-from stackfixtures.engine.logs import ServiceLog
-from stackfixtures.engine.probes.base import describe_for
+from stackfixtures import _project as projects
+from stackfixtures._define.graph import Graph
+from stackfixtures._define.service import Handle
+from stackfixtures._engine import probes
+from stackfixtures._engine.context import ServiceContext
+from stackfixtures._engine.logs import ServiceLog
+from stackfixtures._engine.probes.base import describe_for
 from stackfixtures.errors import DefinitionError, StackError, StartupCrashed
 from stackfixtures.kinds.command import ReadyTable
 

@@ -24,7 +24,7 @@ import httpx
 import psutil
 
 from stackfixtures import Stack
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -156,7 +156,7 @@ def suite(
     wall = time.perf_counter() - t0
     state = project / "bt" / "stack"
     if state.is_dir():  # its data (in memory: RAM) goes now, not at the next start's pruning
-        from stackfixtures.control.clean import remove_stack_data
+        from stackfixtures._control.clean import remove_stack_data
 
         remove_stack_data(state)
     if result.returncode != 0:

@@ -27,8 +27,8 @@ import psycopg
 import redis as redis_client
 
 from stackfixtures import Stack
-from stackfixtures import project as projects
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures import _project as projects
+from stackfixtures._engine.ports import allocate_port
 from stackfixtures.kinds import nats as nats_kind
 from stackfixtures.kinds import natsproto, resp
 from stackfixtures.kinds import redis as redis_kind

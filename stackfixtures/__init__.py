@@ -7,29 +7,29 @@ service is a fixture) or with `stack run`.
 
 import typing as _typing
 
-from . import lazy as _lazy
+from . import _lazy as _lazy
 
-if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and by `lazy.public`
-    from .define.graph import Graph as Graph
-    from .define.policies import LivenessPolicy as LivenessPolicy
-    from .define.policies import RestartPolicy as RestartPolicy
-    from .define.policies import StopPolicy as StopPolicy
-    from .define.policies import liveness as liveness
-    from .define.policies import restart as restart
-    from .define.policies import stop as stop
-    from .define.service import Handle as Handle
-    from .define.service import Scope as Scope
-    from .define.service import ServiceDefinition as ServiceDefinition
-    from .define.service import service as service
-    from .engine import probes as _probes
-    from .engine.context import ServiceContext as ServiceContext
-    from .engine.context import current as current
-    from .engine.lifecycle import State as State
-    from .engine.process import Process as Process
-    from .engine.process import spawn as spawn
-    from .engine.stack import ServiceStop as ServiceStop
-    from .engine.stack import Stack as Stack
-    from .engine.together import together as together
+if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and `_lazy.public`
+    from ._define.graph import Graph as Graph
+    from ._define.policies import LivenessPolicy as LivenessPolicy
+    from ._define.policies import RestartPolicy as RestartPolicy
+    from ._define.policies import StopPolicy as StopPolicy
+    from ._define.policies import liveness as liveness
+    from ._define.policies import restart as restart
+    from ._define.policies import stop as stop
+    from ._define.service import Handle as Handle
+    from ._define.service import Scope as Scope
+    from ._define.service import ServiceDefinition as ServiceDefinition
+    from ._define.service import service as service
+    from ._engine import probes as _probes
+    from ._engine.context import ServiceContext as ServiceContext
+    from ._engine.context import current as current
+    from ._engine.lifecycle import State as State
+    from ._engine.process import Process as Process
+    from ._engine.process import spawn as spawn
+    from ._engine.side_by_side import together as together
+    from ._engine.stack import ServiceStop as ServiceStop
+    from ._engine.stack import Stack as Stack
     from .errors import AmbiguousStack as AmbiguousStack
     from .errors import CommandFailed as CommandFailed
     from .errors import ControlError as ControlError
@@ -40,6 +40,8 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import GraphError as GraphError
     from .errors import IllegalTransition as IllegalTransition
     from .errors import KindUnavailable as KindUnavailable
+    from .errors import LauncherBusy as LauncherBusy
+    from .errors import LauncherExited as LauncherExited
     from .errors import LauncherStuck as LauncherStuck
     from .errors import NotAStateDir as NotAStateDir
     from .errors import NothingToRun as NothingToRun
@@ -53,6 +55,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import ScopeMismatch as ScopeMismatch
     from .errors import ServiceDefinitionError as ServiceDefinitionError
     from .errors import ServiceError as ServiceError
+    from .errors import ServiceFailed as ServiceFailed
     from .errors import StackError as StackError
     from .errors import StaleDataDir as StaleDataDir
     from .errors import StartError as StartError

@@ -18,6 +18,9 @@
     ├── NotAStateDir             a directory a stack would use or delete is not a state dir
     ├── UnknownService           an operation named a service the stack does not have
     ├── StateDirBusy             another launcher holds the state dir's lock
+    ├── LauncherExited           a launcher started detached exited before its stack was up
+    │   └── LauncherBusy             another process holds the state dir's lock: none started
+    ├── ServiceFailed            a service failed for good while a detached stack was starting
     ├── ControlError             a running stack refused or failed an operation (its message)
     │   ├── RequestRefused           an argument it cannot take (0 replicas, a bad signal)
     │   ├── NotRunning               no live stack answers for this state dir
@@ -43,7 +46,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .ended import how_it_ended
+from ._ended import how_it_ended
 
 
 class StackError(Exception):
@@ -237,6 +240,37 @@ class StateDirBusy(StackError):
         self.pid = pid
         by = f" (pid {pid})" if pid else ""
         super().__init__(why or f"another launcher{by} is using state dir {state_dir}")
+
+
+class LauncherExited(StackError):
+    """The launcher stopped before its stack was up (or was stopped because a service failed
+    meanwhile): `code` is its exit code, `tail` what it said."""
+
+    def __init__(self, code: int | None, tail: Sequence[str], message: str) -> None:
+        self.code = code
+        self.tail = list(tail)
+        super().__init__(message)
+
+
+class LauncherBusy(LauncherExited):
+    """Another process holds the state dir's lock (a launcher, or a `stack up` starting one):
+    no launcher was started. `pid` is the holder's, when known."""
+
+    def __init__(
+        self, code: int | None, tail: Sequence[str], message: str, pid: int | None
+    ) -> None:
+        self.pid = pid
+        super().__init__(code, tail, message)
+
+
+class ServiceFailed(StackError):
+    """A service failed for good (the launcher will not start it again on its own) while the
+    stack was starting. `tail`: the error and the service's last lines, passwords masked."""
+
+    def __init__(self, name: str, message: str, tail: Sequence[str]) -> None:
+        self.name = name
+        self.tail = list(tail)
+        super().__init__(message)
 
 
 class LauncherStuck(ControlError):

@@ -33,47 +33,47 @@ Code it imports or runs on a project's behalf
 
 import typing as _typing
 
-from . import lazy as _lazy
+from . import _lazy as _lazy
 
-if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and `lazy.public`
-    from .config.imports import import_object as import_object
-    from .config.imports import project_module as project_module
-    from .config.schema import Argv as Argv
-    from .config.schema import Count as Count
-    from .config.schema import ProbeTable as ProbeTable
-    from .config.schema import Seconds as Seconds
-    from .config.schema import Text as Text
-    from .config.schema import checked_table as checked_table
-    from .define.container import Container as Container
-    from .define.container import ContainerProbe as ContainerProbe
-    from .define.container import data_container as data_container
-    from .define.options import options_of as options_of
-    from .define.policies import stop as stop
-    from .define.service import Handle as Handle
-    from .define.service import ServiceDefinition as ServiceDefinition
-    from .define.service import ServiceFunction as ServiceFunction
-    from .define.service import service as service
-    from .engine import private_files as private_files
-    from .engine import probes as probes
-    from .engine.context import ServiceContext as ServiceContext
-    from .engine.context import current as current
-    from .engine.context import set_current as set_current
-    from .engine.ports import allocate_port as allocate_port
-    from .engine.private_dirs import private_dir as private_dir
-    from .engine.private_dirs import private_file as private_file
-    from .engine.private_dirs import user_tmp as user_tmp
-    from .engine.probes import Probe as Probe
-    from .engine.probes import wait_ready as wait_ready
-    from .engine.process import Process as Process
-    from .engine.process import run_once as run_once
-    from .engine.process import spawn as spawn
-    from .engine.state_dirs import subdir as _subdir
-    from .engine.state_homes import OWNER as OWNER
-    from .engine.state_homes import home_for as home_for
-    from .engine.state_homes import linked_home as linked_home
-    from .engine.state_homes import owner_of as owner_of
-    from .engine.tasks import cancel_and_wait as cancel_and_wait
-    from .engine.tasks import cancel_and_wait_out as cancel_and_wait_out
+if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers and `_lazy.public`
+    from ._config.imports import import_object as import_object
+    from ._config.imports import project_module as project_module
+    from ._config.schema import Argv as Argv
+    from ._config.schema import Count as Count
+    from ._config.schema import ProbeTable as ProbeTable
+    from ._config.schema import Seconds as Seconds
+    from ._config.schema import Text as Text
+    from ._config.schema import checked_table as checked_table
+    from ._define.container import Container as Container
+    from ._define.container import ContainerProbe as ContainerProbe
+    from ._define.container import data_container as data_container
+    from ._define.options import options_of as options_of
+    from ._define.policies import stop as stop
+    from ._define.service import Handle as Handle
+    from ._define.service import ServiceDefinition as ServiceDefinition
+    from ._define.service import ServiceFunction as ServiceFunction
+    from ._define.service import service as service
+    from ._engine import private_files as private_files
+    from ._engine import probes as probes
+    from ._engine.context import ServiceContext as ServiceContext
+    from ._engine.context import current as current
+    from ._engine.context import set_current as set_current
+    from ._engine.ports import allocate_port as allocate_port
+    from ._engine.private_dirs import private_dir as private_dir
+    from ._engine.private_dirs import private_file as private_file
+    from ._engine.private_dirs import user_tmp as user_tmp
+    from ._engine.probes import Probe as Probe
+    from ._engine.probes import wait_ready as wait_ready
+    from ._engine.process import Process as Process
+    from ._engine.process import run_once as run_once
+    from ._engine.process import spawn as spawn
+    from ._engine.state_dirs import subdir as _subdir
+    from ._engine.state_homes import OWNER as OWNER
+    from ._engine.state_homes import home_for as home_for
+    from ._engine.state_homes import linked_home as linked_home
+    from ._engine.state_homes import owner_of as owner_of
+    from ._engine.tasks import cancel_and_wait as cancel_and_wait
+    from ._engine.tasks import cancel_and_wait_out as cancel_and_wait_out
 
     state_subdir = _subdir
 

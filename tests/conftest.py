@@ -155,7 +155,7 @@ async def make_stack() -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """`await make_stack(root, profile)`: a Stack (not started) for a profile written at `root`.
     Every stack made is closed after the test, passed or failed."""
     from stackfixtures import Stack
-    from stackfixtures import project as projects
+    from stackfixtures import _project as projects
 
     made: list[Stack] = []
 

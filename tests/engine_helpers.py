@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
-from stackfixtures.define.policies import RestartPolicy
+from stackfixtures._define.graph import Graph
+from stackfixtures._define.policies import RestartPolicy
 
 from .conftest import HTTP_APP, PY
 

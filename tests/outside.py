@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures._engine.ports import allocate_port
 from stackfixtures.kinds.redis import find_binary
 
 

@@ -1,4 +1,4 @@
-"""The one helper that ends tasks early (engine/tasks.py): it awaits what it cancels, and a
+"""The one helper that ends tasks early (_engine/tasks.py): it awaits what it cancels, and a
 cancellation of its caller is raised, never swallowed. Pure asyncio: no process is started."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from stackfixtures.engine.tasks import TaskOwner, cancel_and_wait
+from stackfixtures._engine.tasks import TaskOwner, cancel_and_wait
 
 
 async def slow_to_end(ended: list[str], started: asyncio.Event) -> None:
@@ -71,7 +71,7 @@ async def test_a_stack_s_helpers_close_to_their_end_even_when_cancelled_twice() 
     """resources.close cut short by its caller's cancellation (a second one arriving while it
     waits for the aborted close): every helper's close still runs to its end, awaited, and
     the cancellation is raised afterwards."""
-    from stackfixtures.engine import resources
+    from stackfixtures._engine import resources
 
     release, closed, aborted = asyncio.Event(), [], []
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.bench.clients import Answer
-from stackfixtures.bench.faults import PHASES, SIGNALS, TARGETS, Hit, Kind, plan, resume, send
-from stackfixtures.bench.truth import down_said, killed_mid_stop, named_stopped, refused_stopped
+from stackfixtures._bench.clients import Answer
+from stackfixtures._bench.faults import PHASES, SIGNALS, TARGETS, Hit, Kind, plan, resume, send
+from stackfixtures._bench.truth import down_said, killed_mid_stop, named_stopped, refused_stopped
 
 from .cli_helpers import STACK, run_stack
 from .conftest import wait_until
@@ -193,11 +193,11 @@ def test_the_bench_never_kills_a_group_whose_number_was_reused(tmp_path: Path) -
     """The bench kills what is left of a stack by the groups its ledger recorded; a group
     whose number a new, unrelated leader took since (same pid, another start time) is not
     the stack's: it stays (as the watchdog's rule says)."""
-    from stackfixtures.bench.processes import StackProcesses
+    from stackfixtures._bench.processes import LauncherProcesses
 
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
     try:
-        procs = StackProcesses(tmp_path)
+        procs = LauncherProcesses(tmp_path)
         born = psutil.Process(stranger.pid).create_time()
         procs.groups[stranger.pid] = {
             "pid": stranger.pid,

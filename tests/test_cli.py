@@ -227,7 +227,7 @@ def test_next_run_sweeps_a_crashed_stacks_leftovers_but_not_reused_pids(
     watchdog = next(
         c
         for c in psutil.process_iter(["cmdline"])
-        if "stackfixtures.engine.cleanup.watchdog" in " ".join(c.info["cmdline"] or [])
+        if "stackfixtures._engine.cleanup.watchdog" in " ".join(c.info["cmdline"] or [])
         and str(tmp_path) in " ".join(c.info["cmdline"] or [])
     )
     unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.config.choose import choose
+from stackfixtures._config.choose import choose
 
 from .cli_helpers import STACK, Output, run_stack
 from .conftest import PY, RUN_MARK, wait_gone, write_project

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from stackfixtures import errors
-from stackfixtures.control import codec
-from stackfixtures.ended import exit_name, how_it_ended
+from stackfixtures._control import codec
+from stackfixtures._ended import exit_name, how_it_ended
 
 
 def _subclasses(cls: type[errors.StackError]) -> list[type[errors.StackError]]:

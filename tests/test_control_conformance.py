@@ -14,12 +14,13 @@ import httpx
 import psutil
 import pytest
 
-from stackfixtures import project as projects
-from stackfixtures.control import detached, launcher
-from stackfixtures.control.local import LocalControl
-from stackfixtures.control.protocol import StackControl
-from stackfixtures.engine.lifecycle import State
-from stackfixtures.engine.runner import StackThread
+from stackfixtures import _launcher as launcher
+from stackfixtures import _project as projects
+from stackfixtures._control.local import LocalControl
+from stackfixtures._control.protocol import StackControl
+from stackfixtures._engine.lifecycle import State
+from stackfixtures._engine.runner import EngineThread
+from stackfixtures._launcher import detached
 from stackfixtures.errors import (
     DependencyFailed,
     ProbeTimeout,
@@ -67,14 +68,14 @@ def control(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StackCon
     state = tmp_path / "state"
     if request.param == "local":
         proj = projects.load("ops", root=tmp_path)
-        thread = StackThread(proj.graph, state_dir=state, root=tmp_path)
+        thread = EngineThread(proj.graph, state_dir=state, root=tmp_path)
         try:
             yield LocalControl(thread.stack, thread.loop, info={"profile": "ops"})
         finally:
             thread.close()
         return
     opts = launcher.Options(profile=str(path), state_dir=str(state), on_demand=True)
-    proc, remote = detached.launch(opts, tmp_path, state / "launcher.log", 60, until=None)
+    proc, remote = detached.start_detached(opts, tmp_path, state / "launcher.log", 60, until=None)
     try:
         yield remote
     finally:

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from stackfixtures import errors
-from stackfixtures.control import codec
-from stackfixtures.control.http import Request, serve_unix
-from stackfixtures.control.local import LoopControl
-from stackfixtures.control.server import ControlServer
-from stackfixtures.engine.tasks import TaskOwner
+from stackfixtures._control import codec
+from stackfixtures._control.http import Request, serve_unix
+from stackfixtures._control.local import LoopControl
+from stackfixtures._control.server import ControlServer
+from stackfixtures._engine.tasks import TaskOwner
 
 PROFILE = '[services.web]\ncommand = ["true"]\nreplicas = 1\n'
 

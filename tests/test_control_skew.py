@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.control import endpoint
-from stackfixtures.control.remote import RemoteControl
+from stackfixtures._control import endpoint
+from stackfixtures._control.remote import RemoteControl
 from stackfixtures.errors import ControlError
 
 EARLIER = {  # control.json as the launcher before the protocol was numbered wrote it

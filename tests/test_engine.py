@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
-from stackfixtures.engine.events import Event
-from stackfixtures.engine.lifecycle import Lifecycle, State
+from stackfixtures._define.graph import Graph
+from stackfixtures._engine.events import Event
+from stackfixtures._engine.lifecycle import Lifecycle, State
 
 from .conftest import HTTP_APP, PY
 from .engine_helpers import app, stack_of
@@ -243,7 +243,7 @@ async def test_events_are_written_as_jsonl(tmp_path: Path) -> None:
     stack = stack_of(tmp_path, app("a"))
     await stack.start()
     await stack.close()
-    from stackfixtures.engine.events import read_events
+    from stackfixtures._engine.events import read_events
 
     lines = read_events(tmp_path / "state" / "events.jsonl")
     assert [(e.source, e.target) for e in lines] == [

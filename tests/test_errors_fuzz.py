@@ -14,7 +14,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stackfixtures.config.positions import KeyPath, SourceMap
+from stackfixtures._config.positions import KeyPath, SourceMap
 
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "fuzz_profiles.py"
 

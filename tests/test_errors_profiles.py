@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 from stackfixtures.errors import DefinitionError, ProfileError, ServiceDefinitionError
 
 from .cli_helpers import run_stack

@@ -13,7 +13,7 @@ import click
 import pytest
 
 import stackfixtures as sf
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 from stackfixtures.cli import SHORT_HELP, main
 
 from .cli_helpers import run_stack

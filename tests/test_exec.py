@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.control.endpoint import read
+from stackfixtures._control.endpoint import read
 
 from .cli_helpers import STACK, run_stack
 from .conftest import wait_until, write_project

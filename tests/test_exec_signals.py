@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.control.endpoint import read
+from stackfixtures._control.endpoint import read
 
 from .cli_helpers import STACK
 from .conftest import write_project

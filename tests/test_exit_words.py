@@ -1,4 +1,4 @@
-"""One place words an exit (stackfixtures/ended.py): a process killed by a signal before it
+"""One place words an exit (stackfixtures/_ended.py): a process killed by a signal before it
 was ready, or a command killed by one, is "killed by SIGKILL" everywhere -- never "code -9"."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ async def test_a_command_killed_by_a_signal_says_which(tmp_path: Path) -> None:
 
 
 def test_exit_words() -> None:
-    from stackfixtures.ended import exit_name, how_it_ended
+    from stackfixtures._ended import exit_name, how_it_ended
 
     assert [exit_name(c) for c in (None, 0, 3, -9, -99)] == ["", "0", "3", "SIGKILL", "signal 99"]
     assert how_it_ended(-15) == "killed by SIGTERM" and how_it_ended(2) == "exited with code 2"

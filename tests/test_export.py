@@ -12,9 +12,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
+from stackfixtures._export import compose, k8s
 from stackfixtures.errors import ProfileError
-from stackfixtures.export import compose, k8s
 
 from .cli_helpers import run_stack
 from .conftest import write_project
@@ -171,10 +171,10 @@ def test_a_container_probe_keeps_its_own_timing_unless_the_service_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The exporter overrides only the timing the service set (its liveness policy); anything
-    else is the container probe's own (define/container.py: LivenessPolicy's defaults)."""
-    from stackfixtures.define.container import ContainerProbe
-    from stackfixtures.engine.probes import registry
-    from stackfixtures.export import containers
+    else is the container probe's own (_define/container.py: LivenessPolicy's defaults)."""
+    from stackfixtures._define.container import ContainerProbe
+    from stackfixtures._engine.probes import registry
+    from stackfixtures._export import containers
 
     own = ContainerProbe("tcp", 8000, period=1.5, timeout=0.5, failures=7)
     monkeypatch.setattr(registry, "container_probe", lambda spec, port, render: own)

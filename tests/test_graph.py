@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
+from stackfixtures._define.graph import Graph
 
 
 def define(name: str, deps: tuple[str, ...] = (), scope: str = "session") -> sf.ServiceDefinition:
@@ -106,7 +106,7 @@ def test_what_a_service_going_down_takes_with_it() -> None:
     from dataclasses import replace
     from types import SimpleNamespace
 
-    from stackfixtures.engine.supervisor import affected
+    from stackfixtures._engine.supervisor import affected
 
     defs = [
         define("db"),

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 import stackfixtures as sf
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 from stackfixtures.errors import ProfileError
 from stackfixtures.kinds.external import handle_for
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stackfixtures import _project as projects
 from stackfixtures import kinds
-from stackfixtures import project as projects
 from stackfixtures.kind_api import options_of
 from stackfixtures.kinds.command import CommandConfig
 from stackfixtures.kinds.redis import RedisConfig

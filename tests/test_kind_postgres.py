@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from stackfixtures.engine.lifecycle import State
+from stackfixtures._engine.lifecycle import State
 from stackfixtures.kinds.postgres import find_binaries
 
 from .conftest import until

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from stackfixtures import _project as projects
 from stackfixtures import kinds
-from stackfixtures import project as projects
+from stackfixtures._define.service import Handle, ServiceDefinition
 from stackfixtures.cli import main
-from stackfixtures.define.service import Handle, ServiceDefinition
 from stackfixtures.errors import DefinitionError, ProfileError
 from stackfixtures.kinds import registry
 

@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable
 
+from stackfixtures import _launcher as launcher
+from stackfixtures._control import endpoint
+from stackfixtures._control.remote import RemoteControl
+from stackfixtures._launcher import detached
 from stackfixtures.cli.live.app import STOPPED, LiveView
 from stackfixtures.cli.live.feed import COLUMNS, Feed
-from stackfixtures.control import detached, endpoint, launcher
-from stackfixtures.control.remote import RemoteControl
 
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, stubborn, until, write_project
@@ -33,7 +35,7 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], RemoteCo
     write_project(tmp_path, TWO)
     state = tmp_path / ".stack" / "dev"
     opts = launcher.Options(profile="dev", state_dir=str(state))
-    proc, control = detached.launch(opts, tmp_path, state / "launcher.log", 60, until=None)
+    proc, control = detached.start_detached(opts, tmp_path, state / "launcher.log", 60, until=None)
     try:
         yield proc, control
         control.close()
@@ -222,7 +224,7 @@ ready = { http = "http://127.0.0.1:${port}/health" }
     )
     state = tmp_path / ".stack" / "dev"
     opts = launcher.Options(profile="dev", state_dir=str(state))
-    proc, control = detached.launch(opts, tmp_path, state / "launcher.log", timeout=60)
+    proc, control = detached.start_detached(opts, tmp_path, state / "launcher.log", timeout=60)
     try:
         feed = Feed(control)
         lines = [line for _, line in feed.poll().lines]

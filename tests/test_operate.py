@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from stackfixtures.control.endpoint import read
+from stackfixtures._control.endpoint import read
 
 from .cli_helpers import run_stack
 from .conftest import write_project

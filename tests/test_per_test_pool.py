@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from stackfixtures import project as projects
-from stackfixtures.engine.cleanup import reaper
+from stackfixtures import _project as projects
+from stackfixtures._engine.cleanup import reaper
 
 from .conftest import until
 from .test_templates import reload

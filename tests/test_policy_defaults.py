@@ -1,4 +1,4 @@
-"""One set of defaults per policy: define/policies.py's dataclasses hold them; a profile's
+"""One set of defaults per policy: _define/policies.py's dataclasses hold them; a profile's
 tables, the Python helpers (`sf.restart()`, `sf.liveness()`, `sf.stop()`) and the README say
 the same. Pure: nothing is started."""
 
@@ -13,8 +13,8 @@ import pytest
 from pydantic import BaseModel
 
 import stackfixtures as sf
-from stackfixtures import project as projects
-from stackfixtures.config.schema import (
+from stackfixtures import _project as projects
+from stackfixtures._config.schema import (
     LivenessSpec,
     LogsSpec,
     ProbeTable,
@@ -22,7 +22,7 @@ from stackfixtures.config.schema import (
     StackSpec,
     StopSpec,
 )
-from stackfixtures.define.policies import (
+from stackfixtures._define.policies import (
     NO_RESTART,
     LivenessPolicy,
     LogLimit,
@@ -31,7 +31,7 @@ from stackfixtures.define.policies import (
     parse_signal,
     parse_size,
 )
-from stackfixtures.define.service import DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT
+from stackfixtures._define.service import DEFAULT_PARALLELISM, DEFAULT_START_TIMEOUT
 
 from .conftest import write_project
 from .readme import blocks, section

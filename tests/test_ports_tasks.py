@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.control.endpoint import read
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures._control.endpoint import read
+from stackfixtures._engine.ports import allocate_port
 
 from .cli_helpers import run_stack
 from .conftest import APPS, write_project

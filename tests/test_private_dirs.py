@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.engine.private_dirs import private_dir
+from stackfixtures._engine.private_dirs import private_dir
 from stackfixtures.errors import UnsafePath
 
 

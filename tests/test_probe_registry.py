@@ -1,4 +1,4 @@
-"""The probe registry: a probe a profile can name is one module of engine/probes, declaring its
+"""The probe registry: a probe a profile can name is one module of _engine/probes, declaring its
 key, its value, how it runs and how it runs in a container. A new one, added as a module and
 nothing else, is validated at its key, runs as a liveness probe and exports to Compose and
 Kubernetes; the schema's probe keys are the registry's."""
@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from stackfixtures import project as projects
-from stackfixtures.config.schema import LivenessSpec, ProbeTable, checked_table
-from stackfixtures.define.container import ContainerProbe
-from stackfixtures.engine import probes
-from stackfixtures.engine.lifecycle import State
-from stackfixtures.engine.probes import registry
+from stackfixtures import _project as projects
+from stackfixtures._config.schema import LivenessSpec, ProbeTable, checked_table
+from stackfixtures._define.container import ContainerProbe
+from stackfixtures._engine import probes
+from stackfixtures._engine.lifecycle import State
+from stackfixtures._engine.probes import registry
+from stackfixtures._export import compose, k8s
 from stackfixtures.errors import ProfileError
-from stackfixtures.export import compose, k8s
 from stackfixtures.kinds.command import ready_table
 
 from .conftest import write_project
@@ -33,8 +33,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from stackfixtures.define.container import ContainerProbe
-from stackfixtures.engine.probes.registry import ProbeType
+from stackfixtures._define.container import ContainerProbe
+from stackfixtures._engine.probes.registry import ProbeType
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ export = { image = "busybox:1.36", ready = { path = "/tmp/ready" } }
 
 @pytest.fixture
 def path_probe(tmp_path: Path) -> Iterator[None]:
-    """A new probe module in engine/probes (on the package's path, as if its file were there)
+    """A new probe module in _engine/probes (on the package's path, as if its file were there)
     and nothing else changed; gone again afterwards."""
     folder = tmp_path / "more_probes"
     folder.mkdir()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 from stackfixtures.errors import ProfileError
 
 from .conftest import write_project

@@ -16,7 +16,7 @@ import pytest
 import stackfixtures
 import stackfixtures.errors as errors
 from stackfixtures import Handle, StackError
-from stackfixtures.control.exits import EXIT_DEFINITION
+from stackfixtures._control.exits import EXIT_DEFINITION
 
 from .cli_helpers import run_stack
 from .conftest import write_project
@@ -134,7 +134,7 @@ def test_a_handle_hashes_as_it_compares() -> None:
     ],
 )
 def test_a_public_name_not_written_as_exported_is_refused(tmp_path: Path, line: str) -> None:
-    from stackfixtures import lazy
+    from stackfixtures import _lazy as lazy
 
     module = tmp_path / "module.py"
     module.write_text(f"if TYPE_CHECKING:\n    from .define import graph as graph\n    {line}\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.control.endpoint import read
+from stackfixtures._control.endpoint import read
 
 from .cli_helpers import run_stack
 from .test_readme_project import TEST, project

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.control.endpoint import find, read
+from stackfixtures._control.endpoint import find, read
 
 from .conftest import HTTP_APP, PY
 

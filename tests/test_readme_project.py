@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures._engine.ports import allocate_port
 
 from . import readme
 from .cli_helpers import run_stack

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stackfixtures import project as projects
-from stackfixtures.control import remote
+from stackfixtures import _project as projects
+from stackfixtures._control import remote
 from stackfixtures.pytest_plugin.shared import SharedBackend
 
 from .cli_helpers import run_stack

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stackfixtures.bench.shutdown import RunResult, markdown, wilson
+from stackfixtures._bench.shutdown import RunResult, markdown, wilson
 
 
 @pytest.mark.parametrize(
@@ -47,7 +47,7 @@ def test_markdown_summary() -> None:
 def test_summary_file_goes_where_asked_even_into_a_new_dir(tmp_path: object) -> None:
     from pathlib import Path
 
-    from stackfixtures.bench.shutdown import write_summary
+    from stackfixtures._bench.shutdown import write_summary
 
     target = Path(str(tmp_path)) / "not" / "yet" / "there.json"
     write_summary({"runs": 1, "successes": 1}, str(target))

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.engine import resources
+from stackfixtures._engine import resources
 
 from .test_engine import app, stack_of
 

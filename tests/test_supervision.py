@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.define.policies import RestartPolicy
-from stackfixtures.engine.events import Event
-from stackfixtures.engine.lifecycle import State
+from stackfixtures._define.policies import RestartPolicy
+from stackfixtures._engine.events import Event
+from stackfixtures._engine.lifecycle import State
 
 from .conftest import until
 from .engine_helpers import app, stack_of

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 
 from .conftest import write_project
 

@@ -13,10 +13,10 @@ import psutil
 import pytest
 
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
-from stackfixtures.engine.lifecycle import State
-from stackfixtures.engine.probes import wait_ready
-from stackfixtures.engine.process import Process
+from stackfixtures._define.graph import Graph
+from stackfixtures._engine.lifecycle import State
+from stackfixtures._engine.probes import wait_ready
+from stackfixtures._engine.process import Process
 
 from .conftest import PY, until
 

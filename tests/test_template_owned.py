@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from stackfixtures import project as projects
+from stackfixtures import _project as projects
 from stackfixtures.errors import ProfileError, StartError
 
 from .conftest import write_project

@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from stackfixtures import project as projects
-from stackfixtures.engine.ports import allocate_port
+from stackfixtures import _project as projects
+from stackfixtures._engine.ports import allocate_port
 from stackfixtures.errors import ProfileError
 
 from . import readme
@@ -76,7 +76,7 @@ def migrations(root: Path, *sql: str, first: int = 1) -> None:
 
 
 async def reload(stack: Any, root: Path, recorded: dict[str, str]) -> list[str]:
-    """What the launcher's reload does (control/launcher/running.py): swap in the services
+    """What the launcher's reload does (_launcher/running.py): swap in the services
     whose fingerprint differs from the one recorded at the start; what restarted."""
     fresh = projects.load("dev", root=root)
     now = projects.fingerprints(fresh.graph, root)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from stackfixtures.control.environment import render
+from stackfixtures._control.environment import render
 
 from .cli_helpers import run_stack
 from .conftest import write_project

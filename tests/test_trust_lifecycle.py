@@ -219,7 +219,7 @@ def test_a_start_given_up_removes_only_what_it_made(tmp_path: Path) -> None:
     """A start that never began undoes its state dir and the new `.stack` above it, but never
     a sibling stack's state dir made in that new `.stack` meanwhile (rmtree of the outermost
     new directory removed it)."""
-    from stackfixtures.control import detached
+    from stackfixtures._launcher import detached
 
     reserved = detached.reserve(tmp_path / ".stack" / "bad", "bad", tmp_path)
     assert reserved.made == tmp_path / ".stack"

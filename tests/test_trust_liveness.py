@@ -17,8 +17,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackfixtures.control import launcher
-from stackfixtures.engine.cleanup import watchdog
+from stackfixtures import _launcher as launcher
+from stackfixtures._engine.cleanup import watchdog
 
 from .cli_helpers import STACK, StackProcess, run_stack
 from .conftest import DB_WEB, wait_until, write_project
@@ -75,7 +75,7 @@ def watchdog_of(root: Path) -> psutil.Process:
     return next(
         p
         for p in psutil.process_iter(["cmdline"])
-        if "stackfixtures.engine.cleanup.watchdog" in " ".join(p.info["cmdline"] or [])
+        if "stackfixtures._engine.cleanup.watchdog" in " ".join(p.info["cmdline"] or [])
         and str(root) in " ".join(p.info["cmdline"] or [])
     )
 
@@ -399,7 +399,7 @@ def test_watchdog_stop_when_the_watchdog_is_gone(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "stackfixtures.engine.cleanup.watchdog",
+            "stackfixtures._engine.cleanup.watchdog",
             str(tmp_path / "none.json"),
             "nostack",
         ],

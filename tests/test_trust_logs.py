@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from stackfixtures import project as projects
-from stackfixtures.engine import status as rows
-from stackfixtures.engine.events import read_events
+from stackfixtures import _project as projects
+from stackfixtures._engine import status as rows
+from stackfixtures._engine.events import read_events
 from stackfixtures.errors import DefinitionError, StartError
 
 from .cli_helpers import run_stack
@@ -289,8 +289,8 @@ async def test_a_full_state_dir_leaves_no_traceback_and_no_temporary_file(
 
 
 def test_the_secrets_a_stack_knows_are_masked_whole_and_short_ones_only_in_urls() -> None:
-    from stackfixtures.control import console
-    from stackfixtures.engine import masking
+    from stackfixtures._control import console
+    from stackfixtures._engine import masking
 
     assert console.mask is masking.mask  # one source: the console re-exports the engine's
     secrets = masking.Secrets()

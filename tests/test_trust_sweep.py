@@ -121,7 +121,7 @@ IN_PROCESS = """
 import asyncio, sys
 from pathlib import Path
 import stackfixtures as sf
-from stackfixtures.define.graph import Graph
+from stackfixtures._define.graph import Graph
 
 async def run(ctx):
     async with sf.spawn([sys.executable, {app!r}, "--port", "${{port}}"],

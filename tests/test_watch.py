@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stackfixtures.control.watch import QUIET, Watch, base_dir
+from stackfixtures._launcher.watch import QUIET, Watch, base_dir
 
 from .cli_helpers import StackProcess, run_stack
 from .conftest import wait_until, write_project

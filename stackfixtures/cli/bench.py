@@ -9,18 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP
-from .common import load, main, profile_option
+from .._control.exits import EXIT_DEFINITION, EXIT_STARTUP
+from .common import load_or_exit, main, profile_option
 
 if TYPE_CHECKING:
-    from ..bench.workload import Workload
-    from ..project import Project
+    from .._bench.workload import Workload
+    from .._project import Project
 
 
 def _workload(proj: Project, workload: str | None, service: str | None) -> tuple[Workload, int]:
     """The traffic a benchmark runs (--workload, else the profile's [bench.shutdown]) and how
     many writers run it; exit 2 saying why when it cannot be loaded."""
-    from ..bench import workload as workloads
+    from .._bench import workload as workloads
 
     if service is not None and service not in proj.graph:
         click.echo(f"error: the profile has no service {service!r}", err=True)
@@ -30,7 +30,7 @@ def _workload(proj: Project, workload: str | None, service: str | None) -> tuple
     if service is not None:
         options["service"] = service
     try:
-        traffic = workloads.load(
+        traffic = workloads.workload_for(
             workload or (spec.workload if spec else None), proj.root, **options
         )
     except (ImportError, AttributeError, ValueError, TypeError) as e:
@@ -87,9 +87,9 @@ def shutdown(
     Prints each run's outcome, then the success rate with its 95 % Wilson interval and the
     slowest stop; appends a Markdown summary to $GITHUB_STEP_SUMMARY when set.
     """
-    from ..bench import shutdown as shutdown_bench
+    from .._bench import shutdown as shutdown_bench
 
-    proj = load(profile)
+    proj = load_or_exit(profile)
     traffic, writers = _workload(proj, workload, service)
     import shutil
     import tempfile
@@ -112,7 +112,7 @@ def shutdown(
         sys.exit(EXIT_STARTUP)
     shutdown_bench.write_summary(summary, json_file)
     if html_file:
-        from ..report import bench as bench_page
+        from .._report import bench as bench_page
 
         page = Path(html_file)
         page.parent.mkdir(parents=True, exist_ok=True)
@@ -218,10 +218,10 @@ def chaos(
     """
     import random
 
-    from ..bench import chaos as chaos_bench
-    from ..bench import chaos_summary
-    from ..bench import shutdown as shutdown_bench
-    from ..bench.faults import Kind
+    from .._bench import chaos as chaos_bench
+    from .._bench import chaos_summary
+    from .._bench import shutdown as shutdown_bench
+    from .._bench.faults import Kind
 
     try:
         asked = tuple(Kind.parse(k) for k in kinds)
@@ -230,7 +230,7 @@ def chaos(
     runs = runs if runs is not None else len(asked)
     if runs < len(asked) or not runs:
         raise click.UsageError("--runs: give at least one run, and one for each --kind")
-    proj = load(profile)
+    proj = load_or_exit(profile)
     traffic, writers = _workload(proj, workload, service)
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     only: dict[str, tuple[Any, ...]] = {

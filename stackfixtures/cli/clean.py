@@ -13,19 +13,19 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_OK
+from .._control.exits import EXIT_DEFINITION, EXIT_OK
 from ..errors import DefinitionError
 from .common import main, profile_option, state_dir_option
 
 if TYPE_CHECKING:
-    from ..control.clean import Removed
+    from .._control.clean import Removed
 
 
 def remove(state_dir: Path, project_roots: Iterable[Path] = ()) -> int:
     """Remove one stopped stack's data, saying what was freed. Its exit code: 0; 1 if the
     stack runs or something could not be removed; 2 if it is not a state dir (nothing
     removed)."""
-    from ..control.clean import remove_stack_data
+    from .._control.clean import remove_stack_data
     from ..errors import NotAStateDir
 
     if not os.path.lexists(state_dir):
@@ -43,7 +43,7 @@ def remove(state_dir: Path, project_roots: Iterable[Path] = ()) -> int:
 
 def report(what: str, done: Removed) -> int:
     """Say what a removal freed, or what it could not remove (exit code 1)."""
-    from ..control.clean import human
+    from .._control.clean import human
 
     if not done.failed:
         click.echo(f"removed {what} ({human(done.freed)} freed)")
@@ -65,8 +65,8 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
     """Remove the data, logs and events of stopped stacks, wherever their services keep them
     (PostgreSQL's data outside the state dir included); prints what it freed. Only a state
     dir a stack made is removed (it carries a marker), and links in it are removed as links."""
-    from ..config.locate import find_root, state_dir_of
-    from ..control.clean import remove_tree
+    from .._config.locate import find_root, state_dir_of
+    from .._control.clean import remove_tree
     from ..kinds.cache import cache_root
 
     root = find_root()
@@ -102,10 +102,10 @@ def clean(profile: str | None, state_dir: str | None, everything: bool, cache: b
 
 
 def _obvious(root: Path) -> Path | None:
-    """The stack `clean` means when none is named: the chosen profile's (config/choose.py),
+    """The stack `clean` means when none is named: the chosen profile's (_config/choose.py),
     else the only one under the project's .stack/; None when there is no obvious one."""
-    from ..config.choose import choose
-    from ..config.locate import state_dir_of
+    from .._config.choose import choose
+    from .._config.locate import state_dir_of
 
     choice = choose(root)
     if choice is not None:

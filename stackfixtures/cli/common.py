@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from ..control.console import error_text
-from ..control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_NOT_RUNNING, EXIT_STARTUP
+from .._control.console import error_text
+from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_NOT_RUNNING, EXIT_STARTUP
 from ..errors import (
     AmbiguousStack,
     ControlError,
@@ -25,8 +25,8 @@ from ..errors import (
 )
 
 if TYPE_CHECKING:
-    from .. import project as projects
-    from ..control.remote import RemoteControl
+    from .. import _project as projects
+    from .._control.remote import RemoteControl
 
 
 ALIASES = {"ps": "status"}
@@ -50,7 +50,7 @@ class Commands(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
-            from ..config.suggest import did_you_mean
+            from .._config.suggest import did_you_mean
 
             known = [*self.list_commands(ctx), *self.aliases(ctx)]
             ctx.fail(f"no such command {name!r}{did_you_mean(name, known)}")
@@ -100,11 +100,11 @@ def chosen(
     profile: str | None, state_dir: str | None, say: bool = False
 ) -> tuple[str | None, str | None]:
     """The profile (and state dir) a command that loads the project means: the one named,
-    else the obvious one (config/choose.py), else the only running stack's; (None, ...) for
+    else the obvious one (_config/choose.py), else the only running stack's; (None, ...) for
     conftest.py's services alone. With `say`, a profile not named on the command line is
     named on stderr, with why (`up`, `run`: what starts is never a surprise)."""
-    from ..config.choose import choose
-    from ..config.locate import find_root
+    from .._config.choose import choose
+    from .._config.locate import find_root
 
     root = find_root()
     choice = choose(root, profile)
@@ -113,7 +113,7 @@ def chosen(
             click.echo(f"[stack] profile {choice.profile} ({choice.why})", err=True)
         return choice.profile, state_dir
     if state_dir is None:
-        from ..control.discover import running_profile
+        from .._control.discover import running_profile
 
         found = running_profile(root)
         if found is not None:
@@ -123,7 +123,7 @@ def chosen(
     return None, state_dir
 
 
-def load(
+def load_or_exit(
     profile: str | None,
     state_dir: str | None = None,
     as_json: bool = False,
@@ -132,11 +132,11 @@ def load(
 ) -> projects.Project:
     """The project for a profile, or exit 2 with the file and key of the problem. With
     `writes_state` (a command that starts a stack, or `validate`), also exit 2 when its state
-    dir cannot be written (project/places.py), saying where it could go; with `programs`
-    (`validate`), when a program its services run is not there (project/programs.py)."""
-    from .. import project as projects
-    from ..project import places
-    from ..project import programs as runs
+    dir cannot be written (_project/places.py), saying where it could go; with `programs`
+    (`validate`), when a program its services run is not there (_project/programs.py)."""
+    from .. import _project as projects
+    from .._project import places
+    from .._project import programs as runs
 
     profile, state_dir = chosen(profile, state_dir)
     try:
@@ -177,11 +177,11 @@ def control_for(
     state_dir: str | None,
     when_stopped: Callable[[], bool] | None = None,
 ) -> Iterator[RemoteControl]:
-    """The running stack a command means (see control/discover.py), never importing the
+    """The running stack a command means (see _control/discover.py), never importing the
     project's code; exits 4 when none runs (unless `when_stopped` could do the command
     without it: then 0) and 2 when several do and none was chosen."""
-    from ..control.discover import state_dir_for
-    from ..control.remote import connect
+    from .._control.discover import state_dir_for
+    from .._control.remote import connect
 
     try:
         control = connect(state_dir_for(profile, state_dir))
@@ -230,7 +230,7 @@ def check_names(names: Iterable[str], known: list[str]) -> None:
     """Exit 2 naming the first of `names` that is no service of the stack."""
     unknown = [n for n in names if n not in known]
     if unknown:
-        from ..config.suggest import unknown_service
+        from .._config.suggest import unknown_service
 
         click.echo(f"error: {unknown_service(unknown[0], known)}", err=True)
         sys.exit(EXIT_DEFINITION)
@@ -240,7 +240,7 @@ def check_state_dir(path: Path) -> None:
     """Exit 2, saying why, unless a stack may use `path` as its state dir (a marked one, or
     missing, empty or an older version's, which its launcher marks): only then may a command
     remove a file in it before its launcher starts."""
-    from ..engine import state_dirs
+    from .._engine import state_dirs
     from ..errors import NotAStateDir
 
     try:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION
+from .._control.exits import EXIT_DEFINITION
 from ..errors import DefinitionError
-from .common import json_option, load, main, profile_option
+from .common import json_option, load_or_exit, main, profile_option
 
 if TYPE_CHECKING:
     from ..kinds import Kind
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 )
 def graph(profile: str | None, fmt: str) -> None:
     """The service graph: who depends on whom, with each edge's policy, and start levels."""
-    proj = load(profile, writes_state=False)
+    proj = load_or_exit(profile, writes_state=False)
     g = proj.graph
     names = g.closure(proj.selected)
     edges = [(n, d, g[n].edge(d)) for n in names for d in g.dependencies(n)]
@@ -84,7 +84,7 @@ def init(name: str, force: bool) -> None:
         click.echo(f"error: {path} exists (use --force to overwrite)", err=True)
         sys.exit(EXIT_DEFINITION)
     path.parent.mkdir(parents=True, exist_ok=True)
-    from ..config.load import dump
+    from .._config.load import dump
 
     path.write_text(dump(STARTER))
     click.echo(f"wrote {path}; try: stack validate -p {name} && stack run -p {name}")

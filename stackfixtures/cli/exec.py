@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_STARTUP, shell_code
+from .._control.exits import EXIT_DEFINITION, EXIT_STARTUP, shell_code
 from .common import (
     SECONDS,
     check_names,
     control_for,
     failed_to_start,
     interrupted,
-    load,
+    load_or_exit,
     main,
     profile_option,
     state_dir_option,
@@ -29,7 +29,7 @@ from .common import (
 from .run import check_replacements, mode_option, replace_option
 
 if TYPE_CHECKING:
-    from ..control.remote import RemoteControl
+    from .._control.remote import RemoteControl
 
 EXIT_NOT_FOUND = 127
 """CMD could not be found (like a shell); the stack was stopped."""
@@ -57,7 +57,7 @@ def env_command(
     service, the variables each kind's clients read (DATABASE_URL, PGHOST, REDIS_URL,
     NATS_URL, ...; off with `[stack] conventional_env = false`) and the profile's [stack.env].
     With --format sh, the names of `[stack] unset_env` are `unset` lines."""
-    from ..control.environment import endpoint_env, render, unset
+    from .._control.environment import endpoint_env, render, unset
 
     with control_for(profile, state_dir) as control:
         status = control.status()
@@ -108,8 +108,8 @@ def exec_command(
     130 or 143. COMMAND is looked up first in the activated virtualenv, then in stack's own.
     Example: `stack exec -p test -- pytest -x`.
     """
-    from ..control.discover import state_dir_for
-    from ..control.remote import connect
+    from .._control.discover import state_dir_for
+    from .._control.remote import connect
     from ..errors import AmbiguousStack, ControlError, DefinitionError, NotRunning
 
     args = list(command[1:] if command and command[0] == "--" else command)
@@ -146,7 +146,7 @@ def exec_command(
 
 def _said_stopped(state: Path) -> None:
     """`[stack] stopped 3 services gracefully`, once the stack exec started is down."""
-    from ..control import last_run
+    from .._control import last_run
 
     last = last_run.read(state)
     if last:
@@ -159,7 +159,7 @@ def _check_command(args: list[str]) -> None:
     activated virtualenv nor stack's own is named (it sees another Python's packages)."""
     import shutil
 
-    from ..engine.venv import foreign_python, own_bin_first, venv_bins
+    from .._engine.venv import foreign_python, own_bin_first, venv_bins
 
     env = own_bin_first(dict(os.environ))
     if args and "/" not in args[0] and shutil.which(args[0], path=env.get("PATH")) is None:
@@ -180,7 +180,7 @@ def _check_command(args: list[str]) -> None:
 def _refresh_templates(control: RemoteControl, profile: str | None, state_dir: str | None) -> None:
     """Rebuild the running stack's templates whose identity changed, saying so; exit 3 when a
     rebuild fails (an edited migration's SQL error: the builder's error, not a traceback)."""
-    from ..control.templates import refresh
+    from .._control.templates import refresh
     from ..errors import StackError
 
     try:
@@ -203,10 +203,11 @@ def _start(
     """Start the stack detached and wait until it is up. With a profile named, the launcher
     alone reads it (one process loading the project, not two); without one, or to check
     replacements first, this process loads it too."""
-    from ..config.locate import find_root, state_dir_of
-    from ..config.read import resolve_path
-    from ..control import detached, launcher
-    from ..control.console import error_text
+    from .. import _launcher as launcher
+    from .._config.locate import find_root, state_dir_of
+    from .._config.read import resolve_path
+    from .._control.console import error_text
+    from .._launcher import detached
     from ..errors import DefinitionError
 
     path: Path | None
@@ -219,7 +220,7 @@ def _start(
             click.echo(error_text(e), err=True)
             sys.exit(EXIT_DEFINITION)
     else:
-        proj = load(profile, state_dir)
+        proj = load_or_exit(profile, state_dir)
         check_names(services, proj.graph.names)
         check_replacements(proj, replace, list(services) or proj.selected)
         root, state = proj.root, proj.state_dir
@@ -237,7 +238,7 @@ def _start(
         click.echo(f"[stack] starting the stack in {state} (its log: {log.name} there)", err=True)
     t0 = time.monotonic()
     try:
-        started = detached.launch(opts, root, log, timeout)
+        started = detached.start_detached(opts, root, log, timeout)
         if log is not None:
             click.echo(f"[stack] up in {time.monotonic() - t0:.1f}s", err=True)
         return started
@@ -275,8 +276,8 @@ foreground process group, so the command has it already), unlike kill(2)'s SI_US
 def _run(args: list[str], status: dict[str, Any]) -> int:
     """Run the command in the foreground with the endpoints in its environment; its code, or
     128 + the signal passed on to it (130 for SIGINT, 143 for SIGTERM)."""
-    from ..control.environment import ATTACH_ENV, command_env, endpoint_env
-    from ..engine.venv import own_bin_first
+    from .._control.environment import ATTACH_ENV, command_env, endpoint_env
+    from .._engine.venv import own_bin_first
 
     env, notes = endpoint_env(status)
     for note in notes:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..control.console import plural
-from ..control.exits import EXIT_DEFINITION
+from .._control.console import plural
+from .._control.exits import EXIT_DEFINITION
 from ..errors import ProfileError
-from .common import load, main, profile_option
+from .common import load_or_exit, main, profile_option
 
 
 @main.group(name="export")
@@ -25,9 +25,9 @@ def export_compose(profile: str | None, output: str | None) -> None:
     """A Compose file: depends_on with health conditions, healthchecks, stop signals, images."""
     import yaml
 
-    from ..export import compose as compose_export
+    from .._export import compose as compose_export
 
-    proj = load(profile, writes_state=False)
+    proj = load_or_exit(profile, writes_state=False)
     try:
         doc = compose_export.document(proj)
     except ProfileError as e:
@@ -53,9 +53,9 @@ def export_k8s(profile: str | None, output: str | None) -> None:
     """Kubernetes objects: Deployments/StatefulSets, Services, probes, preStop, init waits."""
     import yaml
 
-    from ..export import k8s as k8s_export
+    from .._export import k8s as k8s_export
 
-    proj = load(profile, writes_state=False)
+    proj = load_or_exit(profile, writes_state=False)
     try:
         objects = k8s_export.objects(proj)
     except ProfileError as e:

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.console import Console
-from ..control.exits import EXIT_OK
+from .._control.console import Console
+from .._control.exits import EXIT_OK
 from .common import control_for, json_option, main
 from .operate import stack_options
 
 if TYPE_CHECKING:
-    from ..engine.events import Event
+    from .._engine.events import Event
 
 
 class Tail(click.ParamType[int]):
@@ -128,11 +128,11 @@ def _last_run_logs(
     show: Shown,
 ) -> bool:
     """No stack runs: print the last `lines` of each service's log file of the stack meant
-    (control/discover.py's `last_run`) and return True; False when there is nothing to print
+    (_control/discover.py's `last_run`) and return True; False when there is nothing to print
     (control_for then says that nothing runs). Files hold no times: -t shows `-`."""
     from collections import deque
 
-    from ..control.discover import last_run
+    from .._control.discover import last_run
 
     where = last_run(profile, state_dir)
     if where is None:
@@ -179,9 +179,9 @@ def events(profile: str | None, state_dir: str | None, follow: bool, as_json: bo
 def _last_run_events(profile: str | None, state_dir: str | None, as_json: bool) -> bool:
     """No stack runs: print the events of the last run recorded in the events.jsonl of the
     stack meant; False when there are none."""
-    from ..control.discover import last_run
-    from ..engine.events import read_events
-    from ..report.timeline import runs
+    from .._control.discover import last_run
+    from .._engine.events import read_events
+    from .._report.timeline import runs
 
     where = last_run(profile, state_dir)
     log = where / "events.jsonl" if where is not None else None

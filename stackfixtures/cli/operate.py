@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from ..control import codec
-from ..control.console import Console
-from ..control.exits import EXIT_DEFINITION
-from ..ended import exit_name
+from .._control import codec
+from .._control.console import Console
+from .._control.exits import EXIT_DEFINITION
+from .._ended import exit_name
 from .common import control_for, json_option, main, profile_option, state_dir_option
 
 STATUS_COLUMNS = [

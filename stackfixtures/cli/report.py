@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
-from ..engine import private_files
+from .._control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
+from .._engine import private_files
 from ..errors import AmbiguousStack, DefinitionError, NotRunning
 from .common import main, profile_option, state_dir_option
 
@@ -32,10 +32,10 @@ def report(profile: str | None, state_dir: str | None, output: str | None) -> No
     run in it; without -p, of the stack that ran last, as `stack logs`). Exit 4 when nothing
     was recorded.
     """
-    from ..control.discover import last_run
-    from ..control.remote import connect
-    from ..engine.events import read_events
-    from ..report import html, timeline
+    from .._control.discover import last_run
+    from .._control.remote import connect
+    from .._engine.events import read_events
+    from .._report import html, timeline
 
     try:
         where = last_run(profile, state_dir)

@@ -1,4 +1,4 @@
-"""`stack run` (the launcher in the foreground, see control/launcher/) and `stack validate`."""
+"""`stack run` (the launcher in the foreground, see _launcher/) and `stack validate`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..control.console import plural
+from .._control.console import plural
 from . import live
-from .common import chosen, json_option, load, main, profile_option, state_dir_option
+from .common import chosen, json_option, load_or_exit, main, profile_option, state_dir_option
 
 no_tui_option = click.option(
     "--no-tui",
@@ -29,7 +29,7 @@ mode_option = click.option(
 
 
 def _replacements(ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]) -> Any:
-    from ..project.replace import parse
+    from .._project.replace import parse
 
     try:
         return parse(pairs)
@@ -40,10 +40,10 @@ def _replacements(ctx: click.Context, param: click.Parameter, pairs: tuple[str, 
 def check_replacements(proj: Any, replace: dict[str, str], wanted: list[str]) -> None:
     """Apply --replace to `proj` before a detached launcher starts (it applies them again):
     what is wrong, or changes nothing, is said here rather than in its log."""
-    from ..control.console import error_text
-    from ..control.exits import EXIT_DEFINITION
+    from .._control.console import error_text
+    from .._control.exits import EXIT_DEFINITION
+    from .._project.replace import apply
     from ..errors import DefinitionError
-    from ..project.replace import apply
 
     try:
         notes = apply(proj, replace, wanted)
@@ -75,7 +75,7 @@ def validate(profile: str | None, as_json: bool) -> None:
     {"ok": false, "error", "file", "key", "problems": [{"file", "line", "column", "key",
     "message"}, ...]}).
     """
-    proj = load(profile, as_json=as_json, programs=True)
+    proj = load_or_exit(profile, as_json=as_json, programs=True)
     closure = proj.graph.closure(proj.selected)
     levels = proj.graph.levels(closure)
     where = proj.profile.path if proj.profile else proj.root
@@ -154,7 +154,7 @@ def run(
     plain lines. Exit codes: 0 all graceful, 1 some stop forced, 2 invalid profile,
     3 startup failed, 130 interrupted before ready.
     """
-    from ..control.launcher import Options, finish, launch
+    from .._launcher import Options, finish, launch
 
     profile, state_dir = chosen(profile, state_dir, say=not as_json)
     opts = Options(
@@ -174,9 +174,9 @@ def run(
     ):
         from .live import session
 
-        proj = load(profile, state_dir)
+        proj = load_or_exit(profile, state_dir)
         check_replacements(proj, replace, list(services) or proj.selected)
         opts.profile = str(proj.profile.path) if proj.profile else None
         opts.state_dir = str(proj.state_dir)
-        sys.exit(session.launch(proj, opts, detachable=False))
+        sys.exit(session.run_live(proj, opts, detachable=False))
     finish(launch(opts))

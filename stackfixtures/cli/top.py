@@ -11,7 +11,7 @@ from typing import Any
 import click
 import psutil
 
-from ..control.console import Console
+from .._control.console import Console
 from .common import check_names, control_for, json_option, main
 from .operate import stack_options
 
@@ -24,7 +24,7 @@ _SECRET_FLAG = re.compile(r"--?[\w-]*(?:passw(?:or)?d|secret|token)[\w-]*$", re.
 def masked_argv(argv: list[str], secrets: set[str]) -> str:
     """A command line as shown: the stack's secrets, URL passwords, `password=...`-like
     arguments and the value after a `--password`/`--token`-like flag replaced by `***`."""
-    from ..engine.masking import HIDDEN, mask
+    from .._engine.masking import HIDDEN, mask
 
     shown = []
     for i, arg in enumerate(argv):
@@ -88,7 +88,7 @@ def top(
 ) -> None:
     """The processes of SERVICES (all without one), their children included: pid, parent,
     user, CPU time, memory and command line, like `docker compose top`."""
-    from ..engine.masking import secrets_in
+    from .._engine.masking import secrets_in
 
     with control_for(profile, state_dir) as control:
         data = control.status()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
+from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
 from ..errors import AmbiguousStack, DefinitionError, LauncherStuck
 from . import live
 from .common import (
@@ -24,7 +24,7 @@ from .common import (
     failed_to_start,
     interrupted,
     json_option,
-    load,
+    load_or_exit,
     main,
     profile_option,
     state_dir_option,
@@ -32,9 +32,9 @@ from .common import (
 from .run import mode_option
 
 if TYPE_CHECKING:
-    from ..control import detached
-    from ..control.remote import RemoteControl
-    from ..project import Project
+    from .._control.remote import RemoteControl
+    from .._launcher import detached
+    from .._project import Project
 
 
 @main.command()
@@ -105,9 +105,9 @@ def _reserve(profile: str | None, state_dir: str | None) -> detached.Reservation
     """The state dir's lock, taken as soon as the state dir is known from the profile's name
     (before the project is validated): a `down` at once after `up` stops this start. None
     when it cannot be taken here (the launch then says why, or waits for another start)."""
-    from ..config.locate import find_root
-    from ..control import detached
-    from ..control.discover import state_dir_for
+    from .._config.locate import find_root
+    from .._control.discover import state_dir_for
+    from .._launcher import detached
 
     if not (profile or state_dir):
         return None
@@ -129,10 +129,12 @@ def _up(
     services: tuple[str, ...],
     reserved: detached.Reservation | None,
 ) -> None:
-    from ..control import detached, endpoint, launcher
-    from ..control.remote import RemoteControl
+    from .. import _launcher as launcher
+    from .._control import endpoint
+    from .._control.remote import RemoteControl
+    from .._launcher import detached
 
-    proj = load(profile, state_dir)
+    proj = load_or_exit(profile, state_dir)
     if reserved is not None and os.path.realpath(proj.state_dir) != os.path.realpath(
         reserved.holding.path.parent
     ):  # (the profile put it elsewhere after all)
@@ -167,10 +169,10 @@ def _up(
             if reserved is not None:  # the live view takes the lock itself
                 reserved.release()
 
-            sys.exit(session.launch(proj, opts, detachable=True))
+            sys.exit(session.run_live(proj, opts, detachable=True))
         click.echo(f"note: --attach: the live view {why}; starting detached only", err=True)
     try:
-        proc, control = detached.launch(
+        proc, control = detached.start_detached(
             opts,
             proj.root,
             log_path,
@@ -179,7 +181,7 @@ def _up(
             fresh_log=True,
             reserved=reserved,
         )
-    except detached.Busy as e:  # another `stack up` is starting it: wait for that one
+    except detached.LauncherBusy as e:  # another `stack up` is starting it: wait for that one
         with _started_by_another(proj.state_dir, e.pid, timeout) as control:
             _refresh(control, proj, as_json)
         return
@@ -212,10 +214,10 @@ def _started_by_another(state_dir: Path, pid: int | None, timeout: float) -> Rem
     exits 3 when that start fails or does not end within `timeout` seconds."""
     import time
 
-    from ..control import detached
-    from ..control.endpoint import find, read, starting
-    from ..control.remote import RemoteControl
-    from ..engine.cleanup import lock
+    from .._control.endpoint import find, read, starting
+    from .._control.remote import RemoteControl
+    from .._engine.cleanup import lock
+    from .._launcher import detached
     from ..errors import ControlError
 
     by = f" (pid {pid})" if pid else ""
@@ -263,14 +265,14 @@ def _show_progress(line: str) -> None:
 
 def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
     """The stack runs already: restart what changed since it started (by fingerprint)."""
-    from ..project import fingerprints
+    from .._project import fingerprints
 
     theirs = control.status()["stack"].get("fingerprints", {})
     changed: dict[str, Any] = {"changed": [], "restarted": []}
     if theirs != fingerprints(proj.graph, proj.root):
         changed = control.reload()
     status = control.status()
-    from ..control.templates import rebuilt
+    from .._control.templates import rebuilt
 
     templates = rebuilt(control, status, changed["restarted"])
     if as_json:
@@ -289,7 +291,7 @@ def _refresh(control: RemoteControl, proj: Project, as_json: bool) -> None:
 
 
 def _table(status: dict[str, Any]) -> None:
-    from ..control.console import Console
+    from .._control.console import Console
 
     rows = [s for s in status["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, ["name", "state", "endpoint", "pid"])
@@ -322,12 +324,12 @@ def down(
 ) -> None:
     """Stop a detached (or foreground) stack gracefully, in reverse order. A stack still
     starting is waited for, then stopped."""
-    from ..config.locate import find_root
-    from ..control import stopping
-    from ..control.console import Console
-    from ..control.discover import state_dir_for
-    from ..control.launcher import report_sweep
-    from ..engine.cleanup import ledger
+    from .._config.locate import find_root
+    from .._control import stopping
+    from .._control.console import Console
+    from .._control.discover import state_dir_for
+    from .._engine.cleanup import ledger
+    from .._launcher import report_sweep
     from ..errors import NotRunning
 
     root = None

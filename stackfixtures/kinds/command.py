@@ -25,7 +25,7 @@ from .base import Kind
 
 
 def ready_table() -> type[ProbeTable]:
-    """`ready = { ... }`: the probe keys the registry knows now (engine/probes/registry.py;
+    """`ready = { ... }`: the probe keys the registry knows now (_engine/probes/registry.py;
     one model per registry content, so a probe module added later is a key here too)."""
     return checked_table(probes.registry.fields())
 

@@ -14,12 +14,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import project as projects
-from ..control import endpoint
-from ..control.environment import ATTACH_ENV
-from ..control.remote import RemoteControl, TransportError, connect
-from ..control.templates import refresh_for
-from ..define.service import Scope
+from .. import _project as projects
+from .._control import endpoint
+from .._control.environment import ATTACH_ENV
+from .._control.remote import RemoteControl, TransportError, connect
+from .._control.templates import refresh_for
+from .._define.service import Scope
 from ..errors import ControlError, StackError
 
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from .. import project as projects
-from ..engine.events import Event
-from ..engine.lifecycle import State
-from ..engine.records import ServiceStop
+from .. import _project as projects
+from .._engine.events import Event
+from .._engine.lifecycle import State
+from .._engine.records import ServiceStop
+from .._project.per_test import fixture_name
+from .._project.templates import builder_name
 from ..errors import StartError
-from ..project.per_test import fixture_name
-from ..project.templates import builder_name
 from .shared import Backend
 
 BackendFor = Callable[[str | None], Backend]

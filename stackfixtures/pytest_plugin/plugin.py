@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from .. import project as projects
-from ..config.choose import INI_KEY, choose
-from ..engine.cleanup import ledger
+from .. import _project as projects
+from .._config.choose import INI_KEY, choose
+from .._engine.cleanup import ledger
+from .._project.per_test import with_per_test
 from ..errors import DefinitionError
-from ..project.per_test import with_per_test
 from .attach import running_stack
 from .fixtures import StackFixture, service_fixture, transactional_fixtures
 from .routes import MARK_HELP, Swaps
@@ -65,7 +65,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("stack_mode", "stackfixtures mode (single or multi)", default="")
 
 
-class StackPlugin:
+class Plugin:
     """The project and, lazily, one backend per mode for a pytest session.
 
     Every service fixture depends on the `stack_mode` fixture; overriding it with a
@@ -130,7 +130,7 @@ class StackPlugin:
         return service_fixture(name, self.project, self.backend)
 
 
-PLUGIN = pytest.StashKey[StackPlugin]()
+PLUGIN = pytest.StashKey[Plugin]()
 
 
 def aside_fixture(name: str, why: str) -> Any:
@@ -161,7 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except DefinitionError as e:
         raise pytest.UsageError(f"stackfixtures: {e}") from None
     mode = config.getoption("stack_mode") or config.getini("stack_mode") or proj.mode
-    plugin = StackPlugin(config, proj, mode)
+    plugin = Plugin(config, proj, mode)
     if not plugin.worker:
         plugin.swept = ledger.sweep()  # leftovers of stacks whose launcher crashed
         if config.getoption("stack_reuse") == "off":

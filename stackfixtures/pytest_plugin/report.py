@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from ..control.protocol import StackControl
-from ..engine.chain import critical_chain, describe
-from ..engine.events import Event, read_events
+from .._control.protocol import StackControl
+from .._engine.critical_chain import critical_chain, describe
+from .._engine.events import Event, read_events
 from . import timeline
 from .attach import profile_option
-from .plugin import PLUGIN, StackPlugin
+from .plugin import PLUGIN, Plugin
 from .routes import ROUTE
 from .shared import shared_dir
 
@@ -30,7 +30,7 @@ TAIL = 200
 """Lines of each service's log a failing test's report shows at most."""
 
 
-def _used(plugin: StackPlugin, item: pytest.Item) -> list[str]:
+def _used(plugin: Plugin, item: pytest.Item) -> list[str]:
     """The services a test used: those it named as fixtures (with their dependencies), or all
     of them when it drives the stack itself (`stack.handle("web")`, `stack.restart(...)`)."""
     fixtures = getattr(item, "fixturenames", ())
@@ -45,7 +45,7 @@ def _time(e: Event) -> float:
 
 
 def _output_of(
-    plugin: StackPlugin, item: pytest.Item, mode: str | None, name: str
+    plugin: Plugin, item: pytest.Item, mode: str | None, name: str
 ) -> StackControl | None:
     """The control that holds the output of `name` as this test used it: its own instance
     when the test replaces a service it depends on (none for the replaced one itself)."""
@@ -59,7 +59,7 @@ def _output_of(
     return backend.output_of(name) if backend is not None else None
 
 
-def _item_mode(plugin: StackPlugin, item: pytest.Item) -> str | None:
+def _item_mode(plugin: Plugin, item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
     params = callspec.params if callspec is not None else {}
     return params.get("stack_mode", plugin.mode)  # type: ignore[no-any-return]
@@ -155,7 +155,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def _chain(plugin: StackPlugin) -> str:
+def _chain(plugin: Plugin) -> str:
     for backend in plugin.backends():
         try:
             seen = sorted((e for c in backend.controls() for e in c.events()), key=_time)
@@ -188,7 +188,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
 
 
-def _event_logs(plugin: StackPlugin, config: pytest.Config) -> list[Path]:
+def _event_logs(plugin: Plugin, config: pytest.Config) -> list[Path]:
     base = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
     found = [p for p in base.glob("stack*/events.jsonl")]
     if plugin.reuse:

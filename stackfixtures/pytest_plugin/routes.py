@@ -34,9 +34,9 @@ from typing import Any
 
 import pytest
 
-from .. import project as projects
-from ..project import checks
-from ..project import replace as replaces
+from .. import _project as projects
+from .._project import checks
+from .._project import replace as replaces
 from .fixtures import SERVICE
 from .swap import Key, Replacement, Swap, narrowest, refusal, variant_fixture
 

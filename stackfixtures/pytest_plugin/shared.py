@@ -6,7 +6,7 @@ SharedBackend: session-scoped services in one launcher process shared by every x
 (--stack-reuse), or a stack already running for the session's profile (`stack exec`'s, `stack
 up`'s: see attach.py), used as it is; narrower-scoped services
 still run locally, their session-scoped dependencies attached from the shared launcher.
-Both hand out StackControls (control/protocol.py); no verb is implemented here.
+Both hand out StackControls (_control/protocol.py); no verb is implemented here.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from typing import Any
 
 from filelock import FileLock
 
-from .. import project as projects
-from ..control import detached, launcher
-from ..control.local import LocalControl
-from ..control.protocol import StackControl
-from ..control.remote import RemoteControl, TransportError, connect
-from ..define.graph import Graph
-from ..define.service import Scope, ServiceDefinition
-from ..engine import state_dirs
-from ..engine.runner import StackThread
+from .. import _launcher as launcher
+from .. import _project as projects
+from .._control.local import LocalControl
+from .._control.protocol import StackControl
+from .._control.remote import RemoteControl, TransportError, connect
+from .._define.graph import Graph
+from .._define.service import Scope, ServiceDefinition
+from .._engine import state_dirs
+from .._engine.runner import EngineThread
+from .._launcher import detached
 from ..errors import ControlError, NotRunning, StackError, StartError
 
 
@@ -39,7 +40,7 @@ class LocalBackend:
     def __init__(
         self, proj: projects.Project, state_dir: Path, mode: str | None, graph: Graph | None = None
     ) -> None:
-        self.runner = StackThread(
+        self.runner = EngineThread(
             graph or proj.graph,
             state_dir=state_dir,
             root=proj.root,
@@ -177,7 +178,7 @@ class SharedBackend:
             exit_with=None if self.reuse else self.owner,
         )
         try:
-            detached.launch(opts, self.project.root, log, 60, until=None)[1].close()
+            detached.start_detached(opts, self.project.root, log, 60, until=None)[1].close()
         except detached.LauncherExited as e:
             raise StartError("<shared launcher>", "starting", str(e), e.tail) from None
         except TimeoutError as e:  # the launcher was stopped

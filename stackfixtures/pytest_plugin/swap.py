@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from .. import project as projects
-from ..define.graph import Graph
-from ..define.service import Scope, ServiceDefinition
-from ..project import checks
-from ..project import replace as replaces
+from .. import _project as projects
+from .._define.graph import Graph
+from .._define.service import Scope, ServiceDefinition
+from .._project import checks
+from .._project import replace as replaces
 from .fixtures import fixture_for
 from .shared import LocalBackend
 

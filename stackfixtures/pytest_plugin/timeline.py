@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ..engine.events import read_events
-from ..report import html, timeline
-from .plugin import StackPlugin
+from .._engine.events import read_events
+from .._report import html, timeline
+from .plugin import Plugin
 
 PLACES = (
     "stack*/events.jsonl",  # this process's stacks (and, in the xdist controller, the shared one)
@@ -21,7 +21,7 @@ PLACES = (
 )
 
 
-def event_logs(plugin: StackPlugin, config: pytest.Config) -> list[Path]:
+def event_logs(plugin: Plugin, config: pytest.Config) -> list[Path]:
     """Every events.jsonl a stack of this session wrote."""
     base = Path(config._tmp_path_factory.getbasetemp())  # type: ignore[attr-defined]
     found = {p for pattern in PLACES for p in base.glob(pattern)}
@@ -42,7 +42,7 @@ def name_of(path: Path) -> str:
     return label
 
 
-def write(plugin: StackPlugin, config: pytest.Config, terminalreporter: Any) -> None:
+def write(plugin: Plugin, config: pytest.Config, terminalreporter: Any) -> None:
     """Write the report asked for with --stack-report (the controller only, at the end)."""
     target = config.getoption("stack_report", None)
     if not target or hasattr(config, "workerinput"):

@@ -20,7 +20,7 @@ from textual.containers import Vertical
 from textual.events import Resize
 from textual.widgets import DataTable, Footer, Log, Static
 
-from ...control.protocol import StackControl
+from ..._control.protocol import StackControl
 from .feed import COLUMNS, GONE, Feed, Row, Snapshot, Tail
 
 MIN_WIDTH, MIN_HEIGHT = 60, 12

@@ -10,9 +10,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...control.console import mask
-from ...control.protocol import StackControl
-from ...engine.events import Event
+from ..._control.console import mask
+from ..._control.protocol import StackControl
+from ..._engine.events import Event
 from ...errors import ControlError, NotRunning
 
 LOG_LINES = 500

@@ -13,10 +13,12 @@ from pathlib import Path
 import click
 import psutil
 
-from ... import project as projects
-from ...control import detached, last_run, launcher
-from ...control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
-from ...control.remote import RemoteControl
+from ... import _launcher as launcher
+from ... import _project as projects
+from ..._control import last_run
+from ..._control.exits import EXIT_DEFINITION, EXIT_OK, EXIT_STARTUP
+from ..._control.remote import RemoteControl
+from ..._launcher import detached
 from ..common import check_state_dir, failed_to_start
 
 
@@ -28,7 +30,7 @@ def show(control: RemoteControl, detachable: bool) -> str | None:
     return LiveView(control, detachable=detachable).run()
 
 
-def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> int:
+def run_live(proj: projects.Project, opts: launcher.Options, detachable: bool) -> int:
     """Start the launcher detached, show its stack while it starts and runs, and return its
     exit code once it is stopped (or 0 when the person detached)."""
     log = proj.state_dir / "launcher.log"
@@ -38,7 +40,7 @@ def launch(proj: projects.Project, opts: launcher.Options, detachable: bool) -> 
     if not detachable:
         opts.exit_with = os.getpid()  # `stack run` killed or its terminal closed: stack stops
     try:
-        proc, control = detached.launch(opts, proj.root, log, 120, until=None)
+        proc, control = detached.start_detached(opts, proj.root, log, 120, until=None)
     except detached.LauncherExited as e:
         failed_to_start(e.tail)
         return e.code if e.code is not None else EXIT_STARTUP

@@ -4,7 +4,7 @@ the test's path.
 
 One pool per (server dsn, template, template_id, strategy, server pid) in each process that runs
 `postgres_db` (each xdist worker its own, so no two processes ever hold one clone), kept by
-the stack's shared helpers (engine/resources.py), which close it -- its tasks awaited, its
+the stack's shared helpers (_engine/resources.py), which close it -- its tasks awaited, its
 unused clones and the released ones dropped -- before the stack stops its services. A server
 whose template was rebuilt (a new template_id, or the template database itself made anew:
 another oid) never hands out a clone of the old one.

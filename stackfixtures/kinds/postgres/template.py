@@ -4,7 +4,7 @@ hook -- once those tasks completed on the server's own database, and again whene
 template's identity changed.
 
 The project adds one per postgres service with a `template` (named `<server>-template`, see
-project/templates.py), its config carrying the identity: a digest of each part (the `after`
+_project/templates.py), its config carrying the identity: a digest of each part (the `after`
 tasks' fingerprints, the schema file's content, the hook's module). The template database keeps
 that identity as its comment, so a start whose identity is the same keeps it, and one whose
 identity differs rebuilds it, saying what changed. The server's handle is told the template's

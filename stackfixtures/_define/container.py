@@ -1,0 +1,78 @@
+"""A service as a container, for `stack export`: image, command, port, environment, probes, stop
+policy, volume. Pure data in the definitions layer, so that each kind can say how it runs in a
+container without importing the exporters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .policies import LivenessPolicy, RestartPolicy, StopPolicy, override_stop
+from .service import ServiceDefinition
+
+
+@dataclass(frozen=True)
+class ContainerProbe:
+    """A container probe (a Compose healthcheck, a Kubernetes readiness or liveness probe).
+    `kind` is the key of the probe that says how it runs (_engine/probes' registry: "tcp",
+    "http", "exec")."""
+
+    kind: str
+    port: int | None = None
+    path: str = "/"
+    argv: tuple[str, ...] = ()
+    period: float = LivenessPolicy.period  # as the service's own checks, unless it says
+    timeout: float = LivenessPolicy.timeout
+    failures: int = LivenessPolicy.failure_threshold
+
+
+@dataclass
+class Container:
+    """One service as the exporters write it; `attrs` is its handle as other containers see it
+    (what `${name.attr}` wiring resolves to)."""
+
+    name: str
+    image: str
+    command: list[str] | None
+    port: int | None
+    env: dict[str, str]
+    ready: ContainerProbe | None
+    live: ContainerProbe | None
+    stop: StopPolicy
+    restart: RestartPolicy
+    start_period: float
+    depends_on: list[tuple[str, str]] = field(default_factory=list)  # (name, edge)
+    volume: str | None = None
+    replicas: int = 1
+    attrs: dict[str, Any] = field(default_factory=dict)
+    task: bool = False  # runs to completion: dependents wait for it to exit 0
+
+
+def data_container(
+    d: ServiceDefinition,
+    *,
+    image: str,
+    port: int,
+    ready: ContainerProbe,
+    stop: StopPolicy,
+    attrs: dict[str, Any],
+    command: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    volume: str | None = None,
+) -> Container:
+    """A server kind's container: named after the service, its own stop policy refined by the
+    profile's `stop`, the service's restart policy, its start timeout as the start period."""
+    return Container(
+        d.name,
+        image,
+        command,
+        port,
+        dict(env or {}),
+        ready,
+        None,
+        override_stop(stop, d.stop_overrides),
+        d.restart,
+        d.timeout,
+        volume=volume,
+        attrs=attrs,
+    )

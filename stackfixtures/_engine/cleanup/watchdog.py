@@ -1,0 +1,119 @@
+"""The watchdog: a tiny process per stack, in a session of its own, that outlives a launcher
+killed with SIGKILL and stops everything the stack started, within milliseconds.
+
+The launcher holds the write end of a pipe whose read end is the watchdog's stdin. When the
+launcher dies, however it dies, the pipe closes; the watchdog then kills the process groups in
+the stack's ledger and every process carrying its marker (grandchildren that left the group
+included). Direct children also die by their own parent-death signal; this catches the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the watchdog process itself imports almost nothing while it waits
+    import subprocess
+
+    from .ledger import Ledger
+
+
+def start(ledger: Ledger) -> subprocess.Popen[bytes]:
+    """Start the watchdog for a stack (call from the launcher, keep the returned object). It
+    is recorded in the stack's registry entry: a sweep after the stack died kills it if it is
+    still there (paused, say), so that it never acts on a later stack of the same state dir."""
+    import subprocess
+
+    module = "stackfixtures._engine.cleanup.watchdog"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, str(ledger.path), ledger.stack_id],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+    )
+    ledger.guarded_by(proc.pid)
+    return proc
+
+
+DONE = b"done"
+"""What the launcher writes before closing the pipe when it stopped everything itself."""
+
+
+def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
+    """The launcher stopped every service: let the watchdog go. Told so, it only sweeps the
+    processes that left their groups (found by the stack's marker), then exits; `wait=False`
+    lets the launcher exit meanwhile (what is left of the sweep is off its critical path)."""
+    if proc.stdin is not None:
+        try:
+            proc.stdin.write(DONE)
+            proc.stdin.flush()
+        except OSError:
+            pass  # already gone
+        with contextlib.suppress(OSError):  # (close flushes again what a failed write left)
+            proc.stdin.close()
+    if not wait:
+        return
+    import subprocess
+
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def same_leader(entry: dict[str, object]) -> bool:
+    """True unless the recorded pid is alive with another start time (a reused pid)."""
+    import psutil
+
+    try:
+        started = psutil.Process(int(str(entry["pid"]))).create_time()
+    except psutil.Error:
+        return True  # the leader is gone; what is left of its group is ours
+    recorded = entry.get("create_time")
+    return recorded is None or abs(started - float(str(recorded))) < 0.01
+
+
+def main() -> None:
+    ledger, stack_id = sys.argv[1], sys.argv[2]
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)  # group signals are for the launcher, not us
+    said = b""
+    while chunk := os.read(0, 4096):  # b"" once the launcher's end is closed
+        said = (said + chunk)[-len(DONE) :]
+    import json
+    from pathlib import Path
+
+    from . import lock, reaper  # imported only when needed: the watchdog waits in ~11 MB
+
+    entries = []
+    newer = lock.holder(Path(ledger).parent)
+    if newer is not None and newer.stack_id not in (None, stack_id):
+        return  # woken late (paused?): a newer stack runs there and has swept ours already
+    if said != DONE:  # the launcher died: kill its services' groups (it stopped them if done)
+        try:
+            with open(ledger) as f:
+                entries = json.load(f).get("processes", [])
+        except (OSError, ValueError):
+            entries = []
+    for entry in entries:
+        if not same_leader(entry):
+            continue  # its pid was reused by an unrelated process: leave that alone
+        pid, pgid = int(str(entry["pid"])), int(str(entry["pgid"]))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if entry.get("orphan") and pgid != pid:  # (a group it only joined is not its)
+                os.kill(pid, signal.SIGKILL)
+            else:
+                os.killpg(pgid, signal.SIGKILL)
+    left = reaper.marked(stack_id)
+    if left:
+        reaper.kill_all(left, timeout=0.5)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""tcp: passes when a TCP connection to host:port is accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from ..._define.container import ContainerProbe
+from ..context import ServiceContext
+from .base import why_not
+from .registry import ProbeType, Render
+
+
+@dataclass(frozen=True)
+class TcpProbe:
+    target: str = "${port}"  # "PORT", "HOST:PORT", templates allowed
+    timeout: float = 1.0
+
+    def describe(self) -> str:
+        return f"tcp {self.target}"
+
+    def resolved(self, ctx: ServiceContext) -> str:
+        host, port = self.address(ctx)
+        return f"tcp {host}:{port}"
+
+    def address(self, ctx: ServiceContext) -> tuple[str, int]:
+        text = ctx.render(self.target)
+        host, _, port = text.rpartition(":")
+        return (host or ctx.host), int(port)
+
+    async def check(self, ctx: ServiceContext) -> str | None:
+        host, port = self.address(ctx)
+        try:
+            async with asyncio.timeout(self.timeout):
+                _, writer = await asyncio.open_connection(host, port)
+        except TimeoutError:
+            return f"connect {host}:{port}: timed out after {self.timeout:g}s"
+        except OSError as e:
+            return f"connect {host}:{port}: {why_not(e)}"
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return None
+
+
+def tcp(target: str | int = "${port}", timeout: float = 1.0) -> TcpProbe:
+    """Ready when `target` (a port, or host:port) accepts a TCP connection."""
+    return TcpProbe(str(target), timeout)
+
+
+def _container(value: str | int, port: int | None, render: Render) -> ContainerProbe:
+    return ContainerProbe("tcp", int(render(str(value)).rpartition(":")[2]))
+
+
+def _compose(p: ContainerProbe) -> list[str]:
+    return [
+        "CMD-SHELL",
+        f"nc -z localhost {p.port} 2>/dev/null || "
+        f"python3 -c \"import socket; socket.create_connection(('localhost', {p.port}))\"",
+    ]
+
+
+PROBE = ProbeType(
+    key="tcp",
+    order=10,
+    value=str | int,
+    parse=tcp,
+    container=_container,
+    compose=_compose,
+    k8s=lambda p: {"tcpSocket": {"port": p.port}},
+    export_rank=20,
+)
+"""`ready = { tcp = "${port}" }` (or a port, or "host:port")."""

@@ -1,0 +1,5 @@
+"""`python -m stackfixtures._launcher`."""
+
+from .entry import main
+
+main()

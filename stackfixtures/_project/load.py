@@ -1,0 +1,228 @@
+"""A project: its root, its profile, the @service definitions it imports, as one checked Graph.
+
+Both front doors (the pytest plugin and the `stack` CLI) load a project the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from .._config import load as profiles
+from .._config.load import Profile
+from .._config.locate import default_state_dir, find_root
+from .._config.suggest import unknown_service
+from .._define.graph import Graph
+from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
+from .._engine.usercode import user_frames
+from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
+from . import checks
+from .apply_profile import apply_profile
+from .inputs import task_inputs
+from .templates import refuse, with_builders, with_templates
+
+
+@dataclass
+class Project:
+    root: Path
+    profile: Profile | None
+    graph: Graph
+    selected: list[str]
+    state_dir: Path
+    parallelism: int
+    mode: str | None = None
+    aside: dict[str, str] = field(default_factory=dict)  # services that cannot run, and why
+
+    def check_runnable(self, names: list[str]) -> None:
+        """Raise the reason of the first of `names` that was set aside (see `load`)."""
+        for name in names:
+            if name in self.aside:
+                raise DefinitionError(f"service {name!r} cannot run: {self.aside[name]}")
+
+    def check_not_empty(self) -> None:
+        """Raise NothingToRun when there is no service to run (a command needs one; a pytest
+        session with none is fine)."""
+        if not self.graph.names:
+            raise NothingToRun(checks.nothing_to_run(self.root, self.profile))
+
+    @property
+    def label(self) -> str:
+        return self.profile.name if self.profile else "default"
+
+
+def _import(name: str, root: Path) -> ModuleType:
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    if name.endswith(".py") or "/" in name:
+        path = (root / name).resolve()
+        mod_name = path.stem
+        existing = sys.modules.get(mod_name)
+        if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
+            return existing
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+        return module
+    return importlib.import_module(name)
+
+
+def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
+    """Every ServiceDefinition bound at module level, by service name."""
+    found: dict[str, ServiceDefinition] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if not isinstance(value, ServiceDefinition):
+                continue
+            other = found.get(value.name)
+            if other is not None and other.function is not value.function:
+                raise DefinitionError(
+                    f"two services are named {value.name!r}: {other.source} and {value.source}"
+                )
+            found[value.name] = value
+    return found
+
+
+def _import_failure(name: str, e: BaseException, root: Path) -> str:
+    """Why a service module could not be imported, with where in the user's code."""
+    text = f"cannot import service module {name!r}: {type(e).__name__}: {e}"
+    if isinstance(e, SyntaxError) and e.filename:
+        return text  # its message names the file and line already
+    frames = user_frames(e, root)
+    return text + "".join(f"\n  at {f}" for f in frames[-3:])
+
+
+def definitions_from_modules(
+    names: list[str] | None,
+    root: Path,
+    fresh: bool = False,
+    failed: Callable[[int, str], None] | None = None,
+) -> dict[str, ServiceDefinition]:
+    """Definitions from the named modules; `fresh` re-imports them (a running launcher that is
+    asked to pick up edited code). A module that cannot be imported raises DefinitionError,
+    or with `failed` is reported to it (its index, why) and skipped."""
+    if names is None:
+        names = ["conftest.py"] if (root / "conftest.py").is_file() else []
+    modules = []
+    for i, name in enumerate(names):
+        try:
+            module = _import(name, root)
+            modules.append(importlib.reload(module) if fresh else module)
+        except Exception as e:  # the user's code: any mistake in it, said where it is
+            if failed is None:
+                raise DefinitionError(_import_failure(name, e, root)) from None
+            failed(i, _import_failure(name, e, root))
+    return collect(modules)
+
+
+def load(
+    profile: str | Path | None = None,
+    root: Path | None = None,
+    state_dir: Path | None = None,
+    fresh: bool = False,
+    services: list[str] | None = None,
+) -> Project:
+    """Find the root, read the profile, import definitions, and check everything that can be
+    checked before a start: every mistake at once, each in the file that holds it.
+
+    `services`: what will be started (default: the profile's `stack.services`, else all); a
+    Python service outside their closure that cannot run is set aside (`Project.aside`).
+    """
+    root = (root or find_root()).resolve()
+    loaded = profiles.validate_profile(profile, root, strict=False) if profile is not None else None
+    modules = loaded.spec.stack.modules if loaded else None
+    failed = None
+    if loaded is not None and modules is not None:
+        profile_ = loaded
+
+        def failed(i: int, why: str) -> None:
+            profile_.add(("stack", "modules", i), why)
+
+    python = definitions_from_modules(modules, root, fresh, failed)
+    defs = apply_profile(loaded, python) if loaded else python
+    defs = with_templates(defs, root, fingerprint, _after_problems(loaded))
+    chosen = list(loaded.spec.stack.services or []) if loaded else []
+    selected = list(services or chosen or defs)
+    code, aside = checks.dependencies(defs, loaded, root, selected)
+    code += checks.names(defs, loaded, root)
+    checks.set_aside(defs, aside)
+    graph, more = checks.graph(defs, loaded, root)
+    code += more
+    if loaded is not None:
+        checks.all_templates(loaded, defs)
+        for i, name in enumerate(chosen):
+            if name not in defs and name not in aside:
+                loaded.add(("stack", "services", i), str(unknown_service(name, defs)))
+        if loaded.problems:
+            raise ProfileError.of([*loaded.problems, *code])
+    if code:
+        raise ServiceDefinitionError(code)
+    assert graph is not None
+    if state_dir is None:
+        configured = loaded.spec.stack.state_dir if loaded else None
+        state_dir = default_state_dir(root, loaded.name if loaded else "default", configured)
+    return Project(
+        root=root,
+        profile=loaded,
+        graph=graph,
+        selected=with_builders([n for n in chosen if n in graph] or graph.names, graph),
+        state_dir=state_dir,
+        parallelism=loaded.spec.stack.parallelism if loaded else DEFAULT_PARALLELISM,
+        mode=loaded.spec.stack.mode if loaded else None,
+        aside=aside,
+    )
+
+
+def _after_problems(loaded: Profile | None) -> Callable[[str, int, str], None]:
+    """A wrong `template.after` entry: a problem of the profile, where it is written."""
+
+    def wrong(server: str, index: int, why: str) -> None:
+        if loaded is None or server not in loaded.spec.services:
+            refuse(server, index, why)
+        else:
+            loaded.add(("services", server, "template", "after", index), why)
+
+    return wrong
+
+
+def fingerprint(definition: ServiceDefinition, root: Path | None) -> str:
+    """What a service is: its code and every setting that shapes it, and for a task the
+    content of its input files under `root` (inputs.py). Two runs whose services fingerprint
+    alike can share a running instance (pytest --stack-reuse)."""
+    try:
+        code = inspect.getsource(definition.function)
+    except (OSError, TypeError):
+        code = definition.function.__code__.co_code.hex()
+    parts = [
+        code,
+        definition.kind,
+        sorted(definition.dependencies),
+        dict(definition.config),
+        dict(definition.env),
+        str(definition.scope),
+        dict(definition.stop_overrides),
+        repr(definition.restart),
+        repr(definition.liveness),
+        dict(definition.edges),
+        dict(definition.inject),
+        definition.replicas,
+        definition.start_timeout,
+        definition.port,
+        definition.task,
+        task_inputs(definition, root),
+    ]
+    return hashlib.sha256(json.dumps(parts, default=repr, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprints(graph: Graph, root: Path | None) -> dict[str, str]:
+    return {name: fingerprint(d, root) for name, d in graph.definitions.items()}

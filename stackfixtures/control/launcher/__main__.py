@@ -1,5 +1,0 @@
-"""`python -m stackfixtures.control.launcher`."""
-
-from .entry import main
-
-main()
