@@ -1,10 +1,12 @@
 """How a process ended, in words: the one place that turns an exit code (Popen's: -N when
-signal N killed it) into what people read. A leaf (it imports nothing of the package), so
+signal N killed it) into what people read, and a failure's message into one ending with the
+output the service wrote. A leaf (it imports nothing of the package), so
 errors.py, the engine, the control and the CLI all word an exit through it."""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 
 
 def exit_name(code: int | None) -> str:
@@ -27,3 +29,11 @@ def how_it_ended(code: int | None) -> str:
     if code < 0:
         return f"killed by {exit_name(code)}"
     return f"exited with code {code}"
+
+
+def with_tail(message: str, log_tail: Sequence[str]) -> str:
+    """`message`, then the last lines the service wrote (or that it wrote none)."""
+    if not log_tail:
+        return message + "\n  (the service wrote no output)"
+    body = "\n".join(f"  | {line}" for line in log_tail)
+    return f"{message}\n  last {len(log_tail)} lines of its output:\n{body}"

@@ -44,9 +44,9 @@ Messages are written for people: they say what happened and what to look at.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ._ended import how_it_ended
+from ._ended import how_it_ended, with_tail
+from ._problem import Problem as Problem
 
 
 class StackError(Exception):
@@ -55,35 +55,6 @@ class StackError(Exception):
 
 class DefinitionError(StackError):
     """The services or the profile are wrong; nothing was started."""
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in a file: where it is (file, line, column, key path) and what is wrong.
-    `line` and `column` count from 1; 0 means the position is not known."""
-
-    file: str
-    key: str
-    message: str
-    line: int = 0
-    column: int = 0
-    service: str = ""  # a problem of an @service's code: `conftest.py:7 in web: ...`
-
-    @property
-    def where(self) -> str:
-        """`file:line:column: key.path`, or `file:line in service` (as much as is known)."""
-        place = self.file
-        if self.line:
-            place += f":{self.line}" + (f":{self.column}" if self.column else "")
-        if self.service:
-            place += f" in {self.service}"
-        return f"{place}: {self.key}" if self.key else place
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
-
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.file, self.line or 1 << 30, self.column, self.key)
 
 
 class ProfileError(DefinitionError):
@@ -288,13 +259,6 @@ class AmbiguousStack(ControlError):
         super().__init__(message, 300)
 
 
-def _with_tail(message: str, log_tail: Sequence[str]) -> str:
-    if not log_tail:
-        return message + "\n  (the service wrote no output)"
-    body = "\n".join(f"  | {line}" for line in log_tail)
-    return f"{message}\n  last {len(log_tail)} lines of its output:\n{body}"
-
-
 class ServiceError(StackError):
     """A service failed; the message names it, its state, and ends with its log tail."""
 
@@ -303,7 +267,7 @@ class ServiceError(StackError):
         self.state = state
         self.reason = reason
         self.log_tail = list(log_tail)
-        super().__init__(_with_tail(f"service {service!r} ({state}): {reason}", self.log_tail))
+        super().__init__(with_tail(f"service {service!r} ({state}): {reason}", self.log_tail))
 
 
 class StartError(ServiceError):
