@@ -40,7 +40,7 @@ from stackfixtures._engine.context import ServiceContext
 from stackfixtures._engine.logs import ServiceLog
 from stackfixtures._engine.probes.base import describe_for
 from stackfixtures.errors import DefinitionError, StackError, StartupCrashed
-from stackfixtures.kinds.command import ReadyTable
+from stackfixtures.kinds.command import ready_table
 
 NAMES = ["db", "cache", "web", "api", "worker", "bus"]
 OWN = ["${port}", "${host}", "${state_dir}", "${data_dir}", "${root}", "${name}"]
@@ -279,7 +279,9 @@ def before_start(proj: projects.Project) -> None:
                 argv = [ctx.render(str(a)) for a in command]
                 assert argv and argv[0], f"{name}: empty argv {argv!r}"
             if isinstance(config.get("ready"), dict):
-                probe = probes.from_spec(ReadyTable.model_validate(config["ready"]).as_probe_dict())
+                probe = probes.from_spec(
+                    ready_table().model_validate(config["ready"]).as_probe_dict()
+                )
                 describe_for(probe, ctx)
             d.restart.delay_for(1)
             handles[name] = Handle(host="127.0.0.1", port=40000, url="http://x", pid=1)

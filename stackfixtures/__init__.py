@@ -51,6 +51,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import Problem as Problem
     from .errors import ProcessExited as ProcessExited
     from .errors import ProfileError as ProfileError
+    from .errors import ProtocolMismatch as ProtocolMismatch
     from .errors import RequestRefused as RequestRefused
     from .errors import ScopeMismatch as ScopeMismatch
     from .errors import ServiceDefinitionError as ServiceDefinitionError

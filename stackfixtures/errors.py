@@ -24,6 +24,7 @@
     ├── ControlError             a running stack refused or failed an operation (its message)
     │   ├── RequestRefused           an argument it cannot take (0 replicas, a bad signal)
     │   ├── NotRunning               no live stack answers for this state dir
+    │   ├── ProtocolMismatch         its launcher is another version's: restart the stack
     │   ├── LauncherStuck            the stack's launcher does not answer (stopped or hung)
     │   └── AmbiguousStack           several stacks run and none was chosen (-p / --state-dir)
     └── ServiceError             a service misbehaved; names it and its state, ends with its log
@@ -214,8 +215,7 @@ class StateDirBusy(StackError):
 
 
 class LauncherExited(StackError):
-    """The launcher stopped before its stack was up (or was stopped because a service failed
-    meanwhile): `code` is its exit code, `tail` what it said."""
+    """The launcher ended before its stack was up (or a service failed): its `code` and `tail`."""
 
     def __init__(self, code: int | None, tail: Sequence[str], message: str) -> None:
         self.code = code
@@ -244,8 +244,13 @@ class ServiceFailed(StackError):
         super().__init__(message)
 
 
+class ProtocolMismatch(ControlError):
+    """The stack's launcher speaks another control protocol than this `stack` (another
+    stackfixtures version started it): only `down` is sent; the message says to restart it."""
+
+
 class LauncherStuck(ControlError):
-    """The launcher of a stack does not answer: stopped (SIGSTOP) or hung."""
+    """The launcher of a stack does not answer: stopped (SIGSTOP) or hung (status 504)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message, 504)

@@ -270,7 +270,7 @@ def test_refused_requests_raise_the_same_error(control: StackControl) -> None:
         with pytest.raises(RequestRefused, match=said) as info:
             call()
         assert info.value.status == 400
-    with pytest.raises(ServiceError, match="does not allow replicas"):
+    with pytest.raises(RequestRefused, match="does not allow replicas"):
         control.scale("db", 2)
 
 

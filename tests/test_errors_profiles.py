@@ -84,6 +84,9 @@ def test_a_misspelt_command_is_named_not_its_symptom(tmp_path: Path, kind: str) 
         ('command = ["x"]\nkind = ""', "services.a.kind: must not be empty"),
         ('command = ["x"]\nready = { exec = [] }', "services.a.ready.exec: must not be empty"),
         ('command = "echo \'unclosed"', "cannot split it like a shell line"),
+        ('command = ["x"]\nready = { tcp = "x" }', "services.a.ready.tcp: expected a port"),
+        ('command = ["x"]\nready = { tcp = 70000 }', "services.a.ready.tcp: expected a port"),
+        ('command = ["x"]\nliveness = { tcp = "h:p" }', "services.a.liveness.tcp: expected a port"),
     ],
 )
 def test_empty_values_and_durations_are_errors(tmp_path: Path, body: str, expected: str) -> None:

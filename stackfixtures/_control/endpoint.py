@@ -59,9 +59,13 @@ class Endpoint:
         """Why this `stack` cannot talk to that launcher, if they speak different protocols."""
         if self.protocol == PROTOCOL:
             return None
-        which = f"stackfixtures {self.version}'s" if self.version else "an earlier stackfixtures's"
+        which = (
+            f"the launcher of stackfixtures {self.version}"
+            if self.version
+            else "a launcher of an earlier stackfixtures"
+        )
         return (
-            f"the stack in {self.state_dir} runs {which} launcher (protocol {self.protocol}); "
+            f"the stack in {self.state_dir} runs {which} (protocol {self.protocol}); "
             f"this `stack` speaks protocol {PROTOCOL}: restart the stack (stack down && stack up)"
         )
 

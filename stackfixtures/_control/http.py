@@ -18,7 +18,7 @@ import h11
 
 from .._engine.tasks import TaskOwner
 
-log = logging.getLogger("stackfixtures._control")
+log = logging.getLogger("stackfixtures.control")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 from .._engine.cleanup import lock
 from .._engine.lifecycle import State
 from .._engine.records import ServiceStop
-from ..errors import ControlError, LauncherStuck, NotRunning
+from ..errors import ControlError, LauncherStuck, NotRunning, ProtocolMismatch
 from . import codec
 from .endpoint import Endpoint, find, resume_hint, starting
 
@@ -134,7 +134,7 @@ class RemoteControl:
         GET: it asks for no work, so the unanswered first one does no harm."""
         mismatch = self.endpoint.mismatch()
         if mismatch and path != "/down":  # `down` is the same in every protocol: the fix
-            raise ControlError(mismatch, 409)
+            raise ProtocolMismatch(mismatch)
         target = f"{path}?{urlencode(params)}" if params else path
         payload = json.dumps(body).encode() if body is not None else None
         sock = str(self.endpoint.socket)

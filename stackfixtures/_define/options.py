@@ -15,7 +15,7 @@ Options = TypeVar("Options", bound="BaseModel")
 
 def options_of(definition: ServiceDefinition, model: type[Options]) -> Options:
     """A service's options, typed: those its profile entry was validated into, once, by its
-    kind's model (project/apply.py). Only a definition made in code, which no profile
+    kind's model (_project/apply_profile.py). Only a definition made in code, which no profile
     configured, has its `config` validated here."""
     found = definition.options
     if isinstance(found, model):

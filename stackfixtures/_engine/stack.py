@@ -267,9 +267,8 @@ class Stack:
         """Run `replicas` copies of `name` (each with its own port and state dir)."""
         base = self.graph[name]
         if not base.replicas_allowed:
-            raise ServiceError(
-                name, str(self.state(name)), "does not allow replicas (declare it with replicas)"
-            )
+            why = f"cannot scale {name!r}: it does not allow replicas (declare it with `replicas`)"
+            raise RequestRefused(why)
         if replicas < 1:
             why = f"cannot scale {name!r} to {replicas} replicas: at least 1 (`stack stop` it"
             raise RequestRefused(why + " to run none)")
@@ -291,8 +290,8 @@ class Stack:
         """Send `sig` to each of the service's processes (or their groups); returns the pids."""
         procs = self.processes(name)
         if not procs:
-            unit = self.units[name]
-            raise ServiceError(name, str(unit.state), "has no running process to signal")
+            state = self.units[name].state
+            raise RequestRefused(f"service {name!r} ({state}) has no running process to signal")
         for p in procs:
             p.send(sig, group=group)
         return [p.pid for p in procs]

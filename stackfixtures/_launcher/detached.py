@@ -18,6 +18,7 @@ from .._control.console import mask
 from .._control.endpoint import find, process_state, resume_hint
 from .._control.exits import EXIT_DEFINITION, EXIT_STARTUP
 from .._control.remote import RemoteControl, TransportError
+from .._ended import how_it_ended
 from .._engine import private_files, state_dirs
 from .._engine.cleanup import lock
 from ..errors import ControlError, LauncherStuck, NotAStateDir, StateDirBusy
@@ -41,7 +42,7 @@ def _exited(code: int | None, log: Path | None, since: int) -> LauncherExited:
     if code != EXIT_DEFINITION:
         lines = lines[errors[0] :] if errors else lines[-30:]
     where = f"; see {log}" if log else ""
-    return LauncherExited(code, lines, f"the launcher exited with code {code}{where}")
+    return LauncherExited(code, lines, f"the launcher {how_it_ended(code)}{where}")
 
 
 def _lines(log: Path | None, since: int) -> list[str]:

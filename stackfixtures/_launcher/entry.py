@@ -1,4 +1,5 @@
-"""The launcher's entry points: `run` (what `launch` runs), `main` (`python -m`)."""
+"""How the launcher runs: `run` (the body of `launch`, imported only by it) and `main`, the
+command line of `python -m stackfixtures._launcher`, which parses its options and calls `launch`."""
 
 from __future__ import annotations
 
@@ -109,6 +110,6 @@ def main(args: Sequence[str] | None = None) -> None:
         ns.replace = replaces.parse(ns.replace)
     except ValueError as e:
         ap.error(f"--replace {e}")
-    from . import finish
+    from . import finish, launch
 
-    finish(run(Options(**vars(ns))))
+    finish(launch(Options(**vars(ns))))

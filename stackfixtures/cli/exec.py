@@ -181,11 +181,14 @@ def _refresh_templates(control: RemoteControl, profile: str | None, state_dir: s
     """Rebuild the running stack's templates whose identity changed, saying so; exit 3 when a
     rebuild fails (an edited migration's SQL error: the builder's error, not a traceback)."""
     from .._control.templates import refresh
-    from ..errors import StackError
+    from ..errors import ProtocolMismatch, StackError
 
     try:
         for line in refresh(control, profile, state_dir):
             click.echo(f"[stack] {line}", err=True)
+    except ProtocolMismatch as e:  # not a rebuild's failure: another version's launcher
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_DEFINITION)
     except (StackError, TimeoutError) as e:
         click.echo(f"error: the template rebuild failed: {e}", err=True)
         sys.exit(EXIT_STARTUP)

@@ -167,5 +167,6 @@ def scale(profile: str | None, state_dir: str | None, assignment: str, as_json: 
         click.echo(json.dumps(codec.scaled_to_json(name, states)))
     else:
         click.echo(
-            f"{name}: {len(states)} replicas: " + ", ".join(f"{n} ({s})" for n, s in states.items())
+            f"{name}: {len(states)} replica{'s' if len(states) != 1 else ''}: "
+            + ", ".join(f"{n} ({s})" for n, s in states.items())
         )

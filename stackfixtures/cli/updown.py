@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP
-from ..errors import AmbiguousStack, DefinitionError, LauncherStuck
+from ..errors import AmbiguousStack, DefinitionError, LauncherStuck, ProtocolMismatch
 from . import live
 from .common import (
     SECONDS,
@@ -149,6 +149,9 @@ def _up(
         except LauncherStuck as e:  # stopped (SIGSTOP) or hung: say so, do not wait on it
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
+        except ProtocolMismatch as e:  # another version's launcher: `down` is what it takes
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_DEFINITION)
         return
     log_path = proj.state_dir / "launcher.log"
     check_state_dir(proj.state_dir)  # (nothing is removed from a dir that is not one)

@@ -20,7 +20,7 @@ from .._control.environment import ATTACH_ENV
 from .._control.remote import RemoteControl, TransportError, connect
 from .._control.templates import refresh_for
 from .._define.service import Scope
-from ..errors import ControlError, StackError
+from ..errors import ControlError, ProtocolMismatch, StackError
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,8 @@ def running_stack(proj: projects.Project, refresh: bool = True) -> Running | Non
             with connect(Path(found.state_dir), patient=True) as control:
                 rebuilt = _rebuild(control, proj) if refresh else []
                 stack = control.status()["stack"]
+        except ProtocolMismatch:
+            raise  # another version's launcher: the session must not start its own beside it
         except (ControlError, *TransportError):  # gone, going, or stopped: not usable
             continue
         changed, missing = _differences(proj, stack.get("fingerprints") or {})

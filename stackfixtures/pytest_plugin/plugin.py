@@ -21,7 +21,7 @@ from .. import _project as projects
 from .._config.choose import INI_KEY, choose
 from .._engine.cleanup import ledger
 from .._project.per_test import with_per_test
-from ..errors import DefinitionError
+from ..errors import DefinitionError, ProtocolMismatch
 from .attach import running_stack
 from .fixtures import StackFixture, service_fixture, transactional_fixtures
 from .routes import MARK_HELP, Swaps
@@ -161,7 +161,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except DefinitionError as e:
         raise pytest.UsageError(f"stackfixtures: {e}") from None
     mode = config.getoption("stack_mode") or config.getini("stack_mode") or proj.mode
-    plugin = Plugin(config, proj, mode)
+    try:
+        plugin = Plugin(config, proj, mode)
+    except ProtocolMismatch as e:  # the project's stack runs another version's launcher
+        raise pytest.UsageError(f"stackfixtures: {e}") from None
     if not plugin.worker:
         plugin.swept = ledger.sweep()  # leftovers of stacks whose launcher crashed
         if config.getoption("stack_reuse") == "off":

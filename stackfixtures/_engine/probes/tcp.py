@@ -49,6 +49,14 @@ def tcp(target: str | int = "${port}", timeout: float = 1.0) -> TcpProbe:
     return TcpProbe(str(target), timeout)
 
 
+def _parse(value: str | int) -> TcpProbe:
+    """A profile's `tcp = ...`: a port, `host:port`, or a `${...}` that becomes one."""
+    port = str(value).rpartition(":")[2]
+    if "${" not in port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"expected a port, host:port or ${{...}} (e.g. ${{port}}), not {value!r}")
+    return tcp(value)
+
+
 def _container(value: str | int, port: int | None, render: Render) -> ContainerProbe:
     return ContainerProbe("tcp", int(render(str(value)).rpartition(":")[2]))
 
@@ -65,7 +73,7 @@ PROBE = ProbeType(
     key="tcp",
     order=10,
     value=str | int,
-    parse=tcp,
+    parse=_parse,
     container=_container,
     compose=_compose,
     k8s=lambda p: {"tcpSocket": {"port": p.port}},
