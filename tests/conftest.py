@@ -20,7 +20,8 @@ from stackfixtures.pytest_plugin import session_stack_ids
 
 from .cli_helpers import StackProcess
 
-pytest_plugins = ["pytester", "tests.spawns"]  # spawns: the `slow` marker's guard
+# spawns: the `slow` marker's guard; docker_fixtures: a Docker engine and the busybox image
+pytest_plugins = ["pytester", "tests.spawns", "tests.docker_fixtures"]
 
 RUN_MARK = "STACKFIXTURES_TEST_RUN"
 os.environ[RUN_MARK] = uuid.uuid4().hex  # per process: each xdist worker checks its own

@@ -25,7 +25,7 @@ import psutil
 from ...errors import StateDirBusy
 from .. import private_files, state_dirs
 from ..private_dirs import private_dir, user_tmp
-from . import lock, reaper
+from . import containers, lock, reaper
 
 
 def registry_dir() -> Path:
@@ -61,6 +61,7 @@ class Ledger:
         self.stack_id = stack_id
         self._lock = threading.Lock()
         self._entries: dict[int, dict[str, Any]] = {}
+        self._engines: list[str] = []  # container engines its services used (containers.py)
         self._closed = False
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
@@ -103,6 +104,13 @@ class Ledger:
             }
             self._flush()
 
+    def add_engine(self, url: str) -> None:
+        """Record a container engine the stack creates containers on (cleanup/containers.py)."""
+        with self._lock:
+            if url not in self._engines:
+                self._engines.append(url)
+                self._flush()
+
     def add_orphan(self, pid: int, pgid: int, of: str = "") -> None:
         """Record a process that escaped its service (adopted by the launcher as subreaper):
         a watchdog or a sweep stops it with the stack's services."""
@@ -133,6 +141,7 @@ class Ledger:
             "stack_id": self.stack_id,
             "launcher": self._launcher,
             "processes": list(self._entries.values()),
+            "engines": list(self._engines),
         }
         try:
             _atomic_write(self.path, data)
@@ -285,6 +294,8 @@ def sweep() -> list[Leftover]:
         if guard is not None:
             with contextlib.suppress(psutil.Error):
                 guard.kill()
+        # its containers, on each engine its ledger recorded (cleanup/containers.py)
+        containers.remove_labelled(containers.engines(Path(info["ledger"])), str(info["stack_id"]))
         leftovers = collect(info)
         if leftovers:
             procs = {p.pid: p for _, p in leftovers}

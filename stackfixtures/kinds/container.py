@@ -1,0 +1,253 @@
+"""container: a service that is a container of an image, run by a Docker-API engine.
+
+    [services.web]
+    kind = "container"
+    image = "nginx:1.27"
+    command = ["nginx", "-g", "daemon off;"]
+    env = { GREETING = "hello" }
+    ports = { "80" = "${port}" }          # container port -> host port (`${port}` or pinned)
+    ready = { http = "http://127.0.0.1:${port}/" }
+    stop = { signal = "SIGQUIT", grace = 5 }
+
+Ports are published on 127.0.0.1 only. The stop policy is the engine's stop (its signal, then
+SIGKILL after the grace). The container's output goes into the service's log. Every container
+carries the stack's labels and its engine is written in the stack's ledger first, so the
+watchdog or a sweep removes it if the launcher dies. The engine is `engine` (a URL such as
+unix:///run/docker.sock), else DOCKER_HOST, else the default socket; the docker SDK
+(`pip install stackfixtures[containers]`) speaks to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Self
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from ..errors import KindUnavailable, StartError
+from ..kind_api import (
+    Argv,
+    Handle,
+    ProbeTable,
+    ServiceContext,
+    Text,
+    cancel_and_wait_out,
+    container_labels,
+    options_of,
+    probes,
+    record_engine,
+    service,
+    wait_ready,
+)
+from .base import Kind
+from .command import ready_table
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container as Running
+
+DEFAULT_ENGINE = "unix:///var/run/docker.sock"
+HOW_TO_GET_ONE = (
+    "start Docker (or `podman system service`) and set DOCKER_HOST, or the service's "
+    "`engine`, to its socket; on Debian: apt-get install docker.io && dockerd &"
+)
+
+
+class ContainerConfig(BaseModel):
+    """The container kind's options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: Text
+    command: Argv | Text | None = None
+    ports: dict[str, int | Text] = {}  # container port ("80", "80/tcp") -> host port
+    engine: Text | None = None
+    ready: ProbeTable | None = None  # the registry's probe keys (as the command kind's)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **how: Any) -> Self:
+        wanted: Any = ready_table() | None
+        if cls.model_fields["ready"].annotation != wanted:  # (a probe module added since)
+            cls.model_fields["ready"].annotation = wanted
+            cls.model_rebuild(force=True)
+        return super().model_validate(obj, **how)
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, v: dict[str, int | str]) -> dict[str, int | str]:
+        for inside, outside in v.items():
+            number, _, proto = inside.partition("/")
+            if (
+                not number.isdigit()
+                or not 0 < int(number) < 65536
+                or proto not in ("", "tcp", "udp")
+            ):
+                raise ValueError(f'{inside!r} is not a container port (e.g. "80" or "53/udp")')
+            if isinstance(outside, int) and not 0 < outside < 65536:
+                raise ValueError(f"host port {outside} is out of range (1-65535)")
+            if isinstance(outside, str) and "${" not in outside and not outside.isdigit():
+                raise ValueError(f'host port {outside!r}: expected a number or "${{port}}"')
+        return v
+
+
+def _client(url: str) -> docker.DockerClient:
+    """A client of the engine at `url`; KindUnavailable, saying how to get one, when there is
+    none (or no docker SDK)."""
+    try:
+        import docker
+    except ImportError:
+        raise KindUnavailable(
+            "the container kind needs the docker SDK: pip install 'stackfixtures[containers]'"
+        ) from None
+    try:
+        client = docker.DockerClient(base_url=url, timeout=30)
+        client.ping()
+    except (docker.errors.DockerException, OSError, ValueError) as e:
+        raise KindUnavailable(
+            f"no container engine answers at {url} ({e}): {HOW_TO_GET_ONE}"
+        ) from None
+    return client
+
+
+def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, tuple[str, int]]:
+    """The engine's `ports` argument: each container port on 127.0.0.1 at its host port."""
+    found = {}
+    for inside, outside in cfg.ports.items():
+        host = outside if isinstance(outside, int) else int(ctx.render(outside))
+        found[inside if "/" in inside else f"{inside}/tcp"] = ("127.0.0.1", host)
+    return found
+
+
+def _pump(container: Running, say: Any) -> None:
+    """Copy the container's output, line by line, to `say` until the container ends (run in
+    a thread: the SDK's stream blocks)."""
+    import docker
+
+    rest = b""
+    with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
+        for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                say(line.decode(errors="replace"))
+    if rest:
+        say(rest.decode(errors="replace"))
+
+
+def _exit_code(container: Running) -> int:
+    """Block until the container ends; its exit code (-1 if the engine cannot say)."""
+    import docker
+
+    try:
+        return int(container.wait()["StatusCode"])
+    except (docker.errors.DockerException, OSError, ValueError, KeyError):
+        return -1
+
+
+@contextlib.contextmanager
+def _closing(client: docker.DockerClient) -> Iterator[docker.DockerClient]:
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@service(config=ContainerConfig)
+async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
+    """Run `image` as a container; ready when its `ready` probe passes against the published
+    port (or as soon as it runs); stopped by the engine with the service's stop policy."""
+    import docker
+
+    cfg = options_of(ctx.definition, ContainerConfig)
+    url = cfg.engine or os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
+    client = await asyncio.to_thread(_client, url)
+    with _closing(client):
+        command = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
+        policy = ctx.stop_policy()
+        record_engine(ctx, url)  # before it exists: a watchdog must know where to look
+        try:
+            running: Running = await asyncio.to_thread(
+                client.containers.run,
+                cfg.image,
+                [ctx.render(a) for a in command] if command else None,
+                detach=True,
+                environment={k: ctx.render(str(v)) for k, v in ctx.definition.env.items()},
+                ports=_published(cfg, ctx),
+                labels=container_labels(ctx),
+                stop_signal=policy.signal.name,
+                name=None,
+            )
+        except docker.errors.ImageNotFound as e:
+            why = f"image {cfg.image!r} not found on {url} ({e.explanation})"
+            raise StartError(ctx.name, "starting", why) from None
+        except docker.errors.APIError as e:
+            why = f"the engine at {url} refused the container: {e.explanation}"
+            raise StartError(ctx.name, "starting", why) from None
+        loop = asyncio.get_running_loop()
+        say = ctx.log.write
+        pump = asyncio.ensure_future(
+            asyncio.to_thread(_pump, running, lambda line: loop.call_soon_threadsafe(say, line))
+        )
+        ended = asyncio.ensure_future(asyncio.to_thread(_exit_code, running))
+        stopping = False
+
+        def _ended(done: asyncio.Future[int]) -> None:
+            if not stopping and not done.cancelled():
+                ctx.process_exited(0, done.result(), expected=False)  # a crash: no pid of ours
+
+        ended.add_done_callback(_ended)
+        try:
+            if cfg.ready:
+                probe = probes.from_spec(cfg.ready.as_probe_dict())
+                timeout = cfg.ready.timeout or ctx.remaining()
+                await wait_ready(
+                    probe,
+                    ctx,
+                    timeout,
+                    exited=lambda: ended.result() if ended.done() else None,
+                    exit_future=ended,
+                )
+            yield Handle(
+                host="127.0.0.1",
+                port=ctx.port_if_chosen,
+                url=f"http://127.0.0.1:{ctx.port_if_chosen}",
+                container_id=running.id,
+                image=cfg.image,
+            )
+        finally:
+            stopping = True
+            await _stop_and_remove(running, max(0, round(policy.grace)), pump, ended, say)
+
+
+async def _stop_and_remove(
+    running: Running, grace: int, pump: asyncio.Future[None], ended: asyncio.Future[int], say: Any
+) -> None:
+    """The engine's stop (the policy's signal, SIGKILL after `grace`), its exit code in the
+    log, then the container removed; the output pump and the exit waiter awaited to their end
+    (removing the container ends both, should the engine not have stopped it)."""
+    import docker
+
+    with contextlib.suppress(docker.errors.DockerException, OSError):
+        await asyncio.to_thread(running.stop, timeout=grace)
+    both: set[asyncio.Future[Any]] = {pump, ended}
+    await asyncio.wait(both, timeout=grace + 10)
+    if ended.done() and not ended.cancelled():
+        say(f"container {running.short_id} exited with {ended.result()}")
+    with contextlib.suppress(docker.errors.DockerException, OSError):
+        await asyncio.to_thread(running.remove, force=True)
+    await cancel_and_wait_out([], [pump, ended])
+
+
+CONTAINER_HANDLE = ("host", "port", "url", "container_id", "image")
+
+CONTAINER = Kind(
+    name="container",
+    service=container,
+    summary="a container of an image, run by Docker or Podman (the docker SDK)",
+    handle=CONTAINER_HANDLE,
+    binaries="an image, run by a Docker-API engine (DOCKER_HOST or `engine`)",
+)

@@ -1,0 +1,55 @@
+"""Session fixtures for the container tests: a real Docker engine and the busybox image.
+
+Import them into a test module (`from .docker_fixtures import docker_url, busybox`). The
+engine is the one already reachable or a private dockerd started for the session and stopped
+by its pid at its end (tests/docker_engine.py); where none can be had, every test that asks
+for it is skipped with the reason, and the summary says so in a line of its own (the hook
+below: pytest shows skip reasons only with `-rs`), so container tests are never skipped
+silently. CI must not skip them: `STACKFIXTURES_NEED_DOCKER=1` makes no engine a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from . import docker_engine
+
+_skipped: list[str] = []  # why the engine could not be had (once per session)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for why in _skipped:
+        terminalreporter.write_line(f"stackfixtures: {why}", yellow=True, bold=True)
+
+
+@pytest.fixture(scope="session")
+def docker_url() -> Iterator[str]:
+    """The URL of a running Docker engine for the whole session."""
+    with contextlib.ExitStack() as held:
+        try:
+            url = held.enter_context(docker_engine.engine())
+        except docker_engine.Unavailable as e:
+            why = f"container tests skipped: no Docker engine: {e}"
+            if os.environ.get("STACKFIXTURES_NEED_DOCKER") == "1":
+                pytest.fail(why.replace("skipped", "cannot run"))
+            _skipped.append(why)
+            pytest.skip(why)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_url: str) -> Iterator[docker.DockerClient]:
+    client = docker.DockerClient(base_url=docker_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox(docker_client: docker.DockerClient) -> str:
+    """The busybox test image's name, built once per session (no registry)."""
+    return docker_engine.busybox_image(docker_client)

@@ -1,0 +1,127 @@
+"""container kind: real containers on a real Docker engine (tests/docker_fixtures.py), ready by
+real probes against the published port, stopped by the engine with the service's policy."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import docker
+import httpx
+import pytest
+
+from stackfixtures.errors import KindUnavailable, ProcessExited, StackError
+
+from .conftest import until
+
+pytestmark = pytest.mark.slow  # starts containers and dockerd (tests/spawns.py)
+
+LABEL = "io.stackfixtures.stack"
+
+
+def web(url: str, image: str, extra: str = "") -> str:
+    return f"""
+[services.web]
+kind = "container"
+engine = "{url}"
+image = "{image}"
+command = ["sh", "-c", "echo started-$GREETING; exec httpd -f -p 80 -h /www"]
+env = {{ GREETING = "hello-${{port}}" }}
+ports = {{ "80" = "${{port}}" }}
+ready = {{ http = "http://127.0.0.1:${{port}}/" }}
+stop = {{ grace = 1 }}  # httpd as pid 1 has no SIGTERM handler: killed after the grace
+{extra}
+"""
+
+
+def lines(stack: Any, name: str) -> list[str]:
+    return list(stack.units[name].log.tail(200))
+
+
+async def test_http_container_ready_by_probe_labelled_logged_and_removed(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    stack = await make_stack(tmp_path, web(docker_url, busybox))
+    handle = (await stack.start())["web"]
+    assert httpx.get(handle.url).text == "hello from busybox\n"
+    running = docker_client.containers.get(handle.container_id)
+    assert running.labels[LABEL] == stack.stack_id
+    [binding] = running.attrs["HostConfig"]["PortBindings"]["80/tcp"]
+    assert binding == {"HostIp": "127.0.0.1", "HostPort": str(handle.port)}
+    # the env rendered, the output in the service's log (streamed: it may follow readiness)
+    await until(lambda: f"started-hello-{handle.port}" in lines(stack, "web"))
+    await stack.stop(["web"])
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(handle.container_id)
+    await stack.close()
+
+
+SIGNALLED = """
+[services.waiter]
+kind = "container"
+engine = "{url}"
+image = "{image}"
+command = ["sh", "-c", "TRAP; echo waiting; while true; do sleep 0.1; done"]
+ready = {{ log = "waiting" }}
+stop = {{ signal = "SIGUSR1", grace = 1 }}
+"""
+
+
+@pytest.mark.parametrize(
+    ("trap", "said", "code"),
+    [
+        ("trap 'echo got-usr1; exit 0' USR1", "got-usr1", 0),  # graceful: the policy's signal
+        ("trap '' USR1", None, 137),  # ignored: SIGKILL after the grace
+    ],
+)
+async def test_stop_is_the_policy_signal_then_kill_after_the_grace(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, trap: str, said: str, code: int
+) -> None:
+    profile = SIGNALLED.format(url=docker_url, image=busybox).replace("TRAP", trap)
+    stack = await make_stack(tmp_path, profile)
+    await stack.start()
+    await stack.stop(["waiter"])
+    log = lines(stack, "waiter")
+    assert any(line.endswith(f"exited with {code}") for line in log), log
+    assert (said in log) if said else not any("got-" in line for line in log)
+    await stack.close()
+
+
+async def test_a_container_that_exits_before_ready_fails_at_once_with_its_output(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    profile = web(docker_url, busybox).replace("exec httpd -f -p 80 -h /www", "echo boom; exit 3")
+    stack = await make_stack(tmp_path, profile)
+    with pytest.raises(ProcessExited) as caught:
+        await stack.start()
+    assert "3" in str(caught.value) and "boom" in str(caught.value)
+    await stack.close()
+
+
+async def test_a_pinned_host_port_is_published_there(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    profile = web(docker_url, busybox).replace('"80" = "${port}"', f'"80" = {port}')
+    profile = profile.replace("${port}/", f"{port}/")
+    stack = await make_stack(tmp_path, profile)
+    await stack.start()
+    assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+    await stack.close()
+
+
+async def test_no_engine_says_how_to_get_one(tmp_path: Path, make_stack: Any) -> None:
+    gone = tmp_path / "no-such-engine.sock"
+    profile = web(f"unix://{gone}", "busybox")
+    stack = await make_stack(tmp_path, profile)
+    with pytest.raises(StackError) as caught:
+        await stack.start()
+    error = caught.value
+    while not isinstance(error, KindUnavailable) and error.__cause__ is not None:
+        error = error.__cause__  # type: ignore[assignment]
+    assert "no container engine answers" in str(caught.value)
+    assert "DOCKER_HOST" in str(caught.value)
+    await stack.close()
