@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,6 @@ from .conftest import wait_until, write_project
 
 pytestmark = pytest.mark.slow  # starts launchers, dockerd and containers (tests/spawns.py)
 
-STACK_LABEL = "io.stackfixtures.stack"
 PROJECT_LABEL = "io.stackfixtures.project"
 
 THREE = "".join(
@@ -39,11 +39,20 @@ def ours(client: Any, root: Path) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={root}"}))
 
 
-def run_three(tmp_path: Path, url: str, image: str, env: dict[str, str]) -> StackProcess:
-    write_project(tmp_path, THREE.format(url=url, image=image))
+@pytest.fixture
+def three(tmp_path: Path, docker_url: str, busybox: str, docker_client: Any) -> Iterator[Any]:
+    """`stack run` of THREE at tmp_path, ready (its own registry: other tests' sweeps must not
+    take its leftovers); killed afterwards, with any container the test left (if it failed)."""
+    write_project(tmp_path, THREE.format(url=docker_url, image=busybox))
+    env = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
     p = StackProcess(["run", "-p", "dev"], cwd=tmp_path, env=env)
-    p.wait_for("NAME")
-    return p
+    try:
+        p.wait_for("NAME")
+        yield p, env
+    finally:
+        p.kill()
+        for left in ours(docker_client, tmp_path):
+            left.remove(force=True)
 
 
 def watchdog_of(root: Path) -> psutil.Process:
@@ -56,35 +65,22 @@ def watchdog_of(root: Path) -> psutil.Process:
 
 
 def test_sigkill_of_the_launcher_leaves_no_container(
-    tmp_path: Path, docker_url: str, busybox: str, docker_client: Any
+    tmp_path: Path, three: Any, docker_client: Any
 ) -> None:
-    registry = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
-    p = run_three(tmp_path, docker_url, busybox, registry)
-    try:
-        assert len(ours(docker_client, tmp_path)) == 3
-        os.kill(p.proc.pid, signal.SIGKILL)
-        wait_until(lambda: ours(docker_client, tmp_path) == [], timeout=15)
-    finally:
-        p.kill()
-        for left in ours(docker_client, tmp_path):  # (only if the test failed)
-            left.remove(force=True)
+    p, _ = three
+    assert len(ours(docker_client, tmp_path)) == 3
+    os.kill(p.proc.pid, signal.SIGKILL)
+    wait_until(lambda: ours(docker_client, tmp_path) == [], timeout=15)
 
 
 def test_with_its_watchdog_killed_too_the_next_sweep_removes_them(
-    tmp_path: Path, docker_url: str, busybox: str, docker_client: Any
+    tmp_path: Path, three: Any, docker_client: Any
 ) -> None:
-    registry = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
-    p = run_three(tmp_path, docker_url, busybox, registry)
-    try:
-        watchdog = watchdog_of(tmp_path)
-        os.kill(watchdog.pid, signal.SIGKILL)
-        os.kill(p.proc.pid, signal.SIGKILL)
-        p.proc.wait(5)
-        assert len(ours(docker_client, tmp_path)) == 3  # nobody removed them: left behind
-        down = run_stack(["down", "-p", "dev"], tmp_path, env=registry)
-        assert "died before it stopped the stack" in down.stderr  # (so down exits 1)
-        assert ours(docker_client, tmp_path) == [], down.stdout + down.stderr
-    finally:
-        p.kill()
-        for left in ours(docker_client, tmp_path):  # (only if the test failed)
-            left.remove(force=True)
+    p, env = three
+    os.kill(watchdog_of(tmp_path).pid, signal.SIGKILL)
+    os.kill(p.proc.pid, signal.SIGKILL)
+    p.proc.wait(5)
+    assert len(ours(docker_client, tmp_path)) == 3  # nobody removed them: left behind
+    down = run_stack(["down", "-p", "dev"], tmp_path, env=env)
+    assert "died before it stopped the stack" in down.stderr  # (so down exits 1)
+    assert ours(docker_client, tmp_path) == [], down.stdout + down.stderr

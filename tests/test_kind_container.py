@@ -11,6 +11,7 @@ import docker
 import httpx
 import pytest
 
+from stackfixtures import State
 from stackfixtures.errors import KindUnavailable, ProcessExited, StackError
 
 from .conftest import until
@@ -106,10 +107,23 @@ async def test_a_pinned_host_port_is_published_there(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     profile = web(docker_url, busybox).replace('"80" = "${port}"', f'"80" = {port}')
-    profile = profile.replace("${port}/", f"{port}/")
+    # a tcp probe
+    profile = profile.replace('http = "http://127.0.0.1:${port}/"', f'tcp = "{port}"')
     stack = await make_stack(tmp_path, profile)
     await stack.start()
     assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+    await stack.close()
+
+
+async def test_a_container_that_exits_after_ready_is_a_crash_with_its_exit_code(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    profile = SIGNALLED.format(url=docker_url, image=busybox).replace("TRAP", "true")
+    profile = profile.replace("while true; do sleep 0.1; done", "sleep 0.3; exit 4")
+    stack = await make_stack(tmp_path, profile)
+    await stack.start()
+    await until(lambda: stack.state("waiter") is State.FAILED, timeout=20)
+    assert stack.units["waiter"].last_exit_code == 4
     await stack.close()
 
 

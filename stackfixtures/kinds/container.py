@@ -44,7 +44,7 @@ from ..kind_api import (
     wait_ready,
 )
 from .base import Kind
-from .command import ready_table
+from .command import follow_registry
 
 if TYPE_CHECKING:
     import docker
@@ -70,10 +70,7 @@ class ContainerConfig(BaseModel):
 
     @classmethod
     def model_validate(cls, obj: Any, **how: Any) -> Self:
-        wanted: Any = ready_table() | None
-        if cls.model_fields["ready"].annotation != wanted:  # (a probe module added since)
-            cls.model_fields["ready"].annotation = wanted
-            cls.model_rebuild(force=True)
+        follow_registry(cls)
         return super().model_validate(obj, **how)
 
     @field_validator("ports")
@@ -92,6 +89,9 @@ class ContainerConfig(BaseModel):
             if isinstance(outside, str) and "${" not in outside and not outside.isdigit():
                 raise ValueError(f'host port {outside!r}: expected a number or "${{port}}"')
         return v
+
+
+follow_registry(ContainerConfig)
 
 
 def _client(url: str) -> docker.DockerClient:
