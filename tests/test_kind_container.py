@@ -3,6 +3,7 @@ real probes against the published port, stopped by the engine with the service's
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from stackfixtures import State
-from stackfixtures.errors import KindUnavailable, ProcessExited, StackError
+from stackfixtures.errors import KindUnavailable, PortInUse, ProcessExited, StackError, StartError
 
 from .conftest import until
 
@@ -113,6 +114,37 @@ async def test_a_pinned_host_port_is_published_there(
     await stack.start()
     assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
     await stack.close()
+
+
+async def test_a_pinned_host_port_that_is_taken_fails_at_once_naming_its_holder(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        profile = web(docker_url, busybox).replace('"80" = "${port}"', f'"80" = {port}')
+        stack = await make_stack(tmp_path, profile)
+        with pytest.raises(PortInUse) as caught:
+            await stack.start()
+    assert caught.value.port == port and str(os.getpid()) in caught.value.holder
+    assert ours(docker_client, stack) == []  # refused before any container was made
+    await stack.close()
+
+
+async def test_a_container_the_engine_cannot_start_is_not_left(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    profile = web(docker_url, busybox).replace('["sh", "-c",', '["no-such-program", "-c",')
+    stack = await make_stack(tmp_path, profile)
+    with pytest.raises(StartError, match="no-such-program"):
+        await stack.start()
+    assert ours(docker_client, stack) == []
+    await stack.close()
+
+
+def ours(client: Any, stack: Any) -> list[Any]:
+    return list(client.containers.list(all=True, filters={"label": f"{LABEL}={stack.stack_id}"}))
 
 
 async def test_a_container_that_exits_after_ready_is_a_crash_with_its_exit_code(

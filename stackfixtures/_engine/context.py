@@ -85,17 +85,7 @@ class ServiceContext:
         if self._port is None:
             fixed = self.definition.port
             if fixed:
-                if not bindable(int(fixed), self.host):
-                    from .listeners import holder
-
-                    found = holder(int(fixed), self.stack_id)
-                    raise PortInUse(
-                        self.name,
-                        int(fixed),
-                        found.who,
-                        log_tail=self.log.tail(),
-                        remedy=found.remedy,
-                    )
+                self.require_free(int(fixed))
                 self._port = int(fixed)
             else:
                 saved = self.state_dir / "port"
@@ -107,6 +97,16 @@ class ServiceContext:
                 with contextlib.suppress(OSError):
                     private_files.write(saved, str(self._port))
         return self._port
+
+    def require_free(self, port: int) -> None:
+        """PortInUse, naming the process that holds it, unless `port` can be bound on the
+        service's host: for a fixed port, checked before anything starts."""
+        if not bindable(port, self.host):
+            from .listeners import holder
+
+            found = holder(port, self.stack_id)
+            tail = self.log.tail()
+            raise PortInUse(self.name, port, found.who, log_tail=tail, remedy=found.remedy)
 
     @property
     def port_if_chosen(self) -> int | None:

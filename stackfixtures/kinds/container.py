@@ -117,7 +117,11 @@ def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, tuple[str
     """The engine's `ports` argument: each container port on 127.0.0.1 at its host port."""
     found = {}
     for inside, outside in cfg.ports.items():
-        host = outside if isinstance(outside, int) else int(ctx.render(outside))
+        if isinstance(outside, int):
+            ctx.require_free(outside)  # a pinned port: PortInUse naming its holder, at once
+            host = outside
+        else:  # `${port}` (checked as the service's own port, if `port = N` pins it)
+            host = int(ctx.render(outside))
         found[inside if "/" in inside else f"{inside}/tcp"] = ("127.0.0.1", host)
     return found
 
@@ -148,6 +152,32 @@ def _exit_code(container: Running) -> int:
         return -1
 
 
+def _create_and_start(
+    client: docker.DockerClient, name: str, url: str, image: str, **how: Any
+) -> Running:
+    """Create the container, then start it; one the engine created but could not start (a
+    port, a missing program) is removed at once. StartError, in words, when refused."""
+    import docker
+
+    try:
+        made = client.containers.create(image, **how)
+    except docker.errors.ImageNotFound as e:
+        why = f"image {image!r} not found on {url} ({e.explanation})"
+        raise StartError(name, "starting", why) from None
+    except docker.errors.APIError as e:
+        raise StartError(
+            name, "starting", f"the engine at {url} refused: {e.explanation}"
+        ) from None
+    try:
+        made.start()
+    except docker.errors.APIError as e:
+        with contextlib.suppress(docker.errors.DockerException, OSError):
+            made.remove(force=True)
+        why = f"the engine at {url} cannot start it: {e.explanation}"
+        raise StartError(name, "starting", why) from None
+    return made
+
+
 @contextlib.contextmanager
 def _closing(client: docker.DockerClient) -> Iterator[docker.DockerClient]:
     try:
@@ -169,24 +199,28 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
         command = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
         policy = ctx.stop_policy()
         record_engine(ctx, url)  # before it exists: a watchdog must know where to look
-        try:
-            running: Running = await asyncio.to_thread(
-                client.containers.run,
+        made = asyncio.ensure_future(
+            asyncio.to_thread(
+                _create_and_start,
+                client,
+                ctx.name,
+                url,
                 cfg.image,
-                [ctx.render(a) for a in command] if command else None,
-                detach=True,
+                command=[ctx.render(a) for a in command] if command else None,
                 environment={k: ctx.render(str(v)) for k, v in ctx.definition.env.items()},
                 ports=_published(cfg, ctx),
                 labels=container_labels(ctx),
                 stop_signal=policy.signal.name,
-                name=None,
             )
-        except docker.errors.ImageNotFound as e:
-            why = f"image {cfg.image!r} not found on {url} ({e.explanation})"
-            raise StartError(ctx.name, "starting", why) from None
-        except docker.errors.APIError as e:
-            why = f"the engine at {url} refused the container: {e.explanation}"
-            raise StartError(ctx.name, "starting", why) from None
+        )
+        try:  # (a thread is not cut off: awaited to its end, even when cancelled meanwhile)
+            await cancel_and_wait_out([], [made])
+        except asyncio.CancelledError:
+            if made.exception() is None:  # made while we were cancelled: not to be left
+                with contextlib.suppress(docker.errors.DockerException, OSError):
+                    await asyncio.to_thread(made.result().remove, force=True)
+            raise
+        running = made.result()  # (StartError if the engine refused it)
         loop = asyncio.get_running_loop()
         say = ctx.log.write
         pump = asyncio.ensure_future(
