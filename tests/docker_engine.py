@@ -98,6 +98,7 @@ def _private_daemon() -> Iterator[str]:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
+        preexec_fn=_term_with_parent,
     )
     try:
         deadline = time.monotonic() + START_BOUND
@@ -112,6 +113,15 @@ def _private_daemon() -> Iterator[str]:
         _stop(daemon)
         log.close()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _term_with_parent() -> None:
+    """In the child, before exec: SIGTERM when its parent dies (a test run killed with
+    SIGKILL still stops its dockerd, which then stops its containers)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
 
 
 def _roots(home: Path) -> list[str]:
