@@ -64,14 +64,15 @@ def _reachable() -> str | None:
 
 
 def _dockerd() -> str:
-    """dockerd's path, installing Debian's docker.io first when it is missing."""
+    """dockerd's path, installing Debian's docker.io first when it is missing (apt waits for
+    the dpkg lock: xdist workers may all get here at once)."""
     found = shutil.which("dockerd")
     if found:
         return found
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise Unavailable("no Docker engine reachable, no dockerd, and apt-get cannot install it")
     done = subprocess.run(
-        ["apt-get", "install", "-y", "-q", "docker.io"],
+        ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300", "docker.io"],
         capture_output=True,
         text=True,
         timeout=600,
