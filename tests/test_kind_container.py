@@ -90,6 +90,20 @@ async def test_stop_is_the_policy_signal_then_kill_after_the_grace(
     await stack.close()
 
 
+async def test_entrypoint_user_and_workdir(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    profile = SIGNALLED.format(url=docker_url, image=busybox).replace(
+        'command = ["sh", "-c", "TRAP; echo waiting; while true; do sleep 0.1; done"]',
+        'entrypoint = "sh -c"\ncommand = ["echo waiting as $(id -u) in $PWD; exec sleep 600"]'
+        '\nuser = "65534"\nworkdir = "/tmp"',
+    )
+    stack = await make_stack(tmp_path, profile)
+    await stack.start()
+    assert "waiting as 65534 in /tmp" in lines(stack, "waiter")
+    await stack.close()
+
+
 async def test_a_container_that_exits_before_ready_fails_at_once_with_its_output(
     tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
 ) -> None:

@@ -8,6 +8,7 @@
     ports = { "80" = "${port}" }          # container port -> host port (`${port}` or pinned)
     ready = { http = "http://127.0.0.1:${port}/" }
     stop = { signal = "SIGQUIT", grace = 5 }
+    # also: entrypoint (then `command` is its arguments), user ("uid[:gid]"), workdir
 
 Ports are published on 127.0.0.1 only. The stop policy is the engine's stop (its signal, then
 SIGKILL after the grace). The container's output goes into the service's log. Every container
@@ -65,6 +66,9 @@ class ContainerConfig(BaseModel):
     image: Text
     command: Argv | Text | None = None
     ports: dict[str, int | Text] = {}  # container port ("80", "80/tcp") -> host port
+    entrypoint: Argv | Text | None = None  # replaces the image's (then `command` is its args)
+    user: Text | None = None  # "uid", "uid:gid" or a name the image knows
+    workdir: Text | None = None
     engine: Text | None = None
     ready: ProbeTable | None = None  # the registry's probe keys (as the command kind's)
 
@@ -124,6 +128,14 @@ def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, tuple[str
             host = int(ctx.render(outside))
         found[inside if "/" in inside else f"{inside}/tcp"] = ("127.0.0.1", host)
     return found
+
+
+def _argv(given: list[str] | str | None, ctx: ServiceContext) -> list[str] | None:
+    """A command or entrypoint as the engine takes it: split like a shell line if one string,
+    each word's `${...}` rendered."""
+    if not given:
+        return None
+    return [ctx.render(a) for a in (shlex.split(given) if isinstance(given, str) else given)]
 
 
 def _pump(container: Running, say: Any) -> None:
@@ -196,7 +208,6 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
     url = cfg.engine or os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
     client = await asyncio.to_thread(_client, url)
     with _closing(client):
-        command = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
         policy = ctx.stop_policy()
         record_engine(ctx, url)  # before it exists: a watchdog must know where to look
         made = asyncio.ensure_future(
@@ -206,11 +217,14 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
                 ctx.name,
                 url,
                 cfg.image,
-                command=[ctx.render(a) for a in command] if command else None,
+                command=_argv(cfg.command, ctx),
                 environment={k: ctx.render(str(v)) for k, v in ctx.definition.env.items()},
                 ports=_published(cfg, ctx),
                 labels=container_labels(ctx),
                 stop_signal=policy.signal.name,
+                entrypoint=_argv(cfg.entrypoint, ctx),
+                user=cfg.user,
+                working_dir=cfg.workdir,
             )
         )
         try:  # (a thread is not cut off: awaited to its end, even when cancelled meanwhile)
