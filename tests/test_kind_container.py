@@ -4,6 +4,7 @@ real probes against the published port, stopped by the engine with the service's
 from __future__ import annotations
 
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,34 @@ async def test_a_container_that_exits_after_ready_is_a_crash_with_its_exit_code(
     stack = await make_stack(tmp_path, profile)
     await stack.start()
     await until(lambda: stack.state("waiter") is State.FAILED, timeout=20)
-    assert stack.units["waiter"].last_exit_code == 4
+    unit = stack.units["waiter"]
+    assert unit.last_exit_code == 4
+    assert re.search(r"container [0-9a-f]{12} exited with code 4", str(unit.last_error))
+    await stack.close()
+
+
+CHAIN = """
+[services.api]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+ready = { tcp = "${port}" }
+
+[services.check]
+task = true
+depends_on = ["web"]
+command = ["{PY}", "-c", "import sys, urllib.request as u; u.urlopen(sys.argv[1])", "${web.url}"]
+"""
+
+
+async def test_a_container_between_process_services(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    """A container depending on a process service (its handle in the container's env) and a
+    task depending on the container (its url, fetched from the host)."""
+    web_ = web(docker_url, busybox).replace("hello-${port}", "${api.url}")
+    stack = await make_stack(tmp_path, CHAIN + web_ + 'depends_on = ["api"]\n')
+    handles = await stack.start(["check"])
+    assert handles["check"].exit_code == 0  # it fetched the container's page
+    await until(lambda: f"started-{stack.handle('api').url}" in lines(stack, "web"))
     await stack.close()
 
 

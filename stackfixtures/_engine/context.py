@@ -47,6 +47,7 @@ class ServiceContext:
     deadline: float | None = None  # time.monotonic() by which it must be ready
     crashed: asyncio.Event = field(default_factory=asyncio.Event)  # a process exited unasked
     crash: tuple[int, int | None] | None = None  # (pid, exit code) of the first such exit
+    crashed_what: str = ""  # what crashed, when not a process of ours ("container 1a2b3c")
     waiting_for: str = ""  # the readiness probe being polled now (resolved), for progress lines
     last_probe_error: str = ""  # its last answer
     marked: bool = False  # environment() handed out the stack's marker: a stop sweeps for it
@@ -56,6 +57,14 @@ class ServiceContext:
         """Told by each process as it exits; an exit nobody asked for is a crash."""
         if not expected and self.crash is None:
             self.crash = (pid, returncode)
+            self.crashed.set()
+
+    def ended_unasked(self, what: str, returncode: int | None) -> None:
+        """Told by something that is not a process of ours (a container, `what`) that ended
+        while nobody asked: a crash, as for a process."""
+        if self.crash is None:
+            self.crashed_what = what
+            self.crash = (0, returncode)
             self.crashed.set()
 
     def remaining(self) -> float:

@@ -224,7 +224,7 @@ class ServiceLife:
             pid, code = ctx.crash
             unit.last_exit_code = code
             how = how_it_ended(code)
-            reason = f"process {pid} {how}"
+            reason = f"{ctx.crashed_what or f'process {pid}'} {how}"
             unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down

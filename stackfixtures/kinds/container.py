@@ -245,7 +245,7 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
 
         def _ended(done: asyncio.Future[int]) -> None:
             if not stopping and not done.cancelled():
-                ctx.process_exited(0, done.result(), expected=False)  # a crash: no pid of ours
+                ctx.ended_unasked(f"container {running.short_id}", done.result())
 
         ended.add_done_callback(_ended)
         try:
