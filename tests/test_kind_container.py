@@ -201,6 +201,26 @@ async def test_a_container_between_process_services(
     await stack.close()
 
 
+async def test_a_crashed_container_is_restarted_as_a_new_one_and_each_removed(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    profile = SIGNALLED.format(url=docker_url, image=busybox).replace("TRAP", "true")
+    profile = profile.replace("while true; do sleep 0.1; done", "sleep 0.3; exit 4")
+    profile += 'restart = { policy = "on-failure", max_restarts = 1, delay = 0.1 }\n'
+    stack = await make_stack(tmp_path, profile)
+    await stack.start()
+    unit = stack.units["waiter"]
+    await until(lambda: unit.restarts == 1 and stack.state("waiter") is State.FAILED, timeout=30)
+
+    def ended() -> list[str]:
+        return [line for line in lines(stack, "waiter") if line.endswith("exited with 4")]
+
+    await until(lambda: len(ended()) == 2)  # (its teardown follows the FAILED state)
+    assert ended()[0] != ended()[1]  # two containers, one after the other
+    await until(lambda: ours(docker_client, stack) == [])  # each removed when it ended
+    await stack.close()
+
+
 async def test_no_engine_says_how_to_get_one(tmp_path: Path, make_stack: Any) -> None:
     gone = tmp_path / "no-such-engine.sock"
     profile = web(f"unix://{gone}", "busybox")
