@@ -28,8 +28,10 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
+if TYPE_CHECKING:  # (imported when used: every test run loads this module, ~0.1 s saved)
+    import docker
 
 START_BOUND = 60.0  # seconds a fresh dockerd may take to answer
 STOP_GRACE = 20.0  # seconds it may take to stop its containers and itself on SIGTERM
@@ -43,6 +45,8 @@ class Unavailable(Exception):
 
 
 def _answers(url: str) -> bool:
+    import docker
+
     try:
         client = docker.DockerClient(base_url=url, timeout=5)
     except docker.errors.DockerException:
@@ -155,6 +159,8 @@ def engine() -> Iterator[str]:
 
 def busybox_image(client: docker.DockerClient) -> str:
     """The test image (IMAGE), built once per engine: busybox and its applets, no registry."""
+    import docker
+
     with contextlib.suppress(docker.errors.ImageNotFound):
         client.images.get(IMAGE)
         return IMAGE
@@ -183,6 +189,8 @@ def main(argv: list[str]) -> int:
     if not command:
         print("usage: python -m tests.docker_engine -- COMMAND ...", file=sys.stderr)
         return 2
+    import docker
+
     with engine() as url:
         client = docker.DockerClient(base_url=url)
         try:

@@ -13,11 +13,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-import docker
 import pytest
 
 from . import docker_engine
+
+if TYPE_CHECKING:  # (imported when a test asks for an engine: conftest loads this module)
+    import docker
 
 _skipped: list[str] = []  # why the engine could not be had (once per session)
 
@@ -44,6 +47,8 @@ def docker_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def docker_client(docker_url: str) -> Iterator[docker.DockerClient]:
+    import docker
+
     client = docker.DockerClient(base_url=docker_url)
     yield client
     client.close()
