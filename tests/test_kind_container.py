@@ -3,6 +3,8 @@ real probes against the published port, stopped by the engine with the service's
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 import re
 import socket
@@ -218,6 +220,20 @@ async def test_a_crashed_container_is_restarted_as_a_new_one_and_each_removed(
     await until(lambda: len(ended()) == 2)  # (its teardown follows the FAILED state)
     assert ended()[0] != ended()[1]  # two containers, one after the other
     await until(lambda: ours(docker_client, stack) == [])  # each removed when it ended
+    await stack.close()
+
+
+async def test_more_containers_than_the_default_thread_pool_has_threads(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    """Each container's output and exit are followed in a thread of its own, never in the
+    loop's default pool (min(32, cpus + 4) threads): the pool stays free for everything else."""
+    many = (concurrent.futures.ThreadPoolExecutor()._max_workers // 2) + 2
+    one = SIGNALLED.format(url=docker_url, image=busybox).replace("TRAP", "true")
+    stack = await make_stack(tmp_path, "".join(one.replace("waiter", f"w{i}") for i in range(many)))
+    async with asyncio.timeout(60):  # (it hung for good when they shared the pool)
+        handles = await stack.start()
+    assert len(handles) == many
     await stack.close()
 
 

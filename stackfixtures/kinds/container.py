@@ -24,7 +24,8 @@ import asyncio
 import contextlib
 import os
 import shlex
-from collections.abc import AsyncIterator, Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -138,9 +139,10 @@ def _argv(given: list[str] | str | None, ctx: ServiceContext) -> list[str] | Non
     return [ctx.render(a) for a in (shlex.split(given) if isinstance(given, str) else given)]
 
 
-def _pump(container: Running, say: Any) -> None:
-    """Copy the container's output, line by line, to `say` until the container ends (run in
-    a thread: the SDK's stream blocks)."""
+def _follow(container: Running, say: Any) -> int:
+    """Copy the container's output, line by line, to `say` until it ends (the engine's log
+    stream ends with it), then its exit code (-1 if the engine cannot say). Blocks: run in a
+    thread of its own (`_in_own_thread`)."""
     import docker
 
     rest = b""
@@ -152,16 +154,38 @@ def _pump(container: Running, say: Any) -> None:
                 say(line.decode(errors="replace"))
     if rest:
         say(rest.decode(errors="replace"))
-
-
-def _exit_code(container: Running) -> int:
-    """Block until the container ends; its exit code (-1 if the engine cannot say)."""
-    import docker
-
     try:
         return int(container.wait()["StatusCode"])
     except (docker.errors.DockerException, OSError, ValueError, KeyError):
         return -1
+
+
+def _in_own_thread(fn: Callable[..., int], *args: Any) -> asyncio.Future[int]:
+    """`fn(*args)` in a thread of its own, its outcome as a future of the running loop. Not
+    the loop's default pool (min(32, cpus + 4) threads): a thread that follows a container
+    for its whole life there would starve every other `to_thread` once a few containers run.
+    Its owner awaits the future (the thread ends with the container)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[int] = loop.create_future()
+
+    def settle(value: int | None, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(value if value is not None else -1)
+
+    def work() -> None:
+        try:
+            value, error = fn(*args), None
+        except BaseException as e:  # handed to the loop, raised to the future's owner
+            value, error = None, e
+        with contextlib.suppress(RuntimeError):  # (the loop closed meanwhile: nobody waits)
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name=f"follow {args[0].short_id}", daemon=True).start()
+    return done
 
 
 def _create_and_start(
@@ -237,10 +261,7 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
         running = made.result()  # (StartError if the engine refused it)
         loop = asyncio.get_running_loop()
         say = ctx.log.write
-        pump = asyncio.ensure_future(
-            asyncio.to_thread(_pump, running, lambda line: loop.call_soon_threadsafe(say, line))
-        )
-        ended = asyncio.ensure_future(asyncio.to_thread(_exit_code, running))
+        ended = _in_own_thread(_follow, running, lambda line: loop.call_soon_threadsafe(say, line))
         stopping = False
 
         def _ended(done: asyncio.Future[int]) -> None:
@@ -268,26 +289,25 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
             )
         finally:
             stopping = True
-            await _stop_and_remove(running, max(0, round(policy.grace)), pump, ended, say)
+            await _stop_and_remove(running, max(0, round(policy.grace)), ended, say)
 
 
 async def _stop_and_remove(
-    running: Running, grace: int, pump: asyncio.Future[None], ended: asyncio.Future[int], say: Any
+    running: Running, grace: int, ended: asyncio.Future[int], say: Any
 ) -> None:
     """The engine's stop (the policy's signal, SIGKILL after `grace`), its exit code in the
-    log, then the container removed; the output pump and the exit waiter awaited to their end
-    (removing the container ends both, should the engine not have stopped it)."""
+    log, then the container removed; the thread that follows it awaited to its end (removing
+    the container ends it, should the engine not have stopped it)."""
     import docker
 
     with contextlib.suppress(docker.errors.DockerException, OSError):
         await asyncio.to_thread(running.stop, timeout=grace)
-    both: set[asyncio.Future[Any]] = {pump, ended}
-    await asyncio.wait(both, timeout=grace + 10)
+    await asyncio.wait({ended}, timeout=grace + 10)
     if ended.done() and not ended.cancelled():
         say(f"container {running.short_id} exited with {ended.result()}")
     with contextlib.suppress(docker.errors.DockerException, OSError):
         await asyncio.to_thread(running.remove, force=True)
-    await cancel_and_wait_out([], [pump, ended])
+    await cancel_and_wait_out([], [ended])
 
 
 CONTAINER_HANDLE = ("host", "port", "url", "container_id", "image")
