@@ -71,4 +71,4 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     probe = _probes  # `sf.probe.tcp(...)`
 
 if not _typing.TYPE_CHECKING:  # (so that a name not above is a type checker's error)
-    __all__, __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())
+    __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())

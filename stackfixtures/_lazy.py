@@ -1,7 +1,9 @@
 """A public module's names, written once: its `if TYPE_CHECKING:` block of `from .x import Name
 as Name` lines is read (for type checkers and IDEs as it is, at run time by `exports`) and
 each name loads on first use (PEP 562), so that `stack --help`, the watchdog and the launcher
-import only what they need.
+import only what they need. The block itself is read only when a public name (or `__all__`,
+`dir()`) is first asked for: the import system's probes of private names (`from . import
+_engine`) never read it, so the CLI's start pays nothing for it.
 
     if _typing.TYPE_CHECKING:
         from ._define.service import Handle as Handle
@@ -10,7 +12,7 @@ import only what they need.
         probe = _probes
 
     if not _typing.TYPE_CHECKING:
-        __all__, __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())
+        __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())
 
 (`_typing`, `_lazy`: the module's own names are private, so that its public names are exactly
 `__all__`.)
@@ -18,7 +20,6 @@ import only what they need.
 
 from __future__ import annotations
 
-import ast
 import importlib
 from collections.abc import Callable
 from pathlib import Path
@@ -33,6 +34,8 @@ def exports(source: Path) -> Exports:
     `from .module import X as X`, and each `Y = _x` after a `from .module import X as _x` (a
     public name other than the one it has where it is defined: type checkers count only
     `X as X` and assigned names as re-exported). Anything else in the block is a mistake."""
+    import ast  # (only when a public name is first asked for)
+
     tree = ast.parse(source.read_text(encoding="utf-8"), str(source))
     found: Exports = {}
     hidden: Exports = {}
@@ -70,26 +73,34 @@ def exports(source: Path) -> Exports:
 
 def public(
     package: str, source: str, namespace: dict[str, Any]
-) -> tuple[list[str], Callable[[str], Any], Callable[[], list[str]]]:
-    """`__all__`, `__getattr__` and `__dir__` of the module `package` whose file is `source`
-    and whose globals are `namespace`: its public names are those of its TYPE_CHECKING block."""
-    table = exports(Path(source))
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """`__getattr__` and `__dir__` of the module `package` whose file is `source` and whose
+    globals are `namespace`: its public names, `__all__` among them, are those of its
+    TYPE_CHECKING block, read the first time one is asked for."""
     anchor = namespace["__package__"] or package
+    read: list[Exports] = []
+
+    def table() -> Exports:
+        if not read:
+            read.append(exports(Path(source)))
+        return read[0]
 
     def resolve(name: str) -> Any:
-        try:
-            module, attribute = table[name]
-        except KeyError:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
-        owner = importlib.import_module(module, anchor)
-        try:
-            value = getattr(owner, attribute)
-        except AttributeError:  # a submodule its package does not import, e.g. `probe`
-            value = importlib.import_module(f"{module}.{attribute}", anchor)
+        if name == "__all__":
+            value: Any = list(table())
+        else:
+            if name.startswith("_") or name not in table():  # (private: never read for)
+                raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            module, attribute = table()[name]
+            owner = importlib.import_module(module, anchor)
+            try:
+                value = getattr(owner, attribute)
+            except AttributeError:  # a submodule its package does not import, e.g. `probe`
+                value = importlib.import_module(f"{module}.{attribute}", anchor)
         namespace[name] = value
         return value
 
     def listing() -> list[str]:
-        return sorted({*namespace, *table})
+        return sorted({*namespace, *table(), "__all__"})
 
-    return list(table), resolve, listing
+    return resolve, listing

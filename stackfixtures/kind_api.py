@@ -84,4 +84,4 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     container_labels = _labels
 
 if not _typing.TYPE_CHECKING:  # (so that a name not above is a type checker's error)
-    __all__, __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())
+    __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())

@@ -147,6 +147,17 @@ def test_fault_injection_from_the_cli(up: Path) -> None:
     assert logs.returncode == 0 and logs.stdout.count("db |") == 5
     metrics = stack(root, "metrics")
     assert 'stackfixtures_service_up{service="web"' in metrics.stdout
+    # several services in one request each way (the protocol takes a list)
+    stopped = stack(root, "stop", "web", "worker", "--json")
+    assert stopped.returncode == 0, stopped.stderr
+    assert sorted(json.loads(stopped.stdout)["stopped"]) == ["web", "worker"]
+    assert {status(root)[n]["state"] for n in ("web", "worker")} == {"stopped"}
+    started = stack(root, "start", "web", "worker", "--json")
+    assert started.returncode == 0, started.stderr
+    reply = json.loads(started.stdout)
+    assert reply["states"] == {"web": "ready", "worker": "ready"}, reply
+    assert set(reply["handles"]) >= {"web", "worker"}
+    assert stack(root, "stop").returncode == 2  # (SERVICE... is required: a usage error)
 
 
 def test_two_stacks_run_side_by_side(tmp_path: Path) -> None:

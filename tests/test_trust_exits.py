@@ -13,7 +13,7 @@ import pytest
 
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, wait_until, write_project
-from .test_trust_liveness import alive, lock_held, service_pids, state, up
+from .trust_helpers import alive, lock_held, service_pids, state, up
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 

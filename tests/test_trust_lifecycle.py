@@ -19,7 +19,7 @@ import pytest
 from . import test_trust_liveness as liveness
 from .cli_helpers import StackProcess, run_stack
 from .conftest import stubborn, wait_until, write_project
-from .test_trust_liveness import alive, lock_held, service_pids, state, up
+from .trust_helpers import alive, lock_held, service_pids, state, up
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 

@@ -4,7 +4,6 @@ state dir, every wait is bounded and exit codes tell the truth. Real launchers t
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from stackfixtures._engine.cleanup import watchdog
 
 from .cli_helpers import STACK, StackProcess, run_stack
 from .conftest import DB_WEB, wait_until, write_project
+from .trust_helpers import alive, launcher_pid, lock_held, service_pids, state, up, watchdog_of
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
@@ -35,51 +35,6 @@ def env(tmp_path: Path) -> dict[str, str]:
     return {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
 
 
-def state(root: Path, profile: str = "dev") -> Path:
-    return root / ".stack" / profile
-
-
-def launcher_pid(root: Path, profile: str = "dev") -> int:
-    return int(json.loads((state(root, profile) / "control.json").read_text())["pid"])
-
-
-def service_pids(root: Path, env: dict[str, str]) -> list[int]:
-    out = run_stack(["status", "-p", "dev", "--json"], root, timeout=20, env=env)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return [s["pid"] for s in json.loads(out.stdout)["services"] if s["state"] == "ready"]
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def lock_held(root: Path) -> bool:
-    """Whether anyone holds the state dir's lock (flock, probed as a test would)."""
-    try:
-        fd = os.open(state(root) / "launcher.lock", os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def watchdog_of(root: Path) -> psutil.Process:
-    return next(
-        p
-        for p in psutil.process_iter(["cmdline"])
-        if "stackfixtures._engine.cleanup.watchdog" in " ".join(p.info["cmdline"] or [])
-        and str(root) in " ".join(p.info["cmdline"] or [])
-    )
-
-
 @pytest.fixture
 def stack_up(tmp_path: Path, env: dict[str, str]) -> Iterator[Path]:
     """The DB_WEB project, brought down (its launcher resumed first) after the test."""
@@ -88,12 +43,6 @@ def stack_up(tmp_path: Path, env: dict[str, str]) -> Iterator[Path]:
     with contextlib.suppress(Exception):
         os.kill(launcher_pid(tmp_path), signal.SIGCONT)
     run_stack(["down", "-p", "dev", "--timeout", "30"], tmp_path, timeout=60, env=env)
-
-
-def up(root: Path, env: dict[str, str]) -> int:
-    out = run_stack(["up", "-p", "dev"], root, timeout=60, env=env)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return launcher_pid(root)
 
 
 def test_a_paused_watchdog_never_harms_the_next_stack_of_its_state_dir(

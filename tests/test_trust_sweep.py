@@ -22,7 +22,7 @@ import pytest
 from . import test_trust_liveness as liveness
 from .cli_helpers import run_stack
 from .conftest import DB_WEB, HTTP_APP, PY, wait_until, write_project
-from .test_trust_liveness import alive, watchdog_of
+from .trust_helpers import alive, watchdog_of
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import h11
 
 from .._engine.tasks import TaskOwner
+from ..errors import UnsafePath
 
 log = logging.getLogger("stackfixtures.control")
 
@@ -119,6 +121,8 @@ async def serve_unix(path: Path, handler: Handler, connections: TaskOwner) -> as
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.bind(str(path))
+        if not stat.S_ISSOCK(path.lstat().st_mode):  # chmod follows links: only our socket
+            raise UnsafePath(f"{path} is not the socket just bound there; refusing to chmod it")
         path.chmod(0o600)
         return await asyncio.start_unix_server(connected, sock=sock)
     except BaseException:

@@ -96,8 +96,6 @@ def metrics(profile: str | None, state_dir: str | None) -> None:
 
 ACTIONS = {
     "restart": "Restart SERVICE; its dependents follow their edges.",
-    "stop": "Stop SERVICE (and what depends on it), gracefully.",
-    "start": "Start SERVICE (and what it needs) again.",
     "pause": "Freeze SERVICE with SIGSTOP (fault injection: a hang).",
     "resume": "Thaw a paused SERVICE with SIGCONT.",
 }
@@ -109,13 +107,7 @@ def _operate(action: str, service: str, control: Any) -> tuple[dict[str, Any], s
         pids = getattr(control, action)(service)
         reply = codec.signalled_to_json(pids, "SIGSTOP" if action == "pause" else "SIGCONT")
         return reply, _sent(service, reply)
-    if action == "stop":
-        reply = codec.stopped_to_json(control.stop([service]))
-        return reply, f"stopped {', '.join(reply['stopped']) or 'nothing'}"
-    if action == "start":
-        control.start([service])
-    else:
-        control.restart(service)
+    control.restart(service)
     state = str(control.state(service))
     return {"service": service, "state": state}, f"{service}: {state}"
 
@@ -137,6 +129,36 @@ def _action(name: str, help_text: str) -> None:
 
 for _name, _help in ACTIONS.items():
     _action(_name, _help)
+
+
+@main.command()
+@stack_options
+@click.argument("services", metavar="SERVICE...", nargs=-1, required=True)
+@json_option
+def stop(
+    profile: str | None, state_dir: str | None, services: tuple[str, ...], as_json: bool
+) -> None:
+    """Stop each SERVICE (and what depends on them), gracefully, in one request."""
+    with control_for(profile, state_dir) as control:
+        reply = codec.stopped_to_json(control.stop(list(services)))
+    click.echo(
+        json.dumps(reply) if as_json else f"stopped {', '.join(reply['stopped']) or 'nothing'}"
+    )
+
+
+@main.command()
+@stack_options
+@click.argument("services", metavar="SERVICE...", nargs=-1, required=True)
+@json_option
+def start(
+    profile: str | None, state_dir: str | None, services: tuple[str, ...], as_json: bool
+) -> None:
+    """Start each SERVICE (and what they need) again, together, in one request."""
+    with control_for(profile, state_dir) as control:
+        handles = control.start(list(services))
+        reply = codec.started_to_json(handles, {n: control.state(n) for n in services})
+    lines = (f"{n}: {state}" for n, state in reply["states"].items())
+    click.echo(json.dumps(reply) if as_json else "\n".join(lines))
 
 
 @main.command()
