@@ -118,10 +118,11 @@ def python_side(root: Path) -> dict[str, float]:
 def by_hand(image: str) -> dict[str, float]:
     port = free_port()
     name = f"bench-{os.getpid()}-{port}"
+    publish = f"127.0.0.1:{port}:80"
     t0 = time.perf_counter()
     subprocess.run(
-        [*("docker", "run", "-d", "--name", name, "--label", LABEL, "-p"), f"127.0.0.1:{port}:80"]
-        + [image, "sh", "-c", SERVE],
+        ["docker", "run", "-d", "--name", name, "--label", LABEL, "-p", publish, image]
+        + ["sh", "-c", SERVE],
         check=True,
         capture_output=True,
         timeout=120,
