@@ -121,8 +121,21 @@ def by_hand(image: str) -> dict[str, float]:
     publish = f"127.0.0.1:{port}:80"
     t0 = time.perf_counter()
     subprocess.run(
-        ["docker", "run", "-d", "--name", name, "--label", LABEL, "-p", publish, image]
-        + ["sh", "-c", SERVE],
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            LABEL,
+            "-p",
+            publish,
+            image,
+            "sh",
+            "-c",
+            SERVE,
+        ],
         check=True,
         capture_output=True,
         timeout=120,
