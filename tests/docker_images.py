@@ -13,7 +13,8 @@ for `sh`, and an entrypoint script that does what the official image's does:
   starting with `-` given to valkey-server (`--requirepass` works that way);
 - nats (tag = the local nats-server's major.minor): port 4222, arguments starting with `-`
   given to nats-server.
-Session fixtures `postgres_image`, `valkey_image`, `nats_image` give their names (without the
+Session fixtures `postgres_image`, `valkey_image`, `nats_image` (a plugin in tests/conftest.py's
+`pytest_plugins`) give their names (without the
 tag: the kinds' own default tag, the local version, must find them).
 """
 
