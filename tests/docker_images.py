@@ -14,8 +14,8 @@ for `sh`, and an entrypoint script that does what the official image's does:
 - nats (tag = the local nats-server's major.minor): port 4222, arguments starting with `-`
   given to nats-server.
 Session fixtures `postgres_image`, `valkey_image`, `nats_image` (a plugin in tests/conftest.py's
-`pytest_plugins`) give their names (without the
-tag: the kinds' own default tag, the local version, must find them).
+`pytest_plugins`) give their names without the tag: the kinds' own default tag, the local
+server's version, must find them.
 """
 
 from __future__ import annotations
