@@ -15,7 +15,7 @@ import pytest
 import redis as redis_client
 
 from stackfixtures import _project as projects
-from stackfixtures.errors import ProfileError
+from stackfixtures.errors import ProfileError, StartError
 
 from .conftest import until, write_project
 
@@ -163,3 +163,18 @@ def test_image_options_only_with_the_container_source(tmp_path: Path, body: str,
     with pytest.raises(ProfileError) as caught:
         projects.load("dev", root=tmp_path)
     assert said in str(caught.value)
+
+
+async def test_an_image_the_engine_has_not_is_pulled_and_one_it_cannot_pull_fails_naming_it(
+    tmp_path: Path, make_stack: Any, docker_url: str, docker_client: Any
+) -> None:
+    missing = "stackfixtures-images/not-built-anywhere:1"  # no registry has it (or none here)
+    body = f'kind = "nats"\nsource = "container"\nimage = "{missing}"\nengine = "{docker_url}"'
+    stack = await make_stack(tmp_path, f"[services.bus]\n{body}\n")
+    with pytest.raises(StartError) as caught:
+        await stack.start()
+    said = str(caught.value)
+    assert f"image {missing!r} is not on the engine at {docker_url} and cannot be pulled" in said
+    assert f"[stackfixtures] pulling {missing} on {docker_url}" in lines(stack, "bus")
+    assert left(docker_client, stack) == []
+    await stack.close()

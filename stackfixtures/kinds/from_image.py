@@ -11,6 +11,7 @@ port, ready by the kind's own probe, stopped with the kind's own stop policy.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
@@ -20,10 +21,10 @@ from typing import ClassVar, Self
 
 from pydantic import BaseModel, model_validator
 
-from ..errors import KindUnavailable
-from ..kind_api import Probe, ServiceContext, StopPolicy, wait_ready
+from ..errors import KindUnavailable, StartError
+from ..kind_api import Probe, ServiceContext, StopPolicy, cancel_and_wait_out, wait_ready
 from . import binaries
-from .container import ContainerSpec, Started, running
+from .container import ContainerSpec, Started, engine, running
 
 
 class FromImage(BaseModel):
@@ -89,6 +90,7 @@ async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncI
         engine=cfg.engine,
         stop=server.stop,
     )
+    await _pulled(ctx, spec.url(), server.image)
     async with running(ctx, spec) as started:
         ctx.log.write(
             f"[stackfixtures] {ctx.definition.kind} from image {server.image}: container "
@@ -102,6 +104,49 @@ async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncI
             exit_future=started.ended,
         )
         yield started
+
+
+async def _pulled(ctx: ServiceContext, url: str, image: str) -> None:
+    """The image on the engine: pulled when it is not there (as `docker run` does), its
+    progress in the service's log; StartError naming it and the engine's words when it cannot
+    be. A blocking SDK call: in a thread, awaited to its end."""
+    loop = asyncio.get_running_loop()
+
+    def say(line: str) -> None:
+        loop.call_soon_threadsafe(ctx.log.write, line)
+
+    pull = asyncio.ensure_future(asyncio.to_thread(_pull, url, image, say))
+    await cancel_and_wait_out([], [pull])
+    why = pull.result()
+    if why:
+        raise StartError(
+            ctx.name,
+            "starting",
+            f"image {image!r} is not on the engine at {url} and cannot be pulled ({why}): pull "
+            "or build it there, or name another with `image` and `tag`",
+        )
+
+
+def _pull(url: str, image: str, say: Callable[[str], None]) -> str | None:
+    """Pull `image` unless the engine has it; None when it is there, else the engine's why."""
+    import docker
+    from docker.utils import parse_repository_tag
+
+    with engine.closing(engine.client(url)) as made_by:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            made_by.images.get(image)
+            return None
+        say(f"[stackfixtures] pulling {image} on {url}")
+        repository, tag = parse_repository_tag(image)
+        try:
+            for event in made_by.api.pull(repository, tag, stream=True, decode=True):
+                if "error" in event:
+                    return str(event["error"])
+                if "id" not in event and event.get("status"):  # (not each layer's progress)
+                    say(str(event["status"]))
+        except docker.errors.APIError as e:
+            return str(e.explanation or e)
+    return None
 
 
 async def local_tag(find: Callable[[], Path], parts: int) -> str | None:
