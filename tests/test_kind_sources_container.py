@@ -19,7 +19,8 @@ from stackfixtures.errors import ProfileError, StartError
 
 from .conftest import until, write_project
 
-pytestmark = pytest.mark.slow  # starts containers and servers (tests/spawns.py)
+slow = pytest.mark.slow  # starts containers and servers (tests/spawns.py); the checks of
+# options below start nothing: the fast tier
 
 LABEL = "io.stackfixtures.stack"
 PASSWORD = "s3cr:t/pw"  # URL-quoted in the DSN
@@ -49,6 +50,7 @@ def left(docker_client: Any, stack: Any) -> list[Any]:
     )
 
 
+@slow
 async def test_postgres_from_an_image_is_the_local_server_with_per_test_databases(
     tmp_path: Path, make_stack: Any, docker_url: str, docker_client: Any, postgres_image: str
 ) -> None:
@@ -104,6 +106,7 @@ kind = "nats"
 """
 
 
+@slow
 async def test_redis_and_nats_from_images_are_the_local_servers_and_stop_clean(
     tmp_path: Path,
     make_stack: Any,
@@ -165,6 +168,7 @@ def test_image_options_only_with_the_container_source(tmp_path: Path, body: str,
     assert said in str(caught.value)
 
 
+@slow
 async def test_an_image_the_engine_has_not_is_pulled_and_one_it_cannot_pull_fails_naming_it(
     tmp_path: Path, make_stack: Any, docker_url: str, docker_client: Any
 ) -> None:
