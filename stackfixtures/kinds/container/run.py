@@ -11,7 +11,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...kind_api import ServiceContext, cancel_and_wait_out, container_labels, record_engine
+from ...kind_api import (
+    ServiceContext,
+    StopPolicy,
+    cancel_and_wait_out,
+    container_labels,
+    record_engine,
+)
 from . import engine
 
 if TYPE_CHECKING:
@@ -31,6 +37,7 @@ class ContainerSpec:
     user: str | None = None
     workdir: str | None = None
     engine: str | None = None  # a URL; None: DOCKER_HOST, else the default socket
+    stop: StopPolicy | None = None  # the kind's own (a data kind's); the profile's `stop` refines
 
     def url(self) -> str:
         return self.engine or os.environ.get("DOCKER_HOST") or engine.DEFAULT_ENGINE
@@ -58,7 +65,7 @@ async def running(ctx: ServiceContext, spec: ContainerSpec) -> AsyncIterator[Sta
     url = spec.url()
     made_by = await asyncio.to_thread(engine.client, url)
     with engine.closing(made_by):
-        policy = ctx.stop_policy()
+        policy = ctx.stop_policy(spec.stop)
         record_engine(ctx, url)  # before it exists: a watchdog must know where to look
         made = asyncio.ensure_future(
             asyncio.to_thread(

