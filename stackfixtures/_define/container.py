@@ -62,16 +62,17 @@ def data_container(
     d: ServiceDefinition,
     *,
     image: str,
-    port: int,
-    ready: ContainerProbe,
+    port: int | None,
+    ready: ContainerProbe | None,
     stop: StopPolicy,
     attrs: dict[str, Any],
     command: list[str] | None = None,
     env: dict[str, str] | None = None,
     volume: str | None = None,
 ) -> Container:
-    """A server kind's container: named after the service, its own stop policy refined by the
-    profile's `stop`, the service's restart policy, its start timeout as the start period."""
+    """A kind's container (a server's, or a `container` service itself): named after the
+    service, its own stop policy refined by the profile's `stop`, the service's restart policy,
+    its start timeout as the start period."""
     return Container(
         d.name,
         image,

@@ -233,9 +233,10 @@ def _app(
             f"services.{name}.export.image",
             "an image is needed to run this service in a container",
         )
-    port = exp.get("port") or d.port or (DEFAULT_APP_PORT if d.kind == "command" else None)
-    render = _renderer(d, port, host, attrs, report)
     raw = exp.get("command") or cfg.get("command")
+    listens = d.kind == "command" and "${port}" in repr((raw, d.env, cfg.get("ready")))
+    port = exp.get("port") or d.port or (DEFAULT_APP_PORT if listens else None)
+    render = _renderer(d, port, host, attrs, report)
     if raw is None:
         report(
             f"services.{name}.export.command",
