@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from stackfixtures import _project as projects
+from stackfixtures._define.graph import Graph
 from stackfixtures._export import compose
 from stackfixtures.kinds.container.export import exported
 from stackfixtures.kinds.postgres.binaries import find_binaries
@@ -107,10 +108,10 @@ def test_a_container_service_exports_as_itself_beside_process_services(tmp_path:
 
 
 def test_volumes_healthcheck_and_build_of_a_container_service(tmp_path: Path) -> None:
-    """The options of the agreed contract the kind gains (volumes, healthcheck, build), given
-    to the export hook as the profile would, then checked by Compose."""
+    """The options of the agreed contract the kind gains (volumes, healthcheck, build), as the
+    profile gives them to the kind, exported and checked by Compose."""
     write_project(tmp_path, MIXED)
-    (tmp_path / "site").mkdir()
+    (tmp_path / "profiles" / "site").mkdir()  # relative paths are the profile's dir's
     proj = projects.load("dev", root=tmp_path)
     web = proj.graph["web"]
     config = {
@@ -119,11 +120,21 @@ def test_volumes_healthcheck_and_build_of_a_container_service(tmp_path: Path) ->
         "healthcheck": {"test": ["CMD", "true"], "interval": 0.5, "retries": 30},
         "build": {"context": "site", "dockerfile": "Dockerfile", "args": {"V": "1"}},
     }
-    container = exported(web.evolve(config=config), "web")
-    assert container.volumes == ["data:/var/lib/x", "./site:/www:ro"]
-    assert container.healthcheck == {"test": ["CMD", "true"], "interval": "0.5s", "retries": 30}
-    assert container.build == {"context": "site", "dockerfile": "Dockerfile", "args": {"V": "1"}}
-    image_own = exported(web.evolve(config={**web.config, "healthcheck": "image"}), "web")
+    proj.graph = Graph({**proj.graph.definitions, "web": web.evolve(config=config)})
+    out = tmp_path / "elsewhere" / "compose.yaml"
+    out.parent.mkdir()
+    out.write_text(yaml.safe_dump(compose.document(proj)))
+    found = compose_binary.normalised(out)
+    svc = found["services"]["web"]
+    mounts = {(v["type"], v["source"], v["target"], v.get("read_only", False)) for v in svc["volumes"]}
+    site = str(tmp_path / "profiles" / "site")  # relative to the profile, not to the output
+    assert mounts == {("volume", "data", "/var/lib/x", False), ("bind", site, "/www", True)}
+    assert "data" in found["volumes"]
+    assert svc["healthcheck"] == {"test": ["CMD", "true"], "interval": "500ms", "retries": 30}
+    assert svc["build"]["context"] == site and svc["build"]["args"] == {"V": "1"}
+    assert found["services"]["api"]["depends_on"]["web"]["condition"] == "service_healthy"
+    config["healthcheck"] = "image"
+    image_own = exported(web.evolve(config=config), "web")
     assert image_own.image_health and image_own.healthcheck is None
 
 
