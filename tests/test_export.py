@@ -188,3 +188,29 @@ def test_a_container_probe_keeps_its_own_timing_unless_the_service_says(
     live = containers._probe({"tcp": 8000}, 8000, str, period=9.0, failures=2)
     assert live == ContainerProbe("tcp", 8000, period=9.0, timeout=0.5, failures=2)
     assert containers._probe(None, 8000, str) is None
+
+
+def test_a_container_service_exports_to_kubernetes(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.web]
+kind = "container"
+image = "stackfixtures-test/busybox:1"
+entrypoint = ["httpd"]
+command = ["-f", "-p", "80"]
+workdir = "/www"
+ports = { "80" = "${port}" }
+ready = { tcp = "${port}" }
+""",
+    )
+    objects = k8s.objects(projects.load("dev", root=tmp_path))
+    validate_k8s(objects["web"])
+    main = objects["web"][1]["spec"]["template"]["spec"]["containers"][0]
+    assert (main["command"], main["args"], main["workingDir"]) == (
+        ["httpd"],
+        ["-f", "-p", "80"],
+        "/www",
+    )
+    assert main["readinessProbe"]["tcpSocket"] == {"port": 80}
+    assert objects["web"][0]["spec"]["ports"][0]["port"] == 80

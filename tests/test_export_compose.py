@@ -126,7 +126,9 @@ def test_volumes_healthcheck_and_build_of_a_container_service(tmp_path: Path) ->
     out.write_text(yaml.safe_dump(compose.document(proj)))
     found = compose_binary.normalised(out)
     svc = found["services"]["web"]
-    mounts = {(v["type"], v["source"], v["target"], v.get("read_only", False)) for v in svc["volumes"]}
+    mounts = {
+        (v["type"], v["source"], v["target"], v.get("read_only", False)) for v in svc["volumes"]
+    }
     site = str(tmp_path / "profiles" / "site")  # relative to the profile, not to the output
     assert mounts == {("volume", "data", "/var/lib/x", False), ("bind", site, "/www", True)}
     assert "data" in found["volumes"]
@@ -163,3 +165,15 @@ command = ["python", "three.py"]
         "in a container"
     )
     assert lines[1].startswith(f"{path}:10:11: services.three.export.image: ")
+
+
+def test_kafka_exports_the_release_it_runs(tmp_path: Path) -> None:
+    home = tmp_path / "kafka_2.13-3.7.1"
+    (home / "bin").mkdir(parents=True)
+    (home / "libs").mkdir()
+    (home / "bin" / "kafka-server-start.sh").write_text("#!/bin/sh\n")
+    for jar in ("kafka_2.13-3.7.1-test.jar", "kafka_2.13-3.7.1.jar", "kafka-clients-3.7.1.jar"):
+        (home / "libs" / jar).write_bytes(b"")
+    write_project(tmp_path, f'[services.bus]\nkind = "kafka"\nhome = "{home}"\n')
+    doc = compose.document(projects.load("dev", root=tmp_path))
+    assert doc["services"]["bus"]["image"] == "apache/kafka:3.7.1"
