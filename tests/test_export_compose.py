@@ -14,6 +14,7 @@ import yaml
 from stackfixtures import _project as projects
 from stackfixtures._define.graph import Graph
 from stackfixtures._export import compose
+from stackfixtures.errors import ProfileError
 from stackfixtures.kinds.container.export import exported
 from stackfixtures.kinds.postgres.binaries import find_binaries
 
@@ -177,3 +178,20 @@ def test_kafka_exports_the_release_it_runs(tmp_path: Path) -> None:
     write_project(tmp_path, f'[services.bus]\nkind = "kafka"\nhome = "{home}"\n')
     doc = compose.document(projects.load("dev", root=tmp_path))
     assert doc["services"]["bus"]["image"] == "apache/kafka:3.7.1"
+
+
+def test_a_missing_build_context_is_reported_with_the_other_problems(tmp_path: Path) -> None:
+    path = write_project(tmp_path, MIXED.replace('export = { image = "python:3.11-slim" }', ""))
+    proj = projects.load("dev", root=tmp_path)
+    web = proj.graph["web"]
+    config = {**web.config, "build": {"context": "nowhere"}}
+    proj.graph = Graph({**proj.graph.definitions, "web": web.evolve(config=config)})
+    with pytest.raises(ProfileError) as info:
+        compose.document(proj)
+    found = [(p.file, p.key) for p in info.value.problems]
+    assert found == [
+        (str(path), "services.web.build.context"),
+        (str(path), "services.api.export.image"),
+        (str(path), "services.migrate.export.image"),
+    ]
+    assert all(p.line for p in info.value.problems)
