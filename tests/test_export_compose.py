@@ -118,7 +118,11 @@ def test_volumes_healthcheck_and_build_of_a_container_service(tmp_path: Path) ->
     config = {
         **web.config,
         "volumes": ["data:/var/lib/x", "./site:/www:ro"],
-        "healthcheck": {"test": ["CMD", "true"], "interval": 0.5, "retries": 30},
+        "healthcheck": {
+            "test": ["CMD", "wget", "127.0.0.1:${port}"],
+            "interval": 0.5,
+            "retries": 3,
+        },
         "build": {"context": "site", "dockerfile": "Dockerfile", "args": {"V": "1"}},
     }
     proj.graph = Graph({**proj.graph.definitions, "web": web.evolve(config=config)})
@@ -133,7 +137,8 @@ def test_volumes_healthcheck_and_build_of_a_container_service(tmp_path: Path) ->
     site = str(tmp_path / "profiles" / "site")  # relative to the profile, not to the output
     assert mounts == {("volume", "data", "/var/lib/x", False), ("bind", site, "/www", True)}
     assert "data" in found["volumes"]
-    assert svc["healthcheck"] == {"test": ["CMD", "true"], "interval": "500ms", "retries": 30}
+    health = {"test": ["CMD", "wget", "127.0.0.1:80"], "interval": "500ms", "retries": 3}
+    assert svc["healthcheck"] == health  # `${port}`: the container port it stands for
     assert svc["build"]["context"] == site and svc["build"]["args"] == {"V": "1"}
     assert found["services"]["api"]["depends_on"]["web"]["condition"] == "service_healthy"
     config["healthcheck"] = "image"

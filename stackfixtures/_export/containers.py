@@ -31,6 +31,7 @@ DEFAULT_APP_PORT = 8000
 
 
 Namer = Callable[[str], str]
+Report = Callable[[str, str], None]
 
 
 def _probe(
@@ -127,7 +128,7 @@ def _container(
     d: ServiceDefinition,
     host: str,
     attrs: dict[str, Any],
-    report: Callable[[str, str], None],
+    report: Report,
     base: Path,
 ) -> Container | None:
     """Service `d` as a container: as its kind says (a data kind, a container), else from its
@@ -146,6 +147,9 @@ def _container(
     if container.entrypoint:
         container.entrypoint = _render_all(container.entrypoint, render)
     container.env = {k: render(v, f"env.{k}") for k, v in container.env.items()}
+    if container.healthcheck is not None:
+        test = container.healthcheck["test"]
+        container.healthcheck["test"] = _render_all(test, lambda t: render(t, "healthcheck"))
     container.volumes = [_absolute(v, base) for v in container.volumes]
     if container.build is not None:
         context = Path(str(container.build.get("context", ".")))
@@ -165,9 +169,6 @@ def _absolute(volume: str, base: Path) -> str:
         host, sep, rest = volume.partition(":")
         return f"{os.path.normpath(base / host)}{sep}{rest}"
     return volume
-
-
-Report = Callable[[str, str], None]
 
 
 def _renderer(
