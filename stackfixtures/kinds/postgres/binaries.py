@@ -46,12 +46,13 @@ def find_binaries(bin_dir: str | None, source: str = "auto") -> tuple[Path, Path
     return found.path, initdb, found.origin
 
 
+VERSION_PATTERN = r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)"
+
+
 def parse_version(text: str) -> str:
     """`18.6` from `postgres (PostgreSQL) 18.6`, and `15.18` from a distribution's
     `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`."""
-    found = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)", text) or re.search(
-        r"(\d+(?:\.\d+)+)", text
-    )
+    found = re.search(VERSION_PATTERN, text) or re.search(r"(\d+(?:\.\d+)+)", text)
     return found.group(1) if found else text.strip()
 
 
