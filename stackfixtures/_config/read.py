@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProfileError
+from ..errors import Problem, ProfileError
+from .include import included, includes
 from .positions import KeyPath, SourceMap
 from .suggest import did_you_mean
 
@@ -37,6 +38,7 @@ class Origins:
 
     default: str
     written: dict[KeyPath, tuple[SourceMap, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # of the compose files included
 
     def find(self, path: KeyPath) -> tuple[str, int, int]:
         """(file, line, column) of `path`, else of its nearest written ancestor; line 0 when
@@ -187,6 +189,12 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
     merged: dict[str, Any] = {}
     origins = Origins(str(path))
     for raw, smap in reversed(chain):
+        for index, name in enumerate(includes(raw)):  # beneath the profile that includes it
+            services, located, problems = included(smap, index, name, _read_bytes)
+            origins.problems += problems
+            if located is not None:
+                merged = _merge(merged, services)
+                origins.overlay(services, located)
         merged = _merge(merged, raw)
         origins.overlay(raw, smap)
     if len(chain) > 1 and isinstance(merged.get("stack"), dict):
