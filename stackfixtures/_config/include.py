@@ -11,7 +11,7 @@ from typing import Any
 
 from .._compose import document as compose
 from ..errors import Problem, ProfileError
-from .positions import KeyPath, SourceMap
+from .positions import SourceMap
 
 
 def includes(raw: dict[str, Any]) -> list[str]:
@@ -24,29 +24,31 @@ def includes(raw: dict[str, Any]) -> list[str]:
     return [f for f in found if isinstance(f, str) and f.strip()]
 
 
+def compose_file(
+    path: Path, profile_dir: Path, read_bytes: Callable[[Path], bytes]
+) -> compose.Compose:
+    """Compose file `path` mapped for a profile in `profile_dir` (its problems in `.problems`);
+    ProfileError when it cannot be read at all."""
+    if not path.exists():
+        raise ProfileError(str(path), "", "no such file")
+    try:
+        text = read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProfileError(str(path), "", "not UTF-8 text") from None
+    return compose.read(path, text, profile_dir, os.environ)
+
+
 def included(
     smap: SourceMap, index: int, name: str, read_bytes: Callable[[Path], bytes]
 ) -> tuple[dict[str, Any], SourceMap | None, list[Problem]]:
     """The profile TOML (`{"services": ...}`) compose file `name` gives the profile `smap` is
     the map of (its `include[index]`), where its keys are, and its problems."""
     profile = Path(smap.file)
-    path = (profile.parent / name).resolve()
-    where: KeyPath = ("stack", "include", index)
     try:
-        if not path.exists():
-            raise ProfileError(str(path), "", "no such file")
-        text = read_bytes(path).decode("utf-8")
+        found = compose_file((profile.parent / name).resolve(), profile.parent, read_bytes)
     except ProfileError as e:
-        line, column = smap.find(where) or (0, 0)
+        line, column = smap.find(("stack", "include", index)) or (0, 0)
         return {}, None, [Problem(smap.file, "stack.include", f"{name}: {e.problem}", line, column)]
-    except UnicodeDecodeError:
-        line, column = smap.find(where) or (0, 0)
-        return (
-            {},
-            None,
-            [Problem(smap.file, "stack.include", f"{name}: not UTF-8 text", line, column)],
-        )
-    found = compose.read(path, text, profile.parent, os.environ)
-    starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
-    located = SourceMap(str(path), dict(found.offsets), starts)
+    starts = [0] + [i + 1 for i, c in enumerate(found.text) if c == "\n"]
+    located = SourceMap(found.file, dict(found.offsets), starts)
     return {"services": found.services}, located, found.problems

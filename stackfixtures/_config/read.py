@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem, ProfileError
-from .include import included, includes
+from .._compose.document import Compose
+from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
 from .suggest import did_you_mean
 
@@ -205,3 +206,9 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
 def raw_profile(path: Path, root: Path) -> dict[str, Any]:
     """A profile's TOML merged with what it extends, not yet validated."""
     return read_profile(path, root)[0]
+
+
+def read_compose(path: Path, profile_dir: Path) -> Compose:
+    """Compose file `path` (a regular file of at most 1 MiB) as services of a profile written in
+    `profile_dir`; what it cannot honour in `.problems`. ProfileError if it cannot be read."""
+    return compose_file(path, profile_dir, _read_bytes)
