@@ -169,7 +169,9 @@ def _depends(
         if condition == "service_healthy" and target is not None:
             if target.health_disabled:
                 out.problems.append(tree.problem(where, f"{dep} has its healthcheck disabled"))
-            target.body.setdefault("healthcheck", "image")
+            elif "healthcheck" not in target.body:  # Compose relies on the image's own
+                target.body["healthcheck"] = "image"
+                target.sources[("healthcheck",)] = where
         if condition == "service_completed_successfully" and target is not None:
             target.body["task"] = True
             target.body.pop("restart", None)

@@ -137,4 +137,5 @@ def interpolate_tree(
             return interpolate(data, env)
         except ValueError as e:
             errors.append((at, str(e)))
+            return data.replace("${", "$${")  # reported once, not again as a bad template
     return data

@@ -31,6 +31,7 @@ class Mapped:
     sources: dict[tuple[str | int, ...], TreePath] = field(default_factory=dict)
     problems: list[tuple[TreePath, str]] = field(default_factory=list)
     health_disabled: bool = False
+    base: TreePath = ()  # the service's path in the compose file
 
 
 @dataclass
@@ -72,8 +73,8 @@ def _pairs(value: Any) -> list[tuple[str, Any]]:
 
 def map_service(name: str, svc: dict[str, Any], places: Places) -> Mapped:
     """Compose service `name` (interpolated) as a profile table of kind `container`."""
-    out = Mapped()
     base: TreePath = ("services", name)
+    out = Mapped(base=base)
     put = _putter(out, base)
     out.body["kind"] = "container"
     out.sources[("kind",)] = base
@@ -172,7 +173,11 @@ def _ports(out: Mapped, put: Put, value: Any, places: Places) -> None:
         raise ValueError("expected a list")
     free: list[str] = []
     for i, item in enumerate(value):
-        inside, pinned = values.port(item)
+        try:
+            inside, pinned = values.port(item)
+        except ValueError as e:
+            out.problems.append(((*out.base, "ports", i), str(e)))
+            continue
         if pinned is None:
             free.append(inside)
         put(("ports", inside), pinned if pinned is not None else "${port}", ("ports", i))
@@ -186,8 +191,14 @@ def _ports(out: Mapped, put: Put, value: Any, places: Places) -> None:
 def _volumes(out: Mapped, put: Put, value: Any, places: Places) -> None:
     if not isinstance(value, list):
         raise ValueError("expected a list")
-    mounts = [values.volume(v, places.compose_dir, places.profile_dir) for v in value]
-    put(("volumes",), mounts, ("volumes",))
+    mounts = []
+    for i, item in enumerate(value):
+        try:
+            mounts.append(values.volume(item, places.compose_dir, places.profile_dir))
+        except ValueError as e:
+            out.problems.append(((*out.base, "volumes", i), str(e)))
+    if mounts:
+        put(("volumes",), mounts, ("volumes",))
 
 
 def _healthcheck(out: Mapped, put: Put, value: Any, places: Places) -> None:

@@ -1,0 +1,165 @@
+"""Compose in (no engine needed): a profile's `[stack] include` of a compose file and `stack
+import compose` map Compose's keys onto container services, interpolate as Compose does, keep
+the graph's edges, and list every key they cannot honour at its file:line, all at once."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stackfixtures import _project as projects
+from stackfixtures._config.load import validate_profile
+from stackfixtures.errors import ProfileError
+
+from .cli_helpers import run_stack
+from .compose_include_helpers import compose_schema, including, services, write_compose
+
+__all__ = ["compose_schema"]  # a fixture
+
+EVERY_KEY = """\
+x-common: &common
+  image: stackfixtures-test/busybox:1
+services:
+  web:
+    <<: *common
+    command: httpd -f -p 80 -h /www
+    entrypoint: ["/bin/sh", "-c", "exec \\"$$@\\"", "--"]
+    environment:
+      - GREETING=hi
+      - FROM_HOST
+      - FROM_DOTENV=${DOTENV_ONLY}
+    env_file: [web.env]
+    ports: ["80", "127.0.0.1:8443:443", {target: 53, published: "5353", protocol: udp}]
+    volumes:
+      - data:/var/lib/x
+      - ./site:/www:ro
+      - {type: bind, source: /etc/hostname, target: /in/hostname, read_only: true}
+    user: "1000:1000"
+    working_dir: /www
+    stop_signal: SIGINT
+    stop_grace_period: 1m30s
+    restart: on-failure:3
+    expose: ["80"]
+  builder:
+    build: {context: ./img, dockerfile: Other.Dockerfile, args: [VERSION=1]}
+    image: mine:1
+    healthcheck: {test: ["CMD", "true"], interval: 2s, timeout: 500ms, retries: 3,
+                  start_period: 1s}
+    restart: unless-stopped
+  only-debug:
+    image: stackfixtures-test/busybox:1
+    profiles: [debug]
+volumes:
+  data: {}
+"""
+
+
+def test_every_honoured_key_maps_onto_the_container_options(
+    tmp_path: Path, compose_schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FROM_HOST", "host-value")
+    monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
+    (tmp_path / "compose" / ".env").parent.mkdir()
+    (tmp_path / "compose" / ".env").write_text("DOTENV_ONLY=from-dotenv\n")
+    (tmp_path / "compose" / "web.env").write_text("# comment\nGREETING=loses\nFILE_ONLY='a b'\n")
+    write_compose(tmp_path / "compose" / "compose.yaml", EVERY_KEY, compose_schema)
+    including(tmp_path, "../compose/compose.yaml")
+    found = services(tmp_path)
+    assert set(found) == {"web", "builder"}  # only_debug's profile is not active
+    assert found["web"] == {
+        "kind": "container",
+        "image": "stackfixtures-test/busybox:1",
+        "command": "httpd -f -p 80 -h /www",
+        "entrypoint": ["/bin/sh", "-c", 'exec "$@"', "--"],
+        "env": {
+            "GREETING": "hi",
+            "FROM_HOST": "host-value",
+            "FROM_DOTENV": "from-dotenv",
+            "FILE_ONLY": "a b",
+        },
+        "ports": {"80": "${port}", "443": 8443, "53/udp": 5353},
+        # paths relative to the compose file, written relative to the profile's dir
+        "volumes": [
+            "data:/var/lib/x",
+            "./../compose/site:/www:ro",
+            "/etc/hostname:/in/hostname:ro",
+        ],
+        "user": "1000:1000",
+        "workdir": "/www",
+        "stop": {"signal": "SIGINT", "grace": 90.0},
+        "restart": {"policy": "on-failure", "max_restarts": 3},
+    }
+    assert found["builder"] == {
+        "kind": "container",
+        "image": "mine:1",
+        "build": {
+            "context": "./../compose/img",
+            "dockerfile": "Other.Dockerfile",
+            "args": {"VERSION": "1"},
+        },
+        "healthcheck": {
+            "test": ["CMD", "true"],
+            "interval": 2.0,
+            "timeout": 0.5,
+            "retries": 3,
+            "start_period": 1.0,
+        },
+        "restart": {"policy": "always"},
+    }
+    monkeypatch.setenv("COMPOSE_PROFILES", "debug")
+    assert "only_debug" in services(tmp_path)  # a `-` in a name becomes `_`
+
+
+UNHONOURED = """\
+services:
+  web:
+    image: stackfixtures-test/busybox:1
+    container_name: fixed
+    networks: [back]
+    ports: ["0.0.0.0:8080:80", "81", "82"]
+    volumes: ["/anonymous"]
+    healthcheck: {test: ["CMD", "true"], start_interval: 1s}
+    depends_on:
+      db: {condition: service_healthy, required: false}
+    environment: {NEEDED: "${NEEDED:?set NEEDED}"}
+  db:
+    image: stackfixtures-test/busybox:1
+    healthcheck: {disable: true}
+networks: {back: {}}
+secrets: {token: {file: ./token}}
+"""
+
+
+def test_every_key_it_cannot_honour_is_listed_at_once_with_its_line(
+    tmp_path: Path, compose_schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEEDED", raising=False)
+    compose = write_compose(tmp_path / "profiles" / "compose.yaml", UNHONOURED, compose_schema)
+    including(tmp_path, rest="[services.own]\ncommand = []\n")  # and the profile's own mistake
+    with pytest.raises(ProfileError) as e:
+        projects.load("dev", root=tmp_path)  # what `stack validate` prints
+    c, toml = f"{compose}", f"{tmp_path}/profiles/dev.toml"
+    assert str(e.value).splitlines() == [
+        f"{c}:4:5: services.web.container_name: cannot be honoured by a container service",
+        f"{c}:5:5: services.web.networks: cannot be honoured by a container service",
+        f"{c}:6:5: services.web.ports: 81, 82: a service has one free port (${{port}}); "
+        "pin the others (HOST:82)",
+        f"{c}:6:13: services.web.ports[0]: host address 0.0.0.0: a stack publishes on "
+        "127.0.0.1 only",
+        f"{c}:7:15: services.web.volumes[0]: '/anonymous': an anonymous volume (no source); "
+        "name it (NAME:/anonymous)",
+        f"{c}:8:5: services.web.healthcheck: cannot honour start_interval (test, interval, "
+        "timeout, retries, start_period)",
+        f"{c}:10:7: services.web.depends_on.db: db has its healthcheck disabled",
+        f"{c}:10:40: services.web.depends_on.db.required: an optional dependency cannot be "
+        "honoured: every dependency of a stack is started",
+        f"{c}:11:19: services.web.environment.NEEDED: NEEDED: set NEEDED",
+        f"{c}:15:1: networks: cannot be honoured (a stack has one network, services, named "
+        "volumes)",
+        f"{c}:16:1: secrets: cannot be honoured (a stack has one network, services, named volumes)",
+        f"{toml}:4:1: services.own.command: must not be empty (expected at least one item, "
+        "found an empty list)",
+    ]
