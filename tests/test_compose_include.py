@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stackfixtures import _project as projects
+from stackfixtures._export import compose as compose_export
 from stackfixtures._config.load import validate_profile
 from stackfixtures.errors import ProfileError
 
-from .cli_helpers import run_stack
 from .compose_include_helpers import compose_schema, including, services, write_compose
 
 __all__ = ["compose_schema"]  # a fixture
@@ -163,3 +164,126 @@ def test_every_key_it_cannot_honour_is_listed_at_once_with_its_line(
         f"{toml}:4:1: services.own.command: must not be empty (expected at least one item, "
         "found an empty list)",
     ]
+
+
+WIRED = """\
+services:
+  web:
+    image: stackfixtures-test/busybox:1
+    command: ["sh", "-c", "echo $${HOME} $$PATH; exec httpd -f -p 80"]
+    environment:
+      API: ${api.url}
+      TAG: ${TAG:-latest}
+      EMPTY_DEFAULT: ${EMPTY:-was-empty}
+      EMPTY_KEPT: ${EMPTY-not-used}
+      ALT: ${TAG:+tag-set}
+      LITERAL: "$${NOT_A_TEMPLATE}"
+    ports: ["80"]
+    depends_on:
+      api: {condition: service_started}
+      migrate: {condition: service_completed_successfully}
+      db: {condition: service_healthy, restart: true}
+  migrate:
+    image: stackfixtures-test/busybox:1
+    command: ["true"]
+    restart: on-failure
+  db:
+    image: stackfixtures-test/busybox:1
+"""
+
+AROUND = """
+[services.api]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+
+[services.check]
+task = true
+depends_on = ["web"]
+command = ["{PY}", "-c", "print('${web.url}')"]
+
+[services.web]
+env = { EXTRA = "from-the-profile" }  # the profile refines what it includes
+"""
+
+
+def test_interpolation_depends_on_conditions_and_both_directions_of_the_graph(
+    tmp_path: Path, compose_schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMPTY", "")
+    monkeypatch.setenv("TAG", "from-the-environment")
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "profiles" / ".env").write_text("TAG=from-dotenv\nEMPTY=x\n")
+    # `${api.url}` is no Compose variable (a dot): the schema takes it as any string
+    write_compose(tmp_path / "profiles" / "compose.yaml", WIRED, compose_schema)
+    including(tmp_path, rest=AROUND)
+    found = services(tmp_path)
+    web = found["web"]
+    assert web["command"] == ["sh", "-c", "echo $${HOME} $PATH; exec httpd -f -p 80"]
+    assert web["env"] == {
+        "API": "${api.url}",  # a template of the profile: the process service's handle
+        "TAG": "from-the-environment",  # the environment over .env
+        "EMPTY_DEFAULT": "was-empty",
+        "EMPTY_KEPT": "",
+        "ALT": "tag-set",
+        "LITERAL": "$${NOT_A_TEMPLATE}",  # Compose's $$ is a literal $: the profile's $${
+        "EXTRA": "from-the-profile",
+    }
+    # restart: true is a restart edge; without it Compose leaves the dependent alone
+    assert web["depends_on"] == {"api": "ignore", "migrate": "ignore", "db": "restart"}
+    assert found["migrate"]["task"] is True  # service_completed_successfully
+    assert "restart" not in found["migrate"]  # a task is never restarted for exiting 0
+    assert found["db"]["healthcheck"] == "image"  # service_healthy: the image's own, as Compose
+    (tmp_path / "profiles" / "compose.yaml").write_text(
+        WIRED.replace("condition: service_healthy", "condition: service_started")
+    )
+    graph = projects.load("dev", root=tmp_path).graph  # both directions, one graph
+    assert graph.dependencies("web") == ("api", "migrate", "db")
+    assert graph.dependencies("check") == ("web",)
+    assert graph["web"].edge("db") == "restart" and graph["web"].edge("api") == "ignore"
+    assert graph["migrate"].task
+
+
+def test_a_profile_names_what_it_includes_where_it_is_written(tmp_path: Path) -> None:
+    including(tmp_path, "missing.yaml")
+    with pytest.raises(ProfileError) as e:
+        validate_profile("dev", tmp_path)
+    assert (
+        str(e.value)
+        == f"{tmp_path}/profiles/dev.toml:2:12: stack.include: missing.yaml: no such file"
+    )
+    write_compose(tmp_path / "profiles" / "missing.yaml", "services:\n  web: [\n", check=False)
+    with pytest.raises(ProfileError) as e:
+        validate_profile("dev", tmp_path)
+    assert str(e.value).startswith(f"{tmp_path}/profiles/missing.yaml:3:1: invalid YAML")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("profile", ["dev", "ci"])
+def test_round_trip_export_then_include_gives_the_same_graph(
+    profile: str, tmp_path: Path, compose_schema: dict[str, Any]
+) -> None:
+    """`stack export compose` of the reference backend, included by an empty profile: the same
+    names, edges, images, commands and published ports."""
+    original = projects.load(profile, root=ROOT)
+    doc = compose_export.document(original)
+    text = yaml.safe_dump(doc, sort_keys=False)
+    write_compose(tmp_path / "profiles" / "compose.yaml", text, compose_schema)
+    including(tmp_path)
+    found = services(tmp_path)
+    graph = original.graph
+    assert set(found) == set(doc["services"]) == set(graph.closure(original.selected))
+    for name, exported in doc["services"].items():
+        mine = found[name]
+        edges = {
+            d: "restart" if graph[name].edge(d) == "restart" else "ignore"
+            for d in graph.dependencies(name)
+        }
+        assert mine.get("depends_on", {}) == edges, name
+        assert mine["image"] == exported["image"]
+        assert mine.get("command") == exported.get("command")
+        published = {}
+        for entry in exported.get("ports", []):  # loopback HOST:CONTAINER (compose-out's ports)
+            *_, host, inside = str(entry).split(":")
+            published[inside] = int(host)
+        assert {k: v for k, v in mine.get("ports", {}).items() if v != "${port}"} == published
