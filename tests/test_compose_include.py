@@ -4,7 +4,6 @@ the graph's edges, and list every key they cannot honour at its file:line, all a
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,8 @@ import pytest
 import yaml
 
 from stackfixtures import _project as projects
-from stackfixtures._export import compose as compose_export
 from stackfixtures._config.load import validate_profile
+from stackfixtures._export import compose as compose_export
 from stackfixtures.errors import ProfileError
 
 from .compose_include_helpers import compose_schema, including, services, write_compose
