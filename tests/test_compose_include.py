@@ -12,6 +12,7 @@ import yaml
 
 from stackfixtures import _project as projects
 from stackfixtures._config.load import validate_profile
+from stackfixtures._config.read import read_compose
 from stackfixtures._export import compose as compose_export
 from stackfixtures.errors import ProfileError
 
@@ -81,10 +82,10 @@ def test_every_honoured_key_maps_onto_the_container_options(
             "FILE_ONLY": "a b",
         },
         "ports": {"80": "${port}", "443": 8443, "53/udp": 5353},
-        # paths relative to the compose file, written relative to the profile's dir
+        # paths relative to the compose file, made absolute (stack import writes them relative)
         "volumes": [
             "data:/var/lib/x",
-            "./../compose/site:/www:ro",
+            f"{tmp_path}/compose/site:/www:ro",
             "/etc/hostname:/in/hostname:ro",
         ],
         "user": "1000:1000",
@@ -96,7 +97,7 @@ def test_every_honoured_key_maps_onto_the_container_options(
         "kind": "container",
         "image": "mine:1",
         "build": {
-            "context": "./../compose/img",
+            "context": f"{tmp_path}/compose/img",
             "dockerfile": "Other.Dockerfile",
             "args": {"VERSION": "1"},
         },
@@ -286,3 +287,18 @@ def test_round_trip_export_then_include_gives_the_same_graph(
             *_, host, inside = str(entry).split(":")
             published[inside] = int(host)
         assert {k: v for k, v in mine.get("ports", {}).items() if v != "${port}"} == published
+
+
+def test_import_writes_host_paths_relative_to_the_profile_it_writes(tmp_path: Path) -> None:
+    """(`stack import compose -o FILE`'s mapping: the profile is read from FILE's directory.)"""
+    compose = write_compose(
+        tmp_path / "compose" / "compose.yaml",
+        "services:\n  web:\n    build: .\n    volumes: [./site:/www:ro, ../up:/up, /abs:/abs]\n",
+        check=False,
+    )
+    found = read_compose(compose, tmp_path / "profiles")
+    assert not found.problems
+    assert found.services["web"]["build"] == {"context": "../compose"}
+    assert found.services["web"]["volumes"] == ["../compose/site:/www:ro", "../up:/up", "/abs:/abs"]
+    inside = read_compose(compose, tmp_path / "compose")
+    assert inside.services["web"]["volumes"][0] == "./site:/www:ro"

@@ -58,9 +58,9 @@ def variables(compose_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
     return {**found, **environ}
 
 
-def read(file: Path, text: str, profile_dir: Path, environ: Mapping[str, str]) -> Compose:
+def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, str]) -> Compose:
     """`file` (its `text`) as profile services whose relative paths are written for a profile
-    in `profile_dir`; every problem collected, none raised."""
+    in `profile_dir` (None: absolute); every problem collected, none raised."""
     out = Compose(str(file), text)
     tree, out.problems = parse(str(file), text)
     if out.problems or tree.data is None:

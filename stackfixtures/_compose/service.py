@@ -37,10 +37,10 @@ class Mapped:
 @dataclass
 class Places:
     """Where relative paths are read from (the compose file's dir) and written for (the
-    profile's dir), and the variables `environment: [NAME]` takes values from."""
+    profile's dir; None: written absolute), and the variables `environment: [NAME]` takes."""
 
     compose_dir: Path
-    profile_dir: Path
+    profile_dir: Path | None
     env: Mapping[str, str]
 
 

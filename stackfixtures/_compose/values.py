@@ -77,17 +77,18 @@ def port(value: Any) -> tuple[str, int | None]:
     return inside, int(published)
 
 
-def host_path(source: str, compose_dir: Path, profile_dir: Path) -> str:
-    """A bind mount's host path, written relative to the compose file, as the profile writes
-    it (relative to the profile's dir: `./...`), or absolute as it was."""
+def host_path(source: str, compose_dir: Path, profile_dir: Path | None) -> str:
+    """A bind mount's (or build context's) host path, written relative to the compose file:
+    absolute (`profile_dir` None: an include, read again at each load, whichever file refines
+    the service), or relative to the profile's dir as `./...` (a profile written once)."""
     expanded = Path(source).expanduser()
     if expanded.is_absolute():
         return str(expanded)
-    full = (compose_dir / expanded).resolve()
-    try:
-        return "./" + full.relative_to(profile_dir.resolve()).as_posix()
-    except ValueError:
-        return "./" + Path(os.path.relpath(full, profile_dir.resolve())).as_posix()
+    full = Path(os.path.normpath(compose_dir / expanded))
+    if profile_dir is None:
+        return str(full)
+    relative = os.path.relpath(full, os.path.normpath(profile_dir))
+    return relative if relative.startswith("../") else f"./{relative}"
 
 
 def is_path(source: str) -> bool:
@@ -95,7 +96,7 @@ def is_path(source: str) -> bool:
     return source.startswith((".", "/", "~"))
 
 
-def volume(value: Any, compose_dir: Path, profile_dir: Path) -> str:
+def volume(value: Any, compose_dir: Path, profile_dir: Path | None) -> str:
     """A `volumes:` entry (short `SRC:DST[:ro|rw]` or long `{type, source, target, read_only}`)
     -> the kind's `NAME:path[:ro]` / `./host:path[:ro]`."""
     if isinstance(value, dict):

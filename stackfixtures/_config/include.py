@@ -25,10 +25,10 @@ def includes(raw: dict[str, Any]) -> list[str]:
 
 
 def compose_file(
-    path: Path, profile_dir: Path, read_bytes: Callable[[Path], bytes]
+    path: Path, profile_dir: Path | None, read_bytes: Callable[[Path], bytes]
 ) -> compose.Compose:
-    """Compose file `path` mapped for a profile in `profile_dir` (its problems in `.problems`);
-    ProfileError when it cannot be read at all."""
+    """Compose file `path` mapped for a profile in `profile_dir` (None: host paths absolute;
+    its problems in `.problems`); ProfileError when it cannot be read at all."""
     if not path.exists():
         raise ProfileError(str(path), "", "no such file")
     try:
@@ -45,7 +45,7 @@ def included(
     the map of (its `include[index]`), where its keys are, and its problems."""
     profile = Path(smap.file)
     try:
-        found = compose_file((profile.parent / name).resolve(), profile.parent, read_bytes)
+        found = compose_file((profile.parent / name).resolve(), None, read_bytes)
     except ProfileError as e:
         line, column = smap.find(("stack", "include", index)) or (0, 0)
         return {}, None, [Problem(smap.file, "stack.include", f"{name}: {e.problem}", line, column)]
