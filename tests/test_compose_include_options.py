@@ -38,14 +38,14 @@ services:
   site:
     build: {{context: ./img, args: {{GREETING: hello}}}}
     image: {built}
-    command: ["sh", "-c", "cat /built.txt > /data/written; exec httpd -f -p 80 -h /www"]
+    command: ["sh", "-c", "(sleep 2; cat /built.txt > /data/written) & exec httpd -f -p 80 -h /www"]
     ports: ["80"]
     volumes: ["data:/data", "./site:/www:ro"]
     stop_grace_period: 1s
   ours:
     image: {image}
-    command: ["sh", "-c", "sleep 1; touch /tmp/up; exec sleep 600"]
-    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/up"], interval: 500ms, retries: 60}}
+    command: ["sh", "-c", "touch /tmp/up; exec sleep 600"]
+    healthcheck: {{test: ["CMD", "cat", "/tmp/up"], interval: 500ms, retries: 60}}
     stop_grace_period: 1s
   after:
     image: {image}
@@ -79,7 +79,10 @@ async def test_build_volumes_and_healthchecks_from_a_compose_file(
     try:
         stack = await make_stack(tmp_path, '[stack]\ninclude = ["compose.yaml"]\n')
         await stack.start(["after"])  # once site (the image's check) and ours are healthy
-        site = stack.handle("site")
+        site, ours = stack.handle("site"), stack.handle("ours")
+        for gate in (site, ours):  # `after` started only once both were healthy
+            state = docker_client.containers.get(gate.container_id).attrs["State"]
+            assert state["Health"]["Status"] == "healthy"
         assert httpx.get(site.url).text == "from the bind mount\n"
         mounts = {
             m["Destination"]: m
