@@ -16,6 +16,7 @@ from stackfixtures import _project as projects
 from .cli_helpers import run_stack
 from .compose_include_helpers import compose_schema, write_compose
 from .conftest import until, write_project
+from .test_kind_container import CHAIN
 
 __all__ = ["compose_schema"]  # a fixture
 
@@ -33,19 +34,13 @@ services:
     depends_on: [api]
 """
 
-AROUND = """
-[services.api]
-command = ["{PY}", "{APP}", "--port", "${port}"]
-ready = { tcp = "${port}" }
-
-[services.check]
-task = true
-depends_on = ["web"]
-command = ["{PY}", "-c", "import sys, urllib.request as u; u.urlopen(sys.argv[1])", "${web.url}"]
-
+AROUND = (  # a process service the container needs, a task that fetches the container's page
+    CHAIN
+    + """
 [services.web]
 ready = { http = "http://127.0.0.1:${port}/" }
 """
+)
 
 
 def lines(stack: Stack, name: str) -> list[str]:
@@ -115,3 +110,20 @@ async def until_answers(client: httpx.AsyncClient, url: str) -> None:
         except httpx.TransportError:
             assert time.monotonic() < deadline, f"{url} never answered"
         await asyncio.sleep(0.1)
+
+
+def test_import_lists_what_it_cannot_honour_and_writes_nothing(tmp_path: Path) -> None:
+    compose = write_compose(
+        tmp_path / "compose.yaml",
+        "services:\n  web:\n    image: x\n    network_mode: host\n    ports: ['0.0.0.0:80:80']\n",
+    )
+    out = tmp_path / "dev.toml"
+    result = run_stack(["import", "compose", str(compose), "-o", str(out)], cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{compose}:4:5: services.web.network_mode: cannot be honoured by a container service",
+        f"{compose}:5:13: services.web.ports[0]: host address 0.0.0.0: a stack publishes on "
+        "127.0.0.1 only",
+        "error: 2 problems, listed above",
+    ]
+    assert not out.exists()
