@@ -302,3 +302,40 @@ def test_import_writes_host_paths_relative_to_the_profile_it_writes(tmp_path: Pa
     assert found.services["web"]["volumes"] == ["../compose/site:/www:ro", "../up:/up", "/abs:/abs"]
     inside = read_compose(compose, tmp_path / "compose")
     assert inside.services["web"]["volumes"][0] == "./site:/www:ro"
+
+
+YAML12 = """\
+services:
+  web:
+    image: stackfixtures-test/busybox:1
+    ports: [8080:80, 8081:80]
+    environment: {A: yes, B: on, C: 0b1, D: 1_000, E: true, F: 7, DB: "${my-db.url}"}
+    restart: no
+    depends_on: [my-db]
+  my-db:
+    image: stackfixtures-test/busybox:1
+"""
+
+
+def test_values_are_read_as_compose_reads_them(tmp_path: Path) -> None:
+    """Compose reads YAML 1.2: `yes`, `on` and `8080:80` are strings there (PyYAML's 1.1
+    would make them true and 484880); a service's `-` becomes `_` in references too."""
+    compose = write_compose(tmp_path / "profiles" / "compose.yaml", YAML12, check=False)
+    including(tmp_path)
+    loaded = validate_profile("dev", tmp_path, strict=False)
+    web = loaded.raw["services"]["web"]
+    assert web["ports"] == {"80": 8080}
+    assert [str(p) for p in loaded.problems] == [
+        f"{compose}:4:22: services.web.ports[1]: container port 80 twice"
+    ]
+    assert web["env"] == {
+        "A": "yes",
+        "B": "on",
+        "C": "0b1",
+        "D": "1_000",
+        "E": "true",
+        "F": "7",
+        "DB": "${my_db.url}",
+    }
+    assert "restart" not in web  # `no`
+    assert web["depends_on"] == {"my_db": "ignore"}

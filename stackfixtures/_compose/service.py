@@ -95,6 +95,7 @@ def map_service(name: str, svc: dict[str, Any], places: Places) -> Mapped:
 
 
 Put = Callable[[tuple[str | int, ...], Any, tuple[str | int, ...]], None]
+Reader = Callable[["Mapped", Put, Any, "Places"], None]
 
 
 def _putter(out: Mapped, base: TreePath) -> Put:
@@ -108,8 +109,13 @@ def _putter(out: Mapped, base: TreePath) -> Put:
     return put
 
 
-def _image(out: Mapped, put: Put, value: Any, places: Places) -> None:
-    put(("image",), _text(value), ("image",))
+def _text_as(key: str, to: str) -> Reader:
+    """A string option under another name (`working_dir` -> `workdir`)."""
+
+    def read(out: Mapped, put: Put, value: Any, places: Places) -> None:
+        put((to,), _text(value), (key,))
+
+    return read
 
 
 def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
@@ -130,7 +136,7 @@ def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
     put(("build",), table, ("build",))
 
 
-def _command(key: str) -> Callable[[Mapped, Put, Any, Places], None]:
+def _command(key: str) -> Reader:
     def read(out: Mapped, put: Put, value: Any, places: Places) -> None:
         if value is not None:
             put((key,), _argv(value), (key,))
@@ -139,22 +145,22 @@ def _command(key: str) -> Callable[[Mapped, Put, Any, Places], None]:
 
 
 def _environment(out: Mapped, put: Put, value: Any, places: Places) -> None:
-    for k, v in _pairs(value):
-        if v is None:
+    for i, (k, v) in enumerate(_pairs(value)):
+        at = ("environment", k if isinstance(value, dict) else i)
+        if v is None:  # `NAME` alone: its value here, or not set at all
             if k in places.env:
-                put(("env", k), places.env[k].replace("${", "$${"), ("environment",))
+                put(("env", k), places.env[k].replace("${", "$${"), at)
             continue
-        put(
-            ("env", k),
-            _text(v),
-            ("environment", k) if isinstance(value, dict) else ("environment",),
-        )
+        put(("env", k), _text(v), at)
 
 
 def _env_file(out: Mapped, put: Put, value: Any, places: Places) -> None:
     files = value if isinstance(value, list) else [value]
     for i, item in enumerate(files):
         entry = item if isinstance(item, dict) else {"path": item}
+        extra = sorted(set(entry) - {"path", "required"})
+        if extra:
+            raise ValueError(f"cannot honour {', '.join(extra)} of an env_file (path, required)")
         path = places.compose_dir / _text(entry.get("path"))
         source = ("env_file", i) if isinstance(value, list) else ("env_file",)
         try:
@@ -177,6 +183,9 @@ def _ports(out: Mapped, put: Put, value: Any, places: Places) -> None:
             inside, pinned = values.port(item)
         except ValueError as e:
             out.problems.append(((*out.base, "ports", i), str(e)))
+            continue
+        if inside in out.body.get("ports", {}):
+            out.problems.append(((*out.base, "ports", i), f"container port {inside} twice"))
             continue
         if pinned is None:
             free.append(inside)
@@ -238,21 +247,14 @@ def _stop_grace(out: Mapped, put: Put, value: Any, places: Places) -> None:
     put(("stop", "grace"), values.seconds(value), ("stop_grace_period",))
 
 
-def _renamed(to: str) -> Callable[[Mapped, Put, Any, Places], None]:
-    def read(out: Mapped, put: Put, value: Any, places: Places) -> None:
-        put((to,), _text(value), (to if to == "user" else "working_dir",))
-
-    return read
-
-
 def _deploy(out: Mapped, put: Put, value: Any, places: Places) -> None:
-    if not isinstance(value, dict) or set(value) - {"replicas"}:
+    if not isinstance(value, dict) or set(value) != {"replicas"}:
         raise ValueError("only deploy.replicas can be honoured")
     put(("replicas",), int(value["replicas"]), ("deploy", "replicas"))
 
 
-_READERS: dict[str, Callable[[Mapped, Put, Any, Places], None]] = {
-    "image": _image,
+_READERS: dict[str, Reader] = {
+    "image": _text_as("image", "image"),
     "build": _build,
     "command": _command("command"),
     "entrypoint": _command("entrypoint"),
@@ -264,7 +266,7 @@ _READERS: dict[str, Callable[[Mapped, Put, Any, Places], None]] = {
     "restart": _restart,
     "stop_signal": _stop_signal,
     "stop_grace_period": _stop_grace,
-    "user": _renamed("user"),
-    "working_dir": _renamed("workdir"),
+    "user": _text_as("user", "user"),
+    "working_dir": _text_as("working_dir", "workdir"),
     "deploy": _deploy,
 }

@@ -81,4 +81,17 @@ def _value(node: yaml.Node, path: Path, at: dict[Path, int], loader: yaml.SafeLo
             at[(*path, i)] = item.start_mark.index
             items.append(_value(item, (*path, i), at, loader))
         return items
-    return loader.construct_object(node, deep=True)
+    value = loader.construct_object(node, deep=True)
+    if isinstance(value, bool | int | float) and not _yaml12(node, value):
+        return node.value  # as Compose (YAML 1.2) reads it: `yes`, `8080:80` are strings
+    return value
+
+
+def _yaml12(node: yaml.Node, value: object) -> bool:
+    """Whether a plain scalar PyYAML (YAML 1.1) read as a bool or number is one in YAML 1.2,
+    which Compose follows: `true`/`false` only, no `yes`/`on`; no `8080:80` (base 60), `0b1`,
+    or `1_000`."""
+    text = str(node.value)
+    if isinstance(value, bool):
+        return text.lower() in ("true", "false")
+    return ":" not in text and "_" not in text and not text.lower().startswith(("0b", "+0b"))
