@@ -98,8 +98,8 @@ def _escaped(value: str) -> str:
 
 def _braced(body: str, env: Mapping[str, str]) -> str:
     if _TEMPLATE.fullmatch(body):  # a profile template: ${db.dsn}; `my-db` is `my_db` there
-        name, _, attr = body.partition(".")
-        return "${" + name.replace("-", "_") + "." + attr + "}"
+        service, _, attr = body.partition(".")
+        return "${" + service.replace("-", "_") + "." + attr + "}"
     name = _NAME.match(body)
     if name is None:
         raise ValueError(f"'${{{body}}}' is not a variable")
