@@ -289,15 +289,22 @@ def test_round_trip_export_then_include_gives_the_same_graph(
         assert {k: v for k, v in mine.get("ports", {}).items() if v != "${port}"} == published
 
 
-def test_import_writes_host_paths_relative_to_the_profile_it_writes(tmp_path: Path) -> None:
-    """(`stack import compose -o FILE`'s mapping: the profile is read from FILE's directory.)"""
+def test_import_writes_host_paths_relative_to_the_profile_it_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """(`stack import compose -o FILE`'s mapping: the profile is read from FILE's directory;
+    the variables whose values it holds are named, for the command to say so.)"""
+    monkeypatch.setenv("IMPORT_USER", "1000")
+    monkeypatch.delenv("IMPORT_UNSET", raising=False)
     compose = write_compose(
         tmp_path / "compose" / "compose.yaml",
-        "services:\n  web:\n    build: .\n    volumes: [./site:/www:ro, ../up:/up, /abs:/abs]\n",
+        "services:\n  web:\n    build: .\n    volumes: [./site:/www:ro, ../up:/up, /abs:/abs]\n"
+        "    user: ${IMPORT_USER}\n    working_dir: ${IMPORT_UNSET:-/}\n",
         check=False,
     )
     found = read_compose(compose, tmp_path / "profiles")
     assert not found.problems
+    assert found.variables == ["IMPORT_USER"]
     assert found.services["web"]["build"] == {"context": "../compose"}
     assert found.services["web"]["volumes"] == ["../compose/site:/www:ro", "../up:/up", "/abs:/abs"]
     inside = read_compose(compose, tmp_path / "compose")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._problem import Problem
-from .interpolate import dotenv, interpolate_tree
+from .interpolate import Recording, dotenv, interpolate_tree
 from .service import Mapped, Places, map_service
 from .tree import Path as TreePath
 from .tree import Tree, parse
@@ -43,6 +43,7 @@ class Compose:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[tuple[str | int, ...], int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    variables: list[str] = field(default_factory=list)  # set ones whose values it holds
 
 
 def profile_name(name: str) -> str:
@@ -70,7 +71,7 @@ def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, 
     if not isinstance(tree.data, dict) or not isinstance(tree.data.get("services"), dict):
         out.problems.append(tree.problem((), "a compose file needs a `services:` table"))
         return out
-    env = variables(file.parent, environ)
+    env = Recording(variables(file.parent, environ))
     errors: list[tuple[TreePath, str]] = []
     data = interpolate_tree(tree.data, env, errors)
     out.problems += [tree.problem(at, message) for at, message in errors]
@@ -103,6 +104,7 @@ def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, 
         for key, source in m.sources.items():
             out.offsets[("services", names[name], *key)] = tree.at.get(source, tree.at[()])
         out.offsets[("services", names[name])] = tree.at[("services", name)]
+    out.variables = sorted(env.read - {"COMPOSE_PROFILES"})
     return out
 
 

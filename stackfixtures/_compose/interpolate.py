@@ -7,12 +7,31 @@ variable has) is left for the profile's templates (a compose service wired to a 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TEMPLATE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\.[A-Za-z_][A-Za-z0-9_]*")
 _OPS = (":-", "-", ":?", "?", ":+", "+")
+
+
+class Recording(Mapping[str, str]):
+    """Variables that remember which of them were read (and set): what an import writes."""
+
+    def __init__(self, variables: Mapping[str, str]) -> None:
+        self.variables = variables
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        value = self.variables[key]
+        self.read.add(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.variables)
+
+    def __len__(self) -> int:
+        return len(self.variables)
 
 
 class Unset(ValueError):

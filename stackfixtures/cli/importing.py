@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -52,5 +53,15 @@ def import_compose(file: Path, output: Path | None, force: bool) -> None:
         click.echo(text, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text)
+    # values from the environment (a password?) are written in it: then it is private
+    mode = 0o600 if found.variables else 0o644
+    with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as f:
+        if found.variables:
+            os.fchmod(f.fileno(), mode)  # (one it overwrites, too)
+        f.write(text)
     click.echo(f"wrote {output} ({plural(len(found.services), 'service')})")
+    if found.variables:
+        names = ", ".join(found.variables)
+        click.echo(
+            f"note: it holds the values of {names} (mode 0600): check before sharing", err=True
+        )
