@@ -45,7 +45,7 @@ services:
     restart: on-failure:3
     expose: ["80"]
   builder:
-    build: {context: ./img, dockerfile: Other.Dockerfile, args: [VERSION=1]}
+    build: {context: ./img, dockerfile: Other.Dockerfile, args: [VERSION=1, FROM_HOST, UNSET]}
     image: mine:1
     healthcheck: {test: ["CMD", "true"], interval: 2s, timeout: 500ms, retries: 3,
                   start_period: 1s}
@@ -62,6 +62,7 @@ def test_every_honoured_key_maps_onto_the_container_options(
     tmp_path: Path, compose_schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FROM_HOST", "host-value")
+    monkeypatch.delenv("UNSET", raising=False)
     monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
     (tmp_path / "compose" / ".env").parent.mkdir()
     (tmp_path / "compose" / ".env").write_text("DOTENV_ONLY=from-dotenv\n")
@@ -99,7 +100,7 @@ def test_every_honoured_key_maps_onto_the_container_options(
         "build": {
             "context": f"{tmp_path}/compose/img",
             "dockerfile": "Other.Dockerfile",
-            "args": {"VERSION": "1"},
+            "args": {"VERSION": "1", "FROM_HOST": "host-value"},
         },
         "healthcheck": {
             "test": ["CMD", "true"],
@@ -322,6 +323,7 @@ services:
     depends_on: [my-db]
   my-db:
     image: stackfixtures-test/busybox:1
+    healthcheck: {interval: 5s}
 """
 
 
@@ -334,7 +336,8 @@ def test_values_are_read_as_compose_reads_them(tmp_path: Path) -> None:
     web = loaded.raw["services"]["web"]
     assert web["ports"] == {"80": 8080}
     assert [str(p) for p in loaded.problems] == [
-        f"{compose}:4:22: services.web.ports[1]: container port 80 twice"
+        f"{compose}:4:22: services.web.ports[1]: container port 80 twice",
+        f"{compose}:10:5: services.my-db.healthcheck: interval without a test: write the test too",
     ]
     assert web["env"] == {
         "A": "yes",

@@ -1,6 +1,6 @@
-"""One Compose service -> one profile service of kind `container` (the option contract of
-docs/containers: image, build, command, entrypoint, ports, volumes, healthcheck, user, workdir;
-the generic env, restart, stop, replicas). `depends_on` and `profiles` concern the whole
+"""One Compose service -> one profile service of kind `container` (the kind's options: image,
+build, command, entrypoint, ports, volumes, healthcheck, user, workdir; the generic env,
+restart, stop, replicas). `depends_on` and `profiles` concern the whole
 file: document.py reads them."""
 
 from __future__ import annotations
@@ -131,8 +131,9 @@ def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
     }
     if "dockerfile" in spec:
         table["dockerfile"] = _text(spec["dockerfile"])
-    if "args" in spec:
-        table["args"] = {k: _text(v) for k, v in _pairs(spec["args"]) if v is not None}
+    if "args" in spec:  # `NAME` alone: its value here, or not passed
+        given = [(k, places.env.get(k) if v is None else _text(v)) for k, v in _pairs(spec["args"])]
+        table["args"] = {k: v for k, v in given if v is not None}
     put(("build",), table, ("build",))
 
 
@@ -222,15 +223,19 @@ def _healthcheck(out: Mapped, put: Put, value: Any, places: Places) -> None:
     if value.get("disable") or test in (["NONE"], "NONE"):
         out.health_disabled = True
         return
-    table: dict[str, Any] = {}
-    if test is not None:
-        table["test"] = _argv(test)
+    if test is None:  # the image's own check, at the image's own timings
+        timings = sorted(set(value) - {"disable"})
+        if timings:
+            raise ValueError(f"{', '.join(timings)} without a test: write the test too")
+        put(("healthcheck",), "image", ("healthcheck",))
+        return
+    table: dict[str, Any] = {"test": _argv(test)}
     for key in ("interval", "timeout", "start_period"):
         if key in value:
             table[key] = values.seconds(value[key])
     if "retries" in value:
         table["retries"] = int(value["retries"])
-    put(("healthcheck",), table if "test" in table else "image", ("healthcheck",))
+    put(("healthcheck",), table, ("healthcheck",))
 
 
 def _restart(out: Mapped, put: Put, value: Any, places: Places) -> None:
