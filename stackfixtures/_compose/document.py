@@ -151,6 +151,9 @@ def _depends(
     for dep, spec in entries.items():
         spec = spec or {}
         where = (*at, dep)
+        if not isinstance(spec, dict):
+            out.problems.append(tree.problem(where, "expected a table (condition, restart)"))
+            continue
         extra = sorted(set(spec) - {"condition", "restart", "required"})
         condition = spec.get("condition", "service_started")
         if extra or condition not in _CONDITIONS:
