@@ -85,6 +85,9 @@ def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, 
             out.problems.append(tree.problem(("services", name), "expected a table"))
             continue
         wanted = svc.get("profiles") or []
+        if not isinstance(wanted, list):
+            out.problems.append(tree.problem(("services", name, "profiles"), "expected a list"))
+            wanted = []
         if wanted and not ("*" in active or active & {str(p) for p in wanted}):
             continue
         new = profile_name(name)
@@ -120,6 +123,9 @@ def _top_level(tree: Tree, data: dict[str, Any], out: Compose) -> None:
             )
             continue
         for volume, spec in value.items():
+            if spec is not None and not isinstance(spec, dict):
+                out.problems.append(tree.problem(("volumes", volume), "expected a table"))
+                continue
             extra = sorted(k for k in (spec or {}) if not str(k).startswith("x-"))
             if extra:
                 what = ", ".join(extra)

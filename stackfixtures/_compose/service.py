@@ -44,6 +44,14 @@ class Places:
     env: Mapping[str, str]
 
 
+def what(value: Any) -> str:
+    """`a list`, `a table`, ...: what a YAML value is, for people."""
+    for kind, word in ((bool, "a boolean"), (dict, "a table"), (list, "a list"), (str, "a string")):
+        if isinstance(value, kind):
+            return word
+    return "nothing" if value is None else "a number"
+
+
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -89,6 +97,8 @@ def map_service(name: str, svc: dict[str, Any], places: Places) -> Mapped:
             reader(out, put, value, places)
         except ValueError as e:
             out.problems.append(((*base, key), str(e)))
+        except (TypeError, AttributeError, KeyError):  # a shape the reader does not take
+            out.problems.append(((*base, key), f"not a form Compose takes ({what(value)})"))
     if "image" not in out.body and "build" not in out.body:
         out.problems.append((base, "needs an image or a build"))
     return out
