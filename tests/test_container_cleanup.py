@@ -1,12 +1,13 @@
 """Nothing left behind, containers included: a launcher killed with SIGKILL leaves 0 of its
-stack's containers, removed by its watchdog, or, with the watchdog killed too, by the next
-command's sweep (both read the engines the ledger recorded and remove what carries the stack's
-label)."""
+stack's containers, networks and volumes, removed by its watchdog, or, with the watchdog killed
+too, by the next command's sweep (both read the engines the ledger recorded and remove what
+carries the stack's label)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ THREE = "".join(
 [services.box{i}]
 kind = "container"
 engine = "{{url}}"
-image = "{{image}}"
+image = "{{image{i}}}"
 command = ["sh", "-c", "echo up; while true; do sleep 0.1; done"]
 ready = {{{{ log = "up" }}}}
 """
@@ -39,11 +40,28 @@ def ours(client: Any, root: Path) -> list[Any]:
     return list(client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={root}"}))
 
 
+def left(client: Any, root: Path) -> dict[str, int]:
+    """How many containers, networks and volumes of the project's stacks are there."""
+    mine = {"label": f"{PROJECT_LABEL}={root}"}
+    return {
+        "containers": len(ours(client, root)),
+        "networks": len(client.networks.list(filters=mine)),
+        "volumes": len(client.volumes.list(filters=mine)),
+    }
+
+
+NONE = {"containers": 0, "networks": 0, "volumes": 0}
+
+
 @pytest.fixture
-def three(tmp_path: Path, docker_url: str, busybox: str, docker_client: Any) -> Iterator[Any]:
-    """`stack run` of THREE at tmp_path, ready (its own registry: other tests' sweeps must not
-    take its leftovers); killed afterwards, with any container the test left (if it failed)."""
-    write_project(tmp_path, THREE.format(url=docker_url, image=busybox))
+def three(
+    tmp_path: Path, docker_url: str, busybox: str, volume_image: str, docker_client: Any
+) -> Iterator[Any]:
+    """`stack run` of THREE at tmp_path (box0 of an image with a VOLUME), ready (its own
+    registry: other tests' sweeps must not take its leftovers); killed afterwards, with
+    anything of it the test left (if it failed)."""
+    images = {"image0": volume_image, "image1": busybox, "image2": busybox}
+    write_project(tmp_path, THREE.format(url=docker_url, **images))
     env = {"STACKFIXTURES_REGISTRY": str(tmp_path / "registry")}
     p = StackProcess(["run", "-p", "dev"], cwd=tmp_path, env=env)
     try:
@@ -51,8 +69,13 @@ def three(tmp_path: Path, docker_url: str, busybox: str, docker_client: Any) -> 
         yield p, env
     finally:
         p.kill()
-        for left in ours(docker_client, tmp_path):
-            left.remove(force=True)
+        mine = {"label": f"{PROJECT_LABEL}={tmp_path}"}
+        for container in ours(docker_client, tmp_path):
+            container.remove(force=True, v=True)
+        for network in docker_client.networks.list(filters=mine):
+            network.remove()
+        for volume in docker_client.volumes.list(filters=mine):
+            volume.remove(force=True)
 
 
 def watchdog_of(root: Path) -> psutil.Process:
@@ -64,13 +87,16 @@ def watchdog_of(root: Path) -> psutil.Process:
     )
 
 
-def test_sigkill_of_the_launcher_leaves_no_container(
+def test_sigkill_of_the_launcher_leaves_no_container_network_or_volume(
     tmp_path: Path, three: Any, docker_client: Any
 ) -> None:
     p, _ = three
-    assert len(ours(docker_client, tmp_path)) == 3
+    assert left(docker_client, tmp_path) == {"containers": 3, "networks": 1, "volumes": 1}
+    killed = time.monotonic()
     os.kill(p.proc.pid, signal.SIGKILL)
-    wait_until(lambda: ours(docker_client, tmp_path) == [], timeout=15)
+    wait_until(lambda: left(docker_client, tmp_path) == NONE, timeout=15, step=0.05)
+    # the figure (the issue asks for 3 s; asserted is only that it happens, within 15 s)
+    print(f"\nall of the stack gone {time.monotonic() - killed:.2f} s after the SIGKILL")
 
 
 def test_with_its_watchdog_killed_too_the_next_sweep_removes_them(
@@ -80,7 +106,8 @@ def test_with_its_watchdog_killed_too_the_next_sweep_removes_them(
     os.kill(watchdog_of(tmp_path).pid, signal.SIGKILL)
     os.kill(p.proc.pid, signal.SIGKILL)
     p.proc.wait(5)
-    assert len(ours(docker_client, tmp_path)) == 3  # nobody removed them: left behind
+    # nobody removed them: left behind
+    assert left(docker_client, tmp_path) == {"containers": 3, "networks": 1, "volumes": 1}
     down = run_stack(["down", "-p", "dev"], tmp_path, env=env)
     assert "died before it stopped the stack" in down.stderr  # (so down exits 1)
-    assert ours(docker_client, tmp_path) == [], down.stdout + down.stderr
+    assert left(docker_client, tmp_path) == NONE, down.stdout + down.stderr
