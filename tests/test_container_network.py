@@ -199,3 +199,16 @@ async def test_a_relay_forwards_only_for_peers_of_its_subnet() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_relay_that_cannot_listen_on_the_gateway_says_why() -> None:
+    """A gateway that is no address of this machine (an engine elsewhere): said at once."""
+    from stackfixtures.errors import StartError
+    from stackfixtures.kinds.container.relay import Relay
+
+    relay = Relay("192.0.2.1", "192.0.2.0/24", ("127.0.0.1", 8000), "web", "api")  # TEST-NET-1
+    with pytest.raises(StartError) as caught:
+        await relay.start()
+    said = str(caught.value)
+    assert "'web'" in said and "api (127.0.0.1:8000" in said and "192.0.2.1" in said
+    assert "another machine" in said

@@ -46,7 +46,30 @@ class StackNetwork:
 
 
 _JOINED: dict[tuple[str, str], StackNetwork] = {}  # (stack id, engine URL) -> its network
-_LOCKS: dict[tuple[str, str], asyncio.Lock] = {}
+
+
+@dataclass
+class _Turns:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    wanted: int = 0  # coroutines holding or waiting for it
+
+
+_TURNS: dict[tuple[str, str], _Turns] = {}
+
+
+@contextlib.asynccontextmanager
+async def _turn(key: tuple[str, str]) -> AsyncIterator[None]:
+    """The bookkeeping of one stack's network on one engine, one coroutine at a time; the lock
+    forgotten once nobody holds or waits for it."""
+    turns = _TURNS.setdefault(key, _Turns())
+    turns.wanted += 1
+    try:
+        async with turns.lock:
+            yield
+    finally:
+        turns.wanted -= 1
+        if turns.wanted == 0:
+            _TURNS.pop(key, None)
 
 
 @dataclass
@@ -106,7 +129,7 @@ def _remove(made_by: docker.DockerClient, name: str) -> None:
 
 
 async def _join(key: tuple[str, str], made_by: docker.DockerClient, ctx: Any) -> StackNetwork:
-    async with _LOCKS.setdefault(key, asyncio.Lock()):
+    async with _turn(key):
         net = _JOINED.get(key)
         if net is None:
             name = f"{PREFIX}{ctx.stack_id}"
@@ -120,8 +143,7 @@ async def _leave(
     key: tuple[str, str], made_by: docker.DockerClient, net: StackNetwork, targets: list[Target]
 ) -> None:
     """One container left (its relays released first): the last one removes the network."""
-    lock = _LOCKS.setdefault(key, asyncio.Lock())
-    async with lock:
+    async with _turn(key):
         await _release(net, targets)
         net.users -= 1
         if net.users > 0:
@@ -129,12 +151,10 @@ async def _leave(
         _JOINED.pop(key, None)
         await _release(net, list(net.relays))  # (none should be left)
         await asyncio.to_thread(_remove, made_by, net.name)
-    if not lock.locked():
-        _LOCKS.pop(key, None)
 
 
 async def _given_back(key: tuple[str, str], net: StackNetwork, targets: list[Target]) -> None:
-    async with _LOCKS.setdefault(key, asyncio.Lock()):
+    async with _turn(key):
         await _release(net, targets)
 
 
@@ -149,16 +169,16 @@ async def _release(net: StackNetwork, targets: list[Target]) -> None:
 
 
 async def _relays(
-    key: tuple[str, str], net: StackNetwork, targets: list[Target], service: str
+    key: tuple[str, str], net: StackNetwork, targets: list[Target], service: str, dep: str
 ) -> dict[Target, int]:
     """The relay of each target (started when the first container asks): where it listens."""
-    async with _LOCKS.setdefault(key, asyncio.Lock()):
+    async with _turn(key):
         ports, held = {}, []
         try:
             for target in targets:
                 relay = net.relays.get(target)
                 if relay is None:
-                    relay = Relay(net.gateway, net.subnet, target, service)
+                    relay = Relay(net.gateway, net.subnet, target, service, dep)
                     await relay.start()
                     net.relays[target] = relay
                 net.relay_users[target] = net.relay_users.get(target, 0) + 1
@@ -194,7 +214,7 @@ async def _seen_inside(
             moved = inside.container_ports(attrs or {}, on.network.name, name) or {}
         targets = [(inside.loopback_host(handle), p) for p in sorted(ports - moved.keys())]
         if targets:
-            work = _relays(key, on.network, targets, on.ctx.name)
+            work = _relays(key, on.network, targets, on.ctx.name, name)
             got = await _to_the_end(work, lambda p: _given_back(key, on.network, list(p)))
             held += targets
             for (host, port), at in got.items():

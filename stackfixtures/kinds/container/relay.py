@@ -32,8 +32,11 @@ class Relay:
     """(gateway, port) -> (target host, target port); started by `start`, ended by `aclose`,
     which cancels and awaits every connection it serves."""
 
-    def __init__(self, gateway: str, subnet: str, target: tuple[str, int], service: str) -> None:
-        self.gateway, self.target, self.service = gateway, target, service
+    def __init__(
+        self, gateway: str, subnet: str, target: tuple[str, int], service: str, dep: str = ""
+    ) -> None:
+        """`service`: the container service it is for; `dep`: the one it reaches, by name."""
+        self.gateway, self.target, self.service, self.dep = gateway, target, service, dep
         self.port = 0  # where it listens, once started
         self._subnet = ipaddress.ip_network(subnet, strict=False) if subnet else None
         self._server: asyncio.Server | None = None
@@ -52,10 +55,11 @@ class Relay:
                 if e.errno == errno.EADDRINUSE and port:
                     continue
                 why = (
-                    f"a container depending on it reaches it through a relay on the stack "
-                    f"network's gateway {self.gateway}, which cannot listen there ({e}): "
-                    "is the container engine on another machine? A container reaches only "
-                    "the process services of a stack whose engine runs on this machine"
+                    f"it reaches {self.dep or 'a service'} ({self.target[0]}:{self.target[1]}, "
+                    f"on the host's loopback) through a relay on the stack network's gateway "
+                    f"{self.gateway}, which cannot listen there ({e}): is the container "
+                    "engine on another machine? Containers reach the process services of a "
+                    "stack only when its engine runs on this machine"
                 )
                 raise StartError(self.service, "starting", why) from None
         assert self._server is not None
