@@ -212,3 +212,36 @@ async def test_a_relay_that_cannot_listen_on_the_gateway_says_why() -> None:
     said = str(caught.value)
     assert "'web'" in said and "api (127.0.0.1:8000" in said and "192.0.2.1" in said
     assert "another machine" in said
+
+
+def test_a_handle_as_a_container_sees_it() -> None:
+    """Every loopback address of a moved port is rewritten (url, dsn, host, port); others stay."""
+    from stackfixtures import Handle
+    from stackfixtures.kinds.container.inside import loopback_ports, seen_inside
+
+    db = Handle(
+        host="127.0.0.1",
+        port=5432,
+        dsn="postgresql://u:secret@127.0.0.1:5432/app",
+        admin="http://localhost:9187/metrics",
+        docs="https://127.0.0.1.example.org:5432/",  # not a loopback host: stays
+        user="u",
+    )
+    assert loopback_ports(db) == {5432, 9187}
+    seen = seen_inside(db, {5432: ("172.18.0.1", 5432), 9187: ("172.18.0.1", 40001)})
+    assert seen.as_dict() == {
+        "host": "172.18.0.1",
+        "port": 5432,
+        "dsn": "postgresql://u:secret@172.18.0.1:5432/app",
+        "admin": "http://172.18.0.1:40001/metrics",
+        "docs": "https://127.0.0.1.example.org:5432/",
+        "user": "u",
+    }
+    web = Handle(host="127.0.0.1", port=49153, url="http://127.0.0.1:49153")
+    assert seen_inside(web, {49153: ("web", 80)}).as_dict() == {
+        "host": "web",
+        "port": 80,
+        "url": "http://web:80",
+    }
+    far = Handle(host="db.example.org", port=5432, url="postgresql://db.example.org:5432/x")
+    assert loopback_ports(far) == set() and seen_inside(far, {}) is far
