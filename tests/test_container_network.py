@@ -18,14 +18,11 @@ import pytest
 
 from .cli_helpers import run_stack
 from .conftest import write_project
+from .test_kind_container import lines
 
 pytestmark = pytest.mark.slow  # starts containers and processes (tests/spawns.py)
 
 STACK_LABEL = "io.stackfixtures.stack"
-
-
-def lines(stack: Any, name: str) -> list[str]:
-    return list(stack.units[name].log.tail(200))
 
 
 def of_stack(collection: Any, stack: Any) -> list[Any]:

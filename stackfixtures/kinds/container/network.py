@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -101,8 +102,10 @@ async def _to_the_end(work: Coroutine[Any, Any, T], undo: Any = None) -> T:
     return task.result()
 
 
-def _create(made_by: docker.DockerClient, name: str, labels: dict[str, str]) -> StackNetwork:
-    """Make the network (blocking). One of that name carrying this stack's label is taken as
+def _create(
+    made_by: docker.DockerClient, name: str, labels: dict[str, str], service: str
+) -> StackNetwork:
+    """Make the network (blocking). One of that name carrying this stack's labels is taken as
     it is; any other of that name is no one's to take."""
     import docker
 
@@ -112,13 +115,17 @@ def _create(made_by: docker.DockerClient, name: str, labels: dict[str, str]) -> 
         found = None
         with contextlib.suppress(docker.errors.DockerException):
             found = made_by.networks.get(name)
-        stack = next(iter(labels.items()))
-        if found is None or (found.attrs.get("Labels") or {}).get(stack[0]) != stack[1]:
-            raise StartError(name, "starting", f"cannot make network {name}: {e}") from None
+        theirs = (found.attrs.get("Labels") or {}) if found is not None else {}
+        if found is None or any(theirs.get(k) != v for k, v in labels.items()):
+            why = f"cannot make the stack's network {name}: {e}"
+            raise StartError(service, "starting", why) from None
         made = found
     made.reload()
-    config = (made.attrs.get("IPAM") or {}).get("Config") or [{}]
-    return StackNetwork(name, str(config[0].get("Gateway", "")), str(config[0].get("Subnet", "")))
+    config = ((made.attrs.get("IPAM") or {}).get("Config") or [{}])[0]
+    subnet, gateway = str(config.get("Subnet") or ""), str(config.get("Gateway") or "")
+    if subnet and not gateway:  # (an engine that does not say: the bridge's is the first)
+        gateway = str(next(ipaddress.ip_network(subnet, strict=False).hosts()))
+    return StackNetwork(name, gateway, subnet)
 
 
 def _remove(made_by: docker.DockerClient, name: str) -> None:
@@ -133,7 +140,7 @@ async def _join(key: tuple[str, str], made_by: docker.DockerClient, ctx: Any) ->
         net = _JOINED.get(key)
         if net is None:
             name = f"{PREFIX}{ctx.stack_id}"
-            net = await asyncio.to_thread(_create, made_by, name, stack_labels(ctx))
+            net = await asyncio.to_thread(_create, made_by, name, stack_labels(ctx), ctx.name)
             _JOINED[key] = net
         net.users += 1
         return net
@@ -149,7 +156,9 @@ async def _leave(
         if net.users > 0:
             return
         _JOINED.pop(key, None)
-        await _release(net, list(net.relays))  # (none should be left)
+        for relay in net.relays.values():  # (none should be left)
+            await relay.aclose()
+        net.relays.clear()
         await asyncio.to_thread(_remove, made_by, net.name)
 
 

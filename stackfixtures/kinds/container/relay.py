@@ -47,6 +47,9 @@ class Relay:
         address a container is given then differs from the host's in its host part only),
         else on any free one. StartError when the gateway is no address of this machine (the
         engine runs elsewhere: no relay can reach a loopback service from there)."""
+        if not self.gateway or not self._subnet:  # ("" would listen on every address)
+            why = "the engine gave no gateway address of the stack network to relay on"
+            raise StartError(self.service, "starting", why)
         for port in (self.target[1], 0):
             try:
                 self._server = await asyncio.start_server(self._serve, self.gateway, port)
