@@ -137,17 +137,19 @@ async def _running(
         yield Started(container, ended, on.url)
     finally:
         stopping = True
-        await _stop_and_remove(container, max(0, round(policy.grace)), ended, say)
-        await asyncio.to_thread(anonymous.remove, volumes)
+        grace = max(0, round(policy.grace))
+        gone = asyncio.ensure_future(_stop_and_remove(container, grace, ended, say, volumes))
+        await cancel_and_wait_out([], [gone])  # (bounded: grace + 10 s and the removals)
 
 
 async def _stop_and_remove(
-    container: Running, grace: int, ended: asyncio.Future[int], say: Any
+    container: Running, grace: int, ended: asyncio.Future[int], say: Any, volumes: list[Volume]
 ) -> None:
     """The engine's stop (the policy's signal, SIGKILL after `grace`), its exit code in the
-    log, then the container removed (with any anonymous volume the engine made for it); the
-    thread that follows it awaited to its end (removing the container ends it, should the
-    engine not have stopped it)."""
+    log, then the container removed (with any anonymous volume the engine made for it) and
+    our volumes; the thread that follows it awaited to its end (removing the container ends
+    it, should the engine not have stopped it). Run to its end even when its caller is
+    cancelled meanwhile: nothing is left half-stopped."""
     import docker
 
     with contextlib.suppress(docker.errors.DockerException, OSError):
@@ -157,4 +159,5 @@ async def _stop_and_remove(
         say(f"container {container.short_id} exited with {ended.result()}")
     with contextlib.suppress(docker.errors.DockerException, OSError):
         await asyncio.to_thread(container.remove, force=True, v=True)
+    await asyncio.to_thread(anonymous.remove, volumes)
     await cancel_and_wait_out([], [ended])
