@@ -7,6 +7,7 @@ reaches it. Real containers on a real engine (tests/docker_fixtures.py), real HT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from .cli_helpers import run_stack
-from .conftest import write_project
+from .conftest import until, write_project
 from .test_kind_container import lines
 
 pytestmark = pytest.mark.slow  # starts containers and processes (tests/spawns.py)
@@ -242,3 +243,33 @@ def test_a_handle_as_a_container_sees_it() -> None:
     }
     far = Handle(host="db.example.org", port=5432, url="postgresql://db.example.org:5432/x")
     assert loopback_ports(far) == set() and seen_inside(far, {}) is far
+
+
+NEVER_READY = """
+[services.slow]
+kind = "container"
+engine = "URL"
+image = "IMAGE"
+command = ["sh", "-c", "echo waiting; exec sleep 600"]
+ready = { log = "never said" }
+start_timeout = 120
+stop = { grace = 0.4 }
+"""
+
+
+async def test_a_start_cancelled_half_way_leaves_no_container_network_or_volume(
+    tmp_path: Path, make_stack: Any, docker_url: str, volume_image: str, docker_client: Any
+) -> None:
+    profile = NEVER_READY.replace("URL", docker_url).replace("IMAGE", volume_image)
+    stack = await make_stack(tmp_path, profile)
+    starting = asyncio.create_task(stack.start())
+    mine = {"label": f"{STACK_LABEL}={stack.stack_id}"}
+    await until(lambda: bool(docker_client.containers.list(filters=mine)), timeout=30)
+    assert len(of_stack(docker_client.volumes, stack)) == 1  # (the image's VOLUME)
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await starting
+    await stack.close()
+    assert docker_client.containers.list(all=True, filters=mine) == []
+    assert of_stack(docker_client.networks, stack) == []
+    assert of_stack(docker_client.volumes, stack) == []
