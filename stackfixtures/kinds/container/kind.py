@@ -15,6 +15,7 @@ from ...kind_api import (
 )
 from ..base import Kind
 from . import engine, network
+from .export import exported
 from .options import ContainerConfig
 from .run import ContainerSpec, running
 
@@ -90,4 +91,5 @@ CONTAINER = Kind(
     summary="a container of an image, run by Docker or Podman (the docker SDK)",
     handle=CONTAINER_HANDLE,
     binaries="an image, run by a Docker-API engine (DOCKER_HOST or `engine`)",
+    container=exported,
 )

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...kind_api import ServiceContext, cancel_and_wait_out, container_labels
+from ...kind_api import ServiceContext, StopPolicy, cancel_and_wait_out, container_labels
 from . import anonymous, engine, network
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ class ContainerSpec:
     user: str | None = None
     workdir: str | None = None
     engine: str | None = None  # a URL; None: DOCKER_HOST, else the default socket
+    stop: StopPolicy | None = None  # the kind's own (a data kind's); the profile's `stop` refines
 
     def url(self) -> str:
         return engine.url_of(self.engine)
@@ -94,7 +95,7 @@ async def _running(
 ) -> AsyncIterator[Started]:
     import docker
 
-    policy = ctx.stop_policy()
+    policy = ctx.stop_policy(spec.stop)
     made = asyncio.ensure_future(
         asyncio.to_thread(
             _made,
