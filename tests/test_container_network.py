@@ -273,3 +273,36 @@ async def test_a_start_cancelled_half_way_leaves_no_container_network_or_volume(
     assert docker_client.containers.list(all=True, filters=mine) == []
     assert of_stack(docker_client.networks, stack) == []
     assert of_stack(docker_client.volumes, stack) == []
+
+
+ON_A_DATA_KIND = """
+[services.cache]
+kind = "redis"
+source = "container"
+engine = "URL"
+image = "VALKEY"
+
+[services.asker]
+kind = "container"
+engine = "URL"
+image = "IMAGE"
+depends_on = ["cache"]
+env = { R = "${cache.url}", H = "${cache.host}", P = "${cache.port}" }
+command = ["sh", "-c", "echo r=$R; printf 'PING\\\\r\\\\n' | busybox nc -w 2 $H $P; echo asked"]
+ready = { log = "asked" }
+stop = { grace = 0.4 }
+"""
+
+
+async def test_a_container_reaches_a_data_kind_run_from_an_image_by_its_name(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, valkey_image: str
+) -> None:
+    """A dependency run by another kind's container (found by the stack's labels, whatever
+    its handle holds) is reached at its alias and container port, not through the host."""
+    profile = ON_A_DATA_KIND.replace("URL", docker_url).replace("VALKEY", valkey_image)
+    stack = await make_stack(tmp_path, profile.replace("IMAGE", busybox))
+    await stack.start()
+    said = lines(stack, "asker")
+    assert "r=redis://cache:6379/0" in said and "+PONG" in said, said
+    assert stack.handle("cache").url.startswith("redis://127.0.0.1:")  # the host's view, kept
+    await stack.close()

@@ -28,10 +28,10 @@ def stack_labels(ctx: Any) -> dict[str, str]:
     return {STACK_LABEL: ctx.stack_id, ROOT_LABEL: str(ctx.root)}
 
 
-def labels(ctx: Any) -> dict[str, str]:
+def labels(ctx: Any, service: str | None = None) -> dict[str, str]:
     """The labels of every container (and volume) a service of this stack creates: the
-    stack's, and the service's name."""
-    return {**stack_labels(ctx), SERVICE_LABEL: ctx.name}
+    stack's, and the service's name (`service`: another service's of the same stack)."""
+    return {**stack_labels(ctx), SERVICE_LABEL: service or ctx.name}
 
 
 def record_engine(ctx: Any, url: str) -> None:

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...errors import StartError
-from ...kind_api import ServiceContext, cancel_and_wait_out, record_engine, stack_labels
+from ...kind_api import (
+    ServiceContext,
+    cancel_and_wait_out,
+    container_labels,
+    record_engine,
+    stack_labels,
+)
 from . import engine, inside
 from .relay import Relay
 
@@ -199,13 +205,17 @@ async def _relays(
         return ports
 
 
-def _attrs_of(made_by: docker.DockerClient, container_id: str) -> dict[str, Any] | None:
+def _attrs_of(made_by: docker.DockerClient, labels: dict[str, str]) -> dict[str, Any]:
+    """The engine's attributes of the running container carrying `labels` ({} if none): a
+    dependency's, whichever kind ran it (the container kind, a data kind from an image)."""
     import docker
 
+    wanted: dict[str, Any] = {"label": [f"{k}={v}" for k, v in labels.items()]}
     try:
-        return dict(made_by.containers.get(container_id).attrs)
+        found = made_by.containers.list(filters=wanted)
     except (docker.errors.DockerException, OSError):
-        return None
+        return {}
+    return dict(found[0].attrs) if found else {}
 
 
 async def _seen_inside(
@@ -217,10 +227,10 @@ async def _seen_inside(
     for name, handle in on.ctx.deps.items():
         ports = inside.loopback_ports(handle)
         moved: inside.Moved = {}
-        container_id = inside.public(handle).get("container_id")
-        if ports and isinstance(container_id, str):
-            attrs = await asyncio.to_thread(_attrs_of, on.client, container_id)
-            moved = inside.container_ports(attrs or {}, on.network.name, name) or {}
+        if ports:  # a container of the stack's? (found by its labels)
+            labels = container_labels(on.ctx, name)
+            attrs = await asyncio.to_thread(_attrs_of, on.client, labels)
+            moved = inside.container_ports(attrs, on.network.name, name) or {}
         targets = [(inside.loopback_host(handle), p) for p in sorted(ports - moved.keys())]
         if targets:
             work = _relays(key, on.network, targets, on.ctx.name, name)
