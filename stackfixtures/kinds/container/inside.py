@@ -21,6 +21,8 @@ Moved = dict[int, tuple[str, int]]
 
 
 def public(handle: Any) -> dict[str, Any]:
+    """A handle's public attributes ({} for a handle that is no object with attributes: a
+    plain value has no address to move)."""
     if handle is None or not hasattr(handle, "__dict__"):
         return {}
     return {k: v for k, v in vars(handle).items() if not k.startswith("_")}
