@@ -5,6 +5,7 @@ carries the stack's label)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -15,8 +16,10 @@ from typing import Any
 import psutil
 import pytest
 
+from stackfixtures import State
+
 from .cli_helpers import StackProcess, run_stack
-from .conftest import wait_until, write_project
+from .conftest import until, wait_until, write_project
 
 pytestmark = pytest.mark.slow  # starts launchers, dockerd and containers (tests/spawns.py)
 
@@ -113,3 +116,32 @@ def test_with_its_watchdog_killed_too_the_next_sweep_removes_them(
     down = run_stack(["down", "-p", "dev"], tmp_path, env=env)
     assert "died before it stopped the stack" in down.stderr  # (so down exits 1)
     assert left(docker_client, tmp_path) == NONE, down.stdout + down.stderr
+
+
+STUBBORN = """
+[services.waiter]
+kind = "container"
+engine = "{url}"
+image = "{image}"
+command = ["sh", "-c", "trap '' TERM; echo waiting; while true; do sleep 0.1; done"]
+ready = {{ log = "waiting" }}
+stop = {{ grace = 120 }}
+"""
+
+
+async def test_a_hurried_stop_kills_the_container_without_waiting_out_its_grace(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    """A second Ctrl-C (the stack hurried) while a container ignores its stop signal: killed
+    then, not after its grace, and removed."""
+    stack = await make_stack(tmp_path, STUBBORN.format(url=docker_url, image=busybox))
+    await stack.start()
+    stopping = asyncio.create_task(stack.stop(["waiter"]))
+    await until(lambda: stack.state("waiter") is State.STOPPING)
+    stack.force()
+    async with asyncio.timeout(60):  # (its grace is 120 s: this ends only if hurried)
+        await stopping
+    said = list(stack.units["waiter"].log.tail(50))
+    assert any(line.endswith("exited with 137") for line in said), said
+    assert ours(docker_client, tmp_path) == []
+    await stack.close()

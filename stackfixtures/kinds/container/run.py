@@ -139,22 +139,35 @@ async def _running(
     finally:
         stopping = True
         grace = max(0, round(policy.grace))
-        gone = asyncio.ensure_future(_stop_and_remove(container, grace, ended, say, volumes))
+        gone = asyncio.ensure_future(
+            _stop_and_remove(container, grace, ended, say, volumes, ctx.hurry)
+        )
         await cancel_and_wait_out([], [gone])  # (bounded: grace + 10 s and the removals)
 
 
 async def _stop_and_remove(
-    container: Running, grace: int, ended: asyncio.Future[int], say: Any, volumes: list[Volume]
+    container: Running,
+    grace: int,
+    ended: asyncio.Future[int],
+    say: Any,
+    volumes: list[Volume],
+    hurry: asyncio.Event,
 ) -> None:
-    """The engine's stop (the policy's signal, SIGKILL after `grace`), its exit code in the
-    log, then the container removed (with any anonymous volume the engine made for it) and
-    our volumes; the thread that follows it awaited to its end (removing the container ends
-    it, should the engine not have stopped it). Run to its end even when its caller is
-    cancelled meanwhile: nothing is left half-stopped."""
+    """The engine's stop (the policy's signal, SIGKILL after `grace`, or at once when the stack
+    is hurried meanwhile: a second Ctrl-C), its exit code in the log, then the container
+    removed (with any anonymous volume the engine made for it) and our volumes; the thread
+    that follows it awaited to its end (removing the container ends it, should the engine not
+    have stopped it). Run to its end even when its caller is cancelled meanwhile: nothing is
+    left half-stopped."""
     import docker
 
-    with contextlib.suppress(docker.errors.DockerException, OSError):
-        await asyncio.to_thread(container.stop, timeout=grace)
+    stopping = asyncio.ensure_future(asyncio.to_thread(container.stop, timeout=grace))
+    hurried = asyncio.ensure_future(hurry.wait())
+    await asyncio.wait({stopping, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    if not stopping.done():  # hurried: the rest of the grace skipped
+        with contextlib.suppress(docker.errors.DockerException, OSError):
+            await asyncio.to_thread(container.kill)
+    await cancel_and_wait_out([hurried], [stopping])  # (the engine's refusals: retrieved)
     await asyncio.wait({ended}, timeout=grace + 10)
     if ended.done() and not ended.cancelled():
         say(f"container {container.short_id} exited with {ended.result()}")
