@@ -26,7 +26,8 @@ Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link
     named for the state dir, with a record of its owner)
 Containers it runs (labelled with the stack; removed by the watchdog or a sweep if the launcher
 dies: its engine recorded first)
-    container_labels (a ServiceContext's labels), record_engine (ctx, the engine's URL)
+    container_labels (a ServiceContext's labels), stack_labels (the stack's alone: for what its
+    services share, a network), record_engine (ctx, the engine's URL)
 Owning its tasks (every task awaited by its owner; a cancellation never swallowed)
     cancel_and_wait (cancel tasks and await them), cancel_and_wait_out (and await others to
     their end, uncancelled, e.g. a thread's work)
@@ -62,6 +63,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._engine import probes as probes
     from ._engine.cleanup.containers import labels as _labels
     from ._engine.cleanup.containers import record_engine as record_engine
+    from ._engine.cleanup.containers import stack_labels as stack_labels
     from ._engine.context import ServiceContext as ServiceContext
     from ._engine.context import current as current
     from ._engine.context import set_current as set_current

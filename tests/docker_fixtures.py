@@ -89,3 +89,16 @@ def docker_client(docker_url: str) -> Iterator[docker.DockerClient]:
 def busybox(docker_client: docker.DockerClient) -> str:
     """The busybox test image's name, built once per session (no registry)."""
     return docker_engine.busybox_image(docker_client)
+
+
+VOLUME_IMAGE = "stackfixtures-test/kind-network-volume:1"
+
+
+@pytest.fixture(scope="session")
+def volume_image(docker_client: docker.DockerClient, busybox: str) -> str:
+    """The busybox test image with a VOLUME (/data), built from a Dockerfile (no registry)."""
+    import io
+
+    dockerfile = f"FROM {busybox}\nVOLUME /data\n".encode()
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=VOLUME_IMAGE, rm=True)
+    return VOLUME_IMAGE

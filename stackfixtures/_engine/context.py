@@ -159,9 +159,10 @@ class ServiceContext:
             "${state_dir}, ${data_dir}, ${root}, ${name} or ${service.attribute})"
         )
 
-    def render(self, text: str) -> str:
-        """Fill `${port}` and `${dep.attr}` in a command argument, env value or probe target."""
-        return wiring.render(text, self.own, self.deps)
+    def render(self, text: str, deps: Mapping[str, Any] | None = None) -> str:
+        """Fill `${port}` and `${dep.attr}` in a command argument, env value or probe target;
+        with `deps`, the dependencies' handles as seen from elsewhere (inside a container)."""
+        return wiring.render(text, self.own, self.deps if deps is None else deps)
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a child process: ours, the definition's env, `extra`, markers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,11 @@ HOW_TO_GET_ONE = (
     "start Docker (or `podman system service`) and set DOCKER_HOST, or the service's "
     "`engine`, to its socket; on Debian: apt-get install docker.io && dockerd &"
 )
+
+
+def url_of(given: str | None) -> str:
+    """The engine's URL: `given` (the service's `engine`), else DOCKER_HOST, else the default."""
+    return given or os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
 
 
 def client(url: str) -> docker.DockerClient:
@@ -118,7 +124,7 @@ def create_and_start(
         made.start()
     except docker.errors.APIError as e:
         with contextlib.suppress(docker.errors.DockerException, OSError):
-            made.remove(force=True)
+            made.remove(force=True, v=True)
         why = f"the engine at {url} cannot start it: {e.explanation}"
         raise StartError(name, "starting", why) from None
     return made

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from ...kind_api import (
     Handle,
@@ -14,6 +14,7 @@ from ...kind_api import (
     wait_ready,
 )
 from ..base import Kind
+from . import engine, network
 from .export import exported
 from .options import ContainerConfig
 from .run import ContainerSpec, running
@@ -32,21 +33,25 @@ def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, int]:
     return found
 
 
-def _argv(given: list[str] | str | None, ctx: ServiceContext) -> list[str] | None:
+def _argv(given: list[str] | str | None, render: Callable[[str], str]) -> list[str] | None:
     """A command or entrypoint as the engine takes it: split like a shell line if one string,
     each word's `${...}` rendered."""
     if not given:
         return None
-    return [ctx.render(a) for a in (shlex.split(given) if isinstance(given, str) else given)]
+    return [render(a) for a in (shlex.split(given) if isinstance(given, str) else given)]
 
 
-def spec_of(cfg: ContainerConfig, ctx: ServiceContext) -> ContainerSpec:
-    """The kind's options, rendered, as what to run."""
+def spec_of(
+    cfg: ContainerConfig, ctx: ServiceContext, render: Callable[[str], str] | None = None
+) -> ContainerSpec:
+    """The kind's options, rendered, as what to run. What runs inside (command, entrypoint,
+    env) is rendered by `render`: the dependencies as the container sees them."""
+    render = render or ctx.render
     return ContainerSpec(
         image=cfg.image,
-        command=_argv(cfg.command, ctx),
-        entrypoint=_argv(cfg.entrypoint, ctx),
-        env={k: ctx.render(str(v)) for k, v in ctx.definition.env.items()},
+        command=_argv(cfg.command, render),
+        entrypoint=_argv(cfg.entrypoint, render),
+        env={k: render(str(v)) for k, v in ctx.definition.env.items()},
         ports=_published(cfg, ctx),
         user=cfg.user,
         workdir=cfg.workdir,
@@ -59,7 +64,10 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Run `image` as a container; ready when its `ready` probe passes against the published
     port (or as soon as it runs); stopped by the engine with the service's stop policy."""
     cfg = options_of(ctx.definition, ContainerConfig)
-    async with running(ctx, spec_of(cfg, ctx)) as started:
+    async with (
+        network.joined(ctx, engine.url_of(cfg.engine)) as on,
+        running(ctx, spec_of(cfg, ctx, on.render), on) as started,
+    ):
         if cfg.ready:
             probe = probes.from_spec(cfg.ready.as_probe_dict())
             timeout = cfg.ready.timeout or ctx.remaining()

@@ -1,27 +1,22 @@
-"""One container's life as a service: created with the stack's labels (its engine recorded
-first), followed, stopped by the service's stop policy and removed. The `container` kind and
+"""One container's life as a service: created with the stack's labels on the stack's network
+(network.py: its engine recorded first), with the image's volumes made labelled (anonymous.py),
+followed, stopped by the service's stop policy and removed with them. The `container` kind and
 the data kinds' `source = "container"` both run their containers through `running`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...kind_api import (
-    ServiceContext,
-    StopPolicy,
-    cancel_and_wait_out,
-    container_labels,
-    record_engine,
-)
-from . import engine
+from ...kind_api import ServiceContext, StopPolicy, cancel_and_wait_out, container_labels
+from . import anonymous, engine, network
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
+    from docker.models.volumes import Volume
 
 
 @dataclass
@@ -40,7 +35,7 @@ class ContainerSpec:
     stop: StopPolicy | None = None  # the kind's own (a data kind's); the profile's `stop` refines
 
     def url(self) -> str:
-        return self.engine or os.environ.get("DOCKER_HOST") or engine.DEFAULT_ENGINE
+        return engine.url_of(self.engine)
 
 
 @dataclass
@@ -55,75 +50,128 @@ class Started:
         return self.ended.result() if self.ended.done() else None
 
 
+def _made(
+    on: network.OnNetwork, name: str, spec: ContainerSpec, labels: dict[str, str], **how: Any
+) -> tuple[Running, list[Volume]]:
+    """The image's volumes, made with the stack's labels, then the container on the stack
+    network, started (blocking). The volumes are removed again if it cannot be."""
+    made_by = on.client
+    volumes = anonymous.make(made_by, spec.image, (), labels)
+    try:
+        container = engine.create_and_start(
+            made_by,
+            name,
+            on.url,
+            spec.image,
+            labels=labels,
+            mounts=anonymous.mounts(volumes),
+            **network.endpoint(made_by, on),
+            **how,
+        )
+    except BaseException:
+        anonymous.remove([v for v, _ in volumes])
+        raise
+    return container, [v for v, _ in volumes]
+
+
 @contextlib.asynccontextmanager
-async def running(ctx: ServiceContext, spec: ContainerSpec) -> AsyncIterator[Started]:
+async def running(
+    ctx: ServiceContext, spec: ContainerSpec, on: network.OnNetwork | None = None
+) -> AsyncIterator[Started]:
     """Run `spec` as the service `ctx`'s container until the block ends, then stop it (the stop
-    policy's signal, SIGKILL after its grace) and remove it. An exit while the block runs, not
-    asked for, is reported as the service's crash."""
+    policy's signal, SIGKILL after its grace) and remove it with its volumes. It joins the
+    stack network (`on`, when the caller has joined it already to render the spec as seen
+    from inside). An exit while the block runs, not asked for, is the service's crash."""
+    async with contextlib.AsyncExitStack() as holding:
+        if on is None:
+            on = await holding.enter_async_context(network.joined(ctx, spec.url()))
+        async with _running(ctx, spec, on) as started:
+            yield started
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    ctx: ServiceContext, spec: ContainerSpec, on: network.OnNetwork
+) -> AsyncIterator[Started]:
     import docker
 
-    url = spec.url()
-    made_by = await asyncio.to_thread(engine.client, url)
-    with engine.closing(made_by):
-        policy = ctx.stop_policy(spec.stop)
-        record_engine(ctx, url)  # before it exists: a watchdog must know where to look
-        made = asyncio.ensure_future(
-            asyncio.to_thread(
-                engine.create_and_start,
-                made_by,
-                ctx.name,
-                url,
-                spec.image,
-                command=spec.command,
-                environment=spec.env,
-                ports={inside: ("127.0.0.1", host) for inside, host in spec.ports.items()},
-                labels=container_labels(ctx),
-                stop_signal=policy.signal.name,
-                entrypoint=spec.entrypoint,
-                user=spec.user,
-                working_dir=spec.workdir,
-            )
+    policy = ctx.stop_policy(spec.stop)
+    made = asyncio.ensure_future(
+        asyncio.to_thread(
+            _made,
+            on,
+            ctx.name,
+            spec,
+            container_labels(ctx),
+            command=spec.command,
+            environment=spec.env,
+            ports={inside: ("127.0.0.1", host) for inside, host in spec.ports.items()},
+            stop_signal=policy.signal.name,
+            entrypoint=spec.entrypoint,
+            user=spec.user,
+            working_dir=spec.workdir,
         )
-        try:  # (a thread is not cut off: awaited to its end, even when cancelled meanwhile)
-            await cancel_and_wait_out([], [made])
-        except asyncio.CancelledError:
-            if made.exception() is None:  # made while we were cancelled: not to be left
-                with contextlib.suppress(docker.errors.DockerException, OSError):
-                    await asyncio.to_thread(made.result().remove, force=True)
-            raise
-        container = made.result()  # (StartError if the engine refused it)
-        loop = asyncio.get_running_loop()
-        say = ctx.log.write
-        ended = engine.in_own_thread(
-            engine.follow, container, lambda line: loop.call_soon_threadsafe(say, line)
+    )
+    try:  # (a thread is not cut off: awaited to its end, even when cancelled meanwhile)
+        await cancel_and_wait_out([], [made])
+    except asyncio.CancelledError:
+        if made.exception() is None:  # made while we were cancelled: not to be left
+            container, volumes = made.result()
+            with contextlib.suppress(docker.errors.DockerException, OSError):
+                await asyncio.to_thread(container.remove, force=True, v=True)
+            await asyncio.to_thread(anonymous.remove, volumes)
+        raise
+    container, volumes = made.result()  # (StartError if the engine refused it)
+    loop = asyncio.get_running_loop()
+    say = ctx.log.write
+    ended = engine.in_own_thread(
+        engine.follow, container, lambda line: loop.call_soon_threadsafe(say, line)
+    )
+    stopping = False
+
+    def _ended(done: asyncio.Future[int]) -> None:
+        if not stopping and not done.cancelled():
+            ctx.ended_unasked(f"container {container.short_id}", done.result())
+
+    ended.add_done_callback(_ended)
+    try:
+        yield Started(container, ended, on.url)
+    finally:
+        stopping = True
+        grace = max(0, round(policy.grace))
+        gone = asyncio.ensure_future(
+            _stop_and_remove(container, grace, ended, say, volumes, ctx.hurry)
         )
-        stopping = False
-
-        def _ended(done: asyncio.Future[int]) -> None:
-            if not stopping and not done.cancelled():
-                ctx.ended_unasked(f"container {container.short_id}", done.result())
-
-        ended.add_done_callback(_ended)
-        try:
-            yield Started(container, ended, url)
-        finally:
-            stopping = True
-            await _stop_and_remove(container, max(0, round(policy.grace)), ended, say)
+        await cancel_and_wait_out([], [gone])  # (bounded: grace + 10 s and the removals)
 
 
 async def _stop_and_remove(
-    container: Running, grace: int, ended: asyncio.Future[int], say: Any
+    container: Running,
+    grace: int,
+    ended: asyncio.Future[int],
+    say: Any,
+    volumes: list[Volume],
+    hurry: asyncio.Event,
 ) -> None:
-    """The engine's stop (the policy's signal, SIGKILL after `grace`), its exit code in the
-    log, then the container removed; the thread that follows it awaited to its end (removing
-    the container ends it, should the engine not have stopped it)."""
+    """The engine's stop (the policy's signal, SIGKILL after `grace`, or at once when the stack
+    is hurried meanwhile: a second Ctrl-C), its exit code in the log, then the container
+    removed (with any anonymous volume the engine made for it) and our volumes; the thread
+    that follows it awaited to its end (removing the container ends it, should the engine not
+    have stopped it). Run to its end even when its caller is cancelled meanwhile: nothing is
+    left half-stopped."""
     import docker
 
-    with contextlib.suppress(docker.errors.DockerException, OSError):
-        await asyncio.to_thread(container.stop, timeout=grace)
+    stopping = asyncio.ensure_future(asyncio.to_thread(container.stop, timeout=grace))
+    hurried = asyncio.ensure_future(hurry.wait())
+    await asyncio.wait({stopping, hurried}, return_when=asyncio.FIRST_COMPLETED)
+    if not stopping.done():  # hurried: the rest of the grace skipped
+        with contextlib.suppress(docker.errors.DockerException, OSError):
+            await asyncio.to_thread(container.kill)
+    await cancel_and_wait_out([hurried], [stopping])  # (the engine's refusals: retrieved)
     await asyncio.wait({ended}, timeout=grace + 10)
     if ended.done() and not ended.cancelled():
         say(f"container {container.short_id} exited with {ended.result()}")
     with contextlib.suppress(docker.errors.DockerException, OSError):
-        await asyncio.to_thread(container.remove, force=True)
+        await asyncio.to_thread(container.remove, force=True, v=True)
+    await asyncio.to_thread(anonymous.remove, volumes)
     await cancel_and_wait_out([], [ended])
