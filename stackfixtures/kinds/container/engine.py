@@ -94,7 +94,8 @@ def in_own_thread(fn: Callable[..., int], *args: Any) -> asyncio.Future[int]:
         with contextlib.suppress(RuntimeError):  # (the loop closed meanwhile: nobody waits)
             loop.call_soon_threadsafe(settle, value, error)
 
-    threading.Thread(target=work, name=f"follow {args[0].short_id}", daemon=True).start()
+    what = getattr(args[0], "short_id", None) if args else None
+    threading.Thread(target=work, name=f"{fn.__name__} {what or ''}", daemon=True).start()
     return done
 
 

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...kind_api import ServiceContext, cancel_and_wait_out, container_labels, record_engine
-from . import engine
+from . import engine, engines
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
@@ -30,10 +29,12 @@ class ContainerSpec:
     ports: dict[str, int] = field(default_factory=dict)
     user: str | None = None
     workdir: str | None = None
-    engine: str | None = None  # a URL; None: DOCKER_HOST, else the default socket
+    engine: str | None = None  # "auto" (None), "docker", "podman" or a URL (engines.py)
+    volumes: list[str] = field(default_factory=list)  # "HOST:PATH:ro|rw" (volumes.binds)
+    healthcheck: dict[str, Any] | None = None  # the engine's form (health.engine_form)
 
     def url(self) -> str:
-        return self.engine or os.environ.get("DOCKER_HOST") or engine.DEFAULT_ENGINE
+        return engines.resolve(self.engine)
 
 
 @dataclass
@@ -75,6 +76,8 @@ async def running(ctx: ServiceContext, spec: ContainerSpec) -> AsyncIterator[Sta
                 entrypoint=spec.entrypoint,
                 user=spec.user,
                 working_dir=spec.workdir,
+                volumes=spec.volumes or None,
+                healthcheck=spec.healthcheck,
             )
         )
         try:  # (a thread is not cut off: awaited to its end, even when cancelled meanwhile)

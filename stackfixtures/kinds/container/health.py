@@ -1,0 +1,77 @@
+"""A container's healthcheck: the image's own (`healthcheck = "image"`) or ours (a table,
+handed to the engine, which runs it in the container); the service is ready when the engine
+says the container is healthy. While it is not, the probe's answer is the engine's status and
+the last check's output, so a timeout says why."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...errors import StartError
+from ...kind_api import ServiceContext
+from .options import HealthTable
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container as Running
+
+NS = 1_000_000_000
+
+
+def engine_form(table: HealthTable) -> dict[str, Any]:
+    """The engine's `healthcheck` argument (durations in nanoseconds; a string is run by the
+    container's shell, as Compose runs one)."""
+    test = ["CMD-SHELL", table.test] if isinstance(table.test, str) else list(table.test)
+    return {
+        "test": test,
+        "interval": int(table.interval * NS),
+        "timeout": int(table.timeout * NS),
+        "retries": table.retries,
+        "start_period": int(table.start_period * NS),
+    }
+
+
+def _health(container: Running) -> dict[str, Any] | None:
+    container.reload()
+    found = container.attrs.get("State", {}).get("Health")
+    return found if isinstance(found, dict) else None
+
+
+def _last_output(health: dict[str, Any]) -> str:
+    log = health.get("Log") or []
+    if not log:
+        return "no check finished yet"
+    last = log[-1]
+    lines = str(last.get("Output", "")).strip().splitlines()
+    return f"exit {last.get('ExitCode')}" + (f": {lines[-1]}" if lines else "")
+
+
+@dataclass(frozen=True)
+class HealthProbe:
+    """Passes when the engine reports the container healthy."""
+
+    container: Running
+    test: str  # how the check is written, for people
+
+    def describe(self) -> str:
+        return f"healthcheck {self.test}"
+
+    async def check(self, ctx: ServiceContext) -> str | None:
+        health = await asyncio.to_thread(_health, self.container)
+        if health is None:
+            raise StartError(
+                ctx.name,
+                "starting",
+                f'healthcheck = "image", but image {self.container.attrs.get("Config", {}).get("Image", "")} has no '
+                "HEALTHCHECK (give a healthcheck table, or a `ready` probe)",
+            )
+        status = str(health.get("Status", "unknown"))
+        return None if status == "healthy" else f"{status} ({_last_output(health)})"
+
+
+def described(healthcheck: HealthTable | str) -> str:
+    if isinstance(healthcheck, str):
+        return "of the image"
+    test = healthcheck.test
+    return test if isinstance(test, str) else " ".join(test)
