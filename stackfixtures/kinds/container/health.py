@@ -60,13 +60,22 @@ class HealthProbe:
     async def check(self, ctx: ServiceContext) -> str | None:
         health = await asyncio.to_thread(_health, self.container)
         if health is None:
+            image = self.container.attrs.get("Config", {}).get("Image", "")
             raise StartError(
                 ctx.name,
                 "starting",
-                f'healthcheck = "image", but image {self.container.attrs.get("Config", {}).get("Image", "")} has no '
-                "HEALTHCHECK (give a healthcheck table, or a `ready` probe)",
+                f'healthcheck = "image", but image {image} has no HEALTHCHECK (give a '
+                "healthcheck table, or a `ready` probe)",
             )
         status = str(health.get("Status", "unknown"))
+        if status == "unhealthy":  # its retries used up: the engine gave up, so do we
+            raise StartError(
+                ctx.name,
+                "starting",
+                f"the engine says it is unhealthy after {health.get('FailingStreak')} failed "
+                f"checks of {self.describe()}; the last: {_last_output(health)}",
+                ctx.log.tail(),
+            )
         return None if status == "healthy" else f"{status} ({_last_output(health)})"
 
 

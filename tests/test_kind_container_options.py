@@ -1,0 +1,160 @@
+"""container kind options: readiness inside the container (exec), the engine's healthcheck
+(ours and the image's own), a build from a Dockerfile, named volumes and host paths. Real
+containers on a real engine (tests/docker_fixtures.py), no registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from stackfixtures.errors import ProbeTimeout, StartError
+
+from .conftest import until
+
+pytestmark = pytest.mark.slow  # starts containers (tests/spawns.py)
+
+
+def entry(url: str, image: str, body: str, name: str = "web") -> str:
+    return f"""
+[services.{name}]
+kind = "container"
+engine = "{url}"
+stop = {{ grace = 1 }}
+{"" if not image else f'image = "{image}"'}
+{body}
+"""
+
+
+HTTPD = 'command = ["sh", "-c", "sleep 0.3; touch /made-inside; exec httpd -f -p 80 -h /www"]'
+
+
+async def test_ready_by_tcp_http_and_an_exec_run_inside_the_container(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    ready = """ports = { "80" = "${port}" }
+ready = { tcp = "${port}", http = "http://127.0.0.1:${port}/", exec = ["sh", "-c", "test -f /made-inside"] }
+"""
+    stack = await make_stack(tmp_path, entry(docker_url, busybox, HTTPD + "\n" + ready))
+    handle = (await stack.start())["web"]
+    assert not Path("/made-inside").exists()  # the file only the container has
+    assert httpx.get(handle.url).text == "hello from busybox\n"
+    await stack.close()
+
+
+async def test_an_exec_probe_that_fails_inside_says_so_when_it_times_out(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    body = """command = ["sh", "-c", "exec sleep 30"]
+ready = { exec = "sh -c 'echo missing-inside >&2; test -f /never'", timeout = 1.5 }
+"""
+    stack = await make_stack(tmp_path, entry(docker_url, busybox, body))
+    with pytest.raises(ProbeTimeout) as caught:
+        await stack.start()
+    assert "exec (in the container)" in str(caught.value)
+    assert "exit 1: missing-inside" in str(caught.value)
+
+
+async def test_our_healthcheck_is_run_by_the_engine_and_ready_when_healthy(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    body = (
+        HTTPD
+        + """
+healthcheck = { test = ["CMD-SHELL", "test -f /made-inside"], interval = 0.2, retries = 50 }
+"""
+    )
+    stack = await make_stack(tmp_path, entry(docker_url, busybox, body))
+    handle = (await stack.start())["web"]
+    seen = docker_client.containers.get(handle.container_id).attrs["State"]["Health"]
+    assert seen["Status"] == "healthy"
+    await stack.close()
+
+
+async def test_an_unhealthy_container_fails_with_the_last_check_output(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    body = """command = ["sh", "-c", "exec sleep 30"]
+healthcheck = { test = "echo not-yet-healthy; exit 1", interval = 0.2, retries = 3 }
+"""
+    stack = await make_stack(tmp_path, entry(docker_url, busybox, body))
+    with pytest.raises(StartError) as caught:
+        await stack.start()
+    said = str(caught.value)
+    assert "unhealthy after 3 failed checks of healthcheck echo not-yet-healthy" in said
+    assert "the last: exit 1: not-yet-healthy" in said
+
+
+async def test_a_start_timeout_says_the_healthchecks_last_answer(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    body = """command = ["sh", "-c", "exec sleep 30"]
+start_timeout = 2
+healthcheck = { test = "echo not-yet; exit 1", interval = 0.2, retries = 1000 }
+"""
+    stack = await make_stack(tmp_path, entry(docker_url, busybox, body))
+    with pytest.raises(StartError) as caught:
+        await stack.start()
+    said = str(caught.value)
+    assert "start timeout of 2s" in said and "last answer: starting (exit 1: not-yet)" in said
+
+
+def dockerfile(root: Path, text: str, where: str = "img") -> Path:
+    (root / where).mkdir(parents=True, exist_ok=True)
+    (root / where / "Dockerfile").write_text(text)
+    return root / where / "Dockerfile"
+
+
+async def test_a_build_with_the_images_own_healthcheck(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    dockerfile(
+        tmp_path,
+        f'FROM {busybox}\nARG GREETING\nRUN echo "$GREETING" > /www/index.html\n'
+        "HEALTHCHECK --interval=200ms CMD test -f /made-inside\n",
+    )
+    image = "stackfixtures-test/kind-options-built:1"
+    body = f"""image = "{image}"
+build = {{ context = "../img", args = {{ GREETING = "built-${{name}}" }} }}
+{HTTPD}
+ports = {{ "80" = "${{port}}" }}
+healthcheck = "image"
+"""  # the context is relative to the profile's own directory (profiles/)
+    stack = await make_stack(tmp_path, entry(docker_url, "", body))
+    try:
+        handle = (await stack.start())["web"]
+        assert httpx.get(handle.url).text == "built-web\n"
+        running = docker_client.containers.get(handle.container_id)
+        assert running.attrs["State"]["Health"]["Status"] == "healthy"
+        await until(lambda: any("Successfully tagged" in line for line in log(stack)))
+        await stack.close()
+    finally:
+        docker_client.images.remove(image, force=True)
+
+
+def log(stack: Any, name: str = "web") -> list[str]:
+    return list(stack.units[name].log.tail(200))
+
+
+async def test_a_bad_dockerfile_fails_naming_it_with_the_builds_last_lines(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    path = dockerfile(tmp_path, f"FROM {busybox}\nRUN echo going-wrong; exit 3\n")
+    body = 'build = { context = "../img" }\ncommand = ["sleep", "30"]'
+    stack = await make_stack(tmp_path, entry(docker_url, "", body))
+    with pytest.raises(StartError) as caught:
+        await stack.start()
+    said = str(caught.value)
+    assert f"building {path} failed" in said
+    assert "returned a non-zero code: 3" in said and "going-wrong" in said
+
+
+async def test_healthcheck_of_the_image_when_it_has_none_says_so(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+) -> None:
+    body = 'command = ["sleep", "30"]\nhealthcheck = "image"'
+    stack = await make_stack(tmp_path, entry(docker_url, busybox, body))
+    with pytest.raises(StartError, match="has no HEALTHCHECK"):
+        await stack.start()
