@@ -35,7 +35,10 @@ async def test_ready_by_tcp_http_and_an_exec_run_inside_the_container(
     tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
 ) -> None:
     ready = """ports = { "80" = "${port}" }
-ready = { tcp = "${port}", http = "http://127.0.0.1:${port}/", exec = ["sh", "-c", "test -f /made-inside"] }
+[services.web.ready]
+tcp = "${port}"
+http = "http://127.0.0.1:${port}/"
+exec = ["sh", "-c", "test -f /made-inside"]
 """
     stack = await make_stack(tmp_path, entry(docker_url, busybox, HTTPD + "\n" + ready))
     handle = (await stack.start())["web"]
