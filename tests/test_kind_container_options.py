@@ -4,6 +4,7 @@ containers on a real engine (tests/docker_fixtures.py), no registry."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import pytest
 
 from stackfixtures.errors import ProbeTimeout, StartError
 
-from .conftest import until
+from .cli_helpers import run_stack
+from .conftest import until, write_project
 
 pytestmark = pytest.mark.slow  # starts containers (tests/spawns.py)
 
@@ -161,3 +163,32 @@ async def test_healthcheck_of_the_image_when_it_has_none_says_so(
     stack = await make_stack(tmp_path, entry(docker_url, busybox, body))
     with pytest.raises(StartError, match="has no HEALTHCHECK"):
         await stack.start()
+
+
+def test_named_volumes_survive_a_restart_and_down_volumes_removes_only_them(
+    tmp_path: Path, docker_url: str, busybox: str
+) -> None:
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    site.mkdir()
+    (site / "keep").write_text("kept\n")
+    outside.write_text("not ours\n")
+    shell = f"echo run >> /data/runs; ln -sf {outside} /data/link; exec sleep 300"
+    body = f"""command = ["sh", "-c", "{shell}"]
+volumes = ["data:/data", "../site:/site:ro"]  # a host path relative to the profile's dir
+ready = {{ exec = ["sh", "-c", "test -f /data/runs && test -f /site/keep && ! touch /site/x"] }}
+"""
+    write_project(tmp_path, entry(docker_url, busybox, body, name="store"))
+    volume = tmp_path / ".stack" / "dev" / "volumes" / "data"
+    try:
+        for runs in ("run\n", "run\nrun\n"):  # the second start sees the first one's data
+            up = run_stack(["up", "-p", "dev"], tmp_path, timeout=120)
+            assert up.returncode == 0, up.stdout + up.stderr
+            assert (volume / "runs").read_text() == runs
+            assert stat.S_IMODE(volume.stat().st_mode) == 0o700
+            assert run_stack(["down"], tmp_path, timeout=120).returncode == 0
+    finally:
+        down = run_stack(["down", "--volumes"], tmp_path, timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert not volume.parent.exists()
+    assert (site / "keep").read_text() == "kept\n" and not (site / "x").exists()
+    assert outside.read_text() == "not ours\n"  # the link in the volume was not followed
