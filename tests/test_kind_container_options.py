@@ -4,7 +4,9 @@ containers on a real engine (tests/docker_fixtures.py), no registry."""
 
 from __future__ import annotations
 
+import contextlib
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,12 @@ import httpx
 import pytest
 
 from stackfixtures.errors import ProbeTimeout, StartError
+from stackfixtures.kinds.container import engines
 
 from .cli_helpers import run_stack
 from .conftest import until, write_project
+from .docker_engine import IMAGE, Unavailable
+from .podman_engine import podman_busybox, podman_service
 
 pytestmark = pytest.mark.slow  # starts containers (tests/spawns.py)
 
@@ -192,3 +197,44 @@ ready = {{ exec = ["sh", "-c", "test -f /data/runs && test -f /site/keep && ! to
     assert not volume.parent.exists()
     assert (site / "keep").read_text() == "kept\n" and not (site / "x").exists()
     assert outside.read_text() == "not ours\n"  # the link in the volume was not followed
+
+
+@pytest.fixture(scope="module")
+def podman_url() -> Iterator[str]:
+    with contextlib.ExitStack() as held:
+        try:
+            url = held.enter_context(podman_service())
+            podman_busybox(url)
+        except Unavailable as e:
+            pytest.skip(f"container tests on Podman skipped: {e}")
+        yield url
+
+
+async def test_engine_podman_runs_the_kind_with_its_options(
+    tmp_path: Path, make_stack: Any, podman_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTAINER_HOST", podman_url)  # what engine = "podman" looks for first
+    body = f"""{HTTPD}
+volumes = ["data:/data"]
+ports = {{ "80" = "${{port}}" }}
+healthcheck = {{ test = "test -f /made-inside && echo seen > /data/seen", interval = 0.2 }}
+ready = {{ http = "http://127.0.0.1:${{port}}/", exec = ["sh", "-c", "test -f /made-inside"] }}
+"""
+    stack = await make_stack(tmp_path, entry("podman", IMAGE, body))
+    handle = (await stack.start())["web"]
+    assert httpx.get(handle.url).text == "hello from busybox\n"
+    assert (tmp_path / "state" / "volumes" / "data" / "seen").read_text() == "seen\n"
+    await stack.close()
+
+
+def test_engine_words_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+    monkeypatch.setenv("CONTAINER_HOST", "unix:///nowhere/podman.sock")
+    assert engines.resolve(None) == engines.resolve("auto") == "tcp://127.0.0.1:2375"
+    assert engines.resolve("docker") == "tcp://127.0.0.1:2375"
+    assert engines.candidates("podman")[0] == "unix:///nowhere/podman.sock"
+    assert engines.resolve("unix:///x.sock") == "unix:///x.sock"
+    monkeypatch.delenv("DOCKER_HOST")
+    assert engines.candidates("docker") == ["unix:///var/run/docker.sock"]
+    with pytest.raises(ValueError, match="is not an engine"):
+        engines.check_engine("dockr")

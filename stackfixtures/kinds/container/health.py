@@ -6,7 +6,10 @@ the last check's output, so a timeout says why."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StartError
@@ -32,10 +35,27 @@ def engine_form(table: HealthTable) -> dict[str, Any]:
     }
 
 
-def _health(container: Running) -> dict[str, Any] | None:
+def _health(container: Running, run_it: bool) -> dict[str, Any] | None:
+    """The container's health as the engine says; with `run_it`, the engine's own check run
+    once first (Podman's libpod API: Podman runs healthchecks from systemd timers, which a
+    machine without systemd does not have, so it would stay "starting" for ever)."""
+    if run_it and container.client is not None:
+        import requests
+
+        api = container.client.api
+        path = f"/v{api.api_version}/libpod/containers/{container.id}/healthcheck"
+        with contextlib.suppress(requests.RequestException):  # (then it stays "starting")
+            api.get(api.base_url + path, timeout=60).raise_for_status()
     container.reload()
     found = container.attrs.get("State", {}).get("Health")
     return found if isinstance(found, dict) else None
+
+
+def _is_podman(container: Running) -> bool:
+    if container.client is None:
+        return False
+    parts = container.client.version().get("Components") or []
+    return any(str(p.get("Name", "")).startswith("Podman") for p in parts)
 
 
 def _last_output(health: dict[str, Any]) -> str:
@@ -47,18 +67,26 @@ def _last_output(health: dict[str, Any]) -> str:
     return f"exit {last.get('ExitCode')}" + (f": {lines[-1]}" if lines else "")
 
 
-@dataclass(frozen=True)
+@dataclass
 class HealthProbe:
     """Passes when the engine reports the container healthy."""
 
     container: Running
     test: str  # how the check is written, for people
+    interval: float = 1.0  # how often Podman is asked to run it
+    podman: bool | None = None  # (asked once)
+    last_run: float = field(default=-math.inf)
 
     def describe(self) -> str:
         return f"healthcheck {self.test}"
 
     async def check(self, ctx: ServiceContext) -> str | None:
-        health = await asyncio.to_thread(_health, self.container)
+        if self.podman is None:
+            self.podman = await asyncio.to_thread(_is_podman, self.container)
+        run_it = self.podman and time.monotonic() - self.last_run >= self.interval
+        if run_it:
+            self.last_run = time.monotonic()
+        health = await asyncio.to_thread(_health, self.container, run_it)
         if health is None:
             image = self.container.attrs.get("Config", {}).get("Image", "")
             raise StartError(

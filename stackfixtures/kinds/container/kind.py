@@ -85,7 +85,9 @@ def _readiness(cfg: ContainerConfig, started: Started) -> tuple[Probe | None, In
     if inside is not None:
         found.append(inside)
     if cfg.healthcheck is not None:
-        found.append(health.HealthProbe(started.container, health.described(cfg.healthcheck)))
+        check = cfg.healthcheck
+        every = check.interval if isinstance(check, HealthTable) else 1.0
+        found.append(health.HealthProbe(started.container, health.described(check), every))
     if not found:
         return None, inside
     return (found[0] if len(found) == 1 else probes.all_(*found)), inside
