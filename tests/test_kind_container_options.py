@@ -238,3 +238,37 @@ def test_engine_words_and_urls(monkeypatch: pytest.MonkeyPatch) -> None:
     assert engines.candidates("docker") == ["unix:///var/run/docker.sock"]
     with pytest.raises(ValueError, match="is not an engine"):
         engines.check_engine("dockr")
+
+
+def test_wrong_options_are_each_named_at_their_key(tmp_path: Path) -> None:
+    from stackfixtures import _project as projects
+    from stackfixtures.errors import ProfileError
+
+    write_project(
+        tmp_path,
+        """
+[services.a]
+kind = "container"
+command = ["true"]
+
+[services.b]
+kind = "container"
+image = "x"
+volumes = ["data", "data:relative", "bad name:/x", "./d:/x:rx"]
+healthcheck = { test = ["true"] }
+engine = "dockr"
+""",
+    )
+    with pytest.raises(ProfileError) as caught:
+        projects.load("dev", root=tmp_path)
+    said = str(caught.value)
+    assert "services.a: needs `image` (or `build`" in said
+    for expected in (
+        "services.b.volumes",
+        "the path in the container must be absolute",
+        "services.b.healthcheck",
+        'a list starts with "CMD" or "CMD-SHELL"',
+        "services.b.engine",
+        "'dockr' is not an engine",
+    ):
+        assert expected in said, said

@@ -5,12 +5,19 @@ kept and awaited by `wait_out` once the container is gone (its removal ends the 
 from __future__ import annotations
 
 import asyncio
+import math
 import shlex
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ...kind_api import ServiceContext, cancel_and_wait_out
 from . import engine
+
+EVERY = 0.2
+"""The least time between two checks: an exec is a process the engine starts in the container
+(and, on Podman, a conmon that waits minutes for its exit code to be read), not a cheap
+connect: the readiness loop's 3 ms polls would start hundreds."""
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
@@ -35,7 +42,9 @@ class InsideProbe:
     container: Running
     argv: tuple[str, ...]
     timeout: float = 5.0
+    every: float = EVERY
     running: list[asyncio.Future[int]] = field(default_factory=list)
+    last: float = -math.inf
 
     def describe(self) -> str:
         return "exec (in the container) " + shlex.join(self.argv)
@@ -44,6 +53,8 @@ class InsideProbe:
         return "exec (in the container) " + shlex.join(ctx.render(a) for a in self.argv)
 
     async def check(self, ctx: ServiceContext) -> str | None:
+        await asyncio.sleep(max(0.0, self.last + self.every - time.monotonic()))
+        self.last = time.monotonic()
         said: list[str] = []
         argv = [ctx.render(a) for a in self.argv]
         done = engine.in_own_thread(_exec, self.container, argv, said)

@@ -6,6 +6,7 @@ import os
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +20,14 @@ from ...kind_api import Argv, Count, ProbeTable, Seconds, Text
 from ..command import follow_registry
 from .engines import check_engine
 from .volumes import Volume, parse_volume
+
+
+def _volume(written: str) -> str:
+    parse_volume(written)  # ValueError, in words, for one that is not a volume
+    return written
+
+
+VolumeText = Annotated[Text, AfterValidator(_volume)]
 
 
 class BuildTable(BaseModel):
@@ -62,7 +71,7 @@ class ContainerConfig(BaseModel):
     build: BuildTable | None = None
     command: Argv | Text | None = None
     ports: dict[str, int | Text] = {}  # container port ("80", "80/tcp") -> host port
-    volumes: list[Text] = []  # "NAME:/path[:ro]" (kept in the state dir) or "./dir:/path[:ro]"
+    volumes: list[VolumeText] = []  # "NAME:/path[:ro]" (in the state dir) or "./dir:/path[:ro]"
     healthcheck: Literal["image"] | HealthTable | None = None
     entrypoint: Argv | Text | None = None  # replaces the image's (then `command` is its args)
     user: Text | None = None  # "uid", "uid:gid" or a name the image knows
@@ -90,13 +99,6 @@ class ContainerConfig(BaseModel):
                 raise ValueError(f"host port {outside} is out of range (1-65535)")
             if isinstance(outside, str) and "${" not in outside and not outside.isdigit():
                 raise ValueError(f'host port {outside!r}: expected a number or "${{port}}"')
-        return v
-
-    @field_validator("volumes")
-    @classmethod
-    def _volumes(cls, v: list[str]) -> list[str]:
-        for written in v:
-            parse_volume(written)  # ValueError, in words, for one that is not a volume
         return v
 
     @field_validator("engine")
