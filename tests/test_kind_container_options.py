@@ -42,10 +42,11 @@ async def test_ready_by_tcp_http_and_an_exec_run_inside_the_container(
     tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
 ) -> None:
     ready = """ports = { "80" = "${port}" }
+volumes = ["${root}:/project:ro"]  # a template: rendered at start
 [services.web.ready]
 tcp = "${port}"
 http = "http://127.0.0.1:${port}/"
-exec = ["sh", "-c", "test -f /made-inside"]
+exec = ["sh", "-c", "test -f /made-inside && test -f /project/pyproject.toml"]
 """
     stack = await make_stack(tmp_path, entry(docker_url, busybox, HTTPD + "\n" + ready))
     handle = (await stack.start())["web"]

@@ -65,7 +65,7 @@ def spec_of(cfg: ContainerConfig, ctx: ServiceContext, image: str) -> ContainerS
         user=cfg.user,
         workdir=cfg.workdir,
         engine=cfg.engine,
-        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root),
+        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render),
         healthcheck=health.engine_form(check) if isinstance(check, HealthTable) else None,
     )
 

@@ -1,12 +1,13 @@
 """A container's volumes: `NAME:/path` (a named volume: a directory of the stack's state dir,
 kept across restarts, removed with the state dir by `stack down --volumes`) or a host path
-(`./site:/www:ro`, `/abs:/in`), bind-mounted; `:ro` mounts it read-only."""
+(`./site:/www:ro`, `/abs:/in`, `${data_dir}/x:/x`), bind-mounted; `:ro` mounts it read-only."""
 
 from __future__ import annotations
 
 import os
 import re
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from ...kind_api import private_dir
 NAMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 """A named volume's name (as Compose takes it): also a safe directory name."""
 MODES = ("ro", "rw")
+HOST = ("/", "./", "../", "${")
+"""How a host path begins (`${...}`: a template, e.g. `${data_dir}/x`, rendered at start)."""
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,12 @@ class Volume:
 
     @property
     def named(self) -> bool:
-        return not self.source.startswith(("/", "./", "../")) and self.source not in (".", "..")
+        return not self.source.startswith(HOST) and self.source not in (".", "..")
 
     def anchored(self, base: str) -> str:
         """As written, a relative host path made absolute from `base`."""
         source = self.source
-        if not self.named and not os.path.isabs(source):
+        if not self.named and not source.startswith(("/", "${")):
             source = os.path.normpath(os.path.join(base, source))
         return f"{source}:{self.target}" + (":ro" if self.read_only else "")
 
@@ -50,7 +53,7 @@ def parse_volume(written: str) -> Volume:
     if found.named and not NAMED.fullmatch(source):
         raise ValueError(
             f"{written!r}: {source!r} is neither a volume name (letters, digits, _ . -) nor a "
-            "host path (start it with ./ or /)"
+            "host path (start it with ./, / or ${...})"
         )
     return found
 
@@ -70,12 +73,14 @@ def named_dir(volumes: Path, name: str) -> Path:
     return path
 
 
-def binds(mounts: list[Volume], volumes: Path, root: Path) -> list[str]:
+def binds(
+    mounts: list[Volume], volumes: Path, root: Path, render: Callable[[str], str]
+) -> list[str]:
     """The engine's `volumes` argument: "HOST:PATH:MODE" for each. A named volume's directory
-    is made under `volumes`; a host path still relative (a service made in code) is taken
-    from `root`."""
+    is made under `volumes`; a host path is rendered, and taken from `root` if still relative
+    (a service made in code)."""
     found = []
     for v in mounts:
-        host = named_dir(volumes, v.source) if v.named else root / v.source
+        host = named_dir(volumes, v.source) if v.named else root / render(v.source)
         found.append(f"{os.path.normpath(host)}:{v.target}:{'ro' if v.read_only else 'rw'}")
     return found
