@@ -8,18 +8,20 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from .docker_engine import IMAGE, Unavailable, busybox_image, serving
 
 START_BOUND = 30.0
-CONF = """[containers]
+EXIT_DELAY = 1
+CONF = f"""[containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 
 [engine]
 runtime = "runc"
-exit_command_delay = 1
+exit_command_delay = {EXIT_DELAY}
 """
 """Podman's settings here (issue 24: crun fails on this cgroup layout, and its default ulimits
 exceed the sandbox's). `exit_command_delay`: each exec (a probe's, a healthcheck's) leaves its
@@ -39,8 +41,12 @@ def podman_service() -> Iterator[str]:
     argv = [podman, *roots, "--storage-driver", "vfs", "system", "service", "--time=0", url]
     (home / "containers.conf").write_text(CONF)
     env = {"CONTAINERS_CONF": str(home / "containers.conf")}
-    with serving(argv, url, home, "podman", START_BOUND, env):
-        yield url
+    try:
+        with serving(argv, url, home, "podman", START_BOUND, env):
+            yield url
+    finally:  # the last execs' exit commands (`podman --root HOME/root container cleanup`)
+        time.sleep(EXIT_DELAY + 1)  # run after their delay, making HOME again: then removed
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def podman_busybox(url: str) -> str:
