@@ -98,8 +98,8 @@ healthcheck = { test = "echo not-yet-healthy; exit 1", interval = 0.2, retries =
     assert "the last: exit 1: not-yet-healthy" in said
 
 
-async def test_a_start_timeout_says_the_healthchecks_last_answer(
-    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str
+async def test_a_start_timeout_says_the_healthchecks_last_answer_and_leaves_nothing(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
 ) -> None:
     body = """command = ["sh", "-c", "exec sleep 30"]
 start_timeout = 2
@@ -110,6 +110,8 @@ healthcheck = { test = "echo not-yet; exit 1", interval = 0.2, retries = 1000 }
         await stack.start()
     said = str(caught.value)
     assert "start timeout of 2s" in said and "last answer: starting (exit 1: not-yet)" in said
+    mine = {"label": f"io.stackfixtures.stack={stack.stack_id}"}
+    assert docker_client.containers.list(all=True, filters=mine) == []  # (it was left, stopped)
 
 
 def dockerfile(root: Path, text: str, where: str = "img") -> Path:

@@ -104,7 +104,10 @@ async def running(ctx: ServiceContext, spec: ContainerSpec) -> AsyncIterator[Sta
             yield Started(container, ended, url)
         finally:
             stopping = True
-            await _stop_and_remove(container, max(0, round(policy.grace)), ended, say)
+            grace = max(0, round(policy.grace))  # (a second cancellation, e.g. a start
+            # timeout's, must not cut the removal off: a stopped container was left)
+            done = asyncio.ensure_future(_stop_and_remove(container, grace, ended, say))
+            await cancel_and_wait_out([], [done])
 
 
 async def _stop_and_remove(
