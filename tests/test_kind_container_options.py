@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import httpx
 import pytest
 
@@ -275,3 +276,26 @@ engine = "dockr"
         "'dockr' is not an engine",
     ):
         assert expected in said, said
+
+
+async def test_a_start_timeout_during_a_build_ends_the_build(
+    tmp_path: Path, make_stack: Any, docker_url: str, busybox: str, docker_client: Any
+) -> None:
+    ticks = "for i in $(seq 1 60); do echo tick-$i; sleep 0.5; done"
+    dockerfile(tmp_path, f"FROM {busybox}\nRUN {ticks}\n")
+    image = "stackfixtures-test/kind-options-cancelled:1"
+    body = f'image = "{image}"\nbuild = {{ context = "../img" }}\nstart_timeout = 2'
+    stack = await make_stack(tmp_path, entry(docker_url, "", body))
+    with pytest.raises(StartError, match="start timeout of 2s"):
+        await stack.start()
+
+    def building() -> list[Any]:  # the build's step runs in a container of the base image
+        return [c for c in docker_client.containers.list(all=True) if "tick-" in str(c.attrs)]
+
+    await until(lambda: not building(), timeout=15)  # the engine ended it (it runs 30 s)
+    try:
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_client.images.get(image)
+    finally:  # (built after all: not to be left on the engine)
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            docker_client.images.remove(image, force=True)

@@ -10,6 +10,7 @@ import collections
 import hashlib
 import os
 import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StartError
@@ -39,21 +40,33 @@ def tag_for(ctx: ServiceContext, build: BuildTable, image: str | None) -> str:
     return f"stackfixtures-build/{name}:{digest}"
 
 
-def _build(made_by: docker.DockerClient, how: dict[str, Any], say: Any) -> int:
-    """The build, each line of its output to `say`; _Failed with the last lines if it fails."""
+def _build(
+    made_by: docker.DockerClient, how: dict[str, Any], say: Any, stop: threading.Event
+) -> int:
+    """The build, each line of its output to `say`; _Failed with the last lines if it fails,
+    or when `stop` is set (seen at its next line, or when one read waits the client's timeout
+    out: the engine cancels a build whose client went away)."""
     import docker
+    import requests
 
     last: collections.deque[str] = collections.deque(maxlen=LAST_LINES)
+    chunks = made_by.api.build(decode=True, rm=True, forcerm=True, **how)
     try:
-        for chunk in made_by.api.build(decode=True, rm=True, forcerm=True, **how):
+        for chunk in chunks:
             for line in str(chunk.get("stream", "")).splitlines():
                 if line.strip():
                     say(line)
                     last.append(line)
             if "error" in chunk:
                 raise _Failed(str(chunk["error"]).strip(), list(last))
+            if stop.is_set():
+                raise _Failed("cancelled", list(last))
     except docker.errors.APIError as e:
         raise _Failed(str(e.explanation), list(last)) from None
+    except requests.RequestException as e:  # (a read that waited the client's timeout out)
+        raise _Failed(f"no answer from the engine ({e})", list(last)) from None
+    finally:
+        chunks.close()
     return 0
 
 
@@ -70,9 +83,10 @@ def _where(ctx: ServiceContext, build: BuildTable) -> tuple[str, str]:
 
 async def build_image(ctx: ServiceContext, url: str, build: BuildTable, tag: str) -> None:
     """Build `build` as `tag` on the engine at `url`; StartError naming the Dockerfile and the
-    build's last lines if it fails. The build is awaited to its end, even when cancelled."""
+    build's last lines if it fails. Cancelled, it is stopped at its next line of output, or
+    when a read has waited what was left of the start budget."""
     context, dockerfile = _where(ctx, build)
-    made_by = await asyncio.to_thread(engine.client, url)
+    made_by = await asyncio.to_thread(engine.client, url, max(30, round(ctx.remaining())))
     with engine.closing(made_by):
         await _built(ctx, made_by, context, dockerfile, build, tag)
 
@@ -96,10 +110,16 @@ async def _built(
         "labels": labels,
     }
     say(f"building {tag} from {dockerfile}")
+    stop = threading.Event()
     done = engine.in_own_thread(
-        _build, made_by, how, lambda line: loop.call_soon_threadsafe(say, line)
+        _build, made_by, how, lambda line: loop.call_soon_threadsafe(say, line), stop
     )
-    await cancel_and_wait_out([], [done])
+    try:
+        await asyncio.wait({done})
+    except asyncio.CancelledError:  # the thread sees it at its next line and ends the build
+        stop.set()
+        await cancel_and_wait_out([], [done])  # (then raises the cancellation again)
+        raise
     try:
         done.result()
     except _Failed as e:

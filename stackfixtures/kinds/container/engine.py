@@ -22,9 +22,9 @@ HOW_TO_GET_ONE = (
 )
 
 
-def client(url: str) -> docker.DockerClient:
-    """A client of the engine at `url`; KindUnavailable, saying how to get one, when there is
-    none (or no docker SDK)."""
+def client(url: str, timeout: int = 30) -> docker.DockerClient:
+    """A client of the engine at `url` (`timeout`: seconds one read may wait); KindUnavailable,
+    saying how to get one, when there is none (or no docker SDK)."""
     try:
         import docker
     except ImportError:
@@ -32,7 +32,7 @@ def client(url: str) -> docker.DockerClient:
             "the container kind needs the docker SDK: pip install 'stackfixtures[containers]'"
         ) from None
     try:
-        made = docker.DockerClient(base_url=url, timeout=30)
+        made = docker.DockerClient(base_url=url, timeout=timeout)
         made.ping()
     except (docker.errors.DockerException, OSError, ValueError) as e:
         raise KindUnavailable(
