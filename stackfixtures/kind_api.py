@@ -6,7 +6,8 @@ need to run a service is here, public and documented, for any other kind too. Th
 describes a kind, and the registry, are in `stackfixtures.kinds`.
 
 Writing the service
-    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop,
+    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop
+    (a StopPolicy),
     options_of (its options, typed: validated once by its kind's model)
 Running its processes
     spawn (a long-running process), run_once (a command to completion), Process,
@@ -51,6 +52,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._define.container import ContainerProbe as ContainerProbe
     from ._define.container import data_container as data_container
     from ._define.options import options_of as options_of
+    from ._define.policies import StopPolicy as StopPolicy
     from ._define.policies import stop as stop
     from ._define.service import Handle as Handle
     from ._define.service import ServiceDefinition as ServiceDefinition

@@ -36,7 +36,9 @@ ready = {{{{ log = "up" }}}}
 
 def ours(client: Any, root: Path) -> list[Any]:
     """The containers of stacks of the project at `root`, running or not."""
-    return list(client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={root}"}))
+    return list(
+        client.containers.list(all=True, sparse=True, filters={"label": f"{PROJECT_LABEL}={root}"})
+    )
 
 
 @pytest.fixture

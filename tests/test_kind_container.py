@@ -161,7 +161,11 @@ async def test_a_container_the_engine_cannot_start_is_not_left(
 
 
 def ours(client: Any, stack: Any) -> list[Any]:
-    return list(client.containers.list(all=True, filters={"label": f"{LABEL}={stack.stack_id}"}))
+    return list(
+        client.containers.list(
+            all=True, sparse=True, filters={"label": f"{LABEL}={stack.stack_id}"}
+        )
+    )
 
 
 async def test_a_container_that_exits_after_ready_is_a_crash_with_its_exit_code(

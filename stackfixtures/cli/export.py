@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .._control.console import plural
+from .._control.console import error_text, plural
 from .._control.exits import EXIT_DEFINITION
 from ..errors import ProfileError
 from .common import load_or_exit, main, profile_option
@@ -31,7 +31,7 @@ def export_compose(profile: str | None, output: str | None) -> None:
     try:
         doc = compose_export.document(proj)
     except ProfileError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
     text = yaml.safe_dump(doc, sort_keys=False)
     if output:
@@ -59,7 +59,7 @@ def export_k8s(profile: str | None, output: str | None) -> None:
     try:
         objects = k8s_export.objects(proj)
     except ProfileError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
     if output:
         out = Path(output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import importlib.metadata
 import importlib.util
@@ -93,3 +94,17 @@ def find(
     raise KindUnavailable(
         f"no {what} found (looked for {', '.join(names)} {places[source]}). {install_hint}"
     )
+
+
+_said: dict[Path, str] = {}
+
+
+async def version_said(binary: Path) -> str:
+    """What `binary --version` prints (cached per binary: a server does not change under us)."""
+    if binary not in _said:
+        proc = await asyncio.create_subprocess_exec(
+            str(binary), "--version", stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await proc.communicate()
+        _said[binary] = out.decode(errors="replace")
+    return _said[binary]

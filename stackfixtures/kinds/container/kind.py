@@ -19,6 +19,7 @@ from ...kind_api import (
 from ..base import Kind
 from . import health, volumes
 from .build import build_image, tag_for
+from .export import exported
 from .inside import InsideProbe
 from .options import ContainerConfig, HealthTable
 from .run import ContainerSpec, Started, running
@@ -132,4 +133,5 @@ CONTAINER = Kind(
     summary="a container of an image, run by Docker or Podman (the docker SDK)",
     handle=CONTAINER_HANDLE,
     binaries="an image (or a Dockerfile), run by a Docker-API engine (DOCKER_HOST or `engine`)",
+    container=exported,
 )

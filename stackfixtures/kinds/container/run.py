@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...kind_api import ServiceContext, cancel_and_wait_out, container_labels, record_engine
+from ...kind_api import (
+    ServiceContext,
+    StopPolicy,
+    cancel_and_wait_out,
+    container_labels,
+    record_engine,
+)
 from . import engine, engines
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ class ContainerSpec:
     engine: str | None = None  # "auto" (None), "docker", "podman" or a URL (engines.py)
     volumes: list[str] = field(default_factory=list)  # "HOST:PATH:ro|rw" (volumes.binds)
     healthcheck: dict[str, Any] | None = None  # the engine's form (health.engine_form)
+    stop: StopPolicy | None = None  # the kind's own (a data kind's); the profile's `stop` refines
 
     def url(self) -> str:
         return engines.resolve(self.engine)
@@ -59,7 +66,7 @@ async def running(ctx: ServiceContext, spec: ContainerSpec) -> AsyncIterator[Sta
     url = spec.url()
     made_by = await asyncio.to_thread(engine.client, url)
     with engine.closing(made_by):
-        policy = ctx.stop_policy()
+        policy = ctx.stop_policy(spec.stop)
         record_engine(ctx, url)  # before it exists: a watchdog must know where to look
         made = asyncio.ensure_future(
             asyncio.to_thread(

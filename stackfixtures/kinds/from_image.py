@@ -1,0 +1,160 @@
+"""The data kinds' `source = "container"`: their server from an image -- the official one
+unless `image` says, tagged with the version the local source would run unless `tag` says --
+run through the container kind's `running`, its port published on 127.0.0.1 at the service's
+port, ready by the kind's own probe, stopped with the kind's own stop policy.
+
+    [services.db]
+    kind = "postgres"
+    source = "container"
+    tag = "16"               # optional; image = "postgres" by default; engine as the container kind
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Self
+
+from pydantic import BaseModel, model_validator
+
+from ..errors import KindUnavailable, StartError
+from ..kind_api import Probe, ServiceContext, StopPolicy, cancel_and_wait_out, wait_ready
+from . import binaries
+from .container import ContainerSpec, Started, engine, running
+
+
+class FromImage(BaseModel):
+    """The options of `source = "container"` (a data kind's config inherits them)."""
+
+    image: str | None = None  # the repository ("postgres", "registry.local/pg"), or with a tag
+    tag: str | None = None
+    engine: str | None = None  # as the container kind's: a URL; else DOCKER_HOST, the socket
+    LOCAL_ONLY: ClassVar[tuple[str, ...]] = ()  # the kind's options of a local server only
+
+    @model_validator(mode="after")
+    def _only_from_an_image(self) -> Self:
+        source = getattr(self, "source", None)
+        given = [k for k in ("image", "tag", "engine") if getattr(self, k) is not None]
+        if given and source != "container":
+            raise ValueError(
+                f'{", ".join(given)}: only with source = "container" (source is {source!r})'
+            )
+        local = [k for k in self.LOCAL_ONLY if getattr(self, k)]
+        if local and source == "container":
+            raise ValueError(
+                f'{", ".join(local)}: a local server\'s, not with source = "container"'
+            )
+        if self.tag and self.image and _tagged(self.image):
+            raise ValueError(f"image {self.image!r} has a tag already; `tag` would be a second")
+        return self
+
+
+def _tagged(image: str) -> bool:
+    return "@" in image or ":" in image.rsplit("/", 1)[-1]
+
+
+def reference(cfg: FromImage, default: str, local_tag: str | None, fallback: str) -> str:
+    """`image:tag`: the configured image (else `default`) with its own tag, `tag`, the local
+    server's version (`local_tag`), else `fallback` (no local server to match)."""
+    image = cfg.image or default
+    if _tagged(image):
+        return image
+    return f"{image}:{cfg.tag or local_tag or fallback}"
+
+
+@dataclass
+class Server:
+    """A data kind's server as a container: what the image's contract asks for."""
+
+    image: str
+    port: int  # inside the container
+    probe: Probe
+    stop: StopPolicy
+    command: list[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncIterator[Started]:
+    """Run `server` as the service's container until the block ends; ready when its probe
+    passes against the published port (ProcessExited with its output if it ends first)."""
+    spec = ContainerSpec(
+        image=server.image,
+        command=server.command,
+        env=server.env,
+        ports={f"{server.port}/tcp": ctx.port},
+        engine=cfg.engine,
+        stop=server.stop,
+    )
+    await _pulled(ctx, spec.url(), server.image)
+    async with running(ctx, spec) as started:
+        ctx.log.write(
+            f"[stackfixtures] {ctx.definition.kind} from image {server.image}: container "
+            f"{started.container.short_id}, port {server.port} at 127.0.0.1:{ctx.port}"
+        )
+        await wait_ready(
+            server.probe,
+            ctx,
+            ctx.remaining(),
+            exited=started.exit_code,
+            exit_future=started.ended,
+        )
+        yield started
+
+
+async def _pulled(ctx: ServiceContext, url: str, image: str) -> None:
+    """The image on the engine: pulled when it is not there (as `docker run` does), its
+    progress in the service's log; StartError naming it and the engine's words when it cannot
+    be. A blocking SDK call: in a thread, awaited to its end."""
+    loop = asyncio.get_running_loop()
+
+    def say(line: str) -> None:
+        loop.call_soon_threadsafe(ctx.log.write, line)
+
+    pull = asyncio.ensure_future(asyncio.to_thread(_pull, url, image, say))
+    await cancel_and_wait_out([], [pull])
+    why = pull.result()
+    if why:
+        raise StartError(
+            ctx.name,
+            "starting",
+            f"image {image!r} is not on the engine at {url} and cannot be pulled ({why}): pull "
+            "or build it there, or name another with `image` and `tag`",
+        )
+
+
+def _pull(url: str, image: str, say: Callable[[str], None]) -> str | None:
+    """Pull `image` unless the engine has it; None when it is there, else the engine's why."""
+    import docker
+    from docker.utils import parse_repository_tag
+
+    with engine.closing(engine.client(url)) as made_by:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            made_by.images.get(image)
+            return None
+        say(f"[stackfixtures] pulling {image} on {url}")
+        repository, tag = parse_repository_tag(image)
+        try:
+            for event in made_by.api.pull(repository, tag, stream=True, decode=True):
+                if "error" in event:
+                    return str(event["error"])
+                if "id" not in event and event.get("status"):  # (not each layer's progress)
+                    say(str(event["status"]))
+        except docker.errors.APIError as e:
+            return str(e.explanation or e)
+    return None
+
+
+async def local_tag(find: Callable[[], Path], parts: int) -> str | None:
+    """The version of the server the local source would run (`find` its binary), to `parts`
+    numbers ("15", "8.1"): the image's tag that runs the same server. None without one."""
+    try:
+        said = await binaries.version_said(find())
+    except (KindUnavailable, OSError):
+        return None
+    found = re.search(r"\d+(?:\.\d+)*", said)
+    return ".".join(found.group(0).split(".")[:parts]) if found else None
