@@ -96,24 +96,41 @@ def _private_daemon() -> Iterator[str]:
     dockerd = _dockerd()
     home = Path(tempfile.mkdtemp(prefix="sf-dockerd-"))  # 0700, a name nobody can predict
     url = f"unix://{home}/docker.sock"
-    log = open(home / "dockerd.log", "wb")  # noqa: SIM115 (closed below, after the daemon)
+    argv = [dockerd, "-H", url, "--pidfile", str(home / "dockerd.pid"), *_roots(home)]
+    with serving(argv, url, home, "dockerd", START_BOUND):
+        yield url
+
+
+@contextlib.contextmanager
+def serving(
+    argv: list[str],
+    url: str,
+    home: Path,
+    what: str,
+    bound: float,
+    env: dict[str, str] | None = None,
+) -> Iterator[None]:
+    """Run the engine `argv` (its log in `home`; `env` added to ours), wait (`bound` s) until
+    it answers at `url`, and at the end stop it by its pid and remove `home`."""
+    log = open(home / f"{what}.log", "wb")  # noqa: SIM115 (closed below, after the daemon)
     daemon = subprocess.Popen(
-        [dockerd, "-H", url, "--pidfile", str(home / "dockerd.pid"), *_roots(home)],
+        argv,
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
         preexec_fn=_term_with_parent,
+        env={**os.environ, **(env or {})},
     )
     try:
-        deadline = time.monotonic() + START_BOUND
+        deadline = time.monotonic() + bound
         while not _answers(url):
             if daemon.poll() is not None or time.monotonic() > deadline:
-                tail = (home / "dockerd.log").read_text(errors="replace")[-600:]
-                why = "exited" if daemon.poll() is not None else f"no answer in {START_BOUND:.0f} s"
-                raise Unavailable(f"dockerd {why}; its log ends:\n{tail}")
+                tail = (home / f"{what}.log").read_text(errors="replace")[-600:]
+                why = "exited" if daemon.poll() is not None else f"no answer in {bound:.0f} s"
+                raise Unavailable(f"{what} {why}; its log ends:\n{tail}")
             time.sleep(0.2)
-        yield url
+        yield
     finally:
         _stop(daemon)
         log.close()

@@ -215,7 +215,7 @@ async def test_a_relay_that_cannot_listen_on_the_gateway_says_why() -> None:
 def test_a_handle_as_a_container_sees_it() -> None:
     """Every loopback address of a moved port is rewritten (url, dsn, host, port); others stay."""
     from stackfixtures import Handle
-    from stackfixtures.kinds.container.inside import loopback_ports, seen_inside
+    from stackfixtures.kinds.container.dependency_view import loopback_ports, seen_inside
 
     db = Handle(
         host="127.0.0.1",

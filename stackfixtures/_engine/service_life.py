@@ -343,10 +343,12 @@ class ServiceLife:
             return StartError(unit.name, "starting", str(e), ctx.log.tail())
         if isinstance(e, TimeoutError):
             what = "a task: it did not finish" if unit.definition.task else "not ready"
+            said = ctx.last_probe_error  # (a probe cut off by the start timeout: its last answer)
+            last = f"; its readiness probe's last answer: {said}" if said else ""
             return StartError(
                 unit.name,
                 "starting",
-                f"{what} within its start timeout of {unit.definition.timeout:g}s",
+                f"{what} within its start timeout of {unit.definition.timeout:g}s{last}",
                 ctx.log.tail(),
             )
         return StartupCrashed(

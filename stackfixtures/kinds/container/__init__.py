@@ -8,14 +8,17 @@
     ports = { "80" = "${port}" }          # container port -> host port (`${port}` or pinned)
     ready = { http = "http://127.0.0.1:${port}/" }
     stop = { signal = "SIGQUIT", grace = 5 }
-    # also: entrypoint (then `command` is its arguments), user ("uid[:gid]"), workdir
+    volumes = ["data:/var/lib/x", "./site:/www:ro"]   # named (in the state dir) or host paths
+    healthcheck = { test = ["CMD", "true"], interval = 1.0 }  # or "image": the image's own
+    # also: build = { context, dockerfile, args }, entrypoint (then `command` is its arguments),
+    # user ("uid[:gid]"), workdir, engine = "auto" | "docker" | "podman" | URL
 
 Ports are published on 127.0.0.1 only. The stop policy is the engine's stop (its signal, then
 SIGKILL after the grace). The container's output goes into the service's log. Every container
 carries the stack's labels and its engine is written in the stack's ledger first, so the
-watchdog or a sweep removes it if the launcher dies. The engine is `engine` (a URL such as
-unix:///run/docker.sock), else DOCKER_HOST, else the default socket; the docker SDK
-(`pip install stackfixtures[containers]`) speaks to it.
+watchdog or a sweep removes it if the launcher dies. The engine is `engine` (engines.py: "auto",
+"docker", "podman" or a URL); the docker SDK (`pip install stackfixtures[containers]`) speaks
+to Docker and Podman alike.
 """
 
 from .kind import CONTAINER, container

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -23,14 +22,9 @@ HOW_TO_GET_ONE = (
 )
 
 
-def url_of(given: str | None) -> str:
-    """The engine's URL: `given` (the service's `engine`), else DOCKER_HOST, else the default."""
-    return given or os.environ.get("DOCKER_HOST") or DEFAULT_ENGINE
-
-
-def client(url: str) -> docker.DockerClient:
-    """A client of the engine at `url`; KindUnavailable, saying how to get one, when there is
-    none (or no docker SDK)."""
+def client(url: str, timeout: int = 30) -> docker.DockerClient:
+    """A client of the engine at `url` (`timeout`: seconds one read may wait); KindUnavailable,
+    saying how to get one, when there is none (or no docker SDK)."""
     try:
         import docker
     except ImportError:
@@ -38,7 +32,7 @@ def client(url: str) -> docker.DockerClient:
             "the container kind needs the docker SDK: pip install 'stackfixtures[containers]'"
         ) from None
     try:
-        made = docker.DockerClient(base_url=url, timeout=30)
+        made = docker.DockerClient(base_url=url, timeout=timeout)
         made.ping()
     except (docker.errors.DockerException, OSError, ValueError) as e:
         raise KindUnavailable(
@@ -100,7 +94,8 @@ def in_own_thread(fn: Callable[..., int], *args: Any) -> asyncio.Future[int]:
         with contextlib.suppress(RuntimeError):  # (the loop closed meanwhile: nobody waits)
             loop.call_soon_threadsafe(settle, value, error)
 
-    threading.Thread(target=work, name=f"follow {args[0].short_id}", daemon=True).start()
+    what = getattr(args[0], "short_id", None) if args else None
+    threading.Thread(target=work, name=f"{fn.__name__} {what or ''}", daemon=True).start()
     return done
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 from ...kind_api import (
     Handle,
+    Probe,
     ServiceContext,
     options_of,
     probes,
@@ -14,10 +17,12 @@ from ...kind_api import (
     wait_ready,
 )
 from ..base import Kind
-from . import engine, network
+from . import engines, health, network, volumes
+from .build import build_image, tag_for
+from .exec_probe import InsideProbe
 from .export import exported
-from .options import ContainerConfig
-from .run import ContainerSpec, running
+from .options import ContainerConfig, HealthTable
+from .run import ContainerSpec, Started, running
 
 
 def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, int]:
@@ -41,14 +46,26 @@ def _argv(given: list[str] | str | None, render: Callable[[str], str]) -> list[s
     return [render(a) for a in (shlex.split(given) if isinstance(given, str) else given)]
 
 
+def volumes_dir(ctx: ServiceContext) -> Path:
+    """Where the stack keeps its named volumes: `volumes/` of its state dir (a service's state
+    dir is STATE/services/NAME), removed with it by `stack down --volumes`."""
+    mine = ctx.state_dir
+    stack = mine.parent.parent if mine.parent.name == "services" else mine
+    return stack / "volumes"
+
+
 def spec_of(
-    cfg: ContainerConfig, ctx: ServiceContext, render: Callable[[str], str] | None = None
+    cfg: ContainerConfig,
+    ctx: ServiceContext,
+    image: str,
+    render: Callable[[str], str] | None = None,
 ) -> ContainerSpec:
     """The kind's options, rendered, as what to run. What runs inside (command, entrypoint,
     env) is rendered by `render`: the dependencies as the container sees them."""
     render = render or ctx.render
+    check = cfg.healthcheck
     return ContainerSpec(
-        image=cfg.image,
+        image=image,
         command=_argv(cfg.command, render),
         entrypoint=_argv(cfg.entrypoint, render),
         env={k: render(str(v)) for k, v in ctx.definition.env.items()},
@@ -56,31 +73,68 @@ def spec_of(
         user=cfg.user,
         workdir=cfg.workdir,
         engine=cfg.engine,
+        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render),
+        healthcheck=health.engine_form(check) if isinstance(check, HealthTable) else None,
     )
+
+
+def _readiness(
+    cfg: ContainerConfig, started: Started, render: Callable[[str], str]
+) -> tuple[Probe | None, InsideProbe | None]:
+    """The probe of `ready` (an `exec` there runs inside the container, its words rendered
+    by `render`: as the container sees its dependencies) and the engine's healthcheck, all of
+    them to pass; and the inside probe, whose checks its owner awaits."""
+    found: list[Any] = []
+    table = cfg.ready.as_probe_dict() if cfg.ready else {}
+    inside = None
+    if "exec" in table:
+        given = table.pop("exec")
+        inside = InsideProbe(started.container, tuple(_argv(given, render) or ()))
+    if table:
+        found.append(probes.from_spec(table))
+    if inside is not None:
+        found.append(inside)
+    if cfg.healthcheck is not None:
+        check = cfg.healthcheck
+        every = check.interval if isinstance(check, HealthTable) else 1.0
+        found.append(health.HealthProbe(started.container, health.described(check), every))
+    if not found:
+        return None, inside
+    return (found[0] if len(found) == 1 else probes.all_(*found)), inside
 
 
 @service(config=ContainerConfig)
 async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
-    """Run `image` as a container; ready when its `ready` probe passes against the published
-    port (or as soon as it runs); stopped by the engine with the service's stop policy."""
+    """Run `image` (built first from `build` if given) as a container; ready when its `ready`
+    probe passes against the published port and the engine says it is healthy (or as soon as
+    it runs); stopped by the engine with the service's stop policy."""
     cfg = options_of(ctx.definition, ContainerConfig)
-    async with (
-        network.joined(ctx, engine.url_of(cfg.engine)) as on,
-        running(ctx, spec_of(cfg, ctx, on.render), on) as started,
-    ):
-        if cfg.ready:
-            probe = probes.from_spec(cfg.ready.as_probe_dict())
-            timeout = cfg.ready.timeout or ctx.remaining()
-            await wait_ready(
-                probe, ctx, timeout, exited=started.exit_code, exit_future=started.ended
+    image = tag_for(ctx, cfg.build, cfg.image) if cfg.build else str(cfg.image)
+    url = engines.resolve(cfg.engine)
+    inside = None
+    try:
+        if cfg.build is not None:
+            await build_image(ctx, url, cfg.build, image)
+        async with (
+            network.joined(ctx, url) as on,
+            running(ctx, spec_of(cfg, ctx, image, on.render), on) as started,
+        ):
+            probe, inside = _readiness(cfg, started, on.render)
+            if probe is not None:
+                timeout = (cfg.ready.timeout if cfg.ready else None) or ctx.remaining()
+                await wait_ready(
+                    probe, ctx, timeout, exited=started.exit_code, exit_future=started.ended
+                )
+            yield Handle(
+                host="127.0.0.1",
+                port=ctx.port_if_chosen,
+                url=f"http://127.0.0.1:{ctx.port_if_chosen}",
+                container_id=started.container.id,
+                image=image,
             )
-        yield Handle(
-            host="127.0.0.1",
-            port=ctx.port_if_chosen,
-            url=f"http://127.0.0.1:{ctx.port_if_chosen}",
-            container_id=started.container.id,
-            image=cfg.image,
-        )
+    finally:
+        if inside is not None:  # (its checks end with the container, removed by now)
+            await inside.wait_out()
 
 
 CONTAINER_HANDLE = ("host", "port", "url", "container_id", "image")
@@ -90,6 +144,6 @@ CONTAINER = Kind(
     service=container,
     summary="a container of an image, run by Docker or Podman (the docker SDK)",
     handle=CONTAINER_HANDLE,
-    binaries="an image, run by a Docker-API engine (DOCKER_HOST or `engine`)",
+    binaries="an image (or a Dockerfile), run by a Docker-API engine (DOCKER_HOST or `engine`)",
     container=exported,
 )

@@ -5,9 +5,9 @@ container joins, labelled with the stack's labels (the watchdog and the sweep re
 the stack's containers), removed after its last container left. Every container joins it with
 its service name as alias: containers reach each other by name.
 
-A container's dependencies are handed to it as it sees them (inside.py): another container of
-the network at its alias and container port; a process service, which listens on the host's
-loopback only, through a relay of the stack (relay.py) on the network's gateway. A relay is
+A container's dependencies are handed to it as it sees them (dependency_view.py): another
+container of the network at its alias and container port; a process service, which listens on
+the host's loopback only, through a relay of the stack (relay.py) on the network's gateway. A relay is
 opened for each loopback port of a dependency's handle (the services a container depends on,
 nothing else of the host) and closed when the last container that asked for it stops.
 """
@@ -29,7 +29,8 @@ from ...kind_api import (
     record_engine,
     stack_labels,
 )
-from . import engine, inside
+from . import dependency_view as inside
+from . import engine
 from .relay import Relay
 
 if TYPE_CHECKING:

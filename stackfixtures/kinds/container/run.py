@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...kind_api import ServiceContext, StopPolicy, cancel_and_wait_out, container_labels
-from . import anonymous, engine, network
+from . import anonymous, engine, engines, network
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
@@ -31,11 +31,13 @@ class ContainerSpec:
     ports: dict[str, int] = field(default_factory=dict)
     user: str | None = None
     workdir: str | None = None
-    engine: str | None = None  # a URL; None: DOCKER_HOST, else the default socket
+    engine: str | None = None  # "auto" (None), "docker", "podman" or a URL (engines.py)
+    volumes: list[str] = field(default_factory=list)  # "HOST:PATH:ro|rw" (volumes.binds)
+    healthcheck: dict[str, Any] | None = None  # the engine's form (health.engine_form)
     stop: StopPolicy | None = None  # the kind's own (a data kind's); the profile's `stop` refines
 
     def url(self) -> str:
-        return engine.url_of(self.engine)
+        return engines.resolve(self.engine)
 
 
 @dataclass
@@ -56,7 +58,8 @@ def _made(
     """The image's volumes, made with the stack's labels, then the container on the stack
     network, started (blocking). The volumes are removed again if it cannot be."""
     made_by = on.client
-    volumes = anonymous.make(made_by, spec.image, (), labels)
+    taken = [bind.rsplit(":", 2)[1] for bind in spec.volumes]  # (an image VOLUME mounted over)
+    volumes = anonymous.make(made_by, spec.image, taken, labels)
     try:
         container = engine.create_and_start(
             made_by,
@@ -110,6 +113,8 @@ async def _running(
             entrypoint=spec.entrypoint,
             user=spec.user,
             working_dir=spec.workdir,
+            volumes=spec.volumes or None,
+            healthcheck=spec.healthcheck,
         )
     )
     try:  # (a thread is not cut off: awaited to its end, even when cancelled meanwhile)
