@@ -7,9 +7,9 @@ its service name as alias: containers reach each other by name.
 
 A container's dependencies are handed to it as it sees them (dependency_view.py): another
 container of the network at its alias and container port; a process service, which listens on
-the host's loopback only, through a relay of the stack (relay.py) on the network's gateway. A relay is
-opened for each loopback port of a dependency's handle (the services a container depends on,
-nothing else of the host) and closed when the last container that asked for it stops.
+the host's loopback only, through a relay of the stack (relay.py) on the network's gateway. A
+relay is opened for each loopback port of a dependency's handle (the services a container
+depends on, nothing else of the host) and closed when the last container that asked for it stops.
 """
 
 from __future__ import annotations
