@@ -163,7 +163,9 @@ def test_stack_exec_gives_a_container_services_endpoint_as_the_host_reaches_it(
     assert got["WEB_HOST"] == "127.0.0.1" and got["WEB_URL"].endswith(f":{got['WEB_PORT']}")
     assert got["page"] == "hello from busybox\n"
     project = {"label": f"io.stackfixtures.project={tmp_path}"}
-    assert docker_client.containers.list(all=True, filters=project) == []  # stopped after
+    assert (
+        docker_client.containers.list(all=True, sparse=True, filters=project) == []
+    )  # stopped after
     assert docker_client.networks.list(filters=project) == []
 
 
@@ -264,13 +266,13 @@ async def test_a_start_cancelled_half_way_leaves_no_container_network_or_volume(
     stack = await make_stack(tmp_path, profile)
     starting = asyncio.create_task(stack.start())
     mine = {"label": f"{STACK_LABEL}={stack.stack_id}"}
-    await until(lambda: bool(docker_client.containers.list(filters=mine)), timeout=30)
+    await until(lambda: bool(docker_client.containers.list(sparse=True, filters=mine)), timeout=30)
     assert len(of_stack(docker_client.volumes, stack)) == 1  # (the image's VOLUME)
     starting.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await starting
     await stack.close()
-    assert docker_client.containers.list(all=True, filters=mine) == []
+    assert docker_client.containers.list(all=True, sparse=True, filters=mine) == []
     assert of_stack(docker_client.networks, stack) == []
     assert of_stack(docker_client.volumes, stack) == []
 

@@ -71,11 +71,14 @@ def test_compose_runs_the_export(tmp_path: Path, docker_url: str, busybox: str) 
         # the client fetched web by its service name (healthy only then); the host reaches
         # web at the published loopback port
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "hello from busybox\n"
-        running = client.containers.list(filters=mine)
-        assert sorted(c.labels["com.docker.compose.service"] for c in running) == ["client", "web"]
+        running = client.containers.list(sparse=True, filters=mine)
+        assert sorted(c.attrs["Labels"]["com.docker.compose.service"] for c in running) == [
+            "client",
+            "web",
+        ]
     finally:
         down = run("down", "--volumes")  # each stopped within its exported grace (1 s)
-        left = client.containers.list(all=True, filters=mine)
+        left = client.containers.list(all=True, sparse=True, filters=mine)
         networks = client.networks.list(filters=mine)
         client.close()
     assert down.returncode == 0, down.stderr

@@ -112,7 +112,9 @@ healthcheck = { test = "echo not-yet; exit 1", interval = 0.2, retries = 1000 }
     said = str(caught.value)
     assert "start timeout of 2s" in said and "last answer: starting (exit 1: not-yet)" in said
     mine = {"label": f"io.stackfixtures.stack={stack.stack_id}"}
-    assert docker_client.containers.list(all=True, filters=mine) == []  # (it was left, stopped)
+    assert (
+        docker_client.containers.list(all=True, sparse=True, filters=mine) == []
+    )  # (it was left, stopped)
 
 
 def dockerfile(root: Path, text: str, where: str = "img") -> Path:
@@ -290,7 +292,11 @@ async def test_a_start_timeout_during_a_build_ends_the_build(
         await stack.start()
 
     def building() -> list[Any]:  # the build's step runs in a container of the base image
-        return [c for c in docker_client.containers.list(all=True) if "tick-" in str(c.attrs)]
+        return [
+            c
+            for c in docker_client.containers.list(all=True, sparse=True)
+            if "tick-" in str(c.attrs)
+        ]
 
     await until(lambda: not building(), timeout=15)  # the engine ended it (it runs 30 s)
     try:

@@ -46,7 +46,9 @@ def lines(stack: Any, name: str) -> list[str]:
 
 def left(docker_client: Any, stack: Any) -> list[Any]:
     return list(
-        docker_client.containers.list(all=True, filters={"label": f"{LABEL}={stack.stack_id}"})
+        docker_client.containers.list(
+            all=True, sparse=True, filters={"label": f"{LABEL}={stack.stack_id}"}
+        )
     )
 
 

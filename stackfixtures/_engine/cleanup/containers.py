@@ -64,7 +64,7 @@ def remove_labelled(urls: list[str], stack_id: str) -> int:
         with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
             client = docker.DockerClient(base_url=url, timeout=10)
             try:
-                for container in client.containers.list(all=True, filters=ours):
+                for container in client.containers.list(all=True, sparse=True, filters=ours):
                     removed += _gone(container.remove, force=True, v=True)
                 for network in client.networks.list(filters=ours):
                     removed += _gone(network.remove)
