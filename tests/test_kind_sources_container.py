@@ -128,8 +128,11 @@ async def test_redis_and_nats_from_images_are_the_local_servers_and_stop_clean(
     handles = await stack.start()
     for name in ("cache", "bus"):
         assert set(handles[name].as_dict()) == set(at_home[name].as_dict()), name
-    tags = {c.labels["io.stackfixtures.service"]: c.image.tags for c in left(docker_client, stack)}
-    assert tags["cache"][0].startswith(f"{valkey_image}:") and tags["bus"][0].startswith(nats_image)
+    tags = {
+        c.attrs["Labels"]["io.stackfixtures.service"]: c.attrs["Image"]
+        for c in left(docker_client, stack)
+    }
+    assert tags["cache"].startswith(f"{valkey_image}:") and tags["bus"].startswith(nats_image)
 
     cache, scoped = handles["cache"], handles["cache_db"]
     assert cache.url == f"redis://127.0.0.1:{cache.port}/0" and scoped.db != 0
