@@ -290,7 +290,7 @@ engine = "URL"
 image = "IMAGE"
 depends_on = ["cache"]
 env = { R = "${cache.url}", H = "${cache.host}", P = "${cache.port}" }
-command = ["sh", "-c", "echo r=$R; printf 'PING\\\\r\\\\n' | busybox nc -w 2 $H $P; echo asked"]
+command = ["sh", "-c", "echo r=$R; printf 'PING\\\\r\\\\n' | busybox nc -w 2 $H $P; echo asked; exec sleep 60"]
 ready = { log = "asked" }
 stop = { grace = 0.4 }
 """
