@@ -90,6 +90,10 @@ async def test_stop_is_the_policy_signal_then_kill_after_the_grace(
     log = lines(stack, "waiter")
     assert any(line.endswith(f"exited with {code}") for line in log), log
     assert (said in log) if said else not any("got-" in line for line in log)
+    stopped = stack.units["waiter"].last_stop  # recorded as a process's stop is
+    assert stopped is not None and stopped.graceful is (code == 0), stopped
+    assert stopped.exit_codes == [code]
+    assert code == 0 or stopped.processes[0].note == "grace 1s expired"
     await stack.close()
 
 

@@ -67,6 +67,23 @@ class ServiceContext:
             self.crash = (0, returncode)
             self.crashed.set()
 
+    def record_stop(
+        self, what: int, graceful: bool, returncode: int | None, began: float, note: str = ""
+    ) -> None:
+        """How something the service ran that is not a process of ours (a container; `what`:
+        its main pid, 0 if unknown) stopped, from `began` (time.monotonic()): graceful when it
+        exited within its grace, forced when it had to be killed (`note` says why)."""
+        record = StopRecord(
+            service=self.name,
+            pid=what,
+            graceful=graceful,
+            returncode=returncode,
+            duration_s=time.monotonic() - began,
+            signal=self.stop_policy().signal.name,
+            note=note,
+        )
+        self.stop_records.append(record)
+
     def remaining(self) -> float:
         """Seconds left of the start budget (the whole timeout when no start is under way)."""
         if self.deadline is None:

@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...kind_api import ServiceContext, StopPolicy, cancel_and_wait_out, container_labels
 from . import anonymous, engine, engines, network
+
+FIRST = asyncio.FIRST_COMPLETED
+KILLED_WITHIN = 10.0
+"""How long a container may take to end after SIGKILL before it is removed by force."""
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
@@ -143,39 +148,53 @@ async def _running(
         yield Started(container, ended, on.url)
     finally:
         stopping = True
-        grace = max(0, round(policy.grace))
-        gone = asyncio.ensure_future(
-            _stop_and_remove(container, grace, ended, say, volumes, ctx.hurry)
-        )
+        gone = asyncio.ensure_future(_stop_and_remove(ctx, container, policy, ended, volumes))
         await cancel_and_wait_out([], [gone])  # (bounded: grace + 10 s and the removals)
 
 
 async def _stop_and_remove(
+    ctx: ServiceContext,
     container: Running,
-    grace: int,
+    policy: StopPolicy,
     ended: asyncio.Future[int],
-    say: Any,
     volumes: list[Volume],
-    hurry: asyncio.Event,
 ) -> None:
-    """The engine's stop (the policy's signal, SIGKILL after `grace`, or at once when the stack
-    is hurried meanwhile: a second Ctrl-C), its exit code in the log, then the container
-    removed (with any anonymous volume the engine made for it) and our volumes; the thread
-    that follows it awaited to its end (removing the container ends it, should the engine not
-    have stopped it). Run to its end even when its caller is cancelled meanwhile: nothing is
-    left half-stopped."""
+    """The policy's signal, then SIGKILL once its grace is over (or at once when the stack is
+    hurried meanwhile: a second Ctrl-C), recorded as graceful or forced as a process's stop
+    is; its exit code in the log; then the container removed (with any anonymous volume the
+    engine made for it) and our volumes; the thread that follows it awaited to its end
+    (removing the container ends it, should the engine not have stopped it). Sent by us
+    rather than the engine's `stop` (which kills after whole seconds, and does not say
+    whether it had to): the record tells the truth. Run to its end even when its caller is
+    cancelled meanwhile: nothing is left half-stopped."""
     import docker
 
-    stopping = asyncio.ensure_future(asyncio.to_thread(container.stop, timeout=grace))
-    hurried = asyncio.ensure_future(hurry.wait())
-    await asyncio.wait({stopping, hurried}, return_when=asyncio.FIRST_COMPLETED)
-    if not stopping.done():  # hurried: the rest of the grace skipped
+    began = time.monotonic()
+    pid, note, graceful = 0, "", True
+    if not ended.done():
+        with contextlib.suppress(docker.errors.DockerException, OSError, KeyError):
+            await asyncio.to_thread(container.reload)
+            pid = int(container.attrs["State"]["Pid"])
         with contextlib.suppress(docker.errors.DockerException, OSError):
-            await asyncio.to_thread(container.kill)
-    await cancel_and_wait_out([hurried], [stopping])  # (the engine's refusals: retrieved)
-    await asyncio.wait({ended}, timeout=grace + 10)
-    if ended.done() and not ended.cancelled():
-        say(f"container {container.short_id} exited with {ended.result()}")
+            await asyncio.to_thread(container.kill, signal=policy.signal.name)
+        hurried = asyncio.ensure_future(ctx.hurry.wait())
+        try:
+            either: set[asyncio.Future[Any]] = {ended, hurried}
+            await asyncio.wait(either, timeout=policy.grace, return_when=FIRST)
+        finally:
+            await cancel_and_wait_out([hurried], [])
+        if not ended.done():
+            graceful = False
+            note = "hurried" if ctx.hurry.is_set() else f"grace {policy.grace:g}s expired"
+            with contextlib.suppress(docker.errors.DockerException, OSError):
+                await asyncio.to_thread(container.kill)  # (SIGKILL)
+            await asyncio.wait({ended}, timeout=KILLED_WITHIN)
+    else:
+        note = "had already exited"
+    code = ended.result() if ended.done() and not ended.cancelled() else None
+    if code is not None:
+        ctx.log.write(f"container {container.short_id} exited with {code}")
+    ctx.record_stop(pid, graceful, code, began, note)
     with contextlib.suppress(docker.errors.DockerException, OSError):
         await asyncio.to_thread(container.remove, force=True, v=True)
     await asyncio.to_thread(anonymous.remove, volumes)
