@@ -11,8 +11,8 @@ for `sh`, and an entrypoint script that does what the official image's does:
   the server runs as a user that is not root (uid 999, as the official image's `postgres`);
 - valkey (tag = the local valkey-server's major.minor): port 6379, WORKDIR /data, arguments
   starting with `-` given to valkey-server (`--requirepass` works that way);
-- nats (tag = the local nats-server's major.minor): port 4222, arguments starting with `-`
-  given to nats-server.
+- nats (tag = the local nats-server's major.minor and `-alpine`, the variant the kind runs:
+  a shell, an entrypoint that prepends nats-server to arguments starting with `-`): port 4222.
 Session fixtures `postgres_image`, `valkey_image`, `nats_image` (a plugin in tests/conftest.py's
 `pytest_plugins`) give their names without the tag: the kinds' own default tag, the local
 server's version, must find them.
@@ -255,7 +255,7 @@ def build_nats(client: docker.DockerClient) -> str:
     from stackfixtures.kinds.nats import find_binary
 
     server = find_binary(None).path
-    name = f"{PREFIX}/nats:{_major_minor(server)}"
+    name = f"{PREFIX}/nats:{_major_minor(server)}-alpine"
     return _server_image(client, name, server, "nats-server", 4222)
 
 

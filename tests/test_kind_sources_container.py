@@ -15,6 +15,7 @@ import pytest
 import redis as redis_client
 
 from stackfixtures import _project as projects
+from stackfixtures._export import compose
 from stackfixtures.errors import ProfileError, StartError
 
 from .conftest import until, write_project
@@ -69,6 +70,8 @@ async def test_postgres_from_an_image_is_the_local_server_with_per_test_database
     assert boxed.dsn == local.dsn.replace(f":{local.port}/", f":{boxed.port}/")
     [running] = left(docker_client, stack)
     assert running.image.tags == [f"{postgres_image}:{local.version.split('.')[0]}"]
+    exported = compose.document(projects.load("dev", root=tmp_path))["services"]
+    assert exported["boxed"]["image"] == running.image.tags[0]  # the image `stack export` writes
     with psycopg.connect(boxed.dsn) as conn:  # a password login over TCP (scram-sha-256)
         said = conn.execute("SELECT current_user, current_database()").fetchone()
         assert said == ("app", "appdb")
@@ -133,6 +136,8 @@ async def test_redis_and_nats_from_images_are_the_local_servers_and_stop_clean(
         for c in left(docker_client, stack)
     }
     assert tags["cache"].startswith(f"{valkey_image}:") and tags["bus"].startswith(nats_image)
+    exported = compose.document(projects.load("dev", root=tmp_path / "boxed"))["services"]
+    assert {n: exported[n]["image"] for n in tags} == tags  # run and export: one image each
 
     cache, scoped = handles["cache"], handles["cache_db"]
     assert cache.url == f"redis://127.0.0.1:{cache.port}/0" and scoped.db != 0

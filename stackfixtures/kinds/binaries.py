@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import glob
 import importlib.metadata
 import importlib.util
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,15 +96,30 @@ def find(
     )
 
 
+VERSION_TIMEOUT = 10.0
+"""How long a server may take to print its version (a few ms normally)."""
+
+
 _said: dict[Path, str] = {}
 
 
-async def version_said(binary: Path) -> str:
-    """What `binary --version` prints (cached per binary: a server does not change under us)."""
-    if binary not in _said:
-        proc = await asyncio.create_subprocess_exec(
-            str(binary), "--version", stdout=asyncio.subprocess.PIPE
+def version_said(binary: Path) -> str:
+    """What `binary --version` prints (its output and errors; "" when it cannot be run or
+    takes over VERSION_TIMEOUT, asked again next time), cached per binary: a server does not
+    change under us. The one place a kind asks a server its version; blocking (a few ms):
+    async code asks it in a thread."""
+    if binary in _said:
+        return _said[binary]
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=VERSION_TIMEOUT,
+            check=False,
         )
-        out, _ = await proc.communicate()
-        _said[binary] = out.decode(errors="replace")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    _said[binary] = done.stdout + done.stderr
     return _said[binary]

@@ -1,7 +1,8 @@
-"""The data kinds' `source = "container"`: their server from an image -- the official one
-unless `image` says, tagged with the version the local source would run unless `tag` says --
-run through the container kind's `running`, its port published on 127.0.0.1 at the service's
-port, ready by the kind's own probe, stopped with the kind's own stop policy.
+"""The data kinds' `source = "container"`: their server from the image each kind's `image_of`
+picks (images.py's rule: `image`/`tag`, else the official image at the version the local source
+would run -- the same image `stack export` writes), run through the container kind's `running`,
+its port published on 127.0.0.1 at the service's port, ready by the kind's own probe, stopped
+with the kind's own stop policy.
 
     [services.db]
     kind = "postgres"
@@ -13,18 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import ClassVar, Self
+from typing import ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, model_validator
 
-from ..errors import KindUnavailable, StartError
+from ..errors import StartError
 from ..kind_api import Probe, ServiceContext, StopPolicy, cancel_and_wait_out, wait_ready
-from . import binaries
 from .container import ContainerSpec, Started, engine, running
+from .images import tagged
+
+T = TypeVar("T")
 
 
 class FromImage(BaseModel):
@@ -48,22 +49,9 @@ class FromImage(BaseModel):
             raise ValueError(
                 f'{", ".join(local)}: a local server\'s, not with source = "container"'
             )
-        if self.tag and self.image and _tagged(self.image):
+        if self.tag and self.image and tagged(self.image):
             raise ValueError(f"image {self.image!r} has a tag already; `tag` would be a second")
         return self
-
-
-def _tagged(image: str) -> bool:
-    return "@" in image or ":" in image.rsplit("/", 1)[-1]
-
-
-def reference(cfg: FromImage, default: str, local_tag: str | None, fallback: str) -> str:
-    """`image:tag`: the configured image (else `default`) with its own tag, `tag`, the local
-    server's version (`local_tag`), else `fallback` (no local server to match)."""
-    image = cfg.image or default
-    if _tagged(image):
-        return image
-    return f"{image}:{cfg.tag or local_tag or fallback}"
 
 
 @dataclass
@@ -109,15 +97,13 @@ async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncI
 async def _pulled(ctx: ServiceContext, url: str, image: str) -> None:
     """The image on the engine: pulled when it is not there (as `docker run` does), its
     progress in the service's log; StartError naming it and the engine's words when it cannot
-    be. A blocking SDK call: in a thread, awaited to its end."""
+    be. A blocking SDK call: in a thread."""
     loop = asyncio.get_running_loop()
 
     def say(line: str) -> None:
         loop.call_soon_threadsafe(ctx.log.write, line)
 
-    pull = asyncio.ensure_future(asyncio.to_thread(_pull, url, image, say))
-    await cancel_and_wait_out([], [pull])
-    why = pull.result()
+    why = await in_thread(lambda: _pull(url, image, say))
     if why:
         raise StartError(
             ctx.name,
@@ -149,12 +135,10 @@ def _pull(url: str, image: str, say: Callable[[str], None]) -> str | None:
     return None
 
 
-async def local_tag(find: Callable[[], Path], parts: int) -> str | None:
-    """The version of the server the local source would run (`find` its binary), to `parts`
-    numbers ("15", "8.1"): the image's tag that runs the same server. None without one."""
-    try:
-        said = await binaries.version_said(find())
-    except (KindUnavailable, OSError):
-        return None
-    found = re.search(r"\d+(?:\.\d+)*", said)
-    return ".".join(found.group(0).split(".")[:parts]) if found else None
+async def in_thread(call: Callable[[], T]) -> T:
+    """`call()` in a thread, awaited to its end even when cancelled (blocking work that ends
+    by itself, soon or bounded: an engine's pull, a server's `--version`); a cancellation
+    goes on once it ended."""
+    done = asyncio.ensure_future(asyncio.to_thread(call))
+    await cancel_and_wait_out([], [done])
+    return done.result()

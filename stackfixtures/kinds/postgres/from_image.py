@@ -9,14 +9,27 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from ...kind_api import Handle, ServiceContext, stop
-from ..from_image import Server, local_tag, reference, serving
-from .binaries import find_binaries, parse_version
+from ..from_image import Server, in_thread, serving
+from ..images import image_for, local_source, version_tag
+from .binaries import VERSION_PATTERN, find_binaries, parse_version
 from .connect import _psycopg, dsn, ensure_database, server_handle, sql_probe
 from .options import PostgresConfig
 
 IMAGE = "postgres"
 FALLBACK_TAG = "18"  # no local server to match: the newest major this kind knows
 INSIDE = 5432
+
+
+def image_of(cfg: PostgresConfig) -> str:
+    """The image that runs this server, when it runs from one and in `stack export`: `image`
+    and `tag`, else the official image at the major version of the server the local source
+    runs (`postgres:15` for 15.18), else FALLBACK_TAG. Blocking: asks the server its version."""
+
+    def local_tag() -> str | None:
+        server, _, _ = find_binaries(cfg.bin_dir, local_source(cfg.source))
+        return version_tag(server, VERSION_PATTERN, 1)
+
+    return image_for(IMAGE, local_tag, FALLBACK_TAG, image=cfg.image, tag=cfg.tag)
 
 
 def _server(cfg: PostgresConfig, image: str, maintenance: str) -> Server:
@@ -42,8 +55,7 @@ async def _version(maintenance: str) -> str:
 @contextlib.asynccontextmanager
 async def from_image(ctx: ServiceContext, cfg: PostgresConfig) -> AsyncIterator[Handle]:
     """The server as a container until the block ends; its handle as the local server's."""
-    tag = await local_tag(lambda: find_binaries(None)[0], parts=1)
-    image = reference(cfg, IMAGE, tag, FALLBACK_TAG)
+    image = await in_thread(lambda: image_of(cfg))
     host, port = "127.0.0.1", ctx.port  # (published there)
     maintenance = dsn(host, port, cfg.user, "postgres", cfg.password)
     async with serving(ctx, cfg, _server(cfg, image, maintenance)):
