@@ -289,8 +289,8 @@ kind = "container"
 engine = "URL"
 image = "IMAGE"
 depends_on = ["cache"]
-env = { R = "${cache.url}", H = "${cache.host}", P = "${cache.port}" }
-command = ["sh", "-c", "echo r=$R; printf 'PING\\\\r\\\\n' | busybox nc -w 2 $H $P; echo asked; exec sleep 60"]
+env = { R = "${cache.url}", A = "${cache.host} ${cache.port}", Q = "PING\\\\r\\\\n" }
+command = ["sh", "-c", "echo r=$R; printf $Q | busybox nc -w 2 $A; echo asked; sleep 60"]
 ready = { log = "asked" }
 stop = { grace = 0.4 }
 """

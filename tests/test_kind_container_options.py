@@ -182,8 +182,10 @@ def test_named_volumes_survive_a_restart_and_down_volumes_removes_only_them(
     site, outside = tmp_path / "site", tmp_path / "outside"
     site.mkdir()
     (site / "keep").write_text("kept\n")
-    outside.write_text("not ours\n")
-    shell = f"echo run >> /data/runs; ln -sf {outside} /data/link; exec sleep 300"
+    outside.mkdir()  # a directory with content: what a delete that follows links would empty
+    (outside / "theirs").write_text("not ours\n")
+    link = f"ln -sfn {outside} /data/link"
+    shell = f"trap 'exit 0' TERM; echo run >> /data/runs; {link}; sleep 300 & wait"
     body = f"""command = ["sh", "-c", "{shell}"]
 volumes = ["data:/data", "../site:/site:ro"]  # a host path relative to the profile's dir
 ready = {{ exec = ["sh", "-c", "test -f /data/runs && test -f /site/keep && ! touch /site/x"] }}
@@ -202,7 +204,7 @@ ready = {{ exec = ["sh", "-c", "test -f /data/runs && test -f /site/keep && ! to
     assert down.returncode == 0, down.stdout + down.stderr
     assert not volume.parent.exists()
     assert (site / "keep").read_text() == "kept\n" and not (site / "x").exists()
-    assert outside.read_text() == "not ours\n"  # the link in the volume was not followed
+    assert (outside / "theirs").read_text() == "not ours\n"  # the link was not followed
 
 
 @pytest.fixture(scope="module")
