@@ -73,7 +73,7 @@ def spec_of(
         user=cfg.user,
         workdir=cfg.workdir,
         engine=cfg.engine,
-        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render),
+        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render, ctx.name),
         healthcheck=health.engine_form(check) if isinstance(check, HealthTable) else None,
     )
 
