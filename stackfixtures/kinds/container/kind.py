@@ -113,11 +113,12 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
     url = engines.resolve(cfg.engine)
     inside = None
     try:
+        run = image  # a build's: its image ID (the tag may be another build's by then)
         if cfg.build is not None:
-            await build_image(ctx, url, cfg.build, image)
+            run = await build_image(ctx, url, cfg.build, image)
         async with (
             network.joined(ctx, url) as on,
-            running(ctx, spec_of(cfg, ctx, image, on.render), on) as started,
+            running(ctx, spec_of(cfg, ctx, run, on.render), on) as started,
         ):
             probe, inside = _readiness(cfg, started, on.render)
             if probe is not None:
