@@ -11,6 +11,7 @@ from ...kind_api import (
     Handle,
     Probe,
     ServiceContext,
+    ServiceDefinition,
     options_of,
     probes,
     service,
@@ -36,6 +37,11 @@ def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, int]:
             host = int(ctx.render(outside))
         found[inside if "/" in inside else f"{inside}/tcp"] = host
     return found
+
+
+def _pinned(cfg: ContainerConfig) -> int | None:
+    """The first host port `ports` pins (None when it pins none)."""
+    return next((p for p in cfg.ports.values() if isinstance(p, int)), None)
 
 
 def _argv(given: list[str] | str | None, render: Callable[[str], str]) -> list[str] | None:
@@ -126,10 +132,11 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
                 await wait_ready(
                     probe, ctx, timeout, exited=started.exit_code, exit_future=started.ended
                 )
+            port = ctx.port_if_chosen or _pinned(cfg)  # (None: it publishes no port)
             yield Handle(
                 host="127.0.0.1",
-                port=ctx.port_if_chosen,
-                url=f"http://127.0.0.1:{ctx.port_if_chosen}",
+                port=port,
+                url=f"http://127.0.0.1:{port}" if port is not None else None,
                 container_id=started.container.id,
                 image=image,
             )
@@ -140,11 +147,19 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
 
 CONTAINER_HANDLE = ("host", "port", "url", "container_id", "image")
 
+
+def _handle_of(definition: ServiceDefinition) -> tuple[str, ...]:
+    """What `${name.attr}` may name: no port or url when it publishes none (nor has `port`)."""
+    if definition.config.get("ports") or definition.port is not None:
+        return CONTAINER_HANDLE
+    return ("host", "container_id", "image")
+
 CONTAINER = Kind(
     name="container",
     service=container,
     summary="a container of an image, run by Docker or Podman (the docker SDK)",
     handle=CONTAINER_HANDLE,
+    handle_of=_handle_of,
     binaries="an image (or a Dockerfile), run by a Docker-API engine (DOCKER_HOST or `engine`)",
     container=exported,
 )
