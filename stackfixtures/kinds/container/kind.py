@@ -154,6 +154,7 @@ def _handle_of(definition: ServiceDefinition) -> tuple[str, ...]:
         return CONTAINER_HANDLE
     return ("host", "container_id", "image")
 
+
 CONTAINER = Kind(
     name="container",
     service=container,
