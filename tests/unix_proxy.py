@@ -1,21 +1,41 @@
 """A Unix socket that forwards every connection to another (`python -m tests.unix_proxy LISTEN
 TARGET`): an engine a test can take away and bring back (stop this process by its pid, start
 it again) while the engine itself, shared by other tests, runs on. Bytes both ways, half-closes
-passed on: Docker's HTTP, its streamed logs and hijacked connections go through as they are."""
+passed on: Docker's HTTP, its streamed logs and hijacked connections go through as they are.
+SIGUSR1 freezes the followed logs (`/logs?...follow=1`) already streaming: nothing more of them
+reaches the client, not even their end (an engine that hangs one stream), the rest goes on."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+FROZEN = asyncio.Event()
 
-async def _pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+
+def _follows(request: bytes) -> bool:
+    line = request.split(b"\r\n", 1)[0]
+    return b"/logs?" in line and b"follow=1" in line
+
+
+async def _pump(
+    src: asyncio.StreamReader,
+    dst: asyncio.StreamWriter,
+    sent: list[bytes],
+    watch: list[bytes] | None = None,
+) -> None:
+    """src to dst; what it carries appended to `sent` (the client's requests), or, with
+    `watch` (the engine's answers to those), held for good once frozen if they follow a log."""
     with contextlib.suppress(OSError):
         while chunk := await src.read(65536):
+            sent.append(chunk)
+            if watch is not None and FROZEN.is_set() and any(map(_follows, watch)):
+                await asyncio.Event().wait()  # frozen: held until the proxy is stopped
             dst.write(chunk)
             await dst.drain()
         if dst.can_write_eof():
@@ -29,12 +49,16 @@ async def _serve(listen: str, target: str) -> None:
         except OSError:
             writer.close()
             return
+        asked: list[bytes] = []
         try:
-            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+            await asyncio.gather(
+                _pump(reader, up_writer, asked), _pump(up_reader, writer, [], asked)
+            )
         finally:
             up_writer.close()
             writer.close()
 
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, FROZEN.set)
     server = await asyncio.start_unix_server(one, path=listen)
     print("listening", flush=True)
     async with server:
