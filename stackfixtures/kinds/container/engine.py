@@ -75,6 +75,20 @@ class Streams:
                 getattr(raw, "_sock", raw).shutdown(socket.SHUT_RDWR)
 
 
+def bounded(made_by: docker.DockerClient, seconds: float) -> None:
+    """Every read of this client's requests waits at most `seconds`, those the SDK sends with
+    no timeout at all included (a pull's, which waits for the engine's first answer as long as
+    the engine tries the registry)."""
+    send = made_by.api.send
+
+    def sending(request: Any, **how: Any) -> Any:
+        if how.get("timeout") is None:
+            how["timeout"] = seconds
+        return send(request, **how)
+
+    made_by.api.send = sending  # type: ignore[method-assign]
+
+
 def follow(container: Running, say: Any) -> int:
     """Copy the container's output, line by line, to `say` until it ends (the engine's log
     stream ends with it), then its exit code (-1 if the engine cannot say). Blocks: run in a
