@@ -20,18 +20,11 @@ import pytest
 from stackfixtures.errors import StartError
 
 from . import unix_proxy
+from .test_container_sweep import ONE
 
 pytestmark = pytest.mark.slow  # starts a proxy and containers (tests/spawns.py)
 
-BOX = """
-[services.box]
-kind = "container"
-engine = "unix://{proxy}"
-image = "{image}"
-command = ["sh", "-c", "trap 'exit 0' TERM; echo up; while true; do sleep 0.1; done"]
-ready = {{ log = "up" }}
-stop = {{ grace = 1 }}
-"""
+BOX = ONE + "stop = {{ grace = 1 }}\n"  # (sh as pid 1 ignores SIGTERM: killed after 1 s)
 
 
 @pytest.fixture

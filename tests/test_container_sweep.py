@@ -15,7 +15,7 @@ import pytest
 from . import unix_proxy
 from .cli_helpers import StackProcess, run_stack
 from .conftest import write_project
-from .test_container_cleanup import NONE, left, ours, watchdog_of
+from .test_container_cleanup import NONE, left, ours, remove_all, watchdog_of
 
 pytestmark = pytest.mark.slow  # starts launchers, a proxy and containers (tests/spawns.py)
 
@@ -66,8 +66,4 @@ def test_a_sweep_while_the_engine_is_away_keeps_the_record_for_the_next(
         assert f"container {name}" in said and "network " in said, said
     finally:
         p.kill()
-        mine = {"label": f"io.stackfixtures.project={tmp_path}"}
-        for each in ours(docker_client, tmp_path):
-            each.remove(force=True, v=True)
-        for network in docker_client.networks.list(filters=mine):
-            network.remove()
+        remove_all(docker_client, tmp_path)

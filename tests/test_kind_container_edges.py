@@ -16,19 +16,9 @@ from stackfixtures.errors import StackError, StartError
 
 from .cli_helpers import run_stack
 from .conftest import write_project
+from .test_kind_container_options import dockerfile, entry
 
 pytestmark = pytest.mark.slow  # starts containers (tests/spawns.py)
-
-
-def entry(url: str, image: str, body: str, name: str = "web") -> str:
-    return f"""
-[services.{name}]
-kind = "container"
-engine = "{url}"
-stop = {{ grace = 1 }}
-{"" if not image else f'image = "{image}"'}
-{body}
-"""
 
 
 QUIET = 'command = ["sh", "-c", "trap \'exit 0\' TERM; echo up; while true; do sleep 0.1; done"]'
@@ -48,11 +38,6 @@ async def test_a_missing_host_path_is_refused_naming_the_volume_not_made(
     assert not (tmp_path / "tpyo").exists()  # never made (the engine would, as root, 0755)
     mine = {"label": f"io.stackfixtures.project={project}"}
     assert docker_client.containers.list(all=True, sparse=True, filters=mine) == []
-
-
-def dockerfile(root: Path, text: str) -> None:
-    (root / "img").mkdir(parents=True, exist_ok=True)
-    (root / "img" / "Dockerfile").write_text(text)
 
 
 async def test_builds_of_one_context_with_other_args_keep_their_own_images(
