@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from ...errors import StateDirBusy
 from .. import private_files, state_dirs
 from ..private_dirs import private_dir, user_tmp
 from . import containers, lock, reaper, swept
+from .swept import Leftover
 
 
 def registry_dir() -> Path:
@@ -169,20 +169,6 @@ def recorded(ledger_path: Path) -> list[str]:
         return sorted({str(p["service"]) for p in data.get("processes", []) if not p.get("orphan")})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
-
-
-@dataclass(frozen=True)
-class Leftover:
-    stack_id: str
-    service: str
-    pid: int
-    command: str
-    root: str = ""  # the project it belongs to ("" when unknown)
-    state_dir: str = ""
-
-    def whose(self, root: Path | None = None) -> str:
-        """Whose it was, for people (swept.whose)."""
-        return swept.whose(self.stack_id, self.root, self.state_dir, root)
 
 
 def _alive(info: dict[str, Any]) -> bool:

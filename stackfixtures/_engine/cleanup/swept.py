@@ -6,10 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .ledger import Leftover
 
 
 def whose(stack_id: str, root: str, state_dir: str, here: Path | None = None) -> str:
@@ -21,6 +17,20 @@ def whose(stack_id: str, root: str, state_dir: str, here: Path | None = None) ->
     if root:
         return f"crashed stack {stack_id}{where}"
     return f"crashed stack {stack_id} of unknown project{where}"
+
+
+@dataclass(frozen=True)
+class Leftover:
+    stack_id: str
+    service: str
+    pid: int
+    command: str
+    root: str = ""  # the project it belongs to ("" when unknown)
+    state_dir: str = ""
+
+    def whose(self, root: Path | None = None) -> str:
+        """Whose it was, for people (`whose`)."""
+        return whose(self.stack_id, self.root, self.state_dir, root)
 
 
 @dataclass(frozen=True)
