@@ -74,13 +74,18 @@ def three(
         yield p, env
     finally:
         p.kill()
-        mine = {"label": f"{PROJECT_LABEL}={tmp_path}"}
-        for container in ours(docker_client, tmp_path):
-            container.remove(force=True, v=True)
-        for network in docker_client.networks.list(filters=mine):
-            network.remove()
-        for volume in docker_client.volumes.list(filters=mine):
-            volume.remove(force=True)
+        remove_all(docker_client, tmp_path)
+
+
+def remove_all(client: Any, root: Path) -> None:
+    """Remove what the project's stacks left on the engine (a test that failed)."""
+    mine = {"label": f"{PROJECT_LABEL}={root}"}
+    for container in ours(client, root):
+        container.remove(force=True, v=True)
+    for network in client.networks.list(filters=mine):
+        network.remove()
+    for volume in client.volumes.list(filters=mine):
+        volume.remove(force=True)
 
 
 def watchdog_of(root: Path) -> psutil.Process:

@@ -46,6 +46,9 @@ def test_the_containers_example_runs_as_written(
             said.append(done.stdout)
     finally:
         subprocess.run([f"{BIN}/stack", "down", "-p", "mixed"], cwd=tmp_path, env=env, timeout=120)
+        made = built(docker_client, tmp_path)  # (by its tag and its project's label: ours)
+        for image in made:
+            docker_client.images.remove(image.id, force=True)
     assert "hello from a container" in said[1]
     assert "stopped 3 services gracefully" in said[2]
     events = [
@@ -55,3 +58,15 @@ def test_the_containers_example_runs_as_written(
     assert site["graceful"] and site["exit_codes"] == [0]
     project = {"label": f"io.stackfixtures.project={tmp_path}"}
     assert docker_client.containers.list(all=True, sparse=True, filters=project) == []
+    assert len(made) == 1 and built(docker_client, tmp_path) == []  # its image removed too
+
+
+def built(client: Any, root: Path) -> list[Any]:
+    """The images the README's build made for the project at `root`: tagged
+    stackfixtures-build/site:* and labelled with the project."""
+    project = {"label": f"io.stackfixtures.project={root}"}
+    return [
+        image
+        for image in client.images.list(filters=project)
+        if any(tag.startswith("stackfixtures-build/site:") for tag in image.tags)
+    ]

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from .._define.service import attributes
 from .._ended import how_it_ended
-from ..errors import DependencyFailed, StartError, StartupCrashed, StopError, UnsafePath
+from ..errors import DependencyFailed, StackError, StartError, StartupCrashed, StopError
 from . import supervisor
 from .cleanup import reaper
 from .context import ServiceContext, set_current
@@ -339,8 +339,8 @@ class ServiceLife:
         unit = self.unit
         if isinstance(e, StartError):
             return e
-        if isinstance(e, UnsafePath):  # a planted path refused: its message says what to do
-            return StartError(unit.name, "starting", str(e), ctx.log.tail())
+        if isinstance(e, StackError):  # written for people (no engine, a planted path...):
+            return StartError(unit.name, "starting", str(e), ctx.log.tail())  # its words only
         if isinstance(e, TimeoutError):
             what = "a task: it did not finish" if unit.definition.task else "not ready"
             said = ctx.last_probe_error  # (a probe cut off by the start timeout: its last answer)

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, model_validator
 
@@ -24,6 +26,9 @@ from ..errors import StartError
 from ..kind_api import Probe, ServiceContext, StopPolicy, cancel_and_wait_out, wait_ready
 from .container import ContainerSpec, Started, engine, running
 from .images import tagged
+
+if TYPE_CHECKING:
+    import docker
 
 T = TypeVar("T")
 
@@ -97,13 +102,28 @@ async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncI
 async def _pulled(ctx: ServiceContext, url: str, image: str) -> None:
     """The image on the engine: pulled when it is not there (as `docker run` does), its
     progress in the service's log; StartError naming it and the engine's words when it cannot
-    be. A blocking SDK call: in a thread."""
+    be. Blocking SDK calls, in a thread, each read bounded by what is left of the start budget;
+    cancelled (a start timeout, Ctrl-C), the pull's stream is cut and the thread ends at once
+    (at its next read, should it be waiting for the engine's first answer)."""
     loop = asyncio.get_running_loop()
 
     def say(line: str) -> None:
         loop.call_soon_threadsafe(ctx.log.write, line)
 
-    why = await in_thread(lambda: _pull(url, image, say))
+    budget = max(1.0, ctx.remaining()) + 1  # (1 s past it: the start's timeout says it first)
+    made_by = await in_thread(lambda: engine.client(url, math.ceil(budget)))
+    with engine.closing(made_by):
+        engine.bounded(made_by, budget)
+        streams, stop = engine.Streams(made_by), threading.Event()
+        pulling = asyncio.ensure_future(asyncio.to_thread(_pull, made_by, url, image, say, stop))
+        try:
+            await asyncio.wait({pulling})
+        except asyncio.CancelledError:
+            stop.set()
+            streams.cut()
+            await cancel_and_wait_out([], [pulling])  # (then raises the cancellation again)
+            raise
+        why = pulling.result()
     if why:
         raise StartError(
             ctx.name,
@@ -113,26 +133,37 @@ async def _pulled(ctx: ServiceContext, url: str, image: str) -> None:
         )
 
 
-def _pull(url: str, image: str, say: Callable[[str], None]) -> str | None:
-    """Pull `image` unless the engine has it; None when it is there, else the engine's why."""
+def _pull(
+    made_by: docker.DockerClient,
+    url: str,
+    image: str,
+    say: Callable[[str], None],
+    stop: threading.Event,
+) -> str | None:
+    """Pull `image` unless the engine has it; None when it is there, else the engine's why
+    ("cancelled" once `stop` is set: seen at the pull's next event)."""
     import docker
+    import requests
     from docker.utils import parse_repository_tag
 
-    with engine.closing(engine.client(url)) as made_by:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            made_by.images.get(image)
-            return None
-        say(f"[stackfixtures] pulling {image} on {url}")
-        repository, tag = parse_repository_tag(image)
-        try:
-            for event in made_by.api.pull(repository, tag, stream=True, decode=True):
-                if "error" in event:
-                    return str(event["error"])
-                if "id" not in event and event.get("status"):  # (not each layer's progress)
-                    say(str(event["status"]))
-        except docker.errors.APIError as e:
-            return str(e.explanation or e)
-    return None
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        made_by.images.get(image)
+        return None
+    say(f"[stackfixtures] pulling {image} on {url}")
+    repository, tag = parse_repository_tag(image)
+    try:
+        for event in made_by.api.pull(repository, tag, stream=True, decode=True):
+            if stop.is_set():
+                return "cancelled"
+            if "error" in event:
+                return str(event["error"])
+            if "id" not in event and event.get("status"):  # (not each layer's progress)
+                say(str(event["status"]))
+    except docker.errors.APIError as e:
+        return str(e.explanation or e)
+    except requests.RequestException as e:  # (no answer within the budget, or cut)
+        return f"no answer from the engine ({e})"
+    return "cancelled" if stop.is_set() else None
 
 
 async def in_thread(call: Callable[[], T]) -> T:

@@ -12,8 +12,8 @@ volumes), then the networks and volumes they were using. The docker SDK is impor
 
 from __future__ import annotations
 
-import contextlib
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,38 +50,54 @@ def engines(ledger_path: Path) -> list[str]:
     return [str(url) for url in found] if isinstance(found, list) else []
 
 
-def remove_labelled(urls: list[str], stack_id: str) -> int:
+@dataclass
+class Removal:
+    """What a removal did: each thing removed ("container NAME", "network NAME", "volume
+    NAME"), and each engine that did not answer, with why (what it holds is still there)."""
+
+    removed: list[str] = field(default_factory=list)
+    unanswered: dict[str, str] = field(default_factory=dict)
+
+
+def remove_labelled(urls: list[str], stack_id: str) -> Removal:
     """Remove everything of stack `stack_id` on each engine: its containers (forced, with their
-    anonymous volumes), then its networks and volumes; returns how many things went. An engine
-    that does not answer is skipped: what it holds, if anything, is for the next sweep."""
+    anonymous volumes), then its networks and volumes. An engine that does not answer (or
+    stops answering midway) is named in the result's `unanswered`: whoever asked keeps the
+    stack's record while there is one, for a later sweep."""
+    done = Removal()
     if not urls:
-        return 0
+        return done
     import docker
 
-    removed = 0
     ours: dict[str, Any] = {"label": f"{STACK_LABEL}={stack_id}"}
     for url in urls:
-        with contextlib.suppress(docker.errors.DockerException, OSError, ValueError):
+        try:
             client = docker.DockerClient(base_url=url, timeout=10)
             try:
                 for container in client.containers.list(all=True, sparse=True, filters=ours):
-                    removed += _gone(container.remove, force=True, v=True)
+                    name = (container.attrs.get("Names") or [container.short_id])[0]
+                    if _gone(container.remove, force=True, v=True):
+                        done.removed.append(f"container {name.lstrip('/')}")
                 for network in client.networks.list(filters=ours):
-                    removed += _gone(network.remove)
+                    if _gone(network.remove):
+                        done.removed.append(f"network {network.name}")
                 for volume in client.volumes.list(filters=ours):
-                    removed += _gone(volume.remove, force=True)
+                    if _gone(volume.remove, force=True):
+                        done.removed.append(f"volume {volume.name}")
             finally:
                 client.close()
-    return removed
+        except (docker.errors.DockerException, OSError, ValueError) as e:
+            done.unanswered[url] = str(e)
+    return done
 
 
-def _gone(remove: Any, **how: Any) -> int:
-    """1 if `remove(**how)` removed it; 0 if it was gone already or is still in use (an engine's
-    refusal of one thing does not keep the rest)."""
+def _gone(remove: Any, **how: Any) -> bool:
+    """True if `remove(**how)` removed it; False if it was gone already or is still in use (an
+    engine's refusal of one thing does not keep the rest)."""
     import docker
 
     try:
         remove(**how)
     except docker.errors.APIError:  # (NotFound among them)
-        return 0
-    return 1
+        return False
+    return True

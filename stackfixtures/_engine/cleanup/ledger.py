@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ import psutil
 from ...errors import StateDirBusy
 from .. import private_files, state_dirs
 from ..private_dirs import private_dir, user_tmp
-from . import containers, lock, reaper
+from . import containers, lock, reaper, swept
+from .swept import Leftover
 
 
 def registry_dir() -> Path:
@@ -171,26 +171,6 @@ def recorded(ledger_path: Path) -> list[str]:
         return []
 
 
-@dataclass(frozen=True)
-class Leftover:
-    stack_id: str
-    service: str
-    pid: int
-    command: str
-    root: str = ""  # the project it belongs to ("" when unknown)
-    state_dir: str = ""
-
-    def whose(self, root: Path | None = None) -> str:
-        """Whose it was, for people: the project (when it is not `root`, the one the command
-        runs for) and the state dir, or "of unknown project" (registered by an older version)."""
-        where = f" (state dir {self.state_dir})" if self.state_dir else ""
-        if self.root and (root is None or self.root != str(root)):
-            return f"a crashed stack of project {self.root}{where}"
-        if self.root:
-            return f"crashed stack {self.stack_id}{where}"
-        return f"crashed stack {self.stack_id} of unknown project{where}"
-
-
 def _alive(info: dict[str, Any]) -> bool:
     """Whether the registered stack `info` may still be running. Its lock says, when there is
     one to ask; an entry without a lock (written by an older stackfixtures: an in-process
@@ -220,13 +200,18 @@ def _same_process(recorded: dict[str, Any] | None) -> psutil.Process | None:
     return None
 
 
+def _where(info: dict[str, Any]) -> dict[str, str]:
+    """A registered stack's project and state dir (what `swept.whose` says)."""
+    state_dir = info.get("state_dir") or str(Path(info["ledger"]).parent)  # (older entries)
+    return {"root": str(info.get("root") or ""), "state_dir": str(state_dir)}
+
+
 def collect(info: dict[str, Any]) -> list[tuple[Leftover, psutil.Process]]:
     """The live leftovers of the dead stack registered as `info`: the processes its ledger
     recorded (start time checked: a reused pid is never touched) and those carrying its
     marker. Only call it for a stack whose lock is free (see `sweep`)."""
     stack_id = str(info["stack_id"])
-    state_dir = info.get("state_dir") or str(Path(info["ledger"]).parent)  # (older entries)
-    where = {"root": str(info.get("root") or ""), "state_dir": str(state_dir)}
+    where = _where(info)
     try:
         entries = json.loads(Path(info["ledger"]).read_text()).get("processes", [])
     except (OSError, ValueError, AttributeError):
@@ -274,15 +259,18 @@ def _still_there(p: psutil.Process) -> bool:
         return False
 
 
-def sweep() -> list[Leftover]:
-    """Stop every leftover of every dead stack of this user; returns what was stopped.
+def sweep() -> swept.Swept:
+    """Stop every leftover of every dead stack of this user, and remove its containers,
+    networks and volumes; returns what went, and what stayed (an engine that did not answer:
+    the stack's record is kept for the next sweep).
 
     A stack is dead when its lock is free (or held by a newer stack of its state dir): never
     by a pid, which another PID namespace sees as someone else's, unless it has no lock to ask
     (see `_alive`). Its watchdog, if it is
     still there (paused?), is killed first: it must never wake up and act on a newer stack.
     """
-    stopped: list[Leftover] = []
+    done = swept.Swept()
+    stopped = done.stopped
     for entry in sorted(registry_dir().glob("*.json")):
         try:
             info = json.loads(entry.read_text())
@@ -295,7 +283,15 @@ def sweep() -> list[Leftover]:
             with contextlib.suppress(psutil.Error):
                 guard.kill()
         # its containers, on each engine its ledger recorded (cleanup/containers.py)
-        containers.remove_labelled(containers.engines(Path(info["ledger"])), str(info["stack_id"]))
+        stack_id = str(info["stack_id"])
+        gone = containers.remove_labelled(containers.engines(Path(info["ledger"])), stack_id)
+        if gone.removed or gone.unanswered:
+            lost = tuple(gone.unanswered.items())
+            done.engines.append(
+                swept.OnEngines(
+                    stack_id, **_where(info), removed=tuple(gone.removed), unanswered=lost
+                )
+            )
         leftovers = collect(info)
         if leftovers:
             procs = {p.pid: p for _, p in leftovers}
@@ -306,10 +302,12 @@ def sweep() -> list[Leftover]:
             stopped += [leftover for leftover, _ in leftovers]
             if any(_still_there(p) for p in procs.values()):
                 continue  # not all gone (permissions?): try again next time
+        if gone.unanswered:
+            continue  # its containers may still be there: the next sweep asks again
         ledger_path = Path(info["ledger"])
         if ledger_path.name != "processes.json":  # (one of its own, not a shared one)
             with contextlib.suppress(OSError):
                 ledger_path.unlink()
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
-    return stopped
+    return done

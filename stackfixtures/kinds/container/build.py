@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import hashlib
+import json
 import os
 import re
 import threading
@@ -32,20 +33,32 @@ class _Failed(Exception):
 
 def tag_for(ctx: ServiceContext, build: BuildTable, image: str | None) -> str:
     """`image` if given, else `stackfixtures-build/SERVICE:HASH` (of the context and the
-    Dockerfile's paths: the same build gets the same tag, and the engine's cache)."""
+    Dockerfile's paths and the rendered args: the same build gets the same tag, and the
+    engine's cache; one with other args, another). The container is made from the image ID
+    the build gave, so a tag taken by another build meanwhile never changes what runs."""
     if image:
         return image
     name = re.sub(r"[^a-z0-9_.-]+", "-", ctx.name.lower()).strip("-_.") or "service"
-    digest = hashlib.sha256(f"{build.context}\0{build.dockerfile}".encode()).hexdigest()[:12]
+    what = [build.context, build.dockerfile, *sorted(_args(ctx, build).items())]
+    digest = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:12]
     return f"stackfixtures-build/{name}:{digest}"
 
 
+def _args(ctx: ServiceContext, build: BuildTable) -> dict[str, str]:
+    return {k: ctx.render(v) for k, v in build.args.items()}
+
+
 def _build(
-    made_by: docker.DockerClient, how: dict[str, Any], say: Any, stop: threading.Event
+    made_by: docker.DockerClient,
+    how: dict[str, Any],
+    say: Any,
+    stop: threading.Event,
+    made: list[str],
 ) -> int:
-    """The build, each line of its output to `say`; _Failed with the last lines if it fails,
-    or when `stop` is set (seen at its next line, or when one read waits the client's timeout
-    out: the engine cancels a build whose client went away)."""
+    """The build, each line of its output to `say`, the image ID it gave appended to `made`;
+    _Failed with the last lines if it fails, or when `stop` is set (seen at its next line, or
+    when one read waits the client's timeout out: the engine cancels a build whose client went
+    away)."""
     import docker
     import requests
 
@@ -59,6 +72,8 @@ def _build(
                     last.append(line)
             if "error" in chunk:
                 raise _Failed(str(chunk["error"]).strip(), list(last))
+            if isinstance(chunk.get("aux"), dict) and chunk["aux"].get("ID"):
+                made.append(str(chunk["aux"]["ID"]))
             if stop.is_set():
                 raise _Failed("cancelled", list(last))
     except docker.errors.APIError as e:
@@ -81,14 +96,15 @@ def _where(ctx: ServiceContext, build: BuildTable) -> tuple[str, str]:
     return context, dockerfile
 
 
-async def build_image(ctx: ServiceContext, url: str, build: BuildTable, tag: str) -> None:
-    """Build `build` as `tag` on the engine at `url`; StartError naming the Dockerfile and the
-    build's last lines if it fails. Cancelled, it is stopped at its next line of output, or
-    when a read has waited what was left of the start budget."""
+async def build_image(ctx: ServiceContext, url: str, build: BuildTable, tag: str) -> str:
+    """Build `build` as `tag` on the engine at `url`; the image's ID (what to run: the tag may
+    be another build's by then). StartError naming the Dockerfile and the build's last lines
+    if it fails. Cancelled, it is stopped at its next line of output, or when a read has
+    waited what was left of the start budget."""
     context, dockerfile = _where(ctx, build)
     made_by = await asyncio.to_thread(engine.client, url, max(30, round(ctx.remaining())))
     with engine.closing(made_by):
-        await _built(ctx, made_by, context, dockerfile, build, tag)
+        return await _built(ctx, made_by, context, dockerfile, build, tag)
 
 
 async def _built(
@@ -98,7 +114,7 @@ async def _built(
     dockerfile: str,
     build: BuildTable,
     tag: str,
-) -> None:
+) -> str:
     loop = asyncio.get_running_loop()
     say = ctx.log.write
     labels = {k: v for k, v in container_labels(ctx).items() if not k.endswith(".stack")}
@@ -106,13 +122,14 @@ async def _built(
         "path": context,
         "dockerfile": build.dockerfile,
         "tag": tag,
-        "buildargs": {k: ctx.render(v) for k, v in build.args.items()},
+        "buildargs": _args(ctx, build),
         "labels": labels,
     }
     say(f"building {tag} from {dockerfile}")
     stop = threading.Event()
+    made: list[str] = []
     done = engine.in_own_thread(
-        _build, made_by, how, lambda line: loop.call_soon_threadsafe(say, line), stop
+        _build, made_by, how, lambda line: loop.call_soon_threadsafe(say, line), stop, made
     )
     try:
         await asyncio.wait({done})
@@ -128,3 +145,6 @@ async def _built(
             f"\nits last lines:\n{tail}" if tail else ""
         )
         raise StartError(ctx.name, "building", why) from None
+    if not made:  # (an engine whose build output gave no ID: the tag, as it names it now)
+        return str((await asyncio.to_thread(made_by.images.get, tag)).id)
+    return made[-1]

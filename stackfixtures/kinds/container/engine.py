@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,44 @@ def closing(made: docker.DockerClient) -> Iterator[docker.DockerClient]:
         yield made
     finally:
         made.close()
+
+
+class Streams:
+    """The responses a client got (a hook on its session), so that another thread can shut
+    their sockets down: a read blocked in one (a followed log, a pull's progress) returns at
+    once, and the thread doing it goes on to its end. The socket is found the SDK's own way."""
+
+    def __init__(self, made_by: docker.DockerClient) -> None:
+        self._api = made_by.api
+        self._lock = threading.Lock()
+        self._seen: weakref.WeakSet[Any] = weakref.WeakSet()
+        made_by.api.hooks["response"].append(self._saw)
+
+    def _saw(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self._seen.add(response)
+
+    def cut(self) -> None:
+        with self._lock:
+            seen = list(self._seen)
+        for response in seen:
+            with contextlib.suppress(OSError, AttributeError, ValueError):
+                raw = self._api._get_raw_response_socket(response)  # type: ignore[attr-defined]
+                getattr(raw, "_sock", raw).shutdown(socket.SHUT_RDWR)
+
+
+def bounded(made_by: docker.DockerClient, seconds: float) -> None:
+    """Every read of this client's requests waits at most `seconds`, those the SDK sends with
+    no timeout at all included (a pull's, which waits for the engine's first answer as long as
+    the engine tries the registry)."""
+    send = made_by.api.send
+
+    def sending(request: Any, **how: Any) -> Any:
+        if how.get("timeout") is None:
+            how["timeout"] = seconds
+        return send(request, **how)
+
+    made_by.api.send = sending  # type: ignore[method-assign]
 
 
 def follow(container: Running, say: Any) -> int:

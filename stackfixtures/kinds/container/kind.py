@@ -11,6 +11,7 @@ from ...kind_api import (
     Handle,
     Probe,
     ServiceContext,
+    ServiceDefinition,
     options_of,
     probes,
     service,
@@ -36,6 +37,11 @@ def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, int]:
             host = int(ctx.render(outside))
         found[inside if "/" in inside else f"{inside}/tcp"] = host
     return found
+
+
+def _pinned(cfg: ContainerConfig) -> int | None:
+    """The first host port `ports` pins (None when it pins none)."""
+    return next((p for p in cfg.ports.values() if isinstance(p, int)), None)
 
 
 def _argv(given: list[str] | str | None, render: Callable[[str], str]) -> list[str] | None:
@@ -73,7 +79,7 @@ def spec_of(
         user=cfg.user,
         workdir=cfg.workdir,
         engine=cfg.engine,
-        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render),
+        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render, ctx.name),
         healthcheck=health.engine_form(check) if isinstance(check, HealthTable) else None,
     )
 
@@ -113,11 +119,12 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
     url = engines.resolve(cfg.engine)
     inside = None
     try:
+        run = image  # a build's: its image ID (the tag may be another build's by then)
         if cfg.build is not None:
-            await build_image(ctx, url, cfg.build, image)
+            run = await build_image(ctx, url, cfg.build, image)
         async with (
             network.joined(ctx, url) as on,
-            running(ctx, spec_of(cfg, ctx, image, on.render), on) as started,
+            running(ctx, spec_of(cfg, ctx, run, on.render), on) as started,
         ):
             probe, inside = _readiness(cfg, started, on.render)
             if probe is not None:
@@ -125,10 +132,11 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
                 await wait_ready(
                     probe, ctx, timeout, exited=started.exit_code, exit_future=started.ended
                 )
+            port = ctx.port_if_chosen or _pinned(cfg)  # (None: it publishes no port)
             yield Handle(
                 host="127.0.0.1",
-                port=ctx.port_if_chosen,
-                url=f"http://127.0.0.1:{ctx.port_if_chosen}",
+                port=port,
+                url=f"http://127.0.0.1:{port}" if port is not None else None,
                 container_id=started.container.id,
                 image=image,
             )
@@ -139,11 +147,20 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
 
 CONTAINER_HANDLE = ("host", "port", "url", "container_id", "image")
 
+
+def _handle_of(definition: ServiceDefinition) -> tuple[str, ...]:
+    """What `${name.attr}` may name: no port or url when it publishes none (nor has `port`)."""
+    if definition.config.get("ports") or definition.port is not None:
+        return CONTAINER_HANDLE
+    return ("host", "container_id", "image")
+
+
 CONTAINER = Kind(
     name="container",
     service=container,
     summary="a container of an image, run by Docker or Podman (the docker SDK)",
     handle=CONTAINER_HANDLE,
+    handle_of=_handle_of,
     binaries="an image (or a Dockerfile), run by a Docker-API engine (DOCKER_HOST or `engine`)",
     container=exported,
 )

@@ -18,6 +18,8 @@ from . import anonymous, engine, engines, network
 FIRST = asyncio.FIRST_COMPLETED
 KILLED_WITHIN = 10.0
 """How long a container may take to end after SIGKILL before it is removed by force."""
+FOLLOW_ENDS_WITHIN = 5.0
+"""How long the engine may take to end a removed container's output stream before it is cut."""
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
@@ -134,6 +136,7 @@ async def _running(
     container, volumes = made.result()  # (StartError if the engine refused it)
     loop = asyncio.get_running_loop()
     say = ctx.log.write
+    streams = engine.Streams(on.client)  # (its output stream: cut if the engine holds it)
     ended = engine.in_own_thread(
         engine.follow, container, lambda line: loop.call_soon_threadsafe(say, line)
     )
@@ -148,7 +151,9 @@ async def _running(
         yield Started(container, ended, on.url)
     finally:
         stopping = True
-        gone = asyncio.ensure_future(_stop_and_remove(ctx, container, policy, ended, volumes))
+        gone = asyncio.ensure_future(
+            _stop_and_remove(ctx, container, policy, ended, volumes, streams)
+        )
         await cancel_and_wait_out([], [gone])  # (bounded: grace + 10 s and the removals)
 
 
@@ -158,12 +163,13 @@ async def _stop_and_remove(
     policy: StopPolicy,
     ended: asyncio.Future[int],
     volumes: list[Volume],
+    streams: engine.Streams,
 ) -> None:
     """The policy's signal, then SIGKILL once its grace is over (or at once when the stack is
     hurried meanwhile: a second Ctrl-C), recorded as graceful or forced as a process's stop
     is; its exit code in the log; then the container removed (with any anonymous volume the
     engine made for it) and our volumes; the thread that follows it awaited to its end
-    (removing the container ends it, should the engine not have stopped it). Sent by us
+    (removing the container ends it, should the engine not have stopped it; `_followed`). Sent by us
     rather than the engine's `stop` (which kills after whole seconds, and does not say
     whether it had to): the record tells the truth. Run to its end even when its caller is
     cancelled meanwhile: nothing is left half-stopped."""
@@ -198,4 +204,25 @@ async def _stop_and_remove(
     with contextlib.suppress(docker.errors.DockerException, OSError):
         await asyncio.to_thread(container.remove, force=True, v=True)
     await asyncio.to_thread(anonymous.remove, volumes)
-    await cancel_and_wait_out([], [ended])
+    await _followed(ctx, container, ended, streams)
+
+
+async def _followed(
+    ctx: ServiceContext, container: Running, ended: asyncio.Future[int], streams: engine.Streams
+) -> None:
+    """The thread that follows the removed container, awaited to its end: within
+    FOLLOW_ENDS_WITHIN s (the engine ends the stream), else its stream is cut (said in the log)
+    and it is awaited as long again; an engine that holds it even so (hung) leaves it to end
+    by itself (its outcome taken then), never the stop."""
+    await asyncio.wait({ended}, timeout=FOLLOW_ENDS_WITHIN)
+    if not ended.done():
+        ctx.log.write(
+            f"[stackfixtures] the engine did not end container {container.short_id}'s output "
+            f"stream within {FOLLOW_ENDS_WITHIN:g}s of its removal: cut"
+        )
+        streams.cut()
+        await asyncio.wait({ended}, timeout=FOLLOW_ENDS_WITHIN)
+    if ended.done():
+        await cancel_and_wait_out([], [ended])
+    else:
+        ended.add_done_callback(lambda done: done.cancelled() or done.exception())

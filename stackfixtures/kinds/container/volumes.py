@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import UnsafePath
+from ...errors import StartError, UnsafePath
 from ...kind_api import private_dir
 
 NAMED = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -74,13 +74,17 @@ def named_dir(volumes: Path, name: str) -> Path:
 
 
 def binds(
-    mounts: list[Volume], volumes: Path, root: Path, render: Callable[[str], str]
+    mounts: list[Volume], volumes: Path, root: Path, render: Callable[[str], str], service: str
 ) -> list[str]:
     """The engine's `volumes` argument: "HOST:PATH:MODE" for each. A named volume's directory
     is made under `volumes`; a host path is rendered, and taken from `root` if still relative
-    (a service made in code)."""
+    (a service made in code). A host path that is not there is refused (StartError naming the
+    service and `volumes[i]`): the engine would make it, as root, wherever a typo points."""
     found = []
-    for v in mounts:
+    for i, v in enumerate(mounts):
         host = named_dir(volumes, v.source) if v.named else root / render(v.source)
+        if not os.path.exists(host):  # (a dangling link too: the engine would make its target)
+            why = f"volumes[{i}]: the host path {os.path.normpath(host)} does not exist"
+            raise StartError(service, "starting", why + " (make it, or fix the path)")
         found.append(f"{os.path.normpath(host)}:{v.target}:{'ro' if v.read_only else 'rw'}")
     return found
