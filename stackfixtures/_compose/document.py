@@ -43,7 +43,8 @@ class Compose:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[tuple[str | int, ...], int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    variables: list[str] = field(default_factory=list)  # set ones whose values it holds
+    variables: list[str] = field(default_factory=list)
+    """The variables (and env_file entries: `NAME (file)`) whose values its services hold."""
 
 
 def profile_name(name: str) -> str:
@@ -107,7 +108,8 @@ def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, 
         for key, source in m.sources.items():
             out.offsets[("services", names[name], *key)] = tree.at.get(source, tree.at[()])
         out.offsets[("services", names[name])] = tree.at[("services", name)]
-    out.variables = sorted(env.read - {"COMPOSE_PROFILES"})
+    held = {name for m in mapped.values() for name in m.held}
+    out.variables = sorted(env.read - {"COMPOSE_PROFILES"} | held)
     return out
 
 

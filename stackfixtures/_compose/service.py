@@ -31,6 +31,7 @@ class Mapped:
     sources: dict[tuple[str | int, ...], TreePath] = field(default_factory=dict)
     problems: list[tuple[TreePath, str]] = field(default_factory=list)
     health_disabled: bool = False
+    held: set[str] = field(default_factory=set)  # env_file values it holds: `NAME (file)`
     base: TreePath = ()  # the service's path in the compose file
 
 
@@ -183,6 +184,7 @@ def _env_file(out: Mapped, put: Put, value: Any, places: Places) -> None:
         for k, v in dotenv(text).items():
             if k not in out.body.get("env", {}):  # `environment` wins over env_file
                 put(("env", k), v.replace("${", "$${"), source)
+                out.held.add(f"{k} ({_text(entry.get('path'))})")
 
 
 def _ports(out: Mapped, put: Put, value: Any, places: Places) -> None:
