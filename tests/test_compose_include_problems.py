@@ -34,3 +34,36 @@ def test_a_recursive_anchor_is_a_problem_at_its_line_not_a_traceback(tmp_path: P
         projects.load("dev", root=tmp_path)
     assert str(e.value).startswith(f"{compose}:4:"), e.value
     assert "refers to itself" in str(e.value), e.value
+
+
+ENV_FILE = "A=1\nFROM_HERE\nNOT_SET_HERE\n=nokey\nbad key=2\nQ='unterminated\n"
+
+
+def test_env_file_lines_are_read_as_compose_reads_them_and_bad_ones_named_at_their_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review #10: `NAME` alone takes its value from the environment (Compose's rule), and
+    every line Compose refuses is a problem at the env file's own line; `stack validate` (an
+    include) and `stack import` (the reader) report the same problems."""
+    monkeypatch.setenv("FROM_HERE", "here")
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    profiles = tmp_path / "profiles"
+    compose = write_compose(
+        profiles / "compose.yaml", "services:\n  web:\n    image: x\n    env_file: app.env\n"
+    )
+    (profiles / "app.env").write_text(ENV_FILE)
+    env = f"{profiles / 'app.env'}"
+    expected = [
+        f"{env}:4:1: a line without a name (NAME=value)",
+        f"{env}:5:1: bad key: a name cannot hold a space",
+        f"{env}:6:1: Q: an unterminated quoted value",
+    ]
+    found = read(compose, compose.read_text(), profiles, {"FROM_HERE": "here"})
+    assert [str(p) for p in found.problems] == expected
+    including(tmp_path)
+    with pytest.raises(ProfileError) as e:
+        projects.load("dev", root=tmp_path)
+    assert str(e.value).splitlines() == expected
+    (profiles / "app.env").write_text("A=1\nFROM_HERE\nNOT_SET_HERE\n")
+    env_of_web = projects.load("dev", root=tmp_path).profile.raw["services"]["web"]["env"]
+    assert env_of_web == {"A": "1", "FROM_HERE": "here"}

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._problem import Problem
 from . import values
-from .interpolate import dotenv
+from .interpolate import DotenvProblem, dotenv
 from .tree import Path as TreePath
 
 HONOURED_ELSEWHERE = frozenset({"depends_on", "profiles"})
@@ -32,6 +33,7 @@ class Mapped:
     problems: list[tuple[TreePath, str]] = field(default_factory=list)
     health_disabled: bool = False
     held: set[str] = field(default_factory=set)  # env_file values it holds: `NAME (file)`
+    elsewhere: list[Problem] = field(default_factory=list)  # in its env files, at their lines
     base: TreePath = ()  # the service's path in the compose file
 
 
@@ -181,7 +183,10 @@ def _env_file(out: Mapped, put: Put, value: Any, places: Places) -> None:
             if entry.get("required", True):
                 raise ValueError(f"{path}: {e.strerror or e}") from None
             continue
-        for k, v in dotenv(text).items():
+        refused: list[DotenvProblem] = []
+        read = dotenv(text, places.env, refused)
+        out.elsewhere += [Problem(str(path), k, why, line, 1) for line, k, why in refused]
+        for k, v in read.items():
             if k not in out.body.get("env", {}):  # `environment` wins over env_file
                 put(("env", k), v.replace("${", "$${"), source)
                 out.held.add(f"{k} ({_text(entry.get('path'))})")
