@@ -67,3 +67,31 @@ def test_env_file_lines_are_read_as_compose_reads_them_and_bad_ones_named_at_the
     (profiles / "app.env").write_text("A=1\nFROM_HERE\nNOT_SET_HERE\n")
     env_of_web = projects.load("dev", root=tmp_path).profile.raw["services"]["web"]["env"]
     assert env_of_web == {"A": "1", "FROM_HERE": "here"}
+
+
+PORTS_AND_BUILD = """\
+services:
+  web:
+    build: {context: ./missing, dockerfile: Dockerfile}
+    ports:
+      - "[::]:9003:83"
+      - {target: 80x, published: 0, host_ip: 0.0.0.0, protocol: sctp}
+"""
+
+
+def test_every_problem_of_ports_and_build_is_named_by_validate(tmp_path: Path) -> None:
+    """Review #11: an IPv6 host address is read as one (no garbled "not one port"), each
+    problem of a long-form port is named (not only the first), and a build context that is
+    not there is found by `stack validate`, not at start."""
+    compose = write_compose(tmp_path / "profiles" / "compose.yaml", PORTS_AND_BUILD, check=False)
+    including(tmp_path)
+    with pytest.raises(ProfileError) as e:
+        projects.load("dev", root=tmp_path)
+    c = f"{compose}"
+    assert str(e.value).splitlines() == [
+        f"{c}:3:13: services.web.build.context: {tmp_path}/profiles/missing: no such directory",
+        f"{c}:5:9: services.web.ports[0]: host address [::]: a stack publishes on 127.0.0.1 only",
+        f"{c}:6:9: services.web.ports[1]: host address 0.0.0.0: a stack publishes on 127.0.0.1 "
+        "only; container port '80x' is not one port (ranges: write each); protocol 'sctp' "
+        "(tcp or udp); host port 0 is not one port",
+    ]

@@ -139,6 +139,7 @@ def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
     if extra:
         raise ValueError(f"cannot honour {', '.join(extra)} of a build (context, dockerfile, args)")
     context = _text(spec.get("context", "."))
+    _build_context(out, context, places)
     table: dict[str, Any] = {
         "context": values.host_path(context, places.compose_dir, places.profile_dir)
     }
@@ -148,6 +149,14 @@ def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
         given = [(k, places.env.get(k) if v is None else _text(v)) for k, v in _pairs(spec["args"])]
         table["args"] = {k: v for k, v in given if v is not None}
     put(("build",), table, ("build",))
+
+
+def _build_context(out: Mapped, context: str, places: Places) -> None:
+    """A context that is not there: a problem now (`stack validate`), not when the service
+    starts (the Dockerfile in it may still be written by then)."""
+    where = places.compose_dir / Path(context).expanduser()
+    if not where.is_dir():
+        out.problems.append(((*out.base, "build", "context"), f"{where}: no such directory"))
 
 
 def _command(key: str) -> Reader:
