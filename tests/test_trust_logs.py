@@ -320,4 +320,4 @@ def test_the_launcher_log_masks_the_secrets_a_failed_start_names(tmp_path: Path)
     launcher = (tmp_path / ".stack" / "dev" / "launcher.log").read_text()
     assert "password *** refused" in launcher, launcher
     assert SECRET not in launcher, launcher
-    assert SECRET not in up.stdout + up.stderr
+    assert SECRET not in up.stdout + up.stderr, up.stdout + up.stderr
