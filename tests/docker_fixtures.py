@@ -5,7 +5,8 @@ engine is the one already reachable or a private dockerd started for the session
 by its pid at its end (tests/docker_engine.py); where none can be had, every test that asks
 for it is skipped with the reason, and the summary says so in a line of its own (the hook
 below: pytest shows skip reasons only with `-rs`), so container tests are never skipped
-silently. CI must not skip them: `STACKFIXTURES_NEED_DOCKER=1` makes no engine a failure.
+silently (any skip whose reason starts with one of NAMED: Podman's, Compose's too). CI must
+not skip them: `STACKFIXTURES_NEED_DOCKER=1` makes no engine (or no docker-compose) a failure.
 
 Under xdist (`-n 2`, the README's command) the controller gets the engine once, before its
 workers start, and hands them its URL in DOCKER_HOST: one dockerd (and one set of test
@@ -18,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -54,8 +55,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _held.close()  # (the controller's dockerd, if it started one: stopped by its pid)
 
 
+NAMED = ("container tests", "docker-compose tests")
+"""The skips the summary names: what the container, Podman and Compose tests skip with."""
+
+
+def unavailable(why: str) -> NoReturn:
+    """Skip with `why` (which starts with one of NAMED: the summary says it), or fail where
+    CI needs the container tests to run (`STACKFIXTURES_NEED_DOCKER=1`)."""
+    if _need():
+        pytest.fail(why.replace("skipped", "cannot run"))
+    pytest.skip(why)
+
+
+def _skips_named(reporter: pytest.TerminalReporter) -> list[str]:
+    """The NAMED reasons of the run's skips: xdist workers' too (their reports come back)."""
+    found = []
+    for report in reporter.stats.get("skipped", []):
+        longrepr = getattr(report, "longrepr", None)
+        if isinstance(longrepr, tuple) and len(longrepr) == 3:
+            why = str(longrepr[2]).removeprefix("Skipped: ")
+            if why.startswith(NAMED):
+                found.append(why)
+    return found
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    for why in _skipped:
+    for why in dict.fromkeys([*_skipped, *_skips_named(terminalreporter)]):
         terminalreporter.write_line(f"stackfixtures: {why}", yellow=True, bold=True)
 
 
@@ -68,11 +93,7 @@ def docker_url() -> Iterator[str]:
                 raise docker_engine.Unavailable(os.environ[NO_ENGINE].split(": ", 2)[-1])
             url = held.enter_context(docker_engine.engine())
         except docker_engine.Unavailable as e:
-            why = f"container tests skipped: no Docker engine: {e}"
-            if _need():
-                pytest.fail(why.replace("skipped", "cannot run"))
-            _skipped.append(why)
-            pytest.skip(why)
+            unavailable(f"container tests skipped: no Docker engine: {e}")
         yield url
 
 

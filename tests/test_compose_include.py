@@ -66,6 +66,7 @@ def test_every_honoured_key_maps_onto_the_container_options(
     monkeypatch.delenv("COMPOSE_PROFILES", raising=False)
     (tmp_path / "compose" / ".env").parent.mkdir()
     (tmp_path / "compose" / ".env").write_text("DOTENV_ONLY=from-dotenv\n")
+    (tmp_path / "compose" / "img").mkdir()  # the build context (read: it must be there)
     (tmp_path / "compose" / "web.env").write_text("# comment\nGREETING=loses\nFILE_ONLY='a b'\n")
     write_compose(tmp_path / "compose" / "compose.yaml", EVERY_KEY, compose_schema)
     including(tmp_path, "../compose/compose.yaml")

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from stackfixtures._compose.document import read
 
+from .compose_include_helpers import BOMB
+
 KEYS = [
     *("image", "build", "command", "entrypoint", "environment", "env_file", "ports"),
     *("volumes", "healthcheck", "restart", "stop_signal", "stop_grace_period", "user"),
@@ -43,13 +45,23 @@ DOCUMENT = st.fixed_dictionaries(
 )
 
 
+def _recursive() -> dict[str, Any]:
+    """`web: &w {labels: *w}` once dumped: a table inside itself."""
+    web: dict[str, Any] = {"image": "x"}
+    web["labels"] = web
+    return {"services": {"a": web}}
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(DOCUMENT)
 @example({"services": {"a": {"image": "x", "deploy": {"replicas": [1]}}}})  # found before
 @example({"services": {"a": {"image": "x", "healthcheck": {"test": "x", "retries": {}}}}})
 @example({"services": {"a": {"image": "x", "profiles": True}}})
-def test_any_compose_file_is_read_into_services_and_problems(doc: dict[str, Any]) -> None:
-    found = read(Path("/nowhere/compose.yaml"), yaml.safe_dump(doc), Path("/nowhere"), {})
+@example(_recursive())  # review 24 #3: a RecursionError traceback
+@example(BOMB)  # review 24 #3: a billion laughs kept `stack validate` busy for minutes
+def test_any_compose_file_is_read_into_services_and_problems(doc: dict[str, Any] | str) -> None:
+    text = doc if isinstance(doc, str) else yaml.safe_dump(doc)
+    found = read(Path("/nowhere/compose.yaml"), text, Path("/nowhere"), {})
     for problem in found.problems:
         assert problem.file == "/nowhere/compose.yaml" and problem.message
     assert set(found.services) <= {"a", "b", "c_d"}

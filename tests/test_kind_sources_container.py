@@ -179,9 +179,11 @@ def test_image_options_only_with_the_container_source(tmp_path: Path, body: str,
 
 
 @slow
-async def test_an_image_the_engine_has_not_is_pulled_and_one_it_cannot_pull_fails_naming_it(
+async def test_an_image_the_engine_has_not_is_asked_for_and_a_failed_pull_fails_naming_it(
     tmp_path: Path, make_stack: Any, docker_url: str, docker_client: Any
 ) -> None:
+    """A pull is tried (it says so in the log) and its failure names the image and engine. A
+    pull that succeeds is not tested: no registry can be reached here, nor run without one."""
     missing = "stackfixtures-images/not-built-anywhere:1"  # no registry has it (or none here)
     body = f'kind = "nats"\nsource = "container"\nimage = "{missing}"\nengine = "{docker_url}"'
     stack = await make_stack(tmp_path, f"[services.bus]\n{body}\n")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .._problem import Problem
-from .interpolate import Recording, dotenv, interpolate_tree
+from .interpolate import DotenvProblem, Recording, dotenv, interpolate_tree
 from .service import Mapped, Places, map_service
 from .tree import Path as TreePath
 from .tree import Tree, parse
@@ -43,7 +43,8 @@ class Compose:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     offsets: dict[tuple[str | int, ...], int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
-    variables: list[str] = field(default_factory=list)  # set ones whose values it holds
+    variables: list[str] = field(default_factory=list)
+    """The variables (and env_file entries: `NAME (file)`) whose values its services hold."""
 
 
 def profile_name(name: str) -> str:
@@ -52,11 +53,18 @@ def profile_name(name: str) -> str:
     return f"_{out}" if out[:1].isdigit() else out
 
 
-def variables(compose_dir: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables interpolation reads: the environment over the project's `.env`."""
+def variables(
+    compose_dir: Path, environ: Mapping[str, str], problems: list[Problem]
+) -> dict[str, str]:
+    """The variables interpolation reads: the environment over the project's `.env` (the
+    lines of which Compose refuses go to `problems`)."""
     path = compose_dir / ".env"
-    found = dotenv(path.read_text()) if path.is_file() else {}
-    return {**found, **environ}
+    if not path.is_file():
+        return dict(environ)
+    found: list[DotenvProblem] = []
+    values = dotenv(path.read_text(), environ, found)
+    problems += [Problem(str(path), name, why, line, 1) for line, name, why in found]
+    return {**values, **environ}
 
 
 def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, str]) -> Compose:
@@ -71,7 +79,7 @@ def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, 
     if not isinstance(tree.data, dict) or not isinstance(tree.data.get("services"), dict):
         out.problems.append(tree.problem((), "a compose file needs a `services:` table"))
         return out
-    env = Recording(variables(file.parent, environ))
+    env = Recording(variables(file.parent, environ, out.problems))
     errors: list[tuple[TreePath, str]] = []
     data = interpolate_tree(tree.data, env, errors)
     out.problems += [tree.problem(at, message) for at, message in errors]
@@ -103,11 +111,13 @@ def read(file: Path, text: str, profile_dir: Path | None, environ: Mapping[str, 
             _depends(tree, name, svc.get("depends_on"), mapped, names, out)
     for name, m in mapped.items():
         out.problems += [tree.problem(at, message) for at, message in m.problems]
+        out.problems += m.elsewhere
         out.services[names[name]] = m.body
         for key, source in m.sources.items():
             out.offsets[("services", names[name], *key)] = tree.at.get(source, tree.at[()])
         out.offsets[("services", names[name])] = tree.at[("services", name)]
-    out.variables = sorted(env.read - {"COMPOSE_PROFILES"})
+    held = {name for m in mapped.values() for name in m.held}
+    out.variables = sorted(env.read - {"COMPOSE_PROFILES"} | held)
     return out
 
 

@@ -38,21 +38,41 @@ class Unset(ValueError):
     """`${VAR:?message}` of a variable that is not set: the message."""
 
 
-def dotenv(text: str) -> dict[str, str]:
+DotenvProblem = tuple[int, str, str]
+"""A line of a dotenv file Compose refuses: (its number from 1, its name, why)."""
+
+
+def dotenv(
+    text: str, env: Mapping[str, str], problems: list[DotenvProblem] | None = None
+) -> dict[str, str]:
     """`KEY=VALUE` lines (an `export ` prefix, `#` comments, single quotes literal, double
-    quotes with \\n escapes), as Compose reads `.env` and `env_file`."""
+    quotes with \\n escapes), as Compose reads `.env` and `env_file`: `KEY` alone takes its
+    value from `env` (left out where it is not set there); the lines Compose refuses go to
+    `problems`."""
     out: dict[str, str] = {}
-    for raw in text.splitlines():
+    said = problems if problems is not None else []
+    for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
         line = line.removeprefix("export ").lstrip()
         key, eq, value = line.partition("=")
         key = key.strip()
+        if not key:
+            said.append((number, "", "a line without a name (NAME=value)"))
+            continue
+        if any(c.isspace() for c in key):
+            said.append((number, key, "a name cannot hold a space"))
+            continue
         if not eq:
+            if key in env:
+                out[key] = env[key]
             continue
         value = value.strip()
-        if value[:1] in ("'", '"') and value.endswith(value[0]) and len(value) > 1:
+        if value[:1] in ("'", '"') and not (value.endswith(value[0]) and len(value) > 1):
+            said.append((number, key, "an unterminated quoted value"))
+            continue
+        if value[:1] in ("'", '"'):
             quote, value = value[0], value[1:-1]
             if quote == '"':
                 value = value.replace("\\n", "\n").replace('\\"', '"')

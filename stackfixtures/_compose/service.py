@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._problem import Problem
 from . import values
-from .interpolate import dotenv
+from .interpolate import DotenvProblem, dotenv
 from .tree import Path as TreePath
 
 HONOURED_ELSEWHERE = frozenset({"depends_on", "profiles"})
@@ -31,6 +32,8 @@ class Mapped:
     sources: dict[tuple[str | int, ...], TreePath] = field(default_factory=dict)
     problems: list[tuple[TreePath, str]] = field(default_factory=list)
     health_disabled: bool = False
+    held: set[str] = field(default_factory=set)  # env_file values it holds: `NAME (file)`
+    elsewhere: list[Problem] = field(default_factory=list)  # in its env files, at their lines
     base: TreePath = ()  # the service's path in the compose file
 
 
@@ -136,6 +139,7 @@ def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
     if extra:
         raise ValueError(f"cannot honour {', '.join(extra)} of a build (context, dockerfile, args)")
     context = _text(spec.get("context", "."))
+    _build_context(out, context, places)
     table: dict[str, Any] = {
         "context": values.host_path(context, places.compose_dir, places.profile_dir)
     }
@@ -145,6 +149,14 @@ def _build(out: Mapped, put: Put, value: Any, places: Places) -> None:
         given = [(k, places.env.get(k) if v is None else _text(v)) for k, v in _pairs(spec["args"])]
         table["args"] = {k: v for k, v in given if v is not None}
     put(("build",), table, ("build",))
+
+
+def _build_context(out: Mapped, context: str, places: Places) -> None:
+    """A context that is not there: a problem now (`stack validate`), not when the service
+    starts (the Dockerfile in it may still be written by then)."""
+    where = places.compose_dir / Path(context).expanduser()
+    if not where.is_dir():
+        out.problems.append(((*out.base, "build", "context"), f"{where}: no such directory"))
 
 
 def _command(key: str) -> Reader:
@@ -180,9 +192,13 @@ def _env_file(out: Mapped, put: Put, value: Any, places: Places) -> None:
             if entry.get("required", True):
                 raise ValueError(f"{path}: {e.strerror or e}") from None
             continue
-        for k, v in dotenv(text).items():
+        refused: list[DotenvProblem] = []
+        read = dotenv(text, places.env, refused)
+        out.elsewhere += [Problem(str(path), k, why, line, 1) for line, k, why in refused]
+        for k, v in read.items():
             if k not in out.body.get("env", {}):  # `environment` wins over env_file
                 put(("env", k), v.replace("${", "$${"), source)
+                out.held.add(f"{k} ({_text(entry.get('path'))})")
 
 
 def _ports(out: Mapped, put: Put, value: Any, places: Places) -> None:

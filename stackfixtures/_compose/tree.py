@@ -56,35 +56,86 @@ def parse(file: str, text: str) -> tuple[Tree, list[Problem]]:
         return tree, [Problem(file, "", "invalid YAML: nested too deeply")]
     if node is not None:
         tree.at[()] = node.start_mark.index
-        tree.data = _value(node, (), tree.at, yaml.SafeLoader(""))
+        try:
+            tree.data = _Reader(tree.at).value(node, ())
+        except _Unreadable as e:
+            return tree, [e.problem(tree)]
     return tree, []
 
 
-def _value(node: yaml.Node, path: Path, at: dict[Path, int], loader: yaml.SafeLoader) -> Any:
-    if isinstance(node, yaml.MappingNode):
+MAX_VALUES = 100_000
+"""Values a document may expand to: far more than any compose file holds, far fewer than an
+alias bomb (aliases of aliases: 10 levels of 10 are 10^10 values in a few hundred bytes)."""
+
+
+class _Unreadable(Exception):
+    """An alias that refers to itself (at `node`: its anchor), or more values than MAX_VALUES
+    once aliases expand (at `path`: the top-level key that grew so)."""
+
+    def __init__(self, path: Path, message: str, node: yaml.Node | None = None) -> None:
+        super().__init__(message)
+        self.path, self.message, self.node = path, message, node
+
+    def problem(self, tree: Tree) -> Problem:
+        found = tree.problem(self.path, self.message)
+        if self.node is None:
+            return found
+        mark = self.node.start_mark
+        return Problem(tree.file, found.key, self.message, mark.line + 1, mark.column + 1)
+
+
+class _Reader:
+    """Nodes as plain values, noting where each path's key is written; every alias expanded,
+    but at most MAX_VALUES values in all, and never a node inside itself."""
+
+    def __init__(self, at: dict[Path, int]) -> None:
+        self.at = at
+        self.count = 0
+        self.open: set[int] = set()  # the nodes being read (an alias of one: a cycle)
+        self.loader = yaml.SafeLoader("")
+
+    def value(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise _Unreadable(
+                path[:1], f"expands to more than {MAX_VALUES} values (aliases of aliases)"
+            )
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self.open:
+            raise _Unreadable(path, "an alias that refers to itself (it never ends)", node)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            items = []
+            for i, item in enumerate(node.value):
+                self.at[(*path, i)] = item.start_mark.index
+                items.append(self.value(item, (*path, i)))
+            return items
+        finally:
+            self.open.discard(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         own = [(k, v) for k, v in node.value if k.tag != _MERGE]
         for k, v in node.value:  # `<<: *anchor` first: the keys written here then win
             if k.tag == _MERGE:
                 for base in v.value if isinstance(v, yaml.SequenceNode) else [v]:
                     if isinstance(base, yaml.MappingNode):
-                        out.update(_value(base, path, at, loader))
+                        out.update(self.value(base, path))
         for k, v in own:
-            key = loader.construct_object(k, deep=True)
+            key = self.value(k, path)  # (a table or list as a key: counted, read as text)
             key = key if isinstance(key, str) else str(key)
-            at[(*path, key)] = k.start_mark.index
-            out[key] = _value(v, (*path, key), at, loader)
+            self.at[(*path, key)] = k.start_mark.index
+            out[key] = self.value(v, (*path, key))
         return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for i, item in enumerate(node.value):
-            at[(*path, i)] = item.start_mark.index
-            items.append(_value(item, (*path, i), at, loader))
-        return items
-    value = loader.construct_object(node, deep=True)
-    if isinstance(value, bool | int | float) and not _yaml12(node, value):
-        return node.value  # as Compose (YAML 1.2) reads it: `yes`, `8080:80` are strings
-    return value
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        value = self.loader.construct_object(node, deep=True)
+        if isinstance(value, bool | int | float) and not _yaml12(node, value):
+            return node.value  # as Compose (YAML 1.2) reads it: `yes`, `8080:80` are strings
+        return value
 
 
 def _yaml12(node: yaml.Node, value: object) -> bool:

@@ -45,8 +45,9 @@ def restart(value: Any) -> dict[str, Any] | None:
 
 def port(value: Any) -> tuple[str, int | None]:
     """A `ports:` entry -> (container port as the kind writes it, the pinned host port or None
-    for a free one). Short (`80`, `8080:80`, `127.0.0.1:8080:80`, `80/udp`) or long form
-    (`{target, published, host_ip, protocol}`); published on loopback only."""
+    for a free one). Short (`80`, `8080:80`, `127.0.0.1:8080:80`, `[::1]:8080:80`, `80/udp`)
+    or long form (`{target, published, host_ip, protocol}`); published on loopback only. A
+    ValueError names every problem of the entry at once."""
     if isinstance(value, dict):
         extra = set(value) - {"target", "published", "host_ip", "protocol", "mode", "name"}
         if extra:
@@ -55,26 +56,40 @@ def port(value: Any) -> tuple[str, int | None]:
             raise ValueError(f"mode {value['mode']!r} is not a port mode")
         host_ip, published = str(value.get("host_ip", "")), value.get("published")
         target, proto = str(value.get("target", "")), str(value.get("protocol", "tcp"))
+        said = ""
     else:
-        text, _, proto = str(value).partition("/")
-        parts = text.rsplit(":", 2) if text.count(":") <= 2 else [text]
-        target = parts[-1]
-        published = parts[-2] if len(parts) > 1 and parts[-2] else None
-        host_ip = parts[0] if len(parts) == 3 else ""
+        host_ip, published, target, proto = _short_port(str(value))
+        said = f"{value!r}: "
+    wrong = []
     if host_ip.strip("[]") not in _LOOPBACK:
-        raise ValueError(f"host address {host_ip}: a stack publishes on 127.0.0.1 only")
+        wrong.append(f"host address {host_ip}: a stack publishes on 127.0.0.1 only")
     if not target.isdigit() or not 0 < int(target) < 65536:
-        raise ValueError(
-            f"{value!r}: container port {target!r} is not one port (ranges: write each)"
-        )
+        wrong.append(f"container port {target!r} is not one port (ranges: write each)")
     if proto not in ("", "tcp", "udp"):
-        raise ValueError(f"{value!r}: protocol {proto!r} (tcp or udp)")
+        wrong.append(f"protocol {proto!r} (tcp or udp)")
+    pinned = None if published in (None, "") else str(published)
+    if pinned is not None and (not pinned.isdigit() or not 0 < int(pinned) < 65536):
+        wrong.append(f"host port {published!r} is not one port")
+    if wrong:
+        first = wrong[0] if wrong[0].startswith("host address") else said + wrong[0]
+        raise ValueError("; ".join([first, *wrong[1:]]))
     inside = target if proto in ("", "tcp") else f"{target}/{proto}"
-    if published in (None, ""):
-        return inside, None
-    if not str(published).isdigit() or not 0 < int(published) < 65536:
-        raise ValueError(f"{value!r}: host port {published!r} is not one port")
-    return inside, int(published)
+    return inside, None if pinned is None else int(pinned)
+
+
+def _short_port(text: str) -> tuple[str, str | None, str, str]:
+    """`[HOST:][PUBLISHED:]TARGET[/PROTO]` -> (host, published, target, protocol); a host in
+    brackets may hold colons (`[::1]`)."""
+    text, _, proto = text.partition("/")
+    host = ""
+    if text.startswith("[") and "]:" in text:
+        host, _, text = text.partition("]:")
+        host += "]"
+    parts = text.rsplit(":", 2 if not host else 1) if text.count(":") <= 2 else [text]
+    if not host and len(parts) == 3:
+        host = parts[0]
+    published = parts[-2] if len(parts) > 1 and parts[-2] else None
+    return host, published, parts[-1], proto
 
 
 def host_path(source: str, compose_dir: Path, profile_dir: Path | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 
 from .._control.console import error_text, plural
 from .._control.exits import EXIT_DEFINITION
+from .._engine import private_files
 from ..errors import ProfileError
 from .common import main
 
@@ -53,12 +53,8 @@ def import_compose(file: Path, output: Path | None, force: bool) -> None:
         click.echo(text, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
-    # values from the environment (a password?) are written in it: then it is private
-    mode = 0o600 if found.variables else 0o644
-    with os.fdopen(os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "w") as f:
-        if found.variables:
-            os.fchmod(f.fileno(), mode)  # (one it overwrites, too)
-        f.write(text)
+    # values from the environment or env files (a password?) are written in it: then private
+    private_files.write(output, text, private_files.MODE if found.variables else 0o644)
     click.echo(f"wrote {output} ({plural(len(found.services), 'service')})")
     if found.variables:
         names = ", ".join(found.variables)
