@@ -28,7 +28,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,10 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from ideal import free_port  # noqa: E402
+from targets import wait_http  # noqa: E402
+
 from tests import docker_engine  # noqa: E402  (the busybox image, built with no registry)
 
 SERVE = "trap 'exit 0' TERM; httpd -f -p 80 -h /www & wait"
@@ -66,24 +67,6 @@ services:
     stop_grace_period: 5s
 """
 LABEL = "io.stackfixtures.bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def until_ok(url: str, bound: float = 60) -> None:
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.002)
-    raise TimeoutError(url)
 
 
 def timed(argv: list[str], cwd: Path | None = None) -> float:
@@ -141,7 +124,7 @@ def by_hand(image: str) -> dict[str, float]:
         capture_output=True,
         timeout=120,
     )
-    until_ok(f"http://127.0.0.1:{port}/")
+    wait_http(f"http://127.0.0.1:{port}/")
     ready = time.perf_counter() - t0
     t1 = time.perf_counter()
     subprocess.run(["docker", "stop", "-t", "5", name], check=True, capture_output=True)
@@ -165,7 +148,7 @@ def compose_side(binary: str, image: str, root: Path) -> dict[str, float]:
     project = ["-p", f"bench{os.getpid()}", "-f", str(root / "compose.yaml")]
     t0 = time.perf_counter()
     subprocess.run([binary, *project, "up", "-d", "--wait"], check=True, capture_output=True)
-    until_ok(f"http://127.0.0.1:{port}/")
+    wait_http(f"http://127.0.0.1:{port}/")
     ready = time.perf_counter() - t0
     stop = timed([binary, *project, "down", "-t", "5"])
     return {"ready_s": ready, "stop_s": stop}
