@@ -6,7 +6,8 @@ need to run a service is here, public and documented, for any other kind too. Th
 describes a kind, and the registry, are in `stackfixtures.kinds`.
 
 Writing the service
-    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop,
+    service, Handle, ServiceDefinition, ServiceFunction, ServiceContext, current, stop
+    (a StopPolicy),
     options_of (its options, typed: validated once by its kind's model)
 Running its processes
     spawn (a long-running process), run_once (a command to completion), Process,
@@ -23,6 +24,10 @@ Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link
     private_dir, private_file, private_files (write, open_append), user_tmp, state_subdir,
     home_for, linked_home, owner_of, OWNER (a service's data kept outside its state dir:
     named for the state dir, with a record of its owner)
+Containers it runs (labelled with the stack; removed by the watchdog or a sweep if the launcher
+dies: its engine recorded first)
+    container_labels (a ServiceContext's labels), stack_labels (the stack's alone: for what its
+    services share, a network), record_engine (ctx, the engine's URL)
 Owning its tasks (every task awaited by its owner; a cancellation never swallowed)
     cancel_and_wait (cancel tasks and await them), cancel_and_wait_out (and await others to
     their end, uncancelled, e.g. a thread's work)
@@ -48,6 +53,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._define.container import ContainerProbe as ContainerProbe
     from ._define.container import data_container as data_container
     from ._define.options import options_of as options_of
+    from ._define.policies import StopPolicy as StopPolicy
     from ._define.policies import stop as stop
     from ._define.service import Handle as Handle
     from ._define.service import ServiceDefinition as ServiceDefinition
@@ -55,6 +61,9 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._define.service import service as service
     from ._engine import private_files as private_files
     from ._engine import probes as probes
+    from ._engine.cleanup.containers import labels as _labels
+    from ._engine.cleanup.containers import record_engine as record_engine
+    from ._engine.cleanup.containers import stack_labels as stack_labels
     from ._engine.context import ServiceContext as ServiceContext
     from ._engine.context import current as current
     from ._engine.context import set_current as set_current
@@ -76,6 +85,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._engine.tasks import cancel_and_wait_out as cancel_and_wait_out
 
     state_subdir = _subdir
+    container_labels = _labels
 
 if not _typing.TYPE_CHECKING:  # (so that a name not above is a type checker's error)
     __getattr__, __dir__ = _lazy.public(__name__, __file__, globals())

@@ -20,7 +20,9 @@ from stackfixtures.pytest_plugin import session_stack_ids
 
 from .cli_helpers import StackProcess
 
-pytest_plugins = ["pytester", "tests.spawns"]  # spawns: the `slow` marker's guard
+# spawns: the `slow` marker's guard; docker_fixtures: a Docker engine and the busybox image;
+# docker_images: postgres, valkey, nats images built from the local servers
+pytest_plugins = ["pytester", "tests.spawns", "tests.docker_fixtures", "tests.docker_images"]
 
 RUN_MARK = "STACKFIXTURES_TEST_RUN"
 os.environ[RUN_MARK] = uuid.uuid4().hex  # per process: each xdist worker checks its own

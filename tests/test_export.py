@@ -4,6 +4,7 @@ the Compose specification's schema and Kubernetes' own schemas; order changes sh
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,12 @@ from .cli_helpers import run_stack
 from .conftest import write_project
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = ROOT.parent / "shared" / "data" / "compose-spec.json"
+SHARED = Path(os.environ.get("STACKFIXTURES_SHARED") or ROOT.parent / "shared")
+SCHEMA = SHARED / "data" / "compose-spec.json"
 K8S_VERSION = "1.33"
+
+# the data kinds' images are at the version of the server run here: asked with `--version`
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +60,9 @@ def test_reference_profiles_export_valid_compose(
     }
     assert gateway["environment"]["DATABASE_URL"] == "postgresql://postgres@postgres:5432/postgres"
     assert services["agents"]["deploy"] == {"replicas": 3}
+    assert services["agents"]["ports"] == ["127.0.0.1::8001"]  # replicas: the engine picks
+    assert gateway["ports"] == ["127.0.0.1:8000:8000"]
+    assert not any("expose" in s for s in services.values())
 
 
 @pytest.mark.parametrize("profile", ["dev", "ci"])
@@ -120,7 +128,6 @@ def test_a_dependency_order_change_shows_up_in_both(
     assert first_init[0]["command"][2].startswith("until nc -z second 9000")
 
 
-@pytest.mark.slow
 def test_a_command_service_without_an_image_is_named(tmp_path: Path) -> None:
     path = write_project(tmp_path, '[services.web]\ncommand = ["python", "web.py"]\n')
     with pytest.raises(ProfileError) as info:
@@ -130,7 +137,6 @@ def test_a_command_service_without_an_image_is_named(tmp_path: Path) -> None:
     assert result.returncode == 2 and "services.web.export.image" in result.stderr
 
 
-@pytest.mark.slow
 def test_cli_writes_the_files(tmp_path: Path) -> None:
     out = tmp_path / "compose.yaml"
     result = run_stack(["export", "compose", "--profile", "ci", "-o", str(out)], ROOT)
@@ -182,3 +188,29 @@ def test_a_container_probe_keeps_its_own_timing_unless_the_service_says(
     live = containers._probe({"tcp": 8000}, 8000, str, period=9.0, failures=2)
     assert live == ContainerProbe("tcp", 8000, period=9.0, timeout=0.5, failures=2)
     assert containers._probe(None, 8000, str) is None
+
+
+def test_a_container_service_exports_to_kubernetes(tmp_path: Path) -> None:
+    write_project(
+        tmp_path,
+        """
+[services.web]
+kind = "container"
+image = "stackfixtures-test/busybox:1"
+entrypoint = ["httpd"]
+command = ["-f", "-p", "80"]
+workdir = "/www"
+ports = { "80" = "${port}" }
+ready = { tcp = "${port}" }
+""",
+    )
+    objects = k8s.objects(projects.load("dev", root=tmp_path))
+    validate_k8s(objects["web"])
+    main = objects["web"][1]["spec"]["template"]["spec"]["containers"][0]
+    assert (main["command"], main["args"], main["workingDir"]) == (
+        ["httpd"],
+        ["-f", "-p", "80"],
+        "/www",
+    )
+    assert main["readinessProbe"]["tcpSocket"] == {"port": 80}
+    assert objects["web"][0]["spec"]["ports"][0]["port"] == 80

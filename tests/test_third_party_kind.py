@@ -206,7 +206,7 @@ def test_export_and_stack_kinds_ask_the_kind(installed: Installed) -> None:
     site = services["site"]
     assert site["image"] == "python:3.12-slim"
     assert site["command"] == ["python", "-m", "http.server", "8000"]
-    assert site["expose"] == ["8000"] and site["stop_signal"] == "SIGTERM"
+    assert site["ports"] == ["127.0.0.1:8000:8000"] and site["stop_signal"] == "SIGTERM"
     assert "http://localhost:8000/" in " ".join(site["healthcheck"]["test"])
     fetch = services["fetch"]  # wired to the kind's container, as other containers see it
     assert fetch["environment"] == {"SITE_URL": "http://site:8000"}

@@ -300,3 +300,24 @@ def test_the_secrets_a_stack_knows_are_masked_whole_and_short_ones_only_in_urls(
     assert secrets.mask("postgresql://app:p%40ss%20word%21@h:1/db") == "postgresql://app:***@h:1/db"
     assert secrets.mask("abc app") == "abc app"  # too short to mask as bare text
     assert secrets.mask("x://u:abc@h") == "x://u:***@h"
+
+
+BAD_PROBE = f"""
+[services.app]
+command = ["{PY}", "-c", "import time; time.sleep(60)"]
+env = {{ APP_PASSWORD = "{SECRET}" }}
+start_timeout = 5
+ready = {{ exec = ["sh", "-c", "echo password $APP_PASSWORD refused >&2; exit 1"] }}
+"""
+
+
+def test_the_launcher_log_masks_the_secrets_a_failed_start_names(tmp_path: Path) -> None:
+    """Review #15: the error a readiness probe ends with (its last output: the password) is
+    written to launcher.log through the stack's masking, as the service log and events are."""
+    write_project(tmp_path, BAD_PROBE)
+    up = run_stack(["up", "-p", "dev"], tmp_path, timeout=120)
+    assert up.returncode != 0, up.stdout + up.stderr
+    launcher = (tmp_path / ".stack" / "dev" / "launcher.log").read_text()
+    assert "password *** refused" in launcher, launcher
+    assert SECRET not in launcher, launcher
+    assert SECRET not in up.stdout + up.stderr, up.stdout + up.stderr

@@ -127,6 +127,7 @@ def validate_profile(profile: str | Path, root: Path, strict: bool = True) -> Pr
     path = resolve_path(profile, root).resolve()
     raw, origins = read_profile(path, root)
     loaded = Profile(name=path.stem, path=path, spec=ProfileSpec(), raw=raw, origins=origins)
+    loaded.problems += origins.problems  # what an included compose file cannot honour
     loaded.spec = _spec(loaded)
     _check_names(loaded)
     _check_text(loaded, raw, ())

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProfileError
+from .._compose.document import Compose
+from ..errors import Problem, ProfileError
+from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
 from .suggest import did_you_mean
 
@@ -37,6 +39,7 @@ class Origins:
 
     default: str
     written: dict[KeyPath, tuple[SourceMap, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # of the compose files included
 
     def find(self, path: KeyPath) -> tuple[str, int, int]:
         """(file, line, column) of `path`, else of its nearest written ancestor; line 0 when
@@ -187,6 +190,12 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
     merged: dict[str, Any] = {}
     origins = Origins(str(path))
     for raw, smap in reversed(chain):
+        for index, name in enumerate(includes(raw)):  # beneath the profile that includes it
+            services, located, problems = included(smap, index, name, _read_bytes)
+            origins.problems += problems
+            if located is not None:
+                merged = _merge(merged, services)
+                origins.overlay(services, located)
         merged = _merge(merged, raw)
         origins.overlay(raw, smap)
     if len(chain) > 1 and isinstance(merged.get("stack"), dict):
@@ -197,3 +206,9 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
 def raw_profile(path: Path, root: Path) -> dict[str, Any]:
     """A profile's TOML merged with what it extends, not yet validated."""
     return read_profile(path, root)[0]
+
+
+def read_compose(path: Path, profile_dir: Path) -> Compose:
+    """Compose file `path` (a regular file of at most 1 MiB) as services of a profile written in
+    `profile_dir`; what it cannot honour in `.problems`. ProfileError if it cannot be read."""
+    return compose_file(path, profile_dir, _read_bytes)

@@ -313,6 +313,7 @@ class StackSpec(_Strict):
     parallelism: Count = DEFAULT_PARALLELISM
     start_timeout: Seconds = DEFAULT_START_TIMEOUT
     extends: Text | None = None
+    include: list[Text] = []  # compose files whose services this profile builds on
     mode: Literal["single", "multi"] | None = None
     env: dict[str, str] = {}  # names of the profile's own for `stack env`/`exec`: "${svc.attr}"
     # `stack env`/`exec` give the variables each kind's clients read (PGHOST, DATABASE_URL,

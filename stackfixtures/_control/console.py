@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._engine.masking import mask as mask  # passwords in URLs, for people (re-exported)
@@ -74,6 +74,9 @@ class Console:
         names = list(names)
         self.width = max((len(n) for n in names), default=5)
         self._colour_of = {n: COLOURS[i % len(COLOURS)] for i, n in enumerate(names)}
+        self.masking: Callable[[str], str] = mask
+        """What every line goes through before it is written: passwords in URLs, and the
+        stack's secrets once a launcher hands it its stack's (`Secrets.mask`)."""
 
     def _style(self, text: str, **kw: Any) -> str:
         return style(text, **kw) if self.colour else text
@@ -82,7 +85,7 @@ class Console:
         if self.broken:
             return
         try:
-            self.out.write(text + "\n")
+            self.out.write(self.masking(text) + "\n")
             self.out.flush()
         except (BrokenPipeError, OSError):  # `stack run | head`: stop printing, keep running
             self.broken = True
@@ -93,7 +96,7 @@ class Console:
 
     def line(self, service: str, text: str) -> None:
         prefix = self._style(f"{service:<{self.width}} |", fg=self._colour_of.get(service, "white"))
-        self._write(f"{prefix} {mask(text)}")
+        self._write(f"{prefix} {text}")
 
     def event(self, e: Event, stamp: bool = False) -> None:
         """A state change; `stamp`: with its local date and time (`stack events`)."""
@@ -112,8 +115,9 @@ class Console:
         self._write(self._style("error: ", fg="red", bold=True) + text)
 
     def table(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        shown = self.masking
         rows = [
-            {c: mask(str(r[c])) if r.get(c) is not None else None for c in columns} for r in rows
+            {c: shown(str(r[c])) if r.get(c) is not None else None for c in columns} for r in rows
         ]
         widths = {c: max([len(c), *(len(str(r.get(c) or "")) for r in rows)]) for c in columns}
         self._write("  ".join(self._style(c.upper().ljust(widths[c]), bold=True) for c in columns))

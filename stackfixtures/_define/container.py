@@ -42,26 +42,37 @@ class Container:
     restart: RestartPolicy
     start_period: float
     depends_on: list[tuple[str, str]] = field(default_factory=list)  # (name, edge)
-    volume: str | None = None
+    volume: str | None = None  # where its data lives: a volume of its own is mounted there
     replicas: int = 1
     attrs: dict[str, Any] = field(default_factory=dict)
     task: bool = False  # runs to completion: dependents wait for it to exit 0
+    # published on the host's loopback: (container port as "80" or "53/udp", host port or None
+    # for the container port's own number); a service with a `port` and none of these gets it
+    ports: list[tuple[str, int | None]] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)  # "NAME:/path[:ro]", "/host/path:/path[:ro]"
+    entrypoint: list[str] | None = None
+    user: str | None = None
+    workdir: str | None = None
+    build: dict[str, Any] | None = None  # Compose's `build`: context, dockerfile, args
+    healthcheck: dict[str, Any] | None = None  # a Compose healthcheck as given (not `ready`'s)
+    image_health: bool = False  # the image's own HEALTHCHECK says when it is healthy
 
 
 def data_container(
     d: ServiceDefinition,
     *,
     image: str,
-    port: int,
-    ready: ContainerProbe,
+    port: int | None,
+    ready: ContainerProbe | None,
     stop: StopPolicy,
     attrs: dict[str, Any],
     command: list[str] | None = None,
     env: dict[str, str] | None = None,
     volume: str | None = None,
 ) -> Container:
-    """A server kind's container: named after the service, its own stop policy refined by the
-    profile's `stop`, the service's restart policy, its start timeout as the start period."""
+    """A kind's container (a server's, or a `container` service itself): named after the
+    service, its own stop policy refined by the profile's `stop`, the service's restart policy,
+    its start timeout as the start period."""
     return Container(
         d.name,
         image,

@@ -47,6 +47,7 @@ class ServiceContext:
     deadline: float | None = None  # time.monotonic() by which it must be ready
     crashed: asyncio.Event = field(default_factory=asyncio.Event)  # a process exited unasked
     crash: tuple[int, int | None] | None = None  # (pid, exit code) of the first such exit
+    crashed_what: str = ""  # what crashed, when not a process of ours ("container 1a2b3c")
     waiting_for: str = ""  # the readiness probe being polled now (resolved), for progress lines
     last_probe_error: str = ""  # its last answer
     marked: bool = False  # environment() handed out the stack's marker: a stop sweeps for it
@@ -57,6 +58,31 @@ class ServiceContext:
         if not expected and self.crash is None:
             self.crash = (pid, returncode)
             self.crashed.set()
+
+    def ended_unasked(self, what: str, returncode: int | None) -> None:
+        """Told by something that is not a process of ours (a container, `what`) that ended
+        while nobody asked: a crash, as for a process."""
+        if self.crash is None:
+            self.crashed_what = what
+            self.crash = (0, returncode)
+            self.crashed.set()
+
+    def record_stop(
+        self, what: int, graceful: bool, returncode: int | None, began: float, note: str = ""
+    ) -> None:
+        """How something the service ran that is not a process of ours (a container; `what`:
+        its main pid, 0 if unknown) stopped, from `began` (time.monotonic()): graceful when it
+        exited within its grace, forced when it had to be killed (`note` says why)."""
+        record = StopRecord(
+            service=self.name,
+            pid=what,
+            graceful=graceful,
+            returncode=returncode,
+            duration_s=time.monotonic() - began,
+            signal=self.stop_policy().signal.name,
+            note=note,
+        )
+        self.stop_records.append(record)
 
     def remaining(self) -> float:
         """Seconds left of the start budget (the whole timeout when no start is under way)."""
@@ -85,17 +111,7 @@ class ServiceContext:
         if self._port is None:
             fixed = self.definition.port
             if fixed:
-                if not bindable(int(fixed), self.host):
-                    from .listeners import holder
-
-                    found = holder(int(fixed), self.stack_id)
-                    raise PortInUse(
-                        self.name,
-                        int(fixed),
-                        found.who,
-                        log_tail=self.log.tail(),
-                        remedy=found.remedy,
-                    )
+                self.require_free(int(fixed))
                 self._port = int(fixed)
             else:
                 saved = self.state_dir / "port"
@@ -107,6 +123,16 @@ class ServiceContext:
                 with contextlib.suppress(OSError):
                     private_files.write(saved, str(self._port))
         return self._port
+
+    def require_free(self, port: int) -> None:
+        """PortInUse, naming the process that holds it, unless `port` can be bound on the
+        service's host: for a fixed port, checked before anything starts."""
+        if not bindable(port, self.host):
+            from .listeners import holder
+
+            found = holder(port, self.stack_id)
+            tail = self.log.tail()
+            raise PortInUse(self.name, port, found.who, log_tail=tail, remedy=found.remedy)
 
     @property
     def port_if_chosen(self) -> int | None:
@@ -150,9 +176,10 @@ class ServiceContext:
             "${state_dir}, ${data_dir}, ${root}, ${name} or ${service.attribute})"
         )
 
-    def render(self, text: str) -> str:
-        """Fill `${port}` and `${dep.attr}` in a command argument, env value or probe target."""
-        return wiring.render(text, self.own, self.deps)
+    def render(self, text: str, deps: Mapping[str, Any] | None = None) -> str:
+        """Fill `${port}` and `${dep.attr}` in a command argument, env value or probe target;
+        with `deps`, the dependencies' handles as seen from elsewhere (inside a container)."""
+        return wiring.render(text, self.own, self.deps if deps is None else deps)
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment for a child process: ours, the definition's env, `extra`, markers."""

@@ -63,7 +63,8 @@ class Meter:
             "rss_mb": round(rss / 2**20, 2),
             "cpu_percent": round(cpu, 1),
             "health": unit.health if unit.definition.liveness is not None and running else None,
-            "reason": "; ".join(filter(None, [reason, unit.log.problem])),
+            # (a probe's last answer may name a secret: masked as the log and events are)
+            "reason": unit.log.secrets.mask("; ".join(filter(None, [reason, unit.log.problem]))),
             "log_error": unit.log.problem,
             "last_probe_ms": unit.last_probe_ms,
             "circuit": "open" if unit.circuit_open else "closed",

@@ -23,10 +23,14 @@ def open_append(path: Path) -> int:
     return fd
 
 
-def write(path: Path, text: str) -> None:
-    """Replace `path` with `text` all at once (readers see the old file or the new one)."""
+def write(path: Path, text: str, mode: int = MODE) -> None:
+    """Replace `path` with `text` all at once (readers see the old file or the new one); a link
+    at `path` is replaced, never followed. `mode`: 0600 unless a caller knows it holds nothing
+    private."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if mode != MODE:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)

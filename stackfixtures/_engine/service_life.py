@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from .._define.service import attributes
 from .._ended import how_it_ended
-from ..errors import DependencyFailed, StartError, StartupCrashed, StopError, UnsafePath
+from ..errors import DependencyFailed, StackError, StartError, StartupCrashed, StopError
 from . import supervisor
 from .cleanup import reaper
 from .context import ServiceContext, set_current
@@ -224,7 +224,7 @@ class ServiceLife:
             pid, code = ctx.crash
             unit.last_exit_code = code
             how = how_it_ended(code)
-            reason = f"process {pid} {how}"
+            reason = f"{ctx.crashed_what or f'process {pid}'} {how}"
             unit.last_error = StartError(unit.name, "ready", reason, ctx.log.tail())
             unit.handle = None
             unit.fresh_ready()  # its old handle must not be handed out while it is down
@@ -339,14 +339,16 @@ class ServiceLife:
         unit = self.unit
         if isinstance(e, StartError):
             return e
-        if isinstance(e, UnsafePath):  # a planted path refused: its message says what to do
-            return StartError(unit.name, "starting", str(e), ctx.log.tail())
+        if isinstance(e, StackError):  # written for people (no engine, a planted path...):
+            return StartError(unit.name, "starting", str(e), ctx.log.tail())  # its words only
         if isinstance(e, TimeoutError):
             what = "a task: it did not finish" if unit.definition.task else "not ready"
+            said = ctx.last_probe_error  # (a probe cut off by the start timeout: its last answer)
+            last = f"; its readiness probe's last answer: {said}" if said else ""
             return StartError(
                 unit.name,
                 "starting",
-                f"{what} within its start timeout of {unit.definition.timeout:g}s",
+                f"{what} within its start timeout of {unit.definition.timeout:g}s{last}",
                 ctx.log.tail(),
             )
         return StartupCrashed(

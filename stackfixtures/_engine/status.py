@@ -18,7 +18,7 @@ def endpoint_of(handle: Any) -> str:
         attrs.get("endpoint")
         or attrs.get("url")
         or attrs.get("dsn")
-        or (f"{attrs['host']}:{attrs['port']}" if "host" in attrs and "port" in attrs else "")
+        or (f"{attrs['host']}:{attrs['port']}" if attrs.get("host") and attrs.get("port") else "")
     )
 
 

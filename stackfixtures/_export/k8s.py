@@ -46,8 +46,12 @@ def objects(proj: Project) -> dict[str, list[dict[str, Any]]]:
         name = k8s_name(c.name)
         labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": k8s_name(proj.label)}
         container: dict[str, Any] = {"name": name, "image": c.image}
+        if c.entrypoint:
+            container["command"] = c.entrypoint
         if c.command:
             container["args"] = c.command
+        if c.workdir:
+            container["workingDir"] = c.workdir
         if c.env:
             container["env"] = [{"name": k, "value": v} for k, v in c.env.items()]
         if c.port:

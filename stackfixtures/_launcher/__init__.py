@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .._control.console import Console
-    from .._engine.cleanup.ledger import Leftover
+    from .._engine.cleanup.swept import Swept
 
 __all__ = ["Options", "argv", "finish", "launch", "report_sweep"]
 
@@ -43,12 +43,9 @@ def finish(code: int) -> None:
     os._exit(code)
 
 
-def report_sweep(console: Console, swept: list[Leftover], root: Path | None = None) -> None:
-    """Say what was left of crashed stacks and has just been stopped: of which project (when
-    it is not `root`, the one the command runs for) and which state dir."""
-    for stack_id in sorted({s.stack_id for s in swept}):
-        mine = [s for s in swept if s.stack_id == stack_id]
-        console.info(
-            f"stopped {len(mine)} leftover process(es) of {mine[0].whose(root)}: "
-            + "; ".join(f"{s.service} pid {s.pid}" for s in mine)
-        )
+def report_sweep(console: Console, swept: Swept, root: Path | None = None) -> None:
+    """Say what was left of crashed stacks and has just been stopped or removed (or kept: an
+    engine that did not answer): of which project (when it is not `root`, the one the command
+    runs for) and which state dir."""
+    for line in swept.lines(root):
+        console.info(line)

@@ -31,6 +31,7 @@ def run(opts: Options, console: Console | None = None) -> int:
 
     def fail(message: str | DefinitionError) -> int:
         text = error_text(message) if isinstance(message, DefinitionError) else message
+        text = out.masking(text)  # (launcher.log: every line masked, this one too)
         print(text if text.startswith("error: ") else f"error: {text}", file=sys.stderr)
         return EXIT_DEFINITION
 

@@ -65,6 +65,7 @@ class Launcher:
             on_output=console.line if self.opts.service_lines else None,
             mode=proj.mode,
         )
+        console.masking = stack.logs.secrets.mask  # launcher.log: masked as logs and events
         stack.events.subscribe(console.event)
         self.stop_now = asyncio.Event()
         if self.opts.exit_code_from:

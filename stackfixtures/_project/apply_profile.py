@@ -7,7 +7,9 @@ them is reported at once; a service too broken to build is replaced by a stub th
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -127,13 +129,20 @@ def _config(
         return None if extras else (dict(base.config), base.options)
     data = {**base.config, **extras}
     try:
-        validated = model.model_validate(data)
+        validated = model.model_validate(data, context={"profile_dir": _written_in(profile, key)})
     except ValidationError as e:
         found = explain(e.errors(), data, model, top=GENERIC)
         for rel, message in found:
             profile.add((*key, *rel), message)
         return None
     return dict(validated.model_dump(exclude_none=True)), validated
+
+
+def _written_in(profile: Profile, key: tuple[str, ...]) -> Path:
+    """The directory of the file that wrote the entry `key` (an extended profile's, an
+    included file's): what a kind's relative host paths are relative to."""
+    file = profile.origins.find(key)[0] if profile.origins is not None else str(profile.path)
+    return Path(os.path.abspath(file)).parent
 
 
 def apply_profile(

@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - importing registers the commands
     describe,
     exec,
     export,
+    importing,
     logs,
     operate,
     report,
@@ -31,6 +32,7 @@ SHORT_HELP = {
     "exec": "Run a command with the stack's endpoints.",
     "export": "The stack for Compose or Kubernetes.",
     "graph": "Who depends on whom, and start levels.",
+    "import": "A profile from a compose file.",
     "init": "Write a starter profile.",
     "kill": "Signal a service's processes (fault injection).",
     "kinds": "The kinds a profile can name.",
@@ -51,6 +53,7 @@ SHORT_HELP = {
     "shutdown": "Graceful-stop reliability under traffic.",
     "chaos": "Faults under traffic: leftovers, harm, loss, slow answers.",
     "compose": "A Compose file with health-gated depends_on.",
+    "import compose": "Its services as container services.",
     "k8s": "Kubernetes objects with probes and stop hooks.",
 }
 """What `stack --help` lists for each command: one line that fits, so click never cuts it
@@ -59,7 +62,8 @@ with "..." (the docstrings stay whole in each command's own --help)."""
 
 def _short_help(group: click.Group) -> None:
     for name, command in group.commands.items():
-        command.short_help = SHORT_HELP.get(name, command.short_help)
+        found = SHORT_HELP.get(f"{group.name} {name}", SHORT_HELP.get(name))
+        command.short_help = found or command.short_help
         if isinstance(command, click.Group):
             _short_help(command)
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from .._control.console import plural
+from .._control.console import error_text, plural
 from .._control.exits import EXIT_DEFINITION
+from .._engine import private_files
 from ..errors import ProfileError
 from .common import load_or_exit, main, profile_option
 
@@ -31,11 +32,11 @@ def export_compose(profile: str | None, output: str | None) -> None:
     try:
         doc = compose_export.document(proj)
     except ProfileError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
     text = yaml.safe_dump(doc, sort_keys=False)
     if output:
-        Path(output).write_text(text)
+        private_files.write(Path(output), text)  # 0600: it may hold a password
         click.echo(f"wrote {output} ({plural(len(doc['services']), 'service')})")
     else:
         click.echo(text, nl=False)
@@ -59,13 +60,13 @@ def export_k8s(profile: str | None, output: str | None) -> None:
     try:
         objects = k8s_export.objects(proj)
     except ProfileError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
     if output:
         out = Path(output)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, docs in objects.items():
-            (out / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, docs in objects.items():  # 0600 each: they may hold a password
+            private_files.write(out / f"{name}.yaml", yaml.safe_dump_all(docs, sort_keys=False))
         click.echo(f"wrote {len(objects)} files to {out}")
     else:
         click.echo(

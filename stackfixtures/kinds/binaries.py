@@ -7,6 +7,7 @@ import importlib.metadata
 import importlib.util
 import os
 import shutil
+import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,3 +94,32 @@ def find(
     raise KindUnavailable(
         f"no {what} found (looked for {', '.join(names)} {places[source]}). {install_hint}"
     )
+
+
+VERSION_TIMEOUT = 10.0
+"""How long a server may take to print its version (a few ms normally)."""
+
+
+_said: dict[Path, str] = {}
+
+
+def version_said(binary: Path) -> str:
+    """What `binary --version` prints (its output and errors; "" when it cannot be run or
+    takes over VERSION_TIMEOUT, asked again next time), cached per binary: a server does not
+    change under us. The one place a kind asks a server its version; blocking (a few ms):
+    async code asks it in a thread."""
+    if binary in _said:
+        return _said[binary]
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"],
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=VERSION_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    _said[binary] = done.stdout + done.stderr
+    return _said[binary]

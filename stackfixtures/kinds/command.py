@@ -42,7 +42,7 @@ class CommandConfig(BaseModel):
 
     @classmethod
     def model_validate(cls, obj: Any, **how: Any) -> Self:
-        _follow_registry()
+        follow_registry(cls)
         return super().model_validate(obj, **how)
 
     @field_validator("command")
@@ -59,17 +59,18 @@ class CommandConfig(BaseModel):
         return v
 
 
-def _follow_registry() -> None:
-    """Make CommandConfig's `ready` the registry's table, if the registry changed since (a
-    probe module added): rebuilt then only, so its errors (explain) name the keys there are."""
-    ready = CommandConfig.model_fields["ready"]
+def follow_registry(model: type[BaseModel]) -> None:
+    """Make `model`'s `ready` the registry's table, if the registry changed since (a probe
+    module added): rebuilt then only, so its errors (explain) name the keys there are. (Every
+    kind with a `ready` table: command, container.)"""
+    ready = model.model_fields["ready"]
     wanted: Any = ready_table() | None
     if ready.annotation != wanted:
         ready.annotation = wanted
-        CommandConfig.model_rebuild(force=True)
+        model.model_rebuild(force=True)
 
 
-_follow_registry()
+follow_registry(CommandConfig)
 
 
 @service(config=CommandConfig)

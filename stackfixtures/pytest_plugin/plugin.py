@@ -20,6 +20,7 @@ import pytest
 from .. import _project as projects
 from .._config.choose import INI_KEY, choose
 from .._engine.cleanup import ledger
+from .._engine.cleanup.swept import Swept
 from .._project.per_test import with_per_test
 from ..errors import DefinitionError, ProtocolMismatch
 from .attach import running_stack
@@ -82,7 +83,7 @@ class Plugin:
         self.attach = running_stack(proj, refresh=not self.worker)
         self.shared = self.worker or self.reuse
         self._backends: dict[str | None, Backend] = {}
-        self.swept: list[ledger.Leftover] = []
+        self.swept = Swept()
         self.swaps = Swaps(config, proj, self.basetemp)  # tests that replace a service
 
     def basetemp(self) -> Path:

@@ -139,10 +139,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     proj = plugin.project
     where = str(proj.profile.path) if proj.profile else "conftest.py"
     mode = f", mode {plugin.mode}" if plugin.mode else ""
-    lines = [
-        f"stackfixtures: stopped leftover {s.service} (pid {s.pid}) of {s.whose(proj.root)}"
-        for s in plugin.swept
-    ]
+    lines = [f"stackfixtures: {line}" for line in plugin.swept.lines(proj.root)]
     services = ", ".join(proj.graph.names) or "none"
     lines.append(f"stackfixtures: profile {proj.label} ({where}){mode}; services: {services}")
     if plugin.attach is not None:  # a running stack's services, not ones of this session

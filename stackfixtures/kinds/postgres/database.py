@@ -12,9 +12,9 @@ from typing import Any
 from ...errors import StartupCrashed
 from ...kind_api import Handle, ServiceContext, options_of, service
 from . import owners
+from .connect import _psycopg, dsn
 from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey
-from .server import _psycopg, dsn
 
 POOLS = "postgres_db"  # the kind's key among the stack's shared helpers
 CONNECT = 5  # seconds a connection of the pool may take (a paused server: no hang)

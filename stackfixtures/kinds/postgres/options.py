@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from ..from_image import FromImage
+
 NOT_OURS = ("postgres", "template0", "template1")
 """Databases every PostgreSQL server has: a template build never takes one of their names."""
 
@@ -40,11 +42,13 @@ class TemplateSpec(BaseModel):
         return name
 
 
-class PostgresConfig(BaseModel):
+class PostgresConfig(FromImage):
     model_config = ConfigDict(extra="forbid")
+    LOCAL_ONLY = ("bin_dir", "run_as", "memory")
 
     bin_dir: str | None = None
-    source: Literal["auto", "system", "wheel"] = "auto"  # where to look when bin_dir is unset
+    # where to look when bin_dir is unset; "container": an image (`image`, `tag`, `engine`)
+    source: Literal["auto", "system", "wheel", "container"] = "auto"
     user: str = "postgres"
     dbname: str = "postgres"
     password: str | None = None  # then password (SCRAM) authentication instead of trust

@@ -8,10 +8,7 @@ import asyncio
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator
-from typing import Any
-from urllib.parse import quote
 
-from ...errors import KindUnavailable
 from ...kind_api import (
     Handle,
     ServiceContext,
@@ -24,60 +21,19 @@ from ...kind_api import (
 )
 from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
+from .connect import READY_LINE, _psycopg, dsn, ensure_database, server_handle, sql_probe
+from .from_image import from_image
 from .options import PostgresConfig
-
-
-def _psycopg() -> Any:
-    try:
-        return importlib.import_module("psycopg")
-    except ImportError:
-        raise KindUnavailable(
-            "the postgres kind needs psycopg: pip install 'stackfixtures[services]'"
-        ) from None
-
-
-def dsn(host: str, port: int, user: str, dbname: str, password: str | None = None) -> str:
-    """`postgresql://user[:password]@host:port/dbname` (the password URL-quoted)."""
-    secret = f":{quote(password, safe='')}" if password else ""
-    return f"postgresql://{quote(user, safe='')}{secret}@{host}:{port}/{dbname}"
-
-
-READY_LINE = "database system is ready to accept connections"
-"""What the server logs once it accepts connections (its messages are in English: lc_messages=C).
-Waiting for it before the first connection keeps the server's log free of one
-`FATAL: the database system is starting up` per probe."""
-
-
-def sql_probe(url: str) -> probes.CallProbe:
-    """Ready when a real connection to `url` runs SELECT 1. psycopg is imported by the first
-    check (while the server starts), not before the server is spawned."""
-
-    async def check(ctx: ServiceContext) -> bool:
-        conn = await _psycopg().AsyncConnection.connect(url, connect_timeout=2)
-        try:
-            await conn.execute("SELECT 1")
-        finally:
-            await conn.close()
-        return True
-
-    return probes.call(check, name=f"sql SELECT 1 on {url}")
-
-
-async def ensure_database(maintenance: str, name: str) -> None:
-    """Create the database the profile names (`dbname`) if this cluster has none of it yet."""
-    psycopg = _psycopg()
-    async with await psycopg.AsyncConnection.connect(maintenance, autocommit=True) as conn:
-        found = await (
-            await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-        ).fetchone()
-        if not found:
-            await conn.execute(f'CREATE DATABASE "{name}"')
 
 
 @service(config=PostgresConfig)
 async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """PostgreSQL: ready when SELECT 1 runs; stopped by its own fast shutdown (SIGINT)."""
     cfg = options_of(ctx.definition, PostgresConfig)
+    if cfg.source == "container":
+        async with from_image(ctx, cfg) as handle:
+            yield handle
+        return
     server, initdb, origin = find_binaries(cfg.bin_dir, cfg.source)
     run_as = unprivileged_user(cfg.run_as)
     version = await server_version(server)
@@ -86,7 +42,6 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         ctx.log.write(f"[stackfixtures] running as root: PostgreSQL runs as OS user {run_as!r}")
     pgdata = await prepare_data_dir(ctx, cfg, server, initdb, run_as)
     host, port = ctx.host, ctx.port
-    url = dsn(host, port, cfg.user, cfg.dbname, cfg.password)
     maintenance = dsn(host, port, cfg.user, "postgres", cfg.password)
     sockets = socket_dir(ctx, run_as)
     argv = [
@@ -117,21 +72,14 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         ) as proc:
             await preload
             await ensure_database(maintenance, cfg.dbname)
-            extra = {"password": cfg.password} if cfg.password else {}
-            yield Handle(
-                host=host,
-                port=port,
-                user=cfg.user,
-                dbname=cfg.dbname,
-                dsn=url,
-                url=url,
+            yield server_handle(
+                cfg,
+                host,
+                port,
+                version,
                 socket_dir=str(sockets),
-                version=version,
-                template=cfg.template.name if cfg.template else None,
-                template_id=None,  # set by its template's builder once it is built
                 data_dir=str(pgdata),
                 pid=proc.pid,
-                **extra,
             )
     finally:  # a spawn that failed leaves the import running: its thread awaited to its end
         await cancel_and_wait_out([], wait_out=[preload])

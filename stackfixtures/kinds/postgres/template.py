@@ -34,8 +34,8 @@ from ...kind_api import (
     project_module,
     service,
 )
+from .connect import _psycopg, dsn
 from .options import TemplateSpec
-from .server import _psycopg, dsn
 from .template_tasks import run_against, template_handle
 
 MARK = "stackfixtures template"
