@@ -81,7 +81,11 @@ def test_a_launcher_stopped_while_it_starts_is_named(
     started.append(first)
     cli = psutil.Process(first.proc.pid)
     wait_until(lambda: cli.children() != [], timeout=30, step=0.005)
-    pid = min(cli.children(), key=lambda c: c.create_time()).pid  # its first: the launcher
+    child = min(cli.children(), key=lambda c: c.create_time())  # its first: the launcher
+    # Stopped once it runs the launcher's program, not between fork and exec: there `up`
+    # is still inside Popen, which waits for the exec (a stop the test would have made up).
+    wait_until(lambda: "stackfixtures._launcher" in child.cmdline(), timeout=30, step=0.002)
+    pid = child.pid
     os.kill(pid, signal.SIGSTOP)
     try:
         assert not (state(stack_up) / "control.json").exists()  # (the window under test)
