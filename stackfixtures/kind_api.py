@@ -30,7 +30,8 @@ dies: its engine recorded first)
     services share, a network), record_engine (ctx, the engine's URL)
 Owning its tasks (every task awaited by its owner; a cancellation never swallowed)
     cancel_and_wait (cancel tasks and await them), cancel_and_wait_out (and await others to
-    their end, uncancelled, e.g. a thread's work)
+    their end, uncancelled, e.g. a thread's work), to_the_end (one coroutine's result, run to
+    its end even when the caller is cancelled, with an undo then)
 Code it imports or runs on a project's behalf
     import_object ("module:attr" from the project), project_module, set_current (run code as
     a service whose context is given, e.g. a task run against a template)
@@ -83,6 +84,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._engine.state_homes import owner_of as owner_of
     from ._engine.tasks import cancel_and_wait as cancel_and_wait
     from ._engine.tasks import cancel_and_wait_out as cancel_and_wait_out
+    from ._engine.tasks import to_the_end as to_the_end
 
     state_subdir = _subdir
     container_labels = _labels

@@ -7,7 +7,7 @@ that is not an `async with` block (a stack between its start and its close)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -49,6 +49,24 @@ async def cancel_and_wait_out(
             task.exception()  # retrieved: the caller chose to end it
     if cancelled or being_cancelled():
         raise asyncio.CancelledError
+
+
+async def to_the_end(
+    work: Coroutine[Any, Any, T],
+    undo: Callable[[T], Coroutine[Any, Any, Any]] | None = None,
+) -> T:
+    """`work`'s result, `work` run to its end even when the caller is cancelled meanwhile
+    (bookkeeping of what an engine made, a blocking call in a thread: never stopped half-way);
+    then, if the caller was cancelled, `undo(result)` runs to its end too and the cancellation
+    goes on."""
+    task = asyncio.ensure_future(work)
+    try:
+        await cancel_and_wait_out([], [task])
+    except asyncio.CancelledError:
+        if undo is not None and not task.cancelled() and task.exception() is None:
+            await cancel_and_wait_out([], [asyncio.ensure_future(undo(task.result()))])
+        raise
+    return task.result()
 
 
 class TaskOwner:

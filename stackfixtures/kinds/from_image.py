@@ -23,7 +23,14 @@ from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
 from pydantic import BaseModel, model_validator
 
 from ..errors import StartError
-from ..kind_api import Probe, ServiceContext, StopPolicy, cancel_and_wait_out, wait_ready
+from ..kind_api import (
+    Probe,
+    ServiceContext,
+    StopPolicy,
+    cancel_and_wait_out,
+    to_the_end,
+    wait_ready,
+)
 from .container import ContainerSpec, Started, engine, running
 from .images import tagged
 
@@ -170,6 +177,4 @@ async def in_thread(call: Callable[[], T]) -> T:
     """`call()` in a thread, awaited to its end even when cancelled (blocking work that ends
     by itself, soon or bounded: an engine's pull, a server's `--version`); a cancellation
     goes on once it ended."""
-    done = asyncio.ensure_future(asyncio.to_thread(call))
-    await cancel_and_wait_out([], [done])
-    return done.result()
+    return await to_the_end(asyncio.to_thread(call))

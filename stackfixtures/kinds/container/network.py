@@ -17,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ...errors import StartError
 from ...kind_api import (
     ServiceContext,
-    cancel_and_wait_out,
     container_labels,
     record_engine,
     stack_labels,
+    to_the_end,
 )
 from . import dependency_view as inside
 from . import engine
@@ -36,7 +36,6 @@ from .relay import Relay
 if TYPE_CHECKING:
     import docker
 
-T = TypeVar("T")
 PREFIX = "stackfixtures-"
 Target = tuple[str, int]  # a loopback (host, port) a relay forwards to
 
@@ -93,20 +92,6 @@ class OnNetwork:
 
     def render(self, text: str) -> str:
         return self.ctx.render(text, self.deps)
-
-
-async def _to_the_end(work: Coroutine[Any, Any, T], undo: Any = None) -> T:
-    """`work` run to its end even when the caller is cancelled meanwhile (bookkeeping of what
-    the engine made must never stop half-way); then, if cancelled, `undo(result)` runs to its
-    end too and CancelledError is raised."""
-    task = asyncio.ensure_future(work)
-    try:
-        await cancel_and_wait_out([], [task])
-    except asyncio.CancelledError:
-        if undo is not None and not task.cancelled() and task.exception() is None:
-            await cancel_and_wait_out([], [asyncio.ensure_future(undo(task.result()))])
-        raise
-    return task.result()
 
 
 def _create(
@@ -235,7 +220,7 @@ async def _seen_inside(
         targets = [(inside.loopback_host(handle), p) for p in sorted(ports - moved.keys())]
         if targets:
             work = _relays(key, on.network, targets, on.ctx.name, name)
-            got = await _to_the_end(work, lambda p: _given_back(key, on.network, list(p)))
+            got = await to_the_end(work, lambda p: _given_back(key, on.network, list(p)))
             held += targets
             for (host, port), at in got.items():
                 moved[port] = (on.network.gateway, at)
@@ -254,13 +239,13 @@ async def joined(ctx: ServiceContext, url: str) -> AsyncIterator[OnNetwork]:
         record_engine(ctx, url)  # before anything is made there: a watchdog must know where
         key = (ctx.stack_id, url)
         held: list[Target] = []
-        net = await _to_the_end(_join(key, made_by, ctx), lambda net: _leave(key, made_by, net, []))
+        net = await to_the_end(_join(key, made_by, ctx), lambda net: _leave(key, made_by, net, []))
         try:
             on = OnNetwork(ctx, made_by, url, net, dict(ctx.deps))
             on.deps = await _seen_inside(on, key, held, ctx.log.write)
             yield on
         finally:
-            await _to_the_end(_leave(key, made_by, net, held))
+            await to_the_end(_leave(key, made_by, net, held))
 
 
 def endpoint(made_by: docker.DockerClient, on: OnNetwork) -> dict[str, Any]:
