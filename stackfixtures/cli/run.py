@@ -132,6 +132,11 @@ def validate(profile: str | None, as_json: bool) -> None:
 )
 @replace_option
 @no_tui_option
+@click.option(
+    "--dashboard",
+    is_flag=True,
+    help="Serve the web dashboard on loopback (a free port); its URL, with a token, is printed.",
+)
 def run(
     profile: str | None,
     services: tuple[str, ...],
@@ -144,6 +149,7 @@ def run(
     watch: bool,
     replace: dict[str, str],
     no_tui: bool,
+    dashboard: bool,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
@@ -168,6 +174,7 @@ def run(
         exit_code_from=exit_code_from,
         watch=watch,
         replace=replace,
+        dashboard=dashboard,
     )
     if not (as_json or on_demand or exit_with is not None or exit_code_from) and live.wanted(
         no_tui

@@ -1,0 +1,120 @@
+"""The dashboard's routes (Starlette): the page and its assets, the live stream (server-sent
+events: the stack's events as they happen and its status after each and every few seconds),
+a service's log lines, and the actions. Each is one control verb, through `Verbs`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._control.codec import error_status
+from .._control.console import error_text
+from ..errors import StackError
+from .verbs import Verbs
+
+ASSETS = {
+    "dashboard.css": "text/css",
+    "dashboard.js": "text/javascript",
+    "favicon.svg": "image/svg+xml",
+}
+ACTIONS = ("restart", "stop", "start", "kill")
+REFRESH = 3.0
+"""Seconds between status updates while nothing happens (RSS, CPU, uptime move anyway)."""
+LONGEST_WAIT = 10.0
+"""The longest a log request may wait for new lines (each request is bounded)."""
+HEADERS = {
+    "cache-control": "no-store",
+    "referrer-policy": "no-referrer",  # the token is in the URL: never sent on
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    # everything from here, nothing from the network (and no inline script a log could inject)
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; form-action 'none'; base-uri 'none'",
+}
+
+
+def _asset(name: str) -> bytes:
+    return resources.files(__package__).joinpath("static", name).read_bytes()
+
+
+def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
+    """The app for one stack; `closing` ends its streams (the server is stopping)."""
+
+    async def page(request: Request) -> Response:
+        return Response(_asset("index.html"), media_type="text/html", headers=HEADERS)
+
+    async def asset(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in ASSETS:
+            return Response("not found", 404, media_type="text/plain")
+        return Response(_asset(name), media_type=ASSETS[name], headers=HEADERS)
+
+    async def status(request: Request) -> Response:
+        return JSONResponse(await verbs.status(), headers=HEADERS)
+
+    async def logs(request: Request) -> Response:
+        q = request.query_params
+        try:
+            n = max(1, min(int(q.get("n", "1000")), 10_000))
+            since = int(q["since"]) if q.get("since") else None
+            wait = max(0.0, min(float(q.get("wait", "0")), LONGEST_WAIT))
+            chunk = await verbs.logs(q.get("service", ""), n, since, wait)
+        except ValueError:
+            return JSONResponse({"error": "error: n, since and wait are numbers"}, 400)
+        except StackError as e:
+            return JSONResponse({"error": error_text(e)}, error_status(e))
+        return JSONResponse(chunk, headers=HEADERS)
+
+    async def act(request: Request) -> Response:
+        action, name = request.path_params["action"], request.path_params["service"]
+        if action not in ACTIONS:
+            return JSONResponse({"error": f"error: no action {action!r}"}, 404)
+        try:
+            said = await verbs.act(action, name)
+        except (StackError, TimeoutError, OSError) as e:  # the CLI's words for it
+            return JSONResponse({"error": error_text(e)}, error_status(e))
+        return JSONResponse({"said": said}, headers=HEADERS)
+
+    async def stream(request: Request) -> Response:
+        since = int(request.query_params.get("since", "0") or 0)
+        return EventSourceResponse(_feed(verbs, since, closing), headers=HEADERS, ping=15)
+
+    routes = [
+        Route("/", page),
+        Route("/assets/{name}", asset),
+        Route("/api/status", status),
+        Route("/api/logs", logs),
+        Route("/api/stream", stream),
+        Route("/api/{action}/{service}", act, methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
+
+
+async def _feed(verbs: Verbs, since: int, closing: asyncio.Event) -> AsyncIterator[dict[str, Any]]:
+    """Events as they come (each with its index), then the status they changed; the status
+    every REFRESH seconds meanwhile. A stack that went away is said once, then the stream ends."""
+    while not closing.is_set():
+        try:
+            events = await verbs.events(since, REFRESH)
+            row = await verbs.status()
+        except OSError:
+            yield {"event": "gone", "data": "the stack went away"}
+            return
+        except StackError as e:
+            yield {"event": "problem", "data": error_text(e)}
+            await asyncio.sleep(REFRESH)
+            continue
+        if events:
+            numbered = [{"n": since + i, **e.to_json()} for i, e in enumerate(events)]
+            since += len(events)
+            yield {"event": "events", "data": json.dumps(numbered)}
+        yield {"event": "status", "data": json.dumps(row)}

@@ -1,0 +1,71 @@
+"""`stack dashboard`'s loop: serve the dashboard of a running stack until Ctrl-C, SIGTERM or
+the stack's end."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ControlError
+from .server import Dashboard, is_loopback
+
+WATCH_EVERY = 2.0
+"""Seconds between looks whether the stack still runs."""
+
+
+def serve(control: Any, host: str, port: int, say: Callable[[str], None]) -> str:
+    """Serve until stopped; why it stopped, in words."""
+    board = Dashboard(control, host, port)  # bound here: a port in use is said before anything
+    try:
+        return asyncio.run(_serve(board, host, say))
+    finally:
+        board.verbs.close()
+
+
+async def _serve(board: Dashboard, host: str, say: Callable[[str], None]) -> str:
+    stop = asyncio.Event()
+    why = "stopped"
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        nonlocal why
+        why = f"{signal.Signals(signum).name}: the dashboard stopped (the stack runs on)"
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    async with board:
+        if not is_loopback(host):
+            say(
+                f"warning: serving on {host}, not loopback: whoever reaches it with the token "
+                "can stop and kill the stack's services"
+            )
+        say(f"dashboard: {board.url}")
+        say("Ctrl-C stops the dashboard (not the stack)")
+        watching = asyncio.ensure_future(_until_gone(board))
+        stopping = asyncio.ensure_future(stop.wait())
+        serving = board.serving
+        assert serving is not None
+        try:
+            await asyncio.wait({watching, stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            from .._engine.tasks import cancel_and_wait
+
+            await cancel_and_wait(watching, stopping)
+        if watching.done() and not watching.cancelled() and watching.exception() is None:
+            why = watching.result()
+        if serving.done() and not serving.cancelled() and serving.exception() is not None:
+            raise serving.exception()  # type: ignore[misc]
+    return why
+
+
+async def _until_gone(board: Dashboard) -> str:
+    """Returns once the stack no longer answers: what to say."""
+    while True:
+        await asyncio.sleep(WATCH_EVERY)
+        try:
+            await board.verbs.status()
+        except (OSError, ControlError) as e:
+            return f"the stack went away ({type(e).__name__}): the dashboard stopped"

@@ -1,0 +1,40 @@
+"""`stack dashboard`: a web page for a running stack (see _dashboard/), served by this command
+over the stack's control socket."""
+
+from __future__ import annotations
+
+import click
+
+from .common import control_for, main, profile_option, state_dir_option
+
+
+@main.command()
+@profile_option
+@state_dir_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to serve on. Another than loopback only if others must reach it: the token "
+    "is still required.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to serve on (0: a free one).",
+)
+def dashboard(profile: str | None, state_dir: str | None, host: str, port: int) -> None:
+    """Serve a web page of the running stack: each service's state, reason, restarts, health,
+    endpoint, RSS and CPU, live; its logs (follow, search); the timeline; restart, stop,
+    start and kill buttons.
+
+    It prints its URL, which holds a random token: without it the page answers 403. Ctrl-C
+    stops the dashboard, not the stack; it stops too when the stack does.
+    """
+    from .._dashboard.serve import serve
+
+    with control_for(profile, state_dir) as control:
+        said = serve(control, host, port, lambda line: click.echo(line, err=False))
+    click.echo(said, err=True)
