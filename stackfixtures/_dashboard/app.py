@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from .._control.codec import error_status
 from .._control.console import error_text
+from .._ended import exit_name
 from ..errors import StackError
 from .verbs import Verbs
 
@@ -59,7 +60,7 @@ def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
         return Response(_asset(name), media_type=ASSETS[name], headers=HEADERS)
 
     async def status(request: Request) -> Response:
-        return JSONResponse(await verbs.status(), headers=HEADERS)
+        return JSONResponse(_worded(await verbs.status()), headers=HEADERS)
 
     async def logs(request: Request) -> Response:
         q = request.query_params
@@ -105,7 +106,7 @@ async def _feed(verbs: Verbs, since: int, closing: asyncio.Event) -> AsyncIterat
     while not closing.is_set():
         try:
             events = await verbs.events(since, REFRESH)
-            row = await verbs.status()
+            status = _worded(await verbs.status())
         except OSError:
             yield {"event": "gone", "data": "the stack went away"}
             return
@@ -117,4 +118,11 @@ async def _feed(verbs: Verbs, since: int, closing: asyncio.Event) -> AsyncIterat
             numbered = [{"n": since + i, **e.to_json()} for i, e in enumerate(events)]
             since += len(events)
             yield {"event": "events", "data": json.dumps(numbered)}
-        yield {"event": "status", "data": json.dumps(row)}
+        yield {"event": "status", "data": json.dumps(status)}
+
+
+def _worded(status: dict[str, Any]) -> dict[str, Any]:
+    """Status with each row's last exit as the CLI's table words it (`SIGKILL`, `3`)."""
+    for row in status["services"]:
+        row["last_exit"] = exit_name(row.get("last_exit_code"))
+    return status

@@ -38,12 +38,6 @@ function duration(s) {
   return Math.floor(m / 60) + "h " + String(m % 60).padStart(2, "0") + "m";
 }
 
-function exitName(code) {
-  if (code === null || code === undefined) return "";
-  if (code < 0) return "signal " + (-code);
-  return "exit " + code;
-}
-
 // ------------------------------------------------------------------ services
 
 function renderStatus(data) {
@@ -99,7 +93,7 @@ function fillRow(row, s) {
   cell("ready").textContent = duration(page.readyIn[s.name]);
   cell("uptime").textContent = s.uptime_s ? duration(s.uptime_s) : "";
   cell("restarts").textContent = s.restarts || 0;
-  cell("last-exit").textContent = exitName(s.last_exit_code);
+  cell("last-exit").textContent = s.last_exit || "";
   cell("health").textContent = s.health || "-";
   cell("endpoint").textContent = s.endpoint || "";
   cell("rss").textContent = s.rss_mb ? Number(s.rss_mb).toFixed(1) : "";
@@ -348,7 +342,8 @@ function renderTimeline() {
   for (let i = 0; i <= 4; i++) {
     const t = origin + (length * i) / 4;
     root.appendChild(svg("line", { class: "axis", x1: x(t), x2: x(t), y1: top - 4, y2: top + byService.size * height }));
-    root.appendChild(svg("text", { x: x(t) + 2, y: 11 }, "+" + duration(t - origin)));
+    const end = i === 4 ? { x: x(t) - 2, "text-anchor": "end" } : { x: x(t) + 2 };
+    root.appendChild(svg("text", { ...end, y: 11 }, "+" + duration(t - origin)));
   }
   let row = 0;
   for (const [name, lane] of byService) {
