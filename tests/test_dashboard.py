@@ -8,11 +8,9 @@ gone at the end); the tests run in order: the access checks, then the browser's.
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import pytest
 
 from .browser import browser as browser  # the session's chromium
 from .cli_helpers import StackProcess, run_stack
-from .conftest import RUN_MARK, wait_gone, write_project
+from .conftest import module_stack, write_project
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
@@ -64,19 +62,10 @@ class Board:
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     root = tmp_path_factory.mktemp("board")
     write_project(root, BOARD)
-    os.environ[MODULE_MARK] = uuid.uuid4().hex
-    env = {RUN_MARK: os.environ[MODULE_MARK]}  # (not a single test's: the autouse check)
-    try:
-        up = run_stack(["up", "--dashboard", "-p", "dev"], root, env=env)
-        assert up.returncode == 0, up.stdout + up.stderr
-        found = URL.search(up.stdout)
-        assert found, up.stdout
+    with module_stack(root, MODULE_MARK, "--dashboard", "-p", "dev") as up:
+        found = URL.search(up)
+        assert found, up
         yield Board(root, found.group(1), found.group(2))
-    finally:
-        run_stack(["down", "-p", "dev"], root)
-        left = wait_gone(timeout=10, mark=MODULE_MARK)
-        del os.environ[MODULE_MARK]
-        assert not left, left
 
 
 def test_the_token_is_the_only_way_in(board: Board) -> None:

@@ -3,9 +3,22 @@ over the stack's control socket."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .common import control_for, main, profile_option, state_dir_option
+
+
+def check_installed() -> None:
+    """Exit 2, saying which extra to install, when the dashboard cannot be served here."""
+    from .._control.exits import EXIT_DEFINITION
+    from .._dashboard import missing
+
+    why = missing()
+    if why is not None:
+        click.echo(f"error: {why}", err=True)
+        sys.exit(EXIT_DEFINITION)
 
 
 @main.command()
@@ -33,6 +46,7 @@ def dashboard(profile: str | None, state_dir: str | None, host: str, port: int) 
     It prints its URL, which holds a random token: without it the page answers 403. Ctrl-C
     stops the dashboard, not the stack; it stops too when the stack does.
     """
+    check_installed()
     from .._dashboard.serve import serve
 
     with control_for(profile, state_dir) as control:

@@ -11,6 +11,7 @@ import click
 from .._control.console import plural
 from . import live
 from .common import chosen, json_option, load_or_exit, main, profile_option, state_dir_option
+from .dashboard import check_installed
 
 no_tui_option = click.option(
     "--no-tui",
@@ -162,6 +163,8 @@ def run(
     """
     from .._launcher import Options, finish, launch
 
+    if dashboard:
+        check_installed()
     profile, state_dir = chosen(profile, state_dir, say=not as_json)
     opts = Options(
         profile,

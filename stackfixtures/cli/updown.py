@@ -29,6 +29,7 @@ from .common import (
     profile_option,
     state_dir_option,
 )
+from .dashboard import check_installed
 from .run import mode_option
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ def up(
     the start stop it (exit 130); once started, the stack runs on its own (detached).
     """
 
+    if dashboard:
+        check_installed()
     # SIGTERM stops a start as Ctrl-C does (`kill` of `stack up` leaves nothing starting)
     signal.signal(signal.SIGTERM, _interrupt)
     reserved = None
