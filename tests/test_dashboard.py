@@ -7,11 +7,13 @@ gone at the end); the tests run in order: the access checks, then the browser's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -116,12 +118,20 @@ def test_stack_dashboard_serves_a_running_stack(board: Board) -> None:
             assert any("needle-4711" in line for line in logs["lines"])
             refused = client.post("api/stop/nope", headers={"x-stack-token": token})
             assert refused.json()["error"].startswith("error: unknown service 'nope'")
-            with client.stream("GET", "api/stream") as stream:
-                lines = stream.iter_lines()
-                assert next(lines) == "event: events"
-                shown.signal(signal.SIGINT)
-                assert shown.finish(timeout=WAIT) == 0
+            later = {"service": "worker", "since": str(logs["mark"]), "wait": "10"}
+            with ThreadPoolExecutor(1) as pool:  # a long poll for lines that never come
+                polling = pool.submit(client.get, "api/logs", params=later)
+                with client.stream("GET", "api/stream") as stream:
+                    lines = stream.iter_lines()
+                    assert next(lines) == "event: events"
+                    shown.signal(signal.SIGINT)
+                    assert shown.finish(timeout=WAIT) == 0
+                    assert "event: status" in list(lines)  # ended, not cut
+                # answered as the dashboard stopped (unless it came after: refused)
+                with contextlib.suppress(httpx.ConnectError):
+                    assert polling.result(WAIT).status_code == 503
         assert "the dashboard stopped (the stack runs on)" in shown.output
+        assert "Traceback" not in shown.output
     finally:
         shown.kill()
     assert board.status()["api"]["state"] == "ready"
@@ -210,3 +220,27 @@ def test_the_page_follows_and_steers_the_stack(board: Board, browser: Any) -> No
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, spans))
     drawn = {e.get_attribute("data-state") for e in browser.find_elements(By.CSS_SELECTOR, spans)}
     assert {"starting", "ready", "failed"} <= drawn
+
+
+def test_stack_run_serves_it_until_the_stack_stops(tmp_path: Path) -> None:
+    """`stack run --dashboard` in the foreground prints its URL; Ctrl-C stops the stack and the
+    dashboard with it, a stream that was open ended, not cut (and no traceback)."""
+    write_project(tmp_path, BOARD)
+    running = StackProcess(["run", "--no-tui", "--dashboard", "-p", "dev"], tmp_path)
+    try:
+        found = URL.search(running.wait_for("dashboard: ", timeout=WAIT))
+        assert found is not None
+        params = {"token": found.group(2)}
+        running.wait_for("[stack] ready", timeout=WAIT)
+        with httpx.Client(base_url=found.group(1), params=params, timeout=WAIT) as client:
+            assert client.get("").status_code == 200
+            with client.stream("GET", "api/stream") as stream:
+                lines = stream.iter_lines()
+                assert next(lines) == "event: events"
+                running.signal(signal.SIGINT)
+                rest = list(lines)  # to its end: the server closed it as it stopped
+            assert "event: status" in rest
+        assert running.finish(timeout=WAIT) == 0
+    finally:
+        running.kill()
+    assert "Traceback" not in running.output and "stopped 2 services gracefully" in running.output

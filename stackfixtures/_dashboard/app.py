@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
@@ -19,6 +19,7 @@ from starlette.routing import Route
 from .._control.codec import error_status
 from .._control.console import error_text
 from .._ended import exit_name
+from .._engine.tasks import cancel_and_wait
 from ..errors import StackError
 from .verbs import Verbs
 
@@ -27,6 +28,7 @@ ASSETS = {
     "dashboard.js": "text/javascript",
     "favicon.svg": "image/svg+xml",
 }
+T = TypeVar("T")
 ACTIONS = ("restart", "stop", "start", "kill")
 REFRESH = 3.0
 """Seconds between status updates while nothing happens (RSS, CPU, uptime move anyway)."""
@@ -68,11 +70,14 @@ def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
             n = max(1, min(int(q.get("n", "1000")), 10_000))
             since = int(q["since"]) if q.get("since") else None
             wait = max(0.0, min(float(q.get("wait", "0")), LONGEST_WAIT))
-            chunk = await verbs.logs(q.get("service", ""), n, since, wait)
+            asked = verbs.logs(q.get("service", ""), n, since, wait)
+            chunk = await _unless_closing(asked, closing)
         except ValueError:
             return JSONResponse({"error": "error: n, since and wait are numbers"}, 400)
         except StackError as e:
             return JSONResponse({"error": error_text(e)}, error_status(e))
+        if chunk is None:
+            return JSONResponse({"error": "error: the dashboard stopped"}, 503)
         return JSONResponse(chunk, headers=HEADERS)
 
     async def act(request: Request) -> Response:
@@ -105,7 +110,9 @@ async def _feed(verbs: Verbs, since: int, closing: asyncio.Event) -> AsyncIterat
     every REFRESH seconds meanwhile. A stack that went away is said once, then the stream ends."""
     while not closing.is_set():
         try:
-            events = await verbs.events(since, REFRESH)
+            events = await _unless_closing(verbs.events(since, REFRESH), closing)
+            if events is None:
+                return
             status = _worded(await verbs.status())
         except OSError:
             yield {"event": "gone", "data": "the stack went away"}
@@ -119,6 +126,20 @@ async def _feed(verbs: Verbs, since: int, closing: asyncio.Event) -> AsyncIterat
             since += len(events)
             yield {"event": "events", "data": json.dumps(numbered)}
         yield {"event": "status", "data": json.dumps(status)}
+
+
+async def _unless_closing(asked: Awaitable[T], closing: asyncio.Event) -> T | None:
+    """What `asked` (a long poll) answers, or None as soon as the dashboard stops: no request
+    holds the server's stop up (a blocking one's thread ends with its own bounded wait)."""
+    asking = asyncio.ensure_future(asked)
+    stopping = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({asking, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await cancel_and_wait(stopping)
+        if closing.is_set() or not asking.done():  # (or this task itself cancelled)
+            await cancel_and_wait(asking)
+    return None if asking.cancelled() or closing.is_set() else asking.result()
 
 
 def _worded(status: dict[str, Any]) -> dict[str, Any]:

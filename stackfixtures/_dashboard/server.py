@@ -84,7 +84,7 @@ class Dashboard:
             log_config=None,  # the host process's logging is its own
             access_log=False,  # request lines hold the token
             server_header=False,
-            timeout_graceful_shutdown=2,
+            timeout_graceful_shutdown=3,  # (streams end at once: see app._feed)
         )
         self._server = _quiet_server(config)
         self._task = asyncio.get_running_loop().create_task(

@@ -16,6 +16,9 @@ from .._engine.records import ServiceStop
 
 THREADS = 8
 """Blocking requests at once (a page holds two long polls: events and a log's lines)."""
+BLOCKING_WAIT = 2.0
+"""The longest a blocking long poll waits (its thread cannot be cancelled: the dashboard's
+stop waits for it), whatever the page asked; the page simply asks again."""
 
 
 class Verbs:
@@ -38,12 +41,16 @@ class Verbs:
         answer: dict[str, Any] = await self._call("status")
         return answer
 
+    def _bounded(self, wait: float) -> float:
+        return min(wait, BLOCKING_WAIT) if self.blocking else wait
+
     async def events(self, since: int, wait: float) -> list[Event]:
-        answer: list[Event] = await self._call("events", since, wait)
+        answer: list[Event] = await self._call("events", since, self._bounded(wait))
         return answer
 
     async def logs(self, name: str, n: int, since: int | None, wait: float) -> LogChunk:
         marks = None if since is None else {name: since}
+        wait = self._bounded(wait)
         answer: dict[str, LogChunk] = await self._call("logs", [name], n, marks, wait)
         return answer[name]
 
