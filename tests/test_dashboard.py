@@ -244,3 +244,16 @@ def test_stack_run_serves_it_until_the_stack_stops(tmp_path: Path) -> None:
     finally:
         running.kill()
     assert "Traceback" not in running.output and "stopped 2 services gracefully" in running.output
+
+
+def test_stack_dashboard_ends_with_its_stack(tmp_path: Path) -> None:
+    write_project(tmp_path, BOARD)
+    with module_stack(tmp_path, "I25_DASHBOARD_ENDS", "-p", "dev"):
+        shown = StackProcess(["dashboard", "-p", "dev"], tmp_path)
+        try:
+            shown.wait_for("dashboard: ", timeout=WAIT)
+            assert run_stack(["down", "-p", "dev"], tmp_path).returncode == 0
+            assert shown.finish(timeout=WAIT) == 0
+        finally:
+            shown.kill()
+    assert "the stack went away" in shown.output and "Traceback" not in shown.output

@@ -86,8 +86,10 @@ def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
             return JSONResponse({"error": f"error: no action {action!r}"}, 404)
         try:
             said = await verbs.act(action, name)
-        except (StackError, TimeoutError, OSError) as e:  # the CLI's words for it
+        except (StackError, TimeoutError) as e:  # the CLI's words for it
             return JSONResponse({"error": error_text(e)}, error_status(e))
+        except OSError:  # (its launcher is gone: said as the CLI says it)
+            return JSONResponse({"error": "error: the stack went away"}, 503)
         return JSONResponse({"said": said}, headers=HEADERS)
 
     async def stream(request: Request) -> Response:
