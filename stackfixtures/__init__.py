@@ -33,7 +33,6 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from .errors import AmbiguousStack as AmbiguousStack
     from .errors import CommandFailed as CommandFailed
     from .errors import ControlError as ControlError
-    from .errors import DashboardError as DashboardError
     from .errors import DefinitionError as DefinitionError
     from .errors import DependencyCycle as DependencyCycle
     from .errors import DependencyFailed as DependencyFailed

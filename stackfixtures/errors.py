@@ -17,7 +17,6 @@
     ├── KindUnavailable          a built-in kind cannot run here (no binary); says how to fix
     ├── NotAStateDir             a directory a stack would use or delete is not a state dir
     ├── UnknownService           an operation named a service the stack does not have
-    ├── DashboardError           a dashboard's address cannot be bound (a port in use)
     ├── StateDirBusy             another launcher holds the state dir's lock
     ├── LauncherExited           a launcher started detached exited before its stack was up
     │   └── LauncherBusy             another process holds the state dir's lock: none started
@@ -203,11 +202,6 @@ class NotRunning(ControlError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, 503)
-
-
-class DashboardError(StackError):
-    """A dashboard cannot be served (its address cannot be bound: a port in use, a host this
-    machine does not have); the message names the address and why."""
 
 
 class StateDirBusy(StackError):

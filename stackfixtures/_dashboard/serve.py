@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Callable
-from typing import Any
 
 from ..errors import ControlError
 from .server import Dashboard, is_loopback
@@ -15,9 +14,8 @@ WATCH_EVERY = 2.0
 """Seconds between looks whether the stack still runs."""
 
 
-def serve(control: Any, host: str, port: int, say: Callable[[str], None]) -> str:
+def serve(board: Dashboard, host: str, say: Callable[[str], None]) -> str:
     """Serve until stopped; why it stopped, in words."""
-    board = Dashboard(control, host, port)  # bound here: a port in use is said before anything
     try:
         return asyncio.run(_serve(board, host, say))
     finally:

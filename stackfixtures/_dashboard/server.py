@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Any
 
 from .._engine.tasks import cancel_and_wait
-from ..errors import DashboardError
 from .access import cookie_name, new_token
 from .verbs import Verbs
 
@@ -30,12 +29,13 @@ def is_loopback(host: str) -> bool:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on `host`:`port` (0: a free one); DashboardError saying why not."""
+    """A listening TCP socket on `host`:`port` (0: a free one); an OSError whose message says
+    which address and why not (a port in use, a host this machine does not have)."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         sock = socket.socket(family, kind, proto)
     except OSError as e:
-        raise DashboardError(f"cannot serve the dashboard on {host}:{port}: {e}") from None
+        raise OSError(f"cannot serve the dashboard on {host}:{port}: {e}") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
@@ -43,15 +43,14 @@ def bind(host: str, port: int) -> socket.socket:
         sock.setblocking(False)
     except OSError as e:
         sock.close()
-        raise DashboardError(
-            f"cannot serve the dashboard on {host}:{port}: {e.strerror or e}"
-        ) from None
+        raise OSError(f"cannot serve the dashboard on {host}:{port}: {e.strerror or e}") from None
     return sock
 
 
 class Dashboard:
     """The dashboard of the stack `control` runs (a LoopControl, or a blocking StackControl
-    such as RemoteControl). Bound when made: `url` is known before it serves."""
+    such as RemoteControl). Bound when made (OSError: see `bind`): `url` is known before it
+    serves."""
 
     def __init__(self, control: Any, host: str = LOOPBACK, port: int = 0) -> None:
         self.verbs = Verbs(control)

@@ -225,11 +225,10 @@ class Launcher:
         foreground; a detached launcher's console is launcher.log, which gets no token."""
         from .._control.local import LoopControl
         from .._dashboard.server import Dashboard
-        from ..errors import DashboardError
 
         try:
             board = Dashboard(LoopControl(self.stack, info=self.info))
-        except DashboardError as e:  # asked for and impossible: as the control socket
+        except OSError as e:  # asked for and impossible: as the control socket
             self.console.error(str(e))
             self.unreachable = True
             self.stop_now.set()

@@ -11,7 +11,7 @@ import click
 from .._control.console import plural
 from . import live
 from .common import chosen, json_option, load_or_exit, main, profile_option, state_dir_option
-from .dashboard import check_installed
+from .dashboard import dashboard_option
 
 no_tui_option = click.option(
     "--no-tui",
@@ -133,11 +133,7 @@ def validate(profile: str | None, as_json: bool) -> None:
 )
 @replace_option
 @no_tui_option
-@click.option(
-    "--dashboard",
-    is_flag=True,
-    help="Serve the web dashboard on loopback (a free port); its URL, with a token, is printed.",
-)
+@dashboard_option
 def run(
     profile: str | None,
     services: tuple[str, ...],
@@ -163,8 +159,6 @@ def run(
     """
     from .._launcher import Options, finish, launch
 
-    if dashboard:
-        check_installed()
     profile, state_dir = chosen(profile, state_dir, say=not as_json)
     opts = Options(
         profile,

@@ -29,7 +29,7 @@ from .common import (
     profile_option,
     state_dir_option,
 )
-from .dashboard import check_installed
+from .dashboard import dashboard_option, tell
 from .run import mode_option
 
 if TYPE_CHECKING:
@@ -57,11 +57,7 @@ if TYPE_CHECKING:
 @click.option(
     "-d", "--detach", is_flag=True, help="Accepted as Compose's: `up` always runs detached."
 )
-@click.option(
-    "--dashboard",
-    is_flag=True,
-    help="Serve the web dashboard on loopback (a free port); its URL, with a token, is printed.",
-)
+@dashboard_option
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -83,8 +79,6 @@ def up(
     the start stop it (exit 130); once started, the stack runs on its own (detached).
     """
 
-    if dashboard:
-        check_installed()
     # SIGTERM stops a start as Ctrl-C does (`kill` of `stack up` leaves nothing starting)
     signal.signal(signal.SIGTERM, _interrupt)
     reserved = None
@@ -158,12 +152,8 @@ def _up(
         try:
             with RemoteControl(running) as control:
                 _refresh(control, proj, as_json)
-                if dashboard and not control.status()["stack"].get("dashboard"):
-                    click.echo(
-                        "note: --dashboard: the stack runs already, without one; "
-                        "`stack dashboard` serves one for it",
-                        err=True,
-                    )
+                if dashboard and not as_json:
+                    tell(control.status(), asked=True)
         except LauncherStuck as e:  # stopped (SIGSTOP) or hung: say so, do not wait on it
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
@@ -317,8 +307,7 @@ def _table(status: dict[str, Any]) -> None:
 
     rows = [s for s in status["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, ["name", "state", "endpoint", "pid"])
-    if status["stack"].get("dashboard"):  # (its URL holds the token: said to this terminal)
-        click.echo(f"dashboard: {status['stack']['dashboard']}")
+    tell(status)
 
 
 @main.command()
