@@ -13,11 +13,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .._define.bus import BusTarget
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
 from ..errors import RequestRefused, ServiceError, StartError
 from . import resources, state_dirs, supervisor
 from .activity import Activity
+from .bus.publisher import Publisher
 from .cleanup import reaper
 from .cleanup.ledger import Ledger
 from .context import ServiceContext
@@ -51,6 +53,7 @@ class Stack:
         events: EventLog | None = None,
         mode: str | None = None,
         record: bool = True,
+        bus: BusTarget | None = None,
     ) -> None:
         self.graph = Graph(dict(graph.definitions))  # our own copy: replicas are added to it
         self.root = Path(root) if root else Path.cwd()
@@ -74,6 +77,12 @@ class Stack:
         for definition in graph.definitions.values():
             for i in range(2, definition.replicas + 1):
                 self._add_replica(definition, i)
+        self.bus = Publisher(bus, self.events, self._up, self.activity) if bus else None
+
+    def _up(self, name: str) -> Any:
+        """The handle of `name` while it is up, else None."""
+        unit = self.units.get(name)
+        return unit.handle if unit is not None and unit.state in UP else None
 
     def _add_unit(self, definition: ServiceDefinition) -> Unit:
         name = definition.name
@@ -344,8 +353,14 @@ class Stack:
             blockers = [
                 tasks[d] for d in self.graph.dependents_closure([name]) if d != name and d in tasks
             ]
+            carries = self.bus is not None and self.bus.target.service == name
+            if carries:  # the events bus: stopped last, once the others' events reached it
+                needs = self.graph.closure([name])  # (they stop after it: it depends on them)
+                blockers = [t for n, t in tasks.items() if n not in needs]
             if blockers:
                 await asyncio.wait(blockers)
+            if carries and self.bus is not None and not self.hurry.is_set():
+                await self.bus.deliver()
             unit.stop_reason = (reasons or {}).get(name, "")
             unit.stop_requested.set()
             await asyncio.wait([tasks[name]])
@@ -381,8 +396,12 @@ class Stack:
             await self.background.aclose()  # the starts a restart's return began: cancelled
             await resources.close(self.stack_id, self.hurry)
         finally:
-            stops = await self.stop(sweep=sweep)
-            await self.lives.aclose()  # each unit's life: ended by the stop, awaited here
+            try:
+                stops = await self.stop(sweep=sweep)
+                await self.lives.aclose()  # each unit's life: ended by the stop, awaited here
+            finally:
+                if self.bus is not None:  # the last events delivered if it can, then ended
+                    await self.bus.close()
         for unit in self.units.values():
             unit.log.close()
         self.events.close()
