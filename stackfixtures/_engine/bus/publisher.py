@@ -83,11 +83,13 @@ class Publisher:
         await self.deliver()
         self._stop_listening()
         await self._tasks.aclose()
-        self.outbox.dropped += len(self.outbox)
-        if len(self.outbox):
+        left = self.outbox.peek(len(self.outbox))
+        self.outbox.dropped += len(left)
+        own = self.target.subject_for(self.target.service or "", "")  # its own stop: gone with it
+        if any(not item.subject.startswith(own) for item in left):
             log.warning(
                 "%d event(s) not published to %s: %s",
-                len(self.outbox),
+                len(left),
                 shown(self.url or self.target.url),
                 self.last_error or "not connected",
             )
@@ -148,7 +150,8 @@ class Publisher:
             lost()
 
         async def error(e: Exception) -> None:
-            self.last_error = f"{shown(url)}: {_words(e)}"
+            if self.connected:  # (a failure to connect is said by _run)
+                self.last_error = f"{shown(url)}: {_words(e)}"
 
         async with asyncio.timeout(CONNECT_TIMEOUT * 2):
             return await nats.connect(
