@@ -52,6 +52,7 @@ class Publisher:
         self._handle_of, self._activity = handle_of, activity
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        self._refused: Exception | None = None  # what the connection being made met
         self._sent = asyncio.Event()
         self._stop_listening = events.subscribe(self._put)
         self._tasks = TaskOwner("events")
@@ -114,8 +115,9 @@ class Publisher:
             try:
                 client = await self._connect(url)
             except Exception as e:  # any failure to connect: said in status, tried again
-                failures += 1
-                self.last_error = f"cannot connect to {shown(url)}: {_words(e)}"
+                failures += 1  # (nats-py retries a refused connection until our timeout: the
+                why = self._refused or e  # error it met says more than that timeout)
+                self.last_error = f"cannot connect to {shown(url)}: {_words(why)}"
                 await asyncio.sleep(min(MAX_BACKOFF, 0.1 * 2**failures))
                 continue
             failures, self.connected, self.last_error = 0, True, None
@@ -142,7 +144,7 @@ class Publisher:
         return self.url
 
     async def _connect(self, url: str) -> Client:
-        import nats
+        from nats.aio.client import Client as Nats
 
         lost = self._wake.set  # a closed connection wakes the pump, which then finds it closed
 
@@ -150,20 +152,29 @@ class Publisher:
             lost()
 
         async def error(e: Exception) -> None:
-            if self.connected:  # (a failure to connect is said by _run)
+            if self.connected:
                 self.last_error = f"{shown(url)}: {_words(e)}"
+            else:
+                self._refused = e
 
-        async with asyncio.timeout(CONNECT_TIMEOUT * 2):
-            return await nats.connect(
-                url,
-                name="stackfixtures-events",
-                allow_reconnect=False,
-                connect_timeout=int(CONNECT_TIMEOUT),
-                max_reconnect_attempts=0,
-                closed_cb=closed,
-                disconnected_cb=closed,
-                error_cb=error,
-            )
+        self._refused = None
+        client = Nats()
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                await client.connect(
+                    url,
+                    name="stackfixtures-events",
+                    allow_reconnect=False,
+                    connect_timeout=int(CONNECT_TIMEOUT),
+                    max_reconnect_attempts=0,
+                    closed_cb=closed,
+                    disconnected_cb=closed,
+                    error_cb=error,
+                )
+        except BaseException:  # (a cancellation too) the half-made client is closed
+            await _close(client)
+            raise
+        return client
 
     async def _pump(self, client: Client) -> None:
         while True:
