@@ -10,6 +10,7 @@ import pytest
 from stackfixtures import _project as projects
 from stackfixtures.errors import ProfileError
 
+from . import readme
 from .conftest import write_project
 
 BUS = '[services.bus]\nkind = "nats"\n'
@@ -84,3 +85,11 @@ def test_a_wrong_table_is_placed(tmp_path: Path, table: str, words: str) -> None
 def test_mqtt_mistakes_are_placed(tmp_path: Path, options: str, words: str) -> None:
     text = problems(tmp_path, f"{BUS}{options}\n")
     assert "dev.toml:" in text and words in text
+
+
+def test_the_readme_example_is_a_valid_profile(tmp_path: Path) -> None:
+    example = readme.blocks(readme.section("### Events on a bus"), "toml")[0]
+    write_project(tmp_path, example)
+    proj = projects.load("dev", root=tmp_path)
+    assert proj.events is not None and proj.events.service == "bus"
+    assert proj.graph["bus"].config["mqtt"] is True
