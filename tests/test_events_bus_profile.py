@@ -57,34 +57,28 @@ def test_mqtt_fields_are_in_the_handle_only_when_asked(tmp_path: Path) -> None:
     assert projects.load("dev", root=tmp_path).events is not None
 
 
-@pytest.mark.parametrize(
-    ("table", "words"),
-    [
-        ('{ nats = "http://127.0.0.1:4222" }', "is not a NATS URL"),
-        ('{ nats = "" }', "must not be empty"),
-        ('{ nats = "nats://h:1", subject = "a.>" }', "is not a subject prefix"),
-        ('{ nats = "nats://h:1", queue = 0 }', "queue"),
-        ('{ nats = "nats://h:1", topic = "x" }', "topic"),
-        ('{ nats = "${port}" }', "${port} has no meaning here"),
-    ],
-)
-def test_a_wrong_table_is_placed(tmp_path: Path, table: str, words: str) -> None:
-    text = problems(tmp_path, f"[stack]\nevents = {table}\n{BUS}")
-    assert "dev.toml:2:" in text and words in text
+def events(table: str) -> str:
+    return f"[stack]\nevents = {table}\n{BUS}"
 
 
 @pytest.mark.parametrize(
-    ("options", "words"),
+    ("profile", "words"),
     [
-        ("mqtt = true\njetstream = false", "leave jetstream on"),
-        ('mqtt = true\nsource = "container"', 'not with source = "container"'),
-        ("mqtt = 0", "mqtt"),
-        ('mqtt = "yes"', "mqtt"),
+        (events('{ nats = "http://127.0.0.1:4222" }'), "2:12: stack.events.nats: 'http://"),
+        (events('{ nats = "" }'), "2:12: stack.events.nats: must not be empty"),
+        (events('{ nats = "nats://h:1", subject = "a.>" }'), "is not a subject prefix"),
+        (events('{ nats = "nats://h:1", queue = 0 }'), "2:"),
+        (events('{ nats = "nats://h:1", topic = "x" }'), "2:"),
+        (events('{ nats = "${port}" }'), "2:12: stack.events.nats: ${port} has no meaning here"),
+        (f"{BUS}mqtt = true\njetstream = false\n", "leave jetstream on"),
+        (f'{BUS}mqtt = true\nsource = "container"\n', 'not with source = "container"'),
+        (f"{BUS}mqtt = 0\n", "3:1: services.bus.mqtt"),
+        (f'{BUS}mqtt = "yes"\n', "3:1: services.bus.mqtt"),
     ],
 )
-def test_mqtt_mistakes_are_placed(tmp_path: Path, options: str, words: str) -> None:
-    text = problems(tmp_path, f"{BUS}{options}\n")
-    assert "dev.toml:" in text and words in text
+def test_each_mistake_is_placed(tmp_path: Path, profile: str, words: str) -> None:
+    text = problems(tmp_path, profile)
+    assert f"dev.toml:{words}" in text if words[0].isdigit() else words in text, text
 
 
 def test_the_readme_example_is_a_valid_profile(tmp_path: Path) -> None:
