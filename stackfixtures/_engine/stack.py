@@ -20,13 +20,12 @@ from ..errors import RequestRefused, ServiceError, StartError
 from . import resources, state_dirs, supervisor
 from .activity import Activity
 from .bus.publisher import Publisher
-from .cleanup import reaper
+from .cleanup import leftovers
 from .cleanup.ledger import Ledger
 from .context import ServiceContext
 from .events import EventLog
 from .lifecycle import UP, Lifecycle, State
 from .logs import LineListener, Logs
-from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
 from .records import ServiceStop
@@ -77,12 +76,7 @@ class Stack:
         for definition in graph.definitions.values():
             for i in range(2, definition.replicas + 1):
                 self._add_replica(definition, i)
-        self.bus = Publisher(bus, self.events, self._up, self.activity) if bus else None
-
-    def _up(self, name: str) -> Any:
-        """The handle of `name` while it is up, else None."""
-        unit = self.units.get(name)
-        return unit.handle if unit is not None and unit.state in UP else None
+        self.bus = Publisher(bus, self.events, self.handles, self.activity) if bus else None
 
     def _add_unit(self, definition: ServiceDefinition) -> Unit:
         name = definition.name
@@ -353,14 +347,10 @@ class Stack:
             blockers = [
                 tasks[d] for d in self.graph.dependents_closure([name]) if d != name and d in tasks
             ]
-            carries = self.bus is not None and self.bus.target.service == name
-            if carries:  # the events bus: stopped last, once the others' events reached it
-                needs = self.graph.closure([name])  # (they stop after it: it depends on them)
-                blockers = [t for n, t in tasks.items() if n not in needs]
-            if blockers:
+            if self.bus is not None and self.bus.target.service == name:  # the events' bus:
+                await self.bus.before_stop(tasks, self.graph.closure([name]), self.hurry)
+            elif blockers:
                 await asyncio.wait(blockers)
-            if carries and self.bus is not None and not self.hurry.is_set():
-                await self.bus.deliver()
             unit.stop_reason = (reasons or {}).get(name, "")
             unit.stop_requested.set()
             await asyncio.wait([tasks[name]])
@@ -368,27 +358,8 @@ class Stack:
 
         results = [r for r in await asyncio.gather(*(stop_one(n) for n in tasks)) if r is not None]
         if tasks and sweep:
-            await self._sweep(results)
+            await leftovers.sweep(self.stack_id, self.units, results)
         return results
-
-    async def _sweep(self, stops: list[ServiceStop]) -> None:
-        """Kill what the stopped services left behind outside their process groups (e.g. a
-        double-forked daemon), found by the env marker every process of theirs inherits."""
-        names = {s.service for s in stops if (c := self.units[s.service].ctx) and c.marked}
-        if not names or not (left := await asyncio.to_thread(reaper.marked, self.stack_id, names)):
-            return  # only a process given this stack's marker (ctx.environment()) can carry it
-        by_service: dict[str, int] = {}
-        for p in left:
-            with contextlib.suppress(Exception):
-                svc = p.environ().get(SERVICE_ENV, "")
-                by_service[svc] = by_service.get(svc, 0) + 1
-        await asyncio.to_thread(reaper.kill_all, left)
-        for s in stops:
-            s.swept = by_service.get(s.service, 0)
-            if s.swept:
-                self.units[s.service].log.write(
-                    f"[stackfixtures] swept {s.swept} leftover process(es) that had left the group"
-                )
 
     async def close(self, sweep: bool = True) -> list[ServiceStop]:
         """Stop everything and close the event log."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._define.bus import BusTarget, shown
@@ -33,15 +33,15 @@ that runs it (only while connected: an unreachable bus delays nothing)."""
 
 log = logging.getLogger("stackfixtures.events.bus")
 
-HandleOf = Callable[[str], Any]
-"""The handle of a service while it is up, else None."""
+Handles = Callable[[], Mapping[str, Any]]
+"""The handles of the services that are up."""
 
 
 class Publisher:
     """Publishes every event of `events` to `target`, from a task of its own (`close` ends it)."""
 
     def __init__(
-        self, target: BusTarget, events: EventLog, handle_of: HandleOf, activity: Activity
+        self, target: BusTarget, events: EventLog, handles: Handles, activity: Activity
     ) -> None:
         self.target = target
         self.outbox = Outbox(target.queue)
@@ -49,7 +49,7 @@ class Publisher:
         self.connected = False
         self.last_error: str | None = None
         self.url: str | None = None if target.service else target.url
-        self._handle_of, self._activity = handle_of, activity
+        self._handles, self._activity = handles, activity
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._refused: Exception | None = None  # what the connection being made met
@@ -66,6 +66,18 @@ class Publisher:
         self.outbox.put(self.target.subject_for(event.service, event.target), payload)
         if not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def before_stop(
+        self, tasks: Mapping[str, asyncio.Task[Any]], needs: list[str], hurry: asyncio.Event
+    ) -> None:
+        """The service the bus runs on is to stop with the others of `tasks` (its lives): it
+        stops last, once their events reached it; all but those it `needs` (its dependencies,
+        which stop after it) and unless in a hurry (a second Ctrl-C)."""
+        others = [t for name, t in tasks.items() if name not in needs]
+        if others:
+            await asyncio.wait(others)
+        if not hurry.is_set():
+            await self.deliver()
 
     async def deliver(self) -> None:
         """Wait until the events queued so far reached the bus (bounded; at once when it is
@@ -136,7 +148,7 @@ class Publisher:
         service = self.target.service
         if service is None:
             return self.target.url
-        while (handle := self._handle_of(service)) is None:
+        while (handle := self._handles().get(service)) is None:
             self.url = None
             self.last_error = self.last_error or f"waiting for {service} to be ready"
             await self._activity.wait(1.0)
