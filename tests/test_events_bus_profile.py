@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from stackfixtures import _project as projects
+from stackfixtures._define.bus import shown
 from stackfixtures.errors import ProfileError
 
 from . import readme
@@ -31,6 +32,12 @@ def test_a_good_table_becomes_the_target_with_its_service(tmp_path: Path) -> Non
     assert target is not None
     assert (target.service, target.subject, target.profile) == ("bus", "ci.x", "dev")
     assert target.subject_for("web.2", "ready") == "ci.x.dev.web_2.ready"  # one token each
+
+
+def test_credentials_in_a_url_are_never_shown() -> None:
+    assert shown("nats://s3cret@h:4222") == "nats://***@h:4222"
+    assert shown("tls://u:pw@h:4222/x") == "tls://***@h:4222/x"
+    assert shown("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
 
 
 def test_an_external_url_names_no_service(tmp_path: Path) -> None:

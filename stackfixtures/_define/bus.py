@@ -52,9 +52,9 @@ def _no_own(key: str) -> str:
 
 
 def shown(url: str) -> str:
-    """A URL as status shows it: without a password it may hold."""
+    """A URL as status and logs show it: without the credentials it may hold (a NATS token is
+    written as the user: `nats://TOKEN@host:4222`)."""
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
+    if "@" not in parts.netloc:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
