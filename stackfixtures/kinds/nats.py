@@ -115,13 +115,26 @@ async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     ready: probes.Probe = info_probe(host, port, cfg.jetstream)
     mqtt: dict[str, Any] = {}
     if cfg.mqtt is not False:
-        mqtt_port = allocate_port(host) if cfg.mqtt is True else cfg.mqtt
+        mqtt_port = _mqtt_port(ctx) if cfg.mqtt is True else cfg.mqtt
         argv += ["-c", str(_mqtt_config(ctx, host, mqtt_port))]
         ready = probes.all_(ready, probes.tcp(f"{host}:{mqtt_port}"))
         mqtt = {"mqtt_port": mqtt_port, "mqtt_url": f"mqtt://{host}:{mqtt_port}"}
     argv += cfg.args
     async with spawn(argv, ready=ready, stop=stop("SIGTERM", grace=10)) as proc:
         yield _handle(host, port, proc.pid, cfg.jetstream, **mqtt)
+
+
+def _mqtt_port(ctx: ServiceContext) -> int:
+    """A free port for MQTT: the one this state dir's server had last time when it is free (so
+    `mqtt_url` survives a restart, as the main port does), else any."""
+    path = ctx.state_dir / "mqtt-port"
+    try:
+        last: int | None = int(path.read_text())
+    except (OSError, ValueError):
+        last = None
+    port = allocate_port(ctx.host, prefer=last, owner=str(path))
+    private_files.write(path, str(port))
+    return port
 
 
 def _mqtt_config(ctx: ServiceContext, host: str, port: int) -> Any:
