@@ -147,6 +147,9 @@ def test_an_unreachable_bus_blocks_nothing_and_status_says_why(tmp_path: Path) -
         assert shown["connected"] is False and shown["published"] == 0
         assert f"cannot connect to nats://127.0.0.1:{port}" in shown["last_error"]
         assert shown["queued"] == 2 and shown["dropped"] >= 1  # waiting, starting, ready: 3
+        said = run_stack(["status", "-p", "dev"], tmp_path).stdout.splitlines()[-1]
+        assert said.startswith(f"events: stack.dev.* on nats://127.0.0.1:{port}: 0 published, ")
+        assert said.endswith(")") and "not connected (cannot connect to" in said
     finally:
         stopped = run_stack(["down", "-p", "dev"], tmp_path, timeout=120)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
