@@ -102,6 +102,8 @@ def test_subscribers_get_a_stop_and_a_start_in_order_and_the_stop_at_down(
         wait_until(lambda: "api.stopped" in states(nats.subjects("api"), "stack.dev."), 30)
         assert states(nats.subjects("api"), "stack.dev.") == ["api.stopping", "api.stopped"]
         assert states(mqtt.topics("api"), "stack/dev/") == ["api.stopping", "api.stopped"]
+        log = (root / ".stack" / "dev" / "launcher.log").read_text()
+        assert "not published" not in log  # (only the bus's own stop could not be)
     finally:
         for watch in watches:
             watch.close()

@@ -40,8 +40,11 @@ class BusTarget:
 
     def subject_for(self, service: str, state: str) -> str:
         """`stack.<profile>.<service>.<state>`, e.g. `stack.dev.api.ready`."""
-        parts = (token(self.profile), token(service), token(state))
-        return ".".join((self.subject, *parts))
+        return self.subjects_of(service) + token(state)
+
+    def subjects_of(self, service: str) -> str:
+        """What the subjects of `service`'s events start with: `stack.dev.api.`."""
+        return ".".join((self.subject, token(self.profile), token(service), ""))
 
     def render(self, handles: Mapping[str, Any]) -> str:
         return templates.render(self.url, _no_own, handles)

@@ -98,8 +98,9 @@ class Publisher:
         await self._tasks.aclose()
         left = self.outbox.peek(len(self.outbox))
         self.outbox.dropped += len(left)
-        own = self.target.subject_for(self.target.service or "", "")  # its own stop: gone with it
-        if any(not item.subject.startswith(own) for item in left):
+        service = self.target.service  # its own stop cannot reach it: no news
+        own = self.target.subjects_of(service) if service else None
+        if any(own is None or not item.subject.startswith(own) for item in left):
             log.warning(
                 "%d event(s) not published to %s: %s",
                 len(left),
