@@ -10,8 +10,14 @@ from typing import Any
 
 import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError
-from mcp.types import Resource, ToolAnnotations
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
+from mcp.types import (
+    CallToolResult,
+    InputRequiredResult,
+    Resource,
+    TextContent,
+    ToolAnnotations,
+)
 
 from .._control.console import error_text
 from ..errors import StackError
@@ -39,6 +45,22 @@ class StackServer(MCPServer[Any]):
     def __init__(self, stacks: Stacks) -> None:
         super().__init__("stack", instructions=INSTRUCTIONS, version=version("stackfixtures"))
         self.stacks = stacks
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Any = None
+    ) -> CallToolResult | InputRequiredResult:
+        """A tool's answer; a ToolError the tool raised (a mistake worded as the CLI words it)
+        is its result's text as it is: the SDK would put `Error executing tool NAME: ` first,
+        which it still does for arguments that do not fit the tool's schema."""
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as e:
+            if not isinstance(e.__cause__, ToolError):
+                raise
+            said = TextContent(type="text", text=str(e.__cause__))
+            return CallToolResult(content=[said], is_error=True)
 
     async def list_resources(self) -> list[Resource]:
         listed = await super().list_resources()

@@ -1,0 +1,168 @@
+"""`stack mcp` driven by the MCP SDK's own client over stdio (`stdio_client` + `ClientSession`),
+against a real stack started by `stack up` in a tmp project: the tools listed, status, a
+failing service's log tail (read and searched), its failed start as a tool error, a restart
+(the pid changes, as `stack status --json` sees it), errors in the CLI's own words.
+
+One stack is shared by the module's tests; its processes carry a mark of their own, checked
+gone at the end."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import types
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+from .cli_helpers import STACK, run_stack
+from .conftest import RUN_MARK, wait_gone, write_project
+
+pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
+
+PROFILE = """
+[services.good]
+command = ["{PY}", "{APP}", "--port", "${port}"]
+ready = { http = "http://127.0.0.1:${port}/health" }
+
+[services.bad]   # says why, then exits 1 before it is ready; never restarted
+command = ["{PY}", "-c", "print('bad: cannot reach the payments API', flush=True); exit(1)"]
+ready = { tcp = "${port}" }
+restart = { policy = "no" }
+"""
+
+LINE = "bad: cannot reach the payments API"
+MODULE_MARK = "I25_MCP_STACK"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A project whose profile `shop` runs, with only `good` started (`bad` cannot start:
+    `stack up` would stop everything)."""
+    root = tmp_path_factory.mktemp("mcp")
+    write_project(root, PROFILE, name="shop")
+    os.environ[MODULE_MARK] = uuid.uuid4().hex
+    env = {RUN_MARK: os.environ[MODULE_MARK]}  # (not a single test's: the autouse check)
+    try:
+        up = run_stack(["up", "good"], root, env=env, timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield root
+    finally:
+        run_stack(["down", "-p", "shop"], root, timeout=120)
+        left = wait_gone(timeout=10, mark=MODULE_MARK)
+        del os.environ[MODULE_MARK]
+        assert not left, left
+
+
+@asynccontextmanager
+async def mcp_session(cwd: Path, *args: str) -> AsyncIterator[ClientSession]:
+    """`stack mcp` started by the SDK's client, as an MCP client starts it, from `cwd`."""
+    params = StdioServerParameters(command=STACK, args=["mcp", *args], cwd=str(cwd))
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+async def call(session: ClientSession, tool: str, **arguments: Any) -> Any:
+    """A tool's JSON answer; the test fails with its words if it was an error."""
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, text_of(result)
+    return json.loads(text_of(result))
+
+
+async def error_of(session: ClientSession, tool: str, **arguments: Any) -> str:
+    result = await session.call_tool(tool, arguments)
+    assert result.is_error, text_of(result)
+    return text_of(result)
+
+
+def pids(root: Path) -> dict[str, Any]:
+    out = run_stack(["status", "--json", "-p", "shop"], root)
+    assert out.returncode == 0, out.stderr
+    return {s["name"]: s["pid"] for s in json.loads(out.stdout)["services"]}
+
+
+async def test_an_agent_reads_why_a_service_failed_and_restarts_another(project: Path) -> None:
+    async with mcp_session(project) as session:
+        listed = {t.name for t in (await session.list_tools()).tools}
+        assert {
+            "list_stacks",
+            "status",
+            "read_logs",
+            "search_logs",
+            "read_events",
+            "endpoint_env",
+            "restart_service",
+            "stop_services",
+            "start_services",
+            "render_report",
+        } <= listed
+
+        status = await call(session, "status")
+        states = {s["name"]: s["state"] for s in status["services"]}
+        assert states == {"good": "ready", "bad": "pending"}
+        stacks = (await call(session, "list_stacks"))["stacks"]
+        assert [(s["profile"], s["services"]["good"]) for s in stacks] == [("shop", "ready")]
+
+        # its start fails: a tool error that says why, in the CLI's words
+        said = await error_of(session, "start_services", services=["bad"])
+        assert said.startswith("error: ") and "bad" in said and "Traceback" not in said
+
+        # the failing service's log tail holds its line, with a mark; a search finds it
+        tail = await call(session, "read_logs", service="bad", lines=5)
+        assert LINE in [said["line"] for said in tail["services"]["bad"]]
+        found = await call(session, "search_logs", pattern=r"^bad: .*payments\s+API$", regex=True)
+        assert [(m["service"], m["line"]) for m in found["matches"]] == [("bad", LINE)]
+        mark = found["matches"][0]["mark"]
+        after = await call(session, "read_logs", service="bad", since=mark)
+        assert LINE not in [said["line"] for said in after["services"]["bad"]]
+        resource = await session.read_resource("stack://shop/logs/bad")
+        contents = resource.contents[0]
+        assert isinstance(contents, types.TextResourceContents) and LINE in contents.text
+
+        events = (await call(session, "read_events"))["events"]
+        assert ("bad", "failed") in [(e["service"], e["to"]) for e in events]
+        env = (await call(session, "endpoint_env"))["env"]
+        assert env["GOOD_URL"].startswith("http://127.0.0.1:")
+
+        # restart the good one: its pid changes, as the CLI sees it
+        before = pids(project)["good"]
+        restarted = await call(session, "restart_service", service="good")
+        assert restarted["state"] == "ready" and restarted["pid"] not in (None, before)
+        assert pids(project)["good"] == restarted["pid"]
+
+        report = await call(session, "render_report")
+        assert Path(report["path"]) == project / ".stack" / "shop" / "report.html"
+        assert Path(report["path"]).is_file() and "bad: failed" in report["summary"]
+
+
+async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
+    cli = run_stack(["restart", "gods", "-p", "shop"], project)
+    assert cli.returncode == 2 and "did you mean 'good'" in cli.stderr
+    async with mcp_session(project) as session:
+        said = await error_of(session, "restart_service", service="gods")
+        assert said == cli.stderr.strip()
+        said = await error_of(session, "endpoint_env", services=["gods"])
+        assert said == cli.stderr.strip()
+        said = await error_of(session, "search_logs", pattern="(", regex=True)
+        assert said.startswith("error: not a regular expression: '('")
+        said = await error_of(session, "status", stack="nosuch")
+        assert said.startswith("error: ") and "nosuch" in said
+
+    # no stack running in a project: said as `stack status` says it
+    write_project(tmp_path, PROFILE, name="shop")
+    cli = run_stack(["status"], tmp_path)
+    assert cli.returncode == 4
+    async with mcp_session(tmp_path) as session:
+        assert await error_of(session, "status") == cli.stderr.strip()
+        assert (await call(session, "list_stacks"))["stacks"] == []
