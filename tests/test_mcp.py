@@ -8,8 +8,11 @@ gone at the end."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,6 +26,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from .cli_helpers import STACK, run_stack
 from .conftest import RUN_MARK, wait_gone, write_project
+from .readme import blocks, section
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
@@ -60,10 +64,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert not left, left
 
 
+def configured() -> dict[str, Any]:
+    """The README's snippet for an MCP client's configuration, as written."""
+    snippet = blocks(section("### For coding agents (MCP)"), "json")[0]
+    server: dict[str, Any] = json.loads(snippet)["mcpServers"]["stack"]
+    assert server["command"] == ".venv/bin/stack"  # (the project's venv: here, the tests')
+    return server
+
+
 @asynccontextmanager
-async def mcp_session(cwd: Path, *args: str) -> AsyncIterator[ClientSession]:
-    """`stack mcp` started by the SDK's client, as an MCP client starts it, from `cwd`."""
-    params = StdioServerParameters(command=STACK, args=["mcp", *args], cwd=str(cwd))
+async def mcp_session(cwd: Path) -> AsyncIterator[ClientSession]:
+    """`stack mcp` started by the SDK's client from `cwd`, as the README configures a client."""
+    params = StdioServerParameters(command=STACK, args=configured()["args"], cwd=str(cwd))
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         yield session
@@ -143,7 +155,7 @@ async def test_an_agent_reads_why_a_service_failed_and_restarts_another(project:
 
         report = await call(session, "render_report")
         assert Path(report["path"]) == project / ".stack" / "shop" / "report.html"
-        assert Path(report["path"]).is_file() and "bad: failed" in report["summary"]
+        assert Path(report["path"]).is_file() and "bad: failed, 1 failure" in report["summary"]
 
 
 async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
@@ -166,3 +178,20 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
     async with mcp_session(tmp_path) as session:
         assert await error_of(session, "status") == cli.stderr.strip()
         assert (await call(session, "list_stacks"))["stacks"] == []
+
+
+def test_the_cli_imports_the_sdk_only_for_stack_mcp() -> None:
+    """`stack --help` and the operating commands stay fast: no SDK imported; without the
+    SDK, `stack mcp` says what to install (exit 1), no traceback."""
+    code = "import sys; from stackfixtures.cli import main; print(sorted(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert loaded.returncode == 0, loaded.stderr
+    assert not {"mcp", "pydantic", "anyio"} & set(ast.literal_eval(loaded.stdout))
+    code = (
+        "import sys; sys.modules['mcp'] = None; from stackfixtures.cli import main; main(['mcp'])"
+    )
+    missing = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert missing.returncode == 1
+    assert (
+        missing.stderr == "error: stack mcp needs the MCP SDK: pip install 'stackfixtures[mcp]'\n"
+    )

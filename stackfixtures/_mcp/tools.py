@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
 
 from .._control import codec
 from .._control.console import error_text, went_away
@@ -20,6 +21,22 @@ from .._report.of_stack import report, summary
 from ..errors import NotRunning, StackError
 from . import logs
 from .stacks import Stacks
+
+StackArg = Annotated[
+    str | None,
+    Field(
+        description="Which stack: its profile's name or its state dir (see list_stacks); "
+        "default: the one `stack mcp` was started for, else the only one running"
+    ),
+]
+ServiceArg = Annotated[str | None, Field(description="A service's name; default: every service")]
+SinceArg = Annotated[
+    int | None,
+    Field(
+        description="A mark of `service`'s output (from a line or `marks`): only what came after"
+    ),
+]
+ServicesArg = Annotated[list[str], Field(description="Services' names")]
 
 
 @contextlib.contextmanager
@@ -71,7 +88,7 @@ class Tools:
             return {"stacks": [], "note": str(none_running(self.stacks.root))}
         return {"stacks": found}
 
-    def status(self, stack: str | None = None) -> dict[str, Any]:
+    def status(self, stack: StackArg = None) -> dict[str, Any]:
         """Each service's state, pid, endpoint, uptime, restarts, health, RSS, CPU, last exit
         code and `reason` (why it is in its state), as `stack status --json` gives them."""
         with self.control(stack) as control:
@@ -79,10 +96,10 @@ class Tools:
 
     def read_logs(
         self,
-        service: str | None = None,
+        service: ServiceArg = None,
         lines: int = 50,
-        since: int | None = None,
-        stack: str | None = None,
+        since: SinceArg = None,
+        stack: StackArg = None,
     ) -> dict[str, Any]:
         """A service's output (every service's without `service`): its last `lines` lines,
         or with `since` (a mark, of `service`) only the lines written after it. Each line
@@ -101,12 +118,12 @@ class Tools:
     def search_logs(
         self,
         pattern: str,
-        service: str | None = None,
+        service: ServiceArg = None,
         regex: bool = False,
         ignore_case: bool = False,
-        since: int | None = None,
+        since: SinceArg = None,
         limit: int = 100,
-        stack: str | None = None,
+        stack: StackArg = None,
     ) -> dict[str, Any]:
         """The lines of a service's output (every service's without `service`) that hold
         `pattern`: a substring, or with `regex` a Python regular expression. Searches what
@@ -121,7 +138,7 @@ class Tools:
             chunks = control.logs(names, n=logs.ALL, since=marks)
         return logs.search(chunks, hit, limit)
 
-    def read_events(self, since: int = 0, stack: str | None = None) -> dict[str, Any]:
+    def read_events(self, since: int = 0, stack: StackArg = None) -> dict[str, Any]:
         """Every state change after the `since`-th (time, service, from, to, reason, and
         details such as exit_code); `next` is the `since` that reads on from here."""
         with self.control(stack) as control:
@@ -129,7 +146,7 @@ class Tools:
         return {"events": [e.to_json() for e in events], "next": max(since, 0) + len(events)}
 
     def endpoint_env(
-        self, services: list[str] | None = None, stack: str | None = None
+        self, services: list[str] | None = None, stack: StackArg = None
     ) -> dict[str, Any]:
         """The running stack's endpoints as environment variables (what `stack env` prints
         and `stack exec` gives its command): <NAME>_URL/_HOST/_PORT per service, the
@@ -146,7 +163,7 @@ class Tools:
         env, notes = endpoint_env(status, services or None)
         return {"env": env, "notes": notes}
 
-    def restart_service(self, service: str, stack: str | None = None) -> dict[str, Any]:
+    def restart_service(self, service: str, stack: StackArg = None) -> dict[str, Any]:
         """Restart a service (its dependents follow their edges); returns once it is ready
         again, with its state and new pid."""
         with self.control(stack) as control:
@@ -155,13 +172,13 @@ class Tools:
         row = rows.get(service, {})
         return {"service": service, "state": row.get("state"), "pid": row.get("pid")}
 
-    def stop_services(self, services: list[str], stack: str | None = None) -> dict[str, Any]:
+    def stop_services(self, services: ServicesArg, stack: StackArg = None) -> dict[str, Any]:
         """Stop these services and what depends on them, gracefully, dependents first; how
         each stopped."""
         with self.control(stack) as control:
             return codec.stopped_to_json(control.stop(services))
 
-    def start_services(self, services: list[str], stack: str | None = None) -> dict[str, Any]:
+    def start_services(self, services: ServicesArg, stack: StackArg = None) -> dict[str, Any]:
         """Start these services (and what they need) again, together; their states and
         handles once ready. A service that fails to start is an error that says why (its
         log's tail: read_logs)."""
@@ -169,7 +186,7 @@ class Tools:
             handles = control.start(services)
             return codec.started_to_json(handles, {n: control.state(n) for n in services})
 
-    def render_report(self, stack: str | None = None) -> dict[str, Any]:
+    def render_report(self, stack: StackArg = None) -> dict[str, Any]:
         """The stack's timeline (what `stack report` writes: each service's states,
         restarts and failures, the startup's critical chain) as one HTML file in its state
         dir, from the running stack or, if none runs, the project's last run. The file's
@@ -180,7 +197,7 @@ class Tools:
                 raise NotRunning("no stack has run here (name one with the `stack` argument)")
             made = report(where)
             path = made.write()
-        return {"path": str(path), "summary": summary(made.timeline)}
+        return {"path": str(path), "summary": summary(made)}
 
 
 def one_service(service: str | None, since: int | None) -> None:

@@ -8,13 +8,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._control.console import plural
 from .._control.remote import connect
 from .._engine import private_files
 from .._engine.critical_chain import describe
 from .._engine.events import Event, read_events
 from ..errors import NotRunning
 from . import html
-from .timeline import Timeline, build
+from .timeline import Timeline, build, runs
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Report:
     where: Path  # the state dir
     timeline: Timeline
     text: str  # the HTML page
+    states: dict[str, str]  # each service's state at the end (its last event's)
 
     def write(self, output: str | None = None) -> Path:
         """Write it to `output` (a path), else into the state dir as report.html (private,
@@ -56,22 +58,24 @@ def report(where: Path) -> Report:
     if not events:
         raise NotRunning(f"no events recorded in {where / 'events.jsonl'}")
     tl = build(events, f"profile {label}", now=now)
-    return Report(where, tl, html.render([tl], f"stack report: profile {label}", source))
+    states = {e.service: e.target for e in runs(events)[-1]}
+    return Report(where, tl, html.render([tl], f"stack report: profile {label}", source), states)
 
 
-def summary(tl: Timeline) -> str:
-    """The timeline in a few lines of words: each service's last state, starts, restarts and
-    failures (the last one's why), and the startup's critical chain."""
-    lines = [f"{tl.title}: {len(tl.lanes)} services over {tl.length:.1f} s"]
+def summary(made: Report) -> str:
+    """The timeline in a few lines of words: each service's state at the end, starts,
+    restarts and failures (the last one's why), and the startup's critical chain."""
+    tl = made.timeline
+    lines = [f"{tl.title}: {plural(len(tl.lanes), 'service')} over {tl.length:.1f} s"]
     for lane in tl.lanes:
-        last = lane.spans[-1].state if lane.spans else "stopped"
-        said = [f"{lane.service}: {last}", f"{len(lane.starts)} started"]
-        said += [f"{lane.restarts} restarts"] if lane.restarts else []
+        said = [f"{lane.service}: {made.states.get(lane.service, 'pending')}"]
+        said += [f"started {len(lane.starts)} times"] if len(lane.starts) > 1 else []
+        said += [plural(lane.restarts, "restart")] if lane.restarts else []
         failures = [m for m in lane.marks if m.kind == "failure"]
         if failures:
-            said.append(f"{len(failures)} failed (last: {failures[-1].text})")
+            said.append(f"{plural(len(failures), 'failure')} (last: {failures[-1].text})")
         if lane.starts:
-            said.append(f"ready in {lane.starts[0]:.2f} s")
+            said.append(f"first ready in {lane.starts[0]:.2f} s")
         lines.append("  " + ", ".join(said))
     if tl.chain:
         lines.append(f"critical chain: {describe(tl.chain)}")
