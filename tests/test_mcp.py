@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import socket
 import subprocess
 import sys
 import uuid
@@ -34,6 +35,11 @@ PROFILE = """
 [services.good]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { http = "http://127.0.0.1:${port}/health" }
+port = {PORT}
+
+[services.api]   # the same server, through a URL with a password in it
+external = "http://agent:pw-s3cret-25@127.0.0.1:{PORT}/health"
+depends_on = ["good"]
 
 [services.bad]   # says why, then exits 1 before it is ready; never restarted
 command = ["{PY}", "-c", "print('bad: cannot reach the payments API', flush=True); exit(1)"]
@@ -47,14 +53,14 @@ MODULE_MARK = "I25_MCP_STACK"
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A project whose profile `shop` runs, with only `good` started (`bad` cannot start:
-    `stack up` would stop everything)."""
+    """A project whose profile `shop` runs, with `good` and `api` started (not `bad`, which
+    cannot start: `stack up` would stop everything)."""
     root = tmp_path_factory.mktemp("mcp")
-    write_project(root, PROFILE, name="shop")
+    write_project(root, PROFILE.replace("{PORT}", str(free_port())), name="shop")
     os.environ[MODULE_MARK] = uuid.uuid4().hex
     env = {RUN_MARK: os.environ[MODULE_MARK]}  # (not a single test's: the autouse check)
     try:
-        up = run_stack(["up", "good"], root, env=env, timeout=120)
+        up = run_stack(["up", "good", "api"], root, env=env, timeout=120)
         assert up.returncode == 0, up.stdout + up.stderr
         yield root
     finally:
@@ -70,6 +76,12 @@ def configured() -> dict[str, Any]:
     server: dict[str, Any] = json.loads(snippet)["mcpServers"]["stack"]
     assert server["command"] == ".venv/bin/stack"  # (the project's venv: here, the tests')
     return server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @asynccontextmanager
@@ -122,9 +134,11 @@ async def test_an_agent_reads_why_a_service_failed_and_restarts_another(project:
 
         status = await call(session, "status")
         states = {s["name"]: s["state"] for s in status["services"]}
-        assert states == {"good": "ready", "bad": "pending"}
+        assert states == {"good": "ready", "api": "ready", "bad": "pending"}
+        assert "pw-s3cret-25" not in json.dumps(status)  # hidden, as people see it ...
+        assert "agent:***@" in [s["endpoint"] for s in status["services"]][1]
         stacks = (await call(session, "list_stacks"))["stacks"]
-        assert [(s["profile"], s["services"]["good"]) for s in stacks] == [("shop", "ready")]
+        assert [(s["profile"], s["services"]) for s in stacks] == [("shop", states)]
 
         # its start fails: a tool error that says why, in the CLI's words
         said = await error_of(session, "start_services", services=["bad"])
@@ -144,8 +158,9 @@ async def test_an_agent_reads_why_a_service_failed_and_restarts_another(project:
 
         events = (await call(session, "read_events"))["events"]
         assert ("bad", "failed") in [(e["service"], e["to"]) for e in events]
-        env = (await call(session, "endpoint_env"))["env"]
+        env = (await call(session, "endpoint_env"))["env"]  # ... but given to connect with
         assert env["GOOD_URL"].startswith("http://127.0.0.1:")
+        assert env["API_URL"] == f"http://agent:pw-s3cret-25@127.0.0.1:{env['GOOD_PORT']}/health"
 
         # restart the good one: its pid changes, as the CLI sees it
         before = pids(project)["good"]
@@ -172,7 +187,7 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
         assert said.startswith("error: ") and "nosuch" in said
 
     # no stack running in a project: said as `stack status` says it
-    write_project(tmp_path, PROFILE, name="shop")
+    write_project(tmp_path, PROFILE.replace("{PORT}", "1"), name="shop")
     cli = run_stack(["status"], tmp_path)
     assert cli.returncode == 4
     async with mcp_session(tmp_path) as session:

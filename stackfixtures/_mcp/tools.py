@@ -17,6 +17,7 @@ from .._control.console import error_text, went_away
 from .._control.discover import none_running
 from .._control.environment import endpoint_env
 from .._control.remote import RemoteControl
+from .._engine.masking import hidden
 from .._report.of_stack import report, summary
 from ..errors import NotRunning, StackError
 from . import logs
@@ -90,9 +91,10 @@ class Tools:
 
     def status(self, stack: StackArg = None) -> dict[str, Any]:
         """Each service's state, pid, endpoint, uptime, restarts, health, RSS, CPU, last exit
-        code and `reason` (why it is in its state), as `stack status --json` gives them."""
+        code and `reason` (why it is in its state), as `stack status --json` gives them, but
+        with passwords hidden (***): endpoint_env gives them."""
         with self.control(stack) as control:
-            return control.status()
+            return dict(hidden(control.status()))
 
     def read_logs(
         self,
@@ -181,10 +183,11 @@ class Tools:
     def start_services(self, services: ServicesArg, stack: StackArg = None) -> dict[str, Any]:
         """Start these services (and what they need) again, together; their states and
         handles once ready. A service that fails to start is an error that says why (its
-        log's tail: read_logs)."""
+        log's tail: read_logs). Passwords hidden (***): endpoint_env gives them."""
         with self.control(stack) as control:
             handles = control.start(services)
-            return codec.started_to_json(handles, {n: control.state(n) for n in services})
+            states = {n: control.state(n) for n in services}
+        return dict(hidden(codec.started_to_json(handles, states)))
 
     def render_report(self, stack: StackArg = None) -> dict[str, Any]:
         """The stack's timeline (what `stack report` writes: each service's states,
