@@ -28,9 +28,11 @@ from .tools import Tools
 LOG_URI = "stack://{stack}/logs/{service}"
 """A service's output: `stack://dev/logs/api` (the stack by its profile's name)."""
 
-INSTRUCTIONS = """Operate the backend stacks of this project (started with `stack up`): their
-services' states and why, logs (with search), state changes, endpoints, restarts, and the
-timeline report. With several stacks running, name one in a tool's `stack` argument."""
+INSTRUCTIONS = (
+    "Operate the backend stacks of this project (started with `stack up`): their services' "
+    "states and why, logs (with search), state changes, endpoints, restarts, and the timeline "
+    "report. With several stacks running, name one in a tool's `stack` argument."
+)
 
 READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 CHANGES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from .common import main, profile_option, state_dir_option
+from .logs import quiet_interrupt
 
 NEEDS_MCP = "stack mcp needs the MCP SDK: pip install 'stackfixtures[mcp]'"
 
@@ -35,4 +36,5 @@ def mcp(profile: str | None, state_dir: str | None) -> None:
     from .._config.locate import find_root
     from .._mcp.stacks import Stacks
 
-    serve(Stacks(find_root(), profile, state_dir))
+    with quiet_interrupt():  # Ctrl-C ends it as a person means it: exit 0, no traceback
+        serve(Stacks(find_root(), profile, state_dir))
