@@ -195,9 +195,10 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
         assert (await call(session, "list_stacks"))["stacks"] == []
 
 
-def test_the_cli_imports_the_sdk_only_for_stack_mcp() -> None:
+def test_the_cli_imports_the_sdk_only_for_stack_mcp(tmp_path: Path) -> None:
     """`stack --help` and the operating commands stay fast: no SDK imported; without the
-    SDK, `stack mcp` says what to install (exit 1), no traceback."""
+    SDK, `stack mcp` says what to install (exit 1), no traceback; a mistyped profile is
+    said at once (exit 2), as every command says it."""
     code = "import sys; from stackfixtures.cli import main; print(sorted(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert loaded.returncode == 0, loaded.stderr
@@ -210,3 +211,7 @@ def test_the_cli_imports_the_sdk_only_for_stack_mcp() -> None:
     assert (
         missing.stderr == "error: stack mcp needs the MCP SDK: pip install 'stackfixtures[mcp]'\n"
     )
+    write_project(tmp_path, PROFILE.replace("{PORT}", "1"), name="shop")
+    typo = run_stack(["mcp", "-p", "shpo"], tmp_path)
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr.startswith("error: ") and "did you mean 'shop'" in typo.stderr

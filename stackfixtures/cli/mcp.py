@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from .._control.exits import EXIT_DEFINITION
+from ..errors import DefinitionError, StackError
 from .common import main, profile_option, state_dir_option
 from .logs import quiet_interrupt
 
@@ -25,7 +27,20 @@ def mcp(profile: str | None, state_dir: str | None) -> None:
     The stack a tool means: its `stack` argument, else -p/--state-dir given here, else the
     one running (as other commands choose). Started by the client, from the project's
     directory (the project is found from the working directory, as for every command).
+    It starts no stack: one that is not running yet is an error of the tools until it is.
     """
+    from .._config.locate import find_root
+    from .._control.console import error_text
+    from .._control.discover import state_dir_for
+
+    root = find_root()
+    try:  # a mistyped -p is said now, not by every tool later
+        state_dir_for(profile, state_dir, root)
+    except DefinitionError as e:
+        click.echo(error_text(e), err=True)
+        sys.exit(EXIT_DEFINITION)
+    except StackError:  # none running yet, or several: each tool says so when asked
+        pass
     try:
         from .._mcp.server import serve
     except ImportError as e:
@@ -33,8 +48,7 @@ def mcp(profile: str | None, state_dir: str | None) -> None:
             raise
         click.echo(f"error: {NEEDS_MCP}", err=True)
         sys.exit(1)
-    from .._config.locate import find_root
     from .._mcp.stacks import Stacks
 
     with quiet_interrupt():  # Ctrl-C ends it as a person means it: exit 0, no traceback
-        serve(Stacks(find_root(), profile, state_dir))
+        serve(Stacks(root, profile, state_dir))
