@@ -72,8 +72,9 @@ async def _ask(address: str, service: str, timeout: float) -> str | None:
 
     request = health_pb2.HealthCheckRequest(service=service)
     channel = grpc.aio.insecure_channel(address)
+    stub: Any = health_pb2_grpc.HealthStub(channel)  # (its methods are made at run time)
     try:
-        answer = await health_pb2_grpc.HealthStub(channel).Check(request, timeout=timeout)
+        answer = await stub.Check(request, timeout=timeout)
     except grpc.aio.AioRpcError as e:
         return _failed(e.code(), e.details() or "", service, timeout)
     finally:
