@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 import stackfixtures as sf
 from stackfixtures import _project as projects
@@ -23,7 +24,9 @@ from stackfixtures._engine.probes import registry
 from stackfixtures._export import compose, k8s
 from stackfixtures.errors import ProbeTimeout, ProfileError
 
+from . import compose_binary
 from .conftest import APPS, PY, until, write_project
+from .test_export import validate_k8s
 
 GRPC_APP = str(APPS / "grpc_health_app.py")
 
@@ -169,6 +172,7 @@ ready = { grpc = "${port}" }
         sf.probe.grpc(50051)
 
 
+@pytest.mark.slow  # docker-compose checks the Compose file
 def test_exported_as_kubernetes_s_grpc_probe(tmp_path: Path) -> None:
     write_project(
         tmp_path,
@@ -181,12 +185,16 @@ export = { image = "shop:1" }
 """,
     )
     proj = projects.load("dev", root=tmp_path)
-    [deployment] = [d for d in k8s.objects(proj)["app"] if d["kind"] == "Deployment"]
+    objects = k8s.objects(proj)["app"]
+    validate_k8s(objects)
+    [deployment] = [d for d in objects if d["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     port = container["ports"][0]["containerPort"]
     assert container["readinessProbe"]["grpc"] == {"port": port, "service": "shop.Cart"}
     assert container["livenessProbe"]["grpc"] == {"port": port}
-    test = compose.document(proj)["services"]["app"]["healthcheck"]["test"]
+    file = tmp_path / "compose.yaml"
+    file.write_text(yaml.safe_dump(compose.document(proj)))
+    test = compose_binary.normalised(file)["services"]["app"]["healthcheck"]["test"]
     assert test[0] == "CMD-SHELL"
     assert f"grpc_health_probe -addr=localhost:{port} -service=shop.Cart;" in test[1]
 

@@ -17,6 +17,7 @@ from typing import Any
 from ..._define.container import ContainerProbe
 from ..context import ServiceContext
 from .registry import ProbeType, Render
+from .tcp import connect_shell, is_address
 
 INSTALL_HINT = "pip install 'stackfixtures[grpc]'"
 MODULES = ("grpc", "grpc_health")
@@ -126,8 +127,7 @@ def _parse(value: str | int) -> GrpcProbe:
     """A profile's `grpc = ...`: a port, `host:port` or a `${...}` that becomes one, and an
     optional `/service`."""
     address, service = split(str(value))
-    port = address.rpartition(":")[2]
-    if "${" not in port and not (port.isdigit() and 1 <= int(port) <= 65535):
+    if not is_address(address):
         raise ValueError(
             "expected a port, host:port or ${...} (e.g. ${port}), optionally with /SERVICE "
             f"(e.g. ${{port}}/shop.Cart), not {value!r}"
@@ -150,8 +150,7 @@ def _compose(p: ContainerProbe) -> list[str]:
         "CMD-SHELL",
         "if command -v grpc_health_probe >/dev/null 2>&1; then "
         f"grpc_health_probe -addr=localhost:{p.port}{service}; "
-        f"else nc -z localhost {p.port} 2>/dev/null || "
-        f"python3 -c \"import socket; socket.create_connection(('localhost', {p.port}))\"; fi",
+        f"else {connect_shell(p.port)}; fi",
     ]
 
 
