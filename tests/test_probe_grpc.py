@@ -58,7 +58,7 @@ def refusing_port() -> Iterator[int]:
 
 @pytest.mark.slow
 async def test_ready_only_once_serving_and_degraded_while_not(
-    tmp_path: Path, make_stack: Any, refusing_port: int
+    tmp_path: Path, make_stack: Any, refusing_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stack = await make_stack(tmp_path, profile(PROFILE, tmp_path))
     starting = asyncio.ensure_future(stack.start())
@@ -77,7 +77,9 @@ async def test_ready_only_once_serving_and_degraded_while_not(
         ready = [e for e in stack.events.events if e.service == "api" and e.target == "ready"]
         assert len(ready) == 1 and ready[0].time >= serving_at
 
-        # the other answers, in words, from real servers
+        # the other answers, in words, from real servers; directly, as the tcp and http
+        # probes connect, even where the environment names a proxy (here one that is not there)
+        monkeypatch.setenv("grpc_proxy", f"http://127.0.0.1:{refusing_port}")
         ctx = api.ctx
         bare = stack.units["bare"].ctx.port
         unknown = "SERVICE_UNKNOWN (the server knows no service 'shop.Nope')"
@@ -96,6 +98,7 @@ async def test_ready_only_once_serving_and_degraded_while_not(
         assert degraded.reason == (
             "liveness probe grpc ${port} failed 2 times in a row: NOT_SERVING"
         )
+        assert stack.metrics("api")["health"] == "failing: NOT_SERVING"  # status's HEALTH
         (tmp_path / "sick").unlink()
         await stack.wait_for("api", State.READY, timeout=30)
         assert api.restarts == 0 and api.ctx.processes[0].pid == pid

@@ -5,19 +5,24 @@ name after a slash (`"${port}/shop.Cart"`) asks for that service's. grpcio and i
 checking package are imported on the first check, never when a profile is read (the CLI does
 not pay for them), and a profile that names the probe without them installed is a mistake
 reported at its key. Each check opens a channel and closes it, so a probe holds nothing
-between checks: the service may restart on another process while its probe stays the same.
+between checks (the same probe checks every incarnation of its service, from whichever event
+loop runs it). Like the tcp and http probes it connects directly: no proxy from the
+environment, no TLS.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..._define.container import ContainerProbe
 from ..context import ServiceContext
 from .registry import ProbeType, Render
 from .tcp import connect_shell, is_address
+
+if TYPE_CHECKING:
+    from grpc import StatusCode
 
 INSTALL_HINT = "pip install 'stackfixtures[grpc]'"
 MODULES = ("grpc", "grpc_health")
@@ -72,7 +77,7 @@ async def _ask(address: str, service: str, timeout: float) -> str | None:
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     request = health_pb2.HealthCheckRequest(service=service)
-    channel = grpc.aio.insecure_channel(address)
+    channel = grpc.aio.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
     stub: Any = health_pb2_grpc.HealthStub(channel)  # (its methods are made at run time)
     try:
         answer = await stub.Check(request, timeout=timeout)
@@ -85,7 +90,7 @@ async def _ask(address: str, service: str, timeout: float) -> str | None:
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
 
 
-def _failed(code: Any, details: str, service: str, timeout: float) -> str:
+def _failed(code: StatusCode, details: str, service: str, timeout: float) -> str:
     """A call that ended without an answer, in words. The health protocol answers NOT_FOUND
     for a service the server does not know (Check's form of SERVICE_UNKNOWN)."""
     import grpc
