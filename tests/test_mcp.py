@@ -25,7 +25,7 @@ from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from .cli_helpers import STACK, run_stack
+from .cli_helpers import STACK, Output, run_stack
 from .conftest import RUN_MARK, wait_gone, write_project
 from .readme import blocks, section
 
@@ -48,6 +48,7 @@ restart = { policy = "no" }
 """
 
 LINE = "bad: cannot reach the payments API"
+CLIENT = {"name": "test_mcp", "version": "1"}
 MODULE_MARK = "I25_MCP_STACK"
 
 
@@ -215,3 +216,43 @@ def test_the_cli_imports_the_sdk_only_for_stack_mcp(tmp_path: Path) -> None:
     typo = run_stack(["mcp", "-p", "shpo"], tmp_path)
     assert typo.returncode == 2 and typo.stdout == ""
     assert typo.stderr.startswith("error: ") and "did you mean 'shop'" in typo.stderr
+
+
+def test_nothing_but_the_protocol_on_stdout(tmp_path: Path) -> None:
+    """On the wire, as a client sees it: each line of stdout is a JSON-RPC message, and a
+    tool's error (no stack running) is an answer, not a crash (the SDK's log: stderr)."""
+    write_project(tmp_path, PROFILE.replace("{PORT}", "1"), name="shop")
+    hello = {"protocolVersion": types.LATEST_PROTOCOL_VERSION, "capabilities": {}}
+    requests = [
+        {"id": 1, "method": "initialize", "params": {**hello, "clientInfo": CLIENT}},
+        {"method": "notifications/initialized"},
+        {"id": 2, "method": "tools/call", "params": {"name": "status", "arguments": {}}},
+        {"id": 3, "method": "tools/list"},
+    ]
+    with (tmp_path / "stderr").open("w") as err:
+        proc = subprocess.Popen(
+            [STACK, "mcp"],
+            cwd=tmp_path,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+        wire = Output(proc)
+        try:
+            assert proc.stdin is not None
+            for request in requests:
+                proc.stdin.write(json.dumps({"jsonrpc": "2.0", **request}) + "\n")
+            proc.stdin.flush()
+            wire.wait_for('"id":2')  # (a call in flight when stdin closes is dropped)
+            if not any('"id":3' in line for line in wire.lines):  # (answered first, if at once)
+                wire.wait_for('"id":3')
+            proc.stdin.close()
+            assert wire.finish(timeout=30) == 0
+        finally:
+            wire.kill()
+    answers = {m.get("id"): m for m in map(json.loads, wire.lines)}  # every line is JSON
+    assert set(answers) == {1, 2, 3}
+    assert answers[2]["result"]["isError"] is True
+    said = answers[2]["result"]["content"][0]["text"]
+    assert said == f"error: no stack is running with state dir {tmp_path / '.stack' / 'shop'}"

@@ -5,6 +5,8 @@ reaches stdout (a stray print, a child's output); its log goes to stderr too."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -91,6 +93,11 @@ class StackServer(MCPServer[Any]):
         return found
 
 
+def add(server: MCPServer[Any], fn: Callable[..., Any], annotations: ToolAnnotations) -> None:
+    """`fn` as a tool, described by its docstring without the source's indentation."""
+    server.add_tool(fn, description=inspect.cleandoc(fn.__doc__ or ""), annotations=annotations)
+
+
 def build(stacks: Stacks) -> StackServer:
     server = StackServer(stacks)
     tools = Tools(stacks)
@@ -102,11 +109,11 @@ def build(stacks: Stacks) -> StackServer:
         tools.read_events,
         tools.endpoint_env,
     ):
-        server.add_tool(fn, annotations=READS)
-    server.add_tool(tools.render_report, annotations=WRITES)
-    server.add_tool(tools.restart_service, annotations=CHANGES)
-    server.add_tool(tools.start_services, annotations=CHANGES)
-    server.add_tool(tools.stop_services, annotations=STOPS)
+        add(server, fn, READS)
+    add(server, tools.render_report, WRITES)
+    add(server, tools.restart_service, CHANGES)
+    add(server, tools.start_services, CHANGES)
+    add(server, tools.stop_services, STOPS)
 
     @server.resource(LOG_URI, mime_type="text/plain", description="A service's output.")
     def service_log(stack: str, service: str) -> str:
