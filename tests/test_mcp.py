@@ -184,6 +184,8 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
         assert said == cli.stderr.strip()
         said = await error_of(session, "search_logs", pattern="(", regex=True)
         assert said.startswith("error: not a regular expression: '('")
+        said = await error_of(session, "read_logs", since=3)
+        assert said == "error: `since` is a mark of one service's output: name `service` too"
         said = await error_of(session, "status", stack="nosuch")
         assert said.startswith("error: ") and "nosuch" in said
 

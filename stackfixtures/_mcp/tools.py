@@ -19,7 +19,7 @@ from .._control.environment import endpoint_env
 from .._control.remote import RemoteControl
 from .._engine.masking import hidden
 from .._report.of_stack import report, summary
-from ..errors import NotRunning, StackError
+from ..errors import NotRunning, RequestRefused, StackError
 from . import logs
 from .stacks import Stacks
 
@@ -107,10 +107,8 @@ class Tools:
         or with `since` (a mark, of `service`) only the lines written after it. Each line
         comes with its mark; `marks` is where each service's output ends now (pass it as
         `since` to read on)."""
-        one_service(service, since)
         with self.control(stack) as control:
-            names = [service] if service is not None else None
-            marks = {service: since} if service is not None and since is not None else None
+            names, marks = asked(service, since)
             chunks = control.logs(names, n=max(lines, 0), since=marks)
         return {
             "services": {name: logs.numbered(chunk) for name, chunk in chunks.items()},
@@ -132,11 +130,9 @@ class Tools:
         the running stack holds (the last 2000 lines of each service; older lines are in
         STATE_DIR/logs/), after `since` (a mark of `service`) if given. The last `limit`
         matches, each with its service and mark."""
-        one_service(service, since)
         with self.control(stack) as control:
             hit = logs.matcher(pattern, regex, ignore_case)
-            names = [service] if service is not None else None
-            marks = {service: since} if service is not None and since is not None else None
+            names, marks = asked(service, since)
             chunks = control.logs(names, n=logs.ALL, since=marks)
         return logs.search(chunks, hit, limit)
 
@@ -203,7 +199,11 @@ class Tools:
         return {"path": str(path), "summary": summary(made)}
 
 
-def one_service(service: str | None, since: int | None) -> None:
-    """`since` is a mark of one service's output: a tool error without `service`."""
-    if since is not None and service is None:
-        raise ToolError("error: `since` is a mark of one service's output: name `service` too")
+def asked(service: str | None, since: int | None) -> tuple[list[str] | None, dict[str, int]]:
+    """The services and marks a log read asks for (`since` is a mark of one service's
+    output: RequestRefused without `service`)."""
+    if service is None:
+        if since is not None:
+            raise RequestRefused("`since` is a mark of one service's output: name `service` too")
+        return None, {}
+    return [service], {service: since} if since is not None else {}
