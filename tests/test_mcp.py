@@ -47,6 +47,11 @@ ready = { tcp = "${port}" }
 restart = { policy = "no" }
 """
 
+SIDE = """
+[services.idle]
+command = ["sleep", "600"]
+"""
+
 LINE = "bad: cannot reach the payments API"
 CLIENT = {"name": "test_mcp", "version": "1"}
 MODULE_MARK = "I25_MCP_STACK"
@@ -196,6 +201,31 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
     async with mcp_session(tmp_path) as session:
         assert await error_of(session, "status") == cli.stderr.strip()
         assert (await call(session, "list_stacks"))["stacks"] == []
+
+
+async def test_with_two_stacks_a_tool_names_one(project: Path) -> None:
+    """Two stacks of the project run: a tool that names none says so, listing them, and
+    how to name one; named by profile (or state dir), each answers for itself."""
+    (project / "profiles" / "side.toml").write_text(SIDE)
+    try:
+        up = run_stack(["up", "-p", "side"], project, timeout=120)
+        assert up.returncode == 0, up.stdout + up.stderr
+        async with mcp_session(project) as session:
+            listed = (await call(session, "list_stacks"))["stacks"]
+            assert sorted(s["profile"] for s in listed) == ["shop", "side"]
+            said = await error_of(session, "status")
+            assert said.startswith("error: 2 stacks are running; choose one")
+            assert said.endswith(
+                "(pass the tool's `stack` argument: a profile's name or a state dir (list_stacks))"
+            )
+            side = await call(session, "status", stack="side")
+            assert [s["name"] for s in side["services"]] == ["idle"]
+            where = str(project / ".stack" / "shop")
+            shop = await call(session, "read_events", stack=where)
+            assert {"good", "api"} <= {e["service"] for e in shop["events"]}
+    finally:
+        run_stack(["down", "-p", "side"], project, timeout=120)
+        (project / "profiles" / "side.toml").unlink()
 
 
 def test_the_cli_imports_the_sdk_only_for_stack_mcp(tmp_path: Path) -> None:
