@@ -55,7 +55,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _held.close()  # (the controller's dockerd, if it started one: stopped by its pid)
 
 
-NAMED = ("container tests", "docker-compose tests")
+NAMED = ("container tests", "docker-compose tests", "browser tests")
 """The skips the summary names: what the container, Podman and Compose tests skip with."""
 
 
