@@ -13,7 +13,7 @@ Running its processes
     spawn (a long-running process), run_once (a command to completion), Process,
     allocate_port (a free port, leased so parallel stacks do not take the same one)
 Telling when it is ready
-    probes (tcp, http, exec, log, call, all_; the module users know as `sf.probe`, named
+    probes (tcp, http, grpc, exec, log, call, all_; the module users know as `sf.probe`, named
     for the module here, since a kind's code holds a `probe` of its own), Probe, wait_ready
 Options a profile sets on it (pydantic field types, checked as the profile's own keys)
     Argv, Text, Count, Seconds, checked_table (a model of probe keys, e.g. a `ready = {...}`

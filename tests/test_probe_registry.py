@@ -94,7 +94,7 @@ def path_probe(tmp_path: Path) -> Iterator[None]:
 
 def test_the_schema_takes_the_registry_s_keys() -> None:
     keys = registry.keys()
-    assert keys == ("tcp", "http", "exec", "log")  # the check order of several keys
+    assert keys == ("tcp", "http", "grpc", "exec", "log")  # the check order of several keys
     assert ready_table() is checked_table(registry.fields())
     assert set(ready_table().model_fields) == {"timeout", *keys}
     assert set(checked_table(registry.fields(), LivenessSpec).model_fields) == {
@@ -109,7 +109,7 @@ def test_a_probe_table_is_one_probe_or_all_in_check_order() -> None:
     probe = probes.from_spec({"log": "up", "tcp": 5432})
     assert isinstance(probe, probes.AllProbe)
     assert [p.describe() for p in probe.probes] == ["tcp 5432", "log /up/"]
-    with pytest.raises(ValueError, match="a probe needs one of: tcp, http, exec, log"):
+    with pytest.raises(ValueError, match="a probe needs one of: tcp, http, grpc, exec, log"):
         probes.from_spec({})
 
 

@@ -364,7 +364,7 @@ def test_stack_kinds_shows_each_option_with_its_keys() -> None:
     text = CliRunner().invoke(main, ["kinds"])
     assert text.exit_code == 0, text.output
     assert "template = { after, schema_file, hook, name }" in text.stdout
-    assert "ready = { tcp, http, exec, log, timeout }" in text.stdout  # (command's)
+    assert "ready = { tcp, http, grpc, exec, log, timeout }" in text.stdout  # (command's)
     listed = {
         k["name"]: k
         for k in json.loads(CliRunner().invoke(main, ["kinds", "--json"]).stdout)["kinds"]

@@ -6,6 +6,7 @@ import functools
 import operator
 import re
 import types
+import urllib.parse
 from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
@@ -20,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .._define.bus import DEFAULT_QUEUE, DEFAULT_SUBJECT
 from .._define.policies import (
     Backoff,
     LivenessPolicy,
@@ -304,6 +306,40 @@ EnvName = Annotated[str, AfterValidator(_env_name)]
 """The name of an environment variable, as a shell can unset it."""
 
 
+_SCHEMES = ("nats", "tls")
+
+
+def _bus_url(value: str) -> str:
+    if "${" in value:  # a service's handle fills it: checked against that service (_project)
+        return value
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in _SCHEMES or not parts.hostname:
+        raise ValueError(
+            f"{value!r} is not a NATS URL: write nats://HOST:PORT, or a service of the stack's "
+            'as a template, e.g. "${bus.url}"'
+        )
+    return value
+
+
+def _subject(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", value):
+        raise ValueError(
+            f"{value!r} is not a subject prefix: tokens of letters, digits, _ and -, "
+            "separated by dots (no wildcards)"
+        )
+    return value
+
+
+class EventsSpec(_Strict):
+    """`events = { nats = "${bus.url}", subject = "stack", queue = 1000 }`: publish every
+    lifecycle event to `<subject>.<profile>.<service>.<state>` on a NATS server, a service of the
+    stack's (a template of its handle) or an external one (a URL)."""
+
+    nats: Annotated[str, AfterValidator(_not_blank), AfterValidator(_bus_url)]
+    subject: Annotated[str, AfterValidator(_subject)] = DEFAULT_SUBJECT
+    queue: Annotated[int, Strict(), Field(ge=1, le=1_000_000)] = DEFAULT_QUEUE
+
+
 class StackSpec(_Strict):
     """The `[stack]` table."""
 
@@ -321,6 +357,7 @@ class StackSpec(_Strict):
     conventional_env: Annotated[bool, Strict()] = True
     unset_env: list[EnvName] = []
     logs: LogsSpec = LogsSpec()  # every service's log size bound, unless it sets its own
+    events: EventsSpec | None = None  # lifecycle events published on a NATS bus
 
     @model_validator(mode="after")
     def _set_and_unset(self) -> StackSpec:

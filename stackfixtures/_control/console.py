@@ -66,6 +66,11 @@ def error_text(e: BaseException) -> str:
     return "\n".join([*map(str, problems), f"error: {len(problems)} problems, listed above"])
 
 
+def went_away(state_dir: object) -> str:
+    """A stack whose launcher went away while a command spoke to it (`stack down` elsewhere)."""
+    return f"error: the stack at {state_dir} went away"
+
+
 class Console:
     def __init__(self, names: Iterable[str], out: TextIO | None = None, colour: bool | None = None):
         self.out = out or sys.stdout

@@ -44,7 +44,7 @@ def state_dir_for(profile: str | None, state_dir: str | None, root: Path | None 
     if len(stacks) == 1:
         return Path(stacks[0].state_dir)
     if not stacks:
-        raise NotRunning(f"no stack is running under {root / '.stack'} (start one with `stack up`)")
+        raise none_running(root)
     listing = "\n".join(
         f"  profile {ep.profile}: --state-dir {ep.state_dir}  (launcher pid {ep.pid})"
         for ep in stacks
@@ -53,6 +53,11 @@ def state_dir_for(profile: str | None, state_dir: str | None, root: Path | None 
         f"{len(stacks)} stacks are running; choose one with -p PROFILE or --state-dir:\n{listing}",
         [ep.state_dir for ep in stacks],
     )
+
+
+def none_running(root: Path) -> NotRunning:
+    """What a command for a running stack says when none runs in the project at `root`."""
+    return NotRunning(f"no stack is running under {root / '.stack'} (start one with `stack up`)")
 
 
 def running_profile(root: Path) -> tuple[str | None, Path] | None:

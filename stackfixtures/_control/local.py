@@ -62,6 +62,8 @@ class LoopControl:
         info = {"id": self.stack.stack_id, "state_dir": str(self.stack.state_dir), **self.info}
         info["launcher_pid"] = os.getpid()  # (the process running the stack)
         info["uptime_s"] = round(time.time() - info["started"], 3)
+        if self.stack.bus is not None:  # `[stack] events`: how publishing goes
+            info["events"] = self.stack.bus.status()
         return {"stack": info, "services": [_with_client_env(r) for r in rows.rows(self.stack)]}
 
     def state(self, name: str) -> State:

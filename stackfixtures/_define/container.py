@@ -15,12 +15,13 @@ from .service import ServiceDefinition
 class ContainerProbe:
     """A container probe (a Compose healthcheck, a Kubernetes readiness or liveness probe).
     `kind` is the key of the probe that says how it runs (_engine/probes' registry: "tcp",
-    "http", "exec")."""
+    "http", "exec", "grpc")."""
 
     kind: str
     port: int | None = None
     path: str = "/"
     argv: tuple[str, ...] = ()
+    service: str = ""  # a grpc probe's service name ("": the server's overall health)
     period: float = LivenessPolicy.period  # as the service's own checks, unless it says
     timeout: float = LivenessPolicy.timeout
     failures: int = LivenessPolicy.failure_threshold

@@ -47,6 +47,34 @@ def secrets_in(values: Mapping[str, Any]) -> set[str]:
     return {form for s in found if len(s) >= MIN_SECRET and s != HIDDEN for form in forms(s)}
 
 
+def hidden(data: Any) -> Any:
+    """JSON-like `data` (a status, handles) with its secrets (`secrets_in` each mapping in it)
+    masked in every string of it, longest first: as people's views show them."""
+    found: set[str] = set()
+
+    def gather(value: Any) -> None:
+        if isinstance(value, Mapping):
+            found.update(secrets_in(value))
+            value = list(value.values())
+        if isinstance(value, list):
+            for item in value:
+                gather(item)
+
+    gather(data)
+    secrets = sorted(found, key=len, reverse=True)
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask(value, secrets)
+        if isinstance(value, Mapping):
+            return {k: masked(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [masked(item) for item in value]
+        return value
+
+    return masked(data)
+
+
 def forms(secret: str) -> set[str]:
     """`secret` as a program may write it: as is, percent-encoded (a URL it builds itself, a
     form), escaped in JSON (structured logs; ASCII-only or not) or in a Python repr."""

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .._define.bus import BusTarget
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM
 from .cleanup import watchdog
@@ -33,6 +34,7 @@ class EngineThread:
         parallelism: int = DEFAULT_PARALLELISM,
         mode: str | None = None,
         on_output: LineListener | None = None,
+        bus: BusTarget | None = None,
     ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -48,6 +50,7 @@ class EngineThread:
                 parallelism=parallelism,
                 on_output=on_output,
                 mode=mode,
+                bus=bus,
             )
 
         self.stack: Stack = self.call(make())

@@ -13,18 +13,19 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .._define.bus import BusTarget
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
 from ..errors import RequestRefused, ServiceError, StartError
 from . import resources, state_dirs, supervisor
 from .activity import Activity
-from .cleanup import reaper
+from .bus.publisher import Publisher
+from .cleanup import leftovers
 from .cleanup.ledger import Ledger
 from .context import ServiceContext
 from .events import EventLog
 from .lifecycle import UP, Lifecycle, State
 from .logs import LineListener, Logs
-from .markers import SERVICE_ENV
 from .metrics import Meter
 from .ports import bindable
 from .records import ServiceStop
@@ -51,6 +52,7 @@ class Stack:
         events: EventLog | None = None,
         mode: str | None = None,
         record: bool = True,
+        bus: BusTarget | None = None,
     ) -> None:
         self.graph = Graph(dict(graph.definitions))  # our own copy: replicas are added to it
         self.root = Path(root) if root else Path.cwd()
@@ -74,6 +76,7 @@ class Stack:
         for definition in graph.definitions.values():
             for i in range(2, definition.replicas + 1):
                 self._add_replica(definition, i)
+        self.bus = Publisher(bus, self.events, self.handles, self.activity) if bus else None
 
     def _add_unit(self, definition: ServiceDefinition) -> Unit:
         name = definition.name
@@ -344,7 +347,9 @@ class Stack:
             blockers = [
                 tasks[d] for d in self.graph.dependents_closure([name]) if d != name and d in tasks
             ]
-            if blockers:
+            if self.bus is not None and self.bus.target.service == name:  # the events' bus:
+                await self.bus.before_stop(tasks, self.graph.closure([name]), self.hurry)
+            elif blockers:
                 await asyncio.wait(blockers)
             unit.stop_reason = (reasons or {}).get(name, "")
             unit.stop_requested.set()
@@ -353,27 +358,8 @@ class Stack:
 
         results = [r for r in await asyncio.gather(*(stop_one(n) for n in tasks)) if r is not None]
         if tasks and sweep:
-            await self._sweep(results)
+            await leftovers.sweep(self.stack_id, self.units, results)
         return results
-
-    async def _sweep(self, stops: list[ServiceStop]) -> None:
-        """Kill what the stopped services left behind outside their process groups (e.g. a
-        double-forked daemon), found by the env marker every process of theirs inherits."""
-        names = {s.service for s in stops if (c := self.units[s.service].ctx) and c.marked}
-        if not names or not (left := await asyncio.to_thread(reaper.marked, self.stack_id, names)):
-            return  # only a process given this stack's marker (ctx.environment()) can carry it
-        by_service: dict[str, int] = {}
-        for p in left:
-            with contextlib.suppress(Exception):
-                svc = p.environ().get(SERVICE_ENV, "")
-                by_service[svc] = by_service.get(svc, 0) + 1
-        await asyncio.to_thread(reaper.kill_all, left)
-        for s in stops:
-            s.swept = by_service.get(s.service, 0)
-            if s.swept:
-                self.units[s.service].log.write(
-                    f"[stackfixtures] swept {s.swept} leftover process(es) that had left the group"
-                )
 
     async def close(self, sweep: bool = True) -> list[ServiceStop]:
         """Stop everything and close the event log."""
@@ -381,8 +367,12 @@ class Stack:
             await self.background.aclose()  # the starts a restart's return began: cancelled
             await resources.close(self.stack_id, self.hurry)
         finally:
-            stops = await self.stop(sweep=sweep)
-            await self.lives.aclose()  # each unit's life: ended by the stop, awaited here
+            try:
+                stops = await self.stop(sweep=sweep)
+                await self.lives.aclose()  # each unit's life: ended by the stop, awaited here
+            finally:
+                if self.bus is not None:  # the last events delivered if it can, then ended
+                    await self.bus.close()
         for unit in self.units.values():
             unit.log.close()
         self.events.close()

@@ -65,6 +65,7 @@ class Launcher:
             parallelism=proj.parallelism,
             on_output=console.line if self.opts.service_lines else None,
             mode=proj.mode,
+            bus=proj.events,
         )
         console.masking = stack.logs.secrets.mask  # launcher.log: masked as logs and events
         stack.events.subscribe(console.event)

@@ -314,22 +314,25 @@ def all_templates(profile: Profile, defs: Mapping[str, ServiceDefinition]) -> No
         for at, text in _entry_strings(profile, name):
             _template(profile, name, defs, text, at)
     for key, text in profile.spec.stack.env.items():
-        where: KeyPath = ("stack", "env", key)
-        for ref, attr in templates.references(text):
-            if attr is None:
-                profile.add(where, f"${{{ref}}} has no meaning here; use ${{service.attribute}}")
-            elif ref not in defs:
-                profile.add(
-                    where, f"${{{ref}.{attr}}}: no service {ref!r}{did_you_mean(ref, defs)}"
-                )
-            else:
-                fields = _handle_fields(defs[ref])
-                if fields is not None and attr not in fields:
-                    profile.add(
-                        where,
-                        f"${{{ref}.{attr}}}: the handle of {ref!r} has no {attr!r}"
-                        f"{did_you_mean(attr, fields)} (it has: {', '.join(fields)})",
-                    )
+        stack_template(profile, ("stack", "env", key), text, defs)
+
+
+def stack_template(
+    profile: Profile, where: KeyPath, text: str, defs: Mapping[str, ServiceDefinition]
+) -> None:
+    """A template of the `[stack]` table (no service of its own): `${service.attribute}` only,
+    naming any service of the stack, an attribute its handle has."""
+    for ref, attr in templates.references(text):
+        if attr is None:
+            profile.add(where, f"${{{ref}}} has no meaning here; use ${{service.attribute}}")
+        elif ref not in defs:
+            profile.add(where, f"${{{ref}.{attr}}}: no service {ref!r}{did_you_mean(ref, defs)}")
+        elif (fields := _handle_fields(defs[ref])) is not None and attr not in fields:
+            profile.add(
+                where,
+                f"${{{ref}.{attr}}}: the handle of {ref!r} has no {attr!r}"
+                f"{did_you_mean(attr, fields)} (it has: {', '.join(fields)})",
+            )
 
 
 def _public(value: Any) -> list[str]:

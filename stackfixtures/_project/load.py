@@ -20,11 +20,12 @@ from .._config import load as profiles
 from .._config.load import Profile
 from .._config.locate import default_state_dir, find_root
 from .._config.suggest import unknown_service
+from .._define.bus import BusTarget
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
 from .._engine.usercode import user_frames
 from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
-from . import checks
+from . import checks, events
 from .apply_profile import apply_profile
 from .inputs import task_inputs
 from .templates import refuse, with_builders, with_templates
@@ -39,6 +40,7 @@ class Project:
     state_dir: Path
     parallelism: int
     mode: str | None = None
+    events: BusTarget | None = None  # `[stack] events`: where its events are published
     aside: dict[str, str] = field(default_factory=dict)  # services that cannot run, and why
 
     def check_runnable(self, names: list[str]) -> None:
@@ -160,6 +162,7 @@ def load(
     code += more
     if loaded is not None:
         checks.all_templates(loaded, defs)
+        events.check(loaded, defs)
         for i, name in enumerate(chosen):
             if name not in defs and name not in aside:
                 loaded.add(("stack", "services", i), str(unknown_service(name, defs)))
@@ -179,6 +182,7 @@ def load(
         state_dir=state_dir,
         parallelism=loaded.spec.stack.parallelism if loaded else DEFAULT_PARALLELISM,
         mode=loaded.spec.stack.mode if loaded else None,
+        events=events.target(loaded),
         aside=aside,
     )
 

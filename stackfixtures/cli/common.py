@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from .._control.console import error_text
+from .._control.console import error_text, went_away
 from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_NOT_RUNNING, EXIT_STARTUP
 from ..errors import (
     AmbiguousStack,
@@ -214,7 +214,7 @@ def control_for(
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     except OSError:  # its launcher went away meanwhile (e.g. `stack down` elsewhere)
-        click.echo(f"error: the stack at {control.endpoint.state_dir} went away", err=True)
+        click.echo(went_away(control.endpoint.state_dir), err=True)
         sys.exit(EXIT_NOT_RUNNING)
     finally:
         control.close()

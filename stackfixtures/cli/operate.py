@@ -68,7 +68,8 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
 
     --json prints {"stack": {..., "launcher_pid"}, "services": [{"name", "state", "pid", "endpoint",
     "uptime_s", "restarts", "health" (null: no liveness probe), "rss_mb", "cpu_percent",
-    "last_exit_code", "reason", ...}]}.
+    "last_exit_code", "reason", ...}]}; with `[stack] events`, the stack's "events": {"target",
+    "subject", "published", "queued", "dropped", "connected", "last_error"}.
     """
     with control_for(profile, state_dir) as control:
         data = control.status()
@@ -82,6 +83,16 @@ def status(profile: str | None, state_dir: str | None, as_json: bool) -> None:
     )
     rows = [_for_people(s) for s in data["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, STATUS_COLUMNS)
+    if info.get("events"):
+        click.echo(_events_line(info["events"]))
+
+
+def _events_line(bus: dict[str, Any]) -> str:
+    """`[stack] events`: where they go and how it goes, e.g. `events: stack.dev.* on
+    nats://127.0.0.1:4222: 12 published, 0 dropped, connected`."""
+    how = "connected" if bus["connected"] else f"not connected ({bus['last_error'] or 'yet'})"
+    figures = f"{bus['published']} published, {bus['queued']} queued, {bus['dropped']} dropped"
+    return f"events: {bus['subject']}.* on {bus['target']}: {figures}, {how}"
 
 
 @main.command()

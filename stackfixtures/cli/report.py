@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import sys
-import time
-from pathlib import Path
 
 import click
 
 from .._control.exits import EXIT_DEFINITION, EXIT_NOT_RUNNING
-from .._engine import private_files
 from ..errors import AmbiguousStack, DefinitionError, NotRunning
 from .common import main, profile_option, state_dir_option
 
@@ -33,9 +30,7 @@ def report(profile: str | None, state_dir: str | None, output: str | None) -> No
     was recorded.
     """
     from .._control.discover import last_run
-    from .._control.remote import connect
-    from .._engine.events import read_events
-    from .._report import html, timeline
+    from .._report.of_stack import report as report_of
 
     try:
         where = last_run(profile, state_dir)
@@ -45,30 +40,14 @@ def report(profile: str | None, state_dir: str | None, output: str | None) -> No
     if where is None:
         click.echo("error: no stack has run here (or name one with -p or --state-dir)", err=True)
         sys.exit(EXIT_NOT_RUNNING)
-    label = where.name
     try:
-        with connect(where) as control:
-            events = control.events()
-            label = str(control.status()["stack"].get("profile") or label)
-        now: float | None = time.time()
-        source = f"running stack, state dir {where}"
-    except NotRunning:
-        log = where / "events.jsonl"
-        events = read_events(log) if log.is_file() else []
-        now, source = None, f"recorded in {log}"
-    if not events:
-        click.echo(f"error: no events recorded in {where / 'events.jsonl'}", err=True)
+        made = report_of(where)
+    except NotRunning as e:
+        click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_NOT_RUNNING)
-    tl = timeline.build(events, f"profile {label}", now=now)
-    text = html.render([tl], f"stack report: profile {label}", source)
     if output == "-":
-        click.echo(text, nl=False)
+        click.echo(made.text, nl=False)
         return
-    if output:
-        target = Path(output)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    else:  # in the state dir: private, as all it holds
-        target = where / "report.html"
-        private_files.write(target, text)
+    target = made.write(output)
+    tl = made.timeline
     click.echo(f"wrote {target} ({len(tl.lanes)} services)")

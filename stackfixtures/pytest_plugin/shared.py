@@ -46,6 +46,7 @@ class LocalBackend:
             root=proj.root,
             parallelism=proj.parallelism,
             mode=mode,
+            bus=proj.events if graph is None else None,  # (a part of the stack: not its events)
         )
         # A service that failed stays failed for the session: the next test that needs it gets
         # the same error at once instead of waiting through another start.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .base import Probe
 from .call import AllProbe, CallProbe, all_, call
 from .exec import ExecProbe, exec_
+from .grpc import GrpcProbe, grpc
 from .http import HttpProbe, http
 from .log import LogProbe, log
 from .registry import ProbeType, from_spec
@@ -16,6 +17,7 @@ __all__ = [
     "AllProbe",
     "CallProbe",
     "ExecProbe",
+    "GrpcProbe",
     "HttpProbe",
     "LogProbe",
     "Probe",
@@ -25,6 +27,7 @@ __all__ = [
     "call",
     "exec_",
     "from_spec",
+    "grpc",
     "http",
     "log",
     "since",

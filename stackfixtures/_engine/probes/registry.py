@@ -62,8 +62,8 @@ class ProbeType:
     export_rank: int = 0
     """Which check a container gets when a table has several it can run (`stack export`): the
     highest rank. Not the check order: that runs cheap checks first, this exports the check
-    that says most of the service as the container sees it (http 30 > tcp 20 > exec 10: an
-    exec check runs a program of the host, which the image may not have)."""
+    that says most of the service as the container sees it (http 30 > grpc 25 > tcp 20 >
+    exec 10: an exec check runs a program of the host, which the image may not have)."""
 
     def __post_init__(self) -> None:
         runs_in_container = self.container is not _no_container

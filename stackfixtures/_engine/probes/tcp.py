@@ -49,10 +49,15 @@ def tcp(target: str | int = "${port}", timeout: float = 1.0) -> TcpProbe:
     return TcpProbe(str(target), timeout)
 
 
+def is_address(text: str) -> bool:
+    """Whether `text` is a port, `host:port`, or has a `${...}` where the port goes."""
+    port = text.rpartition(":")[2]
+    return "${" in port or (port.isdigit() and 1 <= int(port) <= 65535)
+
+
 def _parse(value: str | int) -> TcpProbe:
     """A profile's `tcp = ...`: a port, `host:port`, or a `${...}` that becomes one."""
-    port = str(value).rpartition(":")[2]
-    if "${" not in port and not (port.isdigit() and 1 <= int(port) <= 65535):
+    if not is_address(str(value)):
         raise ValueError(f"expected a port, host:port or ${{...}} (e.g. ${{port}}), not {value!r}")
     return tcp(value)
 
@@ -61,12 +66,16 @@ def _container(value: str | int, port: int | None, render: Render) -> ContainerP
     return ContainerProbe("tcp", int(render(str(value)).rpartition(":")[2]))
 
 
+def connect_shell(port: int | None) -> str:
+    """A shell line that connects to `port` in a container, with what most images have."""
+    return (
+        f"nc -z localhost {port} 2>/dev/null || "
+        f"python3 -c \"import socket; socket.create_connection(('localhost', {port}))\""
+    )
+
+
 def _compose(p: ContainerProbe) -> list[str]:
-    return [
-        "CMD-SHELL",
-        f"nc -z localhost {p.port} 2>/dev/null || "
-        f"python3 -c \"import socket; socket.create_connection(('localhost', {p.port}))\"",
-    ]
+    return ["CMD-SHELL", connect_shell(p.port)]
 
 
 PROBE = ProbeType(
