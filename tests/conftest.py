@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import textwrap
 import time
@@ -150,6 +151,13 @@ def write_project(root: Path, profile: str, name: str = "dev") -> Path:
     path = root / "profiles" / f"{name}.toml"
     path.write_text(filled(profile))
     return path
+
+
+def free_port() -> int:
+    """A loopback port free now (for a profile that needs one fixed before it starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -22,7 +22,7 @@ import pytest
 
 from .browser import browser as browser  # the session's chromium
 from .cli_helpers import StackProcess, run_stack
-from .conftest import module_stack, write_project
+from .conftest import free_port, module_stack, write_project
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
@@ -30,6 +30,11 @@ BOARD = """
 [services.api]
 command = ["{PY}", "{APP}", "--port", "${port}"]
 ready = { http = "http://127.0.0.1:${port}/health" }
+port = {PORT}
+
+[services.gate]   # the same server, through a URL with a password in it
+external = "http://agent:pw-s3cret-25@127.0.0.1:{PORT}/health"
+depends_on = ["api"]
 
 [services.worker]
 command = ["{PY}", "-u", "-c",
@@ -63,7 +68,7 @@ class Board:
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     root = tmp_path_factory.mktemp("board")
-    write_project(root, BOARD)
+    write_project(root, BOARD.replace("{PORT}", str(free_port())))
     with module_stack(root, MODULE_MARK, "--dashboard", "-p", "dev") as up:
         found = URL.search(up)
         assert found, up
@@ -114,6 +119,9 @@ def test_stack_dashboard_serves_a_running_stack(board: Board) -> None:
         with httpx.Client(base_url=base, params={"token": token}, timeout=WAIT) as client:
             status = client.get("api/status").json()
             assert {s["name"]: s["state"] for s in status["services"]}["api"] == "ready"
+            assert "pw-s3cret-25" not in json.dumps(status)  # hidden, as people see it
+            endpoints = {s["name"]: s["endpoint"] for s in status["services"]}
+            assert endpoints["gate"].startswith("http://agent:***@127.0.0.1:")
             logs = client.get("api/logs", params={"service": "worker"}).json()
             assert any("needle-4711" in line for line in logs["lines"])
             refused = client.post("api/stop/nope", headers={"x-stack-token": token})
@@ -149,7 +157,7 @@ def test_stack_dashboard_on_a_port_in_use_says_so(board: Board) -> None:
 
 
 def test_stack_dashboard_without_a_stack_says_so(tmp_path: Path) -> None:
-    write_project(tmp_path, BOARD)
+    write_project(tmp_path, BOARD.replace("{PORT}", str(free_port())))
     done = run_stack(["dashboard", "-p", "dev"], tmp_path)
     assert done.returncode == 4, done.stdout + done.stderr
     assert "no stack is running" in done.stderr and "Traceback" not in done.stderr
@@ -180,6 +188,8 @@ def test_the_page_follows_and_steers_the_stack(board: Board, browser: Any) -> No
         "return performance.getEntriesByType('resource').map(e => e.name)"
     )
     assert loaded and all(url.startswith(origin + "/") for url in loaded), loaded
+    gate = row("gate").find_element(By.CSS_SELECTOR, "td.endpoint").text
+    assert gate.startswith("http://agent:***@") and "pw-s3cret-25" not in browser.page_source
     browser.execute_script("window.sameDocument = 'yes'")  # gone if the page reloads
     before = board.status()["worker"]["pid"]
 
@@ -225,7 +235,7 @@ def test_the_page_follows_and_steers_the_stack(board: Board, browser: Any) -> No
 def test_stack_run_serves_it_until_the_stack_stops(tmp_path: Path) -> None:
     """`stack run --dashboard` in the foreground prints its URL; Ctrl-C stops the stack and the
     dashboard with it, a stream that was open ended, not cut (and no traceback)."""
-    write_project(tmp_path, BOARD)
+    write_project(tmp_path, BOARD.replace("{PORT}", str(free_port())))
     running = StackProcess(["run", "--no-tui", "--dashboard", "-p", "dev"], tmp_path)
     try:
         found = URL.search(running.wait_for("dashboard: ", timeout=WAIT))
@@ -243,11 +253,11 @@ def test_stack_run_serves_it_until_the_stack_stops(tmp_path: Path) -> None:
         assert running.finish(timeout=WAIT) == 0
     finally:
         running.kill()
-    assert "Traceback" not in running.output and "stopped 2 services gracefully" in running.output
+    assert "Traceback" not in running.output and "stopped 3 services gracefully" in running.output
 
 
 def test_stack_dashboard_ends_with_its_stack(tmp_path: Path) -> None:
-    write_project(tmp_path, BOARD)
+    write_project(tmp_path, BOARD.replace("{PORT}", str(free_port())))
     with module_stack(tmp_path, "I25_DASHBOARD_ENDS", "-p", "dev"):
         shown = StackProcess(["dashboard", "-p", "dev"], tmp_path)
         try:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from .._control.codec import error_status
 from .._control.console import error_text
 from .._ended import exit_name
+from .._engine.masking import hidden
 from .._engine.tasks import cancel_and_wait
 from ..errors import StackError
 from .verbs import Verbs
@@ -62,7 +63,7 @@ def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
         return Response(_asset(name), media_type=ASSETS[name], headers=HEADERS)
 
     async def status(request: Request) -> Response:
-        return JSONResponse(_worded(await verbs.status()), headers=HEADERS)
+        return JSONResponse(_for_page(await verbs.status()), headers=HEADERS)
 
     async def logs(request: Request) -> Response:
         q = request.query_params
@@ -115,7 +116,7 @@ async def _feed(verbs: Verbs, since: int, closing: asyncio.Event) -> AsyncIterat
             events = await _unless_closing(verbs.events(since, REFRESH), closing)
             if events is None:
                 return
-            status = _worded(await verbs.status())
+            status = _for_page(await verbs.status())
         except OSError:
             yield {"event": "gone", "data": "the stack went away"}
             return
@@ -144,8 +145,10 @@ async def _unless_closing(asked: Awaitable[T], closing: asyncio.Event) -> T | No
     return None if asking.cancelled() or closing.is_set() else asking.result()
 
 
-def _worded(status: dict[str, Any]) -> dict[str, Any]:
-    """Status with each row's last exit as the CLI's table words it (`SIGKILL`, `3`)."""
-    for row in status["services"]:
+def _for_page(status: dict[str, Any]) -> dict[str, Any]:
+    """Status as people's views show it: passwords hidden (***), last exits worded as the
+    CLI's table words them."""
+    shown: dict[str, Any] = hidden(status)
+    for row in shown["services"]:
         row["last_exit"] = exit_name(row.get("last_exit_code"))
-    return status
+    return shown
