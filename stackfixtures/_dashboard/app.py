@@ -94,7 +94,10 @@ def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
         return JSONResponse({"said": said}, headers=HEADERS)
 
     async def stream(request: Request) -> Response:
-        since = int(request.query_params.get("since", "0") or 0)
+        try:
+            since = max(0, int(request.query_params.get("since") or 0))
+        except ValueError:
+            return JSONResponse({"error": "error: since is a number"}, 400)
         return EventSourceResponse(_feed(verbs, since, closing), headers=HEADERS, ping=15)
 
     routes = [

@@ -7,7 +7,8 @@ import asyncio
 import signal
 from collections.abc import Callable
 
-from ..errors import ControlError
+from .._engine.tasks import cancel_and_wait
+from ..errors import NotRunning
 from .server import Dashboard, is_loopback
 
 WATCH_EVERY = 2.0
@@ -49,13 +50,12 @@ async def _serve(board: Dashboard, host: str, say: Callable[[str], None]) -> str
         try:
             await asyncio.wait({watching, stopping, serving}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            from .._engine.tasks import cancel_and_wait
-
             await cancel_and_wait(watching, stopping)
         if watching.done() and not watching.cancelled() and watching.exception() is None:
             why = watching.result()
-        if serving.done() and not serving.cancelled() and serving.exception() is not None:
-            raise serving.exception()  # type: ignore[misc]
+        failed = serving.exception() if serving.done() and not serving.cancelled() else None
+        if failed is not None:
+            raise failed
     return why
 
 
@@ -65,5 +65,5 @@ async def _until_gone(board: Dashboard) -> str:
         await asyncio.sleep(WATCH_EVERY)
         try:
             await board.verbs.status()
-        except (OSError, ControlError) as e:
-            return f"the stack went away ({type(e).__name__}): the dashboard stopped"
+        except (OSError, NotRunning):
+            return "the stack went away: the dashboard stopped"
