@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import socket
 import sys
 import textwrap
 import time
@@ -18,7 +19,7 @@ import pytest
 
 from stackfixtures.pytest_plugin import session_stack_ids
 
-from .cli_helpers import StackProcess
+from .cli_helpers import StackProcess, run_stack
 
 # spawns: the `slow` marker's guard; docker_fixtures: a Docker engine and the busybox image;
 # docker_images: postgres, valkey, nats images built from the local servers
@@ -150,6 +151,31 @@ def write_project(root: Path, profile: str, name: str = "dev") -> Path:
     path = root / "profiles" / f"{name}.toml"
     path.write_text(filled(profile))
     return path
+
+
+def free_port() -> int:
+    """A loopback port free now (for a profile that needs one fixed before it starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def module_stack(root: Path, mark: str, *up: str) -> Iterator[str]:
+    """A stack `stack up UP...` started for a module's tests (profile dev): its processes carry
+    a mark of their own (env `mark`), not a single test's, for the autouse check; after, it is
+    stopped and its processes checked gone. Yields what `stack up` printed."""
+    os.environ[mark] = uuid.uuid4().hex
+    env = {RUN_MARK: os.environ[mark]}
+    try:
+        started = run_stack(["up", *up], root, env=env)
+        assert started.returncode == 0, started.stdout + started.stderr
+        yield started.stdout
+    finally:
+        run_stack(["down", "-p", "dev"], root)
+        left = wait_gone(timeout=10, mark=mark)
+        del os.environ[mark]
+        assert not left, left
 
 
 @pytest.fixture

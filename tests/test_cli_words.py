@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from stackfixtures._config.choose import choose
 
 from .cli_helpers import STACK, Output, run_stack
-from .conftest import PY, RUN_MARK, wait_gone, write_project
+from .conftest import PY, RUN_MARK, module_stack, write_project
 
 SHOP = """
 [services.db]
@@ -56,18 +55,9 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project with one profile (dev), up by `stack up -d` without -p."""
     root = tmp_path_factory.mktemp("shop")
     write_project(root, SHOP)
-    os.environ[MODULE_MARK] = uuid.uuid4().hex
-    env = {RUN_MARK: os.environ[MODULE_MARK]}  # (not a single test's: the autouse check)
-    try:
-        up = run_stack(["up", "-d"], root, env=env)
-        assert up.returncode == 0, up.stdout + up.stderr
-        assert "is up" in up.stdout
+    with module_stack(root, MODULE_MARK, "-d") as up:
+        assert "is up" in up
         yield root
-    finally:
-        run_stack(["down", "-p", "dev"], root)
-        left = wait_gone(timeout=10, mark=MODULE_MARK)
-        del os.environ[MODULE_MARK]
-        assert not left, left
 
 
 def words(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

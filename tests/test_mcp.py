@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -26,7 +25,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from .cli_helpers import STACK, Output, run_stack
-from .conftest import RUN_MARK, wait_gone, write_project
+from .conftest import RUN_MARK, free_port, wait_gone, write_project
 from .readme import blocks, section
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
@@ -82,12 +81,6 @@ def configured() -> dict[str, Any]:
     server: dict[str, Any] = json.loads(snippet)["mcpServers"]["stack"]
     assert server["command"] == ".venv/bin/stack"  # (the project's venv: here, the tests')
     return server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

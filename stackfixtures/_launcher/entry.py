@@ -102,6 +102,7 @@ def main(args: Sequence[str] | None = None) -> None:
     ap.add_argument("--exit-with", type=int)
     ap.add_argument("--exit-code-from")
     ap.add_argument("--watch", action="store_true")
+    ap.add_argument("--dashboard", action="store_true")
     ap.add_argument("--no-service-lines", dest="service_lines", action="store_false")
     ap.add_argument("--replace", action="append", default=[], metavar="NAME=URL")
     ap.add_argument("--lock-fd", type=int, help="the state dir's lock, already held (lock.py)")

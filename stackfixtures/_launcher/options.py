@@ -22,6 +22,7 @@ class Options:
     replace: dict[str, str] = field(default_factory=dict)  # service -> URL it is replaced by
     service_lines: bool = True  # print services' output (not when detached: their logs have it)
     lock_fd: int | None = None  # the state dir's lock, taken by whoever started us (lock.py)
+    dashboard: bool = False  # serve the web dashboard on loopback (_dashboard/), URL in status
 
 
 def argv(opts: Options) -> list[str]:
@@ -43,6 +44,8 @@ def argv(opts: Options) -> list[str]:
         out.append("--json")
     if opts.watch:
         out.append("--watch")
+    if opts.dashboard:
+        out.append("--dashboard")
     if not opts.service_lines:
         out.append("--no-service-lines")
     for name, url in opts.replace.items():

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .._control.server import ControlServer
+    from .._dashboard.server import Dashboard
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -119,6 +120,8 @@ class Launcher:
         # definitions' fingerprints) then runs while the first servers boot, not before them.
         opening = tasks.spawn(self._open_control(sock), "control")
         opening.add_done_callback(self._control_failed)
+        if self.opts.dashboard:
+            self._open_dashboard(tasks)
         interrupted = tasks.spawn(self.stop_now.wait(), "interrupted")
         reporter = tasks.spawn(self._progress(), "progress")
         orphans_watch = OrphanWatch(stack, {*others, *([guard.pid] if guard else [])}, console)
@@ -216,6 +219,38 @@ class Launcher:
         listening = await server.serve(sock)
         endpoint.publish(proj.state_dir, sock, self.stack.stack_id, proj.label, proj.root)
         return server, listening
+
+    def _open_dashboard(self, tasks: TaskOwner) -> None:
+        """--dashboard: the stack's web page (_dashboard/) over its LoopControl. Its URL holds
+        a token: in status (for whoever may use the control socket) and on the console in the
+        foreground; a detached launcher's console is launcher.log, which gets no token."""
+        from .._control.local import LoopControl
+        from .._dashboard.server import Dashboard
+
+        try:
+            board = Dashboard(LoopControl(self.stack, info=self.info))
+        except OSError as e:  # asked for and impossible: as the control socket
+            self.console.error(str(e))
+            self.unreachable = True
+            self.stop_now.set()
+            return
+        self.info["dashboard"] = board.url
+        if self.opts.service_lines:
+            self.console.info(f"dashboard: {board.url}")
+        else:
+            self.console.info(f"dashboard on {board.address} (its URL: `stack status --json`)")
+        tasks.spawn(self._serve_dashboard(board), "dashboard")
+
+    async def _serve_dashboard(self, board: Dashboard) -> None:
+        """Serve until the launcher ends (its task owner cancels this: the server then stops
+        within its bound); a server that fails is said, the stack runs on."""
+        async with board:
+            serving = board.serving
+            assert serving is not None  # (started by the `async with`)
+            try:
+                await asyncio.shield(serving)
+            except Exception as e:
+                self.console.error(f"the dashboard failed: {type(e).__name__}: {e}")
 
     def _watch_end(self, event: Event) -> None:
         """--exit-code-from: when that service ends (a task completes or fails, a server exits),

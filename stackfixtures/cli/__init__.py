@@ -7,6 +7,7 @@ import click
 from . import (  # noqa: F401 - importing registers the commands
     bench,
     clean,
+    dashboard,
     describe,
     exec,
     export,
@@ -27,6 +28,7 @@ SHORT_HELP = {
     "attach": "The live view of a running stack.",
     "bench": "Benchmarks a team runs in CI.",
     "clean": "Remove the data and logs of stopped stacks.",
+    "dashboard": "A web page of the running stack, live.",
     "down": "Stop a running stack gracefully, in reverse.",
     "env": "The running stack's endpoints as variables.",
     "events": "Every state change so far, with its time.",

@@ -11,6 +11,7 @@ import click
 from .._control.console import plural
 from . import live
 from .common import chosen, json_option, load_or_exit, main, profile_option, state_dir_option
+from .dashboard import dashboard_option
 
 no_tui_option = click.option(
     "--no-tui",
@@ -132,6 +133,7 @@ def validate(profile: str | None, as_json: bool) -> None:
 )
 @replace_option
 @no_tui_option
+@dashboard_option
 def run(
     profile: str | None,
     services: tuple[str, ...],
@@ -144,6 +146,7 @@ def run(
     watch: bool,
     replace: dict[str, str],
     no_tui: bool,
+    dashboard: bool,
 ) -> None:
     """Start SERVICES (default: the profile's) and what they need, in the foreground.
 
@@ -168,6 +171,7 @@ def run(
         exit_code_from=exit_code_from,
         watch=watch,
         replace=replace,
+        dashboard=dashboard,
     )
     if not (as_json or on_demand or exit_with is not None or exit_code_from) and live.wanted(
         no_tui

@@ -29,6 +29,7 @@ from .common import (
     profile_option,
     state_dir_option,
 )
+from .dashboard import dashboard_option, tell
 from .run import mode_option
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 @click.option(
     "-d", "--detach", is_flag=True, help="Accepted as Compose's: `up` always runs detached."
 )
+@dashboard_option
 @click.argument("services", nargs=-1)
 def up(
     profile: str | None,
@@ -66,6 +68,7 @@ def up(
     watch: bool,
     attach: bool,
     detach: bool,
+    dashboard: bool,
     services: tuple[str, ...],
 ) -> None:
     """Start the stack detached; return once every service is ready, printing the endpoints.
@@ -82,7 +85,9 @@ def up(
     try:
         profile, state_dir = chosen(profile, state_dir, say=not as_json)
         reserved = _reserve(profile, state_dir)
-        _up(profile, state_dir, mode, as_json, timeout, watch, attach, services, reserved)
+        _up(
+            profile, state_dir, mode, as_json, timeout, watch, attach, dashboard, services, reserved
+        )
         if reserved is not None:
             reserved.holding.release()  # (handed over already, unless nothing was started)
     except KeyboardInterrupt:
@@ -126,6 +131,7 @@ def _up(
     timeout: float,
     watch: bool,
     attach: bool,
+    dashboard: bool,
     services: tuple[str, ...],
     reserved: detached.Reservation | None,
 ) -> None:
@@ -146,6 +152,8 @@ def _up(
         try:
             with RemoteControl(running) as control:
                 _refresh(control, proj, as_json)
+                if dashboard and not as_json:
+                    tell(control.status(), asked=True)
         except LauncherStuck as e:  # stopped (SIGSTOP) or hung: say so, do not wait on it
             click.echo(f"error: {e}", err=True)
             sys.exit(1)
@@ -161,6 +169,7 @@ def _up(
         services=list(services),
         mode=mode,
         watch=watch,
+        dashboard=dashboard,
     )
     if watch and not any(proj.graph[n].watch for n in proj.graph.names):
         click.echo(f"warning: --watch: no service of {proj.label} declares `watch`", err=True)
@@ -298,6 +307,7 @@ def _table(status: dict[str, Any]) -> None:
 
     rows = [s for s in status["services"] if s["state"] != "pending"]
     Console([r["name"] for r in rows]).table(rows, ["name", "state", "endpoint", "pid"])
+    tell(status)
 
 
 @main.command()

@@ -48,6 +48,8 @@ def run_live(proj: projects.Project, opts: launcher.Options, detachable: bool) -
         click.echo(f"error: {e}", err=True)
         return EXIT_STARTUP
     with control:
+        if opts.dashboard:  # (above the view: on the terminal once it closes, or detaches)
+            click.echo(f"dashboard: {control.status()['stack'].get('dashboard')}")
         outcome = show(control, detachable)
         if outcome is None and not detachable:  # the view broke: the stack must not live on
             with contextlib.suppress(Exception):
