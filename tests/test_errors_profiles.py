@@ -76,7 +76,7 @@ def test_a_misspelt_command_is_named_not_its_symptom(tmp_path: Path, kind: str) 
         ("command = []", "services.a.command: must not be empty"),
         ('command = "  "', "services.a.command: must not be empty"),
         ('command = [" ", "x"]', "services.a.command: its first item, the program, must not be"),
-        ('command = ["x"]\nready = { exec = ["", "y"] }', "ready.exec: its first item, the program"),
+        ('command = ["x"]\nready = { exec = ["", "y"] }', "exec: its first item, the program"),
         ('command = ["x"]\nready = { http = "" }', "services.a.ready.http: must not be empty"),
         ('command = ["x"]\nstop = { grace = 0 }', "expected a duration greater than 0"),
         ('command = ["x"]\nstop = { grace = "-1s" }', "expected a duration greater than 0"),
