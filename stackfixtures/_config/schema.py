@@ -50,6 +50,8 @@ def _not_empty(value: list[str]) -> list[str]:
 
 Text = Annotated[str, AfterValidator(_not_blank)]
 """A string that must say something: empty or blank is a mistake, not a value."""
+
+
 def _program_first(value: list[str]) -> list[str]:
     if not _not_empty(value)[0].strip():
         raise ValueError("its first item, the program, must not be empty")
