@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import types
 from mcp.client.session import ClientSession
@@ -194,6 +195,18 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
     async with mcp_session(tmp_path) as session:
         assert await error_of(session, "status") == cli.stderr.strip()
         assert (await call(session, "list_stacks"))["stacks"] == []
+
+
+async def test_a_regex_that_backtracks_forever_is_refused_in_time(project: Path) -> None:
+    """`(.|.)+\\d` on the failing service's line backtracks 2**34 times in Python's `re`, holding
+    the GIL: unbounded, the server answered nothing any more. It is refused in words, and the
+    server answers the next call."""
+    async with mcp_session(project) as session:
+        with anyio.fail_after(60):  # (the bound is the server's: a few seconds)
+            said = await error_of(session, "search_logs", pattern=r"(.|.)+\d", regex=True)
+        assert said.startswith("error: the regular expression '(.|.)+\\\\d' took too long")
+        with anyio.fail_after(30):
+            assert (await call(session, "list_stacks"))["stacks"]
 
 
 async def test_with_two_stacks_a_tool_names_one(project: Path) -> None:

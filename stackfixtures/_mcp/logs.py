@@ -3,7 +3,7 @@ pass it as `since` to read only what came after), and a search by substring or r
 
 from __future__ import annotations
 
-import re
+import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,10 @@ if TYPE_CHECKING:
 
 ALL = 10**9
 """`n` for every line a running stack still holds (as `stack logs --tail all`)."""
+SEARCH_BOUND = 5.0
+"""Seconds a regular expression may take over the lines of one search: Python's `re` has no
+bound (`(.|.)*!` backtracks for ever, holding the GIL, and the whole server with it), the
+`regex` module stops at a timeout."""
 
 
 def numbered(chunk: LogChunk) -> list[dict[str, Any]]:
@@ -30,16 +34,33 @@ def numbered(chunk: LogChunk) -> list[dict[str, Any]]:
 
 
 def matcher(pattern: str, regex: bool, ignore_case: bool) -> Callable[[str], bool]:
-    """Whether a line holds `pattern` (a substring, or a Python regular expression);
-    RequestRefused for a regular expression that does not compile."""
+    """Whether a line holds `pattern` (a substring, or a regular expression, as Python's `re`
+    reads it); RequestRefused for a regular expression that does not compile, or that takes
+    more than SEARCH_BOUND seconds over the lines it is given."""
     if not regex:
         wanted = pattern.casefold() if ignore_case else pattern
         return lambda line: wanted in (line.casefold() if ignore_case else line)
+    import regex as bounded  # (only for a search that asks for it)
+
     try:
-        compiled = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-    except re.error as e:
+        compiled = bounded.compile(pattern, bounded.IGNORECASE if ignore_case else 0)
+    except bounded.error as e:
         raise RequestRefused(f"not a regular expression: {pattern!r} ({e})") from None
-    return lambda line: compiled.search(line) is not None
+    deadline: float | None = None
+
+    def hit(line: str) -> bool:
+        nonlocal deadline
+        now = time.monotonic()
+        deadline = now + SEARCH_BOUND if deadline is None else deadline
+        try:
+            return compiled.search(line, timeout=max(deadline - now, 0.001)) is not None
+        except TimeoutError:
+            raise RequestRefused(
+                f"the regular expression {pattern!r} took too long (over {SEARCH_BOUND:g} s): "
+                "one that backtracks less, or a substring"
+            ) from None
+
+    return hit
 
 
 def search(
