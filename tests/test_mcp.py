@@ -66,7 +66,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ[MODULE_MARK] = uuid.uuid4().hex
     env = {RUN_MARK: os.environ[MODULE_MARK]}  # (not a single test's: the autouse check)
     try:
-        up = run_stack(["up", "good", "api"], root, env=env, timeout=120)
+        up = run_stack(["up", "good", "api", "--dashboard"], root, env=env, timeout=120)
         assert up.returncode == 0, up.stdout + up.stderr
         yield root
     finally:
@@ -136,6 +136,9 @@ async def test_an_agent_reads_why_a_service_failed_and_restarts_another(project:
         states = {s["name"]: s["state"] for s in status["services"]}
         assert states == {"good": "ready", "api": "ready", "bad": "pending"}
         assert "pw-s3cret-25" not in json.dumps(status)  # hidden, as people see it ...
+        board = json.loads(run_stack(["status", "--json"], project).stdout)["stack"]["dashboard"]
+        token = board.partition("?token=")[2]  # the dashboard's: whoever holds it steers
+        assert token and token not in json.dumps(status), status["stack"]["dashboard"]
         assert "agent:***@" in [s["endpoint"] for s in status["services"]][1]
         stacks = (await call(session, "list_stacks"))["stacks"]
         assert [(s["profile"], s["services"]) for s in stacks] == [("shop", states)]
