@@ -28,7 +28,7 @@ def same(given: str | None, token: str) -> bool:
 def presented(scope: Scope) -> str | None:
     """The token in the URL or the header."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    given = (query.get("token") or [None])[0]
+    given: str | None = (query.get("token") or [None])[0]
     for name, value in scope.get("headers", []):
         if name == HEADER:
             given = value.decode("latin-1")
