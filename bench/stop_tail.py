@@ -111,7 +111,9 @@ def measure(runs: int) -> dict[str, Any]:
         each = [one_run(root) for _ in range(runs)]
     finally:
         subprocess.run([STACK, "down", "-p", "tail"], cwd=root, capture_output=True, timeout=60)
-        left = sum(str(root) in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"]))
+        left = sum(
+            str(root) in " ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
+        )
         shutil.rmtree(base, ignore_errors=True)
     keys = ["stop_tail_ms", "launcher_ms", "watchdog_ms", "down_ms"]
     out: dict[str, Any] = {"runs": runs}
