@@ -1,0 +1,76 @@
+"""A stop that ends when the services end: once `stack down` returns, no process of the stack
+is left running (its services, its launcher, its watchdog: each by pid, looked at at once,
+with no sleep first); the watchdog, told that the launcher stopped everything, has exited and
+was reaped by the launcher. A watchdog whose launcher is SIGKILLed still kills the services."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import psutil
+import pytest
+
+from .cli_helpers import run_stack
+from .trust_helpers import alive, launcher_pid, service_pids, watchdog_of
+
+pytestmark = pytest.mark.slow
+
+PROFILE = """
+[stack]
+services = ["b"]
+
+[services.a]
+command = ["sleep", "600"]
+
+[services.b]
+command = ["sleep", "600"]
+depends_on = ["a"]
+"""
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    (tmp_path / "profiles").mkdir()
+    (tmp_path / "pyproject.toml").write_text("[project]\nname='t'\nversion='0'\n")
+    (tmp_path / "profiles" / "dev.toml").write_text(PROFILE)
+    return tmp_path
+
+
+def start(root: Path) -> tuple[int, int, list[int]]:
+    """`stack up`: the launcher's pid, its watchdog's, the services'."""
+    out = run_stack(["up", "-p", "dev"], root)
+    assert out.returncode == 0, out.stdout + out.stderr
+    services = service_pids(root, {})
+    assert len(services) == 2
+    launcher = launcher_pid(root)
+    dog = watchdog_of(root)
+    assert dog.ppid() == launcher
+    return launcher, dog.pid, services
+
+
+def test_nothing_of_the_stack_runs_once_down_returns(root: Path) -> None:
+    launcher, dog, services = start(root)
+    out = run_stack(["down", "-p", "dev"], root)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "gracefully" in out.stdout
+    # at once: every one has ended (the launcher may be a zombie its parent has yet to reap)
+    assert [p for p in [launcher, *services] if alive(p)] == []
+    assert not psutil.pid_exists(dog)  # ended and reaped, by the launcher, before it ended
+
+
+def test_a_watchdog_whose_launcher_is_killed_still_stops_the_services(root: Path) -> None:
+    launcher, dog, services = start(root)
+    os.kill(launcher, signal.SIGKILL)
+    procs = []
+    for pid in [dog, *services]:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.NoSuchProcess:
+            pass
+    _, left = psutil.wait_procs(procs, timeout=10)
+    assert [p.pid for p in left if alive(p.pid)] == []
+    out = run_stack(["down", "-p", "dev"], root)  # it says the launcher died; nothing to stop
+    assert [p for p in [launcher, dog, *services] if alive(p)] == []
+    assert "killed" in out.stdout + out.stderr, out.stdout + out.stderr
