@@ -5,6 +5,7 @@ was reaped by the launcher. A watchdog whose launcher is SIGKILLed still kills t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from pathlib import Path
@@ -65,10 +66,8 @@ def test_a_watchdog_whose_launcher_is_killed_still_stops_the_services(root: Path
     os.kill(launcher, signal.SIGKILL)
     procs = []
     for pid in [dog, *services]:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             procs.append(psutil.Process(pid))
-        except psutil.NoSuchProcess:
-            pass
     _, left = psutil.wait_procs(procs, timeout=10)
     assert [p.pid for p in left if alive(p.pid)] == []
     out = run_stack(["down", "-p", "dev"], root)  # it says the launcher died; nothing to stop
