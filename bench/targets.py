@@ -11,7 +11,9 @@ a 5xx (the app answering while a dependency is already gone), not a refused conn
 
 Prints one JSON object: {"warm": {"stack": {...}, "ideal": {...}, "ready_ratio",
 "stop_ratio", "stop_over_ideal_ms"}, "cold": {...}, "cli": {command: median s}, "idle":
-{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}} with medians of --runs.
+{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}, "stop_tail_ms": ms from the
+last service's exit until the launcher and its watchdog have both exited (bench/stop_tail.py,
+whose other figures are under "stop_tail")} with medians of --runs.
 Usage: python bench/targets.py [--runs N]
 """
 
@@ -34,6 +36,7 @@ from typing import Any
 import bare
 import httpx
 import psutil
+import stop_tail
 
 from stackfixtures.kinds import postgres as postgres_kind
 from stackfixtures.kinds import redis as redis_kind
@@ -279,6 +282,9 @@ def main() -> None:
                 "stop_ratio": round(s["stop_s"] / b["stop_s"], 3),
                 "stop_over_ideal_ms": round((s["stop_s"] - b["stop_s"]) * 1000, 1),
             }
+        tail = stop_tail.measure(args.runs)
+        out["stop_tail_ms"] = tail.pop("stop_tail_ms")
+        out["stop_tail"] = {k: v for k, v in tail.items() if k != "each"}
     finally:
         time.sleep(1)
         out["processes_left"] = leftovers(base)
