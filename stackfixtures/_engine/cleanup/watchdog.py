@@ -68,10 +68,12 @@ def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
 def reap(proc: subprocess.Popen[bytes], timeout: float = 2.0) -> bool:
     """Wait (at most `timeout` seconds) until the watchdog, told DONE or that we died, has
     exited, and reap it; whether it did. Its exit is an event (its pidfd turns readable), not
-    a poll; one still there after `timeout` (stopped? paused?) is left to the next sweep,
-    which kills a watchdog of a dead stack."""
+    a poll. One stopped (SIGSTOP), or still there after `timeout`, is not waited for: told
+    DONE, it only exits once it runs again (and one of a dead stack is killed by the sweep)."""
     import select
 
+    if proc.returncode is not None:
+        return True
     try:
         fd = os.pidfd_open(proc.pid)
     except OSError:  # reaped already, or no pidfds (Linux < 5.3): Popen's own bounded wait
@@ -81,10 +83,21 @@ def reap(proc: subprocess.Popen[bytes], timeout: float = 2.0) -> bool:
             proc.wait(timeout)
         return proc.returncode is not None
     try:
-        select.select([fd], [], [], timeout)
+        if not _stopped(proc.pid):  # (a paused one would only keep us: it exits once resumed)
+            select.select([fd], [], [], timeout)
     finally:
         os.close(fd)
     return proc.poll() is not None
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped (SIGSTOP, a debugger): /proc/PID/stat's state."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"T", b"t")
 
 
 def same_leader(entry: dict[str, object]) -> bool:
