@@ -1,13 +1,15 @@
 """A stop that ends when the services end: once `stack down` returns, no process of the stack
-is left running (its services, its launcher, its watchdog: each by pid, looked at at once,
-with no sleep first); the watchdog, told that the launcher stopped everything, has exited and
-was reaped by the launcher. A watchdog whose launcher is SIGKILLed still kills the services."""
+is left running (its services, a daemon one of them left behind, its launcher, its watchdog:
+each by pid, looked at at once, with no sleep first); the watchdog, told that the launcher
+stopped everything, has exited and was reaped by the launcher. A watchdog whose launcher is
+SIGKILLed still kills the services and the daemon."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
@@ -19,15 +21,13 @@ from .trust_helpers import alive, launcher_pid, service_pids, watchdog_of
 pytestmark = pytest.mark.slow
 
 PROFILE = """
-[stack]
-services = ["b"]
-
-[services.a]
+[services.db]
 command = ["sleep", "600"]
 
-[services.b]
-command = ["sleep", "600"]
-depends_on = ["a"]
+[services.api]
+depends_on = ["db"]
+# leaves a daemon in a session of its own, out of its group: stopped with the rest all the same
+command = ["sh", "-c", "setsid sh -c 'echo $$ > daemon.pid; exec sleep 600' & exec sleep 600"]
 """
 
 
@@ -40,11 +40,18 @@ def root(tmp_path: Path) -> Path:
 
 
 def start(root: Path) -> tuple[int, int, list[int]]:
-    """`stack up`: the launcher's pid, its watchdog's, the services'."""
+    """`stack up`: the launcher's pid, its watchdog's, the services' and the daemon's."""
     out = run_stack(["up", "-p", "dev"], root)
     assert out.returncode == 0, out.stdout + out.stderr
     services = service_pids(root, {})
     assert len(services) == 2
+    daemon = root / "daemon.pid"
+    deadline = time.monotonic() + 10
+    while not (daemon.exists() and daemon.read_text().strip()):
+        assert time.monotonic() < deadline, "the daemon never started"
+        time.sleep(0.05)
+    services.append(int(daemon.read_text()))
+    assert alive(services[-1])
     launcher = launcher_pid(root)
     dog = watchdog_of(root)
     assert dog.ppid() == launcher
@@ -56,6 +63,7 @@ def test_nothing_of_the_stack_runs_once_down_returns(root: Path) -> None:
     out = run_stack(["down", "-p", "dev"], root)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "gracefully" in out.stdout
+    assert f"stopped 1 orphan that had left its service: pid {services[-1]} " in out.stdout
     # at once: every one has ended (the launcher may be a zombie its parent has yet to reap)
     assert [p for p in [launcher, *services] if alive(p)] == []
     assert not psutil.pid_exists(dog)  # ended and reaped, by the launcher, before it ended
