@@ -9,11 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
+import threading
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+
+from stackfixtures._engine.cleanup import reaper
 
 from .cli_helpers import run_stack
 from .trust_helpers import alive, launcher_pid, service_pids, watchdog_of
@@ -81,3 +85,34 @@ def test_a_watchdog_whose_launcher_is_killed_still_stops_the_services(root: Path
     out = run_stack(["down", "-p", "dev"], root)  # it says the launcher died; nothing to stop
     assert [p for p in [launcher, dog, *services] if alive(p)] == []
     assert "killed" in out.stdout + out.stderr, out.stdout + out.stderr
+
+
+def test_descendants_are_those_psutil_finds() -> None:
+    """reaper.descendants (what the stop looks through for leftovers) reads /proc's children
+    files where the kernel has them, psutil's walk otherwise: either finds a tree started from
+    two threads (each thread has its own children file)."""
+    trees: list[subprocess.Popen[bytes]] = []
+
+    def spawn() -> None:
+        trees.append(
+            subprocess.Popen(["sh", "-c", "sleep 30 & sleep 30 & wait"], start_new_session=True)
+        )
+
+    spawn()
+    other = threading.Thread(target=spawn)
+    other.start()
+    other.join()
+    try:
+        me = psutil.Process()
+        deadline = time.monotonic() + 10
+        while len(me.children(recursive=True)) < 6:  # two shells, two sleeps each
+            assert time.monotonic() < deadline, me.children(recursive=True)
+            time.sleep(0.02)
+        expected = {p.pid for p in me.children(recursive=True)}
+        assert set(reaper.descendants(os.getpid())) == expected
+        shell = trees[0].pid
+        assert set(reaper.descendants(shell)) == {c.pid for c in psutil.Process(shell).children()}
+    finally:
+        for tree in trees:
+            os.killpg(tree.pid, signal.SIGKILL)
+            tree.wait(10)
