@@ -17,7 +17,9 @@ by a TCP connect, stopped by signal, on both sides): there only the launcher dif
 Prints one JSON object: {"warm": {"stack": {...}, "ideal": {...}, "ready_ratio",
 "stop_ratio", "stop_over_ideal_ms"}, "warm_miss": {...}, "cold": {...}, "commands": {...},
 "cli": {command: median s}, "cli_ratio": {command: its median / python -c pass's}, "idle":
-{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}} with medians of --runs.
+{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}, "stop_tail_ms": ms from the
+last service's exit until the launcher and its watchdog have both exited (bench/stop_tail.py,
+whose other figures are under "stop_tail")} with medians of --runs.
 Usage: python bench/targets.py [--runs N]
 """
 
@@ -40,6 +42,7 @@ from typing import Any
 import bare
 import httpx
 import psutil
+import stop_tail
 import tomli_w
 
 from stackfixtures.kinds import postgres as postgres_kind
@@ -382,6 +385,9 @@ def main() -> None:
             ours.append(stack_run(root, root / "state", profile="commands"))
             theirs.append(ideal_commands(spec))
         out["commands"] = compared(ours, theirs)
+        tail = stop_tail.measure(args.runs)
+        out["stop_tail_ms"] = tail.pop("stop_tail_ms")
+        out["stop_tail"] = {k: v for k, v in tail.items() if k != "each"}
     finally:
         time.sleep(1)
         out["processes_left"] = leftovers(base)
