@@ -9,13 +9,15 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._compose.document import Compose
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
 from .suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from .._compose.document import Compose
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
