@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,9 @@ class Ledger:
         self._entries: dict[int, dict[str, Any]] = {}
         self._engines: list[str] = []  # container engines its services used (containers.py)
         self._closed = False
+        self.on_record: Callable[[], object] | None = None
+        """Called once a process or a container engine is recorded (the stack started one):
+        the launcher opens its control socket then, while that first process boots."""
         import psutil
 
         from .. import state_dirs
@@ -112,6 +116,7 @@ class Ledger:
                 "create_time": _start_time(pid),
             }
             self._flush()
+        self._recorded()
 
     def add_engine(self, url: str) -> None:
         """Record a container engine the stack creates containers on (cleanup/containers.py)."""
@@ -119,6 +124,11 @@ class Ledger:
             if url not in self._engines:
                 self._engines.append(url)
                 self._flush()
+        self._recorded()
+
+    def _recorded(self) -> None:
+        if self.on_record is not None:
+            self.on_record()
 
     def add_orphan(self, pid: int, pgid: int, of: str = "") -> None:
         """Record a process that escaped its service (adopted by the launcher as subreaper):
