@@ -132,3 +132,16 @@ def test_operating_commands_import_only_what_they_need(root: Path, tmp_path: Pat
     assert down.code == 0, down.output
     assert "stopped 2 services gracefully" in down.output, down.output
     assert not light(down, PURE_ENGINE | SWEEP), light(down, PURE_ENGINE | SWEEP)
+
+
+def test_finding_the_stack_of_a_profile_that_includes_compose_reads_no_yaml(
+    tmp_path: Path,
+) -> None:
+    """Where a profile's stack keeps its state is its TOML's to say (and what it extends): the
+    compose files it includes hold services only, so `stack status` reads none of them."""
+    (tmp_path / "compose.yaml").write_text("services:\n  cache:\n    image: valkey/valkey:8\n")
+    write_project(tmp_path, '[stack]\ninclude = ["../compose.yaml"]\nstate_dir = "run/here"\n')
+    ran = run_listing(["status", "-p", "dev"], tmp_path, tmp_path)
+    assert ran.code == 4, ran.output  # nothing runs there
+    assert str(tmp_path / "run" / "here") in ran.output, ran.output
+    assert "yaml" not in ran.top() and not ran.ours("_compose"), sorted(ran.ours("_compose"))

@@ -168,8 +168,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
-    """A profile's TOML merged over what it extends (transitively), and where each key is."""
+def read_profile(
+    path: Path, root: Path, with_includes: bool = True
+) -> tuple[dict[str, Any], Origins]:
+    """A profile's TOML merged over what it extends (transitively), and where each key is;
+    without `with_includes`, the compose files it includes are not read (their services are
+    not needed: where its state dir is, say)."""
     chain: list[tuple[dict[str, Any], SourceMap]] = []
     seen: list[Path] = []
     current = path
@@ -192,7 +196,7 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
     merged: dict[str, Any] = {}
     origins = Origins(str(path))
     for raw, smap in reversed(chain):
-        for index, name in enumerate(includes(raw)):  # beneath the profile that includes it
+        for index, name in enumerate(includes(raw) if with_includes else []):  # beneath it
             services, located, problems = included(smap, index, name, _read_bytes)
             origins.problems += problems
             if located is not None:
@@ -205,9 +209,9 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
     return merged, origins
 
 
-def raw_profile(path: Path, root: Path) -> dict[str, Any]:
+def raw_profile(path: Path, root: Path, with_includes: bool = True) -> dict[str, Any]:
     """A profile's TOML merged with what it extends, not yet validated."""
-    return read_profile(path, root)[0]
+    return read_profile(path, root, with_includes)[0]
 
 
 def read_compose(path: Path, profile_dir: Path) -> Compose:
