@@ -76,7 +76,9 @@ def test_the_launcher_starts_its_first_process_before_what_it_does_not_need(
         assert not {f"stackfixtures.cli.{m}" for m in others} & up.modules
         listed = tmp_path / ".stack" / "dev" / first_spawn.NAME
         assert listed.stat().st_mode & 0o777 == 0o600
-        modules = json.loads(listed.read_text())
+        said = json.loads(listed.read_text())
+        assert said["service"] == "db"  # the first to start (web depends on it)
+        modules = said["modules"]
         assert "stackfixtures._engine.process" in modules  # (it is the launcher's list)
         assert not early(modules), early(modules)
         status = run_stack(["status", "--json"], tmp_path)

@@ -2,12 +2,13 @@
 runs (`told`, `wait`), so that its modules load while that process boots, not before it.
 
 For tests only, what the launcher had imported by then (`record`): with
-`STACKFIXTURES_MODULES_AT_SPAWN=1` in its environment, the launcher writes `sorted(sys.modules)`
-(JSON) to `modules-at-first-spawn.json` in its state dir (0600) at the first process a service
-of its stack starts (an audit hook sees the spawn: the process carries the service marker, so
-the watchdog's does not count). tests/test_imports_launcher.py checks that nothing the first
-spawn does not need is imported before it: the control server, the dashboard, the file
-watcher, the live view, reports, exports, benchmarks.
+`STACKFIXTURES_MODULES_AT_SPAWN=1` in its environment, the launcher writes `{"service": NAME,
+"modules": sorted(sys.modules)}` (JSON) to `modules-at-first-spawn.json` in its state dir
+(0600) at the first process a service of its stack starts (an audit hook sees the spawn: the
+process carries the service marker, so the watchdog's does not count).
+tests/test_imports_launcher.py checks that nothing the first spawn does not need is imported
+before it: the control server, the dashboard, the file watcher, the live view, reports,
+exports, benchmarks.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ def record(state_dir: Path) -> None:
         if done or event != "subprocess.Popen":
             return
         env = args[3] if len(args) > 3 else None
-        if not env or not ({SERVICE_ENV, SERVICE_ENV.encode()} & set(env)):
+        service = env.get(SERVICE_ENV, env.get(SERVICE_ENV.encode())) if env else None
+        if service is None:
             return
         done = True
         from .._engine import private_files
 
-        private_files.write(state_dir / NAME, json.dumps(sorted(sys.modules)))
+        name = service.decode() if isinstance(service, bytes) else str(service)
+        said = {"service": name, "modules": sorted(sys.modules)}
+        private_files.write(state_dir / NAME, json.dumps(said))
 
     sys.addaudithook(hook)
 
