@@ -195,8 +195,10 @@ def test_status_and_events_say_why_and_when(tmp_path: Path) -> None:
 def test_help_lines_fit_and_exec_lines_are_quoted_and_mermaid_is_plain(tmp_path: Path) -> None:
     def commands(group: click.Group) -> list[str]:
         out = []
-        for name, cmd in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):  # (each loads its module: cli/__init__.py)
             out.append(name)
+            cmd = group.get_command(ctx, name)
             if isinstance(cmd, click.Group):
                 out += commands(cmd)
         return out

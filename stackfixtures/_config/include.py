@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._compose import document as compose
 from ..errors import Problem, ProfileError
 from .positions import SourceMap
+
+if TYPE_CHECKING:
+    from .._compose import document as compose
 
 
 def includes(raw: dict[str, Any]) -> list[str]:
@@ -35,7 +37,9 @@ def compose_file(
         text = read_bytes(path).decode("utf-8")
     except UnicodeDecodeError:
         raise ProfileError(str(path), "", "not UTF-8 text") from None
-    return compose.read(path, text, profile_dir, os.environ)
+    from .._compose import document  # (PyYAML: only for a profile that includes one)
+
+    return document.read(path, text, profile_dir, os.environ)
 
 
 def included(

@@ -15,6 +15,7 @@ from typing import Any
 import tomli_w
 from pydantic import BaseModel, ValidationError
 
+from .._define.templates import SHELL_NAME
 from ..errors import Problem, ProfileError
 from .explain import describe, explain
 from .positions import KeyPath, format_path
@@ -29,8 +30,6 @@ RESERVED_NAMES = frozenset({"ctx", "stack", "request", "self"})
 MAX_NAME = 63
 """The longest service name: it names files (its log, its data dir, with a replica's `.N`) that
 must fit a file name's 255 bytes, and an environment prefix (`<NAME>_URL`)."""
-SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-"""What a shell can `export`: the names `stack env` prints must be these."""
 NUL = "contains a NUL character (\\0), which no command line, environment variable or path can hold"
 _PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 

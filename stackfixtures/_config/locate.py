@@ -22,10 +22,11 @@ def default_state_dir(root: Path, label: str, configured: str | None = None) -> 
 
 
 def state_dir_of(profile: str | Path, root: Path) -> Path:
-    """The state dir of `profile`'s stack, read from its TOML (and what it extends) only."""
+    """The state dir of `profile`'s stack, read from its TOML (and what it extends) only: the
+    compose files it includes hold services, never `[stack]` (and need PyYAML)."""
     from .read import raw_profile, resolve_path  # the TOML reader, only when a profile is named
 
     path = resolve_path(profile, root).resolve()
-    stack = raw_profile(path, root).get("stack", {})
+    stack = raw_profile(path, root, with_includes=False).get("stack", {})
     configured = stack.get("state_dir") if isinstance(stack, dict) else None
     return default_state_dir(root, path.stem, configured if isinstance(configured, str) else None)

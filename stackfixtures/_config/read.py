@@ -9,13 +9,15 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._compose.document import Compose
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
 from .suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from .._compose.document import Compose
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
@@ -166,8 +168,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
-    """A profile's TOML merged over what it extends (transitively), and where each key is."""
+def read_profile(
+    path: Path, root: Path, with_includes: bool = True
+) -> tuple[dict[str, Any], Origins]:
+    """A profile's TOML merged over what it extends (transitively), and where each key is;
+    without `with_includes`, the compose files it includes are not read (their services are
+    not needed: where its state dir is, say)."""
     chain: list[tuple[dict[str, Any], SourceMap]] = []
     seen: list[Path] = []
     current = path
@@ -190,7 +196,7 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
     merged: dict[str, Any] = {}
     origins = Origins(str(path))
     for raw, smap in reversed(chain):
-        for index, name in enumerate(includes(raw)):  # beneath the profile that includes it
+        for index, name in enumerate(includes(raw) if with_includes else []):  # beneath it
             services, located, problems = included(smap, index, name, _read_bytes)
             origins.problems += problems
             if located is not None:
@@ -203,9 +209,9 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
     return merged, origins
 
 
-def raw_profile(path: Path, root: Path) -> dict[str, Any]:
+def raw_profile(path: Path, root: Path, with_includes: bool = True) -> dict[str, Any]:
     """A profile's TOML merged with what it extends, not yet validated."""
-    return read_profile(path, root)[0]
+    return read_profile(path, root, with_includes)[0]
 
 
 def read_compose(path: Path, profile_dir: Path) -> Compose:

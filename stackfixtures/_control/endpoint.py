@@ -20,9 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._engine import private_files
 from .._engine.cleanup import lock
-from .._engine.private_dirs import short_path
 
 POINTER = "control.json"
 PROTOCOL = 2
@@ -38,6 +36,8 @@ def socket_path(state_dir: Path) -> Path:
     inside = state_dir / "control.sock"
     if len(str(inside)) <= MAX_SOCKET_PATH:
         return inside
+    from .._engine.private_dirs import short_path
+
     return short_path(state_dir, suffix=".sock", digits=16, fits=MAX_SOCKET_PATH)
 
 
@@ -130,6 +130,8 @@ def process_state(pid: int) -> str | None:
 
 def publish(state_dir: Path, sock: Path, stack_id: str, profile: str, root: Path) -> None:
     import psutil
+
+    from .._engine import private_files
 
     me = psutil.Process()
     data = {

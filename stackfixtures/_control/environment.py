@@ -11,11 +11,11 @@ import json
 import os
 import shlex
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
-from .._config.load import SHELL_NAME
 from .._define import templates
-from .._define.service import Handle
+from .._define.templates import SHELL_NAME
 
 ATTACH_ENV = "STACKFIXTURES_ATTACH"
 """Set by `stack exec` for its command: the state dir of the stack it runs. A pytest session of
@@ -36,7 +36,7 @@ def endpoint_env(
     notes on what was left out and why."""
     env: dict[str, str] = {}
     notes: list[str] = []
-    handles: dict[str, Handle] = {}
+    handles: dict[str, SimpleNamespace] = {}  # what `${api.url}` reads: no Handle needed
     by_kind: dict[str, list[str]] = {}
     conventional: dict[str, dict[str, str]] = {}  # the kind's variables, from the launcher
     for row in status["services"]:
@@ -45,7 +45,7 @@ def endpoint_env(
             continue
         if not attrs:
             continue
-        handles[name] = Handle(**attrs)
+        handles[name] = SimpleNamespace(**attrs)
         key = prefix(name)
         url = attrs.get("url") or attrs.get("dsn")  # `endpoint` is for people: not a URL
         for suffix, value in (
@@ -87,7 +87,7 @@ def command_env(status: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, 
 
 
 def _profile_env(
-    wanted: Mapping[str, str], handles: Mapping[str, Handle], notes: list[str]
+    wanted: Mapping[str, str], handles: Mapping[str, SimpleNamespace], notes: list[str]
 ) -> dict[str, str]:
     """`[stack.env]`: names of the profile's own, e.g. `NATS_URLS = "${nats.url}"`."""
     out = {}

@@ -9,6 +9,9 @@ from typing import Any
 PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_\-]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?\}")
 """`${name}` or `${name.attr}`; `$${` escapes a literal `${`."""
 
+SHELL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+"""What a shell can `export`: the names of `[stack.env]`, which `stack env` prints."""
+
 OWN_KEYS = frozenset({"port", "host", "state_dir", "root", "name", "data_dir"})
 """Values a service's own template may use without a dependency: `${port}`, `${state_dir}`, ..."""
 

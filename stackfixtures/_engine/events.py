@@ -10,13 +10,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._define.policies import LogLimit
-from .logfile import LogFile
+if TYPE_CHECKING:
+    from .logfile import LogFile
 
-UNBOUNDED = LogLimit(max_size=2**62, keep=0)
-"""The event log is never rotated: `stack events` and the report read all of it."""
+UNBOUNDED = 2**62
+"""The event log is never rotated (its LogLimit's max_size): `stack events` and the report read
+all of it."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,12 @@ class EventLog:
         self._lock = threading.Lock()
         self.path = path
         self.mask: Callable[[str], str] = lambda text: text  # the stack's secrets (logs.Logs)
-        self._file = LogFile(path, UNBOUNDED, self._problem) if path is not None else None
+        self._file: LogFile | None = None
+        if path is not None:  # (the file's modules only here: `stack events` reads Events)
+            from .._define.policies import LogLimit
+            from .logfile import LogFile
+
+            self._file = LogFile(path, LogLimit(max_size=UNBOUNDED, keep=0), self._problem)
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
         self._subscribers.append(fn)

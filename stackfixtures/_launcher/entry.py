@@ -18,7 +18,7 @@ from .._engine.cleanup import ledger, lock
 from .._project import programs
 from .._project import replace as replaces
 from ..errors import DefinitionError, NotAStateDir, StateDirBusy
-from . import report_sweep
+from . import first_spawn, report_sweep
 from .options import Options
 from .running import Launcher
 
@@ -88,6 +88,7 @@ def run(opts: Options, console: Console | None = None) -> int:
         out.info(why)
     report_sweep(out, ledger.sweep(), proj.root)
     last_run.forget(proj.state_dir)  # `stack down` reads this run's
+    first_spawn.record(proj.state_dir)  # (tests only: what is imported before it)
     return asyncio.run(Launcher(proj, wanted, opts).run())
 
 

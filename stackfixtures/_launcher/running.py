@@ -23,9 +23,9 @@ from .._engine.stack import ServiceStop, Stack
 from .._engine.status import endpoints, progress
 from .._engine.tasks import TaskOwner, cancel_and_wait
 from .._project import replace as replaces
+from . import first_spawn
 from .options import Options
 from .orphans import OrphanWatch
-from .watch import Watcher, watcher_for
 
 PROGRESS_EVERY = float(os.environ.get("STACKFIXTURES_PROGRESS_EVERY", "5"))
 """Seconds between the progress lines printed while services start (what each waits for)."""
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .._control.server import ControlServer
     from .._dashboard.server import Dashboard
+    from .watch import Watcher
 
 SAME_KEYPRESS = 0.5
 """Seconds within which a second SIGINT/SIGTERM is the same Ctrl-C delivered twice (once to the
@@ -118,10 +119,13 @@ class Launcher:
             f"(state in {proj.state_dir})"
         )
         sock = endpoint.socket_path(proj.state_dir)
+        spawned = first_spawn.told(stack, bool(self.closure))
         starting = tasks.spawn(stack.start(self.wanted), "start")
-        # The control socket opens right after: its set-up (the server's modules, the
-        # definitions' fingerprints) then runs while the first servers boot, not before them.
-        opening = tasks.spawn(self._open_control(sock), "control")
+        starting.add_done_callback(lambda _: spawned.set())
+        # The control socket opens once the first process runs: its set-up (the server's
+        # modules, the definitions' fingerprints) then runs while the first servers boot,
+        # not before them.
+        opening = tasks.spawn(self._open_control(sock, spawned), "control")
         opening.add_done_callback(self._control_failed)
         if self.opts.dashboard:
             self._open_dashboard(tasks)
@@ -209,8 +213,12 @@ class Launcher:
         self.console.error(f"cannot serve the control socket: {type(error).__name__}: {error}")
         self.stop_now.set()
 
-    async def _open_control(self, sock: Path) -> tuple[ControlServer, asyncio.Server]:
-        """Serve the control protocol on the stack's socket and say where (control.json)."""
+    async def _open_control(
+        self, sock: Path, spawned: asyncio.Event
+    ) -> tuple[ControlServer, asyncio.Server]:
+        """Serve the control protocol on the stack's socket and say where (control.json),
+        once the first process runs (first_spawn.py)."""
+        await first_spawn.wait(self.stack, spawned)
         from .._control.local import LocalControl
         from .._control.server import ControlServer
 
@@ -278,6 +286,8 @@ class Launcher:
     def _watcher(self) -> Watcher | None:
         """The watcher of the services that declare `watch` (what it watches and any pattern
         that matches no file go in status too)."""
+        from .watch import watcher_for  # (only for --watch)
+
         root, skip = self.proj.root, [self.proj.state_dir]
         watcher, shown = watcher_for(self.stack, self.closure, root, skip, self.console.info)
         self.info.update(shown)

@@ -1,28 +1,45 @@
-"""The `stack` command. Each module registers its subcommands on the one group."""
+"""The `stack` command. Each module of cli/ registers its commands on the one group, imported
+when one of them first runs (COMMANDS)."""
 
 from __future__ import annotations
 
-import click
-
-from . import (  # noqa: F401 - importing registers the commands
-    bench,
-    clean,
-    dashboard,
-    describe,
-    exec,
-    export,
-    importing,
-    logs,
-    mcp,
-    operate,
-    report,
-    run,
-    top,
-    updown,
-)
 from .common import main
 
 __all__ = ["main"]
+
+COMMANDS = {
+    "attach": "updown",
+    "bench": "bench",
+    "clean": "clean",
+    "dashboard": "dashboard",
+    "down": "updown",
+    "env": "exec",
+    "events": "logs",
+    "exec": "exec",
+    "export": "export",
+    "graph": "describe",
+    "import": "importing",
+    "init": "describe",
+    "kill": "operate",
+    "kinds": "describe",
+    "logs": "logs",
+    "mcp": "mcp",
+    "metrics": "operate",
+    "pause": "operate",
+    "report": "report",
+    "restart": "operate",
+    "resume": "operate",
+    "run": "run",
+    "scale": "operate",
+    "start": "operate",
+    "status": "operate",
+    "stop": "operate",
+    "top": "top",
+    "up": "updown",
+    "validate": "run",
+}
+"""The module of cli/ that registers each command: imported only when the command runs (a new
+command: its module here, its line in SHORT_HELP; tests/test_imports_cli.py checks both)."""
 
 SHORT_HELP = {
     "attach": "The live view of a running stack.",
@@ -64,12 +81,4 @@ SHORT_HELP = {
 with "..." (the docstrings stay whole in each command's own --help)."""
 
 
-def _short_help(group: click.Group) -> None:
-    for name, command in group.commands.items():
-        found = SHORT_HELP.get(f"{group.name} {name}", SHORT_HELP.get(name))
-        command.short_help = found or command.short_help
-        if isinstance(command, click.Group):
-            _short_help(command)
-
-
-_short_help(main)
+main.lazily(COMMANDS, SHORT_HELP)

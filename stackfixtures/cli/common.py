@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from .._control.console import error_text, went_away
 from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_NOT_RUNNING, EXIT_STARTUP
 from ..errors import (
     AmbiguousStack,
@@ -34,16 +34,64 @@ ALIASES = {"ps": "status"}
 
 
 class Commands(click.Group):
-    """The `stack` group (and its groups, e.g. `bench`): Compose's aliases, and a "did you
-    mean" for a mistyped command."""
+    """The `stack` group (and its groups, e.g. `bench`): Compose's aliases, a "did you mean"
+    for a mistyped command, and commands loaded lazily: `modules` names the module of cli/
+    that registers each command (importing it registers them on this group), imported only
+    when that command runs, so that `stack status` imports what status needs and `stack
+    --help` none of them (it lists each command's line of `short`)."""
 
     group_class = type  # `stack bench` is one too
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.modules: dict[str, str] = {}
+        self.short: dict[str, str] = {}
+
+    def lazily(self, modules: dict[str, str], short: dict[str, str]) -> None:
+        """Commands `modules` names (command -> module of cli/) load when first asked for;
+        `short`: the one line `--help` lists for each ("GROUP NAME" for a subcommand)."""
+        self.modules, self.short = modules, short
 
     def aliases(self, ctx: click.Context) -> dict[str, str]:
         return ALIASES if ctx.parent is None else {}
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.modules})
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, self.aliases(ctx).get(cmd_name, cmd_name))
+        name = self.aliases(ctx).get(cmd_name, cmd_name)
+        if name not in self.commands and name in self.modules:
+            importlib.import_module(f"{__package__}.{self.modules[name]}")
+        command = super().get_command(ctx, name)
+        if command is not None:
+            self._shorten(command)
+        return command
+
+    def _shorten(self, command: click.Command, group: str = "") -> None:
+        """The command's (and its subcommands') line in `--help`, from `short`."""
+        found = self.short.get(f"{group} {command.name}", self.short.get(command.name or ""))
+        command.short_help = found or command.short_help
+        if isinstance(command, click.Group):
+            for sub in command.commands.values():
+                self._shorten(sub, command.name or "")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click lists them, each with its line of `short` (so that `--help` imports no
+        command's module)."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        rows = []
+        for name in names:
+            line = self.short.get(name)
+            if line is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                line = command.get_short_help_str(limit)
+            rows.append((name, line))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -167,6 +215,8 @@ def load_or_exit(
                 ]
             click.echo(json.dumps(error))
         else:
+            from .._control.console import error_text
+
             click.echo(error_text(e), err=True)
         sys.exit(EXIT_DEFINITION)
 
@@ -214,6 +264,8 @@ def control_for(
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
     except OSError:  # its launcher went away meanwhile (e.g. `stack down` elsewhere)
+        from .._control.console import went_away
+
         click.echo(went_away(control.endpoint.state_dir), err=True)
         sys.exit(EXIT_NOT_RUNNING)
     finally:

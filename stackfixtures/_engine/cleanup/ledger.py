@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from ...errors import StateDirBusy
-from .. import private_files, state_dirs
+from .. import private_files
 from ..private_dirs import private_dir, user_tmp
-from . import containers, lock, reaper, swept
+from . import containers, lock, swept
 from .swept import Leftover
+
+if TYPE_CHECKING:
+    import psutil
+
+# psutil (and the reaper, which uses it) is imported where a process is looked at: `stack
+# down` sweeps the registry each time, and finds a dead stack's processes to kill only rarely.
 
 
 def registry_dir() -> Path:
@@ -36,6 +40,8 @@ def registry_dir() -> Path:
 
 
 def _start_time(pid: int) -> float | None:
+    import psutil
+
     try:
         return psutil.Process(pid).create_time()
     except psutil.Error:
@@ -63,6 +69,13 @@ class Ledger:
         self._entries: dict[int, dict[str, Any]] = {}
         self._engines: list[str] = []  # container engines its services used (containers.py)
         self._closed = False
+        self.on_record: Callable[[], object] | None = None
+        """Called once a process or a container engine is recorded (the stack started one):
+        the launcher opens its control socket then, while that first process boots."""
+        import psutil
+
+        from .. import state_dirs
+
         me = psutil.Process()
         self._launcher = {"pid": me.pid, "create_time": me.create_time()}
         state_dirs.make(state_dir, "Ledger")
@@ -103,6 +116,7 @@ class Ledger:
                 "create_time": _start_time(pid),
             }
             self._flush()
+        self._recorded()
 
     def add_engine(self, url: str) -> None:
         """Record a container engine the stack creates containers on (cleanup/containers.py)."""
@@ -110,6 +124,11 @@ class Ledger:
             if url not in self._engines:
                 self._engines.append(url)
                 self._flush()
+        self._recorded()
+
+    def _recorded(self) -> None:
+        if self.on_record is not None:
+            self.on_record()
 
     def add_orphan(self, pid: int, pgid: int, of: str = "") -> None:
         """Record a process that escaped its service (adopted by the launcher as subreaper):
@@ -146,6 +165,8 @@ class Ledger:
         try:
             _atomic_write(self.path, data)
         except OSError as e:  # a full disk: kept in memory, written again with the next change
+            import logging
+
             logging.getLogger("stackfixtures.ledger").warning("cannot write %s: %s", self.path, e)
 
     def close(self) -> None:
@@ -193,6 +214,8 @@ def _same_process(recorded: dict[str, Any] | None) -> psutil.Process | None:
     """The process `recorded` ({pid, create_time}) names, if it is still that very one."""
     if not recorded or recorded.get("create_time") is None:
         return None
+    import psutil
+
     with contextlib.suppress(psutil.Error, KeyError, TypeError, ValueError):
         p = psutil.Process(int(recorded["pid"]))
         if abs(p.create_time() - float(recorded["create_time"])) < 0.01:
@@ -210,6 +233,10 @@ def collect(info: dict[str, Any]) -> list[tuple[Leftover, psutil.Process]]:
     """The live leftovers of the dead stack registered as `info`: the processes its ledger
     recorded (start time checked: a reused pid is never touched) and those carrying its
     marker. Only call it for a stack whose lock is free (see `sweep`)."""
+    import psutil
+
+    from . import reaper
+
     stack_id = str(info["stack_id"])
     where = _where(info)
     try:
@@ -253,6 +280,8 @@ def owner(pid: int) -> tuple[str, str, Path] | None:
 
 
 def _still_there(p: psutil.Process) -> bool:
+    import psutil
+
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
@@ -278,6 +307,10 @@ def sweep() -> swept.Swept:
                 continue
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        import psutil
+
+        from . import reaper
+
         guard = _same_process(info.get("watchdog"))
         if guard is not None:
             with contextlib.suppress(psutil.Error):
