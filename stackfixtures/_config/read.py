@@ -40,6 +40,7 @@ class Origins:
     default: str
     written: dict[KeyPath, tuple[SourceMap, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # of the compose files included
+    files: list[str] = field(default_factory=list)  # the profile and each it extends, read
 
     def find(self, path: KeyPath) -> tuple[str, int, int]:
         """(file, line, column) of `path`, else of its nearest written ancestor; line 0 when
@@ -188,7 +189,7 @@ def read_profile(path: Path, root: Path) -> tuple[dict[str, Any], Origins]:
         here = current.parent
         current = (resolve_path(parent, root) if "/" not in parent else here / parent).resolve()
     merged: dict[str, Any] = {}
-    origins = Origins(str(path))
+    origins = Origins(str(path), files=[smap.file for _, smap in chain])
     for raw, smap in reversed(chain):
         for index, name in enumerate(includes(raw)):  # beneath the profile that includes it
             services, located, problems = included(smap, index, name, _read_bytes)

@@ -14,14 +14,18 @@ import os
 import shlex
 import shutil
 from collections.abc import Collection, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._config.positions import KeyPath
 from .._config.suggest import did_you_mean
 from .._engine.probes import registry
 from .._engine.venv import own_bin_first
 from ..errors import Problem, ProfileError
+from .compiled import CachedProfile
 from .load import Project
+
+if TYPE_CHECKING:
+    from .._config.load import Profile
 
 
 def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -> None:
@@ -32,14 +36,14 @@ def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -
         return
     problems: list[Problem] = []
     for name in proj.graph.closure([n for n in names if n in proj.graph]):
-        spec = profile.spec.services.get(name)
-        if spec is None or name in replaced:
+        found = entries(profile, name)
+        if found is None or name in replaced:
             continue
-        env = own_bin_first({**os.environ, **{k: str(v) for k, v in spec.env.items()}})
+        env = own_bin_first({**os.environ, **found[0]})
         path = env.get("PATH", os.defpath)
         if "${" in path:  # filled in only when it starts
             continue
-        for key, program in _programs(("services", name), spec.kind, spec.extras, spec.liveness):
+        for key, program in found[1]:
             if "/" in program or "${" in program or shutil.which(program, path=path):
                 continue
             problems.append(
@@ -51,6 +55,25 @@ def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -
             )
     if problems:
         raise ProfileError.of(problems)
+
+
+Entry = tuple[dict[str, str], list[tuple[KeyPath, str]]]
+"""A profile entry's own environment, and the programs it runs with the key naming each."""
+
+
+def entries(profile: Profile | CachedProfile, name: str) -> Entry | None:
+    """What `check` looks up for profile entry `name` (None: the profile has no such entry),
+    from the validated profile or its compiled form (compiled.py)."""
+    if isinstance(profile, CachedProfile):
+        stored = profile.programs.get(name)
+        if stored is None:
+            return None
+        return stored["env"], [(tuple(k), p) for k, p in stored["programs"]]
+    spec = profile.spec.services.get(name)
+    if spec is None:
+        return None
+    named = _programs(("services", name), spec.kind, spec.extras, spec.liveness)
+    return {k: str(v) for k, v in spec.env.items()}, list(named)
 
 
 def _programs(

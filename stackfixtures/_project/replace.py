@@ -87,7 +87,7 @@ def apply(proj: Project, replace: Mapping[str, str], wanted: Iterable[str] | Non
     graph = proj.graph
     dependents = [n for n in graph.names if set(graph.dependencies(n)) & set(replace)]
     problems = checks.replaced_templates(
-        proj.profile, graph.definitions, dependents, handles, what, stack_env=True
+        proj.full_profile, graph.definitions, dependents, handles, what, stack_env=True
     )
     if problems:
         raise ProfileError.of(problems)
