@@ -14,6 +14,7 @@ from typing import Any
 from .._compose.document import Compose
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
+from .locate import resolve_path as resolve_path
 from .positions import KeyPath, SourceMap
 from .suggest import did_you_mean
 
@@ -73,15 +74,6 @@ def _replaced(data: dict[str, Any], base: KeyPath) -> list[KeyPath]:
         else:
             out.append(path)
     return out
-
-
-def resolve_path(profile: str | Path, root: Path) -> Path:
-    """`dev` -> `<root>/profiles/dev.toml`; a path (with a slash or .toml) is taken as is."""
-    text = str(profile)
-    if "/" in text or text.endswith(".toml"):
-        path = Path(text)
-        return path if path.is_absolute() else (Path.cwd() / path)
-    return root / "profiles" / f"{text}.toml"
 
 
 def missing(path: Path) -> str:

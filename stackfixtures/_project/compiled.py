@@ -83,16 +83,16 @@ def enabled() -> bool:
     return os.environ.get(SWITCH, "1") != "0"
 
 
-def inputs(
-    root: Path, profile: str | Path, state_dir: Path | None, services: list[str] | None
-) -> dict[str, Any]:
-    """What a load is asked, and where from: part of the key, and what names its file."""
+def inputs(root: Path, profile: str | Path, services: list[str] | None) -> dict[str, Any]:
+    """What a load is asked, and where from: part of the key, and what names its file. (Not
+    the state dir: a load told one uses it, others the profile's, kept in the compiled form.)"""
+    from .._config.locate import resolve_path
+
     return {
         "root": str(root),
-        "profile": str(profile),
-        "state_dir": None if state_dir is None else str(state_dir),
+        "profile": str(resolve_path(profile, root).resolve()),
         "services": services,
-        "cwd": os.getcwd(),  # (a relative profile path, or `extends`, is read from it)
+        "cwd": os.getcwd(),  # (an `extends = "x.toml"` is read from it)
     }
 
 

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._config.include import includes
+from .._config.locate import default_state_dir
 from .._define.service import ServiceDefinition
 from . import compiled
 from .programs import entries
@@ -98,7 +99,7 @@ def store(
         "mode": proj.mode,
         "events": None if proj.events is None else dataclasses.asdict(proj.events),
         "aside": proj.aside,
-        "state_dir": str(proj.state_dir),
+        "state_dir": str(default_state_dir(proj.root, loaded.name, loaded.spec.stack.state_dir)),
     }
     from .._engine import private_files
 

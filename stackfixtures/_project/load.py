@@ -160,7 +160,7 @@ def load(
         return _load(profile, root, state_dir, fresh, services)[0]
     from . import compiled  # (imported already: named for what it is)
 
-    asked = compiled.inputs(root, profile, state_dir, services)
+    asked = compiled.inputs(root, profile, services)
     found = compiled.lookup(asked)
     if found is not None:
         where = state_dir or Path(found["state_dir"])
