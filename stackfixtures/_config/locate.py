@@ -21,18 +21,9 @@ def default_state_dir(root: Path, label: str, configured: str | None = None) -> 
     return root / configured if configured else root / ".stack" / label
 
 
-def resolve_path(profile: str | Path, root: Path) -> Path:
-    """`dev` -> `<root>/profiles/dev.toml`; a path (with a slash or .toml) is taken as is."""
-    text = str(profile)
-    if "/" in text or text.endswith(".toml"):
-        path = Path(text)
-        return path if path.is_absolute() else (Path.cwd() / path)
-    return root / "profiles" / f"{text}.toml"
-
-
 def state_dir_of(profile: str | Path, root: Path) -> Path:
     """The state dir of `profile`'s stack, read from its TOML (and what it extends) only."""
-    from .read import raw_profile  # the TOML reader, only when a profile is named
+    from .read import raw_profile, resolve_path  # the TOML reader, only when a profile is named
 
     path = resolve_path(profile, root).resolve()
     stack = raw_profile(path, root).get("stack", {})

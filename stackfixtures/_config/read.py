@@ -14,8 +14,8 @@ from typing import Any
 from .._compose.document import Compose
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
-from .locate import resolve_path as resolve_path
 from .positions import KeyPath, SourceMap
+from .profile_path import resolve_path as resolve_path
 from .suggest import did_you_mean
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")

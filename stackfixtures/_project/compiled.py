@@ -86,7 +86,7 @@ def enabled() -> bool:
 def inputs(root: Path, profile: str | Path, services: list[str] | None) -> dict[str, Any]:
     """What a load is asked, and where from: part of the key, and what names its file. (Not
     the state dir: a load told one uses it, others the profile's, kept in the compiled form.)"""
-    from .._config.locate import resolve_path
+    from .._config.profile_path import resolve_path
 
     return {
         "root": str(root),

@@ -11,11 +11,11 @@ from .._config.include import includes
 from .._config.locate import default_state_dir
 from .._define.service import ServiceDefinition
 from . import compiled
-from .programs import entries
+from .entries import entries
 
 if TYPE_CHECKING:
     from .._config.load import Profile
-    from .load import Project
+    from .project import Project
 
 NOT_COMPILED = frozenset({"postgres_template"})
 """Built-in kinds whose definitions are made of code (a template's builder runs its tasks)."""

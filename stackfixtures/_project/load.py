@@ -12,62 +12,20 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .._config.locate import default_state_dir, find_root
-from .._define.bus import BusTarget
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
-from ..errors import DefinitionError, NothingToRun, StackError
-from .compiled import CachedProfile
+from ..errors import DefinitionError, StackError
+from . import compiled
 from .inputs import task_inputs
+from .project import Project as Project
 
 if TYPE_CHECKING:  # (the full path imports them: a compiled profile's start does not)
     from .._config.load import Profile
-
-
-@dataclass
-class Project:
-    root: Path
-    profile: Profile | CachedProfile | None  # (CachedProfile: a compiled profile's start)
-    graph: Graph
-    selected: list[str]
-    state_dir: Path
-    parallelism: int
-    mode: str | None = None
-    events: BusTarget | None = None  # `[stack] events`: where its events are published
-    aside: dict[str, str] = field(default_factory=dict)  # services that cannot run, and why
-
-    def check_runnable(self, names: list[str]) -> None:
-        """Raise the reason of the first of `names` that was set aside (see `load`)."""
-        for name in names:
-            if name in self.aside:
-                raise DefinitionError(f"service {name!r} cannot run: {self.aside[name]}")
-
-    def check_not_empty(self) -> None:
-        """Raise NothingToRun when there is no service to run (a command needs one; a pytest
-        session with none is fine)."""
-        if not self.graph.names:
-            from . import checks
-
-            raise NothingToRun(checks.nothing_to_run(self.root, self.full_profile))
-
-    @property
-    def full_profile(self) -> Profile | None:
-        """The validated profile, for what reads more of it than a start does (a compiled
-        profile's start validates it now: its files are those its key was made of)."""
-        if not isinstance(self.profile, CachedProfile):
-            return self.profile
-        from .._config import load as profiles
-
-        return profiles.validate_profile(self.profile.path, self.root, strict=False)
-
-    @property
-    def label(self) -> str:
-        return self.profile.name if self.profile else "default"
 
 
 def _import(name: str, root: Path) -> ModuleType:
@@ -158,8 +116,6 @@ def load(
     root = (root or find_root()).resolve()
     if not cache or profile is None or fresh:
         return _load(profile, root, state_dir, fresh, services)[0]
-    from . import compiled  # (imported already: named for what it is)
-
     asked = compiled.inputs(root, profile, services)
     found = compiled.lookup(asked)
     if found is not None:

@@ -11,21 +11,14 @@ then PATH; or the entry's own `env.PATH`)."""
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-from collections.abc import Collection, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable
 
-from .._config.positions import KeyPath
 from .._config.suggest import did_you_mean
-from .._engine.probes import registry
 from .._engine.venv import own_bin_first
 from ..errors import Problem, ProfileError
-from .compiled import CachedProfile
+from .entries import entries
 from .load import Project
-
-if TYPE_CHECKING:
-    from .._config.load import Profile
 
 
 def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -> None:
@@ -55,51 +48,6 @@ def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -
             )
     if problems:
         raise ProfileError.of(problems)
-
-
-Entry = tuple[dict[str, str], list[tuple[KeyPath, str]]]
-"""A profile entry's own environment, and the programs it runs with the key naming each."""
-
-
-def entries(profile: Profile | CachedProfile, name: str) -> Entry | None:
-    """What `check` looks up for profile entry `name` (None: the profile has no such entry),
-    from the validated profile or its compiled form (compiled.py)."""
-    if isinstance(profile, CachedProfile):
-        stored = profile.programs.get(name)
-        if stored is None:
-            return None
-        return stored["env"], [(tuple(k), p) for k, p in stored["programs"]]
-    spec = profile.spec.services.get(name)
-    if spec is None:
-        return None
-    named = _programs(("services", name), spec.kind, spec.extras, spec.liveness)
-    return {k: str(v) for k, v in spec.env.items()}, list(named)
-
-
-def _programs(
-    base: KeyPath, kind: str | None, extras: dict[str, Any], liveness: Any
-) -> Iterator[tuple[KeyPath, str]]:
-    """The programs an entry runs, with the key that names each: its command (a command
-    entry's), its exec readiness probe and its exec liveness probe."""
-    if kind in (None, "command"):
-        command = extras.get("command")
-        if isinstance(command, str):
-            words = shlex.split(command)
-            if words:
-                yield (*base, "command"), words[0]
-        elif isinstance(command, list) and command and isinstance(command[0], str):
-            yield (*base, "command"), command[0]
-        ready = extras.get("ready")
-        if isinstance(ready, dict):
-            yield from _probes((*base, "ready"), ready)
-    if liveness is not None:
-        yield from _probes((*base, "liveness"), liveness.as_probe_dict())
-
-
-def _probes(key: KeyPath, table: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """The programs the probes of a table run (an exec probe's), as each probe says."""
-    for probe, program in registry.programs(table):
-        yield (*key, probe), program
 
 
 def _on(path: str) -> list[str]:
