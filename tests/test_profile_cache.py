@@ -130,7 +130,7 @@ def test_a_new_conftest_or_another_kind_package_is_a_miss(project: Path, tmp_pat
     site = {"PYTHONPATH": str(tmp_path / "site")}
     assert load(project, **site)[1]["path"] == "miss"  # type: ignore[index]
     assert load(project, **site)[1]["path"] == "hit"  # type: ignore[index]
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: extra-kind\nVersion: 1.1\n")
+    dist.rename(dist.with_name("extra_kind-1.1.dist-info"))  # (as an upgrade renames it)
     assert load(project, **site)[1]["path"] == "miss"  # type: ignore[index]
     (project / "conftest.py").write_text("")  # now the full path imports it: never compiled
     _, took = load(project, **site)

@@ -4,10 +4,12 @@ After a profile validates, its checked form (each service's definition as plain 
 start path reads of the profile) is written as JSON to a private file of the user's cache
 (`<cache>/profiles/`, 0700; the file 0600, written whole: `_engine/private_files.py`), under
 a key that hashes every input the full path reads: the content of the profile and each file it
-`extends` (and whether a `conftest.py` appeared), the installed kinds (entry points and the
-distributions' versions), stackfixtures' and Python's versions, the root, the working directory
-(a relative `extends` path) and the services asked for. A start whose key is the same builds the
-project from that file: no schema, no checks, only the kinds it runs imported. Any difference,
+`extends` (and whether a `conftest.py` appeared), the installed kinds (the metadata dirs, named
+for their versions, of the distributions registering kinds, and their entry points),
+stackfixtures' version and its own modules (sizes and change times: an edited checkout is
+another stackfixtures), Python's version, the root, the working directory (a relative
+`extends` path) and the services asked for. A start whose key is the same builds the project
+from that file: no schema, no checks, only the kinds it runs imported. Any difference,
 and any doubt (a file that does not parse, another key, one that is not a plain file of ours,
 never followed through a link), is a miss: the full path, with its errors exactly as they were.
 
@@ -104,21 +106,48 @@ def where_to(asked: dict[str, Any]) -> Path:
     return cache_dir("profiles") / f"{name}.json"
 
 
-def _kinds_key() -> list[list[str]]:
-    from ..kinds.registry import _entry_points
-
+def _installed() -> list[list[str]]:
+    """The installed distributions that register kinds, or are stackfixtures: each one's
+    metadata dir (named for its version) and its entry points as written. (Read from the
+    dirs on sys.path, as importlib.metadata finds them, without importing it: a hit's cost.)"""
     found = []
-    for ep in _entry_points():
-        dist = getattr(ep, "dist", None)
-        found.append([ep.name, ep.value, f"{dist.name} {dist.version}" if dist else ""])
-    return sorted(found)
+    for place in sys.path:
+        try:
+            names = os.listdir(place or ".")
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(place, name, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                text = ""
+            if "[stackfixtures.kinds]" in text or name.startswith("stackfixtures-"):
+                found.append([place, name, text])
+    return found
+
+
+def _own_code() -> str:
+    """stackfixtures' own modules as they are now (each one's size and change time): its
+    version alone would not tell an edited checkout (an editable install) from the last one."""
+    found: list[tuple[str, int, int]] = []
+    todo = [Path(__file__).resolve().parent.parent]
+    while todo:
+        with os.scandir(todo.pop()) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False) and e.name != "__pycache__":
+                    todo.append(Path(e.path))
+                elif e.name.endswith(".py"):
+                    info = e.stat(follow_symlinks=False)
+                    found.append((e.path, info.st_size, info.st_mtime_ns))
+    return hashlib.sha256(repr(sorted(found)).encode()).hexdigest()
 
 
 def key(asked: dict[str, Any], files: list[str]) -> str:
     """The hash of every input of a load: see the module's doc."""
-    from importlib.metadata import version
-
-    parts: list[Any] = [FORMAT, version("stackfixtures"), sys.version, _kinds_key(), asked]
+    parts: list[Any] = [FORMAT, _installed(), _own_code(), sys.version, asked]
     parts.append([[f, digest(Path(f))] for f in files])
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
