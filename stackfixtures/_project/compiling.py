@@ -41,7 +41,7 @@ def _same(d: ServiceDefinition) -> bool:
         return True
     try:  # (what its validators read beyond the config, e.g. the profile's dir: not compiled)
         return bool(type(d.options).model_validate(back.config) == d.options)
-    except ValueError:  # pydantic's ValidationError is one
+    except Exception:  # (a validator that needs more than the config, e.g. its context)
         return False
 
 
