@@ -24,12 +24,12 @@ DEV = (
     'depends_on = ["db", "cache"]\nenv = { DB = "${db.dsn}" }\n'
 )
 LOAD = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 from stackfixtures._project import load
 from stackfixtures.errors import DefinitionError
 try:
-    p = load("dev", root=Path("."), cache=True)
+    p = load(os.environ.get("PROFILE", "dev"), root=Path("."), cache=True)
     print(json.dumps({"names": p.graph.names, "state_dir": str(p.state_dir)}))
 except DefinitionError as e:
     print(json.dumps({"error": str(e)}))
@@ -172,3 +172,16 @@ def test_a_cache_file_that_cannot_be_trusted_is_a_miss(project: Path, spoil: str
     assert again["names"] == ["db", "cache", "api"]
     assert not stored.is_symlink()  # (a link is replaced, never followed)
     assert load(project)[1]["path"] == "hit"  # type: ignore[index]  # (rewritten whole)
+
+
+def test_a_profile_of_commands_starts_without_pydantic(project: Path) -> None:
+    """The command kind reads its options as plain data: a hit imports no pydantic at all."""
+    (project / "profiles" / "plain.toml").write_text(
+        '[services.a]\ncommand = "python3 -c pass"\nready = { log = "x", timeout = 5 }\n\n'
+        '[services.b]\ncommand = ["python3", "-c", "pass"]\ndepends_on = ["a"]\n'
+    )
+    first, took = load(project, PROFILE="plain")
+    assert took is not None and took["path"] == "miss" and "pydantic" in took["modules"]
+    again, took = load(project, PROFILE="plain")
+    assert took is not None and took["path"] == "hit" and again == first
+    assert not {m for m in took["modules"] if m.startswith(("pydantic", "stackfixtures._config.s"))}

@@ -69,3 +69,16 @@ def test_up_from_the_compiled_profile_runs_the_same_stack(tmp_path: Path) -> Non
     assert "stackfixtures._config.load" not in launcher
     assert compiled == full
     assert compiled["env"]["APP_DB"].startswith("postgresql://")
+
+
+def test_up_of_commands_from_the_compiled_profile_imports_no_pydantic(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    write_project(
+        root, '[services.api]\ncommand = ["{PY}", "-c", "import time; time.sleep(600)"]\n'
+    )
+    trace = tmp_path / "trace.jsonl"
+    env = {"STACKFIXTURES_CACHE": str(tmp_path / "cache"), "STACKFIXTURES_TRACE_LOAD": str(trace)}
+    up_env_down(root, env)
+    took = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert [t["path"] for t in took] == ["miss", "hit"]
+    assert not [m for m in took[1]["modules"] if m.startswith("pydantic")]

@@ -37,6 +37,7 @@ from typing import Any
 
 from .._define.bus import BusTarget
 from .._define.graph import Graph
+from .._define.options import Checked
 from .._define.policies import LivenessPolicy, LogLimit, RestartPolicy, StopPolicy
 from .._define.service import Scope, ServiceDefinition
 from ..errors import Problem
@@ -212,6 +213,7 @@ def encode(d: ServiceDefinition) -> dict[str, Any]:
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
+    out["checked"] = d.options is not None  # (its config is then the options' plain dump)
     return out
 
 
@@ -219,6 +221,7 @@ def decode(data: dict[str, Any], base: ServiceDefinition) -> ServiceDefinition:
     import signal
 
     v = dict(data)
+    checked = v.pop("checked")
     v["scope"] = Scope.parse(v["scope"])
     for name in ("params", "extra_deps", "watch", "watch_ignore"):
         v[name] = tuple(v[name])
@@ -229,8 +232,9 @@ def decode(data: dict[str, Any], base: ServiceDefinition) -> ServiceDefinition:
     v["restart"] = RestartPolicy(**v["restart"])
     v["liveness"] = None if v["liveness"] is None else LivenessPolicy(**v["liveness"])
     v["logs"] = None if v["logs"] is None else LogLimit(**v["logs"])
+    options = Checked(v["config"]) if checked else None
     return dataclasses.replace(
-        base, **v, function=base.function, config_model=base.config_model, options=None
+        base, **v, function=base.function, config_model=base.config_model, options=options
     )
 
 

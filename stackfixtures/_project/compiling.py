@@ -35,13 +35,14 @@ def _same(d: ServiceDefinition) -> bool:
         return False
     plain = json.loads(json.dumps(compiled.encode(d)))
     back = compiled.decode(plain, kind.service)
-    if back != dataclasses.replace(d, options=None):
+    if dataclasses.replace(back, options=None) != dataclasses.replace(d, options=None):
         return False
     if d.options is None:
-        return True
-    try:  # (what its validators read beyond the config, e.g. the profile's dir: not compiled)
-        return bool(type(d.options).model_validate(back.config) == d.options)
-    except Exception:  # (a validator that needs more than the config, e.g. its context)
+        return back.options is None
+    try:  # (options_of validates the config again; plain_options takes it as it is)
+        again = type(d.options).model_validate(back.config)
+        return bool(again == d.options and back.options == d.options.model_dump(exclude_none=True))
+    except Exception:  # (a validator that needs more than the config, e.g. the profile's dir)
         return False
 
 
