@@ -151,7 +151,7 @@ def test_python_modules_or_compose_includes_are_never_compiled(project: Path) ->
     assert load(project, STACKFIXTURES_PROFILE_CACHE="0")[1]["stored"] is False  # type: ignore[index]
 
 
-@pytest.mark.parametrize("spoil", ["corrupt", "key", "foreign_mode", "symlink"])
+@pytest.mark.parametrize("spoil", ["corrupt", "key", "content", "foreign_mode", "symlink"])
 def test_a_cache_file_that_cannot_be_trusted_is_a_miss(project: Path, spoil: str) -> None:
     load(project)
     [stored] = cache_files(project)
@@ -160,6 +160,10 @@ def test_a_cache_file_that_cannot_be_trusted_is_a_miss(project: Path, spoil: str
     elif spoil == "key":
         data = json.loads(stored.read_text())
         data["key"] = "0" * 64
+        stored.write_text(json.dumps(data))
+    elif spoil == "content":  # (its key, but what this code cannot read)
+        data = json.loads(stored.read_text())
+        data["definitions"]["api"]["no_such_field"] = 1
         stored.write_text(json.dumps(data))
     elif spoil == "foreign_mode":
         stored.chmod(0o644)

@@ -44,6 +44,8 @@ def up_env_down(root: Path, env: dict[str, str]) -> dict[str, Any]:
         assert said.returncode == 0, said.stderr
         status = run_stack(["status", "-p", "dev", "--json"], root, env=env)
         handles = {s["name"]: s["handle"] for s in json.loads(status.stdout)["services"]}
+        again = run_stack(["up", "-p", "dev"], root, timeout=60, env=env)  # (a full reload)
+        assert "already up, with the same configuration" in again.stdout, again.stdout
         for handle in handles.values():
             handle.pop("pid", None)  # (a new process each start)
         return {"env": json.loads(said.stdout), "handles": handles}
@@ -62,8 +64,9 @@ def test_up_from_the_compiled_profile_runs_the_same_stack(tmp_path: Path) -> Non
     trace.unlink()
     compiled = up_env_down(root, env)
     took = [json.loads(line) for line in trace.read_text().splitlines()]
-    # `stack up` validated (and compiled) it; its launcher then started from the compiled form
-    assert [t["path"] for t in took] == ["miss", "hit"], [t["path"] for t in took]
+    # `stack up` validated (and compiled) it; its launcher then started from the compiled form,
+    # and the second `stack up` (on the running stack) read it too
+    assert [t["path"] for t in took] == ["miss", "hit", "hit"], [t["path"] for t in took]
     launcher = set(took[1]["modules"])
     assert "stackfixtures._project.checks" not in launcher
     assert "stackfixtures._config.load" not in launcher
@@ -80,5 +83,5 @@ def test_up_of_commands_from_the_compiled_profile_imports_no_pydantic(tmp_path: 
     env = {"STACKFIXTURES_CACHE": str(tmp_path / "cache"), "STACKFIXTURES_TRACE_LOAD": str(trace)}
     up_env_down(root, env)
     took = [json.loads(line) for line in trace.read_text().splitlines()]
-    assert [t["path"] for t in took] == ["miss", "hit"]
+    assert [t["path"] for t in took] == ["miss", "hit", "hit"]
     assert not [m for m in took[1]["modules"] if m.startswith("pydantic")]

@@ -250,8 +250,16 @@ def definitions(found: dict[str, Any]) -> dict[str, ServiceDefinition]:
     return out
 
 
-def project_parts(found: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of a Project, from a compiled form (`load` adds root, state dir)."""
+def project_parts(found: dict[str, Any]) -> dict[str, Any] | None:
+    """The keyword arguments of a Project, from a compiled form (`load` adds root, state dir);
+    None (a miss) when it cannot be read as one, whatever is wrong with it."""
+    try:
+        return _parts(found)
+    except Exception:  # (a file of ours, with its key, that this code cannot read: a miss)
+        return None
+
+
+def _parts(found: dict[str, Any]) -> dict[str, Any]:
     defs = definitions(found)
     events = found["events"]
     return {

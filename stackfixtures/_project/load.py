@@ -117,10 +117,10 @@ def load(
     if not cache or profile is None or fresh:
         return _load(profile, root, state_dir, fresh, services)[0]
     asked = compiled.inputs(root, profile, services)
-    found = compiled.lookup(asked)
-    if found is not None:
+    parts = compiled.project_parts(found) if (found := compiled.lookup(asked)) else None
+    if found is not None and parts is not None:
         where = state_dir or Path(found["state_dir"])
-        proj = Project(root=root, state_dir=where, **compiled.project_parts(found))
+        proj = Project(root=root, state_dir=where, **parts)
         compiled.trace("hit")
         return proj
     proj, loaded, imported = _load(profile, root, state_dir, fresh, services)
