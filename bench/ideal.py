@@ -4,6 +4,13 @@ only what it uses. It starts PostgreSQL and Valkey at once, waits for each with 
 stops the app, Valkey (SHUTDOWN) and PostgreSQL (SIGINT), in order.
 
 Usage: ideal.py STATE POSTGRES_BIN_DIR VALKEY INITDB_ARGS_JSON RUN_AS|- APPS_DIR [--cold]
+       ideal.py --commands SPEC_JSON
+
+With --commands it runs the very command lines a profile of plain `command` services runs
+(bench/targets.py writes both from one spec: `{"postgres", "redis", "app": argv with "{port}"
+for its port, "cwd", "env"}`), checks each server as that profile does (a TCP connect, every
+2 ms), and stops each with the profile's signal (SIGTERM; SIGINT for PostgreSQL): only the
+launcher differs.
 """
 
 from __future__ import annotations
@@ -51,7 +58,45 @@ def redis_call(port: int, command: bytes) -> bytes:
         return s.recv(64)
 
 
+def tcp_open(port: int) -> None:
+    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def commands(spec: dict[str, object]) -> None:
+    """The same command lines as the commands profile, launched by hand."""
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    ports = {name: free_port() for name in ("postgres", "redis", "app")}
+
+    def spawn(name: str, **how: object) -> subprocess.Popen[bytes]:
+        argv = [str(a).replace("{port}", str(ports[name])) for a in spec[name]]  # type: ignore[attr-defined]
+        return subprocess.Popen(
+            argv,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+            **how,  # type: ignore[arg-type]
+        )
+
+    pg, vk = spawn("postgres", stderr=subprocess.DEVNULL), spawn("redis")
+    until(lambda: tcp_open(ports["postgres"]))
+    until(lambda: tcp_open(ports["redis"]))
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{ports['postgres']}/postgres",
+        "REDIS_URL": f"redis://127.0.0.1:{ports['redis']}/0",
+    }
+    app = spawn("app", cwd=spec["cwd"], env=env)
+    print(f"http://127.0.0.1:{ports['app']}/health", flush=True)
+    stopping.wait()
+    for proc, sig in ((app, signal.SIGTERM), (vk, signal.SIGTERM), (pg, signal.SIGINT)):
+        proc.send_signal(sig)
+        proc.wait()
+
+
 def main() -> None:
+    if sys.argv[1] == "--commands":
+        commands(json.loads(sys.argv[2]))
+        return
     state, bindir, valkey, initdb_args, run_as, apps = sys.argv[1:7]
     cold = "--cold" in sys.argv
     stopping = threading.Event()

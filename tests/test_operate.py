@@ -19,6 +19,7 @@ from stackfixtures._control.endpoint import read
 
 from .cli_helpers import run_stack
 from .conftest import write_project
+from .trust_helpers import alive
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
 
@@ -123,7 +124,7 @@ def test_up_status_restart_scale_down(up: Path) -> None:
 
     down = stack(root, "down")
     assert down.returncode == 0 and "gracefully" in down.stdout
-    assert not any(psutil.pid_exists(p) for p in [*pids, ep.pid])
+    assert not any(alive(p) for p in [*pids, ep.pid])  # (a zombie launcher has ended)
     assert not ep.socket.exists()
     gone = stack(root, "status")
     assert gone.returncode == 4 and "no stack is running" in gone.stderr

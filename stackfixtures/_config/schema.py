@@ -50,8 +50,17 @@ def _not_empty(value: list[str]) -> list[str]:
 
 Text = Annotated[str, AfterValidator(_not_blank)]
 """A string that must say something: empty or blank is a mistake, not a value."""
-Argv = Annotated[list[Text], AfterValidator(_not_empty)]
-"""A command: at least the program, no empty arguments."""
+
+
+def _program_first(value: list[str]) -> list[str]:
+    if not _not_empty(value)[0].strip():
+        raise ValueError("its first item, the program, must not be empty")
+    return value
+
+
+Argv = Annotated[list[str], AfterValidator(_program_first)]
+"""A command: at least the program; an argument may be an empty string, as in a shell
+(`valkey-server --save ""` turns snapshots off)."""
 
 MAX_SECONDS = 7 * 24 * 3600.0
 """The longest duration a profile may give (a week): a wait longer than that is a mistake, and

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import socket
 import time
@@ -24,7 +25,7 @@ from .._engine.lifecycle import State
 from .._engine.records import ServiceStop
 from ..errors import ControlError, LauncherStuck, NotRunning, ProtocolMismatch
 from . import codec
-from .endpoint import Endpoint, find, resume_hint, starting
+from .endpoint import Endpoint, find, process_state, resume_hint, starting
 
 if TYPE_CHECKING:
     from .._engine.events import Event
@@ -39,7 +40,8 @@ ANSWER = 5.0
 """Seconds a launcher may take to answer a request that asks for no work (a status, a log
 tail): it answers those from its event loop at once; one that does not is hung."""
 REAPED = 3.0
-"""Seconds `down` waits, after the launcher exited, for its parent to reap it."""
+"""Seconds `down` waits, once the launcher's lock is free, for its process to end (a zombie
+has ended: its reaping, by a parent that may poll, is not waited for)."""
 SLICE = 1.0
 """While a request waits for its answer: how often we look whether the launcher is stopped."""
 
@@ -280,25 +282,37 @@ class RemoteControl:
 
     def wait_gone(self, deadline: float, watch: Callable[[], None] | None = None) -> bool:
         """Whether the launcher is gone by `deadline` (time.monotonic()); LauncherStuck if it
-        is found stopped meanwhile. `watch`: called each few looks while it is there."""
+        is found stopped meanwhile. `watch`: called each few looks while it is there. Gone is
+        its lock free (which every PID namespace sees) and, in our namespace, its process
+        ended: learnt from its pidfd at the instant it exits, not by a poll. Ended means a
+        zombie too: its parent reaps it when it will (some inits only every second or so),
+        but it runs nothing and holds nothing (its watchdog was reaped by it before)."""
         lock_path = lock.path_of(Path(self.endpoint.state_dir))
-        n = 0
-        while lock.alive(lock_path, self.endpoint.stack_id):
-            if watch is not None and n % 4 == 0:
-                watch()
-            if time.monotonic() >= deadline:
-                return False
-            n += 1
-            if n % 20 == 0:
-                self._stuck()
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        # Its lock is free: it has exited. Its parent reaps it soon (some inits poll: seconds);
-        # wait for that, briefly, so that its pid is gone too; one never reaped (a zombie whose
-        # parent does not wait, as PID 1 without an init) counts as gone all the same.
-        settled = min(deadline, time.monotonic() + REAPED)
-        while self.endpoint.same_process() and time.monotonic() < settled:
-            time.sleep(0.01)
-        return True
+        ended = _pidfd(self.endpoint)
+        try:
+            n = 0
+            while lock.alive(lock_path, self.endpoint.stack_id):
+                if watch is not None and n % 4 == 0:
+                    watch()
+                if time.monotonic() >= deadline:
+                    return False
+                n += 1
+                if n % 20 == 0:
+                    self._stuck()
+                _until(ended, min(0.05, max(0.0, deadline - time.monotonic())))
+            # Its lock is free: it is exiting (the kernel lets go of its files first).
+            settled = min(deadline, time.monotonic() + REAPED)
+            if ended is not None:
+                _until(ended, max(0.0, settled - time.monotonic()))
+            else:  # no pidfd (another namespace, an old kernel): its state, briefly
+                while self.endpoint.same_process() and time.monotonic() < settled:
+                    if process_state(self.endpoint.pid) in ("Z", "X", None):
+                        break
+                    time.sleep(0.01)
+            return True
+        finally:
+            if ended is not None:
+                os.close(ended)
 
     def close(self) -> None:
         """Nothing to release: each request has a connection of its own."""
@@ -308,6 +322,29 @@ class RemoteControl:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _pidfd(ep: Endpoint) -> int | None:
+    """A pidfd of the launcher (readable once it exits), when it runs in our PID namespace
+    (Linux >= 5.3); None otherwise."""
+    if not ep.same_process():
+        return None
+    try:
+        fd = os.pidfd_open(ep.pid)
+    except (OSError, AttributeError):
+        return None
+    if not ep.same_process():  # (its pid was reused between the look and the open)
+        os.close(fd)
+        return None
+    return fd
+
+
+def _until(pidfd: int | None, seconds: float) -> None:
+    """Sleep `seconds`, or less: until the process of `pidfd` exits."""
+    if pidfd is None:
+        time.sleep(seconds)
+    else:
+        select.select([pidfd], [], [], seconds)
 
 
 def connect(state_dir: Path, patient: bool = False) -> RemoteControl:

@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable
 from importlib import resources
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
@@ -50,11 +51,15 @@ def _asset(name: str) -> bytes:
     return resources.files(__package__).joinpath("static", name).read_bytes()
 
 
-def build(verbs: Verbs, closing: asyncio.Event) -> Starlette:
+def build(verbs: Verbs, closing: asyncio.Event, token: str) -> Starlette:
     """The app for one stack; `closing` ends its streams (the server is stopping)."""
+    # its assets' URLs carry the token (no cookie does: see access.py)
+    html = _asset("index.html").decode()
+    for name in ASSETS:
+        html = html.replace(f'"assets/{name}"', f'"assets/{name}?token={quote(token)}"')
 
     async def page(request: Request) -> Response:
-        return Response(_asset("index.html"), media_type="text/html", headers=HEADERS)
+        return Response(html, media_type="text/html", headers=HEADERS)
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]

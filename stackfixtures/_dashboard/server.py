@@ -13,7 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from .._engine.tasks import cancel_and_wait
-from .access import cookie_name, new_token
+from .access import new_token
 from .verbs import Verbs
 
 LOOPBACK = "127.0.0.1"
@@ -74,7 +74,7 @@ class Dashboard:
         from .access import TokenGuard
         from .app import build
 
-        app = TokenGuard(build(self.verbs, self.closing), self.token, cookie_name(self.port))
+        app = TokenGuard(build(self.verbs, self.closing, self.token), self.token)
         config = uvicorn.Config(
             app,
             http="h11",

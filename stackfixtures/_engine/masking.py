@@ -14,6 +14,8 @@ from urllib.parse import quote, quote_plus, unquote
 HIDDEN = "***"
 _URL_SECRET = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@\s]+)(@)", re.IGNORECASE)
 _SECRET_KEY = re.compile(r"passw(or)?d|secret|token", re.IGNORECASE)
+_URL_TOKEN = re.compile(r"[?&][a-z_]*token=([^&#\s]+)", re.IGNORECASE)
+"""A token in a URL's query (the dashboard's `?token=`: whoever holds it steers the stack)."""
 
 MIN_SECRET = 4
 """Shorter values are masked inside URLs only: replaced as bare text, a password like `pg`
@@ -32,7 +34,8 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
 
 def secrets_in(values: Mapping[str, Any]) -> set[str]:
     """The secret values of a service's settings or handle attributes: those of keys named like
-    a password, secret or token, and the passwords of URLs (both as written and unquoted)."""
+    a password, secret or token, the passwords of URLs (both as written and unquoted) and the
+    tokens in their queries."""
     found: set[str] = set()
     for key, value in values.items():
         if isinstance(value, Mapping):
@@ -44,6 +47,7 @@ def secrets_in(values: Mapping[str, Any]) -> set[str]:
         if "://" in value:
             for m in _URL_SECRET.finditer(value):
                 found |= {m.group(2), unquote(m.group(2))}
+            found |= {m.group(1) for m in _URL_TOKEN.finditer(value)}
     return {form for s in found if len(s) >= MIN_SECRET and s != HIDDEN for form in forms(s)}
 
 

@@ -66,11 +66,17 @@ class EngineThread:
         if self.closed:
             return []
         self.closed = True
+        closed = False
         try:
-            return self.call(self.stack.close())
+            stops = self.call(self.stack.close())
+            closed = True
+            return stops
         finally:
-            if self._guard is not None:
+            if self._guard is not None and closed:  # all stopped and swept: it just exits
                 watchdog.stop(self._guard)
+            elif self._guard is not None and self._guard.stdin is not None:
+                self._guard.stdin.close()  # as if we died: it kills what the ledger lists
+                watchdog.reap(self._guard, timeout=10)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout=30)
             if not self._thread.is_alive():

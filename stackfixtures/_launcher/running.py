@@ -76,7 +76,10 @@ class Launcher:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
         others = {c.pid for c in psutil.Process().children()}  # none of the stack's
-        reaper.become_subreaper()  # an escaped daemon is re-parented to us, not to init
+        # An escaped daemon is re-parented to us, not to init: the stop then finds all that
+        # is left among our children (stop_orphans), and the sweep by marker (a scan of every
+        # process's environment, on the stop's path) is needed only when this fails.
+        self.subreaper = reaper.become_subreaper()
         guard = watchdog.start(stack.ledger) if stack.ledger else None
         tasks = TaskOwner("launcher")  # every task below: cancelled and awaited before we end
         try:
@@ -154,11 +157,13 @@ class Launcher:
         closed = False
         orphans: list[str] = []
         try:
-            stops = await stack.close(sweep=False)  # the watchdog sweeps, after we are gone
-            closed = True
+            stops = await stack.close(sweep=not self.subreaper)  # (the watchdog sweeps none)
             keep = others | ({guard.pid} if guard is not None else set())
             await cancel_and_wait(reaping)
             orphans = await asyncio.to_thread(reaper.stop_orphans, keep)
+            closed = True
+            if guard is not None:  # "done": it exits while we do our bookkeeping below
+                watchdog.stop(guard, wait=False)
             for said in orphans:
                 console.info(f"stopped orphan {said}: it had left its service")
         finally:
@@ -172,10 +177,8 @@ class Launcher:
                         await listening.wait_closed()
                     await server.aclose()
             finally:
-                if guard is not None and closed:  # "done": it only sweeps
-                    watchdog.stop(guard, wait=False)
-                elif guard is not None and guard.stdin is not None:  # as if we died: it kills
-                    guard.stdin.close()
+                if guard is not None and not closed and guard.stdin is not None:
+                    guard.stdin.close()  # as if we died: it kills what the ledger lists
         await cancel_and_wait(starting)  # over by now (the close stopped it); its error seen
         if any(not s.graceful for s in stops) and code == EXIT_OK:
             code = EXIT_FORCED
@@ -183,6 +186,8 @@ class Launcher:
             code = self.ended
         self._summary(stops)
         self._record(stops, code, orphans)
+        if guard is not None:  # gone (and reaped) before we are: the stack ends with us
+            await asyncio.to_thread(watchdog.reap, guard)
         return code
 
     async def _progress(self) -> None:

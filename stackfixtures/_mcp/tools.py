@@ -134,7 +134,8 @@ class Tools:
             hit = logs.matcher(pattern, regex, ignore_case)
             names, marks = asked(service, since)
             chunks = control.logs(names, n=logs.ALL, since=marks)
-        return logs.search(chunks, hit, limit)
+        with worded():  # (a regular expression that took too long)
+            return logs.search(chunks, hit, limit)
 
     def read_events(self, since: int = 0, stack: StackArg = None) -> dict[str, Any]:
         """Every state change after the `since`-th (time, service, from, to, reason, and

@@ -34,20 +34,51 @@ def stop_orphans(keep: set[int], grace: float = 2.0) -> list[str]:
     """After every service stopped: SIGTERM, then after `grace` SIGKILL, whatever is left
     among our descendants except `keep` (the watchdog, processes that are not the stack's)
     and theirs; returns each as `pid N (command)`."""
-    me = psutil.Process()
     spared = set(keep)
     for pid in keep:
-        with contextlib.suppress(psutil.Error):
-            spared.update(c.pid for c in psutil.Process(pid).children(recursive=True))
+        spared.update(descendants(pid))
     left = []
-    with contextlib.suppress(psutil.Error):
-        for p in me.children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                if p.pid not in spared and p.status() != psutil.STATUS_ZOMBIE:
-                    left.append((p, f"pid {p.pid} ({' '.join(p.cmdline())[:80]})"))
+    for pid in descendants(os.getpid()):
+        with contextlib.suppress(psutil.Error):
+            p = psutil.Process(pid)
+            if pid not in spared and p.status() != psutil.STATUS_ZOMBIE:
+                left.append((p, f"pid {p.pid} ({' '.join(p.cmdline())[:80]})"))
     if left:
         kill_all([p for p, _ in left], timeout=grace)
     return [said for _, said in left]
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of process `pid`'s descendants. On Linux from /proc/PID/task/TID/children:
+    a few small reads, where psutil's walk reads every process's stat (it runs on each stop,
+    between the last service's exit and the launcher's)."""
+    if not os.path.exists(f"/proc/{pid}/task/{pid}/children"):  # (CONFIG_PROC_CHILDREN)
+        with contextlib.suppress(psutil.Error):
+            return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+        return []
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            kids = [
+                int(k)
+                for tid in os.listdir(f"/proc/{parent}/task")
+                for k in _read(f"/proc/{parent}/task/{tid}/children").split()
+            ]
+        except (OSError, ValueError):  # gone meanwhile
+            continue
+        found += kids
+        todo += kids
+    return found
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:  # the thread ended meanwhile
+        return ""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@ The launcher holds the write end of a pipe whose read end is the watchdog's stdi
 launcher dies, however it dies, the pipe closes; the watchdog then kills the process groups in
 the stack's ledger and every process carrying its marker (grandchildren that left the group
 included). Direct children also die by their own parent-death signal; this catches the rest.
+
+A launcher that stopped everything itself (and swept what left the groups: `Stack.close()`'s
+sweep) writes DONE first: the watchdog then exits at once, importing nothing, and the launcher
+reaps it (`stop`), so that the stack's processes end within milliseconds of its last service.
+The watchdog learns of either end by the pipe's EOF: an event, never a poll.
 """
 
 from __future__ import annotations
@@ -45,9 +50,9 @@ DONE = b"done"
 
 
 def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
-    """The launcher stopped every service: let the watchdog go. Told so, it only sweeps the
-    processes that left their groups (found by the stack's marker), then exits; `wait=False`
-    lets the launcher exit meanwhile (what is left of the sweep is off its critical path)."""
+    """The launcher stopped every service and swept what left their groups: let the watchdog
+    go. Told so, it exits at once; `wait` reaps it (bounded: see `reap`), so that it is gone
+    when we are. `wait=False`: the caller reaps it later (`reap`), after its own bookkeeping."""
     if proc.stdin is not None:
         try:
             proc.stdin.write(DONE)
@@ -56,15 +61,43 @@ def stop(proc: subprocess.Popen[bytes], wait: bool = True) -> None:
             pass  # already gone
         with contextlib.suppress(OSError):  # (close flushes again what a failed write left)
             proc.stdin.close()
-    if not wait:
-        return
-    import subprocess
+    if wait:
+        reap(proc)
 
+
+def reap(proc: subprocess.Popen[bytes], timeout: float = 2.0) -> bool:
+    """Wait (at most `timeout` seconds) until the watchdog, told DONE or that we died, has
+    exited, and reap it; whether it did. Its exit is an event (its pidfd turns readable), not
+    a poll. One stopped (SIGSTOP), or still there after `timeout`, is not waited for: told
+    DONE, it only exits once it runs again (and one of a dead stack is killed by the sweep)."""
+    import select
+
+    if proc.returncode is not None:
+        return True
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        fd = os.pidfd_open(proc.pid)
+    except OSError:  # reaped already, or no pidfds (Linux < 5.3): Popen's own bounded wait
+        import subprocess
+
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+        return proc.returncode is not None
+    try:
+        if not _stopped(proc.pid):  # (a paused one would only keep us: it exits once resumed)
+            select.select([fd], [], [], timeout)
+    finally:
+        os.close(fd)
+    return proc.poll() is not None
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process `pid` is stopped (SIGSTOP, a debugger): /proc/PID/stat's state."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] in (b"T", b"t")
 
 
 def same_leader(entry: dict[str, object]) -> bool:
@@ -86,6 +119,8 @@ def main() -> None:
     said = b""
     while chunk := os.read(0, 4096):  # b"" once the launcher's end is closed
         said = (said + chunk)[-len(DONE) :]
+    if said == DONE:  # the launcher stopped and swept everything: nothing left for us to do
+        os._exit(0)  # (nothing to flush or write: no interpreter teardown on the stop's path)
     import json
     from pathlib import Path
 
@@ -95,13 +130,12 @@ def main() -> None:
     newer = lock.holder(Path(ledger).parent)
     if newer is not None and newer.stack_id not in (None, stack_id):
         return  # woken late (paused?): a newer stack runs there and has swept ours already
-    if said != DONE:  # the launcher died: kill its services' groups (it stopped them if done)
-        try:
-            with open(ledger) as f:
-                data = json.load(f)
-            entries, engines = data.get("processes", []), data.get("engines", [])
-        except (OSError, ValueError, AttributeError):
-            entries = []
+    try:  # the launcher died: kill its services' groups
+        with open(ledger) as f:
+            data = json.load(f)
+        entries, engines = data.get("processes", []), data.get("engines", [])
+    except (OSError, ValueError, AttributeError):
+        entries = []
     for entry in entries:
         if not same_leader(entry):
             continue  # its pid was reused by an unrelated process: leave that alone

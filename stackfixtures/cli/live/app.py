@@ -169,6 +169,8 @@ class LiveView(App[str]):
         parts.append(f"{ready}/{len(snap.rows)} ready")
         if info.get("watching"):
             parts.append("watching " + ", ".join(info["watching"]))
+        if info.get("dashboard"):  # (the URL printed above the view is hidden while it runs)
+            parts.append(f"dashboard {info['dashboard']}")
         if self.stopping:
             parts.append("STOPPING (q again: leave the view, the stack goes on stopping)")
         self.query_one("#summary", Static).update(" · ".join(parts))
