@@ -26,11 +26,12 @@ DEV = (
 LOAD = """
 import json, os, sys
 from pathlib import Path
-from stackfixtures._project import load
+from stackfixtures._project import load, programs
 from stackfixtures.errors import DefinitionError
 try:
     p = load(os.environ.get("PROFILE", "dev"), root=Path("."), cache=True)
     print(json.dumps({"names": p.graph.names, "state_dir": str(p.state_dir)}))
+    programs.check(p, p.selected)  # (what a launcher checks before anything starts)
 except DefinitionError as e:
     print(json.dumps({"error": str(e)}))
 """
@@ -79,7 +80,7 @@ def load(root: Path, **more: str) -> tuple[dict[str, Any], dict[str, Any] | None
     )
     assert done.returncode == 0, done.stderr
     took = json.loads(trace.read_text()) if trace.exists() else None
-    return json.loads(done.stdout), took
+    return json.loads(done.stdout.splitlines()[-1]), took
 
 
 def cache_files(root: Path) -> list[Path]:
@@ -188,4 +189,18 @@ def test_a_profile_of_commands_starts_without_pydantic(project: Path) -> None:
     assert took is not None and took["path"] == "miss" and "pydantic" in took["modules"]
     again, took = load(project, PROFILE="plain")
     assert took is not None and took["path"] == "hit" and again == first
-    assert not {m for m in took["modules"] if m.startswith(("pydantic", "stackfixtures._config.s"))}
+    assert not {m for m in took["modules"] if m.startswith("pydantic")}
+    assert "stackfixtures._config.schema" not in took["modules"]
+
+
+def test_a_program_missing_at_a_hit_is_said_where_the_full_path_says_it(project: Path) -> None:
+    (project / "profiles" / "plain.toml").write_text(
+        '[services.a]\ncommand = "no-such-program-here --flag"\n\n'
+        '[services.b]\ncommand = ["python3", "-c", "pass"]\nready = { exec = ["nor-this-one"] }\n'
+    )
+    full, took = load(project, PROFILE="plain", STACKFIXTURES_PROFILE_CACHE="0")
+    assert took is not None and took["path"] == "miss"
+    load(project, PROFILE="plain")
+    said, took = load(project, PROFILE="plain")
+    assert took is not None and took["path"] == "hit"
+    assert said == full and "plain.toml:2:" in said["error"] and "nor-this-one" in said["error"]
