@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from stackfixtures import _project as projects
 from stackfixtures import kinds
+from stackfixtures._define.options import model_of
 from stackfixtures._define.service import Handle, ServiceDefinition
 from stackfixtures.cli import main
 from stackfixtures.errors import DefinitionError, ProfileError
@@ -56,7 +57,8 @@ def test_every_builtin_kind_describes_itself() -> None:
         assert kind is not None and kind.name == name
         assert isinstance(kind.service, ServiceDefinition)
         assert kind.summary and kind.handle
-        assert kind.options is kind.service.config_model
+        assert kind.options is model_of(kind.service.config_model)  # (the class, or its name)
+        assert kind.options is None or isinstance(kind.options, type)
         for scheme in kind.schemes:
             assert scheme not in claimed, f"{scheme} claimed by {claimed.get(scheme)} and {name}"
             claimed[scheme] = name

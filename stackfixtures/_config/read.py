@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
+from .profile_path import resolve_path as resolve_path
 from .suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Origins:
     default: str
     written: dict[KeyPath, tuple[SourceMap, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # of the compose files included
+    files: list[str] = field(default_factory=list)  # the profile and each it extends, read
 
     def find(self, path: KeyPath) -> tuple[str, int, int]:
         """(file, line, column) of `path`, else of its nearest written ancestor; line 0 when
@@ -74,15 +76,6 @@ def _replaced(data: dict[str, Any], base: KeyPath) -> list[KeyPath]:
         else:
             out.append(path)
     return out
-
-
-def resolve_path(profile: str | Path, root: Path) -> Path:
-    """`dev` -> `<root>/profiles/dev.toml`; a path (with a slash or .toml) is taken as is."""
-    text = str(profile)
-    if "/" in text or text.endswith(".toml"):
-        path = Path(text)
-        return path if path.is_absolute() else (Path.cwd() / path)
-    return root / "profiles" / f"{text}.toml"
 
 
 def missing(path: Path) -> str:
@@ -194,7 +187,7 @@ def read_profile(
         here = current.parent
         current = (resolve_path(parent, root) if "/" not in parent else here / parent).resolve()
     merged: dict[str, Any] = {}
-    origins = Origins(str(path))
+    origins = Origins(str(path), files=[smap.file for _, smap in chain])
     for raw, smap in reversed(chain):
         for index, name in enumerate(includes(raw) if with_includes else []):  # beneath it
             services, located, problems = included(smap, index, name, _read_bytes)

@@ -3,7 +3,8 @@ run time (the model is the kind's own); below the kinds, so kind_api can export 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+import importlib
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .service import ServiceDefinition
 
@@ -11,6 +12,32 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
 Options = TypeVar("Options", bound="BaseModel")
+
+
+class Checked(dict[str, Any]):
+    """A service's options as plain data, as its kind's model gave them (`model_dump`) when
+    its profile was validated, given back by a compiled profile (_project/compiled.py): a kind
+    that reads its options as plain data (`plain_options`) takes them without its model."""
+
+
+def model_of(config_model: Any) -> Any:
+    """A definition's options model: the class itself, or named `"module:Class"` (a kind whose
+    service does not import its model, nor pydantic, until a profile is validated)."""
+    if not isinstance(config_model, str):
+        return config_model
+    module, _, name = config_model.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def plain_options(definition: ServiceDefinition) -> dict[str, Any]:
+    """A service's options as plain data (`model_dump(exclude_none=True)` of its validated
+    options): those a compiled profile kept, else validated by its kind's model now."""
+    found = definition.options
+    if isinstance(found, Checked):
+        return dict(found)
+    model = model_of(definition.config_model)
+    dumped: dict[str, Any] = options_of(definition, model).model_dump(exclude_none=True)
+    return dumped
 
 
 def options_of(definition: ServiceDefinition, model: type[Options]) -> Options:

@@ -119,7 +119,7 @@ class ServiceDefinition:
     source: str = ""
     replicas_allowed: bool = False
     replicas: int = 1  # how many copies run from the start (profile `replicas = N`)
-    config_model: Any = None  # a pydantic model class validating the profile keys of this service
+    config_model: Any = None  # the pydantic model validating its profile keys (or "module:Class")
     # `config` validated by `config_model` once (_project/apply_profile.py): what the kind reads
     options: Any = None
     task: bool = False  # runs to completion: done (COMPLETED) when its code yields after exit 0
@@ -214,7 +214,8 @@ def service(
 
     Parameters name the services it depends on; what it yields is its handle; the code after
     `yield` is its teardown. A parameter named `ctx` receives its ServiceContext instead.
-    `config` is a pydantic model class for the keys a profile may set on this service.
+    `config` is a pydantic model class for the keys a profile may set on this service (or its
+    name, "module:Class", imported only when a profile is validated).
     `task=True`: the code before `yield` runs the work to completion (e.g. migrations); the
     service is then COMPLETED and its dependents start, with nothing left running.
     """

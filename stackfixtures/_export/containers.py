@@ -116,7 +116,7 @@ def _base_dir(proj: Project) -> Path:
 def _where(proj: Project, d: ServiceDefinition, key: str, message: str) -> Problem:
     """A problem of service `d` at `key`: where the profile writes the service, else where its
     @service is defined (with the key the profile would set)."""
-    profile = proj.profile
+    profile = proj.full_profile
     origins = profile.origins if profile is not None else None
     if profile is not None and origins is not None and origins.find(("services", d.name))[1]:
         return profile.problem(key, message)

@@ -41,6 +41,7 @@ def run(opts: Options, console: Console | None = None) -> int:
             opts.profile,
             state_dir=Path(opts.state_dir).resolve() if opts.state_dir else None,
             services=named or None,
+            cache=not opts.replace,  # (a compiled profile: _project/compiled.py)
         )
         proj.check_runnable(named)
         proj.check_not_empty()

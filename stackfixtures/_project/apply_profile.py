@@ -19,6 +19,7 @@ from .._config.explain import explain
 from .._config.load import Profile
 from .._config.schema import ServiceSpec
 from .._config.suggest import closest, did_you_mean
+from .._define.options import model_of
 from .._define.policies import LogLimit
 from .._define.service import Scope, ServiceDefinition
 from ..errors import DefinitionError
@@ -70,7 +71,7 @@ def _base_for(
     if spec.kind is not None:
         if spec.kind in python and spec.kind not in kinds.names():
             d = python[spec.kind]
-            return d, spec.kind, d.config_model
+            return d, spec.kind, model_of(d.config_model)
         kind = _kind(profile, (*key, "kind"), spec.kind)
         if kind is not None:
             return kind.service, kind.name, kind.options
@@ -86,7 +87,7 @@ def _base_for(
         kind = _kind(profile, key, "command")
         return (kind.service, kind.name, kind.options) if kind else None
     if name in python:
-        return python[name], python[name].kind, python[name].config_model
+        return python[name], python[name].kind, model_of(python[name].config_model)
     misspelt = [k for k in extras if closest(k, STARTERS)]
     for k in misspelt:
         profile.add((*key, k), "unknown key" + did_you_mean(k, STARTERS))

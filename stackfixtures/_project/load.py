@@ -12,52 +12,20 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from .._config import load as profiles
-from .._config.load import Profile
 from .._config.locate import default_state_dir, find_root
-from .._config.suggest import unknown_service
-from .._define.bus import BusTarget
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
-from .._engine.usercode import user_frames
-from ..errors import DefinitionError, NothingToRun, ProfileError, ServiceDefinitionError
-from . import checks, events
-from .apply_profile import apply_profile
+from ..errors import DefinitionError, StackError
+from . import compiled
 from .inputs import task_inputs
-from .templates import refuse, with_builders, with_templates
+from .project import Project as Project
 
-
-@dataclass
-class Project:
-    root: Path
-    profile: Profile | None
-    graph: Graph
-    selected: list[str]
-    state_dir: Path
-    parallelism: int
-    mode: str | None = None
-    events: BusTarget | None = None  # `[stack] events`: where its events are published
-    aside: dict[str, str] = field(default_factory=dict)  # services that cannot run, and why
-
-    def check_runnable(self, names: list[str]) -> None:
-        """Raise the reason of the first of `names` that was set aside (see `load`)."""
-        for name in names:
-            if name in self.aside:
-                raise DefinitionError(f"service {name!r} cannot run: {self.aside[name]}")
-
-    def check_not_empty(self) -> None:
-        """Raise NothingToRun when there is no service to run (a command needs one; a pytest
-        session with none is fine)."""
-        if not self.graph.names:
-            raise NothingToRun(checks.nothing_to_run(self.root, self.profile))
-
-    @property
-    def label(self) -> str:
-        return self.profile.name if self.profile else "default"
+if TYPE_CHECKING:  # (the full path imports them: a compiled profile's start does not)
+    from .._config.load import Profile
 
 
 def _import(name: str, root: Path) -> ModuleType:
@@ -97,6 +65,8 @@ def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
 
 def _import_failure(name: str, e: BaseException, root: Path) -> str:
     """Why a service module could not be imported, with where in the user's code."""
+    from .._engine.usercode import user_frames
+
     text = f"cannot import service module {name!r}: {type(e).__name__}: {e}"
     if isinstance(e, SyntaxError) and e.filename:
         return text  # its message names the file and line already
@@ -133,14 +103,53 @@ def load(
     state_dir: Path | None = None,
     fresh: bool = False,
     services: list[str] | None = None,
+    cache: bool = False,
 ) -> Project:
     """Find the root, read the profile, import definitions, and check everything that can be
     checked before a start: every mistake at once, each in the file that holds it.
 
     `services`: what will be started (default: the profile's `stack.services`, else all); a
     Python service outside their closure that cannot run is set aside (`Project.aside`).
+    `cache`: a start's load, which may take the profile's compiled form when none of its
+    inputs changed, and compiles it after it validated (compiled.py); never for `validate`.
     """
     root = (root or find_root()).resolve()
+    if not cache or profile is None or fresh:
+        return _load(profile, root, state_dir, fresh, services)[0]
+    asked = compiled.inputs(root, profile, services)
+    parts = compiled.project_parts(found) if (found := compiled.lookup(asked)) else None
+    if found is not None and parts is not None:
+        where = state_dir or Path(found["state_dir"])
+        proj = Project(root=root, state_dir=where, **parts)
+        compiled.trace("hit")
+        return proj
+    proj, loaded, imported = _load(profile, root, state_dir, fresh, services)
+    from .compiling import store
+
+    try:
+        stored = store(proj, loaded, imported, asked) if loaded is not None else False
+    except (OSError, StackError):  # (a cache dir that is not ours: no cache, never an error)
+        stored = False
+    compiled.trace("miss", stored=stored)
+    return proj
+
+
+def _load(
+    profile: str | Path | None,
+    root: Path,
+    state_dir: Path | None,
+    fresh: bool,
+    services: list[str] | None,
+) -> tuple[Project, Profile | None, bool]:
+    """The full path: the project, its validated profile, whether Python modules were
+    imported."""
+    from .._config import load as profiles
+    from .._config.suggest import unknown_service
+    from ..errors import ProfileError, ServiceDefinitionError
+    from . import checks, events
+    from .apply_profile import apply_profile
+    from .templates import with_builders, with_templates
+
     loaded = profiles.validate_profile(profile, root, strict=False) if profile is not None else None
     modules = loaded.spec.stack.modules if loaded else None
     failed = None
@@ -151,6 +160,9 @@ def load(
             profile_.add(("stack", "modules", i), why)
 
     python = definitions_from_modules(modules, root, fresh, failed)
+    imported = (
+        bool(python) or bool(modules) or (modules is None and (root / "conftest.py").is_file())
+    )
     defs = apply_profile(loaded, python) if loaded else python
     defs = with_templates(defs, root, fingerprint, _after_problems(loaded))
     chosen = list(loaded.spec.stack.services or []) if loaded else []
@@ -174,7 +186,7 @@ def load(
     if state_dir is None:
         configured = loaded.spec.stack.state_dir if loaded else None
         state_dir = default_state_dir(root, loaded.name if loaded else "default", configured)
-    return Project(
+    proj = Project(
         root=root,
         profile=loaded,
         graph=graph,
@@ -185,10 +197,13 @@ def load(
         events=events.target(loaded),
         aside=aside,
     )
+    return proj, loaded, imported
 
 
 def _after_problems(loaded: Profile | None) -> Callable[[str, int, str], None]:
     """A wrong `template.after` entry: a problem of the profile, where it is written."""
+
+    from .templates import refuse
 
     def wrong(server: str, index: int, why: str) -> None:
         if loaded is None or server not in loaded.spec.services:

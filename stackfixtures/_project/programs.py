@@ -11,16 +11,13 @@ then PATH; or the entry's own `env.PATH`)."""
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-from collections.abc import Collection, Iterable, Iterator
-from typing import Any
+from collections.abc import Collection, Iterable
 
-from .._config.positions import KeyPath
 from .._config.suggest import did_you_mean
-from .._engine.probes import registry
 from .._engine.venv import own_bin_first
 from ..errors import Problem, ProfileError
+from .entries import entries
 from .load import Project
 
 
@@ -32,14 +29,14 @@ def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -
         return
     problems: list[Problem] = []
     for name in proj.graph.closure([n for n in names if n in proj.graph]):
-        spec = profile.spec.services.get(name)
-        if spec is None or name in replaced:
+        found = entries(profile, name)
+        if found is None or name in replaced:
             continue
-        env = own_bin_first({**os.environ, **{k: str(v) for k, v in spec.env.items()}})
+        env = own_bin_first({**os.environ, **found[0]})
         path = env.get("PATH", os.defpath)
         if "${" in path:  # filled in only when it starts
             continue
-        for key, program in _programs(("services", name), spec.kind, spec.extras, spec.liveness):
+        for key, program in found[1]:
             if "/" in program or "${" in program or shutil.which(program, path=path):
                 continue
             problems.append(
@@ -51,32 +48,6 @@ def check(proj: Project, names: Iterable[str], replaced: Collection[str] = ()) -
             )
     if problems:
         raise ProfileError.of(problems)
-
-
-def _programs(
-    base: KeyPath, kind: str | None, extras: dict[str, Any], liveness: Any
-) -> Iterator[tuple[KeyPath, str]]:
-    """The programs an entry runs, with the key that names each: its command (a command
-    entry's), its exec readiness probe and its exec liveness probe."""
-    if kind in (None, "command"):
-        command = extras.get("command")
-        if isinstance(command, str):
-            words = shlex.split(command)
-            if words:
-                yield (*base, "command"), words[0]
-        elif isinstance(command, list) and command and isinstance(command[0], str):
-            yield (*base, "command"), command[0]
-        ready = extras.get("ready")
-        if isinstance(ready, dict):
-            yield from _probes((*base, "ready"), ready)
-    if liveness is not None:
-        yield from _probes((*base, "liveness"), liveness.as_probe_dict())
-
-
-def _probes(key: KeyPath, table: dict[str, Any]) -> Iterator[tuple[KeyPath, str]]:
-    """The programs the probes of a table run (an exec probe's), as each probe says."""
-    for probe, program in registry.programs(table):
-        yield (*key, probe), program
 
 
 def _on(path: str) -> list[str]:

@@ -15,7 +15,6 @@ from .._config.suggest import unknown_service
 from .._define.graph import Graph
 from .._define.service import ServiceDefinition
 from ..errors import DefinitionError, ProfileError
-from . import checks
 from .load import Project
 
 EXAMPLE = "redis=redis://127.0.0.1:6390/0"
@@ -76,6 +75,7 @@ def apply(proj: Project, replace: Mapping[str, str], wanted: Iterable[str] | Non
     if not replace:
         return []
     from ..kinds.external import handle_for
+    from . import checks  # (imports the profile schema: only when something is replaced)
 
     for name, url in replace.items():
         flag = f"--replace {name}={url}"
@@ -87,7 +87,7 @@ def apply(proj: Project, replace: Mapping[str, str], wanted: Iterable[str] | Non
     graph = proj.graph
     dependents = [n for n in graph.names if set(graph.dependencies(n)) & set(replace)]
     problems = checks.replaced_templates(
-        proj.profile, graph.definitions, dependents, handles, what, stack_env=True
+        proj.full_profile, graph.definitions, dependents, handles, what, stack_env=True
     )
     if problems:
         raise ProfileError.of(problems)

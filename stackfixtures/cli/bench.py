@@ -25,7 +25,8 @@ def _workload(proj: Project, workload: str | None, service: str | None) -> tuple
     if service is not None and service not in proj.graph:
         click.echo(f"error: the profile has no service {service!r}", err=True)
         sys.exit(EXIT_DEFINITION)
-    spec = proj.profile.spec.bench.shutdown if proj.profile else None
+    profile = proj.full_profile
+    spec = profile.spec.bench.shutdown if profile else None
     options = dict(spec.options) if spec else {}
     if service is not None:
         options["service"] = service

@@ -177,18 +177,21 @@ def load_or_exit(
     as_json: bool = False,
     writes_state: bool = True,
     programs: bool = False,
+    cache: bool = False,
 ) -> projects.Project:
     """The project for a profile, or exit 2 with the file and key of the problem. With
     `writes_state` (a command that starts a stack, or `validate`), also exit 2 when its state
     dir cannot be written (_project/places.py), saying where it could go; with `programs`
-    (`validate`), when a program its services run is not there (_project/programs.py)."""
+    (`validate`), when a program its services run is not there (_project/programs.py). `cache`:
+    a start may take the profile's compiled form (_project/compiled.py)."""
     from .. import _project as projects
     from .._project import places
     from .._project import programs as runs
 
     profile, state_dir = chosen(profile, state_dir)
     try:
-        proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)
+        where = Path(state_dir).resolve() if state_dir else None
+        proj = projects.load(profile, state_dir=where, cache=cache)
         proj.check_not_empty()
         if writes_state:
             places.check(proj.state_dir)

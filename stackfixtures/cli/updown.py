@@ -140,7 +140,7 @@ def _up(
     from .._control.remote import RemoteControl
     from .._launcher import detached
 
-    proj = load_or_exit(profile, state_dir)
+    proj = load_or_exit(profile, state_dir, cache=True)
     if reserved is not None and os.path.realpath(proj.state_dir) != os.path.realpath(
         reserved.holding.path.parent
     ):  # (the profile put it elsewhere after all)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult
 
-from ..kind_api import Container, Handle, ServiceDefinition
+from ..kind_api import Container, Handle, ServiceDefinition, model_of
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -48,7 +48,7 @@ class Kind:
     @property
     def options(self) -> type[BaseModel] | None:
         """The pydantic model validating the keys a profile may set on a service of this kind."""
-        model: type[BaseModel] | None = self.service.config_model
+        model: type[BaseModel] | None = model_of(self.service.config_model)
         return model
 
     def handle_fields(self, definition: ServiceDefinition) -> tuple[str, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -31,6 +30,8 @@ def package_dir(module: str) -> Path | None:
 
 def wheel_script(distribution: str, name: str) -> Path | None:
     """A file named `name` that the wheel `distribution` installed (e.g. a bin/ script)."""
+    import importlib.metadata  # (its import costs a start more than most of what it reads)
+
     try:
         files = importlib.metadata.distribution(distribution).files or []
     except importlib.metadata.PackageNotFoundError:

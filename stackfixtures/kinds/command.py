@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import AsyncIterator
-from typing import Any, Self
-
-from pydantic import BaseModel, ConfigDict, field_validator
+from typing import Any
 
 from ..kind_api import (
-    Argv,
     Handle,
-    ProbeTable,
     ServiceContext,
-    Text,
-    checked_table,
-    options_of,
+    plain_options,
     probes,
     run_once,
     service,
@@ -23,70 +17,43 @@ from ..kind_api import (
 )
 from .base import Kind
 
-
-def ready_table() -> type[ProbeTable]:
-    """`ready = { ... }`: the probe keys the registry knows now (_engine/probes/registry.py;
-    one model per registry content, so a probe module added later is a key here too)."""
-    return checked_table(probes.registry.fields())
+OPTIONS = "stackfixtures.kinds.command_options:CommandConfig"
+"""Its options model (command_options.py), named: validation imports it, a start need not."""
 
 
-class CommandConfig(BaseModel):
-    """The command kind's options. `ready` follows the probe registry: each validation first
-    makes it `ready_table()` as the registry is now (never the table of import time)."""
+def __getattr__(name: str) -> Any:
+    """The options model and its helpers, still importable from here (imported when asked)."""
+    if name in ("CommandConfig", "follow_registry", "ready_table"):
+        from . import command_options
 
-    model_config = ConfigDict(extra="forbid")
-
-    command: Argv | Text
-    cwd: Text | None = None
-    ready: ProbeTable | None = None  # ready_table(), as of the last model_validate
-
-    @classmethod
-    def model_validate(cls, obj: Any, **how: Any) -> Self:
-        follow_registry(cls)
-        return super().model_validate(obj, **how)
-
-    @field_validator("command")
-    @classmethod
-    def _splits(cls, v: list[str] | str) -> list[str] | str:
-        """A command written as one string must split like a shell line, into something."""
-        if isinstance(v, str):
-            try:
-                words = shlex.split(v)
-            except ValueError as e:
-                raise ValueError(f"cannot split it like a shell line: {e}") from None
-            if not words:
-                raise ValueError("must not be empty (expected a program to run)")
-        return v
+        return getattr(command_options, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def follow_registry(model: type[BaseModel]) -> None:
-    """Make `model`'s `ready` the registry's table, if the registry changed since (a probe
-    module added): rebuilt then only, so its errors (explain) name the keys there are. (Every
-    kind with a `ready` table: command, container.)"""
-    ready = model.model_fields["ready"]
-    wanted: Any = ready_table() | None
-    if ready.annotation != wanted:
-        ready.annotation = wanted
-        model.model_rebuild(force=True)
+def ready_probe(ready: dict[str, Any] | None) -> tuple[dict[str, Any] | None, float | None]:
+    """A plain `ready` table's probe keys (as ProbeTable.as_probe_dict gives them) and its
+    timeout."""
+    if not ready:
+        return None, None
+    keys = {k: v for k, v in ready.items() if k != "timeout" and v is not None}
+    return keys, ready.get("timeout")
 
 
-follow_registry(CommandConfig)
-
-
-@service(config=CommandConfig)
+@service(config=OPTIONS)
 async def command(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Run `command`; ready when its `ready` probe passes (or as soon as it is spawned). With
     `task = true` it runs to completion instead (migrations, seed data, a test suite): done
     when it exits 0, failed with its exit code otherwise."""
-    cfg = options_of(ctx.definition, CommandConfig)
-    argv = shlex.split(cfg.command) if isinstance(cfg.command, str) else cfg.command
+    cfg = plain_options(ctx.definition)
+    command, cwd = cfg["command"], cfg.get("cwd")
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
     if ctx.definition.task:
-        await run_once(argv, ctx=ctx, cwd=cfg.cwd)
+        await run_once(argv, ctx=ctx, cwd=cwd)
         yield Handle(exit_code=0)
         return
-    probe = probes.from_spec(cfg.ready.as_probe_dict()) if cfg.ready else None
-    timeout = cfg.ready.timeout if cfg.ready else None
-    async with spawn(argv, cwd=cfg.cwd, ready=probe, timeout=timeout) as proc:
+    keys, timeout = ready_probe(cfg.get("ready"))
+    probe = probes.from_spec(keys) if keys else None
+    async with spawn(argv, cwd=cwd, ready=probe, timeout=timeout) as proc:
         yield Handle(
             host=ctx.host,
             port=ctx.port,

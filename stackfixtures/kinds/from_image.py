@@ -31,11 +31,12 @@ from ..kind_api import (
     to_the_end,
     wait_ready,
 )
-from .container import ContainerSpec, Started, engine, running
 from .images import tagged
 
 if TYPE_CHECKING:
     import docker
+
+    from .container import Started
 
 T = TypeVar("T")
 
@@ -82,6 +83,8 @@ class Server:
 async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncIterator[Started]:
     """Run `server` as the service's container until the block ends; ready when its probe
     passes against the published port (ProcessExited with its output if it ends first)."""
+    from .container import ContainerSpec, running  # (the container kind: only when it runs one)
+
     spec = ContainerSpec(
         image=server.image,
         command=server.command,
@@ -112,6 +115,8 @@ async def _pulled(ctx: ServiceContext, url: str, image: str) -> None:
     be. Blocking SDK calls, in a thread, each read bounded by what is left of the start budget;
     cancelled (a start timeout, Ctrl-C), the pull's stream is cut and the thread ends at once
     (at its next read, should it be waiting for the engine's first answer)."""
+    from .container import engine
+
     loop = asyncio.get_running_loop()
 
     def say(line: str) -> None:

@@ -7,12 +7,15 @@ Kinds are imported only when asked for, so importing the registry stays cheap.
 from __future__ import annotations
 
 import functools
-from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..errors import DefinitionError
 from ..kind_api import ServiceDefinition, import_object
 from .base import Kind
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "stackfixtures.kinds"
 """The entry-point group third-party kinds register in: `name = "module:KIND"`."""
@@ -40,6 +43,8 @@ same name."""
 def _entry_points() -> tuple[EntryPoint, ...]:
     """The installed packages' kind entry points, read once per process (reading them scans
     every installed distribution's metadata)."""
+    from importlib.metadata import entry_points  # (a built-in kind needs none: not imported)
+
     return tuple(entry_points(group=GROUP))
 
 

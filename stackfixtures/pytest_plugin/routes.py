@@ -196,7 +196,7 @@ class Swaps:
         handles = {n: handle_for(r.url or "") for n, r in marks.items()}
         what = {n: r.what for n, r in marks.items()}
         problems = checks.replaced_templates(
-            self.project.profile, graph.definitions, names, handles, what
+            self.project.full_profile, graph.definitions, names, handles, what
         )
         return refusal(set(marks), problems) if problems else ""
 

@@ -112,7 +112,7 @@ def check(proj: projects.Project, key: Key, request: pytest.FixtureRequest, name
     graph = proj.graph
     names = [n for n in below if set(graph.dependencies(n)) & met]
     what = {n: fixtures[n].what for n in met}
-    problems = checks.replaced_templates(proj.profile, graph.definitions, names, values, what)
+    problems = checks.replaced_templates(proj.full_profile, graph.definitions, names, values, what)
     if problems:
         pytest.fail(refusal(met, problems), pytrace=False)
 

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from ...kind_api import Argv, Count, ProbeTable, Seconds, Text
-from ..command import follow_registry
+from ..command_options import follow_registry
 from .engines import check_engine
 from .volumes import Volume, parse_volume
 
