@@ -29,7 +29,7 @@ from ..kind_api import (
     stop,
 )
 from . import binaries, natsproto
-from .base import Kind
+from .base import Kind, moved
 from .from_image import Server, in_thread, serving
 from .images import image_for, local_source, version_tag
 
@@ -45,14 +45,7 @@ OPTIONS = "stackfixtures.kinds.nats_options:NatsConfig"
 """Its options model (nats_options.py), named: validation imports it, a start need not (the
 service reads its options as plain data: OptionsView)."""
 
-
-def __getattr__(name: str) -> Any:
-    """The options model, still importable from here (imported when asked)."""
-    if name == "NatsConfig":
-        from .nats_options import NatsConfig
-
-        return NatsConfig
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, "stackfixtures.kinds.nats_options", ("NatsConfig",))
 
 
 def find_binary(configured: str | None, source: str = "auto") -> binaries.Found:

