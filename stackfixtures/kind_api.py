@@ -10,7 +10,8 @@ Writing the service
     (a StopPolicy),
     options_of (its options, typed: validated once by its kind's model), plain_options (the
     same as plain data, without the model: what a compiled profile keeps), model_of (a
-    definition's model, given as the class or as "module:Class")
+    definition's model, given as the class or as "module:Class"), OptionsView (plain options
+    read as the model is: `OptionsView.of(definition).port`, nested tables, `.items()`)
 Running its processes
     spawn (a long-running process), run_once (a command to completion), Process,
     allocate_port (a free port, leased so parallel stacks do not take the same one)
@@ -55,6 +56,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._define.container import Container as Container
     from ._define.container import ContainerProbe as ContainerProbe
     from ._define.container import data_container as data_container
+    from ._define.options import OptionsView as OptionsView
     from ._define.options import model_of as model_of
     from ._define.options import options_of as options_of
     from ._define.options import plain_options as plain_options

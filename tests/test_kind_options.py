@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from pydantic import BaseModel
+
 from stackfixtures import _project as projects
 from stackfixtures import kinds
-from stackfixtures.kind_api import options_of
+from stackfixtures.kind_api import OptionsView, options_of
 from stackfixtures.kinds.command import CommandConfig
 from stackfixtures.kinds.redis import RedisConfig
 
@@ -59,3 +62,24 @@ def test_options_do_not_outlive_the_config_they_came_from(tmp_path: Path) -> Non
     assert moved.options is None
     assert options_of(moved, CommandConfig).command == ["false"]
     assert app.evolve(name="other").options is app.options
+
+
+def test_plain_options_read_as_the_model_does(tmp_path: Path) -> None:
+    """What a kind reads of its options as plain data (OptionsView, as on a start from a
+    compiled profile) is what it read of its model: each field, nested tables, `.items()`."""
+    write_project(tmp_path, PROFILE)
+    graph = projects.load("dev", root=tmp_path).graph
+    for name in ("cache", "app", "db"):
+        d, view = graph[name], OptionsView.of(graph[name])
+        assert isinstance(d.options, BaseModel)
+        for field in type(d.options).model_fields:
+            value, seen = getattr(d.options, field), getattr(view, field)
+            if isinstance(value, BaseModel):
+                assert seen == OptionsView(value.model_dump(exclude_none=True)), (name, field)
+            else:
+                assert seen == (tuple(value) if isinstance(value, list) else value), (name, field)
+    db = OptionsView.of(graph["db"])
+    assert db.template.name == "tpl" and db["template"]["after"] == () and db.password is None
+    assert dict(OptionsView({"settings": {"fsync": False}}).settings.items()) == {"fsync": False}
+    with pytest.raises(AttributeError, match="read-only"):
+        db.user = "someone"

@@ -35,7 +35,9 @@ try:
 except DefinitionError as e:
     print(json.dumps({"error": str(e)}))
 """
-NEVER_ON_A_HIT = (  # (pydantic still is: the built-in kinds' option models, see README)
+NEVER_ON_A_HIT = (
+    "pydantic",
+    "stackfixtures._config.schema",
     "yaml",
     "stackfixtures._config.load",
     "stackfixtures._config.read",
@@ -191,6 +193,55 @@ def test_a_profile_of_commands_starts_without_pydantic(project: Path) -> None:
     assert took is not None and took["path"] == "hit" and again == first
     assert not {m for m in took["modules"] if m.startswith("pydantic")}
     assert "stackfixtures._config.schema" not in took["modules"]
+
+
+VIEWS = """
+import json, sys
+from pathlib import Path
+from stackfixtures import kinds
+from stackfixtures._project import load
+from stackfixtures.kind_api import OptionsView
+p = load("data", root=Path("."), cache=True)
+seen = {}
+for name, d in p.graph.definitions.items():  # (what each kind's service reads first)
+    seen[name] = [dict(OptionsView.of(d)), list(kinds.get(d.kind).handle_fields(d))]
+found = sorted(m for m in sys.modules if "pydantic" in m)
+print(json.dumps({"seen": seen, "pydantic": found}, default=dict))  # (a nested view: a table)
+"""
+
+
+def test_a_hit_of_the_data_kinds_reads_their_options_without_pydantic(project: Path) -> None:
+    """postgres, redis and nats read their options as plain data (OptionsView), as the command
+    kind does: a hit, its options read as the kinds read them, imports no pydantic, and they
+    are the full path's."""
+    (project / "profiles" / "data.toml").write_text(
+        '[stack]\nextends = "dev"\n\n[services.db]\nsettings = { fsync = false }\n'
+        'user = "app"\n\n[services.bus]\nkind = "nats"\nmqtt = true\nargs = ["-D"]\n'
+    )
+
+    def views() -> tuple[dict[str, Any], dict[str, Any] | None]:
+        (project.parent / "trace.jsonl").unlink(missing_ok=True)
+        done = subprocess.run(
+            [sys.executable, "-c", VIEWS],
+            cwd=project,
+            env=env_of(project),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        took = json.loads((project.parent / "trace.jsonl").read_text())
+        return json.loads(done.stdout), took
+
+    full, took = views()
+    assert took is not None and took["path"] == "miss" and full["pydantic"]
+    again, took = views()
+    assert took is not None and took["path"] == "hit"
+    assert again["pydantic"] == [] and "stackfixtures._config.schema" not in took["modules"]
+    assert again["seen"] == full["seen"]
+    db, bus = again["seen"]["db"], again["seen"]["bus"]
+    assert db[0]["settings"] == {"fsync": False} and db[0]["user"] == "app"
+    assert bus[0]["args"] == ["-D"] and "mqtt_url" in bus[1]
 
 
 def test_a_program_missing_at_a_hit_is_said_where_the_full_path_says_it(project: Path) -> None:

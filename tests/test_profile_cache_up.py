@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from stackfixtures._launcher import first_spawn
 from tests.cli_helpers import run_stack
 from tests.conftest import free_port, write_project
 
@@ -62,7 +63,7 @@ def test_up_from_the_compiled_profile_runs_the_same_stack(tmp_path: Path) -> Non
     full = up_env_down(root, {**env, "STACKFIXTURES_PROFILE_CACHE": "0"})
     assert {json.loads(line)["path"] for line in trace.read_text().splitlines()} == {"miss"}
     trace.unlink()
-    compiled = up_env_down(root, env)
+    compiled = up_env_down(root, {**env, first_spawn.ENV: "1"})
     took = [json.loads(line) for line in trace.read_text().splitlines()]
     # `stack up` validated (and compiled) it; its launcher then started from the compiled form,
     # and the second `stack up` (on the running stack) read it too
@@ -70,6 +71,12 @@ def test_up_from_the_compiled_profile_runs_the_same_stack(tmp_path: Path) -> Non
     launcher = set(took[1]["modules"])
     assert "stackfixtures._project.checks" not in launcher
     assert "stackfixtures._config.load" not in launcher
+    # the data kinds read their options as plain data: no pydantic, no schema, in the launcher's
+    # load nor by its first spawn (one of its services then read its options and started)
+    spawned = json.loads((root / ".stack" / "dev" / first_spawn.NAME).read_text())
+    for modules in (launcher, set(spawned["modules"])):
+        assert not {m for m in modules if m.startswith("pydantic")}, spawned["service"]
+        assert "stackfixtures._config.schema" not in modules
     assert compiled == full
     assert compiled["env"]["APP_DB"].startswith("postgresql://")
 

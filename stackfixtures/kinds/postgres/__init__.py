@@ -19,23 +19,24 @@ from ...kind_api import (
     Container,
     ContainerProbe,
     Handle,
+    OptionsView,
     Probe,
     ServiceDefinition,
     data_container,
-    options_of,
     stop,
 )
-from ..base import Kind
+from ..base import Kind, moved
 from .binaries import SOURCES, find_binaries
 from .cluster import _initdb_args, unprivileged_user
 from .connect import dsn, sql_probe
 from .database import postgres_db
 from .from_image import image_of
-from .options import PostgresConfig
 from .server import postgres
 from .template import postgres_template
 
 PORT = 5432
+
+__getattr__ = moved(__name__, "stackfixtures.kinds.postgres.options", ("PostgresConfig",))
 
 
 def _external_attrs(url: SplitResult) -> dict[str, Any]:
@@ -70,7 +71,7 @@ def _data_dir(image: str) -> str:
 def _container(d: ServiceDefinition, host: str) -> Container:
     """The official image of the server's version run here, trusting connections like the local
     server; its data on a volume."""
-    options = options_of(d, PostgresConfig)
+    options = OptionsView.of(d)
     user, db = options.user, options.dbname
     url = dsn(host, PORT, user, db)
     image = image_of(options)

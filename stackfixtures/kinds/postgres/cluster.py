@@ -15,11 +15,10 @@ import psutil
 from filelock import FileLock
 
 from ...errors import KindUnavailable
-from ...kind_api import ServiceContext, home_for, private_dir, run_once, user_tmp
+from ...kind_api import OptionsView, ServiceContext, home_for, private_dir, run_once, user_tmp
 from ..cache import cache_dir
 from . import identity
 from .binaries import server_version
-from .options import PostgresConfig
 from .placement import memory_home, place, prune
 
 
@@ -53,7 +52,7 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     return home_for(root, ctx.state_dir, mode=0o711)  # its owner record: `clean` removes it
 
 
-def data_home(ctx: ServiceContext, cfg: PostgresConfig, run_as: str | None) -> Path | None:
+def data_home(ctx: ServiceContext, cfg: OptionsView, run_as: str | None) -> Path | None:
     """The home the data dir lives in (linked from the state dir), or None for in place:
     in memory with `memory = true`, else as root in unprivileged_home."""
     if cfg.memory:
@@ -91,7 +90,7 @@ def _chown_tree(root: Path, user: str) -> None:
             os.chown(os.path.join(dirpath, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
-def _initdb_args(cfg: PostgresConfig) -> list[str]:
+def _initdb_args(cfg: OptionsView) -> list[str]:
     """initdb's arguments; with a password, SCRAM authentication (the password itself is
     passed in a file, see prepare_data_dir)."""
     return [
@@ -107,7 +106,7 @@ def _initdb_args(cfg: PostgresConfig) -> list[str]:
     ]
 
 
-def _cache_key(version: str, postgres: Path, cfg: PostgresConfig) -> str:
+def _cache_key(version: str, postgres: Path, cfg: OptionsView) -> str:
     """One cached cluster per version, binary and initdb settings (and password)."""
     secret = hashlib.sha256((cfg.password or "").encode()).hexdigest()
     text = repr((version, str(postgres), _initdb_args(cfg), secret if cfg.password else None))
@@ -143,7 +142,7 @@ def socket_dir(ctx: ServiceContext, run_as: str | None) -> Path:
 
 
 async def prepare_data_dir(
-    ctx: ServiceContext, cfg: PostgresConfig, postgres: Path, initdb: Path, run_as: str | None
+    ctx: ServiceContext, cfg: OptionsView, postgres: Path, initdb: Path, run_as: str | None
 ) -> Path:
     """The instance's data dir: reused if it exists, else copied from the initdb cache."""
     pgdata = place(ctx, data_home(ctx, cfg, run_as))

@@ -9,8 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ...errors import KindUnavailable
-from ...kind_api import Handle, ServiceContext, probes
-from .options import PostgresConfig
+from ...kind_api import Handle, OptionsView, ServiceContext, probes
 
 
 def _psycopg() -> Any:
@@ -61,7 +60,7 @@ async def ensure_database(maintenance: str, name: str) -> None:
 
 
 def server_handle(
-    cfg: PostgresConfig,
+    cfg: OptionsView,
     host: str,
     port: int,
     version: str,

@@ -10,20 +10,19 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ...errors import StartupCrashed
-from ...kind_api import Handle, ServiceContext, options_of, service
+from ...kind_api import Handle, OptionsView, ServiceContext, service
 from . import owners
 from .connect import _psycopg, dsn
-from .options import PostgresDbConfig
 from .pool import ClonePool, PoolKey
 
 POOLS = "postgres_db"  # the kind's key among the stack's shared helpers
 CONNECT = 5  # seconds a connection of the pool may take (a paused server: no hang)
 
 
-@service(scope="function", config=PostgresDbConfig)
+@service(scope="function", config="stackfixtures.kinds.postgres.options:PostgresDbConfig")
 async def postgres_db(postgres: Handle, ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A fresh database for one test, cloned from the server's template, dropped afterwards."""
-    cfg = options_of(ctx.definition, PostgresDbConfig)
+    cfg = OptionsView.of(ctx.definition)
     template = getattr(postgres, "template", None) or "template1"
     strategy = f" STRATEGY = {cfg.strategy.upper()}" if _major(postgres) >= 15 else ""
     if cfg.pool:

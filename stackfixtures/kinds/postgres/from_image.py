@@ -8,19 +8,18 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from ...kind_api import Handle, ServiceContext, stop
+from ...kind_api import Handle, OptionsView, ServiceContext, stop
 from ..from_image import Server, in_thread, serving
 from ..images import image_for, local_source, version_tag
 from .binaries import VERSION_PATTERN, find_binaries, parse_version
 from .connect import _psycopg, dsn, ensure_database, server_handle, sql_probe
-from .options import PostgresConfig
 
 IMAGE = "postgres"
 FALLBACK_TAG = "18"  # no local server to match: the newest major this kind knows
 INSIDE = 5432
 
 
-def image_of(cfg: PostgresConfig) -> str:
+def image_of(cfg: OptionsView) -> str:
     """The image that runs this server, when it runs from one and in `stack export`: `image`
     and `tag`, else the official image at the major version of the server the local source
     runs (`postgres:15` for 15.18), else FALLBACK_TAG. Blocking: asks the server its version."""
@@ -32,7 +31,7 @@ def image_of(cfg: PostgresConfig) -> str:
     return image_for(IMAGE, local_tag, FALLBACK_TAG, image=cfg.image, tag=cfg.tag)
 
 
-def _server(cfg: PostgresConfig, image: str, maintenance: str) -> Server:
+def _server(cfg: OptionsView, image: str, maintenance: str) -> Server:
     env = {"POSTGRES_USER": cfg.user, "POSTGRES_DB": cfg.dbname}
     if cfg.password:
         env["POSTGRES_PASSWORD"] = cfg.password  # then scram-sha-256 for host connections
@@ -53,7 +52,7 @@ async def _version(maintenance: str) -> str:
 
 
 @contextlib.asynccontextmanager
-async def from_image(ctx: ServiceContext, cfg: PostgresConfig) -> AsyncIterator[Handle]:
+async def from_image(ctx: ServiceContext, cfg: OptionsView) -> AsyncIterator[Handle]:
     """The server as a container until the block ends; its handle as the local server's."""
     image = await in_thread(lambda: image_of(cfg))
     host, port = "127.0.0.1", ctx.port  # (published there)

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import StaleDataDir
-from ...kind_api import ServiceContext, private_files
-from .options import PostgresConfig
+from ...kind_api import OptionsView, ServiceContext, private_files
 
 NAME = "identity.json"
 
@@ -31,7 +30,7 @@ def _path(pgdata: Path) -> Path:
     return pgdata.with_name(NAME)
 
 
-def record(pgdata: Path, cfg: PostgresConfig, initdb_args: list[str]) -> None:
+def record(pgdata: Path, cfg: OptionsView, initdb_args: list[str]) -> None:
     """Write down what the data dir at `pgdata` was just made with."""
     salt = secrets.token_hex(16)
     password = {"salt": salt, "pbkdf2": _fingerprint(cfg.password, salt)} if cfg.password else None
@@ -39,7 +38,7 @@ def record(pgdata: Path, cfg: PostgresConfig, initdb_args: list[str]) -> None:
     private_files.write(_path(pgdata), json.dumps(data))
 
 
-def _changes(data: dict[str, Any], cfg: PostgresConfig, initdb_args: list[str]) -> str:
+def _changes(data: dict[str, Any], cfg: OptionsView, initdb_args: list[str]) -> str:
     """What differs, in words ("" when nothing does)."""
     if data.get("user") != cfg.user:
         return f"made with user {data.get('user')!r} (now {cfg.user!r})"
@@ -64,7 +63,7 @@ def _clean_command(ctx: ServiceContext) -> str:
     return f"stack clean --state-dir {state}"
 
 
-def check(ctx: ServiceContext, pgdata: Path, cfg: PostgresConfig, initdb_args: list[str]) -> None:
+def check(ctx: ServiceContext, pgdata: Path, cfg: OptionsView, initdb_args: list[str]) -> None:
     """Refuse a data dir made with other identity settings; record the identity of one made
     before identities were recorded (nothing to compare it with)."""
     try:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from ..from_image import FromImage
+from ..from_image_options import FromImage
 
 NOT_OURS = ("postgres", "template0", "template1")
 """Databases every PostgreSQL server has: a template build never takes one of their names."""
@@ -82,3 +82,14 @@ class PostgresDbConfig(BaseModel):
     # Clones kept ready ahead of the tests that take them, at most (the pool grows to it while
     # tests take clones faster than they are made); 0: each clone made when a test asks.
     pool: int = Field(default=8, ge=0, le=64)
+
+
+class TemplateBuild(BaseModel):
+    """What the project hands the builder (not written in profiles)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    server: str  # the postgres service it belongs to
+    template: TemplateSpec
+    identity: str  # hex digest of `parts`
+    parts: dict[str, str]  # what it is made of ("schema file schema.sql") -> its digest

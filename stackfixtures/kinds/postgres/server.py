@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 
 from ...kind_api import (
     Handle,
+    OptionsView,
     ServiceContext,
     cancel_and_wait_out,
-    options_of,
     probes,
     service,
     spawn,
@@ -23,13 +23,16 @@ from .binaries import find_binaries, server_version
 from .cluster import prepare_data_dir, socket_dir, unprivileged_user
 from .connect import READY_LINE, _psycopg, dsn, ensure_database, server_handle, sql_probe
 from .from_image import from_image
-from .options import PostgresConfig
+
+OPTIONS = "stackfixtures.kinds.postgres.options:PostgresConfig"
+"""Its options model (options.py), named: validation imports it, a start need not (the service
+reads its options as plain data: OptionsView)."""
 
 
-@service(config=PostgresConfig)
+@service(config=OPTIONS)
 async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """PostgreSQL: ready when SELECT 1 runs; stopped by its own fast shutdown (SIGINT)."""
-    cfg = options_of(ctx.definition, PostgresConfig)
+    cfg = OptionsView.of(ctx.definition)
     if cfg.source == "container":
         async with from_image(ctx, cfg) as handle:
             yield handle

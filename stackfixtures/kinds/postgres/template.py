@@ -19,9 +19,7 @@ import json
 import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ForeignDatabase
 from ...kind_api import (
@@ -35,21 +33,12 @@ from ...kind_api import (
     service,
 )
 from .connect import _psycopg, dsn
-from .options import TemplateSpec
 from .template_tasks import run_against, template_handle
 
+if TYPE_CHECKING:
+    from .options import TemplateBuild
+
 MARK = "stackfixtures template"
-
-
-class TemplateBuild(BaseModel):
-    """What the project hands the builder (not written in profiles)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    server: str  # the postgres service it belongs to
-    template: TemplateSpec
-    identity: str  # hex digest of `parts`
-    parts: dict[str, str]  # what it is made of ("schema file schema.sql") -> its digest
 
 
 def template_id(identity: str) -> str:
@@ -201,6 +190,8 @@ async def serve(
 ) -> AsyncIterator[Handle]:
     """Build the server's template unless it has this identity already; tell the server's
     handle which template it has."""
+    from .options import TemplateBuild  # (never started from a compiled profile)
+
     cfg = options_of(ctx.definition, TemplateBuild)
     name, tid = cfg.template.name, template_id(cfg.identity)
     if getattr(postgres, "external", False):  # a server not ours: nothing is built on it
@@ -231,5 +222,7 @@ def builder(tasks: Sequence[ServiceDefinition]) -> ServiceFunction:
     return postgres_template
 
 
-postgres_template = service(task=True, config=TemplateBuild)(builder(()))
+postgres_template = service(task=True, config="stackfixtures.kinds.postgres.options:TemplateBuild")(
+    builder(())
+)
 """The kind's service: a template without `after` tasks (the project makes one per server)."""
