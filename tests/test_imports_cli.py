@@ -49,6 +49,8 @@ PURE_ENGINE = frozenset(
         "stackfixtures._engine.masking",
     }
 )
+ASKING = PURE_ENGINE - {"stackfixtures._engine.lifecycle", "stackfixtures._engine.records"}
+"""What a command that only reads (status, env, logs) needs: no State, no stop records."""
 EVENTS = frozenset({"stackfixtures._engine.events"})
 SWEEP = frozenset(
     {
@@ -62,12 +64,12 @@ SWEEP = frozenset(
 LAUNCHER_WORDS = frozenset({"stackfixtures._launcher", "stackfixtures._launcher.options"})
 
 COMMANDS: list[tuple[list[str], frozenset[str]]] = [
-    (["status"], PURE_ENGINE),
-    (["status", "--json"], PURE_ENGINE),
-    (["ps"], PURE_ENGINE),
-    (["env"], PURE_ENGINE),
-    (["logs", "-n", "5"], PURE_ENGINE),
-    (["logs", "-n", "5", "web"], PURE_ENGINE),
+    (["status"], ASKING),
+    (["status", "--json"], ASKING),
+    (["ps"], ASKING),
+    (["env"], ASKING),
+    (["logs", "-n", "5"], ASKING),
+    (["logs", "-n", "5", "web"], ASKING),
     (["events"], PURE_ENGINE | EVENTS),
     (["metrics"], PURE_ENGINE),
     (["top"], PURE_ENGINE),
