@@ -14,15 +14,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ENV = "STACK_PROFILE"
 INI_KEY = "stack_profile"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """A profile (a name under profiles/ or a path) and why it was chosen, for people."""
 
     profile: str
