@@ -49,6 +49,8 @@ PURE_ENGINE = frozenset(
         "stackfixtures._engine.masking",
     }
 )
+ASKING = PURE_ENGINE - {"stackfixtures._engine.lifecycle", "stackfixtures._engine.records"}
+"""What a command that only reads (status, env, logs) needs: no State, no stop records."""
 EVENTS = frozenset({"stackfixtures._engine.events"})
 SWEEP = frozenset(
     {
@@ -62,12 +64,12 @@ SWEEP = frozenset(
 LAUNCHER_WORDS = frozenset({"stackfixtures._launcher", "stackfixtures._launcher.options"})
 
 COMMANDS: list[tuple[list[str], frozenset[str]]] = [
-    (["status"], PURE_ENGINE),
-    (["status", "--json"], PURE_ENGINE),
-    (["ps"], PURE_ENGINE),
-    (["env"], PURE_ENGINE),
-    (["logs", "-n", "5"], PURE_ENGINE),
-    (["logs", "-n", "5", "web"], PURE_ENGINE),
+    (["status"], ASKING),
+    (["status", "--json"], ASKING),
+    (["ps"], ASKING),
+    (["env"], ASKING),
+    (["logs", "-n", "5"], ASKING),
+    (["logs", "-n", "5", "web"], ASKING),
     (["events"], PURE_ENGINE | EVENTS),
     (["metrics"], PURE_ENGINE),
     (["top"], PURE_ENGINE),
@@ -80,9 +82,30 @@ COMMANDS: list[tuple[list[str], frozenset[str]]] = [
 ]
 
 
-def light(ran: Ran, engine: frozenset[str], psutil: bool = False) -> list[str]:
-    """What `ran` imported that it should not have (empty: nothing)."""
+UNNEEDED = frozenset({"configparser", "difflib", "subprocess"})
+"""Standard modules finding and asking a running stack needs none of: pytest's .ini files are
+parsed only where the project has one (not here), "did you mean" only for a mistake, and no
+operating command starts a process (cli/exec.py's `exec` does: `env` lives apart). (click
+itself imports difflib for each short option it parses, `-n 5`: first tried as a long one.)"""
+
+OWN_CLI = {
+    "status": {"common", "operate"},
+    "ps": {"common", "operate"},
+    "env": {"common", "env"},
+    "logs": {"common", "logs", "operate"},
+}
+"""The modules of cli/ an operating command loads: its own (and the options it shares)."""
+
+
+def light(
+    ran: Ran, engine: frozenset[str], psutil: bool = False, args: tuple[str, ...] = ()
+) -> list[str]:
+    """What `ran` (`stack ARGS`) imported that it should not have (empty: nothing)."""
     wrong = sorted(ran.top() & HEAVY)
+    unneeded = set(UNNEEDED) - ({"subprocess"} if psutil else set())  # (psutil's own)
+    if any(a.startswith("-") and not a.startswith("--") for a in args):
+        unneeded.discard("difflib")
+    wrong += sorted(ran.modules & unneeded)
     if "psutil" in ran.top() and not psutil:
         wrong.append("psutil")
     wrong += sorted(ran.ours("_engine") - engine)
@@ -125,9 +148,14 @@ def test_operating_commands_import_only_what_they_need(root: Path, tmp_path: Pat
     for args, engine in COMMANDS:
         ran = run_listing(args, root, tmp_path)
         assert ran.code == 0, (args, ran.output)
-        assert not light(ran, engine, psutil=args == ["top"]), (args, light(ran, engine))
+        wrong = light(ran, engine, psutil=args == ["top"], args=tuple(args))
+        assert not wrong, (args, wrong)
         if args == ["env"]:
             assert "export WEB=http://127.0.0.1:" in ran.output, ran.output  # [stack.env]
+        if args[0] in OWN_CLI:
+            assert ran.ours("cli") == {"stackfixtures.cli"} | {
+                f"stackfixtures.cli.{m}" for m in OWN_CLI[args[0]]
+            }, (args, sorted(ran.ours("cli")))
     down = run_listing(["down"], root, tmp_path)
     assert down.code == 0, down.output
     assert "stopped 2 services gracefully" in down.output, down.output

@@ -11,19 +11,17 @@ The control layer adds a last step (_control/discover.py): the only running stac
 
 from __future__ import annotations
 
-import configparser
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 ENV = "STACK_PROFILE"
 INI_KEY = "stack_profile"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """A profile (a name under profiles/ or a path) and why it was chosen, for people."""
 
     profile: str
@@ -85,13 +83,19 @@ def _read(path: Path) -> Mapping[str, object] | None:
     """The pytest options `path` holds, or None when it is no pytest configuration file
     (missing, unreadable, or without pytest's section)."""
     try:
+        text = path.read_text(encoding="utf-8")
         if path.name == "pyproject.toml":
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(text)
             section = data.get("tool", {}).get("pytest", {}).get("ini_options")
             return section if isinstance(section, dict) else None
-        parser = configparser.ConfigParser(interpolation=None)
-        parser.read_string(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeError, ValueError, configparser.Error):
+    except (OSError, UnicodeError, ValueError):
+        return None
+    import configparser  # (only for a project that has such a file: most commands read none)
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except (ValueError, configparser.Error):
         return None
     wanted = "tool:pytest" if path.name == "setup.cfg" else "pytest"
     if parser.has_section(wanted):

@@ -15,7 +15,6 @@ from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
 from .profile_path import resolve_path as resolve_path
-from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     from .._compose.document import Compose
@@ -80,6 +79,8 @@ def _replaced(data: dict[str, Any], base: KeyPath) -> list[KeyPath]:
 
 def missing(path: Path) -> str:
     """Why `path` cannot be read as a profile: it does not exist (and which ones do)."""
+    from .suggest import did_you_mean  # (difflib: only for a mistake)
+
     available = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
     hint = f" (profiles here: {', '.join(available)})" if available else ""
     return f"no such profile file{hint}{did_you_mean(path.stem, available)}"

@@ -11,10 +11,10 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from .. import errors
-from .._engine.records import ServiceStop, StopRecord
 
 if TYPE_CHECKING:
     from .._define.service import Handle
+    from .._engine.records import ServiceStop
 
 
 def handle_to_json(handle: Any) -> dict[str, Any]:
@@ -42,6 +42,8 @@ def stop_to_json(stop: ServiceStop) -> dict[str, Any]:
 
 
 def stop_from_json(data: dict[str, Any]) -> ServiceStop:
+    from .._engine.records import ServiceStop, StopRecord  # (only a stop's answer needs them)
+
     records = [
         StopRecord(data["service"], 0, data["graceful"], code, 0.0, "")
         for code in data.get("exit_codes", [])

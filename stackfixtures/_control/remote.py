@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from .._engine.cleanup import lock
-from .._engine.lifecycle import State
-from .._engine.records import ServiceStop
 from ..errors import ControlError, LauncherStuck, NotRunning, ProtocolMismatch
 from . import codec
 from .endpoint import Endpoint, find, process_state, resume_hint, starting
 
 if TYPE_CHECKING:
     from .._engine.events import Event
+    from .._engine.lifecycle import State
+    from .._engine.records import ServiceStop
     from .protocol import LogChunk
 
 TransportError = (OSError,)
@@ -189,6 +189,8 @@ class RemoteControl:
         return dict(self._get("/status"))
 
     def state(self, name: str) -> State:
+        from .._engine.lifecycle import State  # (the only answer that needs it)
+
         return State(self._get(f"/services/{_q(name)}/state")["state"])
 
     def handle(self, name: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from typing import Any
 
@@ -16,10 +17,41 @@ QUIET = frozenset({State.PENDING, State.READY})
 
 
 def _tree(pid: int) -> list[psutil.Process]:
+    """The process `pid` and its descendants."""
     with contextlib.suppress(psutil.Error):
         p = psutil.Process(pid)
-        return [p, *p.children(recursive=True)]
+        below = _descendants(pid)
+        if below is None:  # (psutil reads every process of the machine for its parents)
+            return [p, *p.children(recursive=True)]
+        found = [p]
+        for child in below:
+            with contextlib.suppress(psutil.Error):
+                found.append(psutil.Process(child))
+        return found
     return []
+
+
+def _descendants(pid: int) -> list[int] | None:
+    """The pids below `pid`, as Linux lists each thread's children (/proc/PID/task/TID/
+    children): reads the tree's own files only, where psutil's `children()` reads every
+    process's (`stack status` waits for it, per service). None where there are no such files."""
+    if not _LISTS_CHILDREN:
+        return None
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        with contextlib.suppress(OSError):  # (gone meanwhile: then so are its children)
+            for tid in os.listdir(f"/proc/{parent}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{parent}/task/{tid}/children") as f:
+                    kids = [int(c) for c in f.read().split()]
+                    found += kids
+                    todo += kids
+    return found
+
+
+_LISTS_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
+"""Whether this kernel lists each thread's children (Linux with CONFIG_PROC_CHILDREN)."""
 
 
 class Meter:

@@ -13,7 +13,7 @@ COMMANDS = {
     "clean": "clean",
     "dashboard": "dashboard",
     "down": "updown",
-    "env": "exec",
+    "env": "env",
     "events": "logs",
     "exec": "exec",
     "export": "export",

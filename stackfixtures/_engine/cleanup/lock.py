@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ...errors import StateDirBusy
 
@@ -72,8 +73,7 @@ class Holding:
         self.fd = -1
 
 
-@dataclass(frozen=True)
-class Holder:
+class Holder(NamedTuple):
     """What the holder of a lock wrote in it: its pid (in its own PID namespace) and stack."""
 
     pid: int | None
