@@ -93,3 +93,26 @@ def test_kind_settings_do_not_apply_to_an_external(tmp_path: Path) -> None:
     )
     with pytest.raises(ProfileError, match=r"services\.db\.source: does not apply to an external"):
         projects.load("dev", root=tmp_path)
+
+
+async def test_an_external_url_may_name_a_service_of_the_stack(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    """`url = "http://127.0.0.1:${good.port}"`: filled from the dependency's handle, as a
+    command's templates are (it failed with "Port could not be cast to integer")."""
+    stack = await make_stack(
+        tmp_path,
+        """
+[services.good]
+command = ["python3", "-m", "http.server", "${port}", "--bind", "127.0.0.1"]
+ready = { http = "/" }
+[services.api]
+kind = "external"
+url = "http://127.0.0.1:${good.port}/"
+depends_on = ["good"]
+""",
+    )
+    handles = await stack.start(["good", "api"])
+    port = handles["good"].port
+    assert (handles["api"].port, handles["api"].url) == (port, f"http://127.0.0.1:{port}/")
+    await stack.close()

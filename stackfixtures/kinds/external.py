@@ -62,11 +62,12 @@ def probe_for(handle: Handle) -> probes.Probe:
 async def external(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Use `url` as it is; wait until it answers; leave it running afterwards."""
     cfg = options_of(ctx.definition, ExternalConfig)
-    handle = handle_for(cfg.url)
+    url = ctx.render(cfg.url)  # `${db.port}`: a service of the stack it depends on
+    handle = handle_for(url)
     if cfg.ready:
         probe = probe_for(handle)
         await wait_ready(probe, ctx, ctx.remaining())
-        ctx.log.write(f"[stackfixtures] external {cfg.url}: {probe.describe()} passed")
+        ctx.log.write(f"[stackfixtures] external {url}: {probe.describe()} passed")
     yield handle
 
 
