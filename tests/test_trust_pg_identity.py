@@ -5,12 +5,14 @@ is applied (the database is created in the existing cluster)."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import stat
 import subprocess
 from pathlib import Path
 from typing import Any
 
+import psutil
 import psycopg
 import pytest
 
@@ -133,3 +135,26 @@ async def test_a_stale_postmaster_pid_naming_another_process_does_not_block_the_
     finally:
         squatter.kill()
         squatter.wait()
+
+
+async def test_a_stale_socket_lock_of_a_zombie_postmaster_does_not_block_the_start(
+    tmp_path: Path, make_stack: Any
+) -> None:
+    """The socket's lock file (`.s.PGSQL.PORT.lock`) names the postmaster too: killed with
+    SIGKILL by its watchdog and not yet reaped by an init that reaps slowly, a zombie made the
+    next start fail ("lock file ... already exists", found by the chaos bench in CI)."""
+    db = await first_run(tmp_path, make_stack)
+    pgdata = Path(db.data_dir)
+    zombie = subprocess.Popen(["true"], user=unprivileged_user(None))
+    try:
+        while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:  # (not waited for)
+            await asyncio.sleep(0.01)
+        lock = Path(db.socket_dir) / f".s.PGSQL.{db.port}.lock"
+        lock.write_text(f"{zombie.pid}\n{pgdata}\n")
+        again = await make_stack(tmp_path, profile())
+        db = (await again.start(["db"]))["db"]
+        with psycopg.connect(db.dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+        await again.close()
+    finally:
+        zombie.wait()

@@ -60,14 +60,14 @@ def data_home(ctx: ServiceContext, cfg: OptionsView, run_as: str | None) -> Path
     return unprivileged_home(ctx) if run_as else None
 
 
-def _clear_stale_lock(ctx: ServiceContext, pgdata: Path) -> None:
-    """Remove postmaster.pid left by a postmaster killed with SIGKILL. PostgreSQL refuses to
+def clear_stale_lock(ctx: ServiceContext, pgdata: Path, lock_file: Path) -> None:
+    """Remove a lock file (`postmaster.pid`, or the socket's `.s.PGSQL.PORT.lock` in the
+    service's own socket dir) left by a postmaster killed with SIGKILL. PostgreSQL refuses to
     start while the pid it names is a process its user may signal: a zombie not reaped yet,
     or the pid reused by another process of that user (a neighbour's backend). We hold the
     state dir's lock, so no postmaster of ours runs on this data dir; unless that pid is a
     live process whose command line names this data dir (then PostgreSQL says so), the file
     is stale."""
-    lock_file = pgdata / "postmaster.pid"
     try:
         pid = int(lock_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
@@ -149,7 +149,7 @@ async def prepare_data_dir(
     if (pgdata / "PG_VERSION").exists():
         identity.check(ctx, pgdata, cfg, _initdb_args(cfg))  # made with these settings?
         ctx.log.write(f"[stackfixtures] reusing data dir {pgdata}")
-        _clear_stale_lock(ctx, pgdata)
+        clear_stale_lock(ctx, pgdata, pgdata / "postmaster.pid")
         return pgdata
     if pgdata.exists():
         shutil.rmtree(pgdata)

@@ -20,7 +20,7 @@ from ...kind_api import (
     stop,
 )
 from .binaries import find_binaries, server_version
-from .cluster import prepare_data_dir, socket_dir, unprivileged_user
+from .cluster import clear_stale_lock, prepare_data_dir, socket_dir, unprivileged_user
 from .connect import READY_LINE, _psycopg, dsn, ensure_database, server_handle, sql_probe
 from .from_image import from_image
 
@@ -47,6 +47,7 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     host, port = ctx.host, ctx.port
     maintenance = dsn(host, port, cfg.user, "postgres", cfg.password)
     sockets = socket_dir(ctx, run_as)
+    clear_stale_lock(ctx, pgdata, sockets / f".s.PGSQL.{port}.lock")  # (the chaos bench's)
     argv = [
         str(server),
         "-D",
