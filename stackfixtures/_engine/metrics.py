@@ -9,6 +9,7 @@ from typing import Any
 
 import psutil
 
+from .cleanup.reaper import descendants
 from .lifecycle import UP, State
 from .unit import Unit
 
@@ -32,22 +33,12 @@ def _tree(pid: int) -> list[psutil.Process]:
 
 
 def _descendants(pid: int) -> list[int] | None:
-    """The pids below `pid`, as Linux lists each thread's children (/proc/PID/task/TID/
-    children): reads the tree's own files only, where psutil's `children()` reads every
-    process's (`stack status` waits for it, per service). None where there are no such files."""
+    """The pids below `pid`, as Linux lists each thread's children (reaper.descendants: the
+    tree's own files only, where psutil's `children()` reads every process's; `stack status`
+    waits for it, per service). None where there are no such files."""
     if not _LISTS_CHILDREN:
         return None
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        parent = todo.pop()
-        with contextlib.suppress(OSError):  # (gone meanwhile: then so are its children)
-            for tid in os.listdir(f"/proc/{parent}/task"):
-                with contextlib.suppress(OSError), open(f"/proc/{parent}/task/{tid}/children") as f:
-                    kids = [int(c) for c in f.read().split()]
-                    found += kids
-                    todo += kids
-    return found
+    return descendants(pid)
 
 
 _LISTS_CHILDREN = os.path.exists(f"/proc/self/task/{os.getpid()}/children")
