@@ -11,10 +11,7 @@ per-test databases, an external server's probe).
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
-import hmac
-import secrets
 import struct
 from dataclasses import dataclass, field
 
@@ -58,9 +55,13 @@ def _fields(data: bytes) -> dict[str, str]:
 
 
 class _Scram:
-    """SCRAM-SHA-256 (RFC 7677) without channel binding, as libpq does it over plain TCP."""
+    """SCRAM-SHA-256 (RFC 7677) without channel binding, as libpq does it over plain TCP. (Its
+    modules are imported here: a server without a password needs none of them.)"""
 
     def __init__(self, password: str) -> None:
+        import base64
+        import secrets
+
         self.password = password
         self.nonce = base64.b64encode(secrets.token_bytes(18)).decode()
         self.first_bare = f"n=,r={self.nonce}"
@@ -71,6 +72,9 @@ class _Scram:
         return b"SCRAM-SHA-256\0" + struct.pack("!i", len(data)) + data
 
     def final(self, server_first: bytes) -> bytes:
+        import base64
+        import hmac
+
         said = dict(part.split("=", 1) for part in server_first.decode().split(","))
         if not said["r"].startswith(self.nonce):
             raise ConnectionError("SCRAM: the server's nonce does not extend ours")
@@ -89,6 +93,9 @@ class _Scram:
         return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
 
     def check(self, server_final: bytes) -> None:
+        import base64
+        import hmac
+
         said = dict(part.split("=", 1) for part in server_final.decode().split(","))
         if not hmac.compare_digest(base64.b64decode(said.get("v", "")), self.expected):
             raise ConnectionError("SCRAM: the server's signature is wrong")
