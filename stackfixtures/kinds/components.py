@@ -14,12 +14,15 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
-
-from ..kind_api import Handle, Seconds, ServiceContext, options_of, probes, service, spawn, stop
-from .base import Kind
+from ..kind_api import Handle, OptionsView, ServiceContext, probes, service, spawn, stop
+from .base import Kind, moved
 
 log = logging.getLogger("stackfixtures.components")
+OPTIONS = "stackfixtures.kinds.components_options:ComponentsConfig"
+"""Its options model (components_options.py), named: validation imports it, a start need not
+(the service reads its options as plain data: OptionsView)."""
+
+__getattr__ = moved(__name__, "stackfixtures.kinds.components_options", ("ComponentsConfig",))
 
 
 @runtime_checkable
@@ -115,19 +118,11 @@ def host(
     )
 
 
-class ComponentsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    factory: str
-    components: list[str]
-    grace: Seconds = 10.0
-
-
-@service(config=ComponentsConfig)
+@service(config=OPTIONS)
 async def components(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A process hosting components, declared in a profile:
     `kind = "components"`, `factory = "app:components"`, `components = ["api"]`."""
-    cfg = options_of(ctx.definition, ComponentsConfig)
+    cfg = OptionsView.of(ctx.definition)
     async with host(cfg.factory, cfg.components, grace=cfg.grace) as proc:
         yield Handle(
             host=ctx.host,
