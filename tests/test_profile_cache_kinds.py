@@ -178,3 +178,24 @@ def test_up_of_an_xprocess_starter_from_the_compiled_profile_imports_no_pydantic
     for modules in (set(took[1]["modules"]), set(spawned["modules"])):
         assert not {m for m in modules if m.startswith("pydantic")}
         assert not modules & set(OPTIONS_MODELS)
+
+
+def test_no_built_in_kind_imports_pydantic_or_its_options_model() -> None:
+    """Every built-in Kind, and the container kind a data kind's `source = "container"` runs
+    through, imports in a fresh interpreter without pydantic or any options model: only
+    validating a profile imports them."""
+    listing = (
+        "import sys\n"
+        "from stackfixtures.kinds import BUILTIN, get\n"
+        "import stackfixtures.kinds.container, stackfixtures.kinds.from_image\n"
+        "assert all(get(name) is not None for name in BUILTIN)\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", listing], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    imported = set(done.stdout.split())
+    assert not {m for m in imported if m.startswith("pydantic")}
+    options = {m for m in imported if m.endswith(("_options", ".options"))}
+    assert options == {"stackfixtures._define.options"}, sorted(options)
