@@ -18,11 +18,6 @@ from ..kind_api import Handle, OptionsView, ServiceContext, probes, service, spa
 from .base import Kind, moved
 
 log = logging.getLogger("stackfixtures.components")
-OPTIONS = "stackfixtures.kinds.components_options:ComponentsConfig"
-"""Its options model (components_options.py), named: validation imports it, a start need not
-(the service reads its options as plain data: OptionsView)."""
-
-__getattr__ = moved(__name__, "stackfixtures.kinds.components_options", ("ComponentsConfig",))
 
 
 @runtime_checkable
@@ -116,6 +111,12 @@ def host(
         port=port,
         stop=stop("SIGTERM", grace=grace + 5),
     )
+
+
+OPTIONS = "stackfixtures.kinds.components_options:ComponentsConfig"
+"""Its options model (components_options.py), named: validation imports it, a start need not
+(nor pydantic)."""
+__getattr__ = moved(__name__, "stackfixtures.kinds.components_options", ("ComponentsConfig",))
 
 
 @service(config=OPTIONS)
