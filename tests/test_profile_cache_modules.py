@@ -71,7 +71,10 @@ print(json.dumps({
     "options": {n: [type(defs[n].options).__name__, repr(defs[n].options)] for n in PYTHON},
     "deps": {n: list(d.dependencies) for n, d in defs.items()},
     "fresh": defs["api"].function is sys.modules["services"].api.function,
-}))
+    "set": {n: sorted(defs[n].options.model_fields_set) for n in PYTHON},
+    "config": {n: dict(defs[n].config) for n in PYTHON},
+    "aside": p.aside,
+}, default=repr))
 """
 SKIPPED_ON_A_HIT = (
     "stackfixtures._config.schema",
@@ -90,14 +93,14 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def load(root: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def load(root: Path, **more: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A start's load in a fresh interpreter: what it gave, the path it took (None: failed)."""
     trace = root.parent / "trace.jsonl"
     trace.unlink(missing_ok=True)
     done = subprocess.run(
         [sys.executable, "-c", LOAD],
         cwd=root,
-        env=env_of(root),
+        env=env_of(root, **more),
         capture_output=True,
         text=True,
         timeout=60,
@@ -164,3 +167,42 @@ def test_up_of_a_compiled_profile_with_service_modules_runs_the_same_stack(
     assert compiled == full
     assert compiled["handles"]["api2"]["workers"] == 5
     assert compiled["handles"]["api"]["url"] == compiled["handles"]["cache"]["url"]
+
+
+def test_an_options_model_whose_defaults_changed_gives_the_new_defaults(project: Path) -> None:
+    """Its defaults may come from a helper module or the environment, neither in the key: a
+    hit validates the keys the profile wrote with the model as it is then."""
+    services = project / "services.py"
+    services.write_text(
+        SERVICES.replace("from helper import", "import os\nfrom helper import").replace(
+            "workers: int = 1", "workers: int = 1\n    level: str = os.environ.get('LVL', 'a')"
+        )
+    )
+    first, _ = load(project)
+    assert first["set"]["api"] == ["workers"]  # (what the profile wrote; the rest defaults)
+    again, took = load(project, LVL="b")
+    assert took is not None and took["path"] == "hit"
+    full, _ = load(project, LVL="b", STACKFIXTURES_PROFILE_CACHE="0")
+    assert again == full and full["config"]["api"] == {"workers": 3, "level": "b"}
+
+
+def test_options_that_are_not_plain_data_or_services_set_aside_are_not_compiled(
+    project: Path,
+) -> None:
+    services = project / "services.py"
+    model = "workers: int = 1\n    where: Path = Path('x')\n    tags: set[str] = set()"
+    services.write_text(
+        SERVICES.replace("from pydantic", "from pathlib import Path\nfrom pydantic").replace(
+            "workers: int = 1", model
+        )
+    )
+    first, took = load(project)  # (the start goes on: its profile is just not compiled)
+    assert took is not None and took["stored"] is False and "where=PosixPath('x')" in str(first)
+    services.write_text(SERVICES + "\n\n@sf.service\ndef worker(ghost):\n    yield None\n")
+    (project / "profiles" / "dev.toml").write_text(
+        (project / "profiles" / "dev.toml")
+        .read_text()
+        .replace("[stack]", '[stack]\nservices = ["api"]')
+    )
+    said, took = load(project)  # (why `worker` cannot run names the other profiles: not keyed)
+    assert took is not None and took["stored"] is False and "ghost" in said["aside"]["worker"]

@@ -259,11 +259,12 @@ def python_form(d: ServiceDefinition) -> dict[str, Any]:
     return result
 
 
-def python_options(base: ServiceDefinition, config: Any, profile_dir: str) -> Any:
+def python_options(base: ServiceDefinition, written: dict[str, Any], profile_dir: str) -> Any:
     """The options of a service built on an `@service` with an options model (the user's own:
-    its module imported it already), validated from its compiled config as the full path did."""
+    its module imported it already), validated as the full path does, from the keys its
+    profile entry wrote, by the model as it is now."""
     context = {"profile_dir": Path(profile_dir)}
-    return model_of(base.config_model).model_validate(dict(config), context=context)
+    return model_of(base.config_model).model_validate(written, context=context)
 
 
 def definition(data: dict[str, Any], python: dict[str, ServiceDefinition]) -> ServiceDefinition:
@@ -271,7 +272,8 @@ def definition(data: dict[str, Any], python: dict[str, ServiceDefinition]) -> Se
     runs imported), or the `@service` of that name its module gave this time."""
     v = dict(data)
     where, name = v.pop("base")
-    profile_dir = v.pop("profile_dir", None)
+    written = v.pop("written", None)
+    profile_dir = v.pop("profile_dir", ".")
     if where == "kind":
         from .. import kinds
 
@@ -280,9 +282,11 @@ def definition(data: dict[str, Any], python: dict[str, ServiceDefinition]) -> Se
         return decode(v, kind.service)
     base = python[name]
     d = decode(v, base)
-    if d.options is not None:
-        d = dataclasses.replace(d, options=python_options(base, d.config, profile_dir or "."))
-    return d
+    if written is None:
+        return d
+    options = python_options(base, written, profile_dir)
+    config = dict(options.model_dump(exclude_none=True))
+    return dataclasses.replace(d, config=config, options=options)
 
 
 def _python(found: dict[str, Any], root: Path) -> dict[str, ServiceDefinition]:

@@ -44,19 +44,29 @@ def _form(
     d: ServiceDefinition, base: list[str], python: dict[str, ServiceDefinition], loaded: Profile
 ) -> dict[str, Any] | None:
     """The compiled form of `d`, if it gives back `d` (and its options, validated again from
-    the plain config, the same options); else None: it is not compiled."""
+    the plain config, the same options); else None: it is not compiled. An `@service`'s
+    options keep the keys the profile wrote: a hit validates them with its model as it is
+    then (its defaults may come from code or the environment the key does not see)."""
     data: dict[str, Any] = {**compiled.encode(d), "base": base}
     if base[0] == "python" and d.options is not None:
+        spec = loaded.spec.services[d.name]
+        data["written"] = {**python[base[1]].config, **spec.extras}
         data["profile_dir"] = str(written_in(loaded, ("services", d.name)))
-    plain = json.loads(json.dumps(data))
-    try:  # (options validated again; a validator may need more than the config)
+    try:  # (a value that is not plain data; options validated again, whose validator may
+        # need more than the config)
+        plain: dict[str, Any] = json.loads(json.dumps(data))
         back = compiled.definition(plain, python)
         if dataclasses.replace(back, options=None) != dataclasses.replace(d, options=None):
             return None
         if d.options is None or back.options is None:
             return plain if back.options is d.options else None
         if base[0] == "python":
-            return plain if back.options == d.options else None
+            same = back.options == d.options
+            return (
+                plain
+                if same and back.options.model_fields_set == d.options.model_fields_set
+                else None
+            )
         again = type(d.options).model_validate(back.config)
         same = again == d.options and back.options == d.options.model_dump(exclude_none=True)
     except Exception:
@@ -96,6 +106,8 @@ def store(proj: Project, loaded: Profile, python: FromModules, asked: dict[str, 
     """Write `proj`'s compiled form, if it can be compiled (see compiled.py); whether it was.
     `python`: the modules the load imported, and their `@service` definitions."""
     if not compiled.enabled() or includes(loaded.raw) or loaded.origins is None:
+        return False
+    if proj.aside:  # (why a service cannot run names the other profiles: files not in the key)
         return False
     found = python.definitions
     forms: dict[str, Any] = {}
