@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +21,7 @@ from urllib.parse import quote, urlencode
 from .._engine.cleanup import lock
 from . import codec
 from .endpoint import Endpoint, find, process_state, resume_hint, starting
+from .unix import connected
 
 if TYPE_CHECKING:
     from .._engine.events import Event
@@ -67,9 +66,7 @@ def exchange(
         head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
     timeout = max(timeout, 0.05)  # (0 would make the socket non-blocking)
     deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(min(CONNECT, timeout))
-        sock.connect(path)
+    with connected(path, min(CONNECT, timeout)) as sock:
         sock.sendall(head.encode() + b"\r\n" + (body or b""))
         answer = bytearray()
         while True:
@@ -357,6 +354,8 @@ def _until(pidfd: int | None, seconds: float) -> None:
     if pidfd is None:
         time.sleep(seconds)
     else:
+        import select  # (only `down` waits for a launcher to end)
+
         select.select([pidfd], [], [], seconds)
 
 

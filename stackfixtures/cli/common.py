@@ -123,6 +123,12 @@ state_dir_option = click.option(
     "[env: STACK_STATE_DIR].",
 )
 
+
+def stack_options(fn: Any) -> Any:
+    """`--profile` and `--state-dir`: which running stack a command is about."""
+    return profile_option(state_dir_option(fn))
+
+
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable output (JSON)."
 )
