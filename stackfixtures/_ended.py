@@ -5,7 +5,6 @@ errors.py, the engine, the control and the CLI all word an exit through it."""
 
 from __future__ import annotations
 
-import signal
 from collections.abc import Sequence
 
 
@@ -15,6 +14,8 @@ def exit_name(code: int | None) -> str:
     if code is None:
         return ""
     if code < 0:
+        import signal  # (its enums: only for a process a signal ended, not for each table)
+
         try:
             return signal.Signals(-code).name
         except ValueError:

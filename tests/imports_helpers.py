@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RUN = """
-import json, sys
+import sys
 from stackfixtures.cli import main
 code = 0
 try:
     main(sys.argv[2:], prog_name="stack")
 except SystemExit as e:
     code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+modules = sorted(sys.modules)  # (before json: whether the command imported it is listed)
+import json
 with open(sys.argv[1], "w") as f:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, f)
+    json.dump({"code": code, "modules": modules}, f)
 """
 
 HEAVY = frozenset(

@@ -1,15 +1,18 @@
 """container kind at its edges (review of issue 24): a host path that is missing is refused, not
 made by the engine; builds of the same context with other args never share a tag; a container
-without ports has no url; no engine is said in words, without a source line. Real containers
-on a real engine (tests/docker_fixtures.py)."""
+without ports has no url; no engine is said in words, without a source line; a container
+started from the compiled profile (its options as plain data) runs as from the full path. Real
+containers on a real engine (tests/docker_fixtures.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any
 
 import docker
+import httpx
 import pytest
 
 from stackfixtures.errors import StackError, StartError
@@ -105,3 +108,51 @@ async def test_no_engine_is_said_in_words_without_a_source_line(
     said = str(caught.value)
     assert f"no container engine answers at unix://{gone}" in said
     assert "raised KindUnavailable" not in said and "engine.py" not in said, said
+
+
+async def test_a_container_from_the_compiled_profile_runs_as_from_the_full_path(
+    tmp_path: Path,
+    docker_url: str,
+    busybox: str,
+    docker_client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A hit gives the kind its options as plain data (no model): the build and its args, the
+    host path anchored where the profile is, the ready table (an exec inside) and our
+    healthcheck still reach the engine."""
+    from stackfixtures import Stack
+    from stackfixtures import _project as projects
+
+    dockerfile(tmp_path, f"FROM {busybox}\nARG WORD\nENV WORD=$WORD\n")
+    (tmp_path / "profiles" / "site").mkdir(parents=True)
+    (tmp_path / "profiles" / "site" / "index.html").write_text("from the host\n")
+    body = """build = { context = "../img", args = { WORD = "${name}-built" } }
+command = ["httpd", "-f", "-p", "80", "-h", "/www"]
+ports = { "80" = "${port}" }
+volumes = ["./site:/www:ro"]
+healthcheck = { test = ["CMD-SHELL", "test -f /www/index.html"], interval = 0.2 }
+ready = { http = "http://127.0.0.1:${port}/", exec = ["sh", "-c", "test -n \\"$WORD\\""] }
+"""
+    write_project(tmp_path, entry(docker_url, "", body))
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv("STACKFIXTURES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("STACKFIXTURES_TRACE_LOAD", str(trace))
+    projects.load("dev", root=tmp_path, cache=True)
+    proj = projects.load("dev", root=tmp_path, cache=True)
+    assert [json.loads(line)["path"] for line in trace.read_text().splitlines()] == [
+        "miss",
+        "hit",
+    ]
+    stack = Stack(proj.graph, state_dir=tmp_path / "state", root=tmp_path)
+    handle = None
+    try:
+        handle = (await stack.start())["web"]
+        assert httpx.get(handle.url).text == "from the host\n"
+        running = docker_client.containers.get(handle.container_id)
+        assert "WORD=web-built" in running.attrs["Config"]["Env"]
+        assert running.attrs["State"]["Health"]["Status"] == "healthy"
+    finally:
+        await stack.close()
+        if handle is not None:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                docker_client.images.remove(handle.image, force=True)

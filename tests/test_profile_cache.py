@@ -135,17 +135,16 @@ def test_a_new_conftest_or_another_kind_package_is_a_miss(project: Path, tmp_pat
     assert load(project, **site)[1]["path"] == "hit"  # type: ignore[index]
     dist.rename(dist.with_name("extra_kind-1.1.dist-info"))  # (as an upgrade renames it)
     assert load(project, **site)[1]["path"] == "miss"  # type: ignore[index]
-    (project / "conftest.py").write_text("")  # now the full path imports it: never compiled
+    (project / "conftest.py").write_text("")  # now the full path imports it: a miss
     _, took = load(project, **site)
-    assert took is not None and took["path"] == "miss" and took["stored"] is False
+    assert took is not None and took["path"] == "miss" and took["stored"] is True
+    assert load(project, **site)[1]["path"] == "hit"  # type: ignore[index]
+    (project / "conftest.py").write_text("X = 1\n")  # (its content is part of the key)
     assert load(project, **site)[1]["path"] == "miss"  # type: ignore[index]
 
 
-def test_python_modules_or_compose_includes_are_never_compiled(project: Path) -> None:
-    (project / "services.py").write_text("")
+def test_compose_includes_are_never_compiled(project: Path) -> None:
     dev = project / "profiles" / "dev.toml"
-    dev.write_text(DEV.replace("[stack]\n", '[stack]\nmodules = ["services.py"]\n'))
-    assert load(project)[1]["stored"] is False  # type: ignore[index]
     (project / "profiles" / "compose.yaml").write_text("services:\n  web:\n    image: nginx\n")
     dev.write_text(DEV.replace("[stack]\n", '[stack]\ninclude = ["compose.yaml"]\n'))
     assert load(project)[1]["stored"] is False  # type: ignore[index]

@@ -12,7 +12,6 @@ The control layer adds a last step (_control/discover.py): the only running stac
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -85,6 +84,10 @@ def _read(path: Path) -> Mapping[str, object] | None:
     try:
         text = path.read_text(encoding="utf-8")
         if path.name == "pyproject.toml":
+            if not any(word in text for word in ("ini_options", "\\u", "\\U")):
+                return None  # no key of it can name pytest's section: not parsed (tomllib)
+            import tomllib
+
             data = tomllib.loads(text)
             section = data.get("tool", {}).get("pytest", {}).get("ini_options")
             return section if isinstance(section, dict) else None

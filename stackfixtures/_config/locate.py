@@ -24,9 +24,50 @@ def default_state_dir(root: Path, label: str, configured: str | None = None) -> 
 def state_dir_of(profile: str | Path, root: Path) -> Path:
     """The state dir of `profile`'s stack, read from its TOML (and what it extends) only: the
     compose files it includes hold services, never `[stack]` (and need PyYAML)."""
-    from .read import raw_profile, resolve_path  # the TOML reader, only when a profile is named
+    from .profile_path import resolve_path
 
     path = resolve_path(profile, root).resolve()
-    stack = raw_profile(path, root, with_includes=False).get("stack", {})
+    stack = _own_stack(path)
+    if stack is None:
+        from .read import raw_profile  # the full reader: what it extends, each mistake located
+
+        stack = raw_profile(path, root, with_includes=False).get("stack", {})
     configured = stack.get("state_dir") if isinstance(stack, dict) else None
     return default_state_dir(root, path.stem, configured if isinstance(configured, str) else None)
+
+
+def _own_stack(path: Path) -> object:
+    """The `[stack]` value of the profile at `path` (`{}` without one), when this file alone
+    says it: a regular file of at most MAX_BYTES that extends no other profile. None
+    otherwise: the full reader (_config/read.py) then follows `extends`, or says what is wrong
+    where it is. A text in which no key can spell `state_dir` or `extends` (not even with a
+    `\\u` escape) sets no state dir: it is not parsed (tomllib's import and parse cost an
+    operating command a tenth of its start-up), so a TOML mistake elsewhere in it is reported
+    by the commands that load the profile (up, run, validate), not by those that only look
+    for its stack (status, env, logs, down)."""
+    import os
+    import stat
+
+    from .profile_path import MAX_BYTES
+
+    try:
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            data = f.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_BYTES:
+        return None
+    if not any(word in data for word in (b"state_dir", b"extends", b"\\u", b"\\U")):
+        return {}
+    import tomllib
+
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):  # (UnicodeError, TOMLDecodeError: ValueError)
+        return None
+    stack = raw.get("stack", {})
+    if isinstance(stack, dict) and "extends" in stack:
+        return None
+    return stack

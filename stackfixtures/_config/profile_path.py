@@ -1,8 +1,12 @@
-"""Which file a profile's name means (no file is read)."""
+"""Which file a profile's name means (no file is read), and how large it may be."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+MAX_BYTES = 1 << 20
+"""A profile is at most 1 MiB: larger (or endless, as /dev/zero) is a mistake, refused before
+it is read."""
 
 
 def resolve_path(profile: str | Path, root: Path) -> Path:

@@ -14,16 +14,13 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
+from .profile_path import MAX_BYTES
 from .profile_path import resolve_path as resolve_path
 
 if TYPE_CHECKING:
     from .._compose.document import Compose
 
 _AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
-
-MAX_BYTES = 1 << 20
-"""A profile is at most 1 MiB: larger (or endless, as /dev/zero) is a mistake, refused before
-it is read."""
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),

@@ -1,18 +1,17 @@
 """How the control protocol's values travel as JSON: handles, stops, events, errors. One place,
-used by the server to encode and by the remote client to decode."""
+used by the server to encode and by the remote client to decode. (errors.py is imported by the
+functions that code an error: a command whose requests succeed never loads it.)"""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
-import dataclasses
 from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from .. import errors
-
 if TYPE_CHECKING:
+    from .. import errors
     from .._define.service import Handle
     from .._engine.records import ServiceStop
 
@@ -93,6 +92,8 @@ def scaled_to_json(name: str, states: Mapping[str, str]) -> dict[str, Any]:
 
 def error_status(e: BaseException) -> int:
     """The HTTP status of the answer that reports `e`."""
+    from .. import errors
+
     if isinstance(e, errors.UnknownService):
         return 404
     if isinstance(e, errors.ControlError):
@@ -103,6 +104,8 @@ def error_status(e: BaseException) -> int:
 def error_to_json(e: BaseException) -> dict[str, Any]:
     """An error as the server reports it: its message and type and, for a StackError, what
     rebuilds it on the other side as itself (its class's name and its attributes)."""
+    from .. import errors
+
     data: dict[str, Any] = {"error": str(e), "type": type(e).__name__}
     if isinstance(e, errors.StackError):
         data["family"] = [c.__name__ for c in type(e).__mro__ if _stack_error(c.__name__)]
@@ -115,6 +118,8 @@ def error_from_json(data: dict[str, Any], status: int) -> Exception:
     """The error a remote stack reported, as the exception a local one would have raised: a
     StackError as its own class (or, made outside errors.py, its nearest base there) with its
     attributes; a TimeoutError as one; anything else as a ControlError with its message."""
+    from .. import errors
+
     message = str(data.get("error", ""))
     for name in data.get("family", ()):
         cls = _stack_error(name)
@@ -130,6 +135,8 @@ def error_from_json(data: dict[str, Any], status: int) -> Exception:
 
 def _stack_error(name: str) -> type[errors.StackError] | None:
     """The StackError subclass of errors.py called `name` (where every one is defined)."""
+    from .. import errors
+
     cls = getattr(errors, name, None)
     if isinstance(cls, type) and issubclass(cls, errors.StackError):
         return cls
@@ -140,6 +147,10 @@ def _to_json(value: Any) -> Any:
     """An error's attribute as JSON: as itself when JSON has it, a nested error (a
     DependencyFailed's cause), an errors.py dataclass (a Problem) or a Path (a state dir)
     tagged, so each arrives as itself; anything else as its str."""
+    import dataclasses
+
+    from .. import errors
+
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
@@ -159,6 +170,10 @@ def _to_json(value: Any) -> Any:
 
 
 def _from_json(value: Any) -> Any:
+    import dataclasses
+
+    from .. import errors
+
     if isinstance(value, list):
         return [_from_json(v) for v in value]
     if not isinstance(value, dict):
@@ -177,6 +192,8 @@ def _from_json(value: Any) -> Any:
 def _nested_error(data: dict[str, Any]) -> BaseException:
     """An error held by another (a cause): a StackError as itself, a built-in exception
     (OSError, RuntimeError, ...) as one of its class, anything else as a ControlError."""
+    from .. import errors
+
     if data.get("family"):
         return error_from_json(data, 409)
     cls = getattr(builtins, str(data.get("type")), None)

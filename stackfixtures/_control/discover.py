@@ -6,9 +6,12 @@ under the project's `.stack/`."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..errors import AmbiguousStack, NotRunning
 from .endpoint import Endpoint, find
+
+if TYPE_CHECKING:
+    from ..errors import NotRunning
 
 
 def running(root: Path) -> list[Endpoint]:
@@ -45,6 +48,8 @@ def state_dir_for(profile: str | None, state_dir: str | None, root: Path | None 
         return Path(stacks[0].state_dir)
     if not stacks:
         raise none_running(root)
+    from ..errors import AmbiguousStack  # (errors.py: only when there is one to raise)
+
     listing = "\n".join(
         f"  profile {ep.profile}: --state-dir {ep.state_dir}  (launcher pid {ep.pid})"
         for ep in stacks
@@ -57,6 +62,8 @@ def state_dir_for(profile: str | None, state_dir: str | None, root: Path | None 
 
 def none_running(root: Path) -> NotRunning:
     """What a command for a running stack says when none runs in the project at `root`."""
+    from ..errors import NotRunning
+
     return NotRunning(f"no stack is running under {root / '.stack'} (start one with `stack up`)")
 
 
@@ -80,6 +87,7 @@ def last_run(profile: str | None, state_dir: str | None, root: Path | None = Non
     `compose logs` does): the one `state_dir_for` finds, else the project's most recently run
     (by its events and logs); None when none has run."""
     from .._config.locate import find_root
+    from ..errors import NotRunning
 
     try:
         return state_dir_for(profile, state_dir, root)

@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import stat
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from .._engine.cleanup import lock
+from .unix import connected
 
 POINTER = "control.json"
 PROTOCOL = 2
@@ -97,13 +97,11 @@ class Endpoint(NamedTuple):
         return f"launcher pid {self.pid} is stopped (SIGSTOP?)"
 
     def answers(self) -> bool:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(1.0)
-            try:
-                s.connect(str(self.socket))
-            except OSError:
-                return False
-        return True
+        try:
+            with connected(str(self.socket), 1.0):
+                return True
+        except OSError:
+            return False
 
 
 def start_ticks(pid: int) -> int | None:

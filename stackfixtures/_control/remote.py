@@ -3,7 +3,8 @@
 One HTTP/1.1 exchange per request on a plain Unix socket (see `exchange`): operating commands
 (`stack status`, `stack env`, ...) must answer at once, and an HTTP client library — httpx,
 or even http.client, which imports ssl and email — takes longer to import than the rest of
-such a command.
+such a command. For the same reason errors.py is imported where an error is raised: a request
+that succeeds never loads the exception hierarchy.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
-import signal
-import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from .._engine.cleanup import lock
-from ..errors import ControlError, LauncherStuck, NotRunning, ProtocolMismatch
 from . import codec
 from .endpoint import Endpoint, find, process_state, resume_hint, starting
+from .unix import connected
 
 if TYPE_CHECKING:
     from .._engine.events import Event
@@ -68,9 +66,7 @@ def exchange(
         head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
     timeout = max(timeout, 0.05)  # (0 would make the socket non-blocking)
     deadline = time.monotonic() + timeout
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(min(CONNECT, timeout))
-        sock.connect(path)
+    with connected(path, min(CONNECT, timeout)) as sock:
         sock.sendall(head.encode() + b"\r\n" + (body or b""))
         answer = bytearray()
         while True:
@@ -116,6 +112,8 @@ class RemoteControl:
     def _stuck(self) -> None:
         why = self.endpoint.stuck()
         if why is not None:
+            from ..errors import LauncherStuck
+
             raise LauncherStuck(why + resume_hint(self.endpoint.pid))
 
     def _request(
@@ -136,6 +134,8 @@ class RemoteControl:
         GET: it asks for no work, so the unanswered first one does no harm."""
         mismatch = self.endpoint.mismatch()
         if mismatch and path != "/down":  # `down` is the same in every protocol: the fix
+            from ..errors import ProtocolMismatch
+
             raise ProtocolMismatch(mismatch)
         target = f"{path}?{urlencode(params)}" if params else path
         payload = json.dumps(body).encode() if body is not None else None
@@ -159,6 +159,8 @@ class RemoteControl:
                 if retry and deadline - time.monotonic() > 0 and self.endpoint.alive():
                     continue  # alive and running: slow, not hung
                 waited = self.timeout + wait if retry else min(bound, self.timeout) + wait
+                from ..errors import LauncherStuck
+
                 raise LauncherStuck(
                     f"the launcher (pid {self.endpoint.pid}) did not answer {method} {path} "
                     f"within {waited:g}s; it may be hung (its log: "
@@ -166,6 +168,8 @@ class RemoteControl:
                 ) from None
         if kind.startswith("text/"):
             if status >= 400:
+                from ..errors import ControlError
+
                 raise ControlError(data.decode(), status)
             return data.decode()
         decoded = json.loads(data)
@@ -254,6 +258,8 @@ class RemoteControl:
         LauncherStuck when it is stopped (SIGSTOP) and cannot do it: found before the request
         is sent, nothing is asked of it (resuming it keeps the stack); found after, it says
         that the stop is queued."""
+        from ..errors import LauncherStuck
+
         deadline = time.monotonic() + timeout
         self._stuck()  # found before the request: nothing is asked (_request checks too, but
         try:  # what it finds after this point is a launcher stopped once it was asked)
@@ -278,6 +284,8 @@ class RemoteControl:
             if not self.endpoint.alive():
                 return True
             if self.endpoint.same_process():
+                import signal
+
                 with contextlib.suppress(OSError):
                     os.kill(self.endpoint.pid, signal.SIGTERM)
         return self.wait_gone(deadline, watch)
@@ -346,6 +354,8 @@ def _until(pidfd: int | None, seconds: float) -> None:
     if pidfd is None:
         time.sleep(seconds)
     else:
+        import select  # (only `down` waits for a launcher to end)
+
         select.select([pidfd], [], [], seconds)
 
 
@@ -354,6 +364,8 @@ def connect(state_dir: Path, patient: bool = False) -> RemoteControl:
     `patient`: for a program's use (see RemoteControl._request)."""
     endpoint, why = find(state_dir)
     if endpoint is None:
+        from ..errors import LauncherStuck, NotRunning
+
         begun = starting(state_dir)
         if begun is not None and begun.stopped:
             raise LauncherStuck(str(begun))

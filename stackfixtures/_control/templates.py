@@ -8,7 +8,10 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from .._project.templates import KIND
+KIND = "postgres_template"
+"""The kind of a template's builder (`_project/templates.py`'s KIND, written out: importing the
+project's package for a name would load the profile machinery, and pydantic, on every `stack
+exec` of a running stack; tests/test_imports_exec.py checks that the two agree)."""
 
 
 def rebuilt(control: Any, status: dict[str, Any], restarted: list[str]) -> list[str]:
@@ -36,12 +39,12 @@ def refresh(control: Any, profile: str | None, state_dir: str | None) -> list[st
     (an edited schema file or migration, say), pick up the edited definitions as `stack up`
     does, so that the command's tests get databases of the new template; what was rebuilt,
     in words. A running stack without templates is used as it is (nothing is loaded)."""
-    from .. import _project as projects
-    from ..errors import DefinitionError
-
     status: dict[str, Any] = control.status()
     if not _builders(status):
         return []
+    from .. import _project as projects  # (only now: the profile is loaded)
+    from ..errors import DefinitionError
+
     profile = profile or status["stack"].get("profile_path")  # (the one it runs, not conftest's)
     try:
         proj = projects.load(profile, state_dir=Path(state_dir).resolve() if state_dir else None)

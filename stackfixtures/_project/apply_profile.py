@@ -130,7 +130,7 @@ def _config(
         return None if extras else (dict(base.config), base.options)
     data = {**base.config, **extras}
     try:
-        validated = model.model_validate(data, context={"profile_dir": _written_in(profile, key)})
+        validated = model.model_validate(data, context={"profile_dir": written_in(profile, key)})
     except ValidationError as e:
         found = explain(e.errors(), data, model, top=GENERIC)
         for rel, message in found:
@@ -139,7 +139,7 @@ def _config(
     return dict(validated.model_dump(exclude_none=True)), validated
 
 
-def _written_in(profile: Profile, key: tuple[str, ...]) -> Path:
+def written_in(profile: Profile, key: tuple[str, ...]) -> Path:
     """The directory of the file that wrote the entry `key` (an extended profile's, an
     included file's): what a kind's relative host paths are relative to."""
     file = profile.origins.find(key)[0] if profile.origins is not None else str(profile.path)

@@ -4,8 +4,9 @@ After a profile validates, its checked form (each service's definition as plain 
 start path reads of the profile) is written as JSON to a private file of the user's cache
 (`<cache>/profiles/`, 0700; the file 0600, written whole: `_engine/private_files.py`), under
 a key that hashes every input the full path reads: the content of the profile and each file it
-`extends` (and whether a `conftest.py` appeared), the installed kinds (the metadata dirs, named
-for their versions, of the distributions registering kinds, and their entry points),
+`extends`, of the `@service` modules it imports (`[stack] modules`, or the root's
+`conftest.py`, and whether one appeared), the installed kinds (the metadata dirs, named for
+their versions, of the distributions registering kinds, and their entry points),
 stackfixtures' version and its own modules (sizes and change times: an edited checkout is
 another stackfixtures), Python's version, the root, the working directory (a relative
 `extends` path) and the services asked for. A start whose key is the same builds the project
@@ -13,9 +14,13 @@ from that file: no schema, no checks, only the kinds it runs imported. Any diffe
 and any doubt (a file that does not parse, another key, one that is not a plain file of ours,
 never followed through a link), is a miss: the full path, with its errors exactly as they were.
 
+A profile's `@service` modules are code, and code imports other code the key does not see
+(a helper module that gives a decorator its arguments): so a hit imports them, as the start
+needs them anyway, and takes the compiled form only when the definitions they give are those
+it was compiled from (every field, and each function's compiled code: `python_form`); else
+it is a miss.
+
 Not compiled (always the full path), because the key could not cover what they read:
-- a profile whose stack imports Python modules (`[stack] modules`, a `conftest.py`): their
-  `@service` functions are code, and code imports other code the key does not see;
 - a profile that includes compose files: their interpolation reads the environment;
 - a service of a kind that is not built in, a postgres template (its builder is code), or any
   definition whose plain form does not give back an equal definition (e.g. a stop action).
@@ -29,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import marshal
 import os
 import stat
 import sys
@@ -37,13 +43,13 @@ from typing import Any
 
 from .._define.bus import BusTarget
 from .._define.graph import Graph
-from .._define.options import Checked
+from .._define.options import Checked, model_of
 from .._define.policies import LivenessPolicy, LogLimit, RestartPolicy, StopPolicy
 from .._define.service import Scope, ServiceDefinition
 from ..errors import Problem
 from .inputs import digest
 
-FORMAT = 1
+FORMAT = 2
 """The cache file's format: a different one is a miss."""
 SWITCH = "STACKFIXTURES_PROFILE_CACHE"
 """`0` in the environment: never compiled, never read (the full path at every start)."""
@@ -238,29 +244,77 @@ def decode(data: dict[str, Any], base: ServiceDefinition) -> ServiceDefinition:
     )
 
 
-def definitions(found: dict[str, Any]) -> dict[str, ServiceDefinition]:
-    """The compiled definitions, each over its kind's own (only the kinds it runs imported)."""
-    from .. import kinds
+def python_form(d: ServiceDefinition) -> dict[str, Any]:
+    """An `@service` definition as its module gave it, as plain data (what a hit compares):
+    every field, its options model's name, and its function's name and compiled code (the
+    code of the functions it holds too), so an edited body is another definition."""
+    function: Any = d.function
+    code = hashlib.sha256(marshal.dumps(function.__code__)).hexdigest()
+    model = d.config_model
+    if model is not None and not isinstance(model, str):
+        model = f"{model.__module__}:{model.__qualname__}"
+    out = {**encode(d), "code": code, "model": model, "options": repr(d.options)}
+    out["function"] = f"{function.__module__}:{function.__qualname__}"
+    result: dict[str, Any] = json.loads(json.dumps(out))
+    return result
 
-    out = {}
-    for name, data in found["definitions"].items():
-        kind = kinds.get(data["kind"])
-        assert kind is not None, data["kind"]
-        out[name] = decode(data, kind.service)
-    return out
+
+def python_options(base: ServiceDefinition, written: dict[str, Any], profile_dir: str) -> Any:
+    """The options of a service built on an `@service` with an options model (the user's own:
+    its module imported it already), validated as the full path does, from the keys its
+    profile entry wrote, by the model as it is now."""
+    context = {"profile_dir": Path(profile_dir)}
+    return model_of(base.config_model).model_validate(written, context=context)
 
 
-def project_parts(found: dict[str, Any]) -> dict[str, Any] | None:
+def definition(data: dict[str, Any], python: dict[str, ServiceDefinition]) -> ServiceDefinition:
+    """One compiled definition, over what it was built on: its kind's own (only the kinds it
+    runs imported), or the `@service` of that name its module gave this time."""
+    v = dict(data)
+    where, name = v.pop("base")
+    written = v.pop("written", None)
+    profile_dir = v.pop("profile_dir", ".")
+    if where == "kind":
+        from .. import kinds
+
+        kind = kinds.get(name)
+        assert kind is not None, name
+        return decode(v, kind.service)
+    base = python[name]
+    d = decode(v, base)
+    if written is None:
+        return d
+    options = python_options(base, written, profile_dir)
+    config = dict(options.model_dump(exclude_none=True))
+    return dataclasses.replace(d, config=config, options=options)
+
+
+def _python(found: dict[str, Any], root: Path) -> dict[str, ServiceDefinition]:
+    """The `@service` definitions of the compiled profile's modules, imported now; a miss
+    (ValueError) unless they are those it was compiled from."""
+    if not found["modules"]:
+        return {}
+    from .modules import definitions_from_modules
+
+    python = definitions_from_modules(found["modules"], root)
+    if {n: python_form(d) for n, d in python.items()} != found["python"]:
+        raise ValueError("the @service definitions changed")
+    return python
+
+
+def project_parts(found: dict[str, Any], root: Path) -> dict[str, Any] | None:
     """The keyword arguments of a Project, from a compiled form (`load` adds root, state dir);
-    None (a miss) when it cannot be read as one, whatever is wrong with it."""
+    None (a miss) when it cannot be read as one, whatever is wrong with it (and when its
+    modules, imported now, fail or give other definitions: the full path says why)."""
     try:
-        return _parts(found)
+        return _parts(found, root)
     except Exception:  # (a file of ours, with its key, that this code cannot read: a miss)
         return None
 
 
-def _parts(found: dict[str, Any]) -> dict[str, Any]:
-    defs = definitions(found)
+def _parts(found: dict[str, Any], root: Path) -> dict[str, Any]:
+    python = _python(found, root)
+    defs = {name: definition(data, python) for name, data in found["definitions"].items()}
     events = found["events"]
     return {
         "profile": CachedProfile(found["profile"]),

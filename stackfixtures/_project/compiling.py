@@ -11,39 +11,67 @@ from .._config.include import includes
 from .._config.locate import default_state_dir
 from .._define.service import ServiceDefinition
 from . import compiled
+from .apply_profile import written_in
 from .entries import entries
 
 if TYPE_CHECKING:
     from .._config.load import Profile
+    from .modules import FromModules
     from .project import Project
 
 NOT_COMPILED = frozenset({"postgres_template"})
 """Built-in kinds whose definitions are made of code (a template's builder runs its tasks)."""
 
 
-def _same(d: ServiceDefinition) -> bool:
-    """Whether the plain form of `d` gives back `d` (and its options, validated again from the
-    plain config, the same options): else it is not compiled."""
+def _base(d: ServiceDefinition, python: dict[str, ServiceDefinition]) -> list[str] | None:
+    """What `d` was built on, as the compiled form names it: a built-in kind's service, or an
+    `@service` of the stack's modules (its own name first); None when neither (not compiled)."""
     from .. import kinds
 
-    if d.kind not in kinds.BUILTIN or d.kind in NOT_COMPILED:
-        return False
-    kind = kinds.get(d.kind)
-    if kind is None or kind.service.function is not d.function:
-        return False
-    if kind.service.config_model is not d.config_model:
-        return False
-    plain = json.loads(json.dumps(compiled.encode(d)))
-    back = compiled.decode(plain, kind.service)
-    if dataclasses.replace(back, options=None) != dataclasses.replace(d, options=None):
-        return False
-    if d.options is None:
-        return back.options is None
-    try:  # (options_of validates the config again; plain_options takes it as it is)
+    if d.kind in kinds.BUILTIN and d.kind not in NOT_COMPILED:
+        kind = kinds.get(d.kind)
+        if kind is not None and kind.service.function is d.function:
+            same_model = kind.service.config_model is d.config_model
+            return ["kind", d.kind] if same_model else None
+    for name in sorted(python, key=lambda n: n != d.name):
+        p = python[name]
+        if p.function is d.function and p.config_model is d.config_model:
+            return ["python", name]
+    return None
+
+
+def _form(
+    d: ServiceDefinition, base: list[str], python: dict[str, ServiceDefinition], loaded: Profile
+) -> dict[str, Any] | None:
+    """The compiled form of `d`, if it gives back `d` (and its options, validated again from
+    the plain config, the same options); else None: it is not compiled. An `@service`'s
+    options keep the keys the profile wrote: a hit validates them with its model as it is
+    then (its defaults may come from code or the environment the key does not see)."""
+    data: dict[str, Any] = {**compiled.encode(d), "base": base}
+    if base[0] == "python" and d.options is not None:
+        spec = loaded.spec.services[d.name]
+        data["written"] = {**python[base[1]].config, **spec.extras}
+        data["profile_dir"] = str(written_in(loaded, ("services", d.name)))
+    try:  # (a value that is not plain data; options validated again, whose validator may
+        # need more than the config)
+        plain: dict[str, Any] = json.loads(json.dumps(data))
+        back = compiled.definition(plain, python)
+        if dataclasses.replace(back, options=None) != dataclasses.replace(d, options=None):
+            return None
+        if d.options is None or back.options is None:
+            return plain if back.options is d.options else None
+        if base[0] == "python":
+            same = back.options == d.options
+            return (
+                plain
+                if same and back.options.model_fields_set == d.options.model_fields_set
+                else None
+            )
         again = type(d.options).model_validate(back.config)
-        return bool(again == d.options and back.options == d.options.model_dump(exclude_none=True))
-    except Exception:  # (a validator that needs more than the config, e.g. the profile's dir)
-        return False
+        same = again == d.options and back.options == d.options.model_dump(exclude_none=True)
+    except Exception:
+        return None
+    return plain if same else None
 
 
 def _profile(loaded: Profile) -> dict[str, Any]:
@@ -74,27 +102,34 @@ def _profile(loaded: Profile) -> dict[str, Any]:
     }
 
 
-def store(
-    proj: Project,
-    loaded: Profile,
-    imported: bool,
-    asked: dict[str, Any],
-) -> bool:
+def store(proj: Project, loaded: Profile, python: FromModules, asked: dict[str, Any]) -> bool:
     """Write `proj`'s compiled form, if it can be compiled (see compiled.py); whether it was.
-    `imported`: whether the load imported Python modules (then it is not)."""
-    if not compiled.enabled() or imported or includes(loaded.raw) or loaded.origins is None:
+    `python`: the modules the load imported, and their `@service` definitions."""
+    if not compiled.enabled() or includes(loaded.raw) or loaded.origins is None:
         return False
-    defs = proj.graph.definitions
-    if not all(_same(d) for d in defs.values()):
+    if proj.aside:  # (why a service cannot run names the other profiles: files not in the key)
         return False
-    files = [*loaded.origins.files, str(proj.root / "conftest.py")]
+    found = python.definitions
+    forms: dict[str, Any] = {}
+    for name, d in proj.graph.definitions.items():
+        base = _base(d, found)
+        forms[name] = None if base is None else _form(d, base, found, loaded)
+        if forms[name] is None:
+            return False
+    try:
+        made = {n: compiled.python_form(d) for n, d in found.items()}
+    except Exception:  # (a function without compiled code, a config that is not plain data)
+        return False
+    files = [*loaded.origins.files, str(proj.root / "conftest.py"), *python.files(proj.root)]
     data = {
         "format": compiled.FORMAT,
         "inputs": asked,
         "files": files,
         "key": compiled.key(asked, files),
         "profile": _profile(loaded),
-        "definitions": {n: compiled.encode(d) for n, d in defs.items()},
+        "modules": python.names,
+        "python": made,
+        "definitions": forms,
         "selected": proj.selected,
         "parallelism": proj.parallelism,
         "mode": proj.mode,

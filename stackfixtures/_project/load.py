@@ -6,95 +6,23 @@ Both front doors (the pytest plugin and the `stack` CLI) load a project the same
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import inspect
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .._config.locate import default_state_dir, find_root
 from .._define.graph import Graph
 from .._define.service import DEFAULT_PARALLELISM, ServiceDefinition
-from ..errors import DefinitionError, StackError
+from ..errors import StackError
 from . import compiled
 from .inputs import task_inputs
+from .modules import FromModules, definitions_from_modules
 from .project import Project as Project
 
 if TYPE_CHECKING:  # (the full path imports them: a compiled profile's start does not)
     from .._config.load import Profile
-
-
-def _import(name: str, root: Path) -> ModuleType:
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    if name.endswith(".py") or "/" in name:
-        path = (root / name).resolve()
-        mod_name = path.stem
-        existing = sys.modules.get(mod_name)
-        if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path:
-            return existing
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot import {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        spec.loader.exec_module(module)
-        return module
-    return importlib.import_module(name)
-
-
-def collect(modules: list[ModuleType]) -> dict[str, ServiceDefinition]:
-    """Every ServiceDefinition bound at module level, by service name."""
-    found: dict[str, ServiceDefinition] = {}
-    for module in modules:
-        for value in vars(module).values():
-            if not isinstance(value, ServiceDefinition):
-                continue
-            other = found.get(value.name)
-            if other is not None and other.function is not value.function:
-                raise DefinitionError(
-                    f"two services are named {value.name!r}: {other.source} and {value.source}"
-                )
-            found[value.name] = value
-    return found
-
-
-def _import_failure(name: str, e: BaseException, root: Path) -> str:
-    """Why a service module could not be imported, with where in the user's code."""
-    from .._engine.usercode import user_frames
-
-    text = f"cannot import service module {name!r}: {type(e).__name__}: {e}"
-    if isinstance(e, SyntaxError) and e.filename:
-        return text  # its message names the file and line already
-    frames = user_frames(e, root)
-    return text + "".join(f"\n  at {f}" for f in frames[-3:])
-
-
-def definitions_from_modules(
-    names: list[str] | None,
-    root: Path,
-    fresh: bool = False,
-    failed: Callable[[int, str], None] | None = None,
-) -> dict[str, ServiceDefinition]:
-    """Definitions from the named modules; `fresh` re-imports them (a running launcher that is
-    asked to pick up edited code). A module that cannot be imported raises DefinitionError,
-    or with `failed` is reported to it (its index, why) and skipped."""
-    if names is None:
-        names = ["conftest.py"] if (root / "conftest.py").is_file() else []
-    modules = []
-    for i, name in enumerate(names):
-        try:
-            module = _import(name, root)
-            modules.append(importlib.reload(module) if fresh else module)
-        except Exception as e:  # the user's code: any mistake in it, said where it is
-            if failed is None:
-                raise DefinitionError(_import_failure(name, e, root)) from None
-            failed(i, _import_failure(name, e, root))
-    return collect(modules)
 
 
 def load(
@@ -117,17 +45,17 @@ def load(
     if not cache or profile is None or fresh:
         return _load(profile, root, state_dir, fresh, services)[0]
     asked = compiled.inputs(root, profile, services)
-    parts = compiled.project_parts(found) if (found := compiled.lookup(asked)) else None
+    parts = compiled.project_parts(found, root) if (found := compiled.lookup(asked)) else None
     if found is not None and parts is not None:
         where = state_dir or Path(found["state_dir"])
         proj = Project(root=root, state_dir=where, **parts)
         compiled.trace("hit")
         return proj
-    proj, loaded, imported = _load(profile, root, state_dir, fresh, services)
+    proj, loaded, python = _load(profile, root, state_dir, fresh, services)
     from .compiling import store
 
     try:
-        stored = store(proj, loaded, imported, asked) if loaded is not None else False
+        stored = store(proj, loaded, python, asked) if loaded is not None else False
     except (OSError, StackError):  # (a cache dir that is not ours: no cache, never an error)
         stored = False
     compiled.trace("miss", stored=stored)
@@ -140,9 +68,9 @@ def _load(
     state_dir: Path | None,
     fresh: bool,
     services: list[str] | None,
-) -> tuple[Project, Profile | None, bool]:
-    """The full path: the project, its validated profile, whether Python modules were
-    imported."""
+) -> tuple[Project, Profile | None, FromModules]:
+    """The full path: the project, its validated profile, and the modules it imported with
+    the `@service` definitions found in them."""
     from .._config import load as profiles
     from .._config.suggest import unknown_service
     from ..errors import ProfileError, ServiceDefinitionError
@@ -159,10 +87,9 @@ def _load(
         def failed(i: int, why: str) -> None:
             profile_.add(("stack", "modules", i), why)
 
+    if modules is None:
+        modules = ["conftest.py"] if (root / "conftest.py").is_file() else []
     python = definitions_from_modules(modules, root, fresh, failed)
-    imported = (
-        bool(python) or bool(modules) or (modules is None and (root / "conftest.py").is_file())
-    )
     defs = apply_profile(loaded, python) if loaded else python
     defs = with_templates(defs, root, fingerprint, _after_problems(loaded))
     chosen = list(loaded.spec.stack.services or []) if loaded else []
@@ -197,7 +124,7 @@ def _load(
         events=events.target(loaded),
         aside=aside,
     )
-    return proj, loaded, imported
+    return proj, loaded, FromModules(list(modules), python)
 
 
 def _after_problems(loaded: Profile | None) -> Callable[[str, int, str], None]:

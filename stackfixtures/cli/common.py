@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -13,16 +12,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from .._control.exits import EXIT_DEFINITION, EXIT_INTERRUPTED, EXIT_NOT_RUNNING, EXIT_STARTUP
-from ..errors import (
-    AmbiguousStack,
-    ControlError,
-    DefinitionError,
-    LauncherStuck,
-    NotRunning,
-    ProfileError,
-    StackError,
-    StartError,
-)
 
 if TYPE_CHECKING:
     from .. import _project as projects
@@ -134,6 +123,12 @@ state_dir_option = click.option(
     "[env: STACK_STATE_DIR].",
 )
 
+
+def stack_options(fn: Any) -> Any:
+    """`--profile` and `--state-dir`: which running stack a command is about."""
+    return profile_option(state_dir_option(fn))
+
+
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable output (JSON)."
 )
@@ -187,6 +182,7 @@ def load_or_exit(
     from .. import _project as projects
     from .._project import places
     from .._project import programs as runs
+    from ..errors import DefinitionError, ProfileError
 
     profile, state_dir = chosen(profile, state_dir)
     try:
@@ -216,6 +212,8 @@ def load_or_exit(
                     }
                     for p in problems
                 ]
+            import json
+
             click.echo(json.dumps(error))
         else:
             from .._control.console import error_text
@@ -238,41 +236,60 @@ def control_for(
 
     try:
         control = connect(state_dir_for(profile, state_dir))
-    except LauncherStuck as e:  # stopped (SIGSTOP) while it starts: named, not waited for
+    except Exception as e:
+        _exit_not_connected(e, when_stopped)
+        raise
+    try:
+        yield control
+    except Exception as e:
+        _exit_refused(e, control)
+        raise
+    finally:
+        control.close()
+
+
+# The two handlers below import errors.py when an error is there to handle: a command that
+# succeeds never pays for the exception hierarchy (a tenth of `stack status`'s own start-up).
+
+
+def _exit_not_connected(e: Exception, when_stopped: Callable[[], bool] | None) -> None:
+    """Exit as a failed connection to the running stack warrants (returns if `e` is none)."""
+    from ..errors import AmbiguousStack, DefinitionError, LauncherStuck, NotRunning
+
+    if isinstance(e, LauncherStuck):  # stopped (SIGSTOP) while it starts: named, not waited for
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
-    except NotRunning as e:
+    if isinstance(e, NotRunning):
         if when_stopped is not None and when_stopped():
             sys.exit(0)
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_NOT_RUNNING)
-    except AmbiguousStack as e:
+    if isinstance(e, AmbiguousStack | DefinitionError):
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
-    except DefinitionError as e:
-        click.echo(f"error: {e}", err=True)
-        sys.exit(EXIT_DEFINITION)
-    try:
-        yield control
-    except ControlError as e:
+
+
+def _exit_refused(e: Exception, control: RemoteControl) -> None:
+    """Exit as a request the running stack failed warrants (returns if `e` is none)."""
+    from ..errors import ControlError, StackError, StartError
+
+    if isinstance(e, ControlError):
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION if e.status < 500 else 1)
-    except StartError as e:  # `stack start` or `restart` of a service that did not come up
+    if isinstance(e, StartError):  # `stack start` or `restart` of a service that did not come up
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_STARTUP)
-    except StackError as e:  # an unknown service; pausing a service that runs no process
+    if isinstance(e, StackError):  # an unknown service; pausing a service that runs no process
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_DEFINITION)
-    except TimeoutError as e:
+    if isinstance(e, TimeoutError):
         click.echo(f"error: {e}", err=True)
         sys.exit(1)
-    except OSError:  # its launcher went away meanwhile (e.g. `stack down` elsewhere)
+    if isinstance(e, OSError):  # its launcher went away meanwhile (e.g. `stack down` elsewhere)
         from .._control.console import went_away
 
         click.echo(went_away(control.endpoint.state_dir), err=True)
         sys.exit(EXIT_NOT_RUNNING)
-    finally:
-        control.close()
 
 
 def interrupted() -> NoReturn:

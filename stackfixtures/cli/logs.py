@@ -17,8 +17,7 @@ import click
 
 from .._control.console import Console
 from .._control.exits import EXIT_OK
-from .common import control_for, json_option, main
-from .operate import stack_options
+from .common import control_for, json_option, main, stack_options
 
 if TYPE_CHECKING:
     from .._engine.events import Event

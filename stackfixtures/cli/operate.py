@@ -14,7 +14,7 @@ from .._control import codec
 from .._control.console import Console
 from .._control.exits import EXIT_DEFINITION
 from .._ended import exit_name
-from .common import control_for, json_option, main, profile_option, state_dir_option
+from .common import control_for, json_option, main, stack_options
 
 STATUS_COLUMNS = [
     "name",
@@ -53,10 +53,6 @@ def _for_people(row: dict[str, Any]) -> dict[str, Any]:
         "last_exit": exit_name(row.get("last_exit_code")),
         "reason": row.get("reason") or "",
     }
-
-
-def stack_options(fn: Any) -> Any:
-    return profile_option(state_dir_option(fn))
 
 
 @main.command()

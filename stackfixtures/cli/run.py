@@ -30,6 +30,8 @@ mode_option = click.option(
 
 
 def _replacements(ctx: click.Context, param: click.Parameter, pairs: tuple[str, ...]) -> Any:
+    if not pairs:  # (none given: the project's package is not imported for nothing)
+        return {}
     from .._project.replace import parse
 
     try:

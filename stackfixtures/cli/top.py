@@ -12,8 +12,7 @@ import click
 import psutil
 
 from .._control.console import Console
-from .common import check_names, control_for, json_option, main
-from .operate import stack_options
+from .common import check_names, control_for, json_option, main, stack_options
 
 COLUMNS = ["service", "pid", "ppid", "user", "time", "rss_mb", "command"]
 

@@ -14,10 +14,8 @@ import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
-
-from ..kind_api import Handle, Seconds, ServiceContext, options_of, probes, service, spawn, stop
-from .base import Kind
+from ..kind_api import Handle, OptionsView, ServiceContext, probes, service, spawn, stop
+from .base import Kind, moved
 
 log = logging.getLogger("stackfixtures.components")
 
@@ -115,19 +113,17 @@ def host(
     )
 
 
-class ComponentsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    factory: str
-    components: list[str]
-    grace: Seconds = 10.0
+OPTIONS = "stackfixtures.kinds.components_options:ComponentsConfig"
+"""Its options model (components_options.py), named: validation imports it, a start need not
+(nor pydantic)."""
+__getattr__ = moved(__name__, "stackfixtures.kinds.components_options", ("ComponentsConfig",))
 
 
-@service(config=ComponentsConfig)
+@service(config=OPTIONS)
 async def components(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A process hosting components, declared in a profile:
     `kind = "components"`, `factory = "app:components"`, `components = ["api"]`."""
-    cfg = options_of(ctx.definition, ComponentsConfig)
+    cfg = OptionsView.of(ctx.definition)
     async with host(cfg.factory, cfg.components, grace=cfg.grace) as proc:
         yield Handle(
             host=ctx.host,

@@ -11,21 +11,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
-
-from ..kind_api import Handle, ServiceContext, options_of, probes, service, wait_ready
-from .base import Kind
+from ..kind_api import Handle, OptionsView, ServiceContext, probes, service, wait_ready
+from .base import Kind, moved
 from .registry import for_scheme
 
 GENERIC_PORTS = {"http": 80, "https": 443, "tcp": 0}
 """Schemes no kind owns: an HTTP endpoint (probed with GET) or a bare TCP port."""
+OPTIONS = "stackfixtures.kinds.external_options:ExternalConfig"
+"""Its options model (external_options.py), named: validation imports it, a start need not (the
+service reads its options as plain data: OptionsView)."""
 
-
-class ExternalConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str
-    ready: bool = True  # probe it before dependents start
+__getattr__ = moved(__name__, "stackfixtures.kinds.external_options", ("ExternalConfig",))
 
 
 def _kind_of(scheme: str) -> Kind | None:
@@ -58,10 +54,10 @@ def probe_for(handle: Handle) -> probes.Probe:
     return probes.tcp(f"{handle.host}:{handle.port}")
 
 
-@service(config=ExternalConfig)
+@service(config=OPTIONS)
 async def external(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Use `url` as it is; wait until it answers; leave it running afterwards."""
-    cfg = options_of(ctx.definition, ExternalConfig)
+    cfg = OptionsView.of(ctx.definition)
     url = ctx.render(cfg.url)  # `${db.port}`: a service of the stack it depends on
     handle = handle_for(url)
     if cfg.ready:

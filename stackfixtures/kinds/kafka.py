@@ -14,18 +14,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult
 
-from pydantic import BaseModel, ConfigDict
-
 from ..errors import KindUnavailable
 from ..kind_api import (
     Container,
     ContainerProbe,
     Handle,
+    OptionsView,
     ServiceContext,
     ServiceDefinition,
     allocate_port,
     data_container,
-    options_of,
     probes,
     run_once,
     service,
@@ -33,7 +31,7 @@ from ..kind_api import (
     stop,
 )
 from . import kafkaproto
-from .base import Kind
+from .base import Kind, moved
 from .images import image_for
 
 INSTALL_HINT = (
@@ -41,14 +39,11 @@ INSTALL_HINT = (
     'set KAFKA_HOME to its directory (or `home = "..."` in the profile). It needs Java 17+.'
 )
 PORT = 9092
+OPTIONS = "stackfixtures.kinds.kafka_options:KafkaConfig"
+"""Its options model (kafka_options.py), named: validation imports it, a start need not (the
+service reads its options as plain data: OptionsView)."""
 
-
-class KafkaConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    home: str | None = None
-    heap: str = "512M"
-    settings: dict[str, str | int | bool] = {}
+__getattr__ = moved(__name__, "stackfixtures.kinds.kafka_options", ("KafkaConfig",))
 
 
 def find_home(configured: str | None) -> Path:
@@ -81,10 +76,10 @@ def _ports(ctx: ServiceContext) -> tuple[int, int]:
     return ports
 
 
-@service(config=KafkaConfig)
+@service(config=OPTIONS)
 async def kafka(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Kafka (KRaft, one node): storage formatted once; SIGTERM runs a controlled shutdown."""
-    cfg = options_of(ctx.definition, KafkaConfig)
+    cfg = OptionsView.of(ctx.definition)
     home = find_home(cfg.home)
     host = ctx.host
     port, cport = _ports(ctx)

@@ -23,26 +23,24 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ..errors import StartupCrashed
 from ..kind_api import (
     Handle,
+    OptionsView,
     ServiceContext,
     ServiceDefinition,
     import_object,
-    options_of,
     probes,
     service,
     spawn,
 )
-from .base import Kind
+from .base import Kind, moved
 
+OPTIONS = "stackfixtures.kinds.xprocess_options:XprocessConfig"
+"""Its options model (xprocess_options.py), named: validation imports it, a start need not (the
+service reads its options as plain data: OptionsView)."""
 
-class XprocessConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    starter: str  # "module:Class", a pytest-xprocess ProcessStarter subclass
+__getattr__ = moved(__name__, "stackfixtures.kinds.xprocess_options", ("XprocessConfig",))
 
 
 def _declared(starter_cls: type, name: str) -> bool:
@@ -124,10 +122,10 @@ async def run_starter(starter_cls: type, ctx: ServiceContext) -> AsyncIterator[H
         yield Handle(**attrs)
 
 
-@service(config=XprocessConfig)
+@service(config=OPTIONS)
 async def xprocess(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """A pytest-xprocess starter, run by the engine (see the module doc)."""
-    cfg = options_of(ctx.definition, XprocessConfig)
+    cfg = OptionsView.of(ctx.definition)
     starter_cls = import_object(cfg.starter, ctx.root)
     async for handle in run_starter(starter_cls, ctx):
         yield handle

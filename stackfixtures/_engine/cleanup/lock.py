@@ -20,11 +20,8 @@ import contextlib
 import fcntl
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
-
-from ...errors import StateDirBusy
 
 NAME = "launcher.lock"
 
@@ -37,14 +34,14 @@ def _key(path: Path) -> str:
     return os.path.realpath(path)
 
 
-@dataclass
 class Holding:
-    """A lock this process holds (one per state dir: `hold` gives the same one again)."""
+    """A lock this process holds (one per state dir: `hold` gives the same one again). (A
+    plain class: every `stack status` imports this module, and needs no dataclasses.)"""
 
-    path: Path
-    fd: int
-    stack_id: str | None = None
-    _said: str = field(default="", repr=False)
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.fd = fd
+        self.stack_id: str | None = None
 
     def name(self, stack_id: str) -> None:
         """Say which stack holds it (read by those who must tell its stacks apart)."""
@@ -98,6 +95,8 @@ def hold(state_dir: Path, wait: float = 1.0) -> Holding | None:
     try:
         fd = _open(path, create=True)
     except OSError as e:  # e.g. a symlink planted at its name (O_NOFOLLOW)
+        from ...errors import StateDirBusy  # (errors.py: only when there is one to raise)
+
         raise StateDirBusy(state_dir, None, f"cannot open {path}: {e.strerror}") from None
     deadline = time.monotonic() + wait
     while True:

@@ -15,9 +15,8 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StartError
-from ...kind_api import ServiceContext, cancel_and_wait_out, container_labels
+from ...kind_api import OptionsView, ServiceContext, cancel_and_wait_out, container_labels
 from . import engine
-from .options import BuildTable
 
 if TYPE_CHECKING:
     import docker
@@ -31,7 +30,7 @@ class _Failed(Exception):
         self.why, self.last = why, last
 
 
-def tag_for(ctx: ServiceContext, build: BuildTable, image: str | None) -> str:
+def tag_for(ctx: ServiceContext, build: OptionsView, image: str | None) -> str:
     """`image` if given, else `stackfixtures-build/SERVICE:HASH` (of the context and the
     Dockerfile's paths and the rendered args: the same build gets the same tag, and the
     engine's cache; one with other args, another). The container is made from the image ID
@@ -44,7 +43,7 @@ def tag_for(ctx: ServiceContext, build: BuildTable, image: str | None) -> str:
     return f"stackfixtures-build/{name}:{digest}"
 
 
-def _args(ctx: ServiceContext, build: BuildTable) -> dict[str, str]:
+def _args(ctx: ServiceContext, build: OptionsView) -> dict[str, str]:
     return {k: ctx.render(v) for k, v in build.args.items()}
 
 
@@ -85,7 +84,7 @@ def _build(
     return 0
 
 
-def _where(ctx: ServiceContext, build: BuildTable) -> tuple[str, str]:
+def _where(ctx: ServiceContext, build: OptionsView) -> tuple[str, str]:
     """The context dir and the Dockerfile's path in it (StartError if either is missing)."""
     context = build.context if os.path.isabs(build.context) else str(ctx.root / build.context)
     dockerfile = os.path.join(context, build.dockerfile)
@@ -96,7 +95,7 @@ def _where(ctx: ServiceContext, build: BuildTable) -> tuple[str, str]:
     return context, dockerfile
 
 
-async def build_image(ctx: ServiceContext, url: str, build: BuildTable, tag: str) -> str:
+async def build_image(ctx: ServiceContext, url: str, build: OptionsView, tag: str) -> str:
     """Build `build` as `tag` on the engine at `url`; the image's ID (what to run: the tag may
     be another build's by then). StartError naming the Dockerfile and the build's last lines
     if it fails. Cancelled, it is stopped at its next line of output, or when a read has
@@ -112,7 +111,7 @@ async def _built(
     made_by: docker.DockerClient,
     context: str,
     dockerfile: str,
-    build: BuildTable,
+    build: OptionsView,
     tag: str,
 ) -> str:
     loop = asyncio.get_running_loop()

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ...errors import StartError
-from ...kind_api import ServiceContext
-from .options import HealthTable
+from ...kind_api import OptionsView, ServiceContext
 
 if TYPE_CHECKING:
     from docker.models.containers import Container as Running
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 NS = 1_000_000_000
 
 
-def engine_form(table: HealthTable) -> dict[str, Any]:
+def engine_form(table: OptionsView) -> dict[str, Any]:
     """The engine's `healthcheck` argument (durations in nanoseconds; a string is run by the
     container's shell, as Compose runs one)."""
     test = ["CMD-SHELL", table.test] if isinstance(table.test, str) else list(table.test)
@@ -107,7 +106,7 @@ class HealthProbe:
         return None if status == "healthy" else f"{status} ({_last_output(health)})"
 
 
-def described(healthcheck: HealthTable | str) -> str:
+def described(healthcheck: OptionsView | str) -> str:
     if isinstance(healthcheck, str):
         return "of the image"
     test = healthcheck.test

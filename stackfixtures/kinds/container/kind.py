@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 import shlex
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ...kind_api import (
     Handle,
+    OptionsView,
     Probe,
     ServiceContext,
     ServiceDefinition,
-    options_of,
+    plain_options,
     probes,
     service,
     wait_ready,
 )
 from ..base import Kind
+from ..command import ready_probe
 from . import engines, health, network, volumes
 from .build import build_image, tag_for
 from .exec_probe import InsideProbe
 from .export import exported
-from .options import ContainerConfig, HealthTable
 from .run import ContainerSpec, Started, running
 
+OPTIONS = "stackfixtures.kinds.container.options:ContainerConfig"
+"""Its options model (options.py), named: validation imports it, a start need not (the
+service reads its options as plain data: OptionsView)."""
 
-def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, int]:
+
+def _published(cfg: OptionsView, ctx: ServiceContext) -> dict[str, int]:
     """Each container port ("80/tcp") at its host port (published on 127.0.0.1)."""
     found = {}
     for inside, outside in cfg.ports.items():
@@ -39,12 +44,12 @@ def _published(cfg: ContainerConfig, ctx: ServiceContext) -> dict[str, int]:
     return found
 
 
-def _pinned(cfg: ContainerConfig) -> int | None:
+def _pinned(cfg: OptionsView) -> int | None:
     """The first host port `ports` pins (None when it pins none)."""
     return next((p for p in cfg.ports.values() if isinstance(p, int)), None)
 
 
-def _argv(given: list[str] | str | None, render: Callable[[str], str]) -> list[str] | None:
+def _argv(given: Sequence[str] | str | None, render: Callable[[str], str]) -> list[str] | None:
     """A command or entrypoint as the engine takes it: split like a shell line if one string,
     each word's `${...}` rendered."""
     if not given:
@@ -61,7 +66,7 @@ def volumes_dir(ctx: ServiceContext) -> Path:
 
 
 def spec_of(
-    cfg: ContainerConfig,
+    cfg: OptionsView,
     ctx: ServiceContext,
     image: str,
     render: Callable[[str], str] | None = None,
@@ -79,19 +84,25 @@ def spec_of(
         user=cfg.user,
         workdir=cfg.workdir,
         engine=cfg.engine,
-        volumes=volumes.binds(cfg.mounts(), volumes_dir(ctx), ctx.root, ctx.render, ctx.name),
-        healthcheck=health.engine_form(check) if isinstance(check, HealthTable) else None,
+        volumes=volumes.binds(
+            [volumes.parse_volume(v) for v in cfg.volumes],
+            volumes_dir(ctx),
+            ctx.root,
+            ctx.render,
+            ctx.name,
+        ),
+        healthcheck=health.engine_form(check) if isinstance(check, OptionsView) else None,
     )
 
 
 def _readiness(
-    cfg: ContainerConfig, started: Started, render: Callable[[str], str]
+    cfg: OptionsView, keys: dict[str, Any] | None, started: Started, render: Callable[[str], str]
 ) -> tuple[Probe | None, InsideProbe | None]:
-    """The probe of `ready` (an `exec` there runs inside the container, its words rendered
-    by `render`: as the container sees its dependencies) and the engine's healthcheck, all of
-    them to pass; and the inside probe, whose checks its owner awaits."""
+    """The probe of `ready`'s probe `keys` (an `exec` there runs inside the container, its
+    words rendered by `render`: as the container sees its dependencies) and the engine's
+    healthcheck, all of them to pass; and the inside probe, whose checks its owner awaits."""
     found: list[Any] = []
-    table = cfg.ready.as_probe_dict() if cfg.ready else {}
+    table = dict(keys or {})
     inside = None
     if "exec" in table:
         given = table.pop("exec")
@@ -102,19 +113,21 @@ def _readiness(
         found.append(inside)
     if cfg.healthcheck is not None:
         check = cfg.healthcheck
-        every = check.interval if isinstance(check, HealthTable) else 1.0
+        every = check.interval if isinstance(check, OptionsView) else 1.0
         found.append(health.HealthProbe(started.container, health.described(check), every))
     if not found:
         return None, inside
     return (found[0] if len(found) == 1 else probes.all_(*found)), inside
 
 
-@service(config=ContainerConfig)
+@service(config=OPTIONS)
 async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
     """Run `image` (built first from `build` if given) as a container; ready when its `ready`
     probe passes against the published port and the engine says it is healthy (or as soon as
     it runs); stopped by the engine with the service's stop policy."""
-    cfg = options_of(ctx.definition, ContainerConfig)
+    plain = plain_options(ctx.definition)
+    cfg = OptionsView(plain)
+    keys, ready_timeout = ready_probe(plain.get("ready"))
     image = tag_for(ctx, cfg.build, cfg.image) if cfg.build else str(cfg.image)
     url = engines.resolve(cfg.engine)
     inside = None
@@ -126,9 +139,9 @@ async def container(ctx: ServiceContext) -> AsyncIterator[Handle]:
             network.joined(ctx, url) as on,
             running(ctx, spec_of(cfg, ctx, run, on.render), on) as started,
         ):
-            probe, inside = _readiness(cfg, started, on.render)
+            probe, inside = _readiness(cfg, keys, started, on.render)
             if probe is not None:
-                timeout = (cfg.ready.timeout if cfg.ready else None) or ctx.remaining()
+                timeout = ready_timeout or ctx.remaining()
                 await wait_ready(
                     probe, ctx, timeout, exited=started.exit_code, exit_future=started.ended
                 )

@@ -1,4 +1,6 @@
-"""The container kind's options (a profile's `[services.NAME]` table of kind "container")."""
+"""The container kind's options model (a profile's `[services.NAME]` table of kind "container"):
+imported to validate a profile, never by a start from a compiled profile (the service reads its
+options as plain data: kind.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from pydantic import (
 from ...kind_api import Argv, Count, ProbeTable, Seconds, Text
 from ..command_options import follow_registry
 from .engines import check_engine
-from .volumes import Volume, parse_volume
+from .volumes import parse_volume
 
 
 def _volume(written: str) -> str:
@@ -116,9 +118,6 @@ class ContainerConfig(BaseModel):
             if self.build is not None and not os.path.isabs(self.build.context):
                 self.build.context = os.path.normpath(os.path.join(base, self.build.context))
         return self
-
-    def mounts(self) -> list[Volume]:
-        return [parse_volume(v) for v in self.volumes]
 
 
 follow_registry(ContainerConfig)
