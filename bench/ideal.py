@@ -11,22 +11,47 @@ With --commands it runs the very command lines a profile of plain `command` serv
 for its port, "cwd", "env"}`), checks each server as that profile does (a TCP connect, every
 2 ms), and stops each with the profile's signal (SIGTERM; SIGINT for PostgreSQL): only the
 launcher differs.
+
+With IDEAL_STEPS=FILE in its environment it also writes when each of its steps happened (JSON,
+epoch seconds: bench/warm_steps.py's timeline) and PostgreSQL's output to FILE.postgres.log.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import pwd
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 
-import psycopg
+T0 = time.time()  # (before the imports: the timeline's "started")
+
+import json  # noqa: E402
+import os  # noqa: E402
+import pwd  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+
+import psycopg  # noqa: E402
+
+STEPS: dict[str, float] = {"started": T0, "imported": time.time()}
+
+
+def step(name: str) -> None:
+    STEPS[name] = time.time()
+
+
+def write_steps() -> None:
+    if os.environ.get("IDEAL_STEPS"):
+        with open(os.environ["IDEAL_STEPS"], "w") as f:
+            json.dump(STEPS, f)
+
+
+def postgres_output() -> object:
+    """Where PostgreSQL's output goes: nowhere, or the timeline's file."""
+    if not os.environ.get("IDEAL_STEPS"):
+        return subprocess.DEVNULL
+    return open(os.environ["IDEAL_STEPS"] + ".postgres.log", "wb")
 
 
 def free_port() -> int:
@@ -127,10 +152,11 @@ def main() -> None:
             "unix_socket_directories=",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=postgres_output(),  # type: ignore[arg-type]
         start_new_session=True,
         **as_user(run_as),  # type: ignore[arg-type]
     )
+    step("postgres_spawned")
     vk = subprocess.Popen(
         [
             valkey,
@@ -148,9 +174,12 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
+    step("redis_spawned")
     dsn = f"postgresql://postgres@127.0.0.1:{pg_port}/postgres"
     until(lambda: psycopg.connect(dsn, connect_timeout=1).close())
+    step("postgres_ready")
     until(lambda: redis_call(vk_port, b"PING\r\n").startswith(b"+PONG"))
+    step("redis_ready")
     env = {**os.environ, "DATABASE_URL": dsn, "REDIS_URL": f"redis://127.0.0.1:{vk_port}/0"}
     app = subprocess.Popen(
         [
@@ -167,7 +196,9 @@ def main() -> None:
         env=env,
         start_new_session=True,
     )
+    step("app_spawned")
     print(f"http://127.0.0.1:{app_port}/health", flush=True)
+    write_steps()
     stopping.wait()
     app.send_signal(signal.SIGTERM)
     app.wait()

@@ -25,7 +25,9 @@ def home_for(root: Path, state_dir: Path, mode: int = 0o700) -> Path:
     state = str(state_dir.resolve())
     home = root.resolve() / _digest(state)
     home.mkdir(mode=mode, exist_ok=True)
-    private_files.write(home / OWNER, state)  # 0600: only the tool reads it
+    record = home / OWNER  # 0600, only the tool reads it; written once, found at each start
+    if record.is_symlink() or owner_of(home) != state:
+        private_files.write(record, state)
     return home
 
 

@@ -22,6 +22,12 @@ from . import first_spawn, report_sweep
 from .options import Options
 from .running import Launcher
 
+SWITCH_INTERVAL = 0.0005
+"""Seconds a thread of the launcher holds the GIL while another waits for it (Python's default:
+0.005). The loop is what must answer promptly (a probe's reply, a process's exit); its helper
+threads (the control server's imports, pruning) run while services boot, and with the default
+each of the loop's wake-ups could wait up to 5 ms for them."""
+
 
 def run(opts: Options, console: Console | None = None) -> int:
     """Run the stack until it is stopped; returns the exit code (see _control/exits.py)."""
@@ -90,6 +96,7 @@ def run(opts: Options, console: Console | None = None) -> int:
     report_sweep(out, ledger.sweep(), proj.root)
     last_run.forget(proj.state_dir)  # `stack down` reads this run's
     first_spawn.record(proj.state_dir)  # (tests only: what is imported before it)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     return asyncio.run(Launcher(proj, wanted, opts).run())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ from .._engine.cleanup import reaper, watchdog
 from .._engine.events import Event
 from .._engine.stack import ServiceStop, Stack
 from .._engine.status import endpoints, progress
-from .._engine.tasks import TaskOwner, cancel_and_wait
+from .._engine.tasks import TaskOwner, cancel_and_wait, to_the_end
 from .._project import replace as replaces
 from . import first_spawn
 from .options import Options
@@ -219,18 +220,23 @@ class Launcher:
         """Serve the control protocol on the stack's socket and say where (control.json),
         once the first process runs (first_spawn.py)."""
         await first_spawn.wait(self.stack, spawned)
+        proj = self.proj
+        # Its set-up in a thread (~80 ms here: the server's modules, the definitions'
+        # fingerprints, our version from importlib.metadata for control.json): the loop, in
+        # the meantime, goes on noticing the first servers ready (a blocked loop had them
+        # noticed that much later).
+        self.info["fingerprints"] = await to_the_end(asyncio.to_thread(_control_set_up, proj))
         from .._control.local import LocalControl
         from .._control.server import ControlServer
 
-        proj = self.proj
-        self.info["fingerprints"] = projects.fingerprints(proj.graph, proj.root)
         loop = asyncio.get_running_loop()
         control = LocalControl(
             self.stack, loop, info=self.info, on_down=self.stop_now.set, on_reload=self._reload
         )
         server = ControlServer(control)
         listening = await server.serve(sock)
-        endpoint.publish(proj.state_dir, sock, self.stack.stack_id, proj.label, proj.root)
+        publish = functools.partial(endpoint.publish, proj.state_dir, sock, self.stack.stack_id)
+        await to_the_end(asyncio.to_thread(publish, proj.label, proj.root))
         return server, listening
 
     def _open_dashboard(self, tasks: TaskOwner) -> None:
@@ -367,3 +373,11 @@ class Launcher:
         except OSError as e:
             where = self.proj.state_dir / last_run.NAME
             self.console.error(f"cannot record how the stack stopped in {where}: {e.strerror}")
+
+
+def _control_set_up(proj: projects.Project) -> dict[str, str]:
+    """The control server's blocking set-up, for a thread: its modules imported, and the
+    definitions' fingerprints (status and `reload` compare them), returned."""
+    from .._control import server  # noqa: F401  (imported here, used in the loop)
+
+    return projects.fingerprints(proj.graph, proj.root)

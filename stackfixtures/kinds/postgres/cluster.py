@@ -44,12 +44,23 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     The state dir may sit under a tree only root may enter (pytest keeps /tmp/pytest-of-root
     at 0700 and resets it whenever a pytest starts), so the cluster lives in a directory made
     for it under /var/tmp (one per state dir, found again on the next start) and the state dir
-    links to it. Directories whose state dir is gone are removed.
+    links to it. Directories whose state dir is gone are removed by `prune_homes`.
     """
-    root = Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
+    root = _homes_root()
     private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
-    prune(root, keep=str(ctx.state_dir.resolve()))
     return home_for(root, ctx.state_dir, mode=0o711)  # its owner record: `clean` removes it
+
+
+def _homes_root() -> Path:
+    return Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
+
+
+def prune_homes(ctx: ServiceContext, run_as: str | None) -> None:
+    """Remove the homes of unprivileged_home whose state dir is gone (never this service's).
+    Blocking (a look at every home: hundreds where tests ran), so the server runs it in a
+    thread while PostgreSQL boots, not before it spawns."""
+    if run_as is not None:
+        prune(_homes_root(), keep=str(ctx.state_dir.resolve()))
 
 
 def data_home(ctx: ServiceContext, cfg: OptionsView, run_as: str | None) -> Path | None:

@@ -1,15 +1,22 @@
 """Talking to a PostgreSQL server, whichever source runs it (a local process or a container):
-its DSN, psycopg (imported when first needed), the SELECT 1 probe, the profile's database made,
-and the server's handle."""
+its DSN, psycopg (imported when first needed), the SELECT 1 probes (over psycopg, or over the
+protocol itself for our own server: wire.py), the profile's database made, and the server's
+handle."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from ...errors import KindUnavailable
 from ...kind_api import Handle, OptionsView, ServiceContext, probes
+from . import wire
+
+MAINTENANCE = "postgres"
+"""The database every cluster initdb makes, which the probes connect to."""
 
 
 def _psycopg() -> Any:
@@ -46,6 +53,51 @@ def sql_probe(url: str) -> probes.CallProbe:
         return True
 
     return probes.call(check, name=f"sql SELECT 1 on {url}")
+
+
+@dataclass(frozen=True)
+class WireProbe:
+    """Ready when SELECT 1 runs in the maintenance database, spoken over PostgreSQL's protocol
+    itself (wire.py: no psycopg to import on a start's path). Once it passed, `parameters`
+    holds what the server reported at startup (`server_version`, ...)."""
+
+    host: str
+    port: int
+    user: str
+    password: str | None
+    parameters: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def describe(self) -> str:
+        return f"sql SELECT 1 on {dsn(self.host, self.port, self.user, MAINTENANCE, self.password)}"
+
+    async def check(self, ctx: ServiceContext) -> str | None:
+        try:
+            async with asyncio.timeout(2):
+                said = await wire.query(
+                    self.host, self.port, self.user, MAINTENANCE, self.password, "SELECT 1"
+                )
+        except (OSError, ValueError, KeyError) as e:  # refused, reset, a garbled answer
+            return f"{type(e).__name__}: {e}"
+        if said.error is not None:
+            return said.refusal
+        if said.rows != [["1"]]:
+            return f"SELECT 1 answered {said.rows}"
+        self.parameters.update(said.parameters)
+        return None
+
+
+async def ensure_database_on(
+    host: str, port: int, user: str, password: str | None, name: str
+) -> None:
+    """ensure_database for our own server, asking over the protocol first whether `name`
+    takes a connection (it does on every start but the first: psycopg is imported only to
+    create it). The maintenance database is there: the probe has just used it."""
+    if name == MAINTENANCE:
+        return
+    said = await wire.query(host, port, user, name, password, "SELECT 1")
+    if said.error is None:
+        return
+    await ensure_database(dsn(host, port, user, MAINTENANCE, password), name)
 
 
 async def ensure_database(maintenance: str, name: str) -> None:

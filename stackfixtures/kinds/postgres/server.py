@@ -5,7 +5,6 @@ adds beside it (template.py), which sets `template_id` on this handle."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import importlib.util
 from collections.abc import AsyncIterator
 
@@ -19,9 +18,15 @@ from ...kind_api import (
     spawn,
     stop,
 )
-from .binaries import find_binaries, server_version
-from .cluster import clear_stale_lock, prepare_data_dir, socket_dir, unprivileged_user
-from .connect import READY_LINE, _psycopg, dsn, ensure_database, server_handle, sql_probe
+from .binaries import find_binaries, parse_version, server_version
+from .cluster import (
+    clear_stale_lock,
+    prepare_data_dir,
+    prune_homes,
+    socket_dir,
+    unprivileged_user,
+)
+from .connect import READY_LINE, WireProbe, _psycopg, ensure_database_on, server_handle
 from .from_image import from_image
 
 OPTIONS = "stackfixtures.kinds.postgres.options:PostgresConfig"
@@ -39,13 +44,10 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
         return
     server, initdb, origin = find_binaries(cfg.bin_dir, cfg.source)
     run_as = unprivileged_user(cfg.run_as)
-    version = await server_version(server)
-    ctx.log.write(f"[stackfixtures] PostgreSQL {version} from {origin}: {server}")
     if run_as:
         ctx.log.write(f"[stackfixtures] running as root: PostgreSQL runs as OS user {run_as!r}")
     pgdata = await prepare_data_dir(ctx, cfg, server, initdb, run_as)
     host, port = ctx.host, ctx.port
-    maintenance = dsn(host, port, cfg.user, "postgres", cfg.password)
     sockets = socket_dir(ctx, run_as)
     clear_stale_lock(ctx, pgdata, sockets / f".s.PGSQL.{port}.lock")  # (the chaos bench's)
     argv = [
@@ -66,16 +68,22 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     for key, value in cfg.settings.items():
         text = ("on" if value else "off") if isinstance(value, bool) else str(value)
         argv += ["-c", f"{key}={text}"]
-    if importlib.util.find_spec("psycopg") is None:  # say so now, not after a probe timeout
-        _psycopg()
-    preload = asyncio.ensure_future(asyncio.to_thread(_psycopg))  # while the server starts
-    ready = probes.all_(probes.log(READY_LINE), sql_probe(maintenance))
+    if importlib.util.find_spec("psycopg") is None:  # (the database made, templates, clones)
+        _psycopg()  # say so now, not once a database is to be made
+    # Ready when the server says so in its log, then runs SELECT 1 (over its own protocol: no
+    # psycopg to import first), which also tells its version: no `postgres --version` to run.
+    answered = WireProbe(host, port, cfg.user, cfg.password)
+    ready = probes.all_(probes.log(READY_LINE), answered)
+    pruning = asyncio.ensure_future(asyncio.to_thread(prune_homes, ctx, run_as))
     try:
         async with spawn(
             argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
         ) as proc:
-            await preload
-            await ensure_database(maintenance, cfg.dbname)
+            said = answered.parameters.get("server_version")
+            version = parse_version(f"(PostgreSQL) {said}") if said else None
+            version = version or await server_version(server)
+            ctx.log.write(f"[stackfixtures] PostgreSQL {version} from {origin}: {server}")
+            await ensure_database_on(host, port, cfg.user, cfg.password, cfg.dbname)
             yield server_handle(
                 cfg,
                 host,
@@ -85,5 +93,5 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
                 data_dir=str(pgdata),
                 pid=proc.pid,
             )
-    finally:  # a spawn that failed leaves the import running: its thread awaited to its end
-        await cancel_and_wait_out([], wait_out=[preload])
+    finally:  # the pruning, not awaited on the start's path (it may take long where many
+        await cancel_and_wait_out([], wait_out=[pruning])  # homes are), ends with the service
