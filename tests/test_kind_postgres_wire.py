@@ -3,6 +3,7 @@ server's start needs no psycopg, and the probe's answers are the server's, in it
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -95,3 +96,34 @@ async def test_the_probe_answers_in_the_servers_words(tmp_path: Path, make_stack
     await stack.stop(["db"])
     gone = await WireProbe(db.host, db.port, "app", "s3cret").check(ctx)
     assert gone is not None and gone.startswith("ConnectionRefusedError"), gone
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        b"R" + (1 << 30).to_bytes(4, "big"),  # a length no probe should allocate
+        b"R" + (6).to_bytes(4, "big") + b"\0\0",  # an authentication request without its code
+        b"D" + (8).to_bytes(4, "big") + b"\0\1\0\0",  # a row whose column has no length
+    ],
+)
+async def test_a_listener_that_is_not_postgres_is_said_so(said: bytes) -> None:
+    """What listens on the port may be a stranger's: its answer is a refusal, never a hang, an
+    allocation of what it claims, or an exception the probe does not expect."""
+
+    async def answer(reader: Any, writer: Any) -> None:
+        await reader.read(100)
+        writer.write(said)
+        await writer.drain()
+        writer.close()  # (what it did not say, it will not: a read past it ends)
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        with pytest.raises(OSError, match="not PostgreSQL's protocol"):
+            await query("127.0.0.1", port, "app", "postgres", None, "SELECT 1")
+        probe = WireProbe("127.0.0.1", port, "app", None)
+        why = await probe.check(None)  # type: ignore[arg-type]  # (it reads nothing of ctx)
+        assert why is not None and "Error" in why
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass, field
 
 PROTOCOL = 196608  # 3.0
+MAX_MESSAGE = 1 << 20
+"""The longest message read (a probe's answers are a few hundred bytes)."""
 SALTED: dict[tuple[str, bytes, int], bytes] = {}
 """SCRAM's salted password per (password, salt, iterations): PBKDF2 once per server, not per
 connection."""
@@ -118,6 +120,8 @@ async def query(
         while True:
             kind = await reader.readexactly(1)
             (length,) = struct.unpack("!i", await reader.readexactly(4))
+            if not 4 <= length <= MAX_MESSAGE:  # (what listens there may not be our server)
+                raise ConnectionError(f"not PostgreSQL's protocol: a message of {length} bytes")
             body = await reader.readexactly(length - 4)
             if kind == b"E":
                 answer.error = _fields(body)
@@ -148,6 +152,8 @@ async def query(
             await writer.drain()
     except asyncio.IncompleteReadError as e:
         raise ConnectionResetError("the server closed the connection") from e
+    except (struct.error, ValueError, KeyError, UnicodeError) as e:  # (a garbled answer)
+        raise ConnectionError(f"not PostgreSQL's protocol: {type(e).__name__}: {e}") from e
     finally:
         if not writer.is_closing():
             writer.write(_message(b"X", b""))
