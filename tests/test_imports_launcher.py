@@ -81,6 +81,7 @@ def test_the_launcher_starts_its_first_process_before_what_it_does_not_need(
         modules = said["modules"]
         assert "stackfixtures._engine.process" in modules  # (it is the launcher's list)
         assert not early(modules), early(modules)
+        assert said["gc"] is False  # its imports made with the collector held (_startup.py)
         status = run_stack(["status", "--json"], tmp_path)
         assert status.returncode == 0, status.stderr
         states = {s["name"]: s["state"] for s in json.loads(status.stdout)["services"]}

@@ -3,9 +3,10 @@ runs (`told`, `wait`), so that its modules load while that process boots, not be
 
 For tests only, what the launcher had imported by then (`record`): with
 `STACKFIXTURES_MODULES_AT_SPAWN=1` in its environment, the launcher writes `{"service": NAME,
-"modules": sorted(sys.modules)}` (JSON) to `modules-at-first-spawn.json` in its state dir
-(0600) at the first process a service of its stack starts (an audit hook sees the spawn: the
-process carries the service marker, so the watchdog's does not count).
+"modules": sorted(sys.modules), "gc": whether the garbage collector runs (_startup.py)}`
+(JSON) to `modules-at-first-spawn.json` in its state dir (0600) at the first process a service
+of its stack starts (an audit hook sees the spawn: the process carries the service marker, so
+the watchdog's does not count).
 tests/test_imports_launcher.py checks that nothing the first spawn does not need is imported
 before it: the control server, the dashboard, the file watcher, the live view, reports,
 exports, benchmarks.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import sys
@@ -53,7 +55,7 @@ def record(state_dir: Path) -> None:
         from .._engine import private_files
 
         name = service.decode() if isinstance(service, bytes) else str(service)
-        said = {"service": name, "modules": sorted(sys.modules)}
+        said = {"service": name, "modules": sorted(sys.modules), "gc": gc.isenabled()}
         private_files.write(state_dir / NAME, json.dumps(said))
 
     sys.addaudithook(hook)

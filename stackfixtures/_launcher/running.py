@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from .. import _project as projects
+from .. import _startup
 from .._control import codec, endpoint, last_run
 from .._control.console import Console, plural
 from .._control.exits import EXIT_FORCED, EXIT_INTERRUPTED, EXIT_OK, EXIT_STARTUP, shell_code
@@ -220,6 +221,7 @@ class Launcher:
         """Serve the control protocol on the stack's socket and say where (control.json),
         once the first process runs (first_spawn.py)."""
         await first_spawn.wait(self.stack, spawned)
+        _startup.release()  # (the start's imports are made: _startup.py)
         proj = self.proj
         # Its set-up in a thread (~80 ms here: the server's modules, the definitions'
         # fingerprints, our version from importlib.metadata for control.json): the loop, in

@@ -91,7 +91,12 @@ class Commands(click.Group):
 
             known = [*self.list_commands(ctx), *self.aliases(ctx)]
             ctx.fail(f"no such command {name!r}{did_you_mean(name, known)}")
-        return super().resolve_command(ctx, args)
+        found = super().resolve_command(ctx, args)
+        if found[1] is None or found[1].name != "run":  # (its launcher does, at its first spawn)
+            from .. import _startup
+
+            _startup.release()  # the collector held since the script began: _startup.py
+        return found
 
 
 @click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})

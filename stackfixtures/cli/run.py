@@ -178,8 +178,10 @@ def run(
     if not (as_json or on_demand or exit_with is not None or exit_code_from) and live.wanted(
         no_tui
     ):
+        from .. import _startup
         from .live import session
 
+        _startup.release()  # (the live view's own objects come and go: _startup.py)
         proj = load_or_exit(profile, state_dir)
         check_replacements(proj, replace, list(services) or proj.selected)
         opts.profile = str(proj.profile.path) if proj.profile else None
