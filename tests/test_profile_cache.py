@@ -67,13 +67,15 @@ def env_of(root: Path, **more: str) -> dict[str, str]:
     }
 
 
-def load(root: Path, **more: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """A start's load in a fresh interpreter: what it gave, and the path it took (None when
-    it failed before it could say)."""
+def load(
+    root: Path, script: str = LOAD, **more: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """A start's load in a fresh interpreter (`script`, printing a JSON line last): what it
+    gave, and the path it took (None when it failed before it could say)."""
     trace = root.parent / "trace.jsonl"
     trace.unlink(missing_ok=True)
     done = subprocess.run(
-        [sys.executable, "-c", LOAD],
+        [sys.executable, "-c", script],
         cwd=root,
         env=env_of(root, **more),
         capture_output=True,

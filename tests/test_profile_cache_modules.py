@@ -7,8 +7,6 @@ is the full path's; a module that no longer imports says what the full path says
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import pytest
 from tests.cli_helpers import run_stack
 from tests.conftest import free_port, write_project
 from tests.test_profile_cache import env_of
+from tests.test_profile_cache import load as cached_load
 from tests.test_profile_cache_up import up_env_down
 
 pytestmark = pytest.mark.slow  # runs loads in fresh interpreters, starts a stack (tests/spawns.py)
@@ -95,19 +94,7 @@ def project(tmp_path: Path) -> Path:
 
 def load(root: Path, **more: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A start's load in a fresh interpreter: what it gave, the path it took (None: failed)."""
-    trace = root.parent / "trace.jsonl"
-    trace.unlink(missing_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-c", LOAD],
-        cwd=root,
-        env=env_of(root, **more),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    took = json.loads(trace.read_text()) if trace.exists() else None
-    return json.loads(done.stdout.splitlines()[-1]), took
+    return cached_load(root, LOAD, **more)
 
 
 def test_a_profile_with_service_modules_is_compiled_and_its_hit_skips_the_checks(
