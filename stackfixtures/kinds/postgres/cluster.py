@@ -8,6 +8,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import threading
 import uuid
 from pathlib import Path
 
@@ -55,12 +56,13 @@ def _homes_root() -> Path:
     return Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
 
 
-def prune_homes(ctx: ServiceContext, run_as: str | None) -> None:
+def prune_homes(ctx: ServiceContext, run_as: str | None, halt: threading.Event) -> None:
     """Remove the homes of unprivileged_home whose state dir is gone (never this service's).
-    Blocking (a look at every home: hundreds where tests ran), so the server runs it in a
-    thread while PostgreSQL boots, not before it spawns."""
+    Blocking (a look at every home, a cluster's files removed: seconds where tests ran), so
+    the server runs it in a thread while PostgreSQL runs, and sets `halt` when it stops: its
+    stop waits for one home at most, never for them all."""
     if run_as is not None:
-        prune(_homes_root(), keep=str(ctx.state_dir.resolve()))
+        prune(_homes_root(), keep=str(ctx.state_dir.resolve()), halt=halt)
 
 
 def data_home(ctx: ServiceContext, cfg: OptionsView, run_as: str | None) -> Path | None:

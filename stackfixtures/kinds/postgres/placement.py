@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import psutil
@@ -24,9 +25,12 @@ def memory_home(ctx: ServiceContext, shared: bool) -> Path:
     return home_for(root, ctx.state_dir, mode=0o711 if shared else 0o700)
 
 
-def prune(root: Path, keep: str) -> None:
-    """Remove the homes under `root` whose owner state dir is gone (its server not running)."""
+def prune(root: Path, keep: str, halt: threading.Event | None = None) -> None:
+    """Remove the homes under `root` whose owner state dir is gone (its server not running);
+    when `halt` is set, stop at the next home (the next start goes on where it stopped)."""
     for home in root.iterdir():
+        if halt is not None and halt.is_set():
+            return
         owner = owner_of(home)
         if owner is None:
             continue

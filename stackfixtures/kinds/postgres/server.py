@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import threading
 from collections.abc import AsyncIterator
 
 from ...kind_api import (
@@ -74,7 +75,8 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     # psycopg to import first), which also tells its version: no `postgres --version` to run.
     answered = WireProbe(host, port, cfg.user, cfg.password)
     ready = probes.all_(probes.log(READY_LINE), answered)
-    pruning = asyncio.ensure_future(asyncio.to_thread(prune_homes, ctx, run_as))
+    halt = threading.Event()
+    pruning = asyncio.ensure_future(asyncio.to_thread(prune_homes, ctx, run_as, halt))
     try:
         async with spawn(
             argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
@@ -93,5 +95,6 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
                 data_dir=str(pgdata),
                 pid=proc.pid,
             )
-    finally:  # the pruning, not awaited on the start's path (it may take long where many
-        await cancel_and_wait_out([], wait_out=[pruning])  # homes are), ends with the service
+    finally:  # the pruning, never awaited on the start's path, is halted at the stop (it
+        halt.set()  # may take seconds where many homes are): one home's removal at most
+        await cancel_and_wait_out([], wait_out=[pruning])

@@ -1,0 +1,39 @@
+"""Old PostgreSQL homes (placement.prune): those whose state dir is gone are removed, the kept
+one and one whose state dir is there are not, and a halt (a server stopping while the pruning
+runs beside it) stops it at the next home, so a stop never waits for them all."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from stackfixtures.kind_api import home_for
+from stackfixtures.kinds.postgres.placement import prune
+
+
+def homes(tmp_path: Path) -> tuple[Path, list[Path], Path]:
+    root = tmp_path / "homes"
+    root.mkdir()
+    gone = [home_for(root, tmp_path / f"gone-{i}") for i in range(5)]  # state dirs not there
+    for home in gone:
+        (home / "pgdata").mkdir()
+        (home / "pgdata" / "PG_VERSION").write_text("17\n")
+    alive = tmp_path / "alive"
+    alive.mkdir()
+    return root, gone, home_for(root, alive)
+
+
+def test_the_homes_of_state_dirs_gone_are_removed(tmp_path: Path) -> None:
+    root, gone, alive = homes(tmp_path)
+    kept = home_for(root, tmp_path / "kept-but-gone")
+    prune(root, keep=str((tmp_path / "kept-but-gone").resolve()), halt=threading.Event())
+    assert not any(h.exists() for h in gone)
+    assert alive.exists() and kept.exists()
+
+
+def test_a_halted_prune_stops_at_the_next_home(tmp_path: Path) -> None:
+    root, gone, alive = homes(tmp_path)
+    halt = threading.Event()
+    halt.set()
+    prune(root, keep="", halt=halt)
+    assert all(h.exists() for h in gone) and alive.exists()
