@@ -25,8 +25,8 @@ Its container, for `stack export`
     Container, ContainerProbe, data_container
 Files it keeps (private to the user: 0700 dirs, 0600 files; never through a link)
     private_dir, private_file, private_files (write, open_append), user_tmp, state_subdir,
-    home_for, linked_home, owner_of, OWNER (a service's data kept outside its state dir:
-    named for the state dir, with a record of its owner)
+    home_for, linked_home, made_home, owner_of, OWNER (a service's data kept outside its state
+    dir: named for the state dir, with a record of its owner)
 Containers it runs (labelled with the stack; removed by the watchdog or a sweep if the launcher
 dies: its engine recorded first)
     container_labels (a ServiceContext's labels), stack_labels (the stack's alone: for what its
@@ -87,6 +87,7 @@ if _typing.TYPE_CHECKING:  # the public names, each once: read by type checkers 
     from ._engine.state_homes import OWNER as OWNER
     from ._engine.state_homes import home_for as home_for
     from ._engine.state_homes import linked_home as linked_home
+    from ._engine.state_homes import made_home as made_home
     from ._engine.state_homes import owner_of as owner_of
     from ._engine.tasks import cancel_and_wait as cancel_and_wait
     from ._engine.tasks import cancel_and_wait_out as cancel_and_wait_out

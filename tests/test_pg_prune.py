@@ -37,3 +37,22 @@ def test_a_halted_prune_stops_at_the_next_home(tmp_path: Path) -> None:
     halt.set()
     prune(root, keep="", halt=halt)
     assert all(h.exists() for h in gone) and alive.exists()
+
+
+def test_only_homes_the_tool_made_are_removed(tmp_path: Path) -> None:
+    """Whatever the root is set to (STACKFIXTURES_PGDATA_ROOT), a directory there is removed
+    only when it is a home the tool made: named for the state dir its record names, a real
+    directory, never through a link. A root that is not there is nothing to prune."""
+    root, gone, _ = homes(tmp_path)
+    stranger = root / "not-a-home"
+    stranger.mkdir()
+    (stranger / "owner").write_text(str(tmp_path / "gone-x"))  # (a record, a wrong name)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "owner").write_text(str(tmp_path / "gone-y"))
+    (root / gone[0].name).rename(tmp_path / "moved")  # its name now a link to a real home
+    (root / gone[0].name).symlink_to(tmp_path / "moved")
+    prune(root, keep="", halt=threading.Event())
+    assert stranger.exists() and target.exists() and (tmp_path / "moved").exists()
+    assert not any(h.exists() for h in gone[1:])
+    prune(tmp_path / "no-root", keep="", halt=threading.Event())

@@ -39,11 +39,28 @@ def owner_of(home: Path) -> str | None:
         return None
 
 
+def made_home(home: Path, uid: int | None = None) -> str | None:
+    """The state dir `home` names as its owner, if it is a home the tool made: a real
+    directory, with a plain owner record, both belonging to `uid` (default: us), named for the
+    state dir its record names. None for anything else (never followed through a link)."""
+    try:
+        info, record = home.lstat(), (home / OWNER).lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or not stat.S_ISREG(record.st_mode):
+        return None
+    mine = os.geteuid() if uid is None else uid
+    if info.st_uid != mine or record.st_uid != mine:
+        return None
+    owner = owner_of(home)
+    return owner if owner is not None and home.name == _digest(owner) else None
+
+
 def linked_home(link: Path, state_dir: Path) -> Path | None:
     """The home the symlink `link` (inside `state_dir`) leads to, if the tool made both: the
-    link's target is `HOME/NAME`, HOME a real directory named for, and whose owner record
-    names, `state_dir` or a directory in it, with HOME and its record belonging to the link's
-    owner. None for any other link."""
+    link's target is `HOME/NAME`, HOME a home the tool made (`made_home`) belonging to the
+    link's owner, whose owner record names `state_dir` or a directory in it. None for any
+    other link."""
     try:
         made = link.lstat()
         target = Path(os.readlink(link))
@@ -52,18 +69,10 @@ def linked_home(link: Path, state_dir: Path) -> Path | None:
     if not target.is_absolute() or str(target) != os.path.normpath(target):
         return None
     home = target.parent
-    try:
-        info, record = home.lstat(), (home / OWNER).lstat()
-    except OSError:
+    owner = made_home(home, made.st_uid)
+    if owner is None:
         return None
-    if not stat.S_ISDIR(info.st_mode) or not stat.S_ISREG(record.st_mode):
-        return None
-    if info.st_uid != made.st_uid or record.st_uid != made.st_uid:
-        return None
-    owner = owner_of(home)
     top = state_dir.resolve()
-    if owner is None or home.name != _digest(owner):
-        return None
     return home if Path(owner) == top or top in Path(owner).parents else None
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from ...kind_api import OWNER, ServiceContext, home_for, linked_home, owner_of
+from ...kind_api import OWNER, ServiceContext, home_for, linked_home, made_home
 from . import identity
 from .memory_root import memory_root
 
@@ -26,12 +26,17 @@ def memory_home(ctx: ServiceContext, shared: bool) -> Path:
 
 
 def prune(root: Path, keep: str, halt: threading.Event | None = None) -> None:
-    """Remove the homes under `root` whose owner state dir is gone (its server not running);
-    when `halt` is set, stop at the next home (the next start goes on where it stopped)."""
-    for home in root.iterdir():
+    """Remove the homes under `root` the tool made (`made_home`: nothing else found there,
+    whatever `root` was set to) whose owner state dir is gone (its server not running); when
+    `halt` is set, stop at the next home (the next start goes on where it stopped)."""
+    try:
+        homes = list(root.iterdir())
+    except OSError:  # (no root yet: nothing to prune)
+        return
+    for home in homes:
         if halt is not None and halt.is_set():
             return
-        owner = owner_of(home)
+        owner = made_home(home)
         if owner is None:
             continue
         try:
