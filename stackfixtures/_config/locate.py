@@ -45,19 +45,15 @@ def _own_stack(path: Path) -> object:
     operating command a tenth of its start-up), so a TOML mistake elsewhere in it is reported
     by the commands that load the profile (up, run, validate), not by those that only look
     for its stack (status, env, logs, down)."""
-    import os
     import stat
 
-    from .profile_path import MAX_BYTES
+    from .profile_path import MAX_BYTES, read_bounded
 
     try:
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None
-            data = f.read(MAX_BYTES + 1)
+        data, info = read_bounded(path)
     except OSError:
         return None
-    if len(data) > MAX_BYTES:
+    if not stat.S_ISREG(info.st_mode) or len(data) > MAX_BYTES:
         return None
     if not any(word in data for word in (b"state_dir", b"extends", b"\\u", b"\\U")):
         return {}

@@ -3,7 +3,6 @@ result was written (file, line, column), so that a mistake is reported where it 
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 import tomllib
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Problem, ProfileError
 from .include import compose_file, included, includes
 from .positions import KeyPath, SourceMap
-from .profile_path import MAX_BYTES
+from .profile_path import MAX_BYTES, read_bounded
 from .profile_path import resolve_path as resolve_path
 
 if TYPE_CHECKING:
@@ -93,19 +92,15 @@ def _read_bytes(path: Path) -> bytes:
     while: a file that grows meanwhile is not read past the limit); ProfileError if not."""
     file = str(path)
     try:
-        # O_NONBLOCK: a named pipe is refused at once instead of waiting for a writer
-        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
-            info = os.fstat(f.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                kind = file_kind(info.st_mode)
-                raise ProfileError(file, "", f"not a regular file ({kind})")
-            data = f.read(MAX_BYTES + 1)
+        data, info = read_bounded(path)
     except FileNotFoundError:
         raise ProfileError(file, "", missing(path)) from None
     except IsADirectoryError:
         raise ProfileError(file, "", "not a regular file (a directory)") from None
     except OSError as e:
         raise ProfileError(file, "", f"cannot read it: {e.strerror or e}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ProfileError(file, "", f"not a regular file ({file_kind(info.st_mode)})")
     if len(data) > MAX_BYTES:
         size = max(info.st_size, len(data))
         raise ProfileError(file, "", f"too large ({size} bytes; a profile is at most 1 MiB)")
