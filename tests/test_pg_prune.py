@@ -1,14 +1,21 @@
 """Old PostgreSQL homes (placement.prune): those whose state dir is gone are removed, the kept
 one and one whose state dir is there are not, and a halt (a server stopping while the pruning
-runs beside it) stops it at the next home, so a stop never waits for them all."""
+runs beside it) stops it at the next home, so a stop never waits for them all. A server begins
+the pruning only once its start is over (pruning.HomePruning): a stop before prunes nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
 
 from stackfixtures.kind_api import home_for
 from stackfixtures.kinds.postgres.placement import prune
+from stackfixtures.kinds.postgres.pruning import HomePruning
 
 
 def homes(tmp_path: Path) -> tuple[Path, list[Path], Path]:
@@ -56,3 +63,34 @@ def test_only_homes_the_tool_made_are_removed(tmp_path: Path) -> None:
     assert stranger.exists() and target.exists() and (tmp_path / "moved").exists()
     assert not any(h.exists() for h in gone[1:])
     prune(tmp_path / "no-root", keep="", halt=threading.Event())
+
+
+def _server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[Path], Path]:
+    """What HomePruning reads of a running server's context (its state dir), with the homes
+    root where STACKFIXTURES_PGDATA_ROOT says."""
+    root, gone, alive = homes(tmp_path)
+    monkeypatch.setenv("STACKFIXTURES_PGDATA_ROOT", str(root))
+    return SimpleNamespace(state_dir=tmp_path / "alive"), gone, alive
+
+
+async def test_a_server_prunes_once_its_start_is_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, gone, alive = _server(tmp_path, monkeypatch)
+    pruning = HomePruning(ctx, run_as="postgres", after=0.05)
+    assert all(h.exists() for h in gone)  # not begun with the start
+    async with asyncio.timeout(30):
+        while not pruning.finished:
+            await asyncio.sleep(0.01)
+    await pruning.stop()
+    assert not any(h.exists() for h in gone) and alive.exists()
+
+
+async def test_a_server_stopped_before_then_prunes_nothing_and_waits_for_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx, gone, alive = _server(tmp_path, monkeypatch)
+    pruning = HomePruning(ctx, run_as="postgres", after=3600)
+    async with asyncio.timeout(30):  # (an hour's wait would fail it)
+        await pruning.stop()
+    assert pruning.finished and all(h.exists() for h in gone) and alive.exists()

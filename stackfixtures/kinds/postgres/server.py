@@ -4,16 +4,13 @@ adds beside it (template.py), which sets `template_id` on this handle."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import threading
 from collections.abc import AsyncIterator
 
 from ...kind_api import (
     Handle,
     OptionsView,
     ServiceContext,
-    cancel_and_wait_out,
     probes,
     service,
     spawn,
@@ -23,12 +20,12 @@ from .binaries import find_binaries, parse_version, server_version
 from .cluster import (
     clear_stale_lock,
     prepare_data_dir,
-    prune_homes,
     socket_dir,
     unprivileged_user,
 )
 from .connect import READY_LINE, WireProbe, _psycopg, ensure_database_on, server_handle
 from .from_image import from_image
+from .pruning import HomePruning
 
 OPTIONS = "stackfixtures.kinds.postgres.options:PostgresConfig"
 """Its options model (options.py), named: validation imports it, a start need not (the service
@@ -75,8 +72,7 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     # psycopg to import first), which also tells its version: no `postgres --version` to run.
     answered = WireProbe(host, port, cfg.user, cfg.password)
     ready = probes.all_(probes.log(READY_LINE), answered)
-    halt = threading.Event()
-    pruning = asyncio.ensure_future(asyncio.to_thread(prune_homes, ctx, run_as, halt))
+    pruning = HomePruning(ctx, run_as)  # old homes: once the start is over
     try:
         async with spawn(
             argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
@@ -95,6 +91,5 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
                 data_dir=str(pgdata),
                 pid=proc.pid,
             )
-    finally:  # the pruning, never awaited on the start's path, is halted at the stop (it
-        halt.set()  # may take seconds where many homes are): one home's removal at most
-        await cancel_and_wait_out([], wait_out=[pruning])
+    finally:  # the pruning is halted at the stop (it may take seconds where many homes
+        await pruning.stop()  # are): one home's removal at most
