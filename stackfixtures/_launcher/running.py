@@ -175,7 +175,10 @@ class Launcher:
         finally:
             endpoint.withdraw(proj.state_dir, sock)  # first: nobody new connects meanwhile
             try:  # (a cancellation of ours is raised once they are over, the guard told)
-                await cancel_and_wait(reaping, None if opening.done() else opening)
+                try:
+                    await cancel_and_wait(reaping, None if opening.done() else opening)
+                finally:  # again: a control set-up cut short still finishes what it began
+                    endpoint.withdraw(proj.state_dir, sock)  # (socket, control.json), later
                 if not opening.cancelled() and opening.exception() is None:
                     server, listening = opening.result()
                     listening.close()
