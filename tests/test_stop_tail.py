@@ -88,7 +88,7 @@ def test_a_watchdog_whose_launcher_is_killed_still_stops_the_services(root: Path
 
 
 def test_descendants_are_those_psutil_finds() -> None:
-    """reaper.descendants (what the stop looks through for leftovers) reads /proc's children
+    """reaper.descendants (what the stop looks through for leftovers) and reaper.children read /proc's children
     files where the kernel has them, psutil's walk otherwise: either finds a tree started from
     two threads (each thread has its own children file)."""
     trees: list[subprocess.Popen[bytes]] = []
@@ -114,6 +114,10 @@ def test_descendants_are_those_psutil_finds() -> None:
         assert ours <= set(reaper.descendants(os.getpid()))
         shell = trees[0].pid
         assert set(reaper.descendants(shell)) == {c.pid for c in psutil.Process(shell).children()}
+        # children: the first level alone, from either thread (the launcher's look for orphans)
+        mine = set(reaper.children(os.getpid()))
+        assert {r.pid for r in roots} <= mine and not (ours - {r.pid for r in roots}) & mine
+        assert set(reaper.children(shell)) == {c.pid for c in psutil.Process(shell).children()}
     finally:
         for tree in trees:
             os.killpg(tree.pid, signal.SIGKILL)

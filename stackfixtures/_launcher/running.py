@@ -78,7 +78,7 @@ class Launcher:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        others = {c.pid for c in psutil.Process().children()}  # none of the stack's
+        others = set(reaper.children(os.getpid()))  # none of the stack's
         # An escaped daemon is re-parented to us, not to init: the stop then finds all that
         # is left among our children (stop_orphans), and the sweep by marker (a scan of every
         # process's environment, on the stop's path) is needed only when this fails.

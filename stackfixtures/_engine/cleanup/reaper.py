@@ -49,28 +49,33 @@ def stop_orphans(keep: set[int], grace: float = 2.0) -> list[str]:
 
 
 def descendants(pid: int) -> list[int]:
-    """The pids of process `pid`'s descendants. On Linux from /proc/PID/task/TID/children:
-    a few small reads, where psutil's walk reads every process's stat (it runs on each stop,
-    between the last service's exit and the launcher's)."""
-    if not os.path.exists(f"/proc/{pid}/task/{pid}/children"):  # (CONFIG_PROC_CHILDREN)
-        with contextlib.suppress(psutil.Error):
-            return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-        return []
+    """The pids of process `pid`'s descendants (see `children`)."""
     found: list[int] = []
     todo = [pid]
     while todo:
-        parent = todo.pop()
-        try:
-            kids = [
-                int(k)
-                for tid in os.listdir(f"/proc/{parent}/task")
-                for k in _read(f"/proc/{parent}/task/{tid}/children").split()
-            ]
-        except (OSError, ValueError):  # gone meanwhile
-            continue
+        kids = children(todo.pop())
         found += kids
         todo += kids
     return found
+
+
+def children(pid: int) -> list[int]:
+    """The pids of process `pid`'s children (none when it is gone). On Linux from
+    /proc/PID/task/TID/children: a few small reads, where psutil's look reads every process's
+    stat (hundreds on a desktop; it runs before the first spawn, at each look for orphans and
+    on each stop, between the last service's exit and the launcher's)."""
+    if not os.path.exists(f"/proc/{pid}/task/{pid}/children"):  # (CONFIG_PROC_CHILDREN)
+        with contextlib.suppress(psutil.Error):
+            return [c.pid for c in psutil.Process(pid).children()]
+        return []
+    try:
+        return [
+            int(k)
+            for tid in os.listdir(f"/proc/{pid}/task")
+            for k in _read(f"/proc/{pid}/task/{tid}/children").split()
+        ]
+    except (OSError, ValueError):  # gone meanwhile
+        return []
 
 
 def _read(path: str) -> str:
@@ -96,22 +101,21 @@ def adopted(known: set[int], settled: float = 1.0) -> list[Adopted]:
     watchdog, ...), not in our own session (our short-lived helpers, like an exec probe, are),
     and older than `settled` seconds (a service's process just started is recorded at once,
     but may be seen a moment before)."""
-    me = psutil.Process()
     mine = os.getsid(0)
     now = time.time()
     found = []
-    with contextlib.suppress(psutil.Error):
-        for p in me.children():
-            if p.pid in known:
+    for pid in children(os.getpid()):
+        if pid in known:
+            continue
+        with contextlib.suppress(psutil.Error, OSError):
+            p = psutil.Process(pid)
+            if p.status() == psutil.STATUS_ZOMBIE or now - p.create_time() < settled:
                 continue
-            with contextlib.suppress(psutil.Error, OSError):
-                if p.status() == psutil.STATUS_ZOMBIE or now - p.create_time() < settled:
-                    continue
-                sid = os.getsid(p.pid)
-                if sid == mine:
-                    continue
-                said = marks(p.pid)
-                found.append(Adopted(p.pid, os.getpgid(p.pid), sid, said[1] if said else ""))
+            sid = os.getsid(pid)
+            if sid == mine:
+                continue
+            said = marks(pid)
+            found.append(Adopted(pid, os.getpgid(pid), sid, said[1] if said else ""))
     return found
 
 
@@ -121,11 +125,10 @@ def reap_orphans(seen: set[int], keep: set[int]) -> set[int]:
     own waiter at once, so it is never a zombie twice). `keep`: pids never to reap here.
     Returns the zombies seen now and left for the next look."""
     now: set[int] = set()
-    with contextlib.suppress(psutil.Error):
-        for p in psutil.Process().children():
-            with contextlib.suppress(psutil.Error):
-                if p.pid not in keep and p.status() == psutil.STATUS_ZOMBIE:
-                    now.add(p.pid)
+    for pid in children(os.getpid()):
+        with contextlib.suppress(psutil.Error):
+            if pid not in keep and psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                now.add(pid)
     for pid in now & seen:
         with contextlib.suppress(OSError):
             os.waitpid(pid, os.WNOHANG)
