@@ -381,8 +381,9 @@ class Launcher:
 
 
 def _control_set_up(proj: projects.Project) -> dict[str, str]:
-    """The control server's blocking set-up, for a thread: its modules imported, and the
-    definitions' fingerprints (status and `reload` compare them), returned."""
-    from .._control import server  # noqa: F401  (imported here, used in the loop)
+    """The control server's blocking set-up, for a thread: its modules imported (not in the
+    loop, which meanwhile notices the first servers ready), and the definitions' fingerprints
+    (status and `reload` compare them), returned."""
+    from .._control import local, server  # noqa: F401  (imported here, used in the loop)
 
     return projects.fingerprints(proj.graph, proj.root)
