@@ -88,9 +88,9 @@ def test_a_watchdog_whose_launcher_is_killed_still_stops_the_services(root: Path
 
 
 def test_descendants_are_those_psutil_finds() -> None:
-    """reaper.descendants (what the stop looks through for leftovers) and reaper.children read /proc's children
-    files where the kernel has them, psutil's walk otherwise: either finds a tree started from
-    two threads (each thread has its own children file)."""
+    """reaper.descendants (what the stop looks through for leftovers) and reaper.children
+    read /proc's children files where the kernel has them, psutil's walk otherwise: either
+    finds a tree started from two threads (each thread has its own children file)."""
     trees: list[subprocess.Popen[bytes]] = []
 
     def spawn() -> None:
