@@ -1,12 +1,14 @@
 """Old PostgreSQL homes (placement.prune): those whose state dir is gone are removed, the kept
 one and one whose state dir is there are not, and a halt (a server stopping while the pruning
 runs beside it) stops it at the next home, so a stop never waits for them all. A server begins
-the pruning only once its start is over (pruning.HomePruning): a stop before prunes nothing."""
+the pruning 2 s after its spawn (pruning.HomePruning: a stop before prunes nothing), or at its
+spawn when no prune completed lately (short-lived servers still keep the homes in check)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +16,7 @@ from typing import Any
 import pytest
 
 from stackfixtures.kind_api import home_for
+from stackfixtures.kinds.postgres import pruning
 from stackfixtures.kinds.postgres.placement import prune
 from stackfixtures.kinds.postgres.pruning import HomePruning
 
@@ -67,30 +70,68 @@ def test_only_homes_the_tool_made_are_removed(tmp_path: Path) -> None:
 
 def _server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[Path], Path]:
     """What HomePruning reads of a running server's context (its state dir), with the homes
-    root where STACKFIXTURES_PGDATA_ROOT says."""
+    root where STACKFIXTURES_PGDATA_ROOT says (a root of its own: no prune recorded yet)."""
     root, gone, alive = homes(tmp_path)
     monkeypatch.setenv("STACKFIXTURES_PGDATA_ROOT", str(root))
     return SimpleNamespace(state_dir=tmp_path / "alive"), gone, alive
 
 
-async def test_a_server_prunes_once_its_start_is_over(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture
+def stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Where a completed prune of this test's root is recorded (removed afterwards)."""
+    monkeypatch.setenv("STACKFIXTURES_PGDATA_ROOT", str(tmp_path / "homes"))
+    path = pruning._stamp()
+    yield path
+    path.unlink(missing_ok=True)
+
+
+async def finished(p: HomePruning) -> None:
+    async with asyncio.timeout(30):
+        while not p.finished:
+            await asyncio.sleep(0.01)
+
+
+async def test_a_prune_not_done_lately_begins_at_the_spawn_and_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path
 ) -> None:
     ctx, gone, alive = _server(tmp_path, monkeypatch)
-    pruning = HomePruning(ctx, run_as="postgres", after=0.05)
+    assert not pruning.pruned_lately()
+    p = HomePruning(ctx, run_as="postgres", after=3600)  # (not waited for: none done lately)
+    await finished(p)
+    await p.stop()
+    assert not any(h.exists() for h in gone) and alive.exists()
+    assert stamp.exists() and pruning.pruned_lately()
+
+
+async def test_after_a_recent_prune_a_server_prunes_only_once_its_start_is_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path
+) -> None:
+    ctx, gone, alive = _server(tmp_path, monkeypatch)
+    stamp.touch()
+    p = HomePruning(ctx, run_as="postgres", after=0.5)
+    await asyncio.sleep(0.2)
     assert all(h.exists() for h in gone)  # not begun with the start
-    async with asyncio.timeout(30):
-        while not pruning.finished:
-            await asyncio.sleep(0.01)
-    await pruning.stop()
+    await finished(p)
+    await p.stop()
     assert not any(h.exists() for h in gone) and alive.exists()
 
 
 async def test_a_server_stopped_before_then_prunes_nothing_and_waits_for_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path
 ) -> None:
     ctx, gone, alive = _server(tmp_path, monkeypatch)
-    pruning = HomePruning(ctx, run_as="postgres", after=3600)
+    stamp.touch()
+    p = HomePruning(ctx, run_as="postgres", after=3600)
     async with asyncio.timeout(30):  # (an hour's wait would fail it)
-        await pruning.stop()
-    assert pruning.finished and all(h.exists() for h in gone) and alive.exists()
+        await p.stop()
+    assert p.finished and all(h.exists() for h in gone) and alive.exists()
+
+
+async def test_a_server_that_is_not_run_as_another_user_prunes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path
+) -> None:
+    ctx, gone, _ = _server(tmp_path, monkeypatch)
+    p = HomePruning(ctx, run_as=None)
+    assert p.finished
+    await p.stop()
+    assert all(h.exists() for h in gone) and not stamp.exists()

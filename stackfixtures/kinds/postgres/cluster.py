@@ -59,7 +59,7 @@ def _homes_root() -> Path:
 def prune_homes(ctx: ServiceContext, run_as: str | None, halt: threading.Event) -> None:
     """Remove the homes of unprivileged_home whose state dir is gone (never this service's).
     Blocking (a look at every home, a cluster's files removed: seconds where tests ran), so
-    the server runs it in a thread once its start is over (pruning.HomePruning), and sets
+    the server runs it in a thread 2 s after its spawn (pruning.HomePruning), and sets
     `halt` when it stops: its stop waits for one home at most, never for them all."""
     if run_as is not None:
         prune(_homes_root(), keep=str(ctx.state_dir.resolve()), halt=halt)

@@ -72,7 +72,7 @@ async def postgres(ctx: ServiceContext) -> AsyncIterator[Handle]:
     # psycopg to import first), which also tells its version: no `postgres --version` to run.
     answered = WireProbe(host, port, cfg.user, cfg.password)
     ready = probes.all_(probes.log(READY_LINE), answered)
-    pruning = HomePruning(ctx, run_as)  # old homes: once the start is over
+    pruning = HomePruning(ctx, run_as)  # old homes: 2 s after the spawn (pruning.py)
     try:
         async with spawn(
             argv, ready=ready, user=run_as, cwd=pgdata.parent, stop=stop("SIGINT", grace=30)
