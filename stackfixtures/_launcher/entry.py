@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from collections.abc import Sequence
 
@@ -19,7 +18,7 @@ from .._engine.cleanup import ledger, lock
 from .._project import programs
 from .._project import replace as replaces
 from ..errors import DefinitionError, NotAStateDir, StateDirBusy
-from . import first_spawn, report_sweep
+from . import child_exits, first_spawn, report_sweep
 from .options import Options
 from .running import Launcher
 
@@ -28,21 +27,6 @@ SWITCH_INTERVAL = 0.0005
 0.005). The loop is what must answer promptly (a probe's reply, a process's exit); its helper
 threads (the control server's imports, pruning) run while services boot, and with the default
 each of the loop's wake-ups could wait up to 5 ms for them."""
-
-
-def watch_exits_by_pidfd() -> None:
-    """Have the loop learn of a child's exit from a pidfd it polls, as Python 3.12 does by
-    itself. Python 3.11 starts a thread for each child to wait in, and waits for that thread to
-    start at every spawn: ~1 ms on an idle machine, several while servers boot on two cores,
-    each one delaying the next service's spawn. (The launcher is a process of its own: the
-    watcher set here is no one else's.)"""
-    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
-        return
-    try:
-        os.close(os.pidfd_open(os.getpid()))
-    except OSError:  # a kernel before 5.3, or pidfds not allowed here (seccomp)
-        return
-    asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
 def run(opts: Options, console: Console | None = None) -> int:
@@ -113,7 +97,7 @@ def run(opts: Options, console: Console | None = None) -> int:
     last_run.forget(proj.state_dir)  # `stack down` reads this run's
     first_spawn.record(proj.state_dir)  # (tests only: what is imported before it)
     sys.setswitchinterval(SWITCH_INTERVAL)
-    watch_exits_by_pidfd()
+    child_exits.install()
     return asyncio.run(Launcher(proj, wanted, opts).run())
 
 
