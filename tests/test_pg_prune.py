@@ -85,6 +85,14 @@ def stamp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path.unlink(missing_ok=True)
 
 
+@pytest.fixture
+def pruned_lately(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path) -> Any:
+    """A server's context, homes, and a prune of their root recorded just now."""
+    served = _server(tmp_path, monkeypatch)
+    stamp.touch()
+    return served
+
+
 async def finished(p: HomePruning) -> None:
     async with asyncio.timeout(30):
         while not p.finished:
@@ -104,10 +112,9 @@ async def test_a_prune_not_done_lately_begins_at_the_spawn_and_is_recorded(
 
 
 async def test_after_a_recent_prune_a_server_prunes_only_once_its_start_is_over(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path
+    pruned_lately: Any,
 ) -> None:
-    ctx, gone, alive = _server(tmp_path, monkeypatch)
-    stamp.touch()
+    ctx, gone, alive = pruned_lately
     p = HomePruning(ctx, run_as="postgres", after=0.5)
     await asyncio.sleep(0.2)
     assert all(h.exists() for h in gone)  # not begun with the start
@@ -117,10 +124,9 @@ async def test_after_a_recent_prune_a_server_prunes_only_once_its_start_is_over(
 
 
 async def test_a_server_stopped_before_then_prunes_nothing_and_waits_for_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: Path
+    pruned_lately: Any,
 ) -> None:
-    ctx, gone, alive = _server(tmp_path, monkeypatch)
-    stamp.touch()
+    ctx, gone, alive = pruned_lately
     p = HomePruning(ctx, run_as="postgres", after=3600)
     async with asyncio.timeout(30):  # (an hour's wait would fail it)
         await p.stop()
