@@ -161,10 +161,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def module_stack(root: Path, mark: str, *up: str) -> Iterator[str]:
-    """A stack `stack up UP...` started for a module's tests (profile dev): its processes carry
-    a mark of their own (env `mark`), not a single test's, for the autouse check; after, it is
-    stopped and its processes checked gone. Yields what `stack up` printed."""
+def module_stack(root: Path, mark: str, *up: str, profile: str = "") -> Iterator[str]:
+    """A stack `stack up UP...` started for a module's tests (profile dev, written at `root`
+    first when given): its processes carry a mark of their own (env `mark`), not a single
+    test's, for the autouse check; after, it is stopped and its processes checked gone. Yields
+    what `stack up` printed."""
+    if profile:
+        write_project(root, profile)
     os.environ[mark] = uuid.uuid4().hex
     env = {RUN_MARK: os.environ[mark]}
     try:

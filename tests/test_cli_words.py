@@ -54,8 +54,7 @@ MODULE_MARK = "I22_WORDS_STACK"
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project with one profile (dev), up by `stack up -d` without -p."""
     root = tmp_path_factory.mktemp("shop")
-    write_project(root, SHOP)
-    with module_stack(root, MODULE_MARK, "-d") as up:
+    with module_stack(root, MODULE_MARK, "-d", profile=SHOP) as up:
         assert "is up" in up
         yield root
 

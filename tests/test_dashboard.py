@@ -68,8 +68,8 @@ class Board:
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Board]:
     root = tmp_path_factory.mktemp("board")
-    write_project(root, BOARD.replace("{PORT}", str(free_port())))
-    with module_stack(root, MODULE_MARK, "--dashboard", "-p", "dev") as up:
+    profile = BOARD.replace("{PORT}", str(free_port()))
+    with module_stack(root, MODULE_MARK, "--dashboard", "-p", "dev", profile=profile) as up:
         found = URL.search(up)
         assert found, up
         yield Board(root, found.group(1), found.group(2))
@@ -296,8 +296,8 @@ def test_stack_run_serves_it_until_the_stack_stops(tmp_path: Path) -> None:
 
 
 def test_stack_dashboard_ends_with_its_stack(tmp_path: Path) -> None:
-    write_project(tmp_path, BOARD.replace("{PORT}", str(free_port())))
-    with module_stack(tmp_path, "I25_DASHBOARD_ENDS", "-p", "dev"):
+    profile = BOARD.replace("{PORT}", str(free_port()))
+    with module_stack(tmp_path, "I25_DASHBOARD_ENDS", "-p", "dev", profile=profile):
         shown = StackProcess(["dashboard", "-p", "dev"], tmp_path)
         try:
             shown.wait_for("dashboard: ", timeout=WAIT)

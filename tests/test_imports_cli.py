@@ -138,8 +138,7 @@ def light(
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("imports")
-    write_project(root, PROFILE)
-    with module_stack(root, "I26_IMPORTS_STACK"):
+    with module_stack(root, "I26_IMPORTS_STACK", profile=PROFILE):
         yield root
 
 

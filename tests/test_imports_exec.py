@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PY, module_stack, write_project
+from .conftest import PY, module_stack
 from .imports_helpers import HEAVY, run_listing
 
 pytestmark = pytest.mark.slow  # starts processes (tests/spawns.py)
@@ -35,8 +35,7 @@ ENGINE = frozenset(
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("exec_imports")
-    write_project(root, PROFILE)
-    with module_stack(root, "I26_EXEC_IMPORTS_STACK"):
+    with module_stack(root, "I26_EXEC_IMPORTS_STACK", profile=PROFILE):
         yield root
 
 

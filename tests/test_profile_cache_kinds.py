@@ -8,7 +8,6 @@ starter)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from stackfixtures._launcher import first_spawn
 from tests.cli_helpers import run_stack
 from tests.conftest import write_project
+from tests.test_profile_cache import load as cached_load
 from tests.test_xprocess import STARTERS
 
 pytestmark = pytest.mark.slow  # runs loads in fresh interpreters, starts a stack (spawns.py)
@@ -78,22 +78,9 @@ print(json.dumps({"seen": seen, "modules": sorted(sys.modules)}, default=dict))
 
 def views(root: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The options each service's kind reads, in a fresh interpreter, and the load's path."""
-    trace = root.parent / "trace.jsonl"
-    trace.unlink(missing_ok=True)
-    done = subprocess.run(
-        [sys.executable, "-c", VIEWS],
-        cwd=root,
-        env={
-            **os.environ,
-            "STACKFIXTURES_CACHE": str(root.parent / "cache"),
-            "STACKFIXTURES_TRACE_LOAD": str(trace),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout), json.loads(trace.read_text())
+    seen, took = cached_load(root, VIEWS)
+    assert took is not None
+    return seen, took
 
 
 def test_a_hit_of_kafka_xprocess_and_container_reads_their_options_without_pydantic(
