@@ -154,9 +154,9 @@ def _version() -> str:
     """stackfixtures' version: from the name of its metadata dir on sys.path (the compiled
     profile's key lists it), else from importlib.metadata, whose import and look-up cost the
     launcher ~50 ms of CPU while its first services boot."""
-    from .._project.compiled import _installed
+    from .._project.compiled import installed
 
-    for _place, name, _entry_points in _installed():
+    for _place, name, _entry_points in installed():
         if name.startswith("stackfixtures-") and name.endswith(".dist-info"):
             return name.removeprefix("stackfixtures-").removesuffix(".dist-info")
     from importlib import metadata

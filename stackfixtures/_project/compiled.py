@@ -113,7 +113,7 @@ def where_to(asked: dict[str, Any]) -> Path:
     return cache_dir("profiles") / f"{name}.json"
 
 
-def _installed() -> list[list[str]]:
+def installed() -> list[list[str]]:
     """The installed distributions that register kinds, or are stackfixtures: each one's
     metadata dir (named for its version) and its entry points as written. (Read from the
     dirs on sys.path, as importlib.metadata finds them, without importing it: a hit's cost.)"""
@@ -154,7 +154,7 @@ def _own_code() -> str:
 
 def key(asked: dict[str, Any], files: list[str]) -> str:
     """The hash of every input of a load: see the module's doc."""
-    parts: list[Any] = [FORMAT, _installed(), _own_code(), sys.version, asked]
+    parts: list[Any] = [FORMAT, installed(), _own_code(), sys.version, asked]
     parts.append([[f, digest(Path(f))] for f in files])
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -8,7 +8,6 @@ import hashlib
 import os
 import pwd
 import shutil
-import threading
 import uuid
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from ...kind_api import OptionsView, ServiceContext, home_for, private_dir, run_
 from ..cache import cache_dir
 from . import identity
 from .binaries import server_version
-from .placement import memory_home, place, prune
+from .placement import memory_home, place
 
 
 def unprivileged_user(configured: str | None) -> str | None:
@@ -45,24 +44,16 @@ def unprivileged_home(ctx: ServiceContext) -> Path:
     The state dir may sit under a tree only root may enter (pytest keeps /tmp/pytest-of-root
     at 0700 and resets it whenever a pytest starts), so the cluster lives in a directory made
     for it under /var/tmp (one per state dir, found again on the next start) and the state dir
-    links to it. Directories whose state dir is gone are removed by `prune_homes`.
+    links to it. Directories whose state dir is gone are removed beside a running server
+    (pruning.py).
     """
-    root = _homes_root()
+    root = homes_root()
     private_dir(root, mode=0o711)  # traversable by the server's user, writable by root alone
     return home_for(root, ctx.state_dir, mode=0o711)  # its owner record: `clean` removes it
 
 
-def _homes_root() -> Path:
+def homes_root() -> Path:
     return Path(os.environ.get("STACKFIXTURES_PGDATA_ROOT", "/var/tmp/stackfixtures-postgres"))
-
-
-def prune_homes(ctx: ServiceContext, run_as: str | None, halt: threading.Event) -> None:
-    """Remove the homes of unprivileged_home whose state dir is gone (never this service's).
-    Blocking (a look at every home, a cluster's files removed: seconds where tests ran), so
-    the server runs it in a thread 2 s after its spawn (pruning.HomePruning), and sets
-    `halt` when it stops: its stop waits for one home at most, never for them all."""
-    if run_as is not None:
-        prune(_homes_root(), keep=str(ctx.state_dir.resolve()), halt=halt)
 
 
 def data_home(ctx: ServiceContext, cfg: OptionsView, run_as: str | None) -> Path | None:

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from ...kind_api import ServiceContext, cancel_and_wait_out, user_tmp
-from .cluster import _homes_root, prune_homes
+from .cluster import homes_root
+from .placement import prune
 
 PRUNE_AFTER = 2.0
 """Seconds after the server's spawn before old homes are looked at (when one completed lately)."""
@@ -29,7 +30,7 @@ DUE = 3600.0
 
 
 def _stamp() -> Path:
-    digest = hashlib.sha256(str(_homes_root()).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(str(homes_root()).encode()).hexdigest()[:12]
     return user_tmp() / f"pg-homes-pruned-{digest}"
 
 
@@ -51,15 +52,18 @@ class HomePruning:
         if run_as is not None:
             wait = after if pruned_lately() else 0.0
             # owned here: stop() (the server's exit, whatever way) awaits it to its end
-            self._task = asyncio.ensure_future(self._run(ctx, run_as, wait))
+            self._task = asyncio.ensure_future(self._run(ctx, wait))
 
-    async def _run(self, ctx: ServiceContext, run_as: str, wait: float) -> None:
+    async def _run(self, ctx: ServiceContext, wait: float) -> None:
         if wait > 0:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), wait)
         if self._stopping.is_set():
             return
-        await asyncio.to_thread(prune_homes, ctx, run_as, self._halt)
+        keep = str(ctx.state_dir.resolve())  # (never this service's own home)
+        # blocking (a look at every home, a cluster's files removed): in a thread, halted at
+        # the next home by the stop
+        await asyncio.to_thread(prune, homes_root(), keep, self._halt)
         if not self._halt.is_set():  # it went through every home
             with contextlib.suppress(OSError):
                 _stamp().touch()
